@@ -1,0 +1,24 @@
+// Protocol constants, documented once (CONVENTIONS.md §8); every one is overridable from a suite's `protocol`.
+export const PROTOCOL_DEFAULTS = {
+  /** Warm-up runs at least this many iterations… */
+  warmupMinIterations: 3,
+  /** …and stops once the last iterations are stable or this much time has passed. */
+  warmupMaxMs: 2000,
+  /** Measurement continues until both this much time and `minIterations` have passed. */
+  minMeasureMs: 1000,
+  minIterations: 10,
+  /** A hard cap so that a sub-microsecond case cannot run forever. */
+  maxIterations: 100_000,
+  /** Repeats run in separate processes to capture between-process variance. */
+  repeats: 3,
+  caseTimeoutMs: 300_000,
+  samplerHz: 100,
+  seed: 1,
+  /** Resamples of the hierarchical bootstrap. */
+  bootstrapResamples: 2000,
+} as const;
+
+/** A coefficient of variation above this marks a result `unstable`. */
+export const UNSTABLE_CV = 0.1;
+/** Fewer per-iteration samples than this in a repeat marks a result `too-few-samples`. */
+export const MIN_SAMPLES_PER_REPEAT = 5;

@@ -1,0 +1,22 @@
+// A planned case: one point of the model × technique × scenario × workload × runner matrix.
+import type { TechniqueConfig } from "../techniques/registry.js";
+import type { ModelConfig, OrtSettings, Protocol, RunnerName, Scenario, TorchSettings, Workload } from "./schema.js";
+
+export interface Case {
+  /** Short stable id (12 hex chars of the caseKey's hash), what `--filter` and `--case` accept. */
+  id: string;
+  /** Canonical JSON of what is measured: model, technique, scenario, workload, runner, device class. */
+  caseKey: string;
+  /** Hash of caseKey + protocol + runner settings + code version: what `--resume` trusts. */
+  configHash: string;
+  /** Human-readable name, e.g. "tiny-llama · lora r8 · decode · b1 p128". */
+  name: string;
+  model: ModelConfig;
+  technique: TechniqueConfig;
+  scenario: Scenario;
+  workload: Workload;
+  runner: RunnerName;
+  protocol: Protocol;
+  ort: OrtSettings;
+  torch: TorchSettings;
+}

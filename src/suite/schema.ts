@@ -1,0 +1,134 @@
+// The suite schema: the one source of truth for what a suite may say (CONVENTIONS.md §3).
+// `SuiteInput` is what a user writes; `ResolvedSuite` has every default filled in.
+import { z } from "zod";
+import { techniqueSchema } from "../techniques/registry.js";
+import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+/** MoE block shape of a model (Mixtral / Qwen2-MoE / DeepSeekMoE style). */
+export const moeSchema = z.object({
+  experts: z.number().int().min(2, "a MoE needs at least two experts"),
+  topK: positiveInt.default(2),
+  /** Intermediate size of one routed expert (defaults to the model's ffn). */
+  expertFfn: positiveInt.optional(),
+  /** Always-on shared experts (DeepSeekMoE); 0 = none. */
+  sharedExperts: nonNegativeInt.default(0),
+  /** Intermediate size of one shared expert (defaults to expertFfn). */
+  sharedFfn: positiveInt.optional(),
+  /** The first N layers keep a dense FFN (DeepSeek's first_k_dense_replace). */
+  firstDenseLayers: nonNegativeInt.default(0),
+  /** Renormalise the top-k routing weights to sum to 1 (Mixtral: true). */
+  normTopK: z.boolean().default(true),
+  /** Capacity factor; tokens over an expert's capacity are dropped. Omit for no dropping. */
+  capacityFactor: z.number().positive().optional(),
+});
+
+export const weightsSchema = z.object({
+  seed: nonNegativeInt.default(0),
+  /** `llm-like`: heavy tails and outlier input channels, as real LLM weights have; `gaussian`: plain N(0, σ²). */
+  distribution: z.enum(["llm-like", "gaussian"]).default("llm-like"),
+});
+
+export const modelSchema = z
+  .object({
+    name: z.string().min(1),
+    family: z.enum(["llama", "qwen2", "mistral"]).default("llama"),
+    layers: positiveInt,
+    hidden: positiveInt,
+    heads: positiveInt,
+    kvHeads: positiveInt.optional(),
+    headDim: positiveInt.optional(),
+    ffn: positiveInt,
+    vocab: positiveInt,
+    maxPositions: positiveInt.default(4096),
+    ropeTheta: z.number().positive().default(10000),
+    rmsNormEps: z.number().positive().default(1e-5),
+    tieEmbeddings: z.boolean().default(false),
+    /** q/k/v projection bias (Qwen2). */
+    attentionBias: z.boolean().default(false),
+    moe: moeSchema.optional(),
+    weights: weightsSchema.default({ seed: 0, distribution: "llm-like" }),
+    /** A local Hugging Face directory (config.json + safetensors) instead of synthesised weights. */
+    checkpoint: z.string().optional(),
+  })
+  .superRefine((m, ctx) => {
+    const kv = m.kvHeads ?? m.heads;
+    if (m.heads % kv !== 0)
+      ctx.addIssue({ code: "custom", path: ["kvHeads"], message: `heads (${m.heads}) must be a multiple of kvHeads (${kv})` });
+    if (m.headDim === undefined && m.hidden % m.heads !== 0)
+      ctx.addIssue({ code: "custom", path: ["heads"], message: `hidden (${m.hidden}) must be divisible by heads (${m.heads}), or set headDim` });
+    if (m.moe && m.moe.topK > m.moe.experts)
+      ctx.addIssue({ code: "custom", path: ["moe", "topK"], message: `topK (${m.moe.topK}) cannot exceed experts (${m.moe.experts})` });
+  });
+
+export const scenarioSchema = z.enum(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
+
+export const workloadSchema = z.object({
+  name: z.string().min(1).optional(),
+  batch: positiveInt.default(1),
+  /** Prompt (context) length in tokens. */
+  promptTokens: positiveInt,
+  /** Tokens generated per request (generate) — decode times one step at context promptTokens. */
+  newTokens: positiveInt.default(1),
+  /** Router skew for MoE: 0 = uniform, s > 0 = Zipf(s) over experts. */
+  routingSkew: z.number().nonnegative().default(0),
+});
+
+export const runnerNameSchema = z.enum(["ort", "torch"]);
+
+export const ortSettingsSchema = z.object({
+  /** One intra-op thread by default: with 2 cores, spinning threads hurt (DESIGN.md §4). */
+  intraOpThreads: positiveInt.default(1),
+  interOpThreads: positiveInt.default(1),
+  allowSpinning: z.boolean().default(false),
+  graphOptimizationLevel: z.enum(["disabled", "basic", "extended", "all"]).default("all"),
+  executionProvider: z.enum(["cpu", "cuda"]).default("cpu"),
+});
+
+export const torchSettingsSchema = z.object({
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  dtype: z.enum(["fp32", "fp16", "bf16"]).default("fp32"),
+  threads: positiveInt.optional(),
+  gradientCheckpointing: z.boolean().default(false),
+});
+
+export const protocolSchema = z.object({
+  warmupMinIterations: nonNegativeInt.default(PROTOCOL_DEFAULTS.warmupMinIterations),
+  warmupMaxMs: positiveInt.default(PROTOCOL_DEFAULTS.warmupMaxMs),
+  minMeasureMs: positiveInt.default(PROTOCOL_DEFAULTS.minMeasureMs),
+  minIterations: positiveInt.default(PROTOCOL_DEFAULTS.minIterations),
+  maxIterations: positiveInt.default(PROTOCOL_DEFAULTS.maxIterations),
+  repeats: positiveInt.default(PROTOCOL_DEFAULTS.repeats),
+  caseTimeoutMs: positiveInt.default(PROTOCOL_DEFAULTS.caseTimeoutMs),
+  samplerHz: positiveInt.default(PROTOCOL_DEFAULTS.samplerHz),
+  seed: nonNegativeInt.default(PROTOCOL_DEFAULTS.seed),
+  bootstrapResamples: positiveInt.default(PROTOCOL_DEFAULTS.bootstrapResamples),
+});
+
+export const suiteSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    models: z.array(modelSchema).min(1, "a suite needs at least one model"),
+    techniques: z.array(techniqueSchema).min(1).default([{ kind: "base" }]),
+    scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
+    workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
+    runners: z.array(runnerNameSchema).min(1).default(["ort"]),
+    ort: ortSettingsSchema.default(ortSettingsSchema.parse({})),
+    torch: torchSettingsSchema.default(torchSettingsSchema.parse({})),
+    protocol: protocolSchema.default(protocolSchema.parse({})),
+  })
+  .strict();
+
+export type SuiteInput = z.input<typeof suiteSchema>;
+export type ResolvedSuite = z.output<typeof suiteSchema>;
+export type ModelConfig = z.output<typeof modelSchema>;
+export type MoeConfig = z.output<typeof moeSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type Workload = z.output<typeof workloadSchema>;
+export type RunnerName = z.output<typeof runnerNameSchema>;
+export type OrtSettings = z.output<typeof ortSettingsSchema>;
+export type TorchSettings = z.output<typeof torchSettingsSchema>;
+export type Protocol = z.output<typeof protocolSchema>;
