@@ -8,6 +8,8 @@ export interface RepeatContext {
   /** Aborted on Ctrl-C or when the case times out. */
   signal: AbortSignal;
   timeoutMs: number;
+  /** RSS cap of the worker's process tree (`--case-memory`); over it the repeat fails. */
+  memoryCapBytes?: number;
   /** Called with the worker's PID as soon as it exists, so the sampler can watch its process tree. */
   onProcess?: (pid: number) => void;
   /** Called when the measure window opens and closes (monotonic ms, `performance.timeOrigin`-relative in the parent). */

@@ -1,0 +1,107 @@
+// One repeat of one case, in its own process (DESIGN.md §1): build the graph, create the session,
+// warm up, measure, and send the raw per-iteration samples to the parent over IPC.
+import * as ort from "onnxruntime-node";
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Case } from "../../src/suite/case.js";
+import type { RepeatOutcome, SampleSeries, ScalarMeasure } from "../runner.js";
+import { prepareOrtCase } from "./prepare.js";
+import { measureLoop } from "../measure-loop.js";
+import { readPeakRssBytes, resetPeakRss } from "../proc.js";
+import { dieWithParent } from "../parent-watch.js";
+
+export type ChildMessage =
+  | { type: "ready" }
+  | { type: "window"; phase: "measure-start" | "measure-end" }
+  | { type: "result"; outcome: RepeatOutcome };
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => process.send!(message, () => resolve()));
+}
+
+// Children die with their parent: the IPC channel closes when the parent exits, and a watch thread covers a
+// main thread stuck in native code.
+process.on("disconnect", () => process.exit(70));
+if (process.send) dieWithParent();
+
+async function main(): Promise<void> {
+  const c = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Case;
+  const repeat = Number(process.argv[3] ?? 0);
+  const outcome = await runOrtRepeat(c, repeat).catch((error: unknown) => ({
+    status: "failed" as const,
+    reason: error instanceof Error ? error.message : String(error),
+  }));
+  await send({ type: "result", outcome });
+  process.disconnect();
+}
+
+/** Test-only fault injection (test/faults, test/e2e): EFFBENCH_TEST_FAULT=throw|exit|segv|hang|alloc, limited to
+ * cases whose name contains EFFBENCH_TEST_FAULT_FILTER when set. Never set in real runs. */
+function injectTestFault(c: Case): void {
+  const fault = process.env.EFFBENCH_TEST_FAULT;
+  if (!fault) return;
+  const filter = process.env.EFFBENCH_TEST_FAULT_FILTER;
+  if (filter && !c.name.includes(filter)) return;
+  if (fault === "throw") throw new Error("injected fault (EFFBENCH_TEST_FAULT=throw)");
+  if (fault === "exit") process.exit(3);
+  if (fault === "segv") process.kill(process.pid, "SIGSEGV");
+  if (fault === "hang") while (true) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  if (fault === "alloc") {
+    const hog: Buffer[] = [];
+    while (true) hog.push(Buffer.alloc(64 * 2 ** 20, 1));
+  }
+}
+
+export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutcome> {
+  injectTestFault(c);
+  const prepared = await prepareOrtCase(c, repeat);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [c.ort.executionProvider],
+    intraOpNumThreads: c.ort.intraOpThreads,
+    interOpNumThreads: c.ort.interOpThreads,
+    graphOptimizationLevel: c.ort.graphOptimizationLevel,
+    executionMode: "sequential",
+    extra: { session: { "intra_op.allow_spinning": c.ort.allowSpinning ? "1" : "0", "inter_op.allow_spinning": c.ort.allowSpinning ? "1" : "0" } },
+  };
+  const session = await ort.InferenceSession.create(prepared.modelBytes, options);
+  const feeds = prepared.feeds;
+  const run = () => session.run(feeds);
+
+  resetPeakRss();
+  await send({ type: "ready" });
+  const latencyMs = await measureLoop(run, c.protocol, {
+    onMeasureStart: () => send({ type: "window", phase: "measure-start" }),
+  });
+  await send({ type: "window", phase: "measure-end" });
+  const peakRssBytes = readPeakRssBytes();
+
+  const series: SampleSeries[] = [{ metric: "latency_ms", unit: "ms", values: latencyMs }];
+  const scalars: ScalarMeasure[] = [
+    peakRssBytes === null
+      ? { metric: "peak_rss_bytes", unit: "B", value: null, reason: "/proc/self/status not readable" }
+      : { metric: "peak_rss_bytes", unit: "B", value: peakRssBytes },
+  ];
+  await session.release();
+  return {
+    status: "completed",
+    series,
+    scalars,
+    tokensPerIteration: prepared.tokensPerIteration,
+    settings: {
+      executionProvider: c.ort.executionProvider,
+      intraOpThreads: c.ort.intraOpThreads,
+      interOpThreads: c.ort.interOpThreads,
+      allowSpinning: c.ort.allowSpinning,
+      graphOptimizationLevel: c.ort.graphOptimizationLevel,
+      onnxruntime: ort.env.versions.common,
+      ...prepared.settings,
+    },
+    details: prepared.details,
+  };
+}
+
+if (process.send) await main();
+else {
+  // Run by hand for debugging: node --import tsx runners/ort/child.ts case.json
+  const c = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Case;
+  writeFileSync(1, JSON.stringify(await runOrtRepeat(c, 0)) + "\n");
+}

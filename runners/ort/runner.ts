@@ -1,0 +1,93 @@
+// The ort runner (DESIGN.md §4): onnxruntime-node in a child process per case-repeat.
+import { execaNode } from "execa";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fromRoot } from "../../src/paths.js";
+import type { Case } from "../../src/suite/case.js";
+import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../runner.js";
+import type { ChildMessage } from "./child.js";
+import { watchRss } from "../proc.js";
+
+const childPath = fromRoot("runners/ort/child.ts");
+const STDERR_TAIL_CHARS = 2000;
+
+export class OrtRunner implements Runner {
+  readonly name = "ort" as const;
+
+  async probe(): Promise<ProbeResult> {
+    try {
+      const require = createRequire(import.meta.url);
+      const version = (require("onnxruntime-node/package.json") as { version: string }).version;
+      const ort = await import("onnxruntime-node");
+      const backends = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string }> }).listSupportedBackends?.() ?? [];
+      return { available: true, info: { onnxruntime: version, executionProviders: backends.map((b) => b.name) } };
+    } catch (error) {
+      return { available: false, reason: `onnxruntime-node does not load: ${(error as Error).message}`, info: {} };
+    }
+  }
+
+  unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
+    if (!probe.available) return probe.reason;
+    const providers = (probe.info.executionProviders as string[] | undefined) ?? ["cpu"];
+    if (c.ort.executionProvider === "cuda" && !providers.includes("cuda"))
+      return "the CUDA execution provider is not installed: onnxruntime-node ships only the CPU EP offline (install it with network access, without onnxruntime-node-install=skip)";
+    if (c.scenario !== "prefill" && c.scenario !== "decode") return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
+    return undefined;
+  }
+
+  async runRepeat(c: Case, ctx: RepeatContext): Promise<RepeatOutcome> {
+    const dir = mkdtempSync(join(tmpdir(), "effbench-ort-"));
+    const caseFile = join(dir, "case.json");
+    writeFileSync(caseFile, JSON.stringify(c));
+    let outcome: RepeatOutcome | undefined;
+    let stderr = "";
+    const child = execaNode(childPath, [caseFile, String(ctx.repeat)], {
+      nodeOptions: ["--import", "tsx"],
+      ipc: true,
+      serialization: "json",
+      reject: false,
+      timeout: ctx.timeoutMs,
+      cancelSignal: ctx.signal,
+      forceKillAfterDelay: 2000,
+      stdout: "inherit",
+      stderr: "pipe",
+      buffer: { stderr: true },
+      env: process.env,
+      // Its own process group: a terminal Ctrl-C reaches only bench, which then stops after this case.
+      detached: true,
+    });
+    let overCap: number | undefined;
+    const stopWatchdog =
+      child.pid !== undefined && ctx.memoryCapBytes
+        ? watchRss(child.pid, ctx.memoryCapBytes, (rss) => {
+            overCap = rss;
+            child.kill("SIGKILL");
+          })
+        : () => {};
+    if (child.pid !== undefined) ctx.onProcess?.(child.pid);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL_CHARS);
+    });
+    try {
+      for await (const message of child.getEachMessage() as AsyncIterable<ChildMessage>) {
+        if (message.type === "window") ctx.onWindow?.(message.phase);
+        else if (message.type === "result") outcome = message.outcome;
+      }
+      const result = await child;
+      if (overCap !== undefined)
+        return { status: "failed", reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)` };
+      if (outcome) return outcome;
+      if (result.timedOut) return { status: "timed-out", reason: `no result within the case timeout of ${ctx.timeoutMs} ms` };
+      if (result.isCanceled) return { status: "failed", reason: "interrupted" };
+      const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+      return { status: "failed", reason: `the ort child process ${how} before reporting${stderr ? `: ${stderr.trim()}` : ""}` };
+    } finally {
+      stopWatchdog();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,3 @@
+// Entry of the carried bundle: the CLI without the TypeScript loader.
+import { main } from "../src/cli/main.js";
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,24 @@
+// Bundles the CLI and runners into one ESM file for machines without node_modules (scripts/gpu-smoke.sh).
+// Native and binary packages stay external and travel beside it.
+import { build } from "esbuild";
+
+const out = process.argv[2] ?? ".gpu/bench.mjs";
+await build({
+  entryPoints: ["scripts/bundle-entry.ts"],
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  outfile: out,
+  external: ["@vscode/sqlite3", "esbuild", "onnxruntime-node", "tsx", "tsx/*"],
+  // The bundle's own location is not the project's: source paths resolve from the working directory.
+  banner: {
+    js: [
+      "import { createRequire as __effbenchRequire } from 'node:module';",
+      "const require = __effbenchRequire(import.meta.url);",
+      "process.env.EFFBENCH_ROOT ??= process.cwd();",
+    ].join("\n"),
+  },
+  logLevel: "warning",
+});
+console.log(`bundled → ${out}`);

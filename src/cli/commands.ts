@@ -1,0 +1,181 @@
+// Each command: its options, and a run function that calls the library and prints.
+import { writeFileSync } from "node:fs";
+import { loadSuite } from "../suite/loader.js";
+import { planSuite } from "../suite/planner.js";
+import { UsageError, messages } from "../messages.js";
+import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
+import { executeCases, type CaseSummary } from "../run/execute.js";
+import { RunnerPool } from "../../runners/registry.js";
+import { openStore } from "../store/store.js";
+import { parseShard, shardCases } from "../suite/shard.js";
+import { formatSummaryTable, formatProgress, formatCaseList } from "./format.js";
+
+type OptionSpec = { type: "string" | "boolean"; short?: string; description?: string; multiple?: boolean; default?: string | boolean };
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Record<string, OptionSpec>;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+const dbOption: OptionSpec = { type: "string", description: "SQLite results file (default results.db)" };
+const filterOption: OptionSpec = { type: "string", description: "only cases whose id or name contains every term" };
+
+function requireSuite(cmd: string, positionals: string[]): string {
+  const path = positionals[0];
+  if (!path) throw new UsageError(messages.missingArgument(cmd, "the suite file (e.g. suites/quick.ts)"));
+  return path;
+}
+
+export const commands: Record<string, Command> = {
+  run: {
+    summary: "run a suite's cases and store every sample in SQLite",
+    usage: "<suite.ts> [--db results.db] [--filter terms] [--resume] [--json] [--strict]",
+    options: {
+      db: dbOption,
+      filter: filterOption,
+      resume: { type: "boolean", description: "skip cases already completed with the same config hash" },
+      shard: { type: "string", description: "run shard i of n (e.g. 2/4): a deterministic, cost-balanced split" },
+      json: { type: "boolean", description: "print the summary as JSON on stdout" },
+      strict: { type: "boolean", description: "exit 1 when a case is unsupported on this machine" },
+      python: { type: "string", description: "Python interpreter for the torch runner" },
+    },
+    async run(values, positionals) {
+      const suitePath = requireSuite("run", positionals);
+      const loaded = await loadSuite(suitePath);
+      const commit = gitCommit();
+      const planned = planSuite(loaded.suite, { codeVersion: codeVersion(commit), filter: values.filter as string | undefined });
+      const cases = values.shard ? shardCases(planned, parseShard(values.shard as string)) : planned;
+      const dbPath = (values.db as string | undefined) ?? "results.db";
+      const store = await openStore(dbPath);
+      const runners = new RunnerPool({ python: values.python as string | undefined });
+      const json = Boolean(values.json);
+      const log = (line: string) => (json ? process.stderr : process.stdout).write(line + "\n");
+
+      const controller = new AbortController();
+      let stopRequested = false;
+      const onSigint = () => {
+        if (!stopRequested) {
+          stopRequested = true;
+          log("\nstopping after the current case (Ctrl-C again to abort it)…");
+        } else controller.abort();
+      };
+      process.on("SIGINT", onSigint);
+      process.on("SIGTERM", onSigint);
+      let summaries: CaseSummary[] = [];
+      let runId = 0;
+      try {
+        const skip = values.resume ? await store.completedConfigHashes() : undefined;
+        runId = await store.beginRun({
+          suiteName: loaded.suite.name,
+          suitePath: loaded.displayPath,
+          suiteHash: loaded.suiteHash,
+          resolvedSuite: loaded.suite,
+          gitCommit: commit,
+          codeVersion: codeVersion(commit),
+          argv: process.argv.slice(2),
+        });
+        const environment = await readEnvironment();
+        log(`effbench ${loaded.suite.name}: ${cases.length} case(s) → ${dbPath} (run ${runId})`);
+        summaries = await executeCases(cases, {
+          store,
+          runId,
+          runners,
+          skipConfigHashes: skip,
+          signal: controller.signal,
+          shouldStop: () => stopRequested,
+          onCaseEnd: (summary, index, total) => log(formatProgress(summary, index, total)),
+        });
+        await store.recordEnv(runId, { ...environment, runners: runners.probes() });
+        const interrupted = stopRequested || controller.signal.aborted;
+        await store.finishRun(runId, interrupted ? "interrupted" : "completed");
+        log("");
+        log(formatSummaryTable(summaries));
+        if (json) process.stdout.write(JSON.stringify(summaries.map(summaryJson), null, 2) + "\n");
+        log(`\nresults: ${dbPath} (run ${runId}) — query with: sqlite3 ${dbPath} "select * from metrics limit 5"`);
+        if (interrupted) {
+          log(messages.interrupted(loaded.displayPath, dbPath));
+          return 1;
+        }
+        const failed = summaries.some((s) => s.status === "failed" || s.status === "timed-out");
+        const unsupported = summaries.some((s) => s.status === "unsupported");
+        return failed || (values.strict && unsupported) ? 1 : 0;
+      } finally {
+        process.off("SIGINT", onSigint);
+        process.off("SIGTERM", onSigint);
+        await runners.close();
+        await store.close();
+      }
+    },
+  },
+
+  list: {
+    summary: "list the cases a suite plans, with their ids",
+    usage: "<suite.ts> [--filter terms] [--json]",
+    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" } },
+    async run(values, positionals) {
+      const loaded = await loadSuite(requireSuite("list", positionals));
+      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined });
+      if (values.json) console.log(JSON.stringify(cases.map((c) => ({ id: c.id, name: c.name, caseKey: JSON.parse(c.caseKey), configHash: c.configHash })), null, 2));
+      else console.log(formatCaseList(loaded.suite.name, cases));
+      return 0;
+    },
+  },
+
+  env: {
+    summary: "print what this machine is and which runners it supports",
+    usage: "[--json]",
+    options: { json: { type: "boolean", description: "print JSON" }, python: { type: "string", description: "Python interpreter for the torch runner" } },
+    async run(values) {
+      const runners = new RunnerPool({ python: values.python as string | undefined });
+      try {
+        await runners.get("ort");
+        await runners.get("torch");
+        const env = { ...(await readEnvironment()), runners: runners.probes() };
+        delete (env as { cpu: { flags?: string } }).cpu.flags;
+        if (values.json) console.log(JSON.stringify(env, null, 2));
+        else console.log(formatEnvironment(env));
+        return 0;
+      } finally {
+        await runners.close();
+      }
+    },
+  },
+
+  export: {
+    summary: "write the exact ONNX graph a case runs (open it in Netron, time it with another tool)",
+    usage: "<suite.ts> --case <id> -o model.onnx",
+    options: { case: { type: "string", description: "case id from `bench list`" }, output: { type: "string", short: "o", description: "output .onnx path" } },
+    async run(values, positionals) {
+      const loaded = await loadSuite(requireSuite("export", positionals));
+      if (!values.case) throw new UsageError(messages.missingArgument("export", "--case <id>"));
+      if (!values.output) throw new UsageError(messages.missingArgument("export", "-o <file.onnx>"));
+      const c = planSuite(loaded.suite, { codeVersion: codeVersion() }).find((x) => x.id.startsWith(values.case as string));
+      if (!c) throw new UsageError(messages.caseNotFound(values.case as string));
+      const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
+      const prepared = await prepareOrtCase(c, 0);
+      writeFileSync(values.output as string, prepared.modelBytes);
+      console.log(`${c.name}\n→ ${values.output} (${(prepared.modelBytes.byteLength / 1e6).toFixed(1)} MB); inputs: ${Object.entries(prepared.feeds).map(([k, t]) => `${k} ${t.type}[${t.dims.join(",")}]`).join(", ")}`);
+      return 0;
+    },
+  },
+};
+
+function summaryJson(s: CaseSummary) {
+  return { id: s.case.id, name: s.case.name, status: s.status, reason: s.reason, p50Ms: s.p50Ms, p50CiMs: [s.p50LowMs, s.p50HighMs], tokensPerS: s.tokensPerS, peakRssBytes: s.peakRssBytes, flags: s.flags };
+}
+
+function formatEnvironment(env: Record<string, unknown>): string {
+  const cpu = env.cpu as { brand: string; cores: number };
+  const runners = env.runners as Record<string, { available: boolean; reason?: string; info: Record<string, unknown> }>;
+  const lines = [
+    `cpu      ${cpu.brand} (${cpu.cores} logical cores)`,
+    `memory   ${((env.memoryBytes as number) / 2 ** 30).toFixed(1)} GiB`,
+    `os       ${(env.os as { distro: string; kernel: string }).distro}, kernel ${(env.os as { kernel: string }).kernel}`,
+    `node     ${env.node}`,
+    `effbench ${env.effbench} (${env.gitCommit ?? "not a git checkout"})`,
+  ];
+  for (const [name, probe] of Object.entries(runners))
+    lines.push(`runner   ${name.padEnd(6)} ${probe.available ? `available ${JSON.stringify(probe.info)}` : `unavailable: ${probe.reason}`}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,107 @@
+// Runs planned cases (DESIGN.md §1): each repeat in its own process, then statistics, then one store
+// transaction per case. A case that fails, times out or is unsupported is recorded with its reason; the run goes on.
+import type { Case } from "../suite/case.js";
+import type { RepeatOutcome } from "../../runners/runner.js";
+import { RunnerPool } from "../../runners/registry.js";
+import type { ResultRecord, Store } from "../store/store.js";
+import { getTechnique } from "../techniques/registry.js";
+import { resultMetrics } from "../measure/result-metrics.js";
+import { validityFlags } from "../measure/validity.js";
+
+export type CaseStatus = "completed" | "failed" | "timed-out" | "unsupported" | "skipped";
+
+export interface CaseSummary {
+  case: Case;
+  status: CaseStatus;
+  reason?: string;
+  p50Ms?: number | null;
+  p50LowMs?: number | null;
+  p50HighMs?: number | null;
+  tokensPerS?: number | null;
+  peakRssBytes?: number | null;
+  flags?: string[];
+}
+
+export interface ExecuteOptions {
+  store: Store;
+  runId: number;
+  runners: RunnerPool;
+  /** configHashes already completed (for --resume). */
+  skipConfigHashes?: Set<string>;
+  /** Aborts the case in flight (second Ctrl-C). */
+  signal?: AbortSignal;
+  /** Checked between cases: stop after the current case (first Ctrl-C). */
+  shouldStop?: () => boolean;
+  onCaseStart?: (c: Case, index: number, total: number) => void;
+  onCaseEnd?: (summary: CaseSummary, index: number, total: number) => void;
+}
+
+export async function executeCases(cases: Case[], options: ExecuteOptions): Promise<CaseSummary[]> {
+  const summaries: CaseSummary[] = [];
+  for (const [index, c] of cases.entries()) {
+    if (options.signal?.aborted || options.shouldStop?.()) break;
+    if (options.skipConfigHashes?.has(c.configHash)) {
+      const summary: CaseSummary = { case: c, status: "skipped", reason: "already completed with the same config hash (--resume)" };
+      summaries.push(summary);
+      options.onCaseEnd?.(summary, index, cases.length);
+      continue;
+    }
+    options.onCaseStart?.(c, index, cases.length);
+    const summary = await executeCase(c, options);
+    if (summary === "interrupted") break;
+    summaries.push(summary);
+    options.onCaseEnd?.(summary, index, cases.length);
+  }
+  return summaries;
+}
+
+async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummary | "interrupted"> {
+  const startedAt = new Date().toISOString();
+  const { runner, probe } = await options.runners.get(c.runner);
+  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario) ?? runner.unsupportedReason(c, probe);
+  const record = (partial: Omit<ResultRecord, "case" | "startedAt" | "finishedAt">) =>
+    options.store.recordResult(options.runId, { case: c, startedAt, finishedAt: new Date().toISOString(), ...partial });
+
+  if (unsupported) {
+    await record({ status: "unsupported", reason: unsupported, repeats: 0, samples: [], metrics: [], validity: [] });
+    return { case: c, status: "unsupported", reason: unsupported };
+  }
+
+  const outcomes: Array<Extract<RepeatOutcome, { status: "completed" }>> = [];
+  for (let repeat = 0; repeat < c.protocol.repeats; repeat++) {
+    const outcome = await runner.runRepeat(c, { repeat, signal: options.signal ?? new AbortController().signal, timeoutMs: c.protocol.caseTimeoutMs });
+    // Ctrl-C: the case in flight is not recorded as a failure; the run stops after it.
+    if (options.signal?.aborted) return "interrupted";
+    if (outcome.status !== "completed") {
+      const reason = c.protocol.repeats > 1 ? `repeat ${repeat + 1}/${c.protocol.repeats}: ${outcome.reason}` : outcome.reason;
+      await record({ status: outcome.status, reason, repeats: repeat, samples: [], metrics: [], validity: [] });
+      return { case: c, status: outcome.status, reason };
+    }
+    outcomes.push(outcome);
+  }
+
+  const metrics = resultMetrics(c, outcomes);
+  const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
+  const validity = validityFlags({ processes: latencyProcesses, protocol: c.protocol });
+  await record({
+    status: "completed",
+    repeats: outcomes.length,
+    settings: outcomes[0]!.settings,
+    details: outcomes[0]!.details,
+    samples: outcomes.flatMap((o, repeat) => o.series.map((s) => ({ repeat, metric: s.metric, values: s.values }))),
+    metrics,
+    validity,
+  });
+  const byName = new Map(metrics.map((m) => [m.name, m]));
+  const p50 = byName.get("latency_p50_ms");
+  return {
+    case: c,
+    status: "completed",
+    p50Ms: p50?.value ?? null,
+    p50LowMs: p50?.ciLow ?? null,
+    p50HighMs: p50?.ciHigh ?? null,
+    tokensPerS: byName.get("tokens_per_s")?.value ?? null,
+    peakRssBytes: byName.get("peak_rss_bytes")?.value ?? null,
+    flags: validity.map((v) => v.flag),
+  };
+}

@@ -1,0 +1,141 @@
+// Loads a suite file: bundles it with esbuild (TypeScript, relative imports, JSON, `import … from "effbench"`),
+// imports the bundle, validates the default export with zod, and turns zod issues into `file › path: message`.
+import { build } from "esbuild";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { fromRoot } from "../paths.js";
+import type { z } from "zod";
+import { UsageError, messages } from "../messages.js";
+import { suiteSchema, type ResolvedSuite } from "./schema.js";
+
+const packageEntry = fromRoot("src/index.ts");
+
+export interface LoadedSuite {
+  path: string;
+  /** The path as the user should read it in messages (relative to the cwd when inside it). */
+  displayPath: string;
+  suite: ResolvedSuite;
+  /** sha256 of the resolved suite's canonical JSON. */
+  suiteHash: string;
+}
+
+export async function loadSuite(path: string): Promise<LoadedSuite> {
+  const absolute = resolve(path);
+  const displayPath = relative(process.cwd(), absolute).startsWith("..") ? absolute : relative(process.cwd(), absolute);
+  if (!existsSync(absolute)) throw new UsageError(messages.suiteNotFound(displayPath));
+  const raw = await importSuiteModule(absolute, displayPath);
+  return { path: absolute, displayPath, ...validateSuite(raw, displayPath) };
+}
+
+/** Validates a suite object (as a suite file's default export) and fills in defaults. */
+export function validateSuite(raw: unknown, displayPath: string): { suite: ResolvedSuite; suiteHash: string } {
+  const parsed = suiteSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(messages.suiteInvalid(displayPath, formatIssues(parsed.error.issues, raw)));
+  return { suite: parsed.data, suiteHash: sha256(canonicalJson(parsed.data)) };
+}
+
+async function importSuiteModule(absolute: string, displayPath: string): Promise<unknown> {
+  let code: string;
+  try {
+    const result = await build({
+      entryPoints: [absolute],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      write: false,
+      logLevel: "silent",
+      alias: { effbench: packageEntry },
+      // Suites may import npm packages of the user's own project; leave those to Node.
+      packages: "external",
+    });
+    code = result.outputFiles[0]!.text;
+  } catch (error) {
+    const errors = (error as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number; lineText: string } }> }).errors;
+    if (!errors) throw new UsageError(messages.suiteSyntax(displayPath, String(error)));
+    const detail = errors
+      .map((e) => (e.location ? `  ${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}\n    ${e.location.lineText}` : `  ${e.text}`))
+      .join("\n");
+    throw new UsageError(messages.suiteSyntax(displayPath, detail));
+  }
+  // Write the bundle next to the suite so that packages it imports resolve from the suite's own folder.
+  const dir = makeBundleDir(dirname(absolute));
+  const file = join(dir, "suite.mjs");
+  try {
+    writeFileSync(file, code);
+    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    if (module.default === undefined) throw new UsageError(messages.suiteNoDefault(displayPath));
+    return module.default;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(messages.suiteThrew(displayPath, error instanceof Error ? error.message : String(error)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Beside the suite when its folder is writable (so its own packages resolve), else in the temp dir. */
+function makeBundleDir(suiteDir: string): string {
+  try {
+    return mkdtempSync(join(suiteDir, ".effbench-suite-"));
+  } catch {
+    return mkdtempSync(join(tmpdir(), "effbench-suite-"));
+  }
+}
+
+/** `models[0].heads: expected a positive integer, got 0` — the path as a user reads it, with the value found there. */
+export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[] {
+  return issues.map((issue) => {
+    const path = formatPath(issue.path);
+    const got = valueAt(raw, issue.path);
+    const gotText = got.found ? `, got ${describe(got.value)}` : "";
+    const message = issue.code === "unrecognized_keys" ? `${issue.message} — remove it or check its spelling` : issue.message;
+    const alreadyHasGot = /received|got /i.test(message);
+    return `${path || "(suite)"}: ${message}${alreadyHasGot ? "" : gotText}`;
+  });
+}
+
+function formatPath(path: PropertyKey[]): string {
+  let out = "";
+  for (const key of path) out += typeof key === "number" ? `[${key}]` : out ? `.${String(key)}` : String(key);
+  return out;
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): { found: boolean; value?: unknown } {
+  let node: unknown = root;
+  for (const key of path) {
+    if (node === null || typeof node !== "object" || !(key in (node as object))) return { found: false };
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return { found: path.length > 0, value: node };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** JSON with object keys sorted, so equal configs hash equally whatever order they were written in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.keys(value as object)
+        .sort()
+        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
+  return value;
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,61 @@
+// Expands a resolved suite into its cases (DESIGN.md §1): model × technique × scenario × workload × runner.
+import type { Case } from "./case.js";
+import { canonicalJson, sha256 } from "./loader.js";
+import type { ResolvedSuite, RunnerName, Workload } from "./schema.js";
+import { getTechnique } from "../techniques/registry.js";
+import { UsageError, messages } from "../messages.js";
+
+export interface PlanOptions {
+  /** Included in every configHash: a new code version invalidates `--resume`. */
+  codeVersion: string;
+  filter?: string;
+}
+
+export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
+  const cases: Case[] = [];
+  for (const model of suite.models)
+    for (const technique of suite.techniques)
+      for (const scenario of suite.scenarios)
+        for (const workload of suite.workloads)
+          for (const runner of suite.runners) {
+            const deviceClass = deviceClassOf(suite, runner);
+            const caseKey = canonicalJson({ model, technique, scenario, workload, runner, deviceClass });
+            const settings = runner === "ort" ? suite.ort : suite.torch;
+            const configHash = sha256(canonicalJson({ caseKey, protocol: suite.protocol, settings, codeVersion: options.codeVersion }));
+            const name = [model.name, getTechnique(technique.kind).label(technique), scenario, workloadLabel(workload), runner].join(" · ");
+            cases.push({
+              id: sha256(caseKey).slice(0, 12),
+              caseKey,
+              configHash,
+              name,
+              model,
+              technique,
+              scenario,
+              workload,
+              runner,
+              protocol: suite.protocol,
+              ort: suite.ort,
+              torch: suite.torch,
+            });
+          }
+  return options.filter ? filterCases(cases, options.filter) : cases;
+}
+
+/** Every whitespace-separated term must match the case's id or name (case-insensitive substring). */
+export function filterCases(cases: Case[], filter: string): Case[] {
+  const terms = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  const selected = cases.filter((c) => terms.every((t) => c.id.startsWith(t) || c.name.toLowerCase().includes(t)));
+  if (selected.length === 0) throw new UsageError(messages.filterMatchedNothing(filter, cases.length));
+  return selected;
+}
+
+export function workloadLabel(w: Workload): string {
+  const parts = [w.name ?? "", `b${w.batch}`, `p${w.promptTokens}`];
+  if (w.newTokens > 1) parts.push(`n${w.newTokens}`);
+  if (w.routingSkew > 0) parts.push(`zipf${w.routingSkew}`);
+  return parts.filter(Boolean).join(" ");
+}
+
+function deviceClassOf(suite: ResolvedSuite, runner: RunnerName): string {
+  return runner === "ort" ? suite.ort.executionProvider : suite.torch.device;
+}

@@ -1,0 +1,29 @@
+// The CI smoke suite: a tiny llama-style model (2 layers, hidden 256, GQA), prefill and decode, two workloads.
+// Whole suite under 60 s on 2 cores.
+import { defineSuite } from "effbench";
+
+export default defineSuite({
+  name: "quick",
+  description: "Smoke suite: tiny llama-style model on the ort runner",
+  models: [
+    {
+      name: "tiny-llama",
+      family: "llama",
+      layers: 2,
+      hidden: 256,
+      heads: 8,
+      kvHeads: 2,
+      ffn: 704,
+      vocab: 2048,
+      weights: { seed: 7 },
+    },
+  ],
+  techniques: [{ kind: "base" }],
+  scenarios: ["prefill", "decode"],
+  workloads: [
+    { name: "short", batch: 1, promptTokens: 64 },
+    { name: "batch", batch: 4, promptTokens: 128 },
+  ],
+  runners: ["ort"],
+  protocol: { repeats: 3, minMeasureMs: 400, minIterations: 20, warmupMaxMs: 500 },
+});
