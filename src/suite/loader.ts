@@ -10,6 +10,7 @@ import { fromRoot } from "../paths.js";
 import type { z } from "zod";
 import { UsageError, messages } from "../messages.js";
 import { suiteSchema, type ResolvedSuite } from "./schema.js";
+import { techniqueKinds } from "../techniques/registry.js";
 
 const packageEntry = fromRoot("src/index.ts");
 
@@ -88,14 +89,70 @@ function makeBundleDir(suiteDir: string): string {
 
 /** `models[0].heads: expected a positive integer, got 0` — the path as a user reads it, with the value found there. */
 export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(issue.path);
+      return issue.keys.map((key) => {
+        const hint = closest(key, known);
+        return `${formatPath([...issue.path, key])}: unknown field — ${hint ? `did you mean "${hint}"?` : "remove it or check its spelling"}`;
+      });
+    }
     const path = formatPath(issue.path);
     const got = valueAt(raw, issue.path);
-    const gotText = got.found ? `, got ${describe(got.value)}` : "";
-    const message = issue.code === "unrecognized_keys" ? `${issue.message} — remove it or check its spelling` : issue.message;
+    if (issue.path.at(-1) === "kind" && issue.path[0] === "techniques") {
+      const hint = typeof got.value === "string" ? closest(got.value, techniqueKinds) : undefined;
+      return `${path}: unknown technique ${describe(got.value)} — known: ${techniqueKinds.join(", ")}${hint ? ` (did you mean "${hint}"?)` : ""}`;
+    }
+    const gotText = got.found ? `, got ${describe(got.value)}` : issue.code === "invalid_type" ? " — this field is required" : "";
+    let message = issue.message.replace(/^Invalid input: /, "");
+    if (issue.code === "invalid_value" && typeof got.value === "string") {
+      const hint = closest(got.value, (issue.values as unknown[]).map(String));
+      if (hint) message += ` (did you mean "${hint}"?)`;
+    }
     const alreadyHasGot = /received|got /i.test(message);
     return `${path || "(suite)"}: ${message}${alreadyHasGot ? "" : gotText}`;
   });
+}
+
+/** The keys a strict object at `path` accepts, for "did you mean" hints. */
+function knownKeysAt(path: PropertyKey[]): string[] {
+  let schema: unknown = suiteSchema;
+  for (const key of path) {
+    const def = (schema as { def?: { type: string; shape?: Record<string, unknown>; element?: unknown; innerType?: unknown; in?: unknown } }).def;
+    if (!def) return [];
+    if (def.type === "array") schema = def.element;
+    else if (def.shape) schema = def.shape[String(key)];
+    else return [];
+    while ((schema as { def?: { innerType?: unknown; in?: unknown } })?.def?.innerType || (schema as { def?: { in?: unknown } })?.def?.in)
+      schema = (schema as { def: { innerType?: unknown; in?: unknown } }).def.innerType ?? (schema as { def: { in?: unknown } }).def.in;
+  }
+  const shape = (schema as { def?: { shape?: Record<string, unknown> } })?.def?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/** The candidate within edit distance 2 (or a third of the word), if any. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -4,8 +4,8 @@ import { z } from "zod";
 import { techniqueSchema } from "../techniques/registry.js";
 import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
 
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
+const positiveInt = z.number().int("expected a whole number").positive("expected a positive integer");
+const nonNegativeInt = z.number().int("expected a whole number").nonnegative("expected an integer ≥ 0");
 
 /** MoE block shape of a model (Mixtral / Qwen2-MoE / DeepSeekMoE style). */
 export const moeSchema = z.object({
@@ -55,6 +55,7 @@ export const modelSchema = z
   })
   .superRefine((m, ctx) => {
     const kv = m.kvHeads ?? m.heads;
+    if (!(m.heads > 0 && kv > 0 && m.hidden > 0)) return; // already reported by the field checks
     if (m.heads % kv !== 0)
       ctx.addIssue({ code: "custom", path: ["kvHeads"], message: `heads (${m.heads}) must be a multiple of kvHeads (${kv})` });
     if (m.headDim === undefined && m.hidden % m.heads !== 0)

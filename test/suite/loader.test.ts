@@ -44,7 +44,7 @@ describe("suite loader", () => {
   it("rejects an unknown top-level key and says how to fix it", async () => {
     const message = await loadError(writeSuite(`export default { name: "x", modles: [], models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] };`));
     expect(message).toMatch(/modles/);
-    expect(message).toMatch(/remove it or check its spelling/);
+    expect(message).toMatch(/modles: unknown field — did you mean "models"\?/);
   });
 
   it("rejects an unknown technique with the known kinds", async () => {
