@@ -7,6 +7,7 @@ import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
 import { RunnerPool } from "../../runners/registry.js";
 import { openStore } from "../store/store.js";
+import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
 import { formatSummaryTable, formatProgress, formatCaseList } from "./format.js";
 
@@ -39,9 +40,13 @@ export const commands: Record<string, Command> = {
       json: { type: "boolean", description: "print the summary as JSON on stdout" },
       strict: { type: "boolean", description: "exit 1 when a case is unsupported on this machine" },
       python: { type: "string", description: "Python interpreter for the torch runner" },
+      "case-timeout": { type: "string", description: "per repeat of a case, e.g. 90s or 5m (default: the suite's protocol.caseTimeoutMs)" },
+      "case-memory": { type: "string", description: "RSS cap of a case's worker process tree, e.g. 4GiB (an RSS watchdog)" },
     },
     async run(values, positionals) {
       const suitePath = requireSuite("run", positionals);
+      const caseTimeoutMs = values["case-timeout"] ? parseDurationMs("--case-timeout", values["case-timeout"] as string) : undefined;
+      const memoryCapBytes = values["case-memory"] ? parseBytes("--case-memory", values["case-memory"] as string) : undefined;
       const loaded = await loadSuite(suitePath);
       const commit = gitCommit();
       const planned = planSuite(loaded.suite, { codeVersion: codeVersion(commit), filter: values.filter as string | undefined });
@@ -84,6 +89,8 @@ export const commands: Record<string, Command> = {
           skipConfigHashes: skip,
           signal: controller.signal,
           shouldStop: () => stopRequested,
+          caseTimeoutMs,
+          memoryCapBytes,
           onCaseEnd: (summary, index, total) => log(formatProgress(summary, index, total)),
         });
         await store.recordEnv(runId, { ...environment, runners: runners.probes() });

@@ -32,6 +32,10 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Checked between cases: stop after the current case (first Ctrl-C). */
   shouldStop?: () => boolean;
+  /** Overrides the suite's protocol.caseTimeoutMs (`--case-timeout`). */
+  caseTimeoutMs?: number;
+  /** `--case-memory`: RSS cap of the worker's process tree. */
+  memoryCapBytes?: number;
   onCaseStart?: (c: Case, index: number, total: number) => void;
   onCaseEnd?: (summary: CaseSummary, index: number, total: number) => void;
 }
@@ -69,7 +73,12 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
 
   const outcomes: Array<Extract<RepeatOutcome, { status: "completed" }>> = [];
   for (let repeat = 0; repeat < c.protocol.repeats; repeat++) {
-    const outcome = await runner.runRepeat(c, { repeat, signal: options.signal ?? new AbortController().signal, timeoutMs: c.protocol.caseTimeoutMs });
+    const outcome = await runner.runRepeat(c, {
+      repeat,
+      signal: options.signal ?? new AbortController().signal,
+      timeoutMs: options.caseTimeoutMs ?? c.protocol.caseTimeoutMs,
+      memoryCapBytes: options.memoryCapBytes,
+    });
     // Ctrl-C: the case in flight is not recorded as a failure; the run stops after it.
     if (options.signal?.aborted) return "interrupted";
     if (outcome.status !== "completed") {
