@@ -3,10 +3,11 @@
 import type { Case } from "../suite/case.js";
 import type { RepeatOutcome } from "../../runners/runner.js";
 import { RunnerPool } from "../../runners/registry.js";
-import type { ResultRecord, Store } from "../store/store.js";
+import type { ResultRecord, Store, ValidityRecord } from "../store/store.js";
 import { getTechnique } from "../techniques/registry.js";
 import { resultMetrics } from "../measure/result-metrics.js";
 import { validityFlags } from "../measure/validity.js";
+import { RepeatProfiler } from "./repeat-profiler.js";
 
 export type CaseStatus = "completed" | "failed" | "timed-out" | "unsupported" | "skipped";
 
@@ -72,13 +73,21 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   }
 
   const outcomes: Array<Extract<RepeatOutcome, { status: "completed" }>> = [];
+  const samplerValidity: ValidityRecord[] = [];
+  const samplerSeries: NonNullable<ResultRecord["samplerSeries"]> = [];
+  const profiles: Record<string, unknown>[] = [];
   for (let repeat = 0; repeat < c.protocol.repeats; repeat++) {
+    const profiler = new RepeatProfiler(c);
     const outcome = await runner.runRepeat(c, {
       repeat,
       signal: options.signal ?? new AbortController().signal,
       timeoutMs: options.caseTimeoutMs ?? c.protocol.caseTimeoutMs,
       memoryCapBytes: options.memoryCapBytes,
+      onProcess: (pid) => profiler.onProcess(pid),
+      onWindow: (phase) => profiler.onWindow(phase),
     });
+    const iterations = outcome.status === "completed" ? outcome.series.find((s) => s.metric === "latency_ms")?.values.length : undefined;
+    const profile = profiler.finish(outcome.status === "completed" && iterations ? outcome.tokensPerIteration * iterations : undefined);
     // Ctrl-C: the case in flight is not recorded as a failure; the run stops after it.
     if (options.signal?.aborted) return "interrupted";
     if (outcome.status !== "completed") {
@@ -86,17 +95,22 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
       await record({ status: outcome.status, reason, repeats: repeat, samples: [], metrics: [], validity: [] });
       return { case: c, status: outcome.status, reason };
     }
+    outcome.scalars.push(...profile.scalars);
+    samplerValidity.push(...profile.validity.map((v) => ({ flag: v.flag, detail: `repeat ${repeat + 1}: ${v.detail}` })));
+    samplerSeries.push(...profile.series.map((s) => ({ repeat, ...s })));
+    profiles.push(profile.info);
     outcomes.push(outcome);
   }
 
   const metrics = resultMetrics(c, outcomes);
   const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
-  const validity = validityFlags({ processes: latencyProcesses, protocol: c.protocol });
+  const validity = [...validityFlags({ processes: latencyProcesses, protocol: c.protocol }), ...samplerValidity];
   await record({
     status: "completed",
     repeats: outcomes.length,
     settings: outcomes[0]!.settings,
-    details: outcomes[0]!.details,
+    details: { ...outcomes[0]!.details, sampler: profiles },
+    samplerSeries,
     samples: outcomes.flatMap((o, repeat) => o.series.map((s) => ({ repeat, metric: s.metric, values: s.values }))),
     metrics,
     validity,
