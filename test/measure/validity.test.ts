@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { combineValidity, validityFlags } from "../../src/measure/validity.js";
+import { MIN_SAMPLES_PER_REPEAT, UNSTABLE_CV } from "../../src/measure/protocol.js";
+
+const protocol = { minMeasureMs: 100 };
+/** n iterations alternating around `center` by ±spread (so the CV is known: ≈ spread/center). */
+const steady = (n: number, center = 10, spread = 0.1) => Array.from({ length: n }, (_, i) => center + (i % 2 === 0 ? spread : -spread));
+
+describe("validityFlags", () => {
+  it("raises nothing for enough stable iterations over a long enough window", () => {
+    expect(validityFlags({ processes: [steady(20), steady(20), steady(20)], protocol })).toEqual([]);
+  });
+
+  it("flags too-few-samples and names the repeat that lacks them", () => {
+    const flags = validityFlags({ processes: [steady(20), steady(MIN_SAMPLES_PER_REPEAT - 1)], protocol: { minMeasureMs: 10 } });
+    expect(flags.map((f) => f.flag)).toEqual(["too-few-samples"]);
+    expect(flags[0].detail).toContain(`repeat 2/2 has ${MIN_SAMPLES_PER_REPEAT - 1} timed iterations`);
+  });
+
+  it("honours a custom minimum per repeat", () => {
+    expect(validityFlags({ processes: [steady(20)], protocol, minSamplesPerRepeat: 21 })[0].flag).toBe("too-few-samples");
+  });
+
+  it("flags unstable when the coefficient of variation exceeds UNSTABLE_CV, not below it", () => {
+    // Alternating 10 ± s has sample CV s/10 · sqrt(n/(n−1)).
+    const justBelow = steady(1000, 10, (UNSTABLE_CV * 10) * 0.95);
+    const above = steady(1000, 10, UNSTABLE_CV * 10 * 1.2);
+    expect(validityFlags({ processes: [justBelow], protocol })).toEqual([]);
+    const flags = validityFlags({ processes: [above], protocol });
+    expect(flags.map((f) => f.flag)).toEqual(["unstable"]);
+    expect(flags[0].detail).toMatch(/coefficient of variation 0\.12\d* over 1000 iterations exceeds 0\.1/);
+  });
+
+  it("flags a slow repeat as unstable through the between-process spread", () => {
+    const flags = validityFlags({ processes: [steady(20, 10), steady(20, 10), steady(20, 14)], protocol });
+    expect(flags.map((f) => f.flag)).toEqual(["unstable"]);
+    expect(flags[0].detail).toContain("between repeat medians");
+  });
+
+  it("flags too-short from the reported window, or from the iterations' sum without one", () => {
+    const processes = [steady(5, 10), steady(20, 10)]; // sums 50.1 ms and 200 ms
+    expect(validityFlags({ processes, protocol }).map((f) => f.flag)).toEqual(["too-short"]);
+    expect(validityFlags({ processes, protocol })[0].detail).toContain("repeat 1/2 measured ≈50.1 ms");
+    expect(validityFlags({ processes, protocol, measureWindowsMs: [150, 150] })).toEqual([]);
+    expect(validityFlags({ processes, protocol, measureWindowsMs: [150, 90] })[0].detail).toContain("repeat 2/2 measured 90.0 ms");
+  });
+
+  it("merges sampler flags in, once per flag", () => {
+    const flags = validityFlags({
+      processes: [steady(20)],
+      protocol,
+      extra: [
+        { flag: "clocks-changed", detail: "repeat 1: SM clock 1980 → 1410 MHz" },
+        { flag: "clocks-changed", detail: "repeat 2: SM clock 1980 → 1500 MHz" },
+        { flag: "energy-integrated-from-power", detail: "no energy counter" },
+      ],
+    });
+    expect(flags).toEqual([
+      { flag: "clocks-changed", detail: "repeat 1: SM clock 1980 → 1410 MHz; repeat 2: SM clock 1980 → 1500 MHz" },
+      { flag: "energy-integrated-from-power", detail: "no energy counter" },
+    ]);
+  });
+});
+
+describe("combineValidity", () => {
+  it("drops repeated details of the same flag", () => {
+    expect(combineValidity([{ flag: "thermal-throttle", detail: "x" }, { flag: "thermal-throttle", detail: "x" }])).toEqual([{ flag: "thermal-throttle", detail: "x" }]);
+  });
+});
