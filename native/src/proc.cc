@@ -12,6 +12,7 @@
 namespace effbench {
 
 static const double kTicksPerSecond = static_cast<double>(sysconf(_SC_CLK_TCK));
+static const double kPageBytes = static_cast<double>(sysconf(_SC_PAGESIZE));
 
 static bool readWhole(const std::string& path, std::string* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -44,9 +45,10 @@ ProcTree::~ProcTree() {
 }
 
 void ProcTree::closeProc(Proc& p) {
-  if (p.statusFd >= 0) close(p.statusFd);
-  if (p.statFd >= 0) close(p.statFd);
-  p.statusFd = p.statFd = -1;
+  for (int* fd : {&p.statmFd, &p.statusFd, &p.statFd}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
 }
 
 std::vector<pid_t> ProcTree::descendants() {
@@ -112,9 +114,13 @@ void ProcTree::rescan() {
     if (procs_.count(pid) == 0) {
       Proc p;
       std::string base = "/proc/" + std::to_string(pid);
+      p.statmFd = open((base + "/statm").c_str(), O_RDONLY | O_CLOEXEC);
       p.statusFd = open((base + "/status").c_str(), O_RDONLY | O_CLOEXEC);
       p.statFd = open((base + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
-      if (p.statusFd < 0 && p.statFd < 0) continue;
+      if (p.statmFd < 0) {
+        closeProc(p);
+        continue;
+      }
       procs_[pid] = p;
     }
     for (pid_t tid : listTids(pid)) tids_.push_back(tid);
@@ -127,23 +133,28 @@ static double fieldKb(const char* text, const char* key) {
   return std::strtod(at + std::strlen(key), nullptr) * 1024.0;
 }
 
-ProcTotals ProcTree::read() {
+ProcTotals ProcTree::read(bool full) {
   ProcTotals totals;
   for (auto& [pid, p] : procs_) {
-    bool counted = false;
+    // statm: "size resident shared text lib data dt" in pages; a process that exited reads nothing.
+    ssize_t n = pread(p.statmFd, buffer_, sizeof buffer_ - 1, 0);
+    if (n <= 0) continue;
+    buffer_[n] = '\0';
+    char* end;
+    std::strtod(buffer_, &end);
+    totals.rssBytes += std::strtod(end, nullptr) * kPageBytes;
+    totals.processCount++;
+    if (!full) continue;
     if (p.statusFd >= 0) {
-      ssize_t n = pread(p.statusFd, buffer_, sizeof buffer_ - 1, 0);
+      n = pread(p.statusFd, buffer_, sizeof buffer_ - 1, 0);
       if (n > 0) {
         buffer_[n] = '\0';
-        double rss = fieldKb(buffer_, "VmRSS:");
         double hwm = fieldKb(buffer_, "VmHWM:");
-        if (rss >= 0) totals.rssBytes += rss;
         if (hwm >= 0) totals.hwmBytes += hwm;
-        counted = rss >= 0;
       }
     }
     if (p.statFd >= 0) {
-      ssize_t n = pread(p.statFd, buffer_, sizeof buffer_ - 1, 0);
+      n = pread(p.statFd, buffer_, sizeof buffer_ - 1, 0);
       if (n > 0) {
         buffer_[n] = '\0';
         const char* s = std::strrchr(buffer_, ')');
@@ -166,7 +177,6 @@ ProcTotals ProcTree::read() {
         }
       }
     }
-    if (counted) totals.processCount++;
   }
   return totals;
 }

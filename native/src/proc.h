@@ -11,9 +11,9 @@
 namespace effbench {
 
 struct ProcTotals {
-  double rssBytes = 0;
-  double hwmBytes = 0;  // sum of VmHWM of the live processes
-  double cpuTimeMs = 0;  // utime+stime+cutime+cstime of the live processes (reaped children land in cutime)
+  double rssBytes = 0;   // from statm (the same counter as VmRSS), cheap enough for every row
+  double hwmBytes = 0;   // sum of VmHWM of the live processes (full reads only)
+  double cpuTimeMs = 0;  // utime+stime+cutime+cstime of the live processes (full reads only; reaped children land in cutime)
   int processCount = 0;
 };
 
@@ -26,12 +26,14 @@ class ProcTree {
 
   // Finds descendants (children files, else a /proc scan by ppid) and drops exited processes.
   void rescan();
-  ProcTotals read();
+  // `full` also reads status (VmHWM) and stat (CPU time), which cost several times more than statm.
+  ProcTotals read(bool full);
   // Thread ids of every watched process, as of the last rescan.
   const std::vector<pid_t>& tids() const { return tids_; }
 
  private:
   struct Proc {
+    int statmFd = -1;
     int statusFd = -1;
     int statFd = -1;
   };

@@ -222,7 +222,7 @@ StartInfo Sampler::start(const SamplerOptions& options) {
   head_ = count_ = 0;
   dropped_ = 0;
   sampleCount_ = 0;
-  rescanEvery_ = static_cast<uint64_t>(std::max(1.0, std::round(options.hz / 10.0)));
+  fullEvery_ = static_cast<uint64_t>(std::max(1.0, std::round(options.hz / 10.0)));
   tid_ = 0;
   if (stopFd_ < 0) stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stopFd_ < 0) throw std::runtime_error(std::string("eventfd failed: ") + std::strerror(errno));
@@ -275,7 +275,7 @@ void Sampler::loop() {
   double next = monotonicNowMs();
   pollfd wake = {stopFd_, POLLIN, 0};
   while (true) {
-    sampleInto(scratch_.data());
+    sampleInto(scratch_.data(), sampleCount_ % fullEvery_ == 0);
     pushRow();
     next += periodMs;
     double now = monotonicNowMs();
@@ -285,39 +285,40 @@ void Sampler::loop() {
     int ready = ppoll(&wake, 1, &timeout, nullptr);
     if (ready > 0) {
       // Stop requested: a last row, so that the window's end is covered.
-      sampleInto(scratch_.data());
+      sampleInto(scratch_.data(), true);
       pushRow();
       return;
     }
   }
 }
 
-void Sampler::sampleInto(double* row) {
+void Sampler::sampleInto(double* row, bool full) {
   double* values = row + 1;
   row[0] = monotonicNowMs();
   if (tree_) {
-    if (sampleCount_ % rescanEvery_ == 0 && sampleCount_ > 0) {
+    if (full && sampleCount_ > 0) {
       tree_->rescan();
       if (perf_) perf_->track(tree_->tids());
     }
-    ProcTotals t = tree_->read();
-    values[colRss_] = t.processCount > 0 ? t.rssBytes : NAN;
-    values[colHwm_] = t.processCount > 0 ? t.hwmBytes : NAN;
-    values[colCpu_] = t.cpuTimeMs;
+    ProcTotals t = tree_->read(full);
+    bool alive = t.processCount > 0;
+    values[colRss_] = alive ? t.rssBytes : NAN;
+    values[colHwm_] = full && alive ? t.hwmBytes : NAN;
+    values[colCpu_] = full && alive ? t.cpuTimeMs : NAN;
     values[colProcs_] = t.processCount;
   }
   if (perf_) {
-    PerfTotals p = perf_->read();
+    PerfTotals p = full ? perf_->read() : PerfTotals{NAN, NAN, NAN};
     values[colTaskClock_] = p.taskClockNs;
     values[colCtxSw_] = p.contextSwitches;
     values[colFaults_] = p.pageFaults;
   }
   if (rapl_) values[colRapl_] = rapl_->readCumulativeUj();
-  for (Device& d : devices_) sampleDevice(d, values);
+  for (Device& d : devices_) sampleDevice(d, values, full);
   sampleCount_++;
 }
 
-void Sampler::sampleDevice(Device& d, double* values) {
+void Sampler::sampleDevice(Device& d, double* values, bool full) {
   const NvmlApi& api = Nvml::instance().api();
   unsigned value;
   unsigned long long value64;
@@ -327,7 +328,11 @@ void Sampler::sampleDevice(Device& d, double* values) {
     values[d.memUsed] = ok ? static_cast<double>(mem.used) : NAN;
     values[d.memTotal] = ok ? static_cast<double>(mem.total) : NAN;
   }
-  if (d.procMem >= 0) {
+  if (!full) {
+    for (int c : {d.procMem, d.foreignProcs, d.smClock, d.memClock, d.powerLimit, d.temperature, d.reasons})
+      if (c >= 0) values[c] = NAN;
+  }
+  if (d.procMem >= 0 && full) {
     // NVML lists host PIDs: in another PID namespace none of ours match, and TypeScript falls back to device memory.
     std::set<pid_t> ours(options_.pids.begin(), options_.pids.end());
     if (tree_)
@@ -389,16 +394,16 @@ void Sampler::sampleDevice(Device& d, double* values) {
       values[d.energy] = NAN;
     }
   }
-  if (d.smClock >= 0)
+  if (d.smClock >= 0 && full)
     values[d.smClock] = api.deviceGetClockInfo(d.handle, NVML_CLOCK_SM, &value) == NVML_SUCCESS ? value : NAN;
-  if (d.memClock >= 0)
+  if (d.memClock >= 0 && full)
     values[d.memClock] = api.deviceGetClockInfo(d.handle, NVML_CLOCK_MEM, &value) == NVML_SUCCESS ? value : NAN;
-  if (d.powerLimit >= 0)
+  if (d.powerLimit >= 0 && full)
     values[d.powerLimit] = api.deviceGetEnforcedPowerLimit(d.handle, &value) == NVML_SUCCESS ? value : NAN;
-  if (d.temperature >= 0)
+  if (d.temperature >= 0 && full)
     values[d.temperature] =
         api.deviceGetTemperature(d.handle, NVML_TEMPERATURE_GPU, &value) == NVML_SUCCESS ? value : NAN;
-  if (d.reasons >= 0) {
+  if (d.reasons >= 0 && full) {
     auto fn = api.deviceGetClocksEventReasons != nullptr ? api.deviceGetClocksEventReasons
                                                          : api.deviceGetClocksThrottleReasons;
     values[d.reasons] = fn(d.handle, &value64) == NVML_SUCCESS ? static_cast<double>(value64) : NAN;

@@ -85,8 +85,10 @@ class Sampler {
 
   void loop();
   void pushRow();
-  void sampleInto(double* row);
-  void sampleDevice(Device& d, double* row);
+  // `full` rows also read the slow sources (VmHWM, CPU time, perf, NVML's process list, clocks, limits,
+  // temperature, event reasons); other rows hold NaN there. Full rows come at ~10 Hz and at start and stop.
+  void sampleInto(double* row, bool full);
+  void sampleDevice(Device& d, double* row, bool full);
   int addColumn(const std::string& name);
   void setupNvml(const SamplerOptions& options, StartInfo* info);
   void probeDevice(Device& d, const std::string& prefix, StartInfo* info);
@@ -106,7 +108,7 @@ class Sampler {
   std::vector<std::string> columns_;
   size_t stride_ = 1;
   uint64_t sampleCount_ = 0;
-  uint64_t rescanEvery_ = 10;
+  uint64_t fullEvery_ = 10;
 
   std::mutex ringMutex_;
   std::vector<double> ring_;

@@ -66,17 +66,18 @@ describe("NVML through the fake library", () => {
   });
 
   it("flags thermal throttling that appears in the middle of the window, and only there", async () => {
-    script(["0.clock_event_reasons 0 @15 0x40"]);
+    // Event reasons are read on the sampler's full rows (every 10th at 100 Hz): call 0 is the probe, call 3 row 20.
+    script(["0.clock_event_reasons 0 @3 0x40"]);
     const trace = await sample(400);
     const t = trace.timestampsMs;
-    expect(flags(samplerMetrics(trace, { startMs: t[1]!, endMs: t[10]! }))).not.toContain("thermal-throttle");
+    expect(flags(samplerMetrics(trace, { startMs: t[1]!, endMs: t[15]! }))).not.toContain("thermal-throttle");
     const result = samplerMetrics(trace, whole(trace));
     expect(flags(result)).toContain("thermal-throttle");
     expect(result.validity.find((v) => v.flag === "thermal-throttle")!.detail).toContain("0x40");
   });
 
   it("flags clock and power-limit changes inside the window", async () => {
-    script(["0.sm_clock 1980 @10 1410", "0.power_limit_mw 700000 @12 500000"]);
+    script(["0.sm_clock 1980 @2 1410", "0.power_limit_mw 700000 @3 500000"]);
     const trace = await sample(300);
     expect(flags(samplerMetrics(trace, whole(trace)))).toEqual(expect.arrayContaining(["clocks-changed", "power-limit-changed"]));
   });

@@ -87,7 +87,10 @@ describe("the sampler on this machine", () => {
     await new Promise((resolve) => child.on("exit", resolve));
     const trace = sampler.stop();
     const t = trace.timestampsMs;
-    const result = samplerMetrics(trace, { startMs: t[0]!, endMs: t[t.length - 2]! });
+    const cpu = trace.columns.cpu_time_ms!;
+    // The window closes at the last full row while the child was alive (the cumulative columns are read at ~10 Hz).
+    const lastAlive = cpu.findLastIndex((v) => Number.isFinite(v));
+    const result = samplerMetrics(trace, { startMs: t[0]!, endMs: t[lastAlive]! });
     const cores = result.metrics.find((m) => m.metric === "cpu_utilization_cores")!;
     expect(cores.value).toBeGreaterThan(0.5);
     const taskClock = result.metrics.find((m) => m.metric === "perf_task_clock_ms")!;
