@@ -1,0 +1,117 @@
+// The results schema as numbered migrations (DESIGN.md §6). `PRAGMA user_version` holds the number of the last
+// migration applied; a migration is only ever appended, never edited, once released. docs/store.md describes
+// the tables.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    -- Globally unique: \`bench merge\` dedupes runs by it, so merging a shard twice changes nothing.
+    uuid TEXT NOT NULL UNIQUE,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    suite_name TEXT NOT NULL,
+    suite_path TEXT NOT NULL,
+    suite_hash TEXT NOT NULL,
+    resolved_suite_json TEXT NOT NULL,
+    git_commit TEXT,
+    code_version TEXT NOT NULL,
+    argv_json TEXT NOT NULL,
+    hostname TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
+    -- Provenance of a merged run: the shard file it came from and its id there (NULL when written here).
+    merged_from TEXT,
+    original_id INTEGER
+  );
+
+  CREATE TABLE env (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+  );
+
+  CREATE TABLE cases (
+    id TEXT PRIMARY KEY,
+    case_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    technique TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    workload_json TEXT NOT NULL,
+    runner TEXT NOT NULL,
+    details_json TEXT NOT NULL
+  );
+  CREATE INDEX cases_case_key ON cases(case_key);
+
+  CREATE TABLE results (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    case_id TEXT NOT NULL REFERENCES cases(id),
+    config_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('completed', 'failed', 'timed-out', 'unsupported')),
+    reason TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    repeats INTEGER NOT NULL,
+    -- The protocol and runner settings the case was planned with (part of the config hash).
+    config_json TEXT,
+    -- The settings the runner actually used (threads, EP, dtype…).
+    settings_json TEXT,
+    details_json TEXT,
+    CHECK (status = 'completed' OR reason IS NOT NULL)
+  );
+  CREATE INDEX results_run ON results(run_id);
+  CREATE INDEX results_case ON results(case_id);
+  CREATE INDEX results_config_hash ON results(config_hash, status);
+
+  -- Raw per-iteration values: one row per timed iteration of each repeat (process).
+  CREATE TABLE samples (
+    result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+    repeat INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    iteration INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (result_id, metric, repeat, iteration)
+  ) WITHOUT ROWID;
+
+  -- Time series from the sampler thread during a repeat (RSS, GPU memory, power…): seq orders the rows,
+  -- t_ms is the time since the repeat's measure window opened.
+  CREATE TABLE sampler_samples (
+    result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+    repeat INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    t_ms REAL NOT NULL,
+    value REAL,
+    PRIMARY KEY (result_id, metric, repeat, seq)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE metrics (
+    result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value REAL,
+    unit TEXT NOT NULL,
+    ci_low REAL,
+    ci_high REAL,
+    -- Why value is NULL (never 0 for something not measured).
+    reason TEXT,
+    -- How to read the number (e.g. that PCU is a duty cycle).
+    label TEXT,
+    PRIMARY KEY (result_id, name),
+    CHECK (value IS NOT NULL OR reason IS NOT NULL)
+  );
+  CREATE INDEX metrics_name ON metrics(name);
+
+  CREATE TABLE validity (
+    result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+    flag TEXT NOT NULL,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX validity_result ON validity(result_id);
+  `,
+];
+
+/** The schema version this code writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length;

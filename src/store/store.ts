@@ -1,0 +1,511 @@
+// The results store (DESIGN.md §6): one SQLite file in WAL mode keeps every run, raw sample, metric and validity
+// flag. One `BEGIN IMMEDIATE` transaction per case, so a killed run loses at most the case in flight, and
+// writers in other processes (shards on one machine) wait for each other instead of losing rows.
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import type { Case } from "../suite/case.js";
+import type { ValidityRecord } from "../measure/validity.js";
+import { StoreError, storeMessages } from "./errors.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
+import { BUSY_TIMEOUT_MS, Connection, isBusy, MAX_SQL_VARIABLES, type SqlValue } from "./sqlite.js";
+
+export { StoreError, type StoreErrorCode } from "./errors.js";
+export { SCHEMA_VERSION } from "./schema.js";
+export type { ValidityRecord } from "../measure/validity.js";
+
+/** Rows per multi-row INSERT: hundreds per statement, far below SQLite's 32,766-parameter limit. */
+export const INSERT_BATCH_ROWS = 500;
+/** BEGIN IMMEDIATE is retried this many times after SQLite's own busy wait (BUSY_TIMEOUT_MS) runs out. */
+export const BUSY_RETRIES = 5;
+
+export type ResultStatus = "completed" | "failed" | "timed-out" | "unsupported";
+export type RunStatus = "running" | "completed" | "interrupted" | "failed";
+
+export interface RunInfo {
+  suiteName: string;
+  suitePath: string;
+  suiteHash: string;
+  resolvedSuite: unknown;
+  gitCommit: string | null;
+  codeVersion: string;
+  argv: string[];
+}
+
+export interface MetricRecord {
+  name: string;
+  /** `null` when not measured; `reason` then says why. */
+  value: number | null;
+  unit: string;
+  ciLow?: number | null;
+  ciHigh?: number | null;
+  reason?: string;
+  /** How to read the number (e.g. "PCU: … a duty cycle"). */
+  label?: string;
+}
+
+/** Per-iteration values of one metric in one repeat (process). */
+export interface SampleRecord {
+  repeat: number;
+  metric: string;
+  values: number[];
+}
+
+/** A sampler time series of one repeat: `tMs[i]` is when `values[i]` was read (ms since the window opened). */
+export interface SamplerSeriesRecord {
+  repeat: number;
+  metric: string;
+  tMs: number[];
+  values: Array<number | null>;
+}
+
+export interface ResultRecord {
+  case: Case;
+  status: ResultStatus;
+  /** Required unless completed. */
+  reason?: string;
+  startedAt: string;
+  finishedAt: string;
+  repeats: number;
+  settings?: Record<string, unknown>;
+  details?: Record<string, unknown>;
+  samples: SampleRecord[];
+  samplerSeries?: SamplerSeriesRecord[];
+  metrics: MetricRecord[];
+  validity: ValidityRecord[];
+}
+
+export interface RunRow {
+  id: number;
+  uuid: string;
+  startedAt: string;
+  finishedAt: string | null;
+  suiteName: string;
+  suitePath: string;
+  suiteHash: string;
+  gitCommit: string | null;
+  codeVersion: string;
+  argv: string[];
+  hostname: string | null;
+  status: RunStatus;
+  /** The shard file a merged run came from, and its id there. */
+  mergedFrom: string | null;
+  originalId: number | null;
+  resultCount: number;
+}
+
+export interface ResultRow {
+  resultId: number;
+  runId: number;
+  caseId: string;
+  caseKey: string;
+  caseName: string;
+  model: string;
+  technique: string;
+  scenario: string;
+  runner: string;
+  workload: Record<string, unknown>;
+  /** The model and technique configs in full. */
+  caseDetails: Record<string, unknown>;
+  configHash: string;
+  status: ResultStatus;
+  reason: string | null;
+  startedAt: string;
+  finishedAt: string;
+  repeats: number;
+  config: Record<string, unknown> | null;
+  settings: Record<string, unknown> | null;
+  details: Record<string, unknown> | null;
+  metrics: MetricRecord[];
+  validity: ValidityRecord[];
+}
+
+export interface SampleRow {
+  repeat: number;
+  metric: string;
+  iteration: number;
+  value: number;
+}
+
+export interface ResultFilter {
+  runId?: number;
+  caseId?: string;
+  status?: ResultStatus;
+}
+
+export interface OpenOptions {
+  /** Open without writing: no migration, no WAL switch (for report, compare, export). */
+  readonly?: boolean;
+}
+
+/** Opens (creating and migrating when writable) a results database. */
+export async function openStore(path: string, options: OpenOptions = {}): Promise<Store> {
+  if (options.readonly && !existsSync(path))
+    throw new StoreError("cannot-open", storeMessages.cannotOpen(path, "no such file"));
+  const connection = await Connection.open(path, options);
+  try {
+    await prepareConnection(connection, options);
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+  return new Store(connection, Boolean(options.readonly));
+}
+
+async function prepareConnection(connection: Connection, options: OpenOptions): Promise<void> {
+  // The first read of the header: a file that is not SQLite fails here with SQLITE_NOTADB; reading the schema
+  // page then catches a corrupt first page (SQLITE_CORRUPT) before anything is written.
+  const version = await userVersion(connection);
+  await tableCount(connection);
+  if (version > SCHEMA_VERSION) throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
+  if (options.readonly) {
+    if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
+    if (version < SCHEMA_VERSION) throw new StoreError("schema-too-old", storeMessages.schemaTooOld(connection.path, version, SCHEMA_VERSION));
+    await connection.exec("PRAGMA foreign_keys = ON");
+    return;
+  }
+  if (version === 0 && (await tableCount(connection)) > 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
+  await retryBusy(() => connection.exec("PRAGMA journal_mode = WAL"));
+  await connection.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+  if (version < SCHEMA_VERSION) await migrate(connection);
+}
+
+async function userVersion(connection: Connection): Promise<number> {
+  const row = await connection.get<{ user_version: number }>("PRAGMA user_version");
+  return row?.user_version ?? 0;
+}
+
+/** Tables in the file: a user_version of 0 with tables in it is somebody else's database, not to be added to. */
+async function tableCount(connection: Connection): Promise<number> {
+  const row = await connection.get<{ count: number }>("SELECT count(*) AS count FROM sqlite_master WHERE type = 'table'");
+  return row?.count ?? 0;
+}
+
+/** Applies the missing migrations in one write transaction; a concurrent opener waits, then finds them applied. */
+async function migrate(connection: Connection): Promise<void> {
+  await withTransaction(connection, async () => {
+    const version = await userVersion(connection);
+    if (version > SCHEMA_VERSION) throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
+    for (let next = version; next < SCHEMA_VERSION; next++) {
+      await connection.exec(MIGRATIONS[next]);
+      await connection.exec(`PRAGMA user_version = ${next + 1}`);
+    }
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function retryBusy<T>(action: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await action();
+    } catch (error) {
+      if (!isBusy(error) || attempt >= BUSY_RETRIES) throw error;
+      await sleep(50 * 2 ** attempt + Math.random() * 50);
+    }
+  }
+}
+
+async function withTransaction<T>(connection: Connection, body: () => Promise<T>): Promise<T> {
+  // IMMEDIATE takes the write lock up front: a deferred transaction that reads first and writes later can fail
+  // with SQLITE_BUSY in the middle (lock upgrade), which a busy timeout does not cover.
+  await retryBusy(() => connection.exec("BEGIN IMMEDIATE"));
+  try {
+    const result = await body();
+    await retryBusy(() => connection.exec("COMMIT"));
+    return result;
+  } catch (error) {
+    await connection.exec("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+const finiteOrNull = (x: number | null | undefined): number | null => (x === undefined || x === null || !Number.isFinite(x) ? null : x);
+
+/** Inserts rows with as many per statement as fit the batch (never above SQLite's parameter limit). */
+async function insertBatched(connection: Connection, table: string, columns: string[], rows: SqlValue[][]): Promise<void> {
+  const perStatement = Math.min(INSERT_BATCH_ROWS, Math.floor(MAX_SQL_VARIABLES / columns.length));
+  const tuple = `(${columns.map(() => "?").join(", ")})`;
+  for (let start = 0; start < rows.length; start += perStatement) {
+    const chunk = rows.slice(start, start + perStatement);
+    await connection.run(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`, chunk.flat());
+  }
+}
+
+export class Store {
+  /** Serialises this object's operations: a transaction must not interleave with another on one connection. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly connection: Connection,
+    readonly readonly: boolean,
+  ) {}
+
+  get path(): string {
+    return this.connection.path;
+  }
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError("closed", storeMessages.closed(this.path)));
+    const next = this.queue.then(operation, operation);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private transaction<T>(body: () => Promise<T>): Promise<T> {
+    return this.exclusive(() => withTransaction(this.connection, body));
+  }
+
+  async beginRun(info: RunInfo): Promise<number> {
+    return this.transaction(async () => {
+      const { lastId } = await this.connection.run(
+        `INSERT INTO runs (uuid, started_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+        [randomUUID(), new Date().toISOString(), info.suiteName, info.suitePath, info.suiteHash, json(info.resolvedSuite) ?? "null", info.gitCommit, info.codeVersion, JSON.stringify(info.argv), hostname()],
+      );
+      return lastId;
+    });
+  }
+
+  /** Machine and environment facts of a run, one row per top-level key (a later call replaces a key). */
+  async recordEnv(runId: number, env: Record<string, unknown>): Promise<void> {
+    await this.transaction(async () => {
+      await this.requireRun(runId);
+      const rows = Object.entries(env).map(([key, value]) => [runId, key, json(value) ?? "null"]);
+      const perStatement = Math.floor(INSERT_BATCH_ROWS / 3);
+      for (let start = 0; start < rows.length; start += perStatement) {
+        const chunk = rows.slice(start, start + perStatement);
+        await this.connection.run(`INSERT OR REPLACE INTO env (run_id, key, value_json) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`, chunk.flat());
+      }
+    });
+  }
+
+  /** Stores one case's result with its samples, metrics and validity in one transaction; returns the result id. */
+  async recordResult(runId: number, record: ResultRecord): Promise<number> {
+    validateRecord(record);
+    return this.transaction(async () => {
+      await this.requireRun(runId);
+      const c = record.case;
+      await this.connection.run(
+        `INSERT INTO cases (id, case_key, name, model, technique, scenario, workload_json, runner, details_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET case_key = excluded.case_key, name = excluded.name, model = excluded.model,
+           technique = excluded.technique, scenario = excluded.scenario, workload_json = excluded.workload_json,
+           runner = excluded.runner, details_json = excluded.details_json`,
+        [c.id, c.caseKey, c.name, c.model.name, c.technique.kind, c.scenario, JSON.stringify(c.workload), c.runner, JSON.stringify({ model: c.model, technique: c.technique })],
+      );
+      const config = { protocol: c.protocol, ...(c.runner === "torch" ? { torch: c.torch } : { ort: c.ort }) };
+      const { lastId: resultId } = await this.connection.run(
+        `INSERT INTO results (run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [runId, c.id, c.configHash, record.status, record.reason ?? null, record.startedAt, record.finishedAt, record.repeats, json(config), json(record.settings), json(record.details)],
+      );
+      const samples: SqlValue[][] = [];
+      for (const series of record.samples)
+        series.values.forEach((value, iteration) => samples.push([resultId, series.repeat, series.metric, iteration, value]));
+      await insertBatched(this.connection, "samples", ["result_id", "repeat", "metric", "iteration", "value"], samples);
+
+      const samplerRows: SqlValue[][] = [];
+      for (const series of record.samplerSeries ?? [])
+        series.values.forEach((value, seq) => samplerRows.push([resultId, series.repeat, series.metric, seq, series.tMs[seq], finiteOrNull(value)]));
+      await insertBatched(this.connection, "sampler_samples", ["result_id", "repeat", "metric", "seq", "t_ms", "value"], samplerRows);
+
+      await insertBatched(
+        this.connection,
+        "metrics",
+        ["result_id", "name", "value", "unit", "ci_low", "ci_high", "reason", "label"],
+        record.metrics.map((m) => {
+          const value = finiteOrNull(m.value);
+          // A statistic that came out NaN (e.g. the CV of one value) is not measured: say so rather than store NaN.
+          const reason = m.reason ?? (value === null ? `not computable: the statistic is ${m.value} for these samples` : null);
+          return [resultId, m.name, value, m.unit, finiteOrNull(m.ciLow), finiteOrNull(m.ciHigh), reason, m.label ?? null];
+        }),
+      );
+      await insertBatched(this.connection, "validity", ["result_id", "flag", "detail"], record.validity.map((v) => [resultId, v.flag, v.detail]));
+      return resultId;
+    });
+  }
+
+  async finishRun(runId: number, status: Exclude<RunStatus, "running">): Promise<void> {
+    await this.transaction(async () => {
+      const { changes } = await this.connection.run("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", [new Date().toISOString(), status, runId]);
+      if (changes === 0) throw new StoreError("unknown-run", storeMessages.unknownRun(this.path, runId));
+    });
+  }
+
+  /** configHashes with a completed result, in any run (what `--resume` skips). */
+  async completedConfigHashes(): Promise<Set<string>> {
+    const rows = await this.exclusive(() => this.connection.all<{ config_hash: string }>("SELECT DISTINCT config_hash FROM results WHERE status = 'completed'"));
+    return new Set(rows.map((r) => r.config_hash));
+  }
+
+  async listRuns(): Promise<RunRow[]> {
+    const rows = await this.exclusive(() =>
+      this.connection.all<Record<string, unknown>>(
+        `SELECT runs.*, (SELECT count(*) FROM results WHERE results.run_id = runs.id) AS result_count FROM runs ORDER BY runs.id`,
+      ),
+    );
+    return rows.map((r) => ({
+      id: r.id as number,
+      uuid: r.uuid as string,
+      startedAt: r.started_at as string,
+      finishedAt: r.finished_at as string | null,
+      suiteName: r.suite_name as string,
+      suitePath: r.suite_path as string,
+      suiteHash: r.suite_hash as string,
+      gitCommit: r.git_commit as string | null,
+      codeVersion: r.code_version as string,
+      argv: JSON.parse(r.argv_json as string) as string[],
+      hostname: r.hostname as string | null,
+      status: r.status as RunStatus,
+      mergedFrom: r.merged_from as string | null,
+      originalId: r.original_id as number | null,
+      resultCount: r.result_count as number,
+    }));
+  }
+
+  /** The resolved suite a run was planned from. */
+  async loadResolvedSuite(runId: number): Promise<unknown> {
+    const row = await this.exclusive(() => this.connection.get<{ resolved_suite_json: string }>("SELECT resolved_suite_json FROM runs WHERE id = ?", [runId]));
+    if (!row) throw new StoreError("unknown-run", storeMessages.unknownRun(this.path, runId));
+    return JSON.parse(row.resolved_suite_json);
+  }
+
+  async loadEnv(runId: number): Promise<Record<string, unknown>> {
+    const rows = await this.exclusive(() => this.connection.all<{ key: string; value_json: string }>("SELECT key, value_json FROM env WHERE run_id = ? ORDER BY key", [runId]));
+    return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value_json)]));
+  }
+
+  /** Results with their case, metrics and validity joined, in the order they were recorded. */
+  async loadResults(filter: ResultFilter = {}): Promise<ResultRow[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.runId !== undefined) (where.push("results.run_id = ?"), params.push(filter.runId));
+    if (filter.caseId !== undefined) (where.push("results.case_id = ?"), params.push(filter.caseId));
+    if (filter.status !== undefined) (where.push("results.status = ?"), params.push(filter.status));
+    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const { results, metrics, validity } = await this.exclusive(async () => ({
+      results: await this.connection.all<Record<string, unknown>>(
+        `SELECT results.*, cases.case_key, cases.name AS case_name, cases.model, cases.technique, cases.scenario, cases.runner,
+                cases.workload_json, cases.details_json AS case_details_json
+         FROM results JOIN cases ON cases.id = results.case_id ${clause} ORDER BY results.id`,
+        params,
+      ),
+      metrics: await this.connection.all<Record<string, unknown>>(
+        `SELECT metrics.* FROM metrics JOIN results ON results.id = metrics.result_id ${clause} ORDER BY metrics.rowid`,
+        params,
+      ),
+      validity: await this.connection.all<Record<string, unknown>>(
+        `SELECT validity.* FROM validity JOIN results ON results.id = validity.result_id ${clause} ORDER BY validity.rowid`,
+        params,
+      ),
+    }));
+    const metricsByResult = groupBy(metrics, (m) => m.result_id as number);
+    const validityByResult = groupBy(validity, (v) => v.result_id as number);
+    return results.map((r) => ({
+      resultId: r.id as number,
+      runId: r.run_id as number,
+      caseId: r.case_id as string,
+      caseKey: r.case_key as string,
+      caseName: r.case_name as string,
+      model: r.model as string,
+      technique: r.technique as string,
+      scenario: r.scenario as string,
+      runner: r.runner as string,
+      workload: JSON.parse(r.workload_json as string) as Record<string, unknown>,
+      caseDetails: JSON.parse(r.case_details_json as string) as Record<string, unknown>,
+      configHash: r.config_hash as string,
+      status: r.status as ResultStatus,
+      reason: r.reason as string | null,
+      startedAt: r.started_at as string,
+      finishedAt: r.finished_at as string,
+      repeats: r.repeats as number,
+      config: parse(r.config_json as string | null),
+      settings: parse(r.settings_json as string | null),
+      details: parse(r.details_json as string | null),
+      metrics: (metricsByResult.get(r.id as number) ?? []).map((m) => {
+        const metric: MetricRecord = { name: m.name as string, value: m.value as number | null, unit: m.unit as string };
+        if (m.ci_low !== null) metric.ciLow = m.ci_low as number;
+        if (m.ci_high !== null) metric.ciHigh = m.ci_high as number;
+        if (m.reason !== null) metric.reason = m.reason as string;
+        if (m.label !== null) metric.label = m.label as string;
+        return metric;
+      }),
+      validity: (validityByResult.get(r.id as number) ?? []).map((v) => ({ flag: v.flag as string, detail: v.detail as string })),
+    }));
+  }
+
+  /** Raw per-iteration samples of a result, ordered by metric, repeat and iteration. */
+  async loadSamples(resultId: number, metric?: string): Promise<SampleRow[]> {
+    const sql = `SELECT repeat, metric, iteration, value FROM samples WHERE result_id = ?${metric === undefined ? "" : " AND metric = ?"} ORDER BY metric, repeat, iteration`;
+    return this.exclusive(() => this.connection.all<SampleRow>(sql, metric === undefined ? [resultId] : [resultId, metric]));
+  }
+
+  /** One metric's samples grouped by repeat (process): the input of the hierarchical bootstrap. */
+  async loadSampleProcesses(resultId: number, metric: string): Promise<number[][]> {
+    const processes: number[][] = [];
+    for (const row of await this.loadSamples(resultId, metric)) (processes[row.repeat] ??= []).push(row.value);
+    return processes.filter((p) => p !== undefined);
+  }
+
+  async loadSamplerSeries(resultId: number, metric?: string): Promise<SamplerSeriesRecord[]> {
+    const sql = `SELECT repeat, metric, t_ms, value FROM sampler_samples WHERE result_id = ?${metric === undefined ? "" : " AND metric = ?"} ORDER BY metric, repeat, seq`;
+    const rows = await this.exclusive(() =>
+      this.connection.all<{ repeat: number; metric: string; t_ms: number; value: number | null }>(sql, metric === undefined ? [resultId] : [resultId, metric]),
+    );
+    const series = new Map<string, SamplerSeriesRecord>();
+    for (const row of rows) {
+      const key = `${row.metric}\u0000${row.repeat}`;
+      let entry = series.get(key);
+      if (!entry) series.set(key, (entry = { repeat: row.repeat, metric: row.metric, tMs: [], values: [] }));
+      entry.tMs.push(row.t_ms);
+      entry.values.push(row.value);
+    }
+    return [...series.values()];
+  }
+
+  /** Waits for pending operations, then closes the connection; a second call does nothing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const pending = this.queue;
+    this.closed = true;
+    await pending;
+    await this.connection.close();
+  }
+
+  private async requireRun(runId: number): Promise<void> {
+    const row = await this.connection.get<{ id: number }>("SELECT id FROM runs WHERE id = ?", [runId]);
+    if (!row) throw new StoreError("unknown-run", storeMessages.unknownRun(this.path, runId));
+  }
+}
+
+function groupBy<T>(rows: T[], key: (row: T) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const group = groups.get(k);
+    if (group) group.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
+}
+
+/** Refuses a record that would store something misleading, before any row is written. */
+function validateRecord(record: ResultRecord): void {
+  const name = record.case.name;
+  if (record.status !== "completed" && !record.reason) throw new StoreError("invalid-record", storeMessages.statusWithoutReason(name, record.status));
+  for (const m of record.metrics)
+    if (m.value === null && !m.reason) throw new StoreError("invalid-record", storeMessages.nullWithoutReason(name, m.name));
+  for (const series of record.samples)
+    series.values.forEach((value, index) => {
+      if (typeof value !== "number" || !Number.isFinite(value))
+        throw new StoreError("invalid-record", storeMessages.nonFiniteSample(name, series.metric, series.repeat, index, value));
+    });
+  for (const series of record.samplerSeries ?? [])
+    if (series.tMs.length !== series.values.length) throw new StoreError("invalid-record", storeMessages.seriesLengths(name, series.metric));
+}
+
+export { BUSY_TIMEOUT_MS };
