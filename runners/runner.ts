@@ -30,6 +30,8 @@ export interface ScalarMeasure {
   unit: string;
   value: number | null;
   reason?: string;
+  /** How to read it (e.g. that PCU is a duty cycle). */
+  label?: string;
 }
 
 export type RepeatOutcome =

@@ -138,8 +138,8 @@ export const commands: Record<string, Command> = {
       try {
         await runners.get("ort");
         await runners.get("torch");
-        const env = { ...(await readEnvironment()), runners: runners.probes() };
-        delete (env as { cpu: { flags?: string } }).cpu.flags;
+        const env: Record<string, unknown> = { ...(await readEnvironment()), runners: runners.probes() };
+        delete (env.cpu as { flags?: string }).flags;
         if (values.json) console.log(JSON.stringify(env, null, 2));
         else console.log(formatEnvironment(env));
         return 0;

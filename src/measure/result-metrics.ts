@@ -51,14 +51,14 @@ export function resultMetrics(c: Case, outcomes: Completed[]): MetricRecord[] {
   for (const name of new Set(outcomes.flatMap((o) => o.scalars.map((s) => s.metric)))) {
     const found = outcomes.map((o) => o.scalars.find((s) => s.metric === name)).filter((s) => s !== undefined);
     const values = found.map((s) => s.value).filter((v): v is number => v !== null);
-    const unit = found[0]!.unit;
+    const { unit, label } = found[0]!;
     if (values.length === 0) {
-      metrics.push({ name, value: null, unit, reason: found.find((s) => s.reason)?.reason ?? "not measured by the runner" });
+      metrics.push({ name, value: null, unit, label, reason: found.find((s) => s.reason)?.reason ?? "not measured by the runner" });
       continue;
     }
     // Peaks take the worst repeat; other scalars the mean over repeats.
     const value = /peak|max/.test(name) ? Math.max(...values) : mean(values);
-    metrics.push({ name, value, unit });
+    metrics.push({ name, value, unit, label });
   }
 
   metrics.push(...caseAccountingMetrics(c));

@@ -19,9 +19,6 @@ export function getTechnique(kind: string): Technique<any> {
 
 export const techniqueKinds = [...byKind.keys()];
 
-type Schemas = { [K in keyof typeof TECHNIQUES]: (typeof TECHNIQUES)[K]["params"] };
-export const techniqueSchema = z.discriminatedUnion(
-  "kind",
-  TECHNIQUES.map((t) => t.params) as unknown as [Schemas[0], ...Schemas[number][]],
-);
+type ParamsSchema = (typeof TECHNIQUES)[number] extends infer T ? (T extends Technique<infer P> ? P : never) : never;
+export const techniqueSchema = z.discriminatedUnion("kind", TECHNIQUES.map((t) => t.params) as unknown as [ParamsSchema, ...ParamsSchema[]]);
 export type TechniqueConfig = z.output<typeof techniqueSchema>;
