@@ -17,6 +17,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Sampler",
                        {InstanceMethod("start", &SamplerWrap::Start), InstanceMethod("stop", &SamplerWrap::Stop),
+                        InstanceMethod("mark", &SamplerWrap::Mark),
                         InstanceMethod("read", &SamplerWrap::Read),
                         InstanceAccessor("running", &SamplerWrap::Running, nullptr),
                         InstanceAccessor("threadId", &SamplerWrap::ThreadId, nullptr)});
@@ -39,6 +40,8 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
       for (uint32_t i = 0; i < pids.Length(); i++) options.pids.push_back(pids.Get(i).As<Napi::Number>().Int32Value());
     }
     if (o.Has("hz")) options.hz = o.Get("hz").As<Napi::Number>().DoubleValue();
+    if (o.Has("fullHz")) options.fullHz = o.Get("fullHz").As<Napi::Number>().DoubleValue();
+    if (o.Has("energyHz")) options.energyHz = o.Get("energyHz").As<Napi::Number>().DoubleValue();
     if (o.Has("capacityRows")) options.capacityRows = o.Get("capacityRows").As<Napi::Number>().Uint32Value();
     if (o.Has("perf")) options.perf = o.Get("perf").ToBoolean();
     if (o.Has("rapl")) options.rapl = o.Get("rapl").ToBoolean();
@@ -89,6 +92,11 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     sampler_.stop();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Mark(const Napi::CallbackInfo& info) {
+    sampler_.mark();
     return info.Env().Undefined();
   }
 

@@ -222,7 +222,12 @@ StartInfo Sampler::start(const SamplerOptions& options) {
   head_ = count_ = 0;
   dropped_ = 0;
   sampleCount_ = 0;
-  fullEvery_ = static_cast<uint64_t>(std::max(1.0, std::round(options.hz / 10.0)));
+  auto every = [&](double rate) { return static_cast<uint64_t>(std::max(1.0, std::round(options.hz / std::max(rate, 1e-3)))); };
+  fullEvery_ = every(options.fullHz);
+  energyEvery_ = every(options.energyHz);
+  denseEnergyRows_ = static_cast<uint64_t>(std::ceil(options.hz));
+  stopRequested_ = false;
+  markRequested_ = false;
   tid_ = 0;
   if (stopFd_ < 0) stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stopFd_ < 0) throw std::runtime_error(std::string("eventfd failed: ") + std::strerror(errno));
@@ -239,21 +244,27 @@ StartInfo Sampler::start(const SamplerOptions& options) {
 
 void Sampler::stop() {
   if (!thread_.joinable()) return;
+  stopRequested_ = true;
   uint64_t one = 1;
   if (write(stopFd_, &one, sizeof one) != sizeof one) {
     // An eventfd write only fails on counter overflow, which cannot happen here.
   }
   thread_.join();
-  uint64_t drained;
-  if (::read(stopFd_, &drained, sizeof drained) < 0) {
-    // Nothing to drain.
-  }
   perf_.reset();
   rapl_.reset();
   tree_.reset();
   if (nvmlHeld_) {
     Nvml::instance().release();
     nvmlHeld_ = false;
+  }
+}
+
+void Sampler::mark() {
+  if (!thread_.joinable()) return;
+  markRequested_ = true;
+  uint64_t one = 1;
+  if (write(stopFd_, &one, sizeof one) != sizeof one) {
+    // Only fails on counter overflow.
   }
 }
 
@@ -275,24 +286,35 @@ void Sampler::loop() {
   double next = monotonicNowMs();
   pollfd wake = {stopFd_, POLLIN, 0};
   while (true) {
-    sampleInto(scratch_.data(), sampleCount_ % fullEvery_ == 0);
+    bool full = sampleCount_ % fullEvery_ == 0;
+    bool energy = sampleCount_ % energyEvery_ == 0 || (full && sampleCount_ < denseEnergyRows_);
+    sampleInto(scratch_.data(), full, energy);
     pushRow();
     next += periodMs;
     double now = monotonicNowMs();
     if (next < now) next = now;  // fell behind: skip rather than burst
     double waitMs = next - now;
     timespec timeout = {static_cast<time_t>(waitMs / 1e3), static_cast<long>(std::fmod(waitMs, 1e3) * 1e6)};
-    int ready = ppoll(&wake, 1, &timeout, nullptr);
-    if (ready > 0) {
-      // Stop requested: a last row, so that the window's end is covered.
-      sampleInto(scratch_.data(), true);
-      pushRow();
-      return;
+    while (ppoll(&wake, 1, &timeout, nullptr) > 0) {
+      uint64_t drained;
+      if (::read(stopFd_, &drained, sizeof drained) < 0) {
+        // Raced with another reader: nothing to drain.
+      }
+      // A last row on stop, so that the window's end is covered; a marked row at a window's edge.
+      bool stopping = stopRequested_.load();
+      if (stopping || markRequested_.exchange(false)) {
+        sampleInto(scratch_.data(), true, true);
+        pushRow();
+      }
+      if (stopping) return;
+      double left = next - monotonicNowMs();
+      if (left <= 0) break;
+      timeout = {static_cast<time_t>(left / 1e3), static_cast<long>(std::fmod(left, 1e3) * 1e6)};
     }
   }
 }
 
-void Sampler::sampleInto(double* row, bool full) {
+void Sampler::sampleInto(double* row, bool full, bool energy) {
   double* values = row + 1;
   row[0] = monotonicNowMs();
   if (tree_) {
@@ -313,12 +335,12 @@ void Sampler::sampleInto(double* row, bool full) {
     values[colCtxSw_] = p.contextSwitches;
     values[colFaults_] = p.pageFaults;
   }
-  if (rapl_) values[colRapl_] = rapl_->readCumulativeUj();
-  for (Device& d : devices_) sampleDevice(d, values, full);
+  if (rapl_) values[colRapl_] = full ? rapl_->readCumulativeUj() : NAN;
+  for (Device& d : devices_) sampleDevice(d, values, full, energy);
   sampleCount_++;
 }
 
-void Sampler::sampleDevice(Device& d, double* values, bool full) {
+void Sampler::sampleDevice(Device& d, double* values, bool full, bool energy) {
   const NvmlApi& api = Nvml::instance().api();
   unsigned value;
   unsigned long long value64;
@@ -329,7 +351,8 @@ void Sampler::sampleDevice(Device& d, double* values, bool full) {
     values[d.memTotal] = ok ? static_cast<double>(mem.total) : NAN;
   }
   if (!full) {
-    for (int c : {d.procMem, d.foreignProcs, d.smClock, d.memClock, d.powerLimit, d.temperature, d.reasons})
+    for (int c : {d.procMem, d.foreignProcs, d.utilGpu, d.utilMem, d.power, d.smClock, d.memClock, d.powerLimit,
+                  d.temperature, d.reasons})
       if (c >= 0) values[c] = NAN;
   }
   if (d.procMem >= 0 && full) {
@@ -376,14 +399,15 @@ void Sampler::sampleDevice(Device& d, double* values, bool full) {
     values[d.procMem] = rc == NVML_SUCCESS && matches > 0 ? matched : NAN;
     values[d.foreignProcs] = rc == NVML_SUCCESS ? foreign : NAN;
   }
-  if (d.utilGpu >= 0) {
+  if (d.utilGpu >= 0 && full) {
     NvmlUtilization util;
     bool ok = api.deviceGetUtilizationRates(d.handle, &util) == NVML_SUCCESS;
     values[d.utilGpu] = ok ? util.gpu : NAN;
     values[d.utilMem] = ok ? util.memory : NAN;
   }
-  if (d.power >= 0) values[d.power] = api.deviceGetPowerUsage(d.handle, &value) == NVML_SUCCESS ? value : NAN;
-  if (d.energy >= 0) {
+  if (d.power >= 0 && full) values[d.power] = api.deviceGetPowerUsage(d.handle, &value) == NVML_SUCCESS ? value : NAN;
+  if (d.energy >= 0 && !energy) values[d.energy] = NAN;
+  if (d.energy >= 0 && energy) {
     if (api.deviceGetTotalEnergyConsumption(d.handle, &value64) == NVML_SUCCESS) {
       // Unsigned difference: exact across a wrap of the 64-bit counter.
       if (d.energyStarted) d.cumulativeEnergyMj += static_cast<double>(value64 - d.lastEnergyMj);

@@ -20,6 +20,11 @@ namespace effbench {
 struct SamplerOptions {
   std::vector<pid_t> pids;
   double hz = 100;
+  // Rates of the costlier sources (capped at hz). On a loaded H200 (driver 580) one NVML utilisation read took
+  // ~270 us, the process list ~160 us and the total-energy counter ~4 ms of CPU, while the counter itself only
+  // changes every ~100 ms: reading everything at 100 Hz cost 40% of a core.
+  double fullHz = 10;   // VmHWM, CPU time, perf, RAPL, NVML utilisation/power/clocks/limits/temperature/processes
+  double energyHz = 2;  // NVML's energy counter (plus every full row during the first second, and start/stop/mark)
   size_t capacityRows = 1 << 16;
   bool perf = true;
   bool rapl = true;
@@ -65,6 +70,8 @@ class Sampler {
   // Throws std::runtime_error when already running or the options are invalid.
   StartInfo start(const SamplerOptions& options);
   void stop();
+  // Takes a full row with the energy counter now (at a measure window's start or end), off the schedule.
+  void mark();
   Batch read();
   bool running() const { return thread_.joinable(); }
   pid_t threadId() const { return tid_.load(); }
@@ -87,8 +94,8 @@ class Sampler {
   void pushRow();
   // `full` rows also read the slow sources (VmHWM, CPU time, perf, NVML's process list, clocks, limits,
   // temperature, event reasons); other rows hold NaN there. Full rows come at ~10 Hz and at start and stop.
-  void sampleInto(double* row, bool full);
-  void sampleDevice(Device& d, double* row, bool full);
+  void sampleInto(double* row, bool full, bool energy);
+  void sampleDevice(Device& d, double* row, bool full, bool energy);
   int addColumn(const std::string& name);
   void setupNvml(const SamplerOptions& options, StartInfo* info);
   void probeDevice(Device& d, const std::string& prefix, StartInfo* info);
@@ -109,6 +116,8 @@ class Sampler {
   size_t stride_ = 1;
   uint64_t sampleCount_ = 0;
   uint64_t fullEvery_ = 10;
+  uint64_t energyEvery_ = 50;
+  uint64_t denseEnergyRows_ = 100;  // the first second: energy on every full row, to see the counter's update period
 
   std::mutex ringMutex_;
   std::vector<double> ring_;
@@ -120,6 +129,8 @@ class Sampler {
   // stop() writes to this eventfd; the thread sleeps in ppoll on it. (Not a condition variable: its
   // wait_until needs pthread_cond_clockwait, glibc 2.30+, and the addon is carried to older GPU machines.)
   int stopFd_ = -1;
+  std::atomic<bool> stopRequested_{false};
+  std::atomic<bool> markRequested_{false};
   std::atomic<pid_t> tid_{0};
 };
 

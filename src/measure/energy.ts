@@ -50,8 +50,8 @@ export function valueAt(timesMs: ArrayLike<number>, values: ArrayLike<number>, t
 }
 
 /**
- * Trapezoid integral of a series over the window, clipped to the span of its finite samples; segments that
- * touch a NaN sample are gaps (not counted in `coveredMs`).
+ * Trapezoid integral of a series over the window, clipped to the span of its finite samples. NaN rows (a source
+ * not read on that row, or a failed read) are skipped: the neighbouring finite samples are joined.
  */
 export function integrate(
   timesMs: ArrayLike<number>,
@@ -60,12 +60,13 @@ export function integrate(
 ): { integral: number; coveredMs: number } {
   let integral = 0;
   let coveredMs = 0;
-  for (let i = 0; i + 1 < timesMs.length; i++) {
-    const t0 = timesMs[i]!;
-    const t1 = timesMs[i + 1]!;
-    const v0 = values[i]!;
-    const v1 = values[i + 1]!;
-    if (!Number.isFinite(v0) || !Number.isFinite(v1) || t1 <= t0) continue;
+  const idx = finiteIndices(values);
+  for (let n = 0; n + 1 < idx.length; n++) {
+    const t0 = timesMs[idx[n]!]!;
+    const t1 = timesMs[idx[n + 1]!]!;
+    const v0 = values[idx[n]!]!;
+    const v1 = values[idx[n + 1]!]!;
+    if (t1 <= t0) continue;
     const a = Math.max(t0, window.startMs);
     const b = Math.min(t1, window.endMs);
     if (b <= a) continue;
@@ -93,10 +94,13 @@ export function valuesIn(timesMs: ArrayLike<number>, values: ArrayLike<number>, 
 }
 
 /**
- * How often a cumulative counter changes value: the median gap between changes seen in the samples. A counter
- * that changes at every sample updates at least that fast, so the result is then the sampling period (an upper
- * bound). Null when it changed fewer than twice.
+ * How often a cumulative counter changes value: a low percentile (the 10th) of the gaps between the changes seen
+ * in the samples, because the counter is read densely only at first (and at marks) and sparsely afterwards. A
+ * counter that changes at every read updates at least that fast, so the result is then an upper bound. Null
+ * when it changed fewer than twice.
  */
+const UPDATE_PERIOD_PERCENTILE = 0.1;
+
 export function counterUpdatePeriodMs(timesMs: ArrayLike<number>, counter: ArrayLike<number>): number | null {
   const changes: number[] = [];
   let previous: number | undefined;
@@ -108,8 +112,7 @@ export function counterUpdatePeriodMs(timesMs: ArrayLike<number>, counter: Array
   }
   if (changes.length < 2) return null;
   const gaps = changes.slice(1).map((t, i) => t - changes[i]!).sort((a, b) => a - b);
-  const mid = gaps.length >> 1;
-  return gaps.length % 2 ? gaps[mid]! : (gaps[mid - 1]! + gaps[mid]!) / 2;
+  return gaps[Math.floor((gaps.length - 1) * UPDATE_PERIOD_PERCENTILE)]!;
 }
 
 /**

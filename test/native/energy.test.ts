@@ -20,11 +20,11 @@ describe("energy and time-averages from samples", () => {
     expect(timeAverage(t, v, { startMs: 5, endMs: 25 })).toBeCloseTo(225 / 20, 12);
   });
 
-  it("skips segments that touch an unreadable (NaN) sample instead of treating them as zero", () => {
+  it("joins the finite samples across rows where a source was not read (NaN), never treating them as zero", () => {
     const t = [0, 10, 20, 30];
-    const v = [100, NaN, 100, 100];
-    expect(integrate(t, v, { startMs: 0, endMs: 30 })).toEqual({ integral: 1000, coveredMs: 10 });
-    expect(timeAverage(t, v, { startMs: 0, endMs: 30 })).toBe(100);
+    const v = [100, NaN, 200, NaN];
+    expect(integrate(t, v, { startMs: 0, endMs: 30 })).toEqual({ integral: 3000, coveredMs: 20 });
+    expect(timeAverage(t, v, { startMs: 0, endMs: 30 })).toBe(150);
   });
 
   it("interpolates a counter linearly between samples and refuses times outside them", () => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ProfilingSampler, probeNvml, selectDeviceUuids, type SamplerTrace } from "../../src/measure/sampler.js";
+import { monotonicNowMs, ProfilingSampler, probeNvml, selectDeviceUuids, type SamplerOptions, type SamplerTrace } from "../../src/measure/sampler.js";
 import { samplerMetrics } from "../../src/measure/sampler-metrics.js";
 import { buildNative, FAKE_NVML, FAKE_NVML_OLD_DRIVER } from "./native-build.js";
 
@@ -18,10 +18,11 @@ function script(lines: string[]): void {
   process.env.EFFBENCH_FAKE_NVML_SCRIPT = path;
 }
 
-async function sample(ms: number, libPath = FAKE_NVML, hz = 100): Promise<SamplerTrace> {
+/** Every source on every row unless `rates` says otherwise (the production defaults read NVML less often). */
+async function sample(ms: number, libPath = FAKE_NVML, rates: Partial<SamplerOptions> = { fullHz: 100, energyHz: 100 }): Promise<SamplerTrace> {
   const created = ProfilingSampler.create();
   if (!created.ok) throw new Error(created.reason);
-  created.sampler.start({ pids: [process.pid], hz, nvmlDeviceUuids: [UUID], nvmlLibPath: libPath, perf: false, rapl: false });
+  created.sampler.start({ pids: [process.pid], hz: 100, nvmlDeviceUuids: [UUID], nvmlLibPath: libPath, perf: false, rapl: false, ...rates });
   await sleep(ms);
   return created.sampler.stop();
 }
@@ -57,6 +58,33 @@ describe("NVML through the fake library", () => {
     expect(flags(result)).not.toContain("energy-integrated-from-power");
   });
 
+  it("reads the counter at the window's marked edges, so energy between marks is exact at the default rates", async () => {
+    script(["0.energy_step_mj 250"]);
+    const created = ProfilingSampler.create();
+    if (!created.ok) throw new Error(created.reason);
+    const sampler = created.sampler;
+    sampler.start({ pids: [process.pid], hz: 100, nvmlDeviceUuids: [UUID], nvmlLibPath: FAKE_NVML, perf: false, rapl: false });
+    await sleep(1200); // past the first second, where the counter is read densely
+    const markedAt = monotonicNowMs();
+    sampler.mark();
+    await sleep(1200);
+    sampler.mark();
+    await sleep(100);
+    const trace = sampler.stop();
+    const t = trace.timestampsMs;
+    const energy = trace.columns["gpu0.energy_mj"]!;
+    const reads = [...t.keys()].filter((i) => Number.isFinite(energy[i]));
+    const [first, second] = reads.filter((i) => t[i]! >= markedAt);
+    const secondMark = reads.filter((i) => t[i]! >= markedAt).find((i) => t[i]! - t[first!]! > 1150)!;
+    expect(second).toBeDefined();
+    const between = reads.filter((i) => i > first! && i <= secondMark).length;
+    // At 2 Hz there are about two periodic reads between the marks, plus the second mark itself.
+    expect(between).toBeGreaterThanOrEqual(2);
+    expect(between).toBeLessThanOrEqual(5);
+    const result = samplerMetrics(trace, { startMs: t[first!]!, endMs: t[secondMark]! });
+    expect(metric(result, "gpu_energy_j").value).toBe((between * 250) / 1000);
+  });
+
   it("flags an energy window shorter than ten updates of the counter", async () => {
     script(["0.energy_step_mj 100"]);
     const trace = await sample(400);
@@ -66,24 +94,25 @@ describe("NVML through the fake library", () => {
   });
 
   it("flags thermal throttling that appears in the middle of the window, and only there", async () => {
-    // Event reasons are read on the sampler's full rows (every 10th at 100 Hz): call 0 is the probe, call 3 row 20.
-    script(["0.clock_event_reasons 0 @3 0x40"]);
+    // Call 0 is the probe at start, so row k makes call k + 1: throttling from row 14 on.
+    script(["0.clock_event_reasons 0 @15 0x40"]);
     const trace = await sample(400);
     const t = trace.timestampsMs;
-    expect(flags(samplerMetrics(trace, { startMs: t[1]!, endMs: t[15]! }))).not.toContain("thermal-throttle");
+    expect(flags(samplerMetrics(trace, { startMs: t[1]!, endMs: t[12]! }))).not.toContain("thermal-throttle");
     const result = samplerMetrics(trace, whole(trace));
     expect(flags(result)).toContain("thermal-throttle");
     expect(result.validity.find((v) => v.flag === "thermal-throttle")!.detail).toContain("0x40");
   });
 
-  it("flags clock and power-limit changes inside the window", async () => {
+  it("flags clock and power-limit changes inside the window, read at the default 10 Hz", async () => {
     script(["0.sm_clock 1980 @2 1410", "0.power_limit_mw 700000 @3 500000"]);
-    const trace = await sample(300);
+    const trace = await sample(400, FAKE_NVML, {});
     expect(flags(samplerMetrics(trace, whole(trace)))).toEqual(expect.arrayContaining(["clocks-changed", "power-limit-changed"]));
   });
 
   it("takes PCU as the time-averaged utilization.gpu and labels it a duty cycle", async () => {
     script(["0.utilization_gpu 40 @10 80"]);
+    // (every row reads utilisation here: call 10 is row 9)
     const trace = await sample(300);
     const result = samplerMetrics(trace, whole(trace));
     const pcu = metric(result, "gpu_pcu_pct");
