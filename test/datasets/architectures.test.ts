@@ -1,0 +1,175 @@
+// Every stored architecture must count exactly what transformers counts for the same config on the meta device
+// (issue 10, acceptance 1). The published, rounded figures are printed beside, never used as the oracle.
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ARCHITECTURES as STORED, ARCHITECTURE_IDS, architectureModel } from "../../datasets/architectures/index.js";
+import { architectureSchema, type Architecture } from "../../datasets/schema.js";
+import { fromRoot } from "../../src/paths.js";
+import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
+
+const python = fromRoot(".venv/bin/python");
+const hasPython = existsSync(python);
+const architectureDir = fromRoot("datasets/architectures");
+const ARCHITECTURES = STORED.map((a) => architectureSchema.parse(a));
+
+interface HfCount {
+  id: string;
+  totalParams: number;
+  hfClass: string;
+  moeLayers?: number;
+  experts?: number;
+  topK?: number;
+  perExpertParams?: number;
+  activeParams?: number;
+}
+
+interface Counts {
+  totalParams: number;
+  activeParams: number;
+}
+
+/**
+ * Parameter arithmetic written from the transformers modelling code (Llama/Qwen2/Mistral decoder layers, Mixtral-style
+ * experts of three matrices each, DeepSeek-style shared experts), independent of src/model so that the two can
+ * check each other.
+ */
+function handCount(model: ModelConfig): Counts {
+  const kvHeads = model.kvHeads ?? model.heads;
+  const headDim = model.headDim ?? model.hidden / model.heads;
+  const qDim = model.heads * headDim;
+  const kvDim = kvHeads * headDim;
+  const attention = model.hidden * qDim + 2 * model.hidden * kvDim + qDim * model.hidden + (model.attentionBias ? qDim + 2 * kvDim : 0);
+  const norms = 2 * model.hidden;
+  const denseMlp = 3 * model.hidden * model.ffn;
+  let total = model.layers * (attention + norms) + model.hidden + model.vocab * model.hidden * (model.tieEmbeddings ? 1 : 2);
+  let inactive = 0;
+  const moe = model.moe;
+  if (!moe) return { totalParams: total + model.layers * denseMlp, activeParams: total + model.layers * denseMlp };
+  const expertFfn = moe.expertFfn ?? model.ffn;
+  const perExpert = 3 * model.hidden * expertFfn;
+  const shared = moe.sharedExperts * 3 * model.hidden * (moe.sharedFfn ?? expertFfn);
+  const moeLayers = model.layers - moe.firstDenseLayers;
+  total += moe.firstDenseLayers * denseMlp + moeLayers * (model.hidden * moe.experts + moe.experts * perExpert + shared);
+  inactive = moeLayers * (moe.experts - moe.topK) * perExpert;
+  return { totalParams: total, activeParams: total - inactive };
+}
+
+type AccountModel = (model: ModelConfig) => { totalParams: number; activeParams?: number; activeParamsPerToken?: number };
+
+/** src/model/accounting.ts once it exists (another engineer's file); until then only the hand arithmetic runs. */
+async function loadAccountModel(): Promise<AccountModel | undefined> {
+  const path = fromRoot("src/model/accounting.ts");
+  if (!existsSync(path)) return undefined;
+  const module = (await import(pathToFileURL(path).href)) as { accountModel?: AccountModel };
+  return module.accountModel;
+}
+
+const sum = (items: { params: number }[]): number => items.reduce((total, item) => total + item.params, 0);
+
+function resolvedModel(architecture: Architecture): ModelConfig {
+  return modelSchema.parse(architectureModel(architecture.id as (typeof ARCHITECTURE_IDS)[number]));
+}
+
+const billions = (n: number): string => `${(n / 1e9).toFixed(3)}B`;
+
+describe("architecture files", () => {
+  it("each JSON file is valid and named after its id", () => {
+    const files = readdirSync(architectureDir).filter((f) => f.endsWith(".json"));
+    expect(files.length).toBe(ARCHITECTURES.length);
+    for (const file of files) {
+      const parsed = architectureSchema.safeParse(JSON.parse(readFileSync(join(architectureDir, file), "utf8")));
+      expect(parsed.success, `${file}: ${parsed.success ? "" : parsed.error.message}`).toBe(true);
+      if (parsed.success) expect(`${parsed.data.id}.json`).toBe(file);
+    }
+  });
+
+  it("lists every file in the index, once", () => {
+    expect(new Set(ARCHITECTURE_IDS).size).toBe(ARCHITECTURE_IDS.length);
+    expect([...ARCHITECTURE_IDS].sort()).toEqual(ARCHITECTURES.map((a) => a.id).sort());
+  });
+
+  it("rejects a model field that ModelConfig does not have", () => {
+    const llama = ARCHITECTURES.find((a) => a.id === "llama-2-7b")!;
+    const parsed = architectureSchema.safeParse({ ...llama, model: { ...llama.model, qkNorm: true } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(["model", "qkNorm"]);
+  });
+
+  it("keeps the ModelConfig and the Hugging Face config of each architecture in agreement", () => {
+    for (const a of ARCHITECTURES) {
+      const hf = a.hfConfig as Record<string, unknown>;
+      const m = a.model;
+      expect([a.id, hf.hidden_size, hf.num_hidden_layers, hf.num_attention_heads, hf.vocab_size, hf.tie_word_embeddings ?? false]).toEqual([
+        a.id,
+        m.hidden,
+        m.layers,
+        m.heads,
+        m.vocab,
+        m.tieEmbeddings ?? false,
+      ]);
+      expect([a.id, hf.num_key_value_heads]).toEqual([a.id, m.kvHeads ?? m.heads]);
+    }
+  });
+});
+
+describe.skipIf(!hasPython)("parameter counts against transformers on the meta device", () => {
+  let hfCounts: Map<string, HfCount>;
+  let accountModel: AccountModel | undefined;
+
+  beforeAll(async () => {
+    // One Python process for all configs: importing torch and transformers is the slow part.
+    const input = JSON.stringify(ARCHITECTURES.map((a) => ({ id: a.id, hfConfig: a.hfConfig })));
+    const stdout = execFileSync(python, [fromRoot("test/datasets/hf-param-count.py")], { input, encoding: "utf8", timeout: 120_000 });
+    hfCounts = new Map((JSON.parse(stdout) as HfCount[]).map((c) => [c.id, c]));
+    accountModel = await loadAccountModel();
+  });
+
+  it.each(ARCHITECTURES.map((a) => [a.id, a] as const))("%s: total and active parameters equal transformers' exactly", (_id, a) => {
+    const hf = hfCounts.get(a.id)!;
+    const model = resolvedModel(a);
+    // The real model's count: the transformers count, less what a stand-in architecture adds.
+    const realTotal = hf.totalParams - sum(a.proxyExtra);
+    const realActive = (hf.activeParams ?? hf.totalParams) - sum(a.proxyExtra);
+    const unmodelled = sum(a.unmodelled);
+    const hand = handCount(model);
+
+    const published = a.published.activeParams ? `${a.published.text}` : a.published.text;
+    console.log(
+      `${a.id.padEnd(20)} transformers ${String(realTotal).padStart(12)} (${billions(realTotal)})` +
+        (hf.activeParams !== undefined ? ` active ${String(realActive).padStart(11)} (${billions(realActive)})` : "") +
+        ` · published ${published} [${a.published.source}, ${a.published.section}]` +
+        (unmodelled ? ` · ${unmodelled} params outside ModelConfig (${a.unmodelled.map((u) => u.feature).join("; ")})` : ""),
+    );
+
+    expect(hand.totalParams + unmodelled).toBe(realTotal);
+    expect(hand.activeParams + unmodelled).toBe(realActive);
+    if (a.model.moe) {
+      expect(hf.experts).toBe(a.model.moe.experts);
+      expect(hf.topK).toBe(a.model.moe.topK);
+      expect(hf.moeLayers).toBe(a.model.layers - (a.model.moe.firstDenseLayers ?? 0));
+    }
+    if (accountModel) {
+      const ours = accountModel(model);
+      expect(ours.totalParams + unmodelled).toBe(realTotal);
+      const active = ours.activeParams ?? ours.activeParamsPerToken;
+      if (active !== undefined) expect(active + unmodelled).toBe(realActive);
+    }
+  });
+
+  it('is within 5% of the published rounded figures (they are rounded, and "7B" names a 6.74B model)', () => {
+    // Published sizes are rounded ("7B", "14.3B"), and some are names rather than counts (Llama-2-7B has 6.74B);
+    // this only catches a config that is off by a layer or a vocabulary, the exact test above is the oracle.
+    for (const a of ARCHITECTURES) {
+      const hf = hfCounts.get(a.id)!;
+      const realTotal = hf.totalParams - sum(a.proxyExtra);
+      expect(Math.abs(realTotal / a.published.totalParams - 1), a.id).toBeLessThan(0.05);
+      if (a.published.activeParams !== undefined) {
+        const realActive = hf.activeParams! - sum(a.proxyExtra);
+        expect(Math.abs(realActive / a.published.activeParams - 1), a.id).toBeLessThan(0.05);
+      }
+    }
+  });
+});
