@@ -467,6 +467,63 @@ export class Store {
     return [...series.values()];
   }
 
+  /**
+   * Copies every run of another results file that this one lacks (matched by run uuid, so merging a shard twice
+   * changes nothing), with its env, cases, results, samples, metrics and validity; results get new ids. A merged
+   * run remembers the file it came from and its id there.
+   */
+  async mergeFrom(inputPath: string): Promise<MergeInputSummary> {
+    await checkShard(inputPath);
+    return this.exclusive(async () => {
+      // ATTACH cannot run inside a transaction; DETACH follows whatever happens.
+      await this.connection.run("ATTACH DATABASE ? AS shard", [inputPath]);
+      try {
+        return await withTransaction(this.connection, () => this.copyShard(inputPath));
+      } finally {
+        await this.connection.run("DETACH DATABASE shard");
+      }
+    });
+  }
+
+  private async copyShard(inputPath: string): Promise<MergeInputSummary> {
+    const db = this.connection;
+    const version = (await db.get<{ user_version: number }>("PRAGMA shard.user_version"))?.user_version ?? 0;
+    if (version !== SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(inputPath, version, SCHEMA_VERSION));
+    const shardRuns = await db.all<{ id: number; uuid: string }>("SELECT id, uuid FROM shard.runs ORDER BY id");
+    const known = new Set((await db.all<{ uuid: string }>("SELECT uuid FROM main.runs")).map((r) => r.uuid));
+    const summary: MergeInputSummary = { path: inputPath, runsAdded: 0, runsSkipped: 0, resultsAdded: 0 };
+    // Result ids of the shard shift past every id here, so that each child row follows its result.
+    const offset = (await db.get<{ top: number }>("SELECT COALESCE(MAX(id), 0) AS top FROM main.results"))!.top;
+    const runColumns = "uuid, started_at, finished_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, status";
+    const resultColumns = "run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json";
+    const ofRun = "IN (SELECT id FROM shard.results WHERE run_id = ?)";
+    for (const run of shardRuns) {
+      if (known.has(run.uuid)) {
+        summary.runsSkipped++;
+        continue;
+      }
+      const { lastId: runId } = await db.run(
+        `INSERT INTO main.runs (${runColumns}, merged_from, original_id)
+         SELECT ${runColumns}, COALESCE(merged_from, ?), COALESCE(original_id, id) FROM shard.runs WHERE id = ?`,
+        [inputPath, run.id],
+      );
+      await db.run("INSERT INTO main.env (run_id, key, value_json) SELECT ?, key, value_json FROM shard.env WHERE run_id = ?", [runId, run.id]);
+      // A case id names what is measured: one already here describes the same case.
+      await db.run(`INSERT OR IGNORE INTO main.cases SELECT * FROM shard.cases WHERE id IN (SELECT case_id FROM shard.results WHERE run_id = ?)`, [run.id]);
+      const { changes } = await db.run(
+        `INSERT INTO main.results (id, ${resultColumns}) SELECT id + ?, ?, ${resultColumns.replace("run_id, ", "")} FROM shard.results WHERE run_id = ?`,
+        [offset, runId, run.id],
+      );
+      await db.run(`INSERT INTO main.samples (result_id, repeat, metric, iteration, value) SELECT result_id + ?, repeat, metric, iteration, value FROM shard.samples WHERE result_id ${ofRun}`, [offset, run.id]);
+      await db.run(`INSERT INTO main.sampler_samples (result_id, repeat, metric, seq, t_ms, value) SELECT result_id + ?, repeat, metric, seq, t_ms, value FROM shard.sampler_samples WHERE result_id ${ofRun}`, [offset, run.id]);
+      await db.run(`INSERT INTO main.metrics (result_id, name, value, unit, ci_low, ci_high, reason, label) SELECT result_id + ?, name, value, unit, ci_low, ci_high, reason, label FROM shard.metrics WHERE result_id ${ofRun} ORDER BY rowid`, [offset, run.id]);
+      await db.run(`INSERT INTO main.validity (result_id, flag, detail) SELECT result_id + ?, flag, detail FROM shard.validity WHERE result_id ${ofRun} ORDER BY rowid`, [offset, run.id]);
+      summary.runsAdded++;
+      summary.resultsAdded += changes;
+    }
+    return summary;
+  }
+
   /** Waits for pending operations, then closes the connection; a second call does nothing. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -479,6 +536,40 @@ export class Store {
   private async requireRun(runId: number): Promise<void> {
     const row = await this.connection.get<{ id: number }>("SELECT id FROM runs WHERE id = ?", [runId]);
     if (!row) throw new StoreError("unknown-run", storeMessages.unknownRun(this.path, runId));
+  }
+}
+
+export interface MergeInputSummary {
+  path: string;
+  runsAdded: number;
+  /** Runs already present (same uuid): merging a shard twice changes nothing. */
+  runsSkipped: number;
+  resultsAdded: number;
+}
+
+/** An input of a merge must be an effbench database of exactly this schema version; says why not otherwise. */
+async function checkShard(path: string): Promise<void> {
+  if (!existsSync(path)) throw new StoreError("cannot-open", storeMessages.cannotOpen(path, "no such file"));
+  const connection = await Connection.open(path, { readonly: true });
+  try {
+    const version = await userVersion(connection);
+    await tableCount(connection); // a damaged schema page fails here, as in openStore
+    if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(path));
+    if (version !== SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(path, version, SCHEMA_VERSION));
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** `bench merge out.db a.db b.db`: joins shard databases into one (created if missing); idempotent. */
+export async function mergeStores(outPath: string, inputs: string[]): Promise<MergeInputSummary[]> {
+  const store = await openStore(outPath);
+  try {
+    const summaries: MergeInputSummary[] = [];
+    for (const input of inputs) summaries.push(await store.mergeFrom(input));
+    return summaries;
+  } finally {
+    await store.close();
   }
 }
 
