@@ -8,7 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 force=0
-[ "${1:-}" = "--force" ] && force=1
+tools=0
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    --with-tools) tools=1 ;;  # also native/build/nvml-check, the Node-less sampler driver for GPU machines
+    *) echo "usage: scripts/build-native.sh [--force] [--with-tools]" >&2; exit 2 ;;
+  esac
+done
 out=native/build
 addon="$out/Release/effbench_native.node"
 
@@ -50,6 +57,12 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
 fi
 
 sources=(native/src/*.cc native/src/*.h native/binding.gyp "$0")
+if [ "$tools" = 1 ] && stale "$out/nvml-check" "${sources[@]}" native/tools/nvml-check.cc; then
+  mkdir -p "$out"
+  "$cxx" -O2 -std=c++17 -Wall -Wextra -include native/src/glibc-compat.h native/tools/nvml-check.cc \
+    $(ls native/src/*.cc | grep -v addon.cc) -o "$out/nvml-check" -ldl -lpthread
+  say "built $out/nvml-check"
+fi
 if ! stale "$addon" "${sources[@]}"; then
   say "$addon is up to date"
   exit 0

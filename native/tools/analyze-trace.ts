@@ -1,29 +1,11 @@
 // Reads what native/tools/nvml-check wrote (trace.csv, info.json, load.log) and prints the sampler metrics over
 // the load's measure window, with the counter energy beside integrated power (usage: node --import tsx … DIR).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { energyFromCounter, energyFromPower } from "../../src/measure/energy.js";
-import type { SamplerTrace } from "../../src/measure/sampler.js";
 import { samplerMetrics } from "../../src/measure/sampler-metrics.js";
+import { readNvmlCheck } from "./read-trace.js";
 
-const dir = process.argv[2]!;
-const info = JSON.parse(readFileSync(join(dir, "info.json"), "utf8"));
-const load = JSON.parse(readFileSync(join(dir, "load.log"), "utf8").split("\n").find((l) => l.startsWith("{"))!);
-const [header, ...rows] = readFileSync(join(dir, "trace.csv"), "utf8").trim().split("\n");
-const names = header!.split(",");
-const data = names.map(() => new Float64Array(rows.length));
-rows.forEach((row, i) => row.split(",").forEach((v, c) => (data[c]![i] = v === "" ? NaN : Number(v))));
-const trace: SamplerTrace = {
-  hz: info.hz,
-  timestampsMs: data[0]!,
-  columns: Object.fromEntries(names.slice(1).map((n, c) => [n, data[c + 1]!])),
-  unavailable: info.unavailable,
-  devices: info.devices,
-  raplDomains: info.raplDomains,
-  driverVersion: info.driverVersion,
-  samplerTid: info.samplerTid,
-  droppedRows: 0,
-};
+const { trace, load, samplerCpuMs, wallMs } = readNvmlCheck(process.argv[2]!);
+const info = { devices: trace.devices, driverVersion: trace.driverVersion, samplerCpuMs, wallMs, rows: trace.timestampsMs.length };
 const window = { startMs: load.windowStartMs, endMs: load.windowEndMs };
 const result = samplerMetrics(trace, window, { tokens: load.iterations });
 const t = trace.timestampsMs;
