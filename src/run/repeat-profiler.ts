@@ -46,6 +46,8 @@ export class RepeatProfiler {
   }
 
   onWindow(phase: "measure-start" | "measure-end"): void {
+    // A full row (energy counter included) exactly at the window's edge.
+    if (this.sampler?.running) this.sampler.mark();
     if (phase === "measure-start") this.measureStartMs = monotonicNowMs();
     else this.measureEndMs = monotonicNowMs();
   }
