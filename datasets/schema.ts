@@ -177,11 +177,15 @@ export const referenceSchema = z
     paperMetric: z.string().min(1),
     numerator: referenceSideSchema,
     denominator: referenceSideSchema,
-    /** numerator ÷ denominator as the paper states it or as computed from its two printed values. */
-    paperValue: z.number().positive(),
-    /** `stated`: the paper prints the ratio; `computed`: we divided two printed values; `approximate`: the paper says "about". */
-    valueKind: z.enum(["stated", "computed", "approximate"]),
-    /** For claims of a direction only ("DoRA is the slowest"): lower/upper bound the claim implies. */
+    /** numerator ÷ denominator as the paper states it or as computed from its two printed values; null for a direction-only claim. */
+    paperValue: z.number().positive().nullable(),
+    /**
+     * `stated`: the source prints the ratio (or the percentage it implies); `computed`: we divided two printed values;
+     * `approximate`: the source says "about"/"up to", or the figure follows from the design rather than a measurement;
+     * `direction`: the source only says which side is higher.
+     */
+    valueKind: z.enum(["stated", "computed", "approximate", "direction"]),
+    /** Which side the claim says is higher; required for direction-only claims, a check on the value otherwise. */
     direction: z.enum(["numerator-higher", "numerator-lower"]).optional(),
     regime: regimeSchema,
     citation: citationSchema,
@@ -192,16 +196,20 @@ export const referenceSchema = z
   .superRefine((r, ctx) => {
     const n = r.numerator.paperValue;
     const d = r.denominator.paperValue;
-    if (r.valueKind === "computed") {
+    if ((r.valueKind === "direction") !== (r.paperValue === null))
+      ctx.addIssue({ code: "custom", path: ["paperValue"], message: "paperValue is null exactly when valueKind is direction" });
+    if (r.valueKind === "direction" && r.direction === undefined)
+      ctx.addIssue({ code: "custom", path: ["direction"], message: "a direction-only claim states its direction" });
+    if (r.valueKind === "computed" && r.paperValue !== null) {
       if (n === undefined || d === undefined) {
         ctx.addIssue({ code: "custom", path: ["valueKind"], message: "a computed ratio needs both sides' paperValue" });
-      } else if (Math.abs(n / d - r.paperValue) > 0.005 * r.paperValue + 0.005) {
+      } else if (Math.abs(n / d - r.paperValue) > 0.005 * r.paperValue) {
         ctx.addIssue({ code: "custom", path: ["paperValue"], message: `computed ratio ${r.paperValue} ≠ ${n} ÷ ${d} = ${(n / d).toFixed(3)}` });
       }
     }
-    if (r.direction === "numerator-higher" && r.paperValue < 1)
+    if (r.paperValue !== null && r.direction === "numerator-higher" && r.paperValue < 1)
       ctx.addIssue({ code: "custom", path: ["direction"], message: "numerator-higher with a ratio below 1" });
-    if (r.direction === "numerator-lower" && r.paperValue > 1)
+    if (r.paperValue !== null && r.direction === "numerator-lower" && r.paperValue > 1)
       ctx.addIssue({ code: "custom", path: ["direction"], message: "numerator-lower with a ratio above 1" });
   });
 

@@ -3,10 +3,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ARCHITECTURES as STORED, ARCHITECTURE_IDS, architectureModel } from "../../datasets/architectures/index.js";
 import { architectureSchema, type Architecture } from "../../datasets/schema.js";
+import { accountModel } from "../../src/model/accounting.js";
 import { fromRoot } from "../../src/paths.js";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 
@@ -55,16 +55,6 @@ function handCount(model: ModelConfig): Counts {
   total += moe.firstDenseLayers * denseMlp + moeLayers * (model.hidden * moe.experts + moe.experts * perExpert + shared);
   inactive = moeLayers * (moe.experts - moe.topK) * perExpert;
   return { totalParams: total, activeParams: total - inactive };
-}
-
-type AccountModel = (model: ModelConfig) => { totalParams: number; activeParams?: number; activeParamsPerToken?: number };
-
-/** src/model/accounting.ts once it exists (another engineer's file); until then only the hand arithmetic runs. */
-async function loadAccountModel(): Promise<AccountModel | undefined> {
-  const path = fromRoot("src/model/accounting.ts");
-  if (!existsSync(path)) return undefined;
-  const module = (await import(pathToFileURL(path).href)) as { accountModel?: AccountModel };
-  return module.accountModel;
 }
 
 const sum = (items: { params: number }[]): number => items.reduce((total, item) => total + item.params, 0);
@@ -117,14 +107,12 @@ describe("architecture files", () => {
 
 describe.skipIf(!hasPython)("parameter counts against transformers on the meta device", () => {
   let hfCounts: Map<string, HfCount>;
-  let accountModel: AccountModel | undefined;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     // One Python process for all configs: importing torch and transformers is the slow part.
     const input = JSON.stringify(ARCHITECTURES.map((a) => ({ id: a.id, hfConfig: a.hfConfig })));
     const stdout = execFileSync(python, [fromRoot("test/datasets/hf-param-count.py")], { input, encoding: "utf8", timeout: 120_000 });
     hfCounts = new Map((JSON.parse(stdout) as HfCount[]).map((c) => [c.id, c]));
-    accountModel = await loadAccountModel();
   });
 
   it.each(ARCHITECTURES.map((a) => [a.id, a] as const))("%s: total and active parameters equal transformers' exactly", (_id, a) => {
@@ -151,12 +139,19 @@ describe.skipIf(!hasPython)("parameter counts against transformers on the meta d
       expect(hf.topK).toBe(a.model.moe.topK);
       expect(hf.moeLayers).toBe(a.model.layers - (a.model.moe.firstDenseLayers ?? 0));
     }
-    if (accountModel) {
-      const ours = accountModel(model);
-      expect(ours.totalParams + unmodelled).toBe(realTotal);
-      const active = ours.activeParams ?? ours.activeParamsPerToken;
-      if (active !== undefined) expect(active + unmodelled).toBe(realActive);
+    // src/model/accounting.ts (another engineer's) must agree too; while a feature is still unimplemented there
+    // (MoE, issue 5) it says so by throwing, and only the hand arithmetic above holds the line.
+    let ours: ReturnType<typeof accountModel> & { activeParams?: number };
+    try {
+      ours = accountModel(model);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!/not implemented/i.test(message)) throw error;
+      console.log(`${a.id}: accountModel pending — ${message}`);
+      return;
     }
+    expect(ours.totalParams + unmodelled).toBe(realTotal);
+    if (ours.activeParams !== undefined) expect(ours.activeParams + unmodelled).toBe(realActive);
   });
 
   it('is within 5% of the published rounded figures (they are rounded, and "7B" names a 6.74B model)', () => {
