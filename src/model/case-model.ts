@@ -1,0 +1,42 @@
+// The ONNX graph one case runs (what `bench export` writes and the ort runner times), with its inputs.
+import type { Case } from "../suite/case.js";
+import { buildModelIr, type ModelIr } from "./ir.js";
+import { buildOnnxModel, type InputSpec } from "./onnx.js";
+import { synthesizeWeights } from "./weights.js";
+
+export type { InputSpec } from "./onnx.js";
+
+export interface CaseOnnx {
+  bytes: Uint8Array;
+  inputs: InputSpec[];
+  outputs: string[];
+  /** How the graph was built, recorded with the result. */
+  settings: Record<string, unknown>;
+  details: Record<string, unknown>;
+}
+
+/** The IR of a case's model after its technique (base: the model as is). */
+export function caseIr(c: Case): ModelIr {
+  if (c.model.checkpoint) throw new Error(`model ${c.model.name}: loading checkpoints is not implemented yet`);
+  const ir = buildModelIr(c.model, synthesizeWeights(c.model));
+  if (c.technique.kind !== "base") throw new Error(`technique ${c.technique.kind} has no ONNX rewrite yet`);
+  return ir;
+}
+
+export function buildCaseOnnx(c: Case): CaseOnnx {
+  if (c.scenario !== "prefill" && c.scenario !== "decode") throw new Error(`the ONNX model covers prefill and decode, not ${c.scenario}`);
+  const ir = caseIr(c);
+  // The decode graph does not output the concatenated cache: the runner feeds the same past every
+  // iteration, and fetching presents would time a copy of the whole cache into JS (DESIGN.md §4).
+  const built = buildOnnxModel(c.model, { scenario: c.scenario, ir, batch: c.workload.batch, promptTokens: c.workload.promptTokens, presentOutputs: false });
+  return {
+    bytes: built.bytes,
+    inputs: built.inputSpecs,
+    outputs: built.outputs,
+    settings: {
+      graph: c.scenario === "decode" ? "decode: one token per sequence, KV cache as inputs (concatenated in-graph), last logits" : "prefill: causal, last-position logits",
+      weightsDtype: "float32",
+    },
+    details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },
+  };
+}

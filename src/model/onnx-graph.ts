@@ -1,0 +1,160 @@
+// A small builder of ONNX graphs over onnx-proto (protobufjs): nodes, raw_data initialisers, inputs and
+// outputs, then ModelProto bytes.
+import onnxProto from "onnx-proto";
+import type { onnx as Onnx } from "onnx-proto";
+
+export const { onnx } = onnxProto;
+
+/** ONNX opset of the default domain; com.microsoft ops (MatMulNBits…) are imported at version 1. */
+export const OPSET = 17;
+/** IR version 8 (ONNX 1.10): onnxruntime 1.30 loads ≤ 13 (DESIGN.md §8). */
+export const IR_VERSION = 8;
+export const MS_DOMAIN = "com.microsoft";
+
+export type ElementType = "float32" | "float16" | "int64" | "int32" | "int8" | "uint8" | "bool";
+
+export const ELEMENT_TYPE: Record<ElementType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  int64: onnx.TensorProto.DataType.INT64,
+  int32: onnx.TensorProto.DataType.INT32,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
+
+export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] } | { int: number };
+
+function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof value === "string") return { name, type: T.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === "number") return Number.isInteger(value) ? { name, type: T.INT, i: value } : { name, type: T.FLOAT, f: value };
+  if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
+  if ("float" in value) return { name, type: T.FLOAT, f: value.float };
+  if ("floats" in value) return { name, type: T.FLOATS, floats: value.floats };
+  return { name, type: T.INT, i: value.int };
+}
+
+/** A dimension: a fixed size or a symbolic name ("batch", "sequence"…). */
+export type Dim = number | string;
+
+export class GraphBuilder {
+  private readonly nodes: Onnx.INodeProto[] = [];
+  private readonly initializers: Onnx.ITensorProto[] = [];
+  private readonly initializerNames = new Set<string>();
+  private readonly inputs: Onnx.IValueInfoProto[] = [];
+  private readonly outputs: Onnx.IValueInfoProto[] = [];
+  private counter = 0;
+  private usesMsDomain = false;
+  /** Bytes of all initialisers (what the model file carries). */
+  initializerBytes = 0;
+
+  /** A fresh value name with a readable prefix. */
+  fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  node(op: string, inputs: string[], outputs: string[] | number | string, attributes: Record<string, AttributeValue> = {}, domain?: string): string[] {
+    const outs = typeof outputs === "number" ? Array.from({ length: outputs }, () => this.fresh(op)) : typeof outputs === "string" ? [outputs] : outputs;
+    if (domain === MS_DOMAIN) this.usesMsDomain = true;
+    this.nodes.push({
+      opType: op,
+      name: this.fresh(`n_${op}`),
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attributes).map(([name, value]) => attribute(name, value)),
+      domain: domain ?? "",
+    });
+    return outs;
+  }
+
+  /** One-output node; returns the output name. */
+  op(op: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, options: { name?: string; domain?: string } = {}): string {
+    return this.node(op, inputs, options.name ?? 1, attributes, options.domain)[0]!;
+  }
+
+  hasInitializer(name: string): boolean {
+    return this.initializerNames.has(name);
+  }
+
+  /** Adds an initialiser from little-endian bytes (raw_data). */
+  initializer(name: string, type: ElementType, dims: number[], rawData: Uint8Array): string {
+    if (this.initializerNames.has(name)) throw new Error(`initialiser ${name} added twice`);
+    this.initializerNames.add(name);
+    this.initializers.push({ name, dataType: ELEMENT_TYPE[type], dims, rawData });
+    this.initializerBytes += rawData.byteLength;
+    return name;
+  }
+
+  float(name: string, dims: number[], data: Float32Array): string {
+    return this.initializer(name, "float32", dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /** A small int64 constant initialiser (shapes, axes, indices). */
+  int64(values: number[], dims: number[] = [values.length], name?: string): string {
+    const data = BigInt64Array.from(values, (v) => BigInt(v));
+    return this.initializer(name ?? this.fresh("const_i64"), "int64", dims, new Uint8Array(data.buffer));
+  }
+
+  /** A float32 scalar (or 1-D) constant. */
+  scalar(value: number, name?: string): string {
+    return this.float(name ?? this.fresh("const_f32"), [], Float32Array.of(value));
+  }
+
+  input(name: string, type: ElementType, dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, type, dims));
+    return name;
+  }
+
+  output(name: string, type: ElementType, dims: Dim[]): string {
+    this.outputs.push(valueInfo(name, type, dims));
+    return name;
+  }
+
+  /** Serialised ModelProto. */
+  toBytes(graphName: string, docString = ""): Uint8Array {
+    const opsetImport: Onnx.IOperatorSetIdProto[] = [{ domain: "", version: OPSET }];
+    if (this.usesMsDomain) opsetImport.push({ domain: MS_DOMAIN, version: 1 });
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      producerName: "effbench",
+      producerVersion: "0.1.0",
+      docString,
+      opsetImport,
+      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+    });
+    const total = this.initializerBytes;
+    if (total >= 2 ** 31 - 2 ** 24) throw new Error(`the ONNX model would carry ${(total / 2 ** 30).toFixed(2)} GiB of weights; a protobuf model is limited to 2 GiB (external data is not implemented)`);
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, type: ElementType, dims: Dim[]): Onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ELEMENT_TYPE[type],
+        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+/** Transposes a row-major [rows, cols] float matrix to [cols, rows]. */
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  // Blocked to stay cache-friendly on large weights.
+  const block = 64;
+  for (let r0 = 0; r0 < rows; r0 += block) {
+    const r1 = Math.min(rows, r0 + block);
+    for (let c0 = 0; c0 < cols; c0 += block) {
+      const c1 = Math.min(cols, c0 + block);
+      for (let r = r0; r < r1; r++) {
+        const rowOffset = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = data[rowOffset + c]!;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,299 @@
+// ONNX emission of the model IR for the CPU (and CUDA) execution providers of onnxruntime.
+//
+// Layout choices, for speed on ORT's CPU EP:
+// - Linear weights are stored transposed, [in, out], so that MatMul needs no run-time Transpose; the
+//   output projection is a Gemm with transB=1 over lm_head [vocab, hidden] so tied embeddings share one
+//   initialiser with the Gather.
+// - RMSNorm is Pow → ReduceMean → Add → Sqrt → Div → Mul, the pattern ORT fuses into
+//   SimplifiedLayerNormalization.
+// - GQA without copying the KV cache: q [B, heads, S, D] is reshaped to [B, kvHeads, group·S, D] (heads
+//   are kv-major), so one MatMul per kv head serves its whole group.
+// - RoPE: cos/sin tables [maxPositions, D/2] are initialisers, gathered once per run by position and
+//   shared by all layers; rotate_half as Split/Mul/Sub/Add/Concat (HF Llama, non-interleaved).
+// - prefill outputs only the last position's logits [B, vocab] (large outputs cost copies, DESIGN.md §4)
+//   unless `allLogits`; decode takes the KV cache as inputs and derives the position from its length.
+import type { ModelConfig, Scenario } from "../suite/schema.js";
+import { rotaryTables } from "./architecture.js";
+import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
+import { GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
+import { synthesizeWeights, type WeightMap } from "./weights.js";
+
+/** A graph input with symbolic dims (batch, sequence, past_sequence). */
+export interface GraphInput {
+  name: string;
+  type: ElementType;
+  dims: Dim[];
+}
+
+export interface EmitOptions {
+  scenario: "prefill" | "decode";
+  /** prefill: output logits [B, S, vocab] for every position (fidelity checks) instead of [B, vocab]. */
+  allLogits?: boolean;
+  /** decode: also output present_key.{i}/present_value.{i} (the concatenated cache); default true. */
+  presentOutputs?: boolean;
+}
+
+export interface EmittedGraph {
+  bytes: Uint8Array;
+  inputs: GraphInput[];
+  outputs: string[];
+  /** Bytes of the initialisers in the model (what ORT loads). */
+  initializerBytes: number;
+}
+
+const ATTENTION_MASK_VALUE = -Infinity;
+
+/** Emits the ONNX model of an IR for one scenario. */
+export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
+  const g = new GraphBuilder();
+  const { dims, config } = ir;
+  const decode = options.scenario === "decode";
+  const presentOutputs = decode && (options.presentOutputs ?? true);
+  const inputs: GraphInput[] = [];
+  const addInput = (name: string, type: ElementType, shape: Dim[]) => {
+    inputs.push({ name, type, dims: shape });
+    return g.input(name, type, shape);
+  };
+
+  const inputIds = addInput("input_ids", "int64", ["batch", decode ? 1 : "sequence"]);
+  const pastKeys: string[] = [];
+  const pastValues: string[] = [];
+  if (decode)
+    for (let layer = 0; layer < dims.layers; layer++) {
+      pastKeys.push(addInput(`past_key.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
+      pastValues.push(addInput(`past_value.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
+    }
+
+  const emitter = new LinearEmitter(g, ir);
+
+  // Positions: pastLength … pastLength + S − 1, where pastLength is the cache length (0 in prefill).
+  const zero = decode ? "" : g.int64([0], []);
+  const one = g.int64([1], []);
+  const idsShape = g.op("Shape", [inputIds]);
+  const seqLen = g.op("Gather", [idsShape, one], { axis: 0 });
+  const pastLen = decode ? g.op("Gather", [g.op("Shape", [pastKeys[0]!]), g.int64([2], [])], { axis: 0 }) : zero;
+  const totalLen = decode ? g.op("Add", [pastLen, seqLen]) : seqLen;
+  const positions = g.op("Range", [pastLen, totalLen, one]);
+
+  const { cos, sin, half } = rotaryTables(config, config.maxPositions);
+  g.float("rope.cos", [config.maxPositions, half], Float32Array.from(cos));
+  g.float("rope.sin", [config.maxPositions, half], Float32Array.from(sin));
+  const ropeShape = g.int64([-1, 1, half]); // [S, 1, D/2]: broadcasts over [B, S, heads, D/2]
+  const cosAt = g.op("Reshape", [g.op("Gather", ["rope.cos", positions], { axis: 0 }), ropeShape]);
+  const sinAt = g.op("Reshape", [g.op("Gather", ["rope.sin", positions], { axis: 0 }), ropeShape]);
+  const splitHalves = g.int64([half, half]);
+
+  // Causal mask over the group-expanded query rows [group·S, T] (prefill only: a single decode token sees all).
+  let mask: string | undefined;
+  if (!decode) {
+    const queryPositions = g.op("Unsqueeze", [g.op("Tile", [positions, g.int64([dims.groupSize])]), g.int64([1])]);
+    const keyPositions = g.op("Unsqueeze", [g.op("Range", [zero, totalLen, one]), g.int64([0])]);
+    const future = g.op("Greater", [keyPositions, queryPositions]);
+    mask = g.op("Where", [future, g.scalar(ATTENTION_MASK_VALUE), g.scalar(0)]);
+  }
+
+  const eps = g.scalar(config.rmsNormEps, "rms_norm_eps");
+  const two = g.scalar(2, "two");
+  const rmsNorm = (x: string, weight: string): string => {
+    g.hasInitializer(weight) || g.float(weight, irFloatTensor(ir, weight).shape, irFloatTensor(ir, weight).data);
+    const variance = g.op("ReduceMean", [g.op("Pow", [x, two])], { axes: [-1], keepdims: 1 });
+    const normed = g.op("Div", [x, g.op("Sqrt", [g.op("Add", [variance, eps])])]);
+    return g.op("Mul", [normed, weight]);
+  };
+  const rope = (x: string): string => {
+    const [x1, x2] = g.node("Split", [x, splitHalves], 2, { axis: -1 }) as [string, string];
+    const r1 = g.op("Sub", [g.op("Mul", [x1, cosAt]), g.op("Mul", [x2, sinAt])]);
+    const r2 = g.op("Add", [g.op("Mul", [x2, cosAt]), g.op("Mul", [x1, sinAt])]);
+    return g.op("Concat", [r1, r2], { axis: -1 });
+  };
+
+  const embedding = irFloatTensor(ir, ir.embedTokens);
+  g.float(ir.embedTokens, embedding.shape, embedding.data);
+  let hidden = g.op("Gather", [ir.embedTokens, inputIds], { axis: 0 }); // [B, S, H]
+
+  const qShape = g.int64([0, 0, dims.heads, dims.headDim]);
+  const kvShape = g.int64([0, 0, dims.kvHeads, dims.headDim]);
+  const groupedShape = g.int64([0, dims.kvHeads, -1, dims.headDim]);
+  const headsShape = g.int64([0, dims.heads, -1, dims.headDim]);
+  const mergedShape = g.int64([0, 0, dims.qDim]);
+  const queryScale = g.scalar(1 / Math.sqrt(dims.headDim), "attention_scale");
+  const outputs: string[] = [];
+  const presents: { name: string; value: string }[] = [];
+
+  ir.layers.forEach((layer, index) => {
+    const normed = rmsNorm(hidden, layer.inputNorm);
+    const q = g.op("Reshape", [emitter.emit(layer.attention.q, normed), qShape]);
+    const k = g.op("Reshape", [emitter.emit(layer.attention.k, normed), kvShape]);
+    const v = g.op("Reshape", [emitter.emit(layer.attention.v, normed), kvShape]);
+    const qHeads = g.op("Mul", [g.op("Transpose", [rope(q)], { perm: [0, 2, 1, 3] }), queryScale]); // [B, h, S, D]
+    let keys = g.op("Transpose", [rope(k)], { perm: [0, 2, 1, 3] }); // [B, kv, S, D]
+    let values = g.op("Transpose", [v], { perm: [0, 2, 1, 3] });
+    if (decode) {
+      keys = g.op("Concat", [pastKeys[index]!, keys], { axis: 2 }, presentOutputs ? { name: `present_key.${index}` } : {});
+      values = g.op("Concat", [pastValues[index]!, values], { axis: 2 }, presentOutputs ? { name: `present_value.${index}` } : {});
+      if (presentOutputs) presents.push({ name: `present_key.${index}`, value: keys }, { name: `present_value.${index}`, value: values });
+    }
+    const grouped = g.op("Reshape", [qHeads, groupedShape]); // [B, kv, group·S, D]
+    let scores = g.op("MatMul", [grouped, g.op("Transpose", [keys], { perm: [0, 1, 3, 2] })]); // [B, kv, group·S, T]
+    if (mask) scores = g.op("Add", [scores, mask]);
+    const probs = g.op("Softmax", [scores], { axis: -1 });
+    const context = g.op("Reshape", [g.op("MatMul", [probs, values]), headsShape]); // [B, h, S, D]
+    const merged = g.op("Reshape", [g.op("Transpose", [context], { perm: [0, 2, 1, 3] }), mergedShape]);
+    hidden = g.op("Add", [hidden, emitter.emit(layer.attention.o, merged)]);
+
+    const normed2 = rmsNorm(hidden, layer.postAttentionNorm);
+    hidden = g.op("Add", [hidden, emitFfn(g, emitter, layer.ffn, normed2)]);
+  });
+
+  const lmHead = irFloatTensor(ir, ir.lmHead);
+  if (!g.hasInitializer(ir.lmHead)) g.float(ir.lmHead, lmHead.shape, lmHead.data);
+  let logits: string;
+  if (options.allLogits && !decode) {
+    const flat = g.op("Reshape", [rmsNorm(hidden, ir.finalNorm), g.int64([-1, dims.hidden])]);
+    const logits2d = g.op("Gemm", [flat, ir.lmHead], { transB: 1 });
+    const shape = g.op("Concat", [idsShape, g.int64([dims.vocab])], { axis: 0 });
+    logits = g.op("Reshape", [logits2d, shape], {}, { name: "logits" });
+    g.output(logits, "float32", ["batch", "sequence", dims.vocab]);
+  } else {
+    // The final norm is per position, so normalising only the last one is exact and cheaper.
+    const last = decode
+      ? g.op("Reshape", [hidden, g.int64([-1, dims.hidden])])
+      : g.op("Gather", [hidden, g.int64([-1], [])], { axis: 1 }); // [B, H]
+    logits = g.op("Gemm", [rmsNorm(last, ir.finalNorm), ir.lmHead], { transB: 1 }, { name: "logits" });
+    g.output(logits, "float32", ["batch", dims.vocab]);
+  }
+  outputs.push("logits");
+  for (const present of presents) {
+    g.output(present.name, "float32", ["batch", dims.kvHeads, "total_sequence", dims.headDim]);
+    outputs.push(present.name);
+  }
+  const bytes = g.toBytes(`${config.name}-${options.scenario}`, `effbench ${config.name} ${options.scenario}; ${ir.notes.join("; ")}`);
+  return { bytes, inputs, outputs, initializerBytes: g.initializerBytes };
+}
+
+function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"][number]["ffn"], x: string): string {
+  switch (ffn.kind) {
+    case "swiglu": {
+      const gate = emitter.emit(ffn.gate, x);
+      const activated = g.op("Mul", [gate, g.op("Sigmoid", [gate])]); // SiLU
+      return emitter.emit(ffn.down, g.op("Mul", [activated, emitter.emit(ffn.up, x)]));
+    }
+    default:
+      throw new Error(`the ONNX emitter does not know the FFN kind "${(ffn as { kind: string }).kind}"`);
+  }
+}
+
+/** Emits linear operators; each weight initialiser is added once even when two ops read it. */
+export class LinearEmitter {
+  constructor(
+    readonly g: GraphBuilder,
+    readonly ir: ModelIr,
+  ) {}
+
+  /** A float weight [out, in] as a MatMul operand [in, out]. */
+  transposedWeight(name: string): string {
+    const initName = `${name}.T`;
+    if (this.g.hasInitializer(initName)) return initName;
+    const tensor = irFloatTensor(this.ir, name);
+    const [rows, cols] = tensor.shape as [number, number];
+    return this.g.float(initName, [cols, rows], transpose2d(tensor.data, rows, cols));
+  }
+
+  /** A tensor as is (float32, or its raw dtype). */
+  tensor(name: string, type?: ElementType): string {
+    if (this.g.hasInitializer(name)) return name;
+    const tensor = irTensor(this.ir, name);
+    if (isFloatTensor(tensor)) return this.g.float(name, tensor.shape, tensor.data);
+    const rawType: ElementType = type ?? ({ U8: "uint8", I8: "int8", F16: "float16", I64: "int64", I32: "int32" } as Record<string, ElementType>)[tensor.dtype]!;
+    if (!rawType) throw new Error(`tensor ${name}: dtype ${tensor.dtype} cannot be an initialiser`);
+    return this.g.initializer(name, rawType, tensor.shape, tensor.bytes);
+  }
+
+  private addBias(y: string, bias?: string): string {
+    return bias ? this.g.op("Add", [y, this.tensor(bias)]) : y;
+  }
+
+  emit(linear: LinearOp, x: string): string {
+    const g = this.g;
+    switch (linear.kind) {
+      case "dense":
+        return this.addBias(g.op("MatMul", [x, this.transposedWeight(linear.weight)]), linear.bias);
+      case "lora": {
+        // (x·Aᵀ)·Bᵀ·s on activations: never B·A, which ORT would constant-fold into a merged weight.
+        const down = g.op("MatMul", [x, this.transposedWeight(linear.loraA)]);
+        const up = g.op("MatMul", [down, this.transposedWeight(linear.loraB)]);
+        const scaled = g.op("Mul", [up, g.scalar(linear.scale)]);
+        return g.op("Add", [this.emit(linear.base, x), scaled]);
+      }
+      case "dora":
+      case "int4":
+      case "int8":
+      case "fp16":
+        return emitTechniqueLinear(this, linear, x);
+    }
+  }
+}
+
+/** Linear kinds added by techniques (issue 4); kept out of the base emitter's switch. */
+export type TechniqueLinearEmitter = (emitter: LinearEmitter, linear: LinearOp, x: string) => string;
+const techniqueEmitters = new Map<string, TechniqueLinearEmitter>();
+
+/** Registers how a technique's linear kind becomes ONNX nodes. */
+export function registerLinearEmitter(kind: LinearOp["kind"], emit: TechniqueLinearEmitter): void {
+  if (techniqueEmitters.has(kind)) throw new Error(`a linear emitter for "${kind}" is registered twice`);
+  techniqueEmitters.set(kind, emit);
+}
+
+function emitTechniqueLinear(emitter: LinearEmitter, linear: LinearOp, x: string): string {
+  const emit = techniqueEmitters.get(linear.kind);
+  if (!emit) throw new Error(`the ONNX emitter has no implementation for linear kind "${linear.kind}"`);
+  return emit(emitter, linear, x);
+}
+
+export { MS_DOMAIN };
+
+/** What the runner pre-allocates for one input: its concrete dims and how to fill it. */
+export interface InputSpec {
+  name: string;
+  type: "int64" | "float32";
+  dims: number[];
+  /** tokens: uniform token ids < vocab; normal: N(0,1) floats (a KV cache); value: constant `value`; range: value + index along the last axis. */
+  fill: "tokens" | "normal" | "value" | "range";
+  value?: number;
+}
+
+export interface BuildOptions {
+  scenario: Extract<Scenario, "prefill" | "decode">;
+  /** Synthesised from `model.weights` when absent. */
+  weights?: WeightMap;
+  /** An IR already rewritten by a technique; built from the weights when absent. */
+  ir?: ModelIr;
+  batch: number;
+  /** Prompt length (prefill) or context length of the KV cache (decode). */
+  promptTokens: number;
+  allLogits?: boolean;
+  presentOutputs?: boolean;
+}
+
+export interface BuiltModel extends EmittedGraph {
+  /** The inputs with concrete dims for this batch and length. */
+  inputSpecs: InputSpec[];
+}
+
+/** Builds the ONNX model of a (possibly rewritten) model for a scenario, with concrete input specs. */
+export function buildOnnxModel(model: ModelConfig, options: BuildOptions): BuiltModel {
+  const needed = options.scenario === "decode" ? options.promptTokens + 1 : options.promptTokens;
+  if (needed > model.maxPositions)
+    throw new Error(`model ${model.name}: ${options.scenario} at ${options.promptTokens} tokens needs ${needed} positions, maxPositions is ${model.maxPositions}`);
+  const ir = options.ir ?? buildModelIr(model, options.weights ?? synthesizeWeights(model));
+  const emitted = emitOnnx(ir, { scenario: options.scenario, allLogits: options.allLogits, presentOutputs: options.presentOutputs });
+  const concrete = (dims: Dim[]): number[] =>
+    dims.map((d) => (typeof d === "number" ? d : d === "batch" ? options.batch : d === "sequence" || d === "past_sequence" ? options.promptTokens : NaN));
+  const inputSpecs: InputSpec[] = emitted.inputs.map((input) => ({
+    name: input.name,
+    type: input.type === "int64" ? "int64" : "float32",
+    dims: concrete(input.dims),
+    fill: input.name === "input_ids" ? "tokens" : "normal",
+  }));
+  return { ...emitted, inputSpecs };
+}

@@ -1,0 +1,162 @@
+// A float64 forward pass of the IR with plain loops: the numerical ground truth the ONNX graphs are
+// checked against. For tiny models only (no blocking, no threads).
+import type { ModelConfig } from "../suite/schema.js";
+import { rotaryTables } from "./architecture.js";
+import { buildModelIr, irFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
+import type { WeightMap } from "./weights.js";
+
+/** Logits [batch, seq, vocab] (row-major) of the unmodified model, in float64. */
+export function referenceForward(model: ModelConfig, weights: WeightMap, inputIds: number[][]): Float64Array {
+  return referenceForwardIr(buildModelIr(model, weights), inputIds);
+}
+
+/** How a technique's linear kind is computed in float64 (registered by the technique). */
+export type ReferenceLinear = (ir: ModelIr, linear: LinearOp, x: Float64Array, rows: number) => Float64Array;
+const referenceLinears = new Map<string, ReferenceLinear>();
+
+export function registerReferenceLinear(kind: LinearOp["kind"], compute: ReferenceLinear): void {
+  if (referenceLinears.has(kind)) throw new Error(`a reference linear for "${kind}" is registered twice`);
+  referenceLinears.set(kind, compute);
+}
+
+/** y [rows, out] = x [rows, in] · Wᵀ for W [out, in] given as float32. */
+export function matmulTransposed(x: Float64Array, rows: number, weight: Float32Array | Float64Array, outFeatures: number, inFeatures: number): Float64Array {
+  const y = new Float64Array(rows * outFeatures);
+  for (let r = 0; r < rows; r++)
+    for (let o = 0; o < outFeatures; o++) {
+      let sum = 0;
+      const wo = o * inFeatures;
+      const xr = r * inFeatures;
+      for (let i = 0; i < inFeatures; i++) sum += x[xr + i]! * weight[wo + i]!;
+      y[r * outFeatures + o] = sum;
+    }
+  return y;
+}
+
+/** A linear of the IR applied to rows of x, in float64. */
+export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, rows: number): Float64Array {
+  switch (linear.kind) {
+    case "dense": {
+      const y = matmulTransposed(x, rows, irFloatTensor(ir, linear.weight).data, linear.outFeatures, linear.inFeatures);
+      if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
+      return y;
+    }
+    case "lora": {
+      const y = referenceLinear(ir, linear.base, x, rows);
+      const down = matmulTransposed(x, rows, irFloatTensor(ir, linear.loraA).data, linear.rank, linear.inFeatures);
+      const up = matmulTransposed(down, rows, irFloatTensor(ir, linear.loraB).data, linear.outFeatures, linear.rank);
+      for (let i = 0; i < y.length; i++) y[i] += linear.scale * up[i]!;
+      return y;
+    }
+    default: {
+      const compute = referenceLinears.get(linear.kind);
+      if (!compute) throw new Error(`the float64 reference has no implementation for linear kind "${linear.kind}"`);
+      return compute(ir, linear, x, rows);
+    }
+  }
+}
+
+function addRowVector(y: Float64Array, v: Float32Array, rows: number): void {
+  const n = v.length;
+  for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) y[r * n + i] += v[i]!;
+}
+
+function rmsNorm(x: Float64Array, rows: number, width: number, weight: Float32Array, eps: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    let sumSquares = 0;
+    for (let i = 0; i < width; i++) sumSquares += x[r * width + i]! ** 2;
+    const inverse = 1 / Math.sqrt(sumSquares / width + eps);
+    for (let i = 0; i < width; i++) y[r * width + i] = x[r * width + i]! * inverse * weight[i]!;
+  }
+  return y;
+}
+
+/** Rotates pairs (i, i + D/2) of each head in place (HF rotate_half). x: [seq, heads, D] for one sequence. */
+function applyRope(x: Float64Array, seq: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array, startPosition: number): void {
+  const half = headDim / 2;
+  for (let s = 0; s < seq; s++) {
+    const p = (startPosition + s) * half;
+    for (let h = 0; h < heads; h++) {
+      const base = (s * heads + h) * headDim;
+      for (let i = 0; i < half; i++) {
+        const a = x[base + i]!;
+        const b = x[base + half + i]!;
+        x[base + i] = a * cos[p + i]! - b * sin[p + i]!;
+        x[base + half + i] = b * cos[p + i]! + a * sin[p + i]!;
+      }
+    }
+  }
+}
+
+/** Logits [batch, seq, vocab] of any IR (techniques included), in float64. */
+export function referenceForwardIr(ir: ModelIr, inputIds: number[][]): Float64Array {
+  const { dims, config } = ir;
+  const batch = inputIds.length;
+  const seq = inputIds[0]?.length ?? 0;
+  if (seq === 0 || inputIds.some((row) => row.length !== seq)) throw new Error("referenceForward needs a non-empty rectangular [batch][seq] of token ids");
+  const { cos, sin } = rotaryTables(config, seq);
+  const logits = new Float64Array(batch * seq * dims.vocab);
+  const embed = irFloatTensor(ir, ir.embedTokens).data;
+  const H = dims.hidden;
+  const D = dims.headDim;
+  for (let b = 0; b < batch; b++) {
+    let hidden: Float64Array = new Float64Array(seq * H);
+    for (let s = 0; s < seq; s++) {
+      const token = inputIds[b]![s]!;
+      if (!(token >= 0 && token < dims.vocab)) throw new Error(`token id ${token} is outside the vocabulary (${dims.vocab})`);
+      for (let i = 0; i < H; i++) hidden[s * H + i] = embed[token * H + i]!;
+    }
+    for (const layer of ir.layers) {
+      const normed = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.inputNorm).data, config.rmsNormEps);
+      const q = referenceLinear(ir, layer.attention.q, normed, seq); // [seq, heads, D]
+      const k = referenceLinear(ir, layer.attention.k, normed, seq); // [seq, kvHeads, D]
+      const v = referenceLinear(ir, layer.attention.v, normed, seq);
+      applyRope(q, seq, dims.heads, D, cos, sin, 0);
+      applyRope(k, seq, dims.kvHeads, D, cos, sin, 0);
+      const context = new Float64Array(seq * dims.qDim);
+      const scale = 1 / Math.sqrt(D);
+      const scores = new Float64Array(seq);
+      for (let h = 0; h < dims.heads; h++) {
+        const kv = Math.floor(h / dims.groupSize);
+        for (let s = 0; s < seq; s++) {
+          let max = -Infinity;
+          for (let t = 0; t <= s; t++) {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += q[(s * dims.heads + h) * D + d]! * k[(t * dims.kvHeads + kv) * D + d]!;
+            scores[t] = dot * scale;
+            if (scores[t]! > max) max = scores[t]!;
+          }
+          let total = 0;
+          for (let t = 0; t <= s; t++) total += scores[t] = Math.exp(scores[t]! - max);
+          for (let t = 0; t <= s; t++) {
+            const p = scores[t]! / total;
+            for (let d = 0; d < D; d++) context[(s * dims.heads + h) * D + d] += p * v[(t * dims.kvHeads + kv) * D + d]!;
+          }
+        }
+      }
+      const attended = referenceLinear(ir, layer.attention.o, context, seq);
+      for (let i = 0; i < hidden.length; i++) hidden[i] += attended[i]!;
+      const normed2 = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.postAttentionNorm).data, config.rmsNormEps);
+      const ffnOut = referenceFfn(ir, layer.ffn, normed2, seq);
+      for (let i = 0; i < hidden.length; i++) hidden[i] += ffnOut[i]!;
+    }
+    hidden = rmsNorm(hidden, seq, H, irFloatTensor(ir, ir.finalNorm).data, config.rmsNormEps);
+    const out = matmulTransposed(hidden, seq, irFloatTensor(ir, ir.lmHead).data, dims.vocab, H);
+    logits.set(out, b * seq * dims.vocab);
+  }
+  return logits;
+}
+
+function referenceFfn(ir: ModelIr, ffn: ModelIr["layers"][number]["ffn"], x: Float64Array, rows: number): Float64Array {
+  switch (ffn.kind) {
+    case "swiglu": {
+      const gate = referenceLinear(ir, ffn.gate, x, rows);
+      const up = referenceLinear(ir, ffn.up, x, rows);
+      for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
+      return referenceLinear(ir, ffn.down, gate, rows);
+    }
+    default:
+      throw new Error(`the float64 reference does not know the FFN kind "${(ffn as { kind: string }).kind}"`);
+  }
+}
