@@ -7,12 +7,12 @@ const WARMUP_STABLE_CV = 0.05;
 
 type MeasureProtocol = Pick<Protocol, "warmupMinIterations" | "warmupMaxMs" | "minMeasureMs" | "minIterations" | "maxIterations">;
 
-/** Runs `iteration` through warm-up, then measures until both min time and min count are met; returns ms per iteration. */
+/** Runs `iteration` through warm-up, then measures until both min time and min count are met. */
 export async function measureLoop(
   iteration: () => Promise<unknown>,
   protocol: MeasureProtocol,
   hooks: { onMeasureStart?: () => Promise<void> | void } = {},
-): Promise<number[]> {
+): Promise<{ latencyMs: number[]; windowMs: number }> {
   const now = () => performance.now();
   const warmup: number[] = [];
   const warmupStart = now();
@@ -26,14 +26,15 @@ export async function measureLoop(
   await hooks.onMeasureStart?.();
   const samples: number[] = [];
   const start = now();
+  let end = start;
   while (samples.length < protocol.maxIterations) {
     const t0 = now();
     await iteration();
-    const t1 = now();
-    samples.push(t1 - t0);
-    if (samples.length >= protocol.minIterations && t1 - start >= protocol.minMeasureMs) break;
+    end = now();
+    samples.push(end - t0);
+    if (samples.length >= protocol.minIterations && end - start >= protocol.minMeasureMs) break;
   }
-  return samples;
+  return { latencyMs: samples, windowMs: end - start };
 }
 
 function isStable(xs: number[]): boolean {

@@ -41,6 +41,8 @@ export type RepeatOutcome =
       scalars: ScalarMeasure[];
       /** Tokens processed per timed iteration (for throughput). */
       tokensPerIteration: number;
+      /** Length of the measure window (first timed iteration's start to last's end), ms. */
+      measureWindowMs?: number;
       /** Settings the runner actually used (threads, spinning, EP, optimisation level, dtype…). */
       settings: Record<string, unknown>;
       /** Extra per-repeat facts (routing histograms, library versions…). */

@@ -41,7 +41,7 @@ for (let block = 0; block < BLOCKS; block++) {
 const ci = ratioOfMediansCI(harness, bare, { resamples: 4000, seed: 1 });
 
 // The measure loop's fixed cost: an iteration that does nothing but await.
-const empty = await measureLoop(async () => {}, { warmupMinIterations: 100, warmupMaxMs: 200, minMeasureMs: 500, minIterations: 10_000, maxIterations: 200_000 });
+const { latencyMs: empty } = await measureLoop(async () => {}, { warmupMinIterations: 100, warmupMaxMs: 200, minMeasureMs: 500, minIterations: 10_000, maxIterations: 200_000 });
 console.log(`case: ${c!.name}, ${BLOCKS} interleaved blocks`);
 console.log(`harness median ${median(harness.flat()).toFixed(4)} ms/iter, bare loop median ${median(bare.flat()).toFixed(4)} ms/iter`);
 console.log(`ratio harness/bare = ${ci.ratio.toFixed(4)}  95% CI [${ci.low.toFixed(4)}, ${ci.high.toFixed(4)}]  (target: upper bound ≤ 1.03) ${ci.high <= 1.03 ? "PASS" : "FAIL"}`);

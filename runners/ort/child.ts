@@ -68,7 +68,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
 
   resetPeakRss();
   await send({ type: "ready" });
-  const latencyMs = await measureLoop(run, c.protocol, {
+  const { latencyMs, windowMs } = await measureLoop(run, c.protocol, {
     onMeasureStart: () => send({ type: "window", phase: "measure-start" }),
   });
   await send({ type: "window", phase: "measure-end" });
@@ -86,6 +86,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
     series,
     scalars,
     tokensPerIteration: prepared.tokensPerIteration,
+    measureWindowMs: windowMs,
     settings: {
       executionProvider: c.ort.executionProvider,
       intraOpThreads: c.ort.intraOpThreads,

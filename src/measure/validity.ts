@@ -64,18 +64,21 @@ export function validityFlags(input: ValidityInput): ValidityRecord[] {
       detail: `${few.map((r) => `${label(r.index)} has ${r.count} timed iteration${r.count === 1 ? "" : "s"}`).join(", ")}; at least ${minSamples} are needed per repeat`,
     });
 
+  // Robust dispersion: a few scheduler hiccups on a shared machine make the classic CV explode while the
+  // median (what is reported) does not move; the MAD-based CV (1.4826·MAD/median, ≈ CV for normal data) does not.
   const all = input.processes.flat();
-  const pooledCv = cv(all);
-  if (Number.isFinite(pooledCv) && pooledCv > unstableCv) {
-    const medians = input.processes.filter((p) => p.length > 0).map((p) => median(p));
-    const betweenCv = cv(medians);
-    const perRepeat = input.processes.map((p) => cv(p)).filter(Number.isFinite).map(format);
+  const robust = robustCv(all);
+  const medians = input.processes.filter((p) => p.length > 0).map((p) => median(p));
+  const betweenCv = cv(medians);
+  // A repeat whose median is off (between-process variance) is unstable even when each repeat is steady.
+  if ((Number.isFinite(robust) && robust > unstableCv) || (Number.isFinite(betweenCv) && betweenCv > unstableCv)) {
+    const perRepeat = input.processes.map((p) => robustCv(p)).filter(Number.isFinite).map(format);
     flags.push({
       flag: "unstable",
       detail:
-        `coefficient of variation ${format(pooledCv)} over ${all.length} iterations exceeds ${unstableCv}` +
+        `robust coefficient of variation (1.4826·MAD/median) ${format(robust)} over ${all.length} iterations exceeds ${unstableCv}` +
         (perRepeat.length > 0 ? ` (within repeats: ${perRepeat.join(", ")}` : " (") +
-        (Number.isFinite(betweenCv) ? `; between repeat medians: ${format(betweenCv)})` : ")"),
+        (Number.isFinite(betweenCv) ? `; between repeat medians: ${format(betweenCv)}; classic CV ${format(cv(all))})` : ")"),
     });
   }
 
@@ -89,7 +92,7 @@ export function validityFlags(input: ValidityInput): ValidityRecord[] {
   if (short.length > 0)
     flags.push({
       flag: "too-short",
-      detail: `${short.join(", ")}, less than the protocol's minMeasureMs ${input.protocol.minMeasureMs} ms (the iteration cap was reached first)`,
+      detail: `${short.join(", ")}, less than the protocol's minMeasureMs ${input.protocol.minMeasureMs} ms (the iteration cap, maxIterations, was reached first)`,
     });
 
   return combineValidity([...flags, ...(input.extra ?? [])]);
@@ -104,4 +107,11 @@ export function combineValidity(records: ValidityRecord[]): ValidityRecord[] {
     byFlag.set(record.flag, details);
   }
   return [...byFlag].map(([flag, details]) => ({ flag, detail: details.join("; ") }));
+}
+
+/** 1.4826 × median absolute deviation ÷ median: the CV's robust analogue (equal to it for normal data). */
+export function robustCv(xs: number[]): number {
+  if (xs.length < 2) return NaN;
+  const m = median(xs);
+  return (1.4826 * median(xs.map((x) => Math.abs(x - m)))) / m;
 }

@@ -104,7 +104,12 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
 
   const metrics = resultMetrics(c, outcomes);
   const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
-  const validity = [...validityFlags({ processes: latencyProcesses, protocol: c.protocol }), ...samplerValidity];
+  const validity = validityFlags({
+    processes: latencyProcesses,
+    protocol: c.protocol,
+    measureWindowsMs: outcomes.map((o) => o.measureWindowMs),
+    extra: samplerValidity,
+  });
   await record({
     status: "completed",
     repeats: outcomes.length,

@@ -21,14 +21,20 @@ describe("validityFlags", () => {
     expect(validityFlags({ processes: [steady(20)], protocol, minSamplesPerRepeat: 21 })[0].flag).toBe("too-few-samples");
   });
 
-  it("flags unstable when the coefficient of variation exceeds UNSTABLE_CV, not below it", () => {
-    // Alternating 10 ± s has sample CV s/10 · sqrt(n/(n−1)).
-    const justBelow = steady(1000, 10, (UNSTABLE_CV * 10) * 0.95);
-    const above = steady(1000, 10, UNSTABLE_CV * 10 * 1.2);
+  it("flags unstable when the robust coefficient of variation exceeds UNSTABLE_CV, not below it", () => {
+    // Alternating 10 ± s has median 10 and MAD s, so the robust CV is 1.4826·s/10.
+    const justBelow = steady(1000, 10, ((UNSTABLE_CV * 10) / 1.4826) * 0.95);
+    const above = steady(1000, 10, ((UNSTABLE_CV * 10) / 1.4826) * 1.2);
     expect(validityFlags({ processes: [justBelow], protocol })).toEqual([]);
     const flags = validityFlags({ processes: [above], protocol });
     expect(flags.map((f) => f.flag)).toEqual(["unstable"]);
-    expect(flags[0].detail).toMatch(/coefficient of variation 0\.12\d* over 1000 iterations exceeds 0\.1/);
+    expect(flags[0].detail).toMatch(/coefficient of variation \(1\.4826·MAD\/median\) 0\.12\d* over 1000 iterations exceeds 0\.1/);
+  });
+
+  it("does not flag a steady case whose few outliers inflate the classic CV", () => {
+    const values = steady(1000, 10, 0.1);
+    for (let i = 0; i < 10; i++) values[i * 100] = 60; // 1% scheduler hiccups, 6× slower
+    expect(validityFlags({ processes: [values], protocol })).toEqual([]);
   });
 
   it("flags a slow repeat as unstable through the between-process spread", () => {
