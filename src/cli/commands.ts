@@ -5,11 +5,12 @@ import { planSuite } from "../suite/planner.js";
 import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
+import type { Peaks } from "../measure/result-metrics.js";
 import { RunnerPool } from "../../runners/registry.js";
-import { openStore } from "../store/store.js";
+import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
-import { formatSummaryTable, formatProgress, formatCaseList } from "./format.js";
+import { formatSummaryTable, formatProgress, formatCaseList, formatNumber } from "./format.js";
 
 type OptionSpec = { type: "string" | "boolean"; short?: string; description?: string; multiple?: boolean; default?: string | boolean };
 export interface Command {
@@ -71,6 +72,7 @@ export const commands: Record<string, Command> = {
       let runId = 0;
       try {
         const skip = values.resume ? await store.completedConfigHashes() : undefined;
+        const peaks = await latestCalibration(store);
         runId = await store.beginRun({
           suiteName: loaded.suite.name,
           suitePath: loaded.displayPath,
@@ -91,6 +93,7 @@ export const commands: Record<string, Command> = {
           shouldStop: () => stopRequested,
           caseTimeoutMs,
           memoryCapBytes,
+          peaks,
           onCaseEnd: (summary, index, total) => log(formatProgress(summary, index, total)),
         });
         await store.recordEnv(runId, { ...environment, runners: runners.probes() });
@@ -167,6 +170,64 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+export const CALIBRATION_SUITE_NAME = "(calibrate)";
+
+Object.assign(commands, {
+  merge: {
+    summary: "join result databases (shards) into one; merging the same shard twice changes nothing",
+    usage: "<out.db> <a.db> [b.db …]",
+    options: {},
+    async run(_values, positionals) {
+      const [out, ...inputs] = positionals;
+      if (!out || inputs.length === 0) throw new UsageError(messages.missingArgument("merge", "the output and at least one input database"));
+      const summaries = await mergeStores(out, inputs);
+      for (const s of summaries) console.log(JSON.stringify(s));
+      console.log(`merged ${inputs.length} database(s) → ${out}`);
+      return 0;
+    },
+  },
+
+  calibrate: {
+    summary: "measure this machine's peak GEMM FLOP/s and memory bandwidth (for MFU and MBU), and store them",
+    usage: "[--db results.db] [--threads n] [--json]",
+    options: { db: dbOption, threads: { type: "string", description: "threads (default 1, as the ort runner's default)" }, json: { type: "boolean", description: "print JSON" } },
+    async run(values) {
+      const threads = values.threads ? Number(values.threads) : 1;
+      if (!Number.isInteger(threads) || threads < 1) throw new UsageError(messages.badOption("--threads", `expected a positive integer, got "${values.threads}"`));
+      const { calibrate } = await import("../measure/calibrate.js");
+      const result = await calibrate({ threads });
+      const dbPath = (values.db as string | undefined) ?? "results.db";
+      const store = await openStore(dbPath);
+      try {
+        const runId = await store.beginRun({ suiteName: CALIBRATION_SUITE_NAME, suitePath: "", suiteHash: "", resolvedSuite: null, gitCommit: gitCommit(), codeVersion: codeVersion(), argv: process.argv.slice(2) });
+        await store.recordEnv(runId, { calibration: result });
+        await store.finishRun(runId, "completed");
+      } finally {
+        await store.close();
+      }
+      if (values.json) console.log(JSON.stringify(result, null, 2));
+      else
+        console.log(
+          `${result.cpuModel}, ${threads} thread(s): peak GEMM ${formatNumber(result.gemm.peakFlopsPerS / 1e9)} GFLOP/s, copy bandwidth ${formatNumber(result.memory.peakBytesPerS / 1e9)} GB/s → stored in ${dbPath}; later runs report MFU and MBU against it`,
+        );
+      return 0;
+    },
+  },
+} satisfies Record<string, Command>);
+
+/** The newest `bench calibrate` result stored in this DB for this CPU, if any. */
+async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): Promise<Peaks | undefined> {
+  const { cpus } = await import("node:os");
+  const runs = (await store.listRuns()).filter((r) => r.suiteName === CALIBRATION_SUITE_NAME && r.status === "completed").reverse();
+  for (const run of runs) {
+    const env = (await store.loadEnv(run.id)) as { calibration?: { cpuModel: string; threads: number; gemm: { peakFlopsPerS: number }; memory: { peakBytesPerS: number } } };
+    const c = env.calibration;
+    if (c && c.cpuModel === (cpus()[0]?.model ?? "unknown"))
+      return { cpuThreads: c.threads, cpuFlopsPerS: c.gemm.peakFlopsPerS, cpuBytesPerS: c.memory.peakBytesPerS, source: `bench calibrate, run ${run.id} (${run.startedAt})` };
+  }
+  return undefined;
+}
 
 function summaryJson(s: CaseSummary) {
   return { id: s.case.id, name: s.case.name, status: s.status, reason: s.reason, p50Ms: s.p50Ms, p50CiMs: [s.p50LowMs, s.p50HighMs], tokensPerS: s.tokensPerS, peakRssBytes: s.peakRssBytes, flags: s.flags };

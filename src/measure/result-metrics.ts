@@ -7,7 +7,15 @@ import { caseAccountingMetrics } from "../model/case-accounting.js";
 
 type Completed = Extract<RepeatOutcome, { status: "completed" }>;
 
-export function resultMetrics(c: Case, outcomes: Completed[]): MetricRecord[] {
+/** This machine's calibrated peaks (`bench calibrate`), against which MFU and MBU are computed. */
+export interface Peaks {
+  cpuThreads: number;
+  cpuFlopsPerS: number;
+  cpuBytesPerS: number;
+  source: string;
+}
+
+export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): MetricRecord[] {
   const metrics: MetricRecord[] = [];
   const bootstrap = { resamples: c.protocol.bootstrapResamples, seed: c.protocol.seed };
 
@@ -62,5 +70,28 @@ export function resultMetrics(c: Case, outcomes: Completed[]): MetricRecord[] {
   }
 
   metrics.push(...caseAccountingMetrics(c));
+  metrics.push(...utilisation(c, metrics, peaks));
   return metrics;
+}
+
+/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (DESIGN.md §5). */
+function utilisation(c: Case, metrics: MetricRecord[], peaks: Peaks | undefined): MetricRecord[] {
+  const get = (name: string) => metrics.find((m) => m.name === name)?.value ?? null;
+  const p50Ms = get("latency_p50_ms");
+  const flops = get("flops_per_iteration");
+  const bytes = get("bytes_per_iteration");
+  const onCpu = c.runner === "ort" ? c.ort.executionProvider === "cpu" : c.torch.device === "cpu";
+  let reason: string | undefined;
+  if (!onCpu) reason = "no calibrated peak for this accelerator (bench calibrate measures the CPU)";
+  else if (!peaks) reason = "no calibration in this database: run `bench calibrate --db <this db>` first";
+  else if (c.runner === "ort" && peaks.cpuThreads !== c.ort.intraOpThreads)
+    reason = `calibrated with ${peaks.cpuThreads} thread(s), the case runs ${c.ort.intraOpThreads}: run \`bench calibrate --threads ${c.ort.intraOpThreads}\``;
+  const label = peaks ? `against ${peaks.source}` : undefined;
+  const ratio = (work: number | null, peak: number | undefined, what: string): MetricRecord =>
+    reason || !peak || !p50Ms
+      ? { name: what, value: null, unit: "ratio", reason: reason ?? "no analytic work count for this scenario" }
+      : work === null
+        ? { name: what, value: null, unit: "ratio", reason: "no analytic work count for this scenario" }
+        : { name: what, value: work / (p50Ms / 1000) / peak, unit: "ratio", label };
+  return [ratio(flops, peaks?.cpuFlopsPerS, "mfu"), ratio(bytes, peaks?.cpuBytesPerS, "mbu")];
 }

@@ -5,7 +5,7 @@ import type { RepeatOutcome } from "../../runners/runner.js";
 import { RunnerPool } from "../../runners/registry.js";
 import type { ResultRecord, Store, ValidityRecord } from "../store/store.js";
 import { getTechnique } from "../techniques/registry.js";
-import { resultMetrics } from "../measure/result-metrics.js";
+import { resultMetrics, type Peaks } from "../measure/result-metrics.js";
 import { validityFlags } from "../measure/validity.js";
 import { RepeatProfiler } from "./repeat-profiler.js";
 
@@ -35,6 +35,8 @@ export interface ExecuteOptions {
   shouldStop?: () => boolean;
   /** Overrides the suite's protocol.caseTimeoutMs (`--case-timeout`). */
   caseTimeoutMs?: number;
+  /** Calibrated peaks for MFU and MBU (`bench calibrate`). */
+  peaks?: Peaks;
   /** `--case-memory`: RSS cap of the worker's process tree. */
   memoryCapBytes?: number;
   onCaseStart?: (c: Case, index: number, total: number) => void;
@@ -102,7 +104,7 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     outcomes.push(outcome);
   }
 
-  const metrics = resultMetrics(c, outcomes);
+  const metrics = resultMetrics(c, outcomes, options.peaks);
   const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
   const validity = validityFlags({
     processes: latencyProcesses,
