@@ -61,6 +61,15 @@ export function max(xs: ArrayLike<number>): number {
  */
 export function percentile(xs: ArrayLike<number>, p: number): number {
   if (xs.length === 0) return NaN;
+  // Already ascending (as the bootstrap hands resamples to a generic statistic): read the ranks directly.
+  let ascending = true;
+  for (let i = 1; i < xs.length && ascending; i++) ascending = xs[i - 1] <= xs[i];
+  if (ascending) {
+    if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile: p must be within 0..100, got ${p}`);
+    const h = ((xs.length - 1) * p) / 100;
+    const lower = Math.floor(h);
+    return h === lower || lower + 1 >= xs.length ? xs[lower] : xs[lower] + (h - lower) * (xs[lower + 1] - xs[lower]);
+  }
   const scratch = new Float64Array(xs.length);
   for (let i = 0; i < xs.length; i++) scratch[i] = xs[i];
   return percentileInPlace(scratch, xs.length, p);
@@ -217,11 +226,16 @@ class HierarchicalSampler {
     return low + fraction * (this.sorted[rank] - low);
   }
 
-  /** One resample's statistic: by counting for percentiles, else through a reused plain array. */
+  /** One resample's statistic: by counting for percentiles and the mean, else through a reused plain array. */
   sample(statistic: Statistic): number {
     const total = this.drawCounts();
     const p = statistic.percentileP;
     if (p !== undefined) return this.percentileOfCounts(total, p);
+    if (statistic === mean) {
+      let sum = 0;
+      for (let rank = 0; rank < this.counts.length; rank++) if (this.counts[rank] !== 0) sum += this.counts[rank] * this.sorted[rank];
+      return sum / total;
+    }
     // Counts lose the order of the draws, which no statistic of an iid resample may depend on.
     let position = 0;
     for (let rank = 0; rank < this.counts.length; rank++)

@@ -141,6 +141,15 @@ describe("hierarchicalBootstrap", () => {
     }
   });
 
+  it("gives the same interval for the mean on the counting path as through a wrapped mean", () => {
+    const data = syntheticProcesses(createRng(6), 3, 200, 10, 0.05, 0.1);
+    const fast = hierarchicalBootstrap(data, mean, { resamples: 300, seed: 2 });
+    const generic = hierarchicalBootstrap(data, (xs) => mean(xs), { resamples: 300, seed: 2 });
+    expect(fast.estimate).toBe(mean(data.flat()));
+    expect(fast.low).toBeCloseTo(generic.low, 10);
+    expect(fast.high).toBeCloseTo(generic.high, 10);
+  });
+
   it("widens with between-process spread, which an iid bootstrap ignores", () => {
     const rng = createRng(4);
     const tight = syntheticProcesses(rng, 5, 400, 10, 0, 0.1);
@@ -174,7 +183,7 @@ describe("hierarchicalBootstrap", () => {
     const started = performance.now();
     medianCI(data, { resamples: 2000, seed: 1 });
     const elapsedMs = performance.now() - started;
-    expect(elapsedMs).toBeLessThan(800);
+    expect(elapsedMs).toBeLessThan(1000); // about 250 ms on an idle 2-core machine
   });
 
   // Calibration: a 95% CI must cover the true median in about 95% of datasets. Setting: 30 processes × 20

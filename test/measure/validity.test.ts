@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { combineValidity, validityFlags } from "../../src/measure/validity.js";
+import { betweenProcessSpread, combineValidity, MIN_PROCESSES_FOR_CI, validityFlags } from "../../src/measure/validity.js";
+import { createRng, normalDraw } from "../../src/measure/stats.js";
 import { MIN_SAMPLES_PER_REPEAT, UNSTABLE_CV } from "../../src/measure/protocol.js";
 
 const protocol = { minMeasureMs: 100 };
@@ -37,10 +38,40 @@ describe("validityFlags", () => {
     expect(validityFlags({ processes: [values], protocol })).toEqual([]);
   });
 
-  it("flags a slow repeat as unstable through the between-process spread", () => {
+  it("flags a slow repeat as unstable through the between-process spread, and the few processes", () => {
     const flags = validityFlags({ processes: [steady(20, 10), steady(20, 10), steady(20, 14)], protocol });
-    expect(flags.map((f) => f.flag)).toEqual(["unstable"]);
+    expect(flags.map((f) => f.flag)).toEqual(["unstable", "few-processes"]);
     expect(flags[0].detail).toContain("between repeat medians");
+    expect(flags[1].detail).toContain("raise protocol.repeats to 10 or more");
+  });
+
+  it("flags few-processes mostly when repeats really differ, rarely by chance", () => {
+    const rng = createRng(12);
+    const simulate = (processes: number, betweenSd: number) =>
+      Array.from({ length: processes }, () => {
+        const offset = betweenSd * normalDraw(rng);
+        return Array.from({ length: 200 }, () => 10 * Math.exp(offset + 0.1 * normalDraw(rng)));
+      });
+    const rate = (processes: number, betweenSd: number) => {
+      let flagged = 0;
+      for (let i = 0; i < 400; i++)
+        if (validityFlags({ processes: simulate(processes, betweenSd), protocol }).some((f) => f.flag === "few-processes")) flagged++;
+      return flagged / 400;
+    };
+    // No real difference: the variance ratio is χ²₂/2, above 4 with probability e⁻⁴ ≈ 2%.
+    expect(rate(3, 0)).toBeLessThan(0.05);
+    // Offsets of σ = 0.03 (where 3-process CIs covered 82%): expected ratio ≈ 12, flagged with probability ≈ 72%.
+    expect(rate(3, 0.03)).toBeGreaterThan(0.6);
+    // Enough processes: never.
+    expect(rate(MIN_PROCESSES_FOR_CI, 0.1)).toBe(0);
+  });
+
+  it("measures the between-process spread against iteration noise", () => {
+    const rng = createRng(13);
+    const same = Array.from({ length: 50 }, () => Array.from({ length: 100 }, () => normalDraw(rng) + 100));
+    expect(betweenProcessSpread(same)!.varianceRatio).toBeGreaterThan(0.6);
+    expect(betweenProcessSpread(same)!.varianceRatio).toBeLessThan(1.6);
+    expect(betweenProcessSpread([[1, 2, 3]])).toBeUndefined();
   });
 
   it("flags too-short from the reported window, or from the iterations' sum without one", () => {
