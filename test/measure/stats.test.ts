@@ -3,6 +3,7 @@ import {
   createRng,
   cv,
   hierarchicalBootstrap,
+  hierarchicalBootstrapAll,
   mean,
   median,
   medianCI,
@@ -148,6 +149,16 @@ describe("hierarchicalBootstrap", () => {
     expect(fast.estimate).toBe(mean(data.flat()));
     expect(fast.low).toBeCloseTo(generic.low, 10);
     expect(fast.high).toBeCloseTo(generic.high, 10);
+  });
+
+  it("computes several statistics on shared resamples, each equal to its own bootstrap", () => {
+    const data = syntheticProcesses(createRng(8), 3, 150, 10, 0.05, 0.1);
+    const options = { resamples: 300, seed: 4 };
+    const all = hierarchicalBootstrapAll(data, { p50: medianStatistic, p99: percentileStatistic(99), mean, trimmed: (xs: number[]) => percentile(xs, 25) }, options);
+    expect(all.p50).toEqual(hierarchicalBootstrap(data, medianStatistic, options));
+    expect(all.p99).toEqual(hierarchicalBootstrap(data, percentileStatistic(99), options));
+    expect(all.mean).toEqual(hierarchicalBootstrap(data, mean, options));
+    expect(all.trimmed).toEqual(hierarchicalBootstrap(data, (xs) => percentile(xs, 25), options));
   });
 
   it("widens with between-process spread, which an iid bootstrap ignores", () => {
