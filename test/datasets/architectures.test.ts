@@ -8,6 +8,7 @@ import { ARCHITECTURES as STORED, ARCHITECTURE_IDS, architectureModel } from "..
 import { architectureSchema, type Architecture } from "../../datasets/schema.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { fromRoot } from "../../src/paths.js";
+import { handCount } from "./param-arithmetic.js";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 
 const python = fromRoot(".venv/bin/python");
@@ -24,37 +25,6 @@ interface HfCount {
   topK?: number;
   perExpertParams?: number;
   activeParams?: number;
-}
-
-interface Counts {
-  totalParams: number;
-  activeParams: number;
-}
-
-/**
- * Parameter arithmetic written from the transformers modelling code (Llama/Qwen2/Mistral decoder layers, Mixtral-style
- * experts of three matrices each, DeepSeek-style shared experts), independent of src/model so that the two can
- * check each other.
- */
-function handCount(model: ModelConfig): Counts {
-  const kvHeads = model.kvHeads ?? model.heads;
-  const headDim = model.headDim ?? model.hidden / model.heads;
-  const qDim = model.heads * headDim;
-  const kvDim = kvHeads * headDim;
-  const attention = model.hidden * qDim + 2 * model.hidden * kvDim + qDim * model.hidden + (model.attentionBias ? qDim + 2 * kvDim : 0);
-  const norms = 2 * model.hidden;
-  const denseMlp = 3 * model.hidden * model.ffn;
-  let total = model.layers * (attention + norms) + model.hidden + model.vocab * model.hidden * (model.tieEmbeddings ? 1 : 2);
-  let inactive = 0;
-  const moe = model.moe;
-  if (!moe) return { totalParams: total + model.layers * denseMlp, activeParams: total + model.layers * denseMlp };
-  const expertFfn = moe.expertFfn ?? model.ffn;
-  const perExpert = 3 * model.hidden * expertFfn;
-  const shared = moe.sharedExperts * 3 * model.hidden * (moe.sharedFfn ?? expertFfn);
-  const moeLayers = model.layers - moe.firstDenseLayers;
-  total += moe.firstDenseLayers * denseMlp + moeLayers * (model.hidden * moe.experts + moe.experts * perExpert + shared);
-  inactive = moeLayers * (moe.experts - moe.topK) * perExpert;
-  return { totalParams: total, activeParams: total - inactive };
 }
 
 const sum = (items: { params: number }[]): number => items.reduce((total, item) => total + item.params, 0);

@@ -7,6 +7,7 @@ import { planSuite } from "../../src/suite/planner.js";
 import { fromRoot } from "../../src/paths.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { modelSchema, type SuiteInput } from "../../src/suite/schema.js";
+import { handCount } from "./param-arithmetic.js";
 
 const SUITES = ["efficientllm-inference", "efficientllm-finetune", "efficientllm-moe", "moe-lora", "gpu-nightly"] as const;
 
@@ -51,5 +52,20 @@ describe("suite loading reports", () => {
   it("tells a pending technique from another error", () => {
     expect(onlyUnregisteredTechniques('x: the suite is not valid —\n  x › techniques[1].kind: unknown technique "lora" — known: base')).toEqual(["lora"]);
     expect(onlyUnregisteredTechniques("x: the suite is not valid —\n  x › techniques[1].rank: expected a positive integer, got 0")).toBeUndefined();
+  });
+});
+
+describe("the EfficientLLM MoE suite", () => {
+  it("pairs the dense model with MoEs whose active parameters equal it up to the router, and the ×8 upcycled one above it", async () => {
+    const { default: suite } = (await import("../../suites/efficientllm-moe.js")) as { default: SuiteInput };
+    const models = new Map(suite.models.map((m) => [m.name, modelSchema.parse(m)]));
+    const dense = handCount(models.get("qwen2.5-1.5b")!);
+    for (const name of ["qwen2.5-1.5b-moe-8x-top2-equal-active", "qwen2.5-1.5b-moe-64x-top6-2shared-equal-active"]) {
+      const model = models.get(name)!;
+      const routerParams = model.layers * model.hidden * model.moe!.experts;
+      expect(handCount(model).activeParams - routerParams, name).toBe(dense.activeParams);
+    }
+    const upcycled = handCount(models.get("qwen2.5-1.5b-moe-8x-top2")!);
+    expect(upcycled.activeParams).toBeGreaterThan(dense.activeParams);
   });
 });
