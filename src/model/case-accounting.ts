@@ -2,23 +2,39 @@
 // per timed iteration — what MFU and MBU divide).
 import type { Case } from "../suite/case.js";
 import type { MetricRecord } from "../store/store.js";
-import { accountModel, bytesPerDecodeStep, decodeFlopsPerToken, prefillFlopsPerSequence } from "./accounting.js";
+import { bytesPerDecodeStep, decodeFlopsPerToken, prefillFlopsPerSequence } from "./accounting.js";
+import { getTechnique } from "../techniques/registry.js";
+import { baseAccounting, type TechniqueAccounting } from "../techniques/accounting.js";
+
+/** The accounting of a case's model after its technique. */
+export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): TechniqueAccounting {
+  const technique = getTechnique(c.technique.kind);
+  return technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
+}
 
 export function caseAccountingMetrics(c: Case): MetricRecord[] {
   if (c.model.moe) return [{ name: "params_total", value: null, unit: "count", reason: "MoE accounting is not implemented yet" }];
-  const a = accountModel(c.model);
+  const a = caseTechniqueAccounting(c);
   const { batch, promptTokens } = c.workload;
   const metrics: MetricRecord[] = [
     { name: "params_total", value: a.totalParams, unit: "count" },
-    { name: "params_embedding", value: a.embeddingParams, unit: "count" },
-    { name: "params_non_embedding", value: a.nonEmbeddingParams, unit: "count" },
+    a.trainableParams === null
+      ? { name: "params_trainable", value: null, unit: "count", reason: a.trainableReason }
+      : { name: "params_trainable", value: a.trainableParams, unit: "count" },
+    { name: "params_active_per_token", value: a.activeParamsPerToken, unit: "count" },
     { name: "weight_bytes", value: a.weightBytes, unit: "B" },
+    { name: "adapter_bytes", value: a.adapterBytes, unit: "B" },
   ];
   if (c.scenario === "prefill") {
-    metrics.push({ name: "flops_per_iteration", value: batch * prefillFlopsPerSequence(c.model, promptTokens), unit: "FLOP", label: "analytic: 2·matmul params per token + causal attention; lm_head on the last position" });
+    const tokens = batch * promptTokens;
+    metrics.push({ name: "flops_per_iteration", value: batch * prefillFlopsPerSequence(c.model, promptTokens) + tokens * a.extraFlopsPerToken + a.extraFlopsPerForward, unit: "FLOP", label: "analytic: 2·matmul params per token + causal attention (+ adapter paths); lm_head on the last position" });
   } else if (c.scenario === "decode") {
-    metrics.push({ name: "flops_per_iteration", value: batch * decodeFlopsPerToken(c.model, promptTokens), unit: "FLOP", label: "analytic: one token per sequence at context promptTokens" });
-    metrics.push({ name: "bytes_per_iteration", value: bytesPerDecodeStep(c.model, promptTokens, batch), unit: "B", label: "analytic minimum: weights once + KV cache read" });
+    metrics.push({ name: "flops_per_iteration", value: batch * (decodeFlopsPerToken(c.model, promptTokens) + a.extraFlopsPerToken) + a.extraFlopsPerForward, unit: "FLOP", label: "analytic: one token per sequence at context promptTokens (+ adapter paths)" });
+    const base = bytesPerDecodeStep(c.model, promptTokens, batch);
+    const fp32Weights = bytesPerDecodeStep(c.model, 0, 0);
+    // Weights as stored by the technique: scale the fp32 weight traffic by the stored/fp32 ratio of the whole model.
+    const weightRatio = a.weightBytes / baseAccounting(c.model).weightBytes;
+    metrics.push({ name: "bytes_per_iteration", value: base - fp32Weights + fp32Weights * weightRatio, unit: "B", label: "analytic minimum: weights once (as stored) + KV cache read" });
   }
   return metrics;
 }

@@ -3,6 +3,7 @@ import type { Case } from "../suite/case.js";
 import { buildModelIr, type ModelIr } from "./ir.js";
 import { buildOnnxModel, type InputSpec } from "./onnx.js";
 import { synthesizeWeights } from "./weights.js";
+import { getTechnique } from "../techniques/registry.js";
 
 export type { InputSpec } from "./onnx.js";
 
@@ -19,8 +20,10 @@ export interface CaseOnnx {
 export function caseIr(c: Case): ModelIr {
   if (c.model.checkpoint) throw new Error(`model ${c.model.name}: loading checkpoints is not implemented yet`);
   const ir = buildModelIr(c.model, synthesizeWeights(c.model));
-  if (c.technique.kind !== "base") throw new Error(`technique ${c.technique.kind} has no ONNX rewrite yet`);
-  return ir;
+  const technique = getTechnique(c.technique.kind);
+  if (c.technique.kind === "base") return ir;
+  if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`);
+  return technique.rewriteIr(ir, c.technique);
 }
 
 export function buildCaseOnnx(c: Case): CaseOnnx {
@@ -36,6 +39,8 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
     settings: {
       graph: c.scenario === "decode" ? "decode: one token per sequence, KV cache as inputs (concatenated in-graph), last logits" : "prefill: causal, last-position logits",
       weightsDtype: "float32",
+      technique: getTechnique(c.technique.kind).label(c.technique),
+      techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
     },
     details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },
   };

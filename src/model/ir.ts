@@ -37,7 +37,7 @@ export type LinearOp =
   | DoraLinear
   | Int4Linear
   | Int8Linear
-  | Fp16Linear;
+  | HalfLinear;
 
 export interface LinearShape {
   inFeatures: number;
@@ -51,7 +51,7 @@ export interface DenseLinear extends LinearShape {
   bias?: string;
 }
 
-/** Unmerged LoRA as peft runs it: y = base(x) + s·((x·Aᵀ)·Bᵀ); A [r, in], B [out, r]. */
+/** Unmerged LoRA as peft runs it: y = base(x) + s·((x·Aᵀ)·Bᵀ); A [r, in], B [out, r]. The base may be quantised (QLoRA). */
 export interface LoraLinear extends LinearShape {
   kind: "lora";
   base: LinearOp;
@@ -67,7 +67,7 @@ export interface LoraLinear extends LinearShape {
  */
 export interface DoraLinear extends LinearShape {
   kind: "dora";
-  base: DenseLinear;
+  base: DenseLinear | Int4Linear;
   loraA: string;
   loraB: string;
   magnitude: string;
@@ -87,17 +87,24 @@ export interface Int4Linear extends LinearShape {
   bias?: string;
 }
 
-/** int8 weights ([in, out] int8, per-output-channel scale) with dynamically quantised activations. */
+/** int8 weights ([in, out] int8, per-output-channel scale) with dynamically quantised (u8) activations. */
 export interface Int8Linear extends LinearShape {
   kind: "int8";
   quantizedWeight: string;
   scales: string;
+  /** Weights limited to 7 bits (see quantizeInt8). */
+  reduceRange: boolean;
   bias?: string;
 }
 
-/** A dense linear whose weight is stored in float16 and cast to float32 for the MatMul. */
-export interface Fp16Linear extends LinearShape {
-  kind: "fp16";
+/**
+ * A dense linear whose weight [in, out] is stored in float16 or bfloat16. The ONNX graph casts it to
+ * float32 for the MatMul: on the CPU EP that Cast is constant-folded at load, so the file is half the
+ * size but the run is fp32 (said in the result's settings, not hidden).
+ */
+export interface HalfLinear extends LinearShape {
+  kind: "half";
+  /** Stored transposed, [in, out], as F16 or BF16 raw bytes. */
   weight: string;
   bias?: string;
 }
@@ -218,7 +225,7 @@ export function mapLinears(ir: ModelIr, map: (linear: LinearOp, layer: number, p
 export function linearTensorNames(linear: LinearOp): string[] {
   switch (linear.kind) {
     case "dense":
-    case "fp16":
+    case "half":
       return [linear.weight, ...(linear.bias ? [linear.bias] : [])];
     case "lora":
       return [...linearTensorNames(linear.base), linear.loraA, linear.loraB];
@@ -253,5 +260,11 @@ export function irTensor(ir: ModelIr, name: string): IrTensor {
 export function irFloatTensor(ir: ModelIr, name: string): Tensor {
   const tensor = irTensor(ir, name);
   if (!isFloatTensor(tensor)) throw new Error(`IR of ${ir.config.name}: tensor ${name} is ${tensor.dtype}, expected float32`);
+  return tensor;
+}
+
+export function irRawTensor(ir: ModelIr, name: string): RawTensor {
+  const tensor = irTensor(ir, name);
+  if (isFloatTensor(tensor)) throw new Error(`IR of ${ir.config.name}: tensor ${name} is float32, expected raw bytes`);
   return tensor;
 }

@@ -11,11 +11,12 @@ export const OPSET = 17;
 export const IR_VERSION = 8;
 export const MS_DOMAIN = "com.microsoft";
 
-export type ElementType = "float32" | "float16" | "int64" | "int32" | "int8" | "uint8" | "bool";
+export type ElementType = "float32" | "float16" | "bfloat16" | "int64" | "int32" | "int8" | "uint8" | "bool";
 
 export const ELEMENT_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
+  bfloat16: onnx.TensorProto.DataType.BFLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   int8: onnx.TensorProto.DataType.INT8,

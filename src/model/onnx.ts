@@ -15,7 +15,7 @@
 import type { ModelConfig, Scenario } from "../suite/schema.js";
 import { rotaryTables } from "./architecture.js";
 import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
-import { GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
+import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
 import { synthesizeWeights, type WeightMap } from "./weights.js";
 
 /** A graph input with symbolic dims (batch, sequence, past_sequence). */
@@ -185,6 +185,8 @@ function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"]
 
 /** Emits linear operators; each weight initialiser is added once even when two ops read it. */
 export class LinearEmitter {
+  private one?: string;
+
   constructor(
     readonly g: GraphBuilder,
     readonly ir: ModelIr,
@@ -200,13 +202,25 @@ export class LinearEmitter {
   }
 
   /** A tensor as is (float32, or its raw dtype). */
-  tensor(name: string, type?: ElementType): string {
+  tensor(name: string): string {
     if (this.g.hasInitializer(name)) return name;
     const tensor = irTensor(this.ir, name);
     if (isFloatTensor(tensor)) return this.g.float(name, tensor.shape, tensor.data);
-    const rawType: ElementType = type ?? ({ U8: "uint8", I8: "int8", F16: "float16", I64: "int64", I32: "int32" } as Record<string, ElementType>)[tensor.dtype]!;
+    const rawType = RAW_ELEMENT_TYPE[tensor.dtype];
     if (!rawType) throw new Error(`tensor ${name}: dtype ${tensor.dtype} cannot be an initialiser`);
     return this.g.initializer(name, rawType, tensor.shape, tensor.bytes);
+  }
+
+  /**
+   * A float 1 that ORT cannot constant-fold: the sign of the batch size read from the input's shape at run
+   * time. Multiplying a weights-only subgraph by it keeps that subgraph in the run (unmerged DoRA's norm).
+   */
+  runtimeOne(): string {
+    if (!this.one) {
+      const batch = this.g.op("Gather", [this.g.op("Shape", ["input_ids"]), this.g.int64([0], [])], { axis: 0 });
+      this.one = this.g.op("Sign", [this.g.op("Cast", [batch], { to: ELEMENT_TYPE.float32 })]);
+    }
+    return this.one;
   }
 
   private addBias(y: string, bias?: string): string {
@@ -225,32 +239,49 @@ export class LinearEmitter {
         const scaled = g.op("Mul", [up, g.scalar(linear.scale)]);
         return g.op("Add", [this.emit(linear.base, x), scaled]);
       }
-      case "dora":
-      case "int4":
-      case "int8":
-      case "fp16":
-        return emitTechniqueLinear(this, linear, x);
+      case "dora": {
+        if (linear.base.kind !== "dense") throw new Error("unmerged DoRA over a quantised base is not emitted yet");
+        // peft's DoRA: the column norm ‖W + s·B·A‖ (per output feature) recomputed on every forward; the
+        // runtime 1 keeps ORT from folding it into a constant (which would silently merge the adapter).
+        const weightT = this.transposedWeight(linear.base.weight); // [in, out]
+        const loraAT = this.transposedWeight(linear.loraA); // [in, r]
+        const loraBT = this.transposedWeight(linear.loraB); // [r, out]
+        const delta = g.op("MatMul", [g.op("Mul", [loraAT, this.runtimeOne()]), loraBT]); // [in, out]
+        const combined = g.op("Add", [weightT, g.op("Mul", [delta, g.scalar(linear.scale)])]);
+        const norm = g.op("ReduceL2", [combined], { axes: [0], keepdims: 0 }); // [out]
+        const magnitudeScale = g.op("Div", [this.tensor(linear.magnitude), norm]);
+        const baseOut = g.op("MatMul", [x, weightT]);
+        const loraOut = g.op("Mul", [g.op("MatMul", [g.op("MatMul", [x, loraAT]), loraBT]), g.scalar(linear.scale)]);
+        return this.addBias(g.op("Mul", [g.op("Add", [baseOut, loraOut]), magnitudeScale]), linear.base.bias);
+      }
+      case "int4": {
+        const inputs = [x, this.tensor(linear.packedWeight), this.tensor(linear.scales)];
+        if (linear.zeroPoints) inputs.push(this.tensor(linear.zeroPoints));
+        const y = g.op(
+          "MatMulNBits",
+          inputs,
+          { K: linear.inFeatures, N: linear.outFeatures, bits: 4, block_size: linear.blockSize, accuracy_level: linear.accuracyLevel },
+          { domain: MS_DOMAIN },
+        );
+        return this.addBias(y, linear.bias);
+      }
+      case "int8": {
+        // Activations quantised per run to u8 (DynamicQuantizeLinear), int8 weights, int32 accumulation,
+        // then rescaled; ORT fuses this into DynamicQuantizeMatMul.
+        const [quantized, scale, zeroPoint] = g.node("DynamicQuantizeLinear", [x], 3) as [string, string, string];
+        const accumulated = g.op("MatMulInteger", [quantized, this.tensor(linear.quantizedWeight), zeroPoint]);
+        const y = g.op("Mul", [g.op("Cast", [accumulated], { to: ELEMENT_TYPE.float32 }), g.op("Mul", [scale, this.tensor(linear.scales)])]);
+        return this.addBias(y, linear.bias);
+      }
+      case "half": {
+        const weight = g.op("Cast", [this.tensor(linear.weight)], { to: ELEMENT_TYPE.float32 });
+        return this.addBias(g.op("MatMul", [x, weight]), linear.bias);
+      }
     }
   }
 }
 
-/** Linear kinds added by techniques (issue 4); kept out of the base emitter's switch. */
-export type TechniqueLinearEmitter = (emitter: LinearEmitter, linear: LinearOp, x: string) => string;
-const techniqueEmitters = new Map<string, TechniqueLinearEmitter>();
-
-/** Registers how a technique's linear kind becomes ONNX nodes. */
-export function registerLinearEmitter(kind: LinearOp["kind"], emit: TechniqueLinearEmitter): void {
-  if (techniqueEmitters.has(kind)) throw new Error(`a linear emitter for "${kind}" is registered twice`);
-  techniqueEmitters.set(kind, emit);
-}
-
-function emitTechniqueLinear(emitter: LinearEmitter, linear: LinearOp, x: string): string {
-  const emit = techniqueEmitters.get(linear.kind);
-  if (!emit) throw new Error(`the ONNX emitter has no implementation for linear kind "${linear.kind}"`);
-  return emit(emitter, linear, x);
-}
-
-export { MS_DOMAIN };
+const RAW_ELEMENT_TYPE: Partial<Record<string, ElementType>> = { U8: "uint8", I8: "int8", F16: "float16", BF16: "bfloat16", I64: "int64", I32: "int32" };
 
 /** What the runner pre-allocates for one input: its concrete dims and how to fill it. */
 export interface InputSpec {

@@ -2,21 +2,13 @@
 // checked against. For tiny models only (no blocking, no threads).
 import type { ModelConfig } from "../suite/schema.js";
 import { rotaryTables } from "./architecture.js";
-import { buildModelIr, irFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
-import type { WeightMap } from "./weights.js";
+import { buildModelIr, irFloatTensor, irRawTensor, type Int4Linear, type LinearOp, type ModelIr } from "./ir.js";
+import { dequantizeInt4, dequantizeInt8, fromHalf } from "./quantize.js";
+import type { Tensor, WeightMap } from "./weights.js";
 
 /** Logits [batch, seq, vocab] (row-major) of the unmodified model, in float64. */
 export function referenceForward(model: ModelConfig, weights: WeightMap, inputIds: number[][]): Float64Array {
   return referenceForwardIr(buildModelIr(model, weights), inputIds);
-}
-
-/** How a technique's linear kind is computed in float64 (registered by the technique). */
-export type ReferenceLinear = (ir: ModelIr, linear: LinearOp, x: Float64Array, rows: number) => Float64Array;
-const referenceLinears = new Map<string, ReferenceLinear>();
-
-export function registerReferenceLinear(kind: LinearOp["kind"], compute: ReferenceLinear): void {
-  if (referenceLinears.has(kind)) throw new Error(`a reference linear for "${kind}" is registered twice`);
-  referenceLinears.set(kind, compute);
 }
 
 /** y [rows, out] = x [rows, in] · Wᵀ for W [out, in] given as float32. */
@@ -48,12 +40,59 @@ export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, 
       for (let i = 0; i < y.length; i++) y[i] += linear.scale * up[i]!;
       return y;
     }
-    default: {
-      const compute = referenceLinears.get(linear.kind);
-      if (!compute) throw new Error(`the float64 reference has no implementation for linear kind "${linear.kind}"`);
-      return compute(ir, linear, x, rows);
+    case "dora": {
+      const base = linear.base.kind === "dense" ? irFloatTensor(ir, linear.base.weight) : dequantizedInt4(ir, linear.base);
+      const { outFeatures: out, inFeatures: inF, rank } = linear;
+      const a = irFloatTensor(ir, linear.loraA).data;
+      const bMatrix = irFloatTensor(ir, linear.loraB).data;
+      const magnitude = irFloatTensor(ir, linear.magnitude).data;
+      // W' = m/‖W + s·B·A‖_row ⊙ (W + s·B·A), then y = x·W'ᵀ + b: what the unmerged graph computes.
+      const merged = new Float64Array(out * inF);
+      for (let o = 0; o < out; o++) {
+        let sumSquares = 0;
+        for (let i = 0; i < inF; i++) {
+          let delta = 0;
+          for (let r = 0; r < rank; r++) delta += bMatrix[o * rank + r]! * a[r * inF + i]!;
+          const w = base.data[o * inF + i]! + linear.scale * delta;
+          merged[o * inF + i] = w;
+          sumSquares += w * w;
+        }
+        const factor = magnitude[o]! / Math.sqrt(sumSquares);
+        for (let i = 0; i < inF; i++) merged[o * inF + i] *= factor;
+      }
+      const y = matmulTransposed(x, rows, merged, out, inF);
+      if (linear.base.bias) addRowVector(y, irFloatTensor(ir, linear.base.bias).data, rows);
+      return y;
+    }
+    case "int4": {
+      const y = matmulTransposed(x, rows, dequantizedInt4(ir, linear).data, linear.outFeatures, linear.inFeatures);
+      if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
+      return y;
+    }
+    case "int8": {
+      const weight = dequantizeInt8({ weight: irRawTensor(ir, linear.quantizedWeight), scales: irFloatTensor(ir, linear.scales) });
+      const y = matmulTransposed(x, rows, weight.data, linear.outFeatures, linear.inFeatures);
+      if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
+      return y;
+    }
+    case "half": {
+      const weightT = fromHalf(irRawTensor(ir, linear.weight)); // [in, out]
+      const weight = new Float64Array(linear.outFeatures * linear.inFeatures);
+      for (let i = 0; i < linear.inFeatures; i++)
+        for (let o = 0; o < linear.outFeatures; o++) weight[o * linear.inFeatures + i] = weightT.data[i * linear.outFeatures + o]!;
+      const y = matmulTransposed(x, rows, weight, linear.outFeatures, linear.inFeatures);
+      if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
+      return y;
     }
   }
+}
+
+function dequantizedInt4(ir: ModelIr, linear: Int4Linear): Tensor {
+  return dequantizeInt4(
+    { packed: irRawTensor(ir, linear.packedWeight), scales: irFloatTensor(ir, linear.scales), zeroPoints: linear.zeroPoints ? irRawTensor(ir, linear.zeroPoints) : undefined },
+    linear.inFeatures,
+    linear.blockSize,
+  );
 }
 
 function addRowVector(y: Float64Array, v: Float32Array, rows: number): void {

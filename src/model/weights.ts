@@ -109,3 +109,10 @@ export function requireTensor(weights: WeightMap, name: string): Tensor {
   if (!tensor) throw new Error(`missing tensor ${name}`);
   return tensor;
 }
+
+/** A tensor of `std` × unit-variance draws, seeded by (seed, name) like every synthesised weight. */
+export function randomTensor(seed: number, name: string, shape: number[], std: number, distribution: "normal" | "student-t4" = "normal"): Tensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  fillRandom(data, new Sfc32(seed, name), distribution, std);
+  return { shape, data };
+}

@@ -1,9 +1,15 @@
 // The technique registry: one file per technique, one line here each (CONVENTIONS.md §1, §9).
 import { z } from "zod";
 import { baseTechnique } from "./base.js";
+import { loraTechnique } from "./lora.js";
+import { rsloraTechnique } from "./rslora.js";
+import { doraTechnique } from "./dora.js";
+import { int4Technique } from "./int4.js";
+import { int8Technique } from "./int8.js";
+import { bf16Technique, fp16Technique } from "./half.js";
 import type { Technique } from "./technique.js";
 
-export const TECHNIQUES = [baseTechnique] as const satisfies readonly Technique<any>[];
+export const TECHNIQUES = [baseTechnique, loraTechnique, rsloraTechnique, doraTechnique, int4Technique, int8Technique, fp16Technique, bf16Technique] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();
 for (const technique of TECHNIQUES) {

@@ -1,6 +1,8 @@
 // The Technique interface (DESIGN.md §3): how a base model is changed.
 import type { z } from "zod";
-import type { RunnerName, Scenario } from "../suite/schema.js";
+import type { ModelConfig, RunnerName, Scenario } from "../suite/schema.js";
+import type { ModelIr } from "../model/ir.js";
+import type { TechniqueAccounting } from "./accounting.js";
 
 export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>> {
   kind: z.output<P>["kind"];
@@ -10,4 +12,14 @@ export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>
   label(params: z.output<P>): string;
   /** Which runners and scenarios can run it; `undefined` means supported, a string is the reason it is not. */
   unsupportedReason(params: z.output<P>, runner: RunnerName, scenario: Scenario): string | undefined;
+  /**
+   * Rewrites the model IR (ort runner, `bench export`, fidelity): wraps linears in adapters, swaps them
+   * for quantised ones, replaces FFNs by mixtures. Absent ⇒ the technique has no ONNX form (torch only).
+   * Must not mutate `ir`; returns a new IR that may share tensors.
+   */
+  rewriteIr?(ir: ModelIr, params: z.output<P>): ModelIr;
+  /** Parameter, byte and FLOP accounting by arithmetic only. Absent ⇒ the base model's. */
+  account?(model: ModelConfig, params: z.output<P>): TechniqueAccounting;
+  /** What the ort runner should record about how the technique really ran (e.g. "fp16 cast to fp32 at load"). */
+  runtimeNotes?(params: z.output<P>, runner: RunnerName): string[];
 }

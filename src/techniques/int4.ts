@@ -1,0 +1,98 @@
+// int4: block-wise 4-bit weights run by com.microsoft MatMulNBits (accuracy_level 4 = int8 activations
+// on CPU, the fast path). Embeddings, lm_head and norms stay fp32.
+import { z } from "zod";
+import type { ModelConfig } from "../suite/schema.js";
+import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
+import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
+import { int4Bytes, quantizeInt4 } from "../model/quantize.js";
+import { accountModel, FP32_BYTES } from "../model/accounting.js";
+import type { Technique } from "./technique.js";
+import type { TechniqueAccounting } from "./accounting.js";
+
+const projectionEnum = z.enum(PROJECTIONS as [ProjectionName, ...ProjectionName[]]);
+
+const params = z
+  .object({
+    kind: z.literal("int4"),
+    name: z.string().optional(),
+    blockSize: z.number().int().min(16).default(32),
+    symmetric: z.boolean().default(true),
+    /** MatMulNBits accuracy_level: 4 quantises activations to int8, the fast CPU path (DESIGN.md §4). */
+    accuracyLevel: z.number().int().min(0).max(4).default(4),
+    targets: z.union([z.literal("all-linear"), z.array(projectionEnum).min(1)]).default("all-linear"),
+  })
+  .strict();
+
+export type Int4Params = z.output<typeof params>;
+export const INT4_DEFAULTS: Omit<Int4Params, "kind"> = { blockSize: 32, symmetric: true, accuracyLevel: 4, targets: "all-linear" };
+
+function targets(p: Pick<Int4Params, "targets">): Set<ProjectionName> {
+  return new Set(p.targets === "all-linear" ? PROJECTIONS : p.targets);
+}
+
+export function quantizeIrInt4(ir: ModelIr, p: Int4Params): ModelIr {
+  const chosen = targets(p);
+  const added = new Map<string, ReturnType<typeof quantizeInt4>[keyof ReturnType<typeof quantizeInt4>]>();
+  const result = mapLinears(ir, (linear, layer, projection) => {
+    if (!chosen.has(projection)) return linear;
+    if (linear.kind !== "dense") throw new Error(`int4: cannot quantise a ${linear.kind} linear`);
+    const module = projectionModule(layer, projection);
+    const q = quantizeInt4(irFloatTensor(ir, linear.weight), p.blockSize, p.symmetric);
+    added.set(`${module}.qweight`, q.packed);
+    added.set(`${module}.scales`, q.scales);
+    if (q.zeroPoints) added.set(`${module}.qzeros`, q.zeroPoints);
+    return {
+      kind: "int4",
+      inFeatures: linear.inFeatures,
+      outFeatures: linear.outFeatures,
+      packedWeight: `${module}.qweight`,
+      scales: `${module}.scales`,
+      zeroPoints: q.zeroPoints ? `${module}.qzeros` : undefined,
+      blockSize: p.blockSize,
+      accuracyLevel: p.accuracyLevel,
+      bias: linear.bias,
+    };
+  });
+  for (const [name, tensor] of added) if (tensor && typeof tensor === "object" && "shape" in tensor) result.tensors.set(name, tensor);
+  // The fp32 originals of quantised weights are not needed by the graph; drop them from the IR.
+  for (const { layer, projection } of iterateTargets(ir, chosen)) result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
+  result.notes.push(`int4 block ${p.blockSize} ${p.symmetric ? "symmetric" : "asymmetric"} accuracy_level ${p.accuracyLevel}`);
+  return result;
+}
+
+function* iterateTargets(ir: ModelIr, chosen: Set<ProjectionName>) {
+  for (let layer = 0; layer < ir.layers.length; layer++) for (const projection of chosen) yield { layer, projection };
+}
+
+export function int4Accounting(model: ModelConfig, p: Int4Params): TechniqueAccounting {
+  const a = accountModel(model);
+  const dims = dimensionsOf(model);
+  let quantizedParams = 0;
+  let quantizedBytes = 0;
+  for (const projection of targets(p)) {
+    const [out, inFeatures] = projectionShape(dims, projection);
+    quantizedParams += dims.layers * out * inFeatures;
+    quantizedBytes += dims.layers * int4Bytes(out, inFeatures, p.blockSize, p.symmetric);
+  }
+  return {
+    totalParams: a.totalParams,
+    trainableParams: null,
+    trainableReason: "a quantised model alone is not fine-tuned (stack an adapter with base: int4 for QLoRA)",
+    activeParamsPerToken: a.totalParams,
+    weightBytes: (a.totalParams - quantizedParams) * FP32_BYTES + quantizedBytes,
+    adapterParams: 0,
+    adapterBytes: 0,
+    extraFlopsPerToken: 0,
+    extraFlopsPerForward: 0,
+    notes: ["embeddings, lm_head and norms stay fp32"],
+  };
+}
+
+export const int4Technique: Technique<typeof params> = {
+  kind: "int4",
+  params,
+  label: (p) => `int4 b${p.blockSize} ${p.symmetric ? "sym" : "asym"}`,
+  unsupportedReason: (_p, runner) => (runner === "torch" ? "int4 on the torch runner is not implemented yet" : undefined),
+  rewriteIr: quantizeIrInt4,
+  account: int4Accounting,
+};
