@@ -2,7 +2,7 @@
 import type { Case } from "../suite/case.js";
 import type { RepeatOutcome } from "../../runners/runner.js";
 import type { MetricRecord } from "../store/store.js";
-import { hierarchicalBootstrap, mean, percentile, cv } from "./stats.js";
+import { cv, hierarchicalBootstrapAll, mean, percentileStatistic } from "./stats.js";
 import { caseAccountingMetrics } from "../model/case-accounting.js";
 
 type Completed = Extract<RepeatOutcome, { status: "completed" }>;
@@ -24,15 +24,14 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
     if (processes.length === 0) continue;
     const unit = outcomes.flatMap((o) => o.series).find((s) => s.metric === name)!.unit;
     const base = name.replace(/_(ms|us|s)$/, "");
-    for (const [label, stat] of [
-      ["p50", (xs: number[]) => percentile(xs, 50)],
-      ["p90", (xs: number[]) => percentile(xs, 90)],
-      ["p99", (xs: number[]) => percentile(xs, 99)],
-      ["mean", mean],
-    ] as const) {
-      const ci = hierarchicalBootstrap(processes, stat, bootstrap);
+    // One set of resamples for all four statistics.
+    const cis = hierarchicalBootstrapAll(
+      processes,
+      { p50: percentileStatistic(50), p90: percentileStatistic(90), p99: percentileStatistic(99), mean },
+      bootstrap,
+    );
+    for (const [label, ci] of Object.entries(cis))
       metrics.push({ name: `${base}_${label}_${unit}`, value: ci.estimate, unit, ciLow: ci.low, ciHigh: ci.high });
-    }
     metrics.push({ name: `${base}_cv`, value: cv(processes.flat()), unit: "ratio" });
   }
 
