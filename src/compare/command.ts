@@ -1,0 +1,106 @@
+// `bench compare` as plain functions the CLI calls: options → parsed arguments → exit code
+// (0 no regression, 1 a regression beyond the threshold — or, with --strict, a base case missing in head —, 2 usage).
+import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
+import { compareStores, CompareError, DEFAULT_METRIC, DEFAULT_THRESHOLD, runsWithResults, type CompareReport } from "./compare.js";
+import { toJson, toMarkdown, toText } from "./format.js";
+import { compareMessages } from "./messages.js";
+
+/** The options of `bench compare`, in the shape of the CLI's option specs (node:util parseArgs). */
+export const compareCommandOptions = {
+  threshold: { type: "string", description: `relative change that counts, e.g. 5% or 0.05 (default ${DEFAULT_THRESHOLD * 100}%)` },
+  metric: { type: "string", description: `per-iteration sample series to compare (default ${DEFAULT_METRIC})` },
+  "base-run": { type: "string", description: "compare only this run of the base database (run ids: sqlite3 x.db 'select id from runs')" },
+  "head-run": { type: "string", description: "compare only this run of the head database" },
+  json: { type: "boolean", description: "print the comparison as JSON" },
+  markdown: { type: "boolean", description: "print a markdown summary (for a PR comment or $GITHUB_STEP_SUMMARY)" },
+  strict: { type: "boolean", description: "also exit 1 when a case completed in base has no completed result in head" },
+  resamples: { type: "string", description: `bootstrap resamples (default ${PROTOCOL_DEFAULTS.bootstrapResamples})` },
+  seed: { type: "string", description: `bootstrap seed (default ${PROTOCOL_DEFAULTS.seed})` },
+} as const;
+
+export const compareCommandSummary = "compare two result databases (or two runs of one) case by case; exit 1 on a regression";
+export const compareCommandUsage = "<base.db> <head.db> [--threshold 5%] [--metric latency_ms] [--json | --markdown] [--strict]\n       bench compare <results.db> [--base-run <id>] [--head-run <id>]";
+
+export interface CompareCommandArgs {
+  basePath: string;
+  headPath: string;
+  baseRun?: number;
+  headRun?: number;
+  threshold: number;
+  metric: string;
+  format: "text" | "markdown" | "json";
+  strict: boolean;
+  resamples: number;
+  seed: number;
+}
+
+/** "5%" → 0.05, "0.05" → 0.05; a bare "5" is refused (5 or 5%? the user says which). */
+export function parseThreshold(text: string): number {
+  const trimmed = text.trim();
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(trimmed);
+  const value = percent ? Number(percent[1]) / 100 : /^\d*\.\d+$|^0$/.test(trimmed) ? Number(trimmed) : NaN;
+  if (!(value > 0 && value < 10)) throw new CompareError(compareMessages.badThreshold(text));
+  return value;
+}
+
+function parsePositiveInteger(option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CompareError(compareMessages.badInteger(option, String(value)));
+  return n;
+}
+
+/** Turns the parsed CLI values and positionals into arguments; throws CompareError (exit 2) for a usage error. */
+export function parseCompareArgs(values: Record<string, unknown>, positionals: string[]): CompareCommandArgs {
+  if (positionals.length === 0) throw new CompareError(compareMessages.missingDatabases);
+  if (positionals.length > 2) throw new CompareError(compareMessages.tooManyDatabases(positionals.length));
+  if (values.json && values.markdown) throw new CompareError(compareMessages.formatsExclusive);
+  const args: CompareCommandArgs = {
+    basePath: positionals[0]!,
+    headPath: positionals[1] ?? positionals[0]!,
+    threshold: values.threshold === undefined ? DEFAULT_THRESHOLD : parseThreshold(String(values.threshold)),
+    metric: (values.metric as string | undefined) ?? DEFAULT_METRIC,
+    format: values.json ? "json" : values.markdown ? "markdown" : "text",
+    strict: Boolean(values.strict),
+    resamples: parsePositiveInteger("--resamples", values.resamples) ?? PROTOCOL_DEFAULTS.bootstrapResamples,
+    seed: parsePositiveInteger("--seed", values.seed) ?? PROTOCOL_DEFAULTS.seed,
+  };
+  const baseRun = parsePositiveInteger("--base-run", values["base-run"]);
+  const headRun = parsePositiveInteger("--head-run", values["head-run"]);
+  if (baseRun !== undefined) args.baseRun = baseRun;
+  if (headRun !== undefined) args.headRun = headRun;
+  return args;
+}
+
+/**
+ * One database and not both runs given: head defaults to its newest run with results and base to the one before
+ * (the previous nightly appended to the same file).
+ */
+async function defaultRuns(args: CompareCommandArgs): Promise<CompareCommandArgs> {
+  if (args.basePath !== args.headPath || (args.baseRun !== undefined && args.headRun !== undefined)) return args;
+  const runs = await runsWithResults(args.basePath);
+  const headRun = args.headRun ?? runs.filter((r) => r !== args.baseRun).at(-1);
+  const baseRun = args.baseRun ?? runs.filter((r) => r < (headRun ?? Infinity)).at(-1);
+  if (headRun === undefined || baseRun === undefined) throw new CompareError(compareMessages.oneDatabaseNeedsRuns(args.basePath, runs));
+  return { ...args, baseRun, headRun };
+}
+
+/** The exit code of a comparison: 1 on a regression (and, when strict, on a base case without a completed head result). */
+export function exitCodeOf(report: CompareReport, strict: boolean): number {
+  if (report.summary.regressed > 0) return 1;
+  if (strict && report.cases.some((c) => c.base?.status === "completed" && (c.verdict === "only-in-base" || c.verdict === "not-comparable"))) return 1;
+  return 0;
+}
+
+/** Runs `bench compare`; prints the report to `write` (stdout by default) and returns the exit code. */
+export async function compareCommand(args: CompareCommandArgs, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  const resolved = await defaultRuns(args);
+  if (resolved.basePath === resolved.headPath && resolved.baseRun === resolved.headRun) throw new CompareError(compareMessages.sameRun(resolved.baseRun!));
+  const report = await compareStores(
+    { path: resolved.basePath, ...(resolved.baseRun !== undefined ? { runId: resolved.baseRun } : {}) },
+    { path: resolved.headPath, ...(resolved.headRun !== undefined ? { runId: resolved.headRun } : {}) },
+    { threshold: resolved.threshold, metric: resolved.metric, resamples: resolved.resamples, seed: resolved.seed },
+  );
+  write(resolved.format === "json" ? toJson(report) : resolved.format === "markdown" ? toMarkdown(report) : toText(report));
+  return exitCodeOf(report, resolved.strict);
+}
