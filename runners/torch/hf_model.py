@@ -1,0 +1,221 @@
+"""A case's model as a real `transformers` architecture with the harness's own seeded weights, plus its technique.
+
+The TypeScript side writes one safetensors file per (model, technique, seed) in Hugging Face naming: the base
+tensors (`model.embed_tokens.weight`, `model.layers.{i}.self_attn.q_proj.weight` [out, in], ...) and, for
+adapters, `<module>.lora_A.weight` [r, in], `<module>.lora_B.weight` [out, r] and `<module>.lora_magnitude_vector`
+[out] with the module path of the base linear. This module maps them onto the model and onto peft's names.
+"""
+
+import torch
+
+ADAPTER_KINDS = ("lora", "rslora", "dora")
+QUANT_KINDS = ("int8", "int4")
+ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+TARGET_GROUPS = {
+    "all": ALL_PROJECTIONS,
+    "all-linear": ALL_PROJECTIONS,
+    "attention": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "attn": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mlp": ["gate_proj", "up_proj", "down_proj"],
+    "ffn": ["gate_proj", "up_proj", "down_proj"],
+    "qv": ["q_proj", "v_proj"],
+}
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class Unsupported(Exception):
+    """A combination this worker cannot run here; recorded as `unsupported` with the message as the reason."""
+
+
+def hf_config(model):
+    """ModelConfig (src/suite/schema.ts) -> the matching transformers config and its name."""
+    if model.get("checkpoint"):
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(model["checkpoint"]), "checkpoint"
+    if model.get("moe"):
+        raise Unsupported("MoE models are not built by the torch worker yet (issue 5)")
+    heads = model["heads"]
+    common = dict(
+        vocab_size=model["vocab"],
+        hidden_size=model["hidden"],
+        intermediate_size=model["ffn"],
+        num_hidden_layers=model["layers"],
+        num_attention_heads=heads,
+        num_key_value_heads=model.get("kvHeads") or heads,
+        head_dim=model.get("headDim") or model["hidden"] // heads,
+        max_position_embeddings=model.get("maxPositions", 4096),
+        rope_theta=float(model.get("ropeTheta", 10000)),
+        rms_norm_eps=float(model.get("rmsNormEps", 1e-5)),
+        tie_word_embeddings=bool(model.get("tieEmbeddings", False)),
+        pad_token_id=None,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    # Qwen2 is Llama with biases on q/k/v only (Llama's attention_bias would also put one on o_proj), so a
+    # model with attention biases is built as Qwen2 whatever its family; Mistral without a sliding window is Llama.
+    if model.get("attentionBias"):
+        from transformers import Qwen2Config
+
+        return Qwen2Config(**common, use_sliding_window=False), "Qwen2ForCausalLM"
+    from transformers import LlamaConfig
+
+    return LlamaConfig(**common, attention_bias=False, mlp_bias=False), "LlamaForCausalLM"
+
+
+def meta_model(model_config, attn_implementation="sdpa"):
+    from transformers import AutoModelForCausalLM
+
+    config, arch = hf_config(model_config)
+    config._attn_implementation = attn_implementation
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation)
+    return model, config, arch
+
+
+def _refresh_rotary(model, config, device):
+    """to_empty leaves non-persistent buffers (the rotary inv_freq) uninitialised: rebuild them."""
+    for module in model.modules():
+        if hasattr(module, "inv_freq") and hasattr(module, "rope_type"):
+            fresh = type(module)(config=config).to(device)
+            for name, buffer in fresh.named_buffers(recurse=False):
+                setattr(module, name, buffer)
+
+
+def is_adapter_key(name):
+    return ".lora_A." in name or ".lora_B." in name or "lora_magnitude_vector" in name
+
+
+def peft_key(name):
+    """`model.layers.0.self_attn.q_proj.lora_A.weight` -> peft's `base_model.model.<...>.lora_A.default.weight`."""
+    if name.startswith("base_model.model."):
+        return name
+    for part in (".lora_A.", ".lora_B."):
+        if part in name and ".default." not in name:
+            name = name.replace(part + "weight", part + "default.weight")
+    if "lora_magnitude_vector" in name and ".default" not in name:
+        name = name.split("lora_magnitude_vector")[0] + "lora_magnitude_vector.default.weight"
+    return "base_model.model." + name
+
+
+def adapter_targets(technique):
+    targets = technique.get("targets", technique.get("targetModules", ["q_proj", "v_proj"]))
+    if isinstance(targets, str):
+        targets = TARGET_GROUPS.get(targets, [targets])
+    out = []
+    for target in targets:
+        out.extend(TARGET_GROUPS.get(target, [target]))
+    return sorted(set(out), key=lambda t: ALL_PROJECTIONS.index(t) if t in ALL_PROJECTIONS else 99)
+
+
+def lora_config(technique):
+    from peft import LoraConfig
+
+    kind = technique["kind"]
+    rank = int(technique.get("rank", technique.get("r", 8)))
+    return LoraConfig(
+        r=rank,
+        lora_alpha=float(technique.get("alpha", rank)),
+        target_modules=adapter_targets(technique),
+        lora_dropout=0.0,
+        bias="none",
+        use_rslora=kind == "rslora" or bool(technique.get("rslora", False)),
+        use_dora=kind == "dora" or bool(technique.get("dora", False)),
+        task_type="CAUSAL_LM",
+    )
+
+
+def parameter_counts(model):
+    """(trainable, total) as peft's get_nb_trainable_parameters reports them; quantised linears count the
+    parameters their packed weights stand for (DESIGN.md §4)."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+    packed = sum(getattr(m, "logical_params", 0) for m in model.modules())
+    return {"trainable": int(trainable), "total": int(total + packed), "packedLogical": int(packed)}
+
+
+def build_model(case, weights_path, device, dtype, training=False, attn_implementation="sdpa"):
+    """The case's model on `device` in `dtype`, weights from the harness's safetensors; returns (model, notes)."""
+    from safetensors.torch import load_file
+
+    technique = case.get("technique") or {"kind": "base"}
+    kind = technique.get("kind", "base")
+    notes = {"attnImplementation": attn_implementation}
+    model, config, arch = meta_model(case["model"], attn_implementation)
+    notes["architecture"] = arch
+    model.to_empty(device=device)
+    _refresh_rotary(model, config, device)
+    tensors = load_file(weights_path, device=str(device))
+    base_state = {k: v for k, v in tensors.items() if not is_adapter_key(k)}
+    expected = dict(model.state_dict())
+    for name, tensor in expected.items():
+        # Qwen2 always has q/k/v biases: a model without them gets zeros (the same function).
+        if name not in base_state and name.endswith(".bias"):
+            base_state[name] = torch.zeros_like(tensor)
+    if config.tie_word_embeddings:
+        base_state.pop("lm_head.weight", None)
+    missing, unexpected = model.load_state_dict(base_state, strict=False)
+    missing = [m for m in missing if not (config.tie_word_embeddings and m == "lm_head.weight")]
+    if missing or unexpected:
+        raise ValueError(f"weights file {weights_path} does not fit the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    if config.tie_word_embeddings:
+        model.tie_weights()
+
+    if kind in ADAPTER_KINDS:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(technique))
+        adapter_state = {peft_key(k): v for k, v in tensors.items() if is_adapter_key(k)}
+        if not adapter_state:
+            raise ValueError(f"weights file {weights_path} has no adapter tensors (lora_A/lora_B) for technique {kind}")
+        own = dict(model.named_parameters())
+        absent = [k for k in adapter_state if k not in own]
+        if absent:
+            raise ValueError(f"adapter tensors do not match peft's modules: {absent[:3]}")
+        wanted = [k for k in own if ("lora_A" in k or "lora_B" in k or (kind == "dora" and "magnitude" in k))]
+        not_given = [k for k in wanted if k not in adapter_state and "magnitude" not in k]
+        if not_given:
+            raise ValueError(f"weights file lacks adapter tensors for {not_given[:3]}")
+        with torch.no_grad():
+            for k, v in adapter_state.items():
+                own[k].copy_(v)
+        notes["adapterTargets"] = adapter_targets(technique)
+        notes["magnitudeFrom"] = "weights file" if any("magnitude" in k for k in adapter_state) else "peft init (row norms of W)"
+        if technique.get("merged"):
+            if training:
+                raise Unsupported("a merged adapter has no separate trainable parameters: train-step needs merged: false")
+            model = model.merge_and_unload()
+            notes["adapter"] = "merged (merge_and_unload)"
+        else:
+            notes["adapter"] = "unmerged (peft LoraLayer forward)"
+    elif kind == "base" and training:
+        notes["training"] = "full fine-tune"
+
+    model = model.to(dtype)
+    quant = dict(technique) if kind in QUANT_KINDS else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
+    if quant is not None:
+        import weight_quant
+
+        notes.update(weight_quant.quantize_model(model, quant, device))
+        if kind in ADAPTER_KINDS:
+            notes["adapterBase"] = "int4 (QLoRA-style: packed base, dequantised in backward)"
+    elif kind not in ADAPTER_KINDS and kind not in ("base", "fp16", "bf16"):
+        raise Unsupported(f"the torch worker does not implement technique {kind!r}")
+    counts = parameter_counts(model)
+    return model, notes, counts
+
+
+def inspect_counts(case):
+    """Parameter counts on the meta device (no weights allocated), as peft and transformers report them."""
+    technique = case.get("technique") or {"kind": "base"}
+    model, _, arch = meta_model(case["model"])
+    if technique.get("kind") in ADAPTER_KINDS:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(technique))
+    counts = parameter_counts(model)
+    counts["architecture"] = arch
+    return counts

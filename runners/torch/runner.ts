@@ -1,0 +1,204 @@
+// The torch runner (DESIGN.md §4): real transformers + peft in a Python worker. Importing torch costs seconds, so one
+// worker per repeat index serves that repeat of every case (DESIGN.md §1); a crash fails only the current case and
+// the worker is restarted for the next one.
+import { execa } from "execa";
+import { existsSync } from "node:fs";
+import { fromRoot } from "../../src/paths.js";
+import type { Case } from "../../src/suite/case.js";
+import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../runner.js";
+import type { RunnerOptions } from "../registry.js";
+import { watchRss } from "../proc.js";
+import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
+import { ensureWeightsFile } from "./weights-file.js";
+
+/** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
+export const TORCH_TECHNIQUES = new Set(["base", "lora", "rslora", "dora", "int8", "int4", "fp16", "bf16"]);
+const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step"]);
+
+export interface InterpreterCandidate {
+  python: string;
+  /** Where it came from: "--python", "BENCH_PYTHON", ".venv", "python3". */
+  source: string;
+}
+
+/** The interpreters to try, in order: `--python`, BENCH_PYTHON, the project's .venv, python3 on PATH. */
+export function interpreterCandidates(options: RunnerOptions = {}, env: NodeJS.ProcessEnv = process.env): InterpreterCandidate[] {
+  // An interpreter the user named is the only one tried: silently falling back would measure another install.
+  if (options.python) return [{ python: options.python, source: "--python" }];
+  if (env.BENCH_PYTHON) return [{ python: env.BENCH_PYTHON, source: "BENCH_PYTHON" }];
+  const candidates: InterpreterCandidate[] = [];
+  const venv = fromRoot(".venv/bin/python");
+  if (existsSync(venv)) candidates.push({ python: venv, source: ".venv" });
+  candidates.push({ python: "python3", source: "python3" });
+  return candidates;
+}
+
+export class TorchRunner implements Runner {
+  readonly name = "torch" as const;
+  private probed: Promise<ProbeResult> | undefined;
+  private python: string | undefined;
+  private readonly workers = new Map<number, TorchWorker>();
+
+  constructor(
+    private readonly options: RunnerOptions & { weightsCacheDir?: string; env?: Record<string, string | undefined> } = {},
+  ) {}
+
+  probe(): Promise<ProbeResult> {
+    this.probed ??= this.runProbe();
+    return this.probed;
+  }
+
+  private async runProbe(): Promise<ProbeResult> {
+    const failures: string[] = [];
+    for (const candidate of interpreterCandidates(this.options)) {
+      const result = await execa(candidate.python, ["-u", fromRoot("runners/torch/worker.py"), "--hello"], {
+        reject: false,
+        timeout: 180_000,
+        env: this.options.env,
+      });
+      const line = result.stdout?.toString().split("\n").find((l) => l.startsWith("{"));
+      if (result.exitCode === 0 && line) {
+        const hello = JSON.parse(line) as WorkerHello;
+        this.python = candidate.python;
+        return {
+          available: true,
+          info: { python: candidate.python, pythonSource: candidate.source, pythonVersion: hello.python, torch: hello.torch, transformers: hello.transformers, peft: hello.peft, cudaRuntime: hello.cudaRuntime, cuda: hello.cuda, threads: hello.threads },
+        };
+      }
+      const why = result.exitCode === undefined ? ((result as { originalMessage?: string }).originalMessage ?? result.shortMessage) : lastLine(result.stderr?.toString() ?? "") || `exit code ${result.exitCode}`;
+      failures.push(`${candidate.python} (${candidate.source}): ${why}`);
+    }
+    return {
+      available: false,
+      reason: `no Python with torch, transformers and peft was found — tried ${failures.join("; ")}. Run scripts/setup-python.sh to create .venv, or pass --python / set BENCH_PYTHON`,
+      info: {},
+    };
+  }
+
+  unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
+    if (!probe.available) return probe.reason;
+    const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
+    if (c.torch.device === "cuda" && devices.length === 0) return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)})`;
+    if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
+    if (!TORCH_TECHNIQUES.has(c.technique.kind)) return `the torch runner does not implement technique ${c.technique.kind}`;
+    if (c.model.moe) return "MoE models are not built by the torch runner yet (issue 5)";
+    if (c.model.checkpoint) return "checkpoint models are not loaded by the torch runner yet";
+    const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
+    const dtype = c.technique.kind === "fp16" || c.technique.kind === "bf16" ? c.technique.kind : c.torch.dtype;
+    const int4 = c.technique.kind === "int4" || (c.technique as { base?: string }).base === "int4";
+    if (int4 && onCuda && dtype !== "bf16") return "int4 on CUDA runs _weight_int4pack_mm, which takes bf16 activations only: set torch.dtype to bf16";
+    if ((c.technique as { merged?: boolean }).merged && c.scenario === "train-step") return "a merged adapter has no separate trainable parameters: train-step needs merged: false";
+    return undefined;
+  }
+
+  /** The worker of a repeat index, started (or restarted after a crash) on demand. */
+  private async workerFor(repeat: number): Promise<TorchWorker> {
+    const existing = this.workers.get(repeat);
+    if (existing?.usable) return existing;
+    this.workers.delete(repeat);
+    const probe = await this.probe();
+    if (!probe.available) throw new WorkerError(probe.reason ?? "the torch runner is unavailable", "start");
+    const worker = await TorchWorker.start(this.python!, { env: { ...process.env, ...this.options.env } });
+    this.workers.set(repeat, worker);
+    return worker;
+  }
+
+  async runRepeat(c: Case, ctx: RepeatContext): Promise<RepeatOutcome> {
+    const probe = await this.probe();
+    const unsupported = this.unsupportedReason(c, probe);
+    if (unsupported) return { status: "unsupported", reason: unsupported };
+    let weightsPath: string;
+    try {
+      weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
+    } catch (error) {
+      return { status: "failed", reason: `could not write the case's weights: ${(error as Error).message}` };
+    }
+    let worker: TorchWorker;
+    try {
+      worker = await this.workerFor(ctx.repeat);
+    } catch (error) {
+      return { status: "failed", reason: `the torch worker did not start: ${(error as Error).message}` };
+    }
+    if (worker.pid !== undefined) ctx.onProcess?.(worker.pid);
+    let overCap: number | undefined;
+    const stopWatchdog =
+      worker.pid !== undefined && ctx.memoryCapBytes
+        ? watchRss(worker.pid, ctx.memoryCapBytes, (rss) => {
+            overCap = rss;
+            worker.kill();
+          })
+        : () => {};
+    try {
+      const reply = await worker.request(
+        { type: "run", case: c, repeat: ctx.repeat, weightsPath },
+        {
+          final: ["result"],
+          timeoutMs: ctx.timeoutMs,
+          signal: ctx.signal,
+          onMessage: (message: WorkerMessage) => {
+            if (message.type === "window") ctx.onWindow?.(message.phase as "measure-start" | "measure-end");
+          },
+        },
+      );
+      if (reply.type === "error") return { status: "failed", reason: errorReason(reply) };
+      return reply.outcome as RepeatOutcome;
+    } catch (error) {
+      if (!(error instanceof WorkerError)) throw error;
+      this.retire(ctx.repeat, worker);
+      if (overCap !== undefined)
+        return { status: "failed", reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)` };
+      if (error.kind === "timed-out") return { status: "timed-out", reason: error.message };
+      return { status: "failed", reason: error.message };
+    } finally {
+      stopWatchdog();
+    }
+  }
+
+  /** Full-sequence logits of a case's model on given tokens (fidelity and contract tests), from the repeat-0 worker. */
+  async forwardLogits(c: Case, inputIds: number[][]): Promise<{ shape: number[]; data: Float64Array; counts: Record<string, unknown> }> {
+    const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
+    const worker = await this.workerFor(0);
+    const reply = await worker.request({ type: "forward", case: c, weightsPath, inputIds }, { final: ["logits"] }).catch((error: unknown) => {
+      this.retire(0, worker);
+      throw error;
+    });
+    if (reply.type === "error") throw new Error(errorReason(reply));
+    return { shape: reply.shape as number[], data: Float64Array.from(reply.data as number[]), counts: reply.counts as Record<string, unknown> };
+  }
+
+  /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */
+  async inspect(c: Case): Promise<{ trainable: number; total: number; architecture: string }> {
+    const worker = await this.workerFor(0);
+    const reply = await worker.request({ type: "inspect", case: c }, { final: ["counts"] });
+    if (reply.type === "error") throw new Error(errorReason(reply));
+    return reply.counts as { trainable: number; total: number; architecture: string };
+  }
+
+  /** Round trip of one tiny request through the worker of `repeat` (harness overhead, bench:runners). */
+  async ping(repeat = 0): Promise<void> {
+    const worker = await this.workerFor(repeat);
+    await worker.request({ type: "ping" }, { final: ["pong"] });
+  }
+
+  private retire(repeat: number, worker: TorchWorker): void {
+    worker.kill();
+    if (this.workers.get(repeat) === worker) this.workers.delete(repeat);
+  }
+
+  async close(): Promise<void> {
+    const workers = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
+
+function errorReason(reply: WorkerMessage): string {
+  const message = String(reply.message ?? "unknown error");
+  // The innermost frame says where it broke; the full traceback stays in the worker's stderr.
+  const frames = String(reply.traceback ?? "").match(/File "[^"]+", line \d+, in \w+/g);
+  return frames?.length ? `${message} (at ${frames.at(-1)!.replace(/^File "(?:.*\/)?([^/"]+)"/, "$1")})` : message;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1) ?? "";
+}

@@ -1,0 +1,317 @@
+"""What a case times (prefill, decode, generate, train-step) and the warm-up/measure protocol, the Python twin of
+runners/measure-loop.ts. CUDA events on GPU, perf_counter on CPU, synchronised after every iteration."""
+
+import gc
+import os
+import statistics
+import time
+
+import torch
+
+import hf_model
+from hf_model import DTYPES, Unsupported
+
+# Warm-up is stable once the last WARMUP_WINDOW iterations vary by less than WARMUP_STABLE_CV (as measure-loop.ts).
+WARMUP_WINDOW = 5
+WARMUP_STABLE_CV = 0.05
+_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def resolve_device(case):
+    wanted = (case.get("torch") or {}).get("device", "auto")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise Unsupported("torch.device is cuda but this torch has no CUDA device (torch.cuda.is_available() is false)")
+    if wanted == "auto":
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(wanted)
+
+
+def resolve_dtype(case):
+    kind = (case.get("technique") or {}).get("kind", "base")
+    name = kind if kind in ("fp16", "bf16") else (case.get("torch") or {}).get("dtype", "fp32")
+    return name, DTYPES[name]
+
+
+class Timer:
+    """Times one iteration: CUDA events on GPU (device time of the stream), perf_counter on CPU."""
+
+    def __init__(self, device):
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.start_event = torch.cuda.Event(enable_timing=True)
+            self.end_event = torch.cuda.Event(enable_timing=True)
+
+    def time_ms(self, fn):
+        if self.cuda:
+            self.start_event.record()
+            fn()
+            self.end_event.record()
+            self.end_event.synchronize()
+            return self.start_event.elapsed_time(self.end_event)
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e3
+
+
+def _stable(xs):
+    if len(xs) < WARMUP_WINDOW:
+        return False
+    tail = xs[-WARMUP_WINDOW:]
+    m = statistics.fmean(tail)
+    return m > 0 and statistics.stdev(tail) / m < WARMUP_STABLE_CV
+
+
+def measure_loop(iteration, protocol, timer, on_window):
+    """Warm-up until stable (or warmupMaxMs), then measure until both minMeasureMs and minIterations are met."""
+    warmup = []
+    warmup_start = time.perf_counter()
+    while True:
+        warmup.append(timer.time_ms(iteration))
+        elapsed_ms = (time.perf_counter() - warmup_start) * 1e3
+        if len(warmup) >= protocol["warmupMinIterations"] and (_stable(warmup) or elapsed_ms >= protocol["warmupMaxMs"]):
+            break
+        if len(warmup) >= protocol["maxIterations"]:
+            break
+    on_window("measure-start")
+    samples = []
+    start = time.perf_counter()
+    end = start
+    while len(samples) < protocol["maxIterations"]:
+        samples.append(timer.time_ms(iteration))
+        end = time.perf_counter()
+        if len(samples) >= protocol["minIterations"] and (end - start) * 1e3 >= protocol["minMeasureMs"]:
+            break
+    on_window("measure-end")
+    return samples, (end - start) * 1e3, len(warmup)
+
+
+def reset_peak_memory(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return True
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (Linux ≥ 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _inputs(case, device, generator_seed):
+    workload = case["workload"]
+    generator = torch.Generator().manual_seed(generator_seed)
+    ids = torch.randint(0, case["model"]["vocab"], (workload["batch"], workload["promptTokens"]), generator=generator)
+    return ids.to(device)
+
+
+def _prefill(model, ids):
+    def iteration():
+        with torch.inference_mode():
+            model(input_ids=ids, use_cache=False, logits_to_keep=1)
+
+    return iteration, ids.numel()
+
+
+def _decode(model, ids):
+    """One token per sequence at context promptTokens: the cache is prefilled once and cropped back after every
+    step, so each iteration times the same work (as the ort runner feeds the same past)."""
+    from transformers import DynamicCache
+
+    batch, prompt = ids.shape
+    cache = DynamicCache()
+    with torch.inference_mode():
+        model(input_ids=ids, past_key_values=cache, use_cache=True)
+    next_ids = ids[:, -1:].contiguous()
+    position_ids = torch.full((batch, 1), prompt, dtype=torch.long, device=ids.device)
+
+    def iteration():
+        with torch.inference_mode():
+            model(input_ids=next_ids, past_key_values=cache, position_ids=position_ids, use_cache=True, logits_to_keep=1)
+            cache.crop(-1)
+
+    return iteration, batch
+
+
+def _generate(model, ids, new_tokens, timer, extra):
+    """Greedy generation of newTokens tokens: the iteration is the whole request; TTFT (prefill + first token) and
+    TPOT (mean of the following steps) are recorded per request."""
+    from transformers import DynamicCache
+
+    batch, prompt = ids.shape
+
+    def iteration():
+        cache = DynamicCache()
+        steps = []
+        with torch.inference_mode():
+            state = {}
+
+            def first():
+                out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                state["next"] = out.logits[:, -1:].argmax(-1)
+
+            steps.append(timer.time_ms(first))
+            for step in range(1, new_tokens):
+                position_ids = torch.full((batch, 1), prompt + step - 1, dtype=torch.long, device=ids.device)
+
+                def one():
+                    out = model(input_ids=state["next"], past_key_values=cache, position_ids=position_ids, use_cache=True, logits_to_keep=1)
+                    state["next"] = out.logits[:, -1:].argmax(-1)
+
+                steps.append(timer.time_ms(one))
+        extra["ttft_ms"].append(steps[0])
+        if len(steps) > 1:
+            extra["tpot_ms"].append(statistics.fmean(steps[1:]))
+
+    return iteration, batch * new_tokens
+
+
+def _train_step(model, ids, settings):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise Unsupported("the model has no trainable parameters for a train step")
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    labels = ids.clone()
+
+    def iteration():
+        loss = model(input_ids=ids, labels=labels, use_cache=False).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    settings["optimizer"] = "AdamW (lr 1e-4) on trainable parameters only"
+    return iteration, ids.numel()
+
+
+def _set_threads(case):
+    threads = (case.get("torch") or {}).get("threads") or _DEFAULT_THREADS
+    # One worker serves many cases: set the thread count on every case, not only when the suite names one.
+    torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+def _free(device):
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def run_repeat(case, repeat, weights_path, on_window):
+    try:
+        return _run_repeat(case, repeat, weights_path, on_window)
+    except Unsupported as reason:
+        return {"status": "unsupported", "reason": str(reason)}
+
+
+def _run_repeat(case, repeat, weights_path, on_window):
+    scenario = case["scenario"]
+    technique = case.get("technique") or {"kind": "base"}
+    device = resolve_device(case)
+    dtype_name, dtype = resolve_dtype(case)
+    if scenario in ("adapter-swap", "merge"):
+        raise Unsupported(f"the torch worker does not implement the {scenario} scenario yet")
+    if technique.get("kind") == "int4":
+        import weight_quant
+
+        reason = weight_quant.int4_unsupported_reason(device, dtype)
+        if reason:
+            raise Unsupported(reason)
+    if device.type == "cpu" and dtype_name == "fp16" and scenario == "train-step":
+        raise Unsupported("fp16 training on CPU: torch has no fp16 AdamW path worth timing here; use bf16 or fp32")
+    threads = _set_threads(case)
+    training = scenario == "train-step"
+    torch.manual_seed(case["protocol"].get("seed", 1))
+    settings = {"device": str(device), "dtype": dtype_name, "threads": threads, "torch": torch.__version__, "timer": "cuda-events" if device.type == "cuda" else "perf_counter"}
+    model = None
+    try:
+        model, notes, counts = hf_model.build_model(case, weights_path, device, dtype, training=training)
+        settings.update(notes)
+        if training:
+            model.train()
+            if (case.get("torch") or {}).get("gradientCheckpointing"):
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                if hasattr(model, "enable_input_require_grads"):
+                    model.enable_input_require_grads()
+                settings["gradientCheckpointing"] = True
+            else:
+                settings["gradientCheckpointing"] = False
+        else:
+            model.eval()
+        ids = _inputs(case, device, case["protocol"].get("seed", 1))
+        timer = Timer(device)
+        extra = {"ttft_ms": [], "tpot_ms": []}
+        if scenario == "prefill":
+            iteration, tokens = _prefill(model, ids)
+        elif scenario == "decode":
+            iteration, tokens = _decode(model, ids)
+        elif scenario == "generate":
+            iteration, tokens = _generate(model, ids, case["workload"].get("newTokens", 1), Timer(device), extra)
+        elif scenario == "train-step":
+            iteration, tokens = _train_step(model, ids, settings)
+        else:
+            raise Unsupported(f"unknown scenario {scenario!r}")
+        _free(device)
+        memory_reset = reset_peak_memory(device)
+        samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window)
+
+        series = [{"metric": "latency_ms", "unit": "ms", "values": samples}]
+        for metric in ("ttft_ms", "tpot_ms"):
+            if extra[metric]:
+                # Warm-up requests are dropped: keep the last len(samples) per-request values.
+                series.append({"metric": metric, "unit": "ms", "values": extra[metric][-len(samples) :]})
+        scalars = [
+            {"metric": "params_trainable", "unit": "count", "value": counts["trainable"], "label": "peft get_nb_trainable_parameters (trainable)"},
+            {"metric": "params_total_runner", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all), packed weights counted as the parameters they stand for"},
+        ]
+        if device.type == "cuda":
+            scalars.append({"metric": "torch_max_memory_allocated_bytes", "unit": "B", "value": int(torch.cuda.max_memory_allocated(device)), "label": "torch allocator peak since the end of model load"})
+            scalars.append({"metric": "peak_rss_bytes", "unit": "B", "value": peak_rss_bytes(), "label": "host RSS peak of the worker (not reset per case on CUDA)"})
+        else:
+            peak = peak_rss_bytes() if memory_reset else None
+            scalars.append(
+                {"metric": "peak_rss_bytes", "unit": "B", "value": peak, "label": "VmHWM of the worker, reset after model load (CPU analogue of the allocator peak)"}
+                if peak is not None
+                else {"metric": "peak_rss_bytes", "unit": "B", "value": None, "reason": "/proc/self/clear_refs or /proc/self/status not usable"}
+            )
+        return {
+            "status": "completed",
+            "series": series,
+            "scalars": scalars,
+            "tokensPerIteration": tokens,
+            "measureWindowMs": window_ms,
+            "settings": settings,
+            "details": {"repeat": repeat, "warmupIterations": warmup_iterations, "pid": os.getpid(), "counts": counts},
+        }
+    finally:
+        del model
+        _free(device)
+
+
+def forward_logits(case, weights_path, input_ids):
+    """Full logits [batch, seq, vocab] of the case's model on given tokens, in float32 (for fidelity checks)."""
+    device = resolve_device(case)
+    _, dtype = resolve_dtype(case)
+    _set_threads(case)
+    model, notes, counts = hf_model.build_model(case, weights_path, device, dtype)
+    model.eval()
+    with torch.inference_mode():
+        ids = torch.tensor(input_ids, dtype=torch.long, device=device)
+        logits = model(input_ids=ids, use_cache=False).logits.float().cpu()
+    del model
+    _free(device)
+    return list(logits.shape), logits.flatten().tolist(), {**counts, **notes}
+
+
+def inspect_counts(case):
+    return hf_model.inspect_counts(case)

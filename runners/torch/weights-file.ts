@@ -1,0 +1,64 @@
+// The safetensors file a torch case loads: the harness's own seeded weights (src/model/weights.ts) and, for
+// adapters, the technique's seeded lora_A / lora_B / lora_magnitude_vector (src/techniques/adapters.ts), so that
+// ort and torch run the very same numbers. Written once per (model, adapter) into a cache directory.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fromRoot } from "../../src/paths.js";
+import type { Case } from "../../src/suite/case.js";
+import { buildModelIr, isFloatTensor, type ModelIr } from "../../src/model/ir.js";
+import { writeSafetensors } from "../../src/model/safetensors.js";
+import { synthesizeWeights, type Tensor } from "../../src/model/weights.js";
+import { getTechnique } from "../../src/techniques/registry.js";
+
+/** Bumped when what the file holds changes, so that stale cache entries are not reused. */
+const WEIGHTS_FORMAT = 1;
+const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
+
+export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS_CACHE ?? fromRoot(".cache/weights");
+
+/**
+ * The adapter part of a technique that decides the file's contents. A merged adapter or one over an int4 base
+ * gets the unmerged fp32 tensors: the worker merges (merge_and_unload) or quantises itself, as a user would.
+ */
+function adapterOf(c: Case): Record<string, unknown> | undefined {
+  if (!ADAPTER_KINDS.has(c.technique.kind)) return undefined;
+  const t = c.technique as Record<string, unknown>;
+  return { kind: t.kind, rank: t.rank, alpha: t.alpha, targets: t.targets };
+}
+
+export function weightsKey(c: Case): string {
+  const { name: _name, ...model } = c.model;
+  return createHash("sha256")
+    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null }))
+    .digest("hex")
+    .slice(0, 20);
+}
+
+/** The IR whose float tensors go into the file: the base model, plus unmerged adapters when the technique has them. */
+export function weightsIr(c: Case): ModelIr {
+  if (c.model.checkpoint) throw new Error(`model ${c.model.name}: a checkpoint is loaded from its own directory, not synthesised`);
+  const ir = buildModelIr(c.model, synthesizeWeights(c.model));
+  const adapter = adapterOf(c);
+  if (!adapter) return ir;
+  const technique = getTechnique(c.technique.kind);
+  if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no weights to write`);
+  return technique.rewriteIr(ir, { ...c.technique, merged: false, base: "fp32" });
+}
+
+/** Path of the case's weights file, written (atomically) on first use. */
+export function ensureWeightsFile(c: Case, cacheDir = defaultWeightsCacheDir()): string {
+  const path = join(cacheDir, `${weightsKey(c)}.safetensors`);
+  if (existsSync(path)) return path;
+  mkdirSync(cacheDir, { recursive: true });
+  const tensors = new Map<string, Tensor>();
+  for (const [name, tensor] of weightsIr(c).tensors) if (isFloatTensor(tensor)) tensors.set(name, tensor);
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    writeSafetensors(temporary, tensors, { producer: "effbench", model: c.model.name, technique: c.technique.kind });
+    renameSync(temporary, path);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
+  return path;
+}

@@ -1,0 +1,32 @@
+// Cases for the torch runner's tests: tiny models through the real suite validation and planner.
+import { existsSync } from "node:fs";
+import { validateSuite } from "../../src/suite/loader.js";
+import { planSuite } from "../../src/suite/planner.js";
+import type { Case } from "../../src/suite/case.js";
+import type { SuiteInput } from "../../src/suite/schema.js";
+import { fromRoot } from "../../src/paths.js";
+
+export const venvPython = fromRoot(".venv/bin/python");
+/** The torch tests need the project's .venv (scripts/setup-python.sh, run by `npm run setup` and CI). */
+export const hasVenv = existsSync(venvPython);
+
+export const TINY_MODEL = { name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 };
+export const FAST_PROTOCOL = { repeats: 1, warmupMinIterations: 2, warmupMaxMs: 50, minMeasureMs: 30, minIterations: 5 };
+
+export function planCases(input: Partial<SuiteInput>): Case[] {
+  const { suite } = validateSuite(
+    { name: "torch-test", runners: ["torch"], models: [TINY_MODEL], scenarios: ["prefill"], workloads: [{ batch: 1, promptTokens: 8 }], protocol: FAST_PROTOCOL, ...input },
+    "torch-test",
+  );
+  return planSuite(suite, { codeVersion: "test" });
+}
+
+export function planCase(input: Partial<SuiteInput>): Case {
+  const cases = planCases(input);
+  if (cases.length !== 1) throw new Error(`expected one case, planned ${cases.length}`);
+  return cases[0]!;
+}
+
+export function tokens(batch: number, seq: number, vocab: number, salt = 0): number[][] {
+  return Array.from({ length: batch }, (_, b) => Array.from({ length: seq }, (_, s) => (b * 31 + s * 17 + salt * 7 + 3) % vocab));
+}
