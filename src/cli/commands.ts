@@ -6,6 +6,7 @@ import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
 import type { Peaks } from "../measure/result-metrics.js";
+import { compareCommand, compareCommandOptions, compareCommandSummary, compareCommandUsage, parseCompareArgs } from "../compare/command.js";
 import { RunnerPool } from "../../runners/registry.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
@@ -174,6 +175,15 @@ export const commands: Record<string, Command> = {
 export const CALIBRATION_SUITE_NAME = "(calibrate)";
 
 Object.assign(commands, {
+  compare: {
+    summary: compareCommandSummary,
+    usage: compareCommandUsage,
+    options: compareCommandOptions as unknown as Record<string, OptionSpec>,
+    async run(values, positionals) {
+      return compareCommand(parseCompareArgs(values, positionals));
+    },
+  },
+
   merge: {
     summary: "join result databases (shards) into one; merging the same shard twice changes nothing",
     usage: "<out.db> <a.db> [b.db …]",
