@@ -1,0 +1,92 @@
+// The torch worker runs the very same model as the harness's float64 reference (and so as the ort graphs): same
+// seeded weights, same adapters through real peft, logits within relative L2 1e-4; its parameter counts are
+// peft's own and equal the TypeScript accounting.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TorchRunner } from "../../runners/torch/runner.js";
+import { buildModelIr } from "../../src/model/ir.js";
+import { referenceForwardIr } from "../../src/model/reference.js";
+import { relativeL2 } from "../../src/model/fidelity.js";
+import { synthesizeWeights } from "../../src/model/weights.js";
+import { getTechnique } from "../../src/techniques/registry.js";
+import { accountModel } from "../../src/model/accounting.js";
+import type { Case } from "../../src/suite/case.js";
+import type { SuiteInput } from "../../src/suite/schema.js";
+import { planCase, tokens } from "./helpers.js";
+
+const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-fidelity-"));
+let runner: TorchRunner;
+beforeAll(() => {
+  runner = new TorchRunner({ weightsCacheDir: cacheDir });
+});
+afterAll(async () => {
+  await runner.close();
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+function reference(c: Case, ids: number[][]): Float64Array {
+  const base = buildModelIr(c.model, synthesizeWeights(c.model));
+  const technique = getTechnique(c.technique.kind);
+  const ir = technique.rewriteIr ? technique.rewriteIr(base, c.technique) : base;
+  return referenceForwardIr(ir, ids);
+}
+
+const models: [string, SuiteInput["models"][number]][] = [
+  ["llama, GQA, untied", { name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 }],
+  ["qwen2-style q/k/v biases, tied embeddings", { name: "tiny-qwen", family: "qwen2", layers: 2, hidden: 64, heads: 4, kvHeads: 1, ffn: 96, vocab: 97, maxPositions: 64, attentionBias: true, tieEmbeddings: true }],
+];
+
+const techniques: SuiteInput["techniques"] = [
+  { kind: "base" },
+  { kind: "lora", rank: 4, alpha: 8 },
+  { kind: "lora", rank: 4, alpha: 8, merged: true, targets: "all-linear" },
+  { kind: "rslora", rank: 8, alpha: 16, targets: ["q_proj", "k_proj", "v_proj", "o_proj"] },
+  { kind: "dora", rank: 4, alpha: 8, targets: "all-linear" },
+  { kind: "dora", rank: 4, alpha: 8, merged: true },
+];
+
+describe("torch logits against the float64 reference", () => {
+  for (const [label, model] of models)
+    for (const technique of techniques) {
+      const c = planCase({ models: [model], techniques: [technique] });
+      it(`agree within 1e-4 for ${label} · ${c.name.split(" · ")[1]}`, async () => {
+        const ids = tokens(2, 7, c.model.vocab, 1);
+        const { shape, data } = await runner.forwardLogits(c, ids);
+        expect(shape).toEqual([2, 7, c.model.vocab]);
+        const expected = reference(c, ids);
+        expect(relativeL2(data, expected)).toBeLessThan(1e-4);
+        // The adapter changes the output: a technique that silently ran as base would pass the check above only
+        // if the reference ignored it too.
+        if (technique.kind !== "base") {
+          const base = reference({ ...c, technique: { kind: "base" } } as Case, ids);
+          expect(relativeL2(data, base)).toBeGreaterThan(1e-3);
+        }
+      });
+    }
+});
+
+describe("parameter counts", () => {
+  for (const technique of [{ kind: "base" }, { kind: "lora", rank: 8, targets: "all-linear" }, { kind: "rslora", rank: 4 }, { kind: "dora", rank: 8, targets: ["q_proj", "v_proj", "down_proj"] }] as SuiteInput["techniques"]) {
+    const c = planCase({ models: [models[0]![1]], techniques: [technique], scenarios: ["train-step"] });
+    it(`of ${c.name.split(" · ")[1]} are peft's get_nb_trainable_parameters and equal the TypeScript accounting`, async () => {
+      const outcome = await runner.runRepeat(c, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
+      if (outcome.status !== "completed") throw new Error(outcome.reason);
+      const trainable = outcome.scalars.find((s) => s.metric === "params_trainable")!.value;
+      const total = outcome.scalars.find((s) => s.metric === "params_total_runner")!.value;
+      // The same counts on the meta device, with no weights allocated (what `bench inspect` uses).
+      const meta = await runner.inspect(c);
+      expect({ trainable, total }).toEqual({ trainable: meta.trainable, total: meta.total });
+      const accounting = getTechnique(c.technique.kind).account?.(c.model, c.technique);
+      if (accounting) {
+        expect(trainable).toBe(accounting.trainableParams);
+        expect(total).toBe(accounting.totalParams);
+      } else {
+        // Full fine-tune of the base model: every parameter is trainable.
+        expect(trainable).toBe(total);
+        expect(total).toBe(accountModel(c.model).totalParams);
+      }
+    });
+  }
+});
