@@ -51,6 +51,29 @@ function injectTestFault(c: Case): void {
   }
 }
 
+/** Test-only slowdown (npm run bench:gate, docs/ci.md): EFFBENCH_TEST_EXTRA_WORK=0.10 makes each timed iteration
+ * spin the CPU, after session.run, for 10% of that run's own time — real extra work that keeps the caseKey, so the
+ * regression gate can be checked against a known slowdown. Never set in real runs; recorded in the settings. */
+function testExtraWorkFraction(): number | undefined {
+  const text = process.env.EFFBENCH_TEST_EXTRA_WORK;
+  if (!text) return undefined;
+  const fraction = Number(text);
+  if (!(fraction > 0 && fraction < 10)) throw new Error(`EFFBENCH_TEST_EXTRA_WORK: expected a fraction such as 0.10, got "${text}"`);
+  return fraction;
+}
+
+function withTestExtraWork(run: () => Promise<unknown>, fraction: number | undefined): () => Promise<unknown> {
+  if (fraction === undefined) return run;
+  return async () => {
+    const start = performance.now();
+    const output = await run();
+    const end = performance.now();
+    const until = end + (end - start) * fraction;
+    while (performance.now() < until); // busy on purpose: CPU work, not a sleep
+    return output;
+  };
+}
+
 export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutcome> {
   injectTestFault(c);
   const prepared = await prepareOrtCase(c, repeat);
@@ -64,7 +87,8 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
   };
   const session = await ort.InferenceSession.create(prepared.modelBytes, options);
   const feeds = prepared.feeds;
-  const run = () => session.run(feeds);
+  const extraWork = testExtraWorkFraction();
+  const run = withTestExtraWork(() => session.run(feeds), extraWork);
 
   resetPeakRss();
   await send({ type: "ready" });
@@ -95,6 +119,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
       graphOptimizationLevel: c.ort.graphOptimizationLevel,
       onnxruntime: ort.env.versions.common,
       ...prepared.settings,
+      ...(extraWork !== undefined ? { testExtraWork: extraWork } : {}),
     },
     details: prepared.details,
   };

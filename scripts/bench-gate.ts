@@ -1,0 +1,199 @@
+// npm run bench:gate — measures the regression gate of `bench compare` on real runs (issue 9, acceptance 1).
+//
+// 1. A pool of process-level repeats of one small real ORT case, in two arms run alternately (A B B A …, so slow
+//    drift of the machine reaches both alike): A as is, B with EFFBENCH_TEST_EXTRA_WORK=0.10 — the ort child
+//    spins, inside each timed iteration, for 10% of that iteration's run time (a real slowdown; same caseKey).
+// 2. A/A: comparisons of R processes against R other processes, all drawn from arm A: every "regressed" is a
+//    false alarm. A/B: R processes of A (base) against R of B (head): every "regressed" is a detection.
+// 3. Rates with exact 95% Clopper–Pearson intervals; the run passes when the false-alarm upper bound is ≤ 10%,
+//    the detection lower bound ≥ 90%, and at most 20% of each set of comparisons is inconclusive.
+//
+// The comparisons share one pool, so they are not independent draws of the machine: the intervals are those of
+// the subsampling experiment, narrower than independent runs would give. More pool repeats shrink that gap.
+//
+// Options: --pool <file.json> (reuse a measured pool, or save it there), --pool-size 40, --repeats 5 (R),
+// --comparisons 200, --threshold 5%, --extra-work 0.10, --seed 1, --json <file> (write every number).
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { OrtRunner } from "../runners/ort/runner.js";
+import { compareSamples, type Verdict } from "../src/compare/compare.js";
+import { parseThreshold } from "../src/compare/command.js";
+import { clopperPearson, formatProportion, type ProportionInterval } from "../src/compare/clopper-pearson.js";
+import { createRng, cv, median } from "../src/measure/stats.js";
+import { PROTOCOL_DEFAULTS } from "../src/measure/protocol.js";
+import { validateSuite } from "../src/suite/loader.js";
+import { planSuite } from "../src/suite/planner.js";
+
+const { values } = parseArgs({
+  options: {
+    pool: { type: "string" },
+    "pool-size": { type: "string", default: "40" },
+    repeats: { type: "string", default: "5" },
+    comparisons: { type: "string", default: "200" },
+    threshold: { type: "string", default: "5%" },
+    "extra-work": { type: "string", default: "0.10" },
+    seed: { type: "string", default: "1" },
+    json: { type: "string" },
+  },
+});
+const poolSize = Number(values["pool-size"]);
+const repeats = Number(values.repeats);
+const comparisons = Number(values.comparisons);
+const threshold = parseThreshold(values.threshold!);
+const extraWork = Number(values["extra-work"]);
+const seed = Number(values.seed);
+if (poolSize < 2 * repeats) throw new Error(`--pool-size ${poolSize} must hold two disjoint draws of --repeats ${repeats}`);
+
+/** A case of about 1–2 ms per iteration on these cores, measured for ~0.3 s per process: the pool costs most. */
+const { suite } = validateSuite(
+  {
+    name: "gate",
+    models: [{ name: "gate-model", layers: 2, hidden: 384, heads: 8, kvHeads: 4, ffn: 1056, vocab: 4096 }],
+    scenarios: ["prefill"],
+    workloads: [{ batch: 1, promptTokens: 32 }],
+    protocol: { repeats: 1, minMeasureMs: 300, minIterations: 50, warmupMaxMs: 300 },
+  },
+  "bench-gate",
+);
+const [gateCase] = planSuite(suite, { codeVersion: "bench-gate" });
+
+interface Pool {
+  caseName: string;
+  extraWork: number;
+  a: number[][];
+  b: number[][];
+  measuredAt: string;
+  cpu: string;
+  /** 1-minute load average before and after the pool: other work on the machine is noise the gate must survive. */
+  loadAverage: [number, number];
+  wallS: number;
+}
+
+async function measurePool(): Promise<Pool> {
+  const runner = new OrtRunner();
+  const a: number[][] = [];
+  const b: number[][] = [];
+  const loadBefore = loadavg()[0]!;
+  const started = performance.now();
+  const repeatOf = async (arm: "a" | "b", index: number) => {
+    if (arm === "b") process.env.EFFBENCH_TEST_EXTRA_WORK = String(extraWork);
+    else delete process.env.EFFBENCH_TEST_EXTRA_WORK;
+    try {
+      const outcome = await runner.runRepeat(gateCase!, { repeat: index, signal: new AbortController().signal, timeoutMs: 120_000 });
+      if (outcome.status !== "completed") throw new Error(`arm ${arm} repeat ${index} ${outcome.status}: ${outcome.reason}`);
+      if (arm === "b" && outcome.settings.testExtraWork !== extraWork) throw new Error("the ort child did not apply EFFBENCH_TEST_EXTRA_WORK");
+      (arm === "a" ? a : b).push(outcome.series.find((s) => s.metric === "latency_ms")!.values);
+    } finally {
+      delete process.env.EFFBENCH_TEST_EXTRA_WORK;
+    }
+  };
+  for (let i = 0; i < poolSize; i++) {
+    // ABBA order: each arm goes first half of the time.
+    for (const arm of i % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)) await repeatOf(arm, i);
+    process.stderr.write(`\rpool ${i + 1}/${poolSize}: A ${median(a.at(-1)!).toFixed(3)} ms, B ${median(b.at(-1)!).toFixed(3)} ms per iteration   `);
+  }
+  process.stderr.write("\n");
+  await runner.close();
+  return {
+    caseName: gateCase!.name,
+    extraWork,
+    a,
+    b,
+    measuredAt: new Date().toISOString(),
+    cpu: cpus()[0]?.model ?? "unknown",
+    loadAverage: [loadBefore, loadavg()[0]!],
+    wallS: (performance.now() - started) / 1000,
+  };
+}
+
+/** `count` distinct indices below `n` (a partial Fisher–Yates shuffle). */
+function draw(n: number, count: number, rng: () => number): number[] {
+  const indices = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(rng() * (n - i));
+    [indices[i], indices[j]] = [indices[j]!, indices[i]!];
+  }
+  return indices.slice(0, count);
+}
+
+type Counts = Record<Verdict, number>;
+
+function experiment(pool: Pool, kind: "A/A" | "A/B"): { counts: Counts; ratios: number[] } {
+  const rng = createRng(seed + (kind === "A/A" ? 0 : 1));
+  const counts: Counts = { regressed: 0, improved: 0, unchanged: 0, inconclusive: 0 };
+  const ratios: number[] = [];
+  for (let k = 0; k < comparisons; k++) {
+    let base: number[][];
+    let head: number[][];
+    if (kind === "A/A") {
+      const chosen = draw(pool.a.length, 2 * repeats, rng).map((i) => pool.a[i]!);
+      [base, head] = [chosen.slice(0, repeats), chosen.slice(repeats)];
+    } else {
+      base = draw(pool.a.length, repeats, rng).map((i) => pool.a[i]!);
+      head = draw(pool.b.length, repeats, rng).map((i) => pool.b[i]!);
+    }
+    // Each comparison gets its own bootstrap seed, as independent CI runs would.
+    const result = compareSamples(base, head, { threshold, resamples: PROTOCOL_DEFAULTS.bootstrapResamples, seed: seed * 100_003 + k });
+    counts[result.verdict]++;
+    if (result.ratio !== null) ratios.push(result.ratio);
+  }
+  return { counts, ratios };
+}
+
+let pool: Pool;
+if (values.pool && existsSync(values.pool)) {
+  pool = JSON.parse(readFileSync(values.pool, "utf8")) as Pool;
+  console.log(`pool: ${values.pool} (measured ${pool.measuredAt}, ${pool.a.length} + ${pool.b.length} processes)`);
+} else {
+  console.log(`measuring a pool of ${poolSize} processes per arm of "${gateCase!.name}" (arm B: EFFBENCH_TEST_EXTRA_WORK=${extraWork})`);
+  pool = await measurePool();
+  const path = values.pool ?? join(mkdtempSync(join(tmpdir(), "effbench-gate-")), "pool.json");
+  writeFileSync(path, JSON.stringify(pool));
+  console.log(`pool saved to ${path} (rerun the statistics alone with --pool ${path})`);
+}
+const level = (processes: number[][]) => processes.map((p) => median(p));
+const trueRatio = median(pool.b.flat()) / median(pool.a.flat());
+console.log(
+  `case: ${pool.caseName}; pool ${pool.a.length} + ${pool.b.length} processes, ${Math.round(median(pool.a.map((p) => p.length)))} iterations each, measured in ${pool.wallS.toFixed(0)} s on ${pool.cpu} (load average ${pool.loadAverage.map((x) => x.toFixed(1)).join(" → ")})`,
+);
+console.log(
+  `arm A median ${median(pool.a.flat()).toFixed(4)} ms, arm B ${median(pool.b.flat()).toFixed(4)} ms: whole-pool ratio B/A ${trueRatio.toFixed(4)} (injected extra work ${(pool.extraWork * 100).toFixed(0)}%); between-process CV of the per-process medians: A ${(cv(level(pool.a)) * 100).toFixed(2)}%, B ${(cv(level(pool.b)) * 100).toFixed(2)}%`,
+);
+console.log(`${comparisons} comparisons per experiment, ${repeats} processes per side, threshold ${(threshold * 100).toFixed(1)}%, ${PROTOCOL_DEFAULTS.bootstrapResamples} bootstrap resamples`);
+
+const started = performance.now();
+const aa = experiment(pool, "A/A");
+const ab = experiment(pool, "A/B");
+const rate = (successes: number): ProportionInterval => clopperPearson(successes, comparisons);
+const falseAlarm = rate(aa.counts.regressed);
+const anyFalseCall = rate(aa.counts.regressed + aa.counts.improved);
+const detection = rate(ab.counts.regressed);
+const aaInconclusive = rate(aa.counts.inconclusive);
+const abInconclusive = rate(ab.counts.inconclusive);
+const checks = [
+  { name: "A/A false alarms (regressed)", interval: falseAlarm, pass: falseAlarm.high <= 0.1, rule: "95% upper bound ≤ 10%" },
+  { name: "A/B detections of the slowdown", interval: detection, pass: detection.low >= 0.9, rule: "95% lower bound ≥ 90%" },
+  { name: "A/A inconclusive", interval: aaInconclusive, pass: aaInconclusive.rate <= 0.2, rule: "≤ 20%" },
+  { name: "A/B inconclusive", interval: abInconclusive, pass: abInconclusive.rate <= 0.2, rule: "≤ 20%" },
+];
+console.log(`\nverdict counts (${((performance.now() - started) / 1000).toFixed(1)} s of statistics):`);
+console.log(`  A/A: ${JSON.stringify(aa.counts)}  ratio head/base: median ${median(aa.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(aa.ratios, 2.5)}, ${percentileOf(aa.ratios, 97.5)}]`);
+console.log(`  A/B: ${JSON.stringify(ab.counts)}  ratio head/base: median ${median(ab.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(ab.ratios, 2.5)}, ${percentileOf(ab.ratios, 97.5)}]`);
+console.log("\nrates, with exact 95% Clopper–Pearson intervals:");
+for (const check of checks) console.log(`  ${check.name.padEnd(32)} ${formatProportion(check.interval).padEnd(30)} ${check.rule.padEnd(22)} ${check.pass ? "PASS" : "FAIL"}`);
+console.log(`  ${"A/A any false call (either way)".padEnd(32)} ${formatProportion(anyFalseCall)}`);
+const pass = checks.every((c) => c.pass);
+console.log(`\ngate ${pass ? "PASS" : "FAIL"}`);
+if (values.json)
+  writeFileSync(
+    values.json,
+    JSON.stringify({ pool: { ...pool, a: undefined, b: undefined, processes: [pool.a.length, pool.b.length], trueRatio }, repeats, comparisons, threshold, aa: aa.counts, ab: ab.counts, checks }, null, 2),
+  );
+process.exitCode = pass ? 0 : 1;
+
+function percentileOf(xs: number[], p: number): string {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(4);
+}
