@@ -175,6 +175,26 @@ export const commands: Record<string, Command> = {
 export const CALIBRATION_SUITE_NAME = "(calibrate)";
 
 Object.assign(commands, {
+  report: {
+    summary: "render the results as a self-contained HTML leaderboard (or markdown, CSV, JSON)",
+    usage: "<results.db> [-o site/] [--format html|markdown|csv|json] [--title text]",
+    options: {
+      output: { type: "string", short: "o", description: "output folder (default site/; '-' prints markdown/csv/json to stdout)" },
+      format: { type: "string", description: "html (default: the site plus results.md/.csv/.json), markdown, csv or json" },
+      title: { type: "string", description: "page title (default: the suites' names)" },
+    },
+    async run(values, positionals) {
+      const db = positionals[0];
+      if (!db) throw new UsageError(messages.missingArgument("report", "the results database (e.g. results.db)"));
+      const format = (values.format as string | undefined) ?? "html";
+      if (!["html", "markdown", "csv", "json"].includes(format)) throw new UsageError(messages.badOption("--format", `expected html, markdown, csv or json, got "${format}"`));
+      const { reportCommand } = await import("../../reports/command.js");
+      const line = await reportCommand(db, (values.output as string | undefined) ?? "site", { format, title: values.title as string | undefined });
+      if (line) console.log(line);
+      return 0;
+    },
+  },
+
   compare: {
     summary: compareCommandSummary,
     usage: compareCommandUsage,

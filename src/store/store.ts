@@ -444,6 +444,23 @@ export class Store {
     return this.exclusive(() => this.connection.all<SampleRow>(sql, metric === undefined ? [resultId] : [resultId, metric]));
   }
 
+  /** One metric's samples of every result at once, grouped by result then repeat (for reports over many cases). */
+  async loadAllSampleProcesses(metric: string): Promise<Map<number, number[][]>> {
+    const rows = await this.exclusive(() =>
+      this.connection.all<{ result_id: number; repeat: number; value: number }>(
+        "SELECT result_id, repeat, value FROM samples WHERE metric = ? ORDER BY result_id, repeat, iteration",
+        [metric],
+      ),
+    );
+    const out = new Map<number, number[][]>();
+    for (const row of rows) {
+      let processes = out.get(row.result_id);
+      if (!processes) out.set(row.result_id, (processes = []));
+      (processes[row.repeat] ??= []).push(row.value);
+    }
+    return out;
+  }
+
   /** One metric's samples grouped by repeat (process): the input of the hierarchical bootstrap. */
   async loadSampleProcesses(resultId: number, metric: string): Promise<number[][]> {
     const processes: number[][] = [];
