@@ -68,7 +68,9 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
     metrics.push({ name, value, unit, label });
   }
 
-  metrics.push(...caseAccountingMetrics(c));
+  // What the runner measured wins over the analytic count of the same name (the contract tests check they agree).
+  const measured = new Set(metrics.map((m) => m.name));
+  metrics.push(...caseAccountingMetrics(c).filter((m) => !measured.has(m.name)));
   metrics.push(...utilisation(c, metrics, peaks));
   return metrics;
 }

@@ -54,7 +54,15 @@ export async function executeCases(cases: Case[], options: ExecuteOptions): Prom
       continue;
     }
     options.onCaseStart?.(c, index, cases.length);
-    const summary = await executeCase(c, options);
+    const summary = await executeCase(c, options).catch(async (error: unknown) => {
+      // A case whose results cannot be computed or stored is recorded as failed; the run goes on. Store errors
+      // that make every case fail (disk full, read-only, locked) stop the run with their own message.
+      if ((error as { name?: string }).name === "StoreError") throw error;
+      const reason = `effbench could not process this case's results: ${error instanceof Error ? error.message : String(error)}`;
+      const now = new Date().toISOString();
+      await options.store.recordResult(options.runId, { case: c, status: "failed", reason, startedAt: now, finishedAt: now, repeats: 0, samples: [], metrics: [], validity: [] });
+      return { case: c, status: "failed" as const, reason };
+    });
     if (summary === "interrupted") break;
     summaries.push(summary);
     options.onCaseEnd?.(summary, index, cases.length);
