@@ -4,13 +4,14 @@ import { loraTechnique } from "../../src/techniques/lora.js";
 import { rsloraTechnique } from "../../src/techniques/rslora.js";
 import { referenceForwardIr } from "../../src/model/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
+import type { Technique } from "../../src/techniques/technique.js";
 import { TOKENS, baseIr, nodesOnActivations, opTypes, runPrefill, tinyModel } from "./helpers.js";
 
-const techniques = [
+const techniques: [string, Technique<any>][] = [
   ["lora", loraTechnique],
   ["rslora", rsloraTechnique],
   ["dora", doraTechnique],
-] as const;
+];
 
 describe.each(techniques)("%s", (kind, technique) => {
   const model = tinyModel({ attentionBias: true });

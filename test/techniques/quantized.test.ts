@@ -8,6 +8,7 @@ import { fidelity, relativeL2 } from "../../src/model/fidelity.js";
 import { dequantizeInt4, int4Bytes, quantizeInt4, quantizeInt8, dequantizeInt8 } from "../../src/model/quantize.js";
 import { synthesizeTensor } from "../../src/model/weights.js";
 import { modelSchema } from "../../src/suite/schema.js";
+import type { Technique } from "../../src/techniques/technique.js";
 import { TOKENS, baseIr, nodesOnActivations, opTypes, runPrefill, tinyModel } from "./helpers.js";
 
 describe("int4 block quantisation", () => {
@@ -79,10 +80,10 @@ describe("quantised graphs on ORT", () => {
     expect(errors["llm-like"]!).toBeGreaterThan(1.5 * errors.gaussian!);
   });
 
-  it.each([
+  it.each<[string, Technique<any>]>([
     ["fp16", fp16Technique],
     ["bf16", bf16Technique],
-  ] as const)("%s weights are cast to fp32 at load (no Cast left in the optimised graph) and match the rounded weights' reference", async (kind, technique) => {
+  ])("%s weights are cast to fp32 at load (no Cast left in the optimised graph) and match the rounded weights' reference", async (kind, technique) => {
     const ir = technique.rewriteIr!(base, technique.params.parse({ kind }));
     const { logits, optimized } = await runPrefill(ir);
     expect(opTypes(optimized).get("Cast") ?? 0).toBe(0);
