@@ -8,6 +8,7 @@ import { prepareOrtCase } from "./prepare.js";
 import { measureLoop } from "../measure-loop.js";
 import { readPeakRssBytes, resetPeakRss } from "../proc.js";
 import { dieWithParent } from "../parent-watch.js";
+import { routingMeasures } from "./routing.js";
 
 export type ChildMessage =
   | { type: "ready" }
@@ -88,7 +89,8 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
   const session = await ort.InferenceSession.create(prepared.modelBytes, options);
   const feeds = prepared.feeds;
   const extraWork = testExtraWorkFraction();
-  const run = withTestExtraWork(() => session.run(feeds), extraWork);
+  const fetches = prepared.fetches; // MoE: the routing outputs are not fetched on the timed path
+  const run = withTestExtraWork(() => (fetches ? session.run(feeds, fetches) : session.run(feeds)), extraWork);
 
   resetPeakRss();
   await send({ type: "ready" });
@@ -104,6 +106,8 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
       ? { metric: "peak_rss_bytes", unit: "B", value: null, reason: "/proc/self/status not readable" }
       : { metric: "peak_rss_bytes", unit: "B", value: peakRssBytes },
   ];
+  const routing = c.model.moe ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE (issue 5), off the timed path
+  if (routing) scalars.push(...routing.scalars);
   await session.release();
   return {
     status: "completed",
@@ -121,7 +125,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
       ...prepared.settings,
       ...(extraWork !== undefined ? { testExtraWork: extraWork } : {}),
     },
-    details: prepared.details,
+    details: routing ? { ...prepared.details, routing: routing.details } : prepared.details,
   };
 }
 

@@ -10,6 +10,8 @@ export interface PreparedOrtCase {
   tokensPerIteration: number;
   settings: Record<string, unknown>;
   details?: Record<string, unknown>;
+  /** Outputs the timed runs fetch (MoE: logits only; the routing outputs are read once after timing). */
+  fetches?: string[];
 }
 
 export async function prepareOrtCase(c: Case, repeat: number): Promise<PreparedOrtCase> {
@@ -19,7 +21,8 @@ export async function prepareOrtCase(c: Case, repeat: number): Promise<PreparedO
   const feeds: Record<string, ort.Tensor> = {};
   for (const spec of built.inputs) feeds[spec.name] = makeTensor(spec, rng, c.model.vocab);
   const tokensPerIteration = c.scenario === "decode" ? c.workload.batch : c.workload.batch * c.workload.promptTokens;
-  return { modelBytes: built.bytes, feeds, tokensPerIteration, settings: built.settings ?? {}, details: { ...built.details, repeat } };
+  const fetches = built.outputs.some((name) => name.startsWith("router_indices.")) ? built.outputs.filter((name) => !name.startsWith("router_indices.")) : undefined;
+  return { modelBytes: built.bytes, feeds, tokensPerIteration, settings: built.settings ?? {}, details: { ...built.details, repeat }, fetches };
 }
 
 function makeTensor(spec: InputSpec, rng: () => number, vocab: number): ort.Tensor {

@@ -16,6 +16,7 @@
 // plus the KV cache read (batch · layers · 2 · kvHeads · headDim · C values).
 import type { ModelConfig } from "../suite/schema.js";
 import { PROJECTIONS, dimensionsOf, projectionHasBias, projectionShape } from "./architecture.js";
+import { accountMoeModel } from "./moe-accounting.js";
 
 export const FP32_BYTES = 4;
 
@@ -34,10 +35,12 @@ export interface ModelAccounting {
   weightBytes: number;
   /** Values of K and V cached per token per sequence: layers · 2 · kvHeads · headDim. */
   kvCacheValuesPerToken: number;
+  /** Parameters one token uses (MoE: total minus the skipped routed experts); absent for dense models. */
+  activeParams?: number;
 }
 
 export function accountModel(model: ModelConfig): ModelAccounting {
-  if (model.moe) throw new Error(`model ${model.name}: MoE accounting is not implemented yet (issue 5)`);
+  if (model.moe) return accountMoeModel(model); // MoE (issue 5): src/model/moe-accounting.ts
   const dims = dimensionsOf(model);
   let layerLinearParams = 0;
   let biasParams = 0;

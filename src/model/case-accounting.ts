@@ -13,7 +13,6 @@ export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): T
 }
 
 export function caseAccountingMetrics(c: Case): MetricRecord[] {
-  if (c.model.moe) return [{ name: "params_total", value: null, unit: "count", reason: "MoE accounting is not implemented yet" }];
   const a = caseTechniqueAccounting(c);
   const { batch, promptTokens } = c.workload;
   const metrics: MetricRecord[] = [

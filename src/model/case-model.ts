@@ -4,6 +4,7 @@ import { buildModelIr, type ModelIr } from "./ir.js";
 import { buildOnnxModel, type InputSpec } from "./onnx.js";
 import { synthesizeWeights } from "./weights.js";
 import { getTechnique } from "../techniques/registry.js";
+import { withRoutingSkew } from "./moe.js";
 
 export type { InputSpec } from "./onnx.js";
 
@@ -19,7 +20,7 @@ export interface CaseOnnx {
 /** The IR of a case's model after its technique (base: the model as is). */
 export function caseIr(c: Case): ModelIr {
   if (c.model.checkpoint) throw new Error(`model ${c.model.name}: loading checkpoints is not implemented yet`);
-  const ir = buildModelIr(c.model, synthesizeWeights(c.model));
+  const ir = buildModelIr(c.model, withRoutingSkew(c.model, synthesizeWeights(c.model), c.workload.routingSkew)); // MoE: skewed routers (issue 5)
   const technique = getTechnique(c.technique.kind);
   if (c.technique.kind === "base") return ir;
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`);
@@ -31,7 +32,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
   const ir = caseIr(c);
   // The decode graph does not output the concatenated cache: the runner feeds the same past every
   // iteration, and fetching presents would time a copy of the whole cache into JS (DESIGN.md §4).
-  const built = buildOnnxModel(c.model, { scenario: c.scenario, ir, batch: c.workload.batch, promptTokens: c.workload.promptTokens, presentOutputs: false });
+  const built = buildOnnxModel(c.model, { scenario: c.scenario, ir, batch: c.workload.batch, promptTokens: c.workload.promptTokens, presentOutputs: false, routingOutputs: c.model.moe !== undefined });
   return {
     bytes: built.bytes,
     inputs: built.inputSpecs,
@@ -41,6 +42,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
       weightsDtype: "float32",
       technique: getTechnique(c.technique.kind).label(c.technique),
       techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
+      ...(c.model.moe ? { moeCompute: c.scenario === "decode" ? "sparse: the k chosen experts gathered per token" : "dense-masked: every expert on every token, weighted by the top-k routing (prefill)" } : {}),
     },
     details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },
   };

@@ -18,6 +18,7 @@ import {
 } from "./architecture.js";
 import type { RawTensor } from "./safetensors.js";
 import type { Tensor, WeightMap } from "./weights.js";
+import { ffnLinears, ffnOwnTensorNames, isMoeLayer, mapFfnLinears, moeFfnIr, type MoeFfn, type SwigluFfn } from "./moe.js";
 
 /** A float32 tensor, or raw bytes of another dtype (packed int4, int8, fp16…). */
 export type IrTensor = Tensor | RawTensor;
@@ -116,8 +117,8 @@ export interface AttentionBlock {
   o: LinearOp;
 }
 
-/** The FFN of a layer. MoE and mixtures of LoRA experts (issue 5) add kinds here. */
-export type FfnBlock = { kind: "swiglu"; gate: LinearOp; up: LinearOp; down: LinearOp };
+/** The FFN of a layer: dense SwiGLU, or a mixture of experts (issue 5, src/model/moe.ts). */
+export type FfnBlock = SwigluFfn | MoeFfn;
 
 export interface LayerIr {
   inputNorm: string;
@@ -153,7 +154,6 @@ function denseLinear(model: ModelConfig, dims: Dimensions, layer: number, projec
 
 /** The IR of the unmodified dense model over a weight map (which it shares, not copies). */
 export function buildModelIr(model: ModelConfig, weights: WeightMap): ModelIr {
-  if (model.moe) throw new Error(`model ${model.name}: MoE layers are not in the IR yet (issue 5)`);
   const dims = dimensionsOf(model);
   const layers: LayerIr[] = [];
   for (let layer = 0; layer < dims.layers; layer++) {
@@ -166,7 +166,7 @@ export function buildModelIr(model: ModelConfig, weights: WeightMap): ModelIr {
         o: denseLinear(model, dims, layer, "o_proj"),
       },
       postAttentionNorm: `${layerPrefix(layer)}.post_attention_layernorm.weight`,
-      ffn: {
+      ffn: isMoeLayer(model, layer) ? moeFfnIr(model, dims, layer, weights) : {
         kind: "swiglu",
         gate: denseLinear(model, dims, layer, "gate_proj"),
         up: denseLinear(model, dims, layer, "up_proj"),
@@ -196,9 +196,7 @@ export function* linearsOf(ir: ModelIr): Generator<{ layer: number; projection: 
     yield { layer, projection: "k_proj", linear: attention.k };
     yield { layer, projection: "v_proj", linear: attention.v };
     yield { layer, projection: "o_proj", linear: attention.o };
-    yield { layer, projection: "gate_proj", linear: ffn.gate };
-    yield { layer, projection: "up_proj", linear: ffn.up };
-    yield { layer, projection: "down_proj", linear: ffn.down };
+    for (const { projection, linear } of ffnLinears(ffn)) yield { layer, projection, linear }; // MoE: shared experts only
   }
 }
 
@@ -216,7 +214,7 @@ export function mapLinears(ir: ModelIr, map: (linear: LinearOp, layer: number, p
         v: map(layer.attention.v, index, "v_proj"),
         o: map(layer.attention.o, index, "o_proj"),
       },
-      ffn: { ...layer.ffn, gate: map(layer.ffn.gate, index, "gate_proj"), up: map(layer.ffn.up, index, "up_proj"), down: map(layer.ffn.down, index, "down_proj") },
+      ffn: mapFfnLinears(layer.ffn, (linear, projection) => map(linear, index, projection)),
     })),
   };
 }
@@ -244,6 +242,7 @@ export function irTensorNames(ir: ModelIr): string[] {
   for (const layer of ir.layers) {
     names.add(layer.inputNorm);
     names.add(layer.postAttentionNorm);
+    for (const name of ffnOwnTensorNames(layer.ffn)) names.add(name);
   }
   for (const { linear } of linearsOf(ir)) for (const name of linearTensorNames(linear)) names.add(name);
   names.add(ir.finalNorm);

@@ -17,6 +17,7 @@ import { rotaryTables } from "./architecture.js";
 import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
 import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
 import { synthesizeWeights, type WeightMap } from "./weights.js";
+import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
 
 /** A graph input with symbolic dims (batch, sequence, past_sequence). */
 export interface GraphInput {
@@ -31,6 +32,10 @@ export interface EmitOptions {
   allLogits?: boolean;
   /** decode: also output present_key.{i}/present_value.{i} (the concatenated cache); default true. */
   presentOutputs?: boolean;
+  /** MoE (issue 5): also output each MoE layer's chosen experts `router_indices.{layer}` [tokens, k]. */
+  routingOutputs?: boolean;
+  /** MoE: how routed experts run; default sparse for decode, dense-masked for prefill (src/model/moe-onnx.ts). */
+  moeCompute?: MoeCompute;
 }
 
 export interface EmittedGraph {
@@ -142,7 +147,13 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     hidden = g.op("Add", [hidden, emitter.emit(layer.attention.o, merged)]);
 
     const normed2 = rmsNorm(hidden, layer.postAttentionNorm);
-    hidden = g.op("Add", [hidden, emitFfn(g, emitter, layer.ffn, normed2)]);
+    const moeContext: MoeEmitContext = {
+      layer: index,
+      compute: options.moeCompute ?? (decode ? "sparse" : "dense-masked"),
+      routingOutputs: options.routingOutputs ?? false,
+      addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)),
+    };
+    hidden = g.op("Add", [hidden, emitFfn(g, emitter, layer.ffn, normed2, moeContext)]);
   });
 
   const lmHead = irFloatTensor(ir, ir.lmHead);
@@ -171,13 +182,15 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
   return { bytes, inputs, outputs, initializerBytes: g.initializerBytes };
 }
 
-function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"][number]["ffn"], x: string): string {
+function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"][number]["ffn"], x: string, moeContext: MoeEmitContext): string {
   switch (ffn.kind) {
     case "swiglu": {
       const gate = emitter.emit(ffn.gate, x);
       const activated = g.op("Mul", [gate, g.op("Sigmoid", [gate])]); // SiLU
       return emitter.emit(ffn.down, g.op("Mul", [activated, emitter.emit(ffn.up, x)]));
     }
+    case "moe":
+      return emitMoeFfn(g, emitter, ffn, x, moeContext);
     default:
       throw new Error(`the ONNX emitter does not know the FFN kind "${(ffn as { kind: string }).kind}"`);
   }
@@ -304,6 +317,8 @@ export interface BuildOptions {
   promptTokens: number;
   allLogits?: boolean;
   presentOutputs?: boolean;
+  routingOutputs?: boolean;
+  moeCompute?: MoeCompute;
 }
 
 export interface BuiltModel extends EmittedGraph {
@@ -317,7 +332,7 @@ export function buildOnnxModel(model: ModelConfig, options: BuildOptions): Built
   if (needed > model.maxPositions)
     throw new Error(`model ${model.name}: ${options.scenario} at ${options.promptTokens} tokens needs ${needed} positions, maxPositions is ${model.maxPositions}`);
   const ir = options.ir ?? buildModelIr(model, options.weights ?? synthesizeWeights(model));
-  const emitted = emitOnnx(ir, { scenario: options.scenario, allLogits: options.allLogits, presentOutputs: options.presentOutputs });
+  const emitted = emitOnnx(ir, { scenario: options.scenario, allLogits: options.allLogits, presentOutputs: options.presentOutputs, routingOutputs: options.routingOutputs, moeCompute: options.moeCompute });
   const concrete = (dims: Dim[]): number[] =>
     dims.map((d) => (typeof d === "number" ? d : d === "batch" ? options.batch : d === "sequence" || d === "past_sequence" ? options.promptTokens : NaN));
   const inputSpecs: InputSpec[] = emitted.inputs.map((input) => ({

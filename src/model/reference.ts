@@ -5,6 +5,7 @@ import { rotaryTables } from "./architecture.js";
 import { buildModelIr, irFloatTensor, irRawTensor, type Int4Linear, type LinearOp, type ModelIr } from "./ir.js";
 import { dequantizeInt4, dequantizeInt8, fromHalf } from "./quantize.js";
 import type { Tensor, WeightMap } from "./weights.js";
+import { referenceMoeFfn, type MoeReferenceOptions } from "./moe-reference.js";
 
 /** Logits [batch, seq, vocab] (row-major) of the unmodified model, in float64. */
 export function referenceForward(model: ModelConfig, weights: WeightMap, inputIds: number[][]): Float64Array {
@@ -129,7 +130,7 @@ function applyRope(x: Float64Array, seq: number, heads: number, headDim: number,
 }
 
 /** Logits [batch, seq, vocab] of any IR (techniques included), in float64. */
-export function referenceForwardIr(ir: ModelIr, inputIds: number[][]): Float64Array {
+export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeReferenceOptions = {}): Float64Array {
   const { dims, config } = ir;
   const batch = inputIds.length;
   const seq = inputIds[0]?.length ?? 0;
@@ -139,6 +140,7 @@ export function referenceForwardIr(ir: ModelIr, inputIds: number[][]): Float64Ar
   const embed = irFloatTensor(ir, ir.embedTokens).data;
   const H = dims.hidden;
   const D = dims.headDim;
+  const moeCounts = ir.layers.map((layer) => (layer.ffn.kind === "moe" ? new Int32Array(layer.ffn.experts) : undefined)); // capacity, per layer
   for (let b = 0; b < batch; b++) {
     let hidden: Float64Array = new Float64Array(seq * H);
     for (let s = 0; s < seq; s++) {
@@ -146,7 +148,7 @@ export function referenceForwardIr(ir: ModelIr, inputIds: number[][]): Float64Ar
       if (!(token >= 0 && token < dims.vocab)) throw new Error(`token id ${token} is outside the vocabulary (${dims.vocab})`);
       for (let i = 0; i < H; i++) hidden[s * H + i] = embed[token * H + i]!;
     }
-    for (const layer of ir.layers) {
+    for (const [layerIndex, layer] of ir.layers.entries()) {
       const normed = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.inputNorm).data, config.rmsNormEps);
       const q = referenceLinear(ir, layer.attention.q, normed, seq); // [seq, heads, D]
       const k = referenceLinear(ir, layer.attention.k, normed, seq); // [seq, kvHeads, D]
@@ -177,7 +179,10 @@ export function referenceForwardIr(ir: ModelIr, inputIds: number[][]): Float64Ar
       const attended = referenceLinear(ir, layer.attention.o, context, seq);
       for (let i = 0; i < hidden.length; i++) hidden[i] += attended[i]!;
       const normed2 = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.postAttentionNorm).data, config.rmsNormEps);
-      const ffnOut = referenceFfn(ir, layer.ffn, normed2, seq);
+      const ffnOut =
+        layer.ffn.kind === "moe" // issue 5: src/model/moe-reference.ts
+          ? referenceMoeFfn(ir, layer.ffn, normed2, seq, { layer: layerIndex, tokenOffset: b * seq, counts: moeCounts[layerIndex] }, { totalTokens: batch * seq, ...moe }, (f, x, rows) => referenceFfn(ir, f, x, rows))
+          : referenceFfn(ir, layer.ffn, normed2, seq);
       for (let i = 0; i < hidden.length; i++) hidden[i] += ffnOut[i]!;
     }
     hidden = rmsNorm(hidden, seq, H, irFloatTensor(ir, ir.finalNorm).data, config.rmsNormEps);

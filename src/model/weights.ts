@@ -15,6 +15,7 @@
 import type { ModelConfig } from "../suite/schema.js";
 import { EMBED_TOKENS, LM_HEAD, denseTensorShapes, dimensionsOf } from "./architecture.js";
 import { Sfc32, fillRandom, seededUniform } from "./sampling.js";
+import { moeModelTensorShapes, synthesizeMoeTensor } from "./moe.js";
 
 export type Dtype = "F32" | "F16" | "BF16" | "F64" | "I8" | "U8" | "I32" | "I64";
 
@@ -89,11 +90,12 @@ export function synthesizeTensor(name: string, shape: number[], options: Synthes
 
 /** Every weight of the model, deterministic in `model.weights.seed` (HF names, [out, in] layout). */
 export function synthesizeWeights(model: ModelConfig): WeightMap {
-  if (model.moe) throw new Error(`model ${model.name}: MoE weights are not synthesised yet (issue 5)`);
   dimensionsOf(model); // validates the shape before allocating anything
   const options: SynthesisOptions = { seed: model.weights.seed, distribution: model.weights.distribution };
   const weights: WeightMap = new Map();
-  for (const [name, shape] of denseTensorShapes(model)) weights.set(name, synthesizeTensor(name, shape, options));
+  // MoE (issue 5): routers and 3-D expert stacks replace the mlp.* of MoE layers (src/model/moe.ts).
+  if (model.moe) for (const [name, shape] of moeModelTensorShapes(model, denseTensorShapes(model))) weights.set(name, synthesizeMoeTensor(name, shape, options));
+  else for (const [name, shape] of denseTensorShapes(model)) weights.set(name, synthesizeTensor(name, shape, options));
   return weights;
 }
 

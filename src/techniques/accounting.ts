@@ -28,7 +28,7 @@ export function baseAccounting(model: ModelConfig): TechniqueAccounting {
   return {
     totalParams: a.totalParams,
     trainableParams: a.totalParams,
-    activeParamsPerToken: a.totalParams,
+    activeParamsPerToken: a.activeParams ?? a.totalParams,
     weightBytes: a.weightBytes,
     adapterParams: 0,
     adapterBytes: 0,
