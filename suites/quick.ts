@@ -1,4 +1,4 @@
-// The CI smoke suite: a tiny llama-style model (2 layers, hidden 256, GQA), prefill and decode, two workloads.
+// The CI smoke suite: a tiny llama-style model (2 layers, hidden 256, GQA) and a tiny MoE of the same active width,
 // Whole suite under 60 s on 2 cores.
 import { defineSuite } from "effbench";
 
@@ -15,6 +15,19 @@ export default defineSuite({
       kvHeads: 2,
       ffn: 704,
       vocab: 2048,
+      weights: { seed: 7 },
+    },
+    // DeepSeekMoE-style MoE of the same active FFN width: 2 shared experts of 176 + top-2 of 8 routed experts of 176 = 704.
+    {
+      name: "tiny-moe",
+      family: "llama",
+      layers: 2,
+      hidden: 256,
+      heads: 8,
+      kvHeads: 2,
+      ffn: 704,
+      vocab: 2048,
+      moe: { experts: 8, topK: 2, expertFfn: 176, sharedExperts: 2 },
       weights: { seed: 7 },
     },
   ],
