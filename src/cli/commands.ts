@@ -11,7 +11,7 @@ import { RunnerPool } from "../../runners/registry.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
-import { formatSummaryTable, formatProgress, formatCaseList, formatNumber } from "./format.js";
+import { formatSummaryTable, formatProgress, formatCaseList, formatNumber, formatBytes, table } from "./format.js";
 
 type OptionSpec = { type: "string" | "boolean"; short?: string; description?: string; multiple?: boolean; default?: string | boolean };
 export interface Command {
@@ -175,6 +175,30 @@ export const commands: Record<string, Command> = {
 export const CALIBRATION_SUITE_NAME = "(calibrate)";
 
 Object.assign(commands, {
+  inspect: {
+    summary: "per case: parameters (total, trainable, active per token), weight and adapter bytes, FLOPs per token — nothing is run",
+    usage: "<suite.ts> [--filter terms] [--json]",
+    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" } },
+    async run(values, positionals) {
+      const loaded = await loadSuite(requireSuite("inspect", positionals));
+      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined });
+      const { inspectCase } = await import("../inspect.js");
+      const rows = cases.map(inspectCase);
+      if (values.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return 0;
+      }
+      const count = (n: number | null) => (n === null ? "—" : n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : String(n));
+      console.log(
+        table(
+          ["id", "case", "params", "trainable", "active/token", "weights", "adapter", "prefill FLOP/tok", "decode FLOP/tok"],
+          rows.map((r) => [r.id, r.name, count(r.totalParams), count(r.trainableParams), count(r.activeParamsPerToken), formatBytes(r.weightBytes), formatBytes(r.adapterBytes), count(r.prefillFlopsPerToken), count(r.decodeFlopsPerToken)]),
+        ),
+      );
+      return 0;
+    },
+  },
+
   report: {
     summary: "render the results as a self-contained HTML leaderboard (or markdown, CSV, JSON)",
     usage: "<results.db> [-o site/] [--format html|markdown|csv|json] [--title text]",

@@ -8,6 +8,25 @@ import { getTechnique } from "../techniques/registry.js";
 import { resultMetrics, type Peaks } from "../measure/result-metrics.js";
 import { validityFlags } from "../measure/validity.js";
 import { RepeatProfiler } from "./repeat-profiler.js";
+import { inspectCase, minimumMemoryBytes } from "../inspect.js";
+import { totalmem } from "node:os";
+
+/**
+ * Host memory a CPU case needs at least: the runner holds the weights about three times while it builds (the
+ * synthesised fp32 tensors, the serialised ONNX model, the session's own copy), plus the KV cache.
+ */
+const HOST_COPIES_OF_WEIGHTS = 3;
+
+/** Refuses up front, with the numbers, a CPU case that cannot fit in this machine's memory. */
+export function doesNotFit(c: Case, memoryBytes = totalmem()): string | undefined {
+  const onHost = c.runner === "ort" || c.torch.device === "cpu";
+  if (!onHost) return undefined;
+  const inspection = inspectCase(c);
+  const neededBytes = HOST_COPIES_OF_WEIGHTS * inspection.weightBytes + minimumMemoryBytes(inspection) - inspection.weightBytes;
+  if (neededBytes <= memoryBytes) return undefined;
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  return `does not fit in memory: needs about ${gib(neededBytes)} (${HOST_COPIES_OF_WEIGHTS} × ${gib(inspection.weightBytes)} of weights while building, plus ${gib(inspection.kvCacheBytes)} of KV cache), this machine has ${gib(memoryBytes)} — use a smaller model or run on a bigger machine (see \`bench inspect\`)`;
+}
 
 export type CaseStatus = "completed" | "failed" | "timed-out" | "unsupported" | "skipped";
 
@@ -73,7 +92,8 @@ export async function executeCases(cases: Case[], options: ExecuteOptions): Prom
 async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummary | "interrupted"> {
   const startedAt = new Date().toISOString();
   const { runner, probe } = await options.runners.get(c.runner);
-  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario) ?? runner.unsupportedReason(c, probe);
+  const unsupported =
+    getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario) ?? runner.unsupportedReason(c, probe) ?? doesNotFit(c);
   const record = (partial: Omit<ResultRecord, "case" | "startedAt" | "finishedAt">) =>
     options.store.recordResult(options.runId, { case: c, startedAt, finishedAt: new Date().toISOString(), ...partial });
 

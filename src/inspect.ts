@@ -1,0 +1,48 @@
+// `bench inspect`: per case, what the model is — parameters (total, trainable, active per token), bytes, FLOPs
+// per token — from arithmetic alone (no weights allocated), so that it is instant for 70B or Mixtral-sized configs.
+import type { Case } from "./suite/case.js";
+import { caseTechniqueAccounting } from "./model/case-accounting.js";
+import { decodeFlopsPerToken, prefillFlopsPerToken } from "./model/accounting.js";
+
+export interface CaseInspection {
+  id: string;
+  name: string;
+  totalParams: number;
+  trainableParams: number | null;
+  trainableReason?: string;
+  activeParamsPerToken: number;
+  weightBytes: number;
+  adapterBytes: number;
+  /** Prefill FLOPs per token at the workload's prompt length; decode FLOPs per token at that context. */
+  prefillFlopsPerToken: number;
+  decodeFlopsPerToken: number;
+  /** KV cache bytes (fp32) of the workload at its prompt length. */
+  kvCacheBytes: number;
+  notes: string[];
+}
+
+export function inspectCase(c: Case): CaseInspection {
+  const a = caseTechniqueAccounting(c);
+  const m = c.model;
+  const headDim = m.headDim ?? m.hidden / m.heads;
+  const kvCacheBytes = 2 * m.layers * (m.kvHeads ?? m.heads) * headDim * 4 * c.workload.batch * (c.workload.promptTokens + c.workload.newTokens);
+  return {
+    id: c.id,
+    name: c.name,
+    totalParams: a.totalParams,
+    trainableParams: a.trainableParams,
+    ...(a.trainableReason ? { trainableReason: a.trainableReason } : {}),
+    activeParamsPerToken: a.activeParamsPerToken,
+    weightBytes: a.weightBytes,
+    adapterBytes: a.adapterBytes,
+    prefillFlopsPerToken: prefillFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,
+    decodeFlopsPerToken: decodeFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,
+    kvCacheBytes,
+    notes: a.notes,
+  };
+}
+
+/** Memory a case needs at least on this machine: weights as stored plus the KV cache (the runner adds more). */
+export function minimumMemoryBytes(inspection: CaseInspection): number {
+  return inspection.weightBytes + inspection.kvCacheBytes;
+}

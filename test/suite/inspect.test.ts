@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { validateSuite } from "../../src/suite/loader.js";
+import { planSuite } from "../../src/suite/planner.js";
+import { inspectCase } from "../../src/inspect.js";
+import { doesNotFit } from "../../src/run/execute.js";
+
+const llama2_7b = { name: "llama-2-7b", layers: 32, hidden: 4096, heads: 32, ffn: 11008, vocab: 32000 };
+
+function plan(models: unknown[], techniques: unknown[] = [{ kind: "base" }]) {
+  const { suite } = validateSuite({ name: "x", models, techniques, scenarios: ["decode"], workloads: [{ promptTokens: 128 }] }, "x.ts");
+  return planSuite(suite, { codeVersion: "t" });
+}
+
+describe("bench inspect", () => {
+  it("counts Llama-2-7B as transformers does, without allocating weights", () => {
+    const started = performance.now();
+    const [c] = plan([llama2_7b]);
+    const inspection = inspectCase(c!);
+    expect(inspection.totalParams).toBe(6_738_415_616);
+    expect(inspection.trainableParams).toBe(6_738_415_616);
+    expect(inspection.weightBytes).toBe(6_738_415_616 * 4);
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  it("counts LoRA's trainable parameters as the adapters only", () => {
+    const [c] = plan([llama2_7b], [{ kind: "lora", rank: 8, alpha: 16, targets: ["q_proj", "v_proj"] }]);
+    // q and v: r·(in + out) per module = 8·(4096+4096) each, 2 modules × 32 layers.
+    expect(inspectCase(c!).trainableParams).toBe(2 * 32 * 8 * (4096 + 4096));
+  });
+
+  it("refuses up front, with the numbers, a CPU case that cannot fit in memory", () => {
+    const [c] = plan([{ ...llama2_7b, name: "llama-2-70b-ish", layers: 80, hidden: 8192, heads: 64, kvHeads: 8, ffn: 28672 }]);
+    const reason = doesNotFit(c!, 24 * 2 ** 30);
+    expect(reason).toMatch(/does not fit in memory: needs about \d+\.\d GiB .* this machine has 24\.0 GiB/);
+    expect(doesNotFit(plan([{ name: "tiny", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }])[0]!, 24 * 2 ** 30)).toBeUndefined();
+  });
+});
