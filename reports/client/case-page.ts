@@ -1,0 +1,197 @@
+// The case page in the browser: one page for every case, which reads the case id from the URL hash and loads that
+// case's data with a <script src="data/cases-NNN.js"> tag (script tags work from file://, fetch does not).
+import type { CaseEntry, RunSummary } from "../model.js";
+import { chunkFileName, chunkOf } from "../model.js";
+import type { ReportResult } from "../data.js";
+import { displayScale, formatCi, formatValue } from "../format.js";
+import { betterOf, titleOf } from "../metrics.js";
+import { distributionSpec, samplerSpec, trendSpec } from "../specs.js";
+import { percentile } from "../../src/measure/stats.js";
+import { chart, el, nullValue, readData, table } from "./dom.js";
+
+interface CasePageData {
+  title: string;
+  runs: Array<RunSummary & { env: Record<string, unknown> }>;
+  caseChunks: number;
+}
+
+const page = readData<CasePageData>();
+const main = document.getElementById("case")!;
+const runById = new Map(page.runs.map((r) => [r.id, r]));
+const loaded = new Set<number>();
+/** Metrics whose trend the page draws when the case has results in two or more runs. */
+const TREND_METRICS = ["latency_p50_ms", "tokens_per_s", "peak_rss_bytes", "gpu_amu_bytes", "gpu_energy_j_per_token"];
+
+function caseId(): string {
+  return decodeURIComponent(location.hash.replace(/^#/, ""));
+}
+
+function load(): void {
+  const id = caseId();
+  if (!id) {
+    main.replaceChildren(el("p", {}, "No case selected: open a case from the ", el("a", { href: "index.html" }, "leaderboards"), "."));
+    return;
+  }
+  const chunk = chunkOf(id, page.caseChunks);
+  const entry = window.effbenchCases?.[id] as CaseEntry | undefined;
+  if (entry) return render(id, entry);
+  if (loaded.has(chunk)) {
+    main.replaceChildren(el("p", {}, `No case with id “${id}” in this report.`));
+    return;
+  }
+  const script = document.createElement("script");
+  script.src = `data/${chunkFileName(chunk)}`;
+  script.onload = () => {
+    loaded.add(chunk);
+    load();
+  };
+  script.onerror = () => main.replaceChildren(el("p", {}, `Could not load data/${chunkFileName(chunk)}.`));
+  document.head.append(script);
+}
+
+const json = (value: unknown) => el("pre", {}, JSON.stringify(value, null, 2));
+
+function metricsTable(result: ReportResult): HTMLTableElement {
+  const sorted = [...result.metrics].sort((a, b) => a.name.localeCompare(b.name));
+  return table(
+    ["metric", "value", "95% CI", "how to read it"],
+    sorted.map((m) => [
+      m.name,
+      m.value === null ? el("span", {}, nullValue(m.reason ?? "not measured"), " ", el("span", { class: "reason" }, m.reason ?? "not measured")) : formatValue(m.value, m.unit),
+      formatCi(m.value, m.ciLow, m.ciHigh, m.unit),
+      m.label ?? "",
+    ]),
+    [false, true, true, false],
+  );
+}
+
+function render(id: string, entry: CaseEntry): void {
+  const results = entry.results;
+  const selected = Number(new URLSearchParams(location.search).get("result")) || results[results.length - 1].resultId;
+  const result = results.find((r) => r.resultId === selected) ?? results[results.length - 1];
+  const run = runById.get(result.runId);
+  document.title = `${result.name} — ${page.title}`;
+  const runLinks = results.map((r) => {
+    const label = runById.get(r.runId)?.label ?? `run ${r.runId}`;
+    return r === result ? el("strong", {}, label) : el("a", { href: `?result=${r.resultId}#${encodeURIComponent(id)}` }, label);
+  });
+  main.replaceChildren(
+    el("p", {}, el("a", { href: "index.html" }, "← leaderboards")),
+    el("h2", {}, result.name),
+    table(
+      ["field", "value"],
+      [
+        ["case id", result.caseId],
+        ["model", result.model],
+        ["technique", result.technique],
+        ["scenario", result.scenario],
+        ["workload", result.workloadLabel],
+        ["runner", result.runner],
+        ["device", result.device],
+        ["status", el("span", { class: `badge ${result.status === "completed" ? "valid" : result.status}` }, result.status)],
+        ["reason", result.reason ?? ""],
+        ["repeats (processes)", String(result.repeats)],
+        ["run", run ? `${run.label} · ${run.suiteName}` : String(result.runId)],
+        ["results of this case", el("span", {}, ...runLinks.flatMap((l, i) => (i === 0 ? [l] : [" · ", l])))],
+      ],
+    ),
+  );
+
+  main.append(el("h3", {}, "Validity flags"));
+  main.append(result.validity.length === 0 ? el("p", { class: "note" }, "No validity flag was raised.") : table(["flag", "what was seen"], result.validity.map((v) => [v.flag, v.detail])));
+
+  main.append(el("h3", {}, "Metrics"), metricsTable(result));
+
+  main.append(el("h3", {}, "Raw samples"));
+  if (result.samples.length === 0) main.append(el("p", { class: "note" }, "No per-iteration samples were recorded for this result."));
+  for (const series of result.samples) {
+    const unit = series.metric.endsWith("_us") ? "µs" : series.metric.endsWith("_ms") ? "ms" : "";
+    const all = series.processes.flat();
+    const scale = unit === "ms" ? displayScale(percentile(all, 50), "ms") : { divisor: 1, unit };
+    const values = series.processes.flatMap((p, repeat) => p.map((value) => ({ repeat: `repeat ${repeat + 1}`, value: value / scale.divisor })));
+    const host = el("div", { class: "chart" });
+    const downsampled = series.processes.some((p, i) => p.length < series.counts[i]);
+    main.append(el("h4", {}, series.metric), downsampled ? el("p", { class: "note" }, "Repeats with many iterations are shown as evenly spaced quantiles of their samples (the table has the true counts).") : "", host);
+    chart(host, distributionSpec(values, `${series.metric} (${scale.unit})`), `Histogram of ${series.metric} per repeat; the table below summarises each repeat.`, values.length);
+    main.append(
+      table(
+        ["repeat", "iterations", "min", "p50", "p90", "p99", "max"],
+        series.processes.map((p, i) => [String(i + 1), String(series.counts[i]), ...[0, 50, 90, 99, 100].map((q) => formatValue(percentile(p, q), unit === "µs" ? "µs" : "ms"))]),
+        [false, true, true, true, true, true, true],
+      ),
+    );
+  }
+
+  main.append(el("h3", {}, "Sampler time series"));
+  const byMetric = new Map<string, ReportResult["samplerSeries"]>();
+  for (const s of result.samplerSeries) byMetric.set(s.metric, [...(byMetric.get(s.metric) ?? []), s]);
+  if (byMetric.size === 0) main.append(el("p", { class: "note" }, "No sampler series were recorded for this result."));
+  for (const [metric, list] of byMetric) {
+    const unit = metric.endsWith("_bytes") ? "B" : metric.endsWith("_ms") ? "ms" : "";
+    const finite = list.flatMap((s) => s.values).filter((v): v is number => v !== null);
+    if (finite.length === 0) {
+      main.append(el("h4", {}, metric), el("p", { class: "note" }, "Every reading of this series was unavailable."));
+      continue;
+    }
+    const scale = displayScale(Math.max(...finite.map(Math.abs)), unit || "ratio");
+    const values = list.flatMap((s) => s.tMs.map((t, i) => ({ repeat: `repeat ${s.repeat + 1}`, t, value: s.values[i] === null ? null : s.values[i]! / scale.divisor })));
+    const host = el("div", { class: "chart" });
+    main.append(el("h4", {}, metric), host);
+    chart(host, samplerSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`), `${metric} over the measure window per repeat; the table below summarises it.`, values.length);
+    main.append(
+      table(
+        ["repeat", "readings", "min", "mean", "max"],
+        list.map((s) => {
+          const v = s.values.filter((x): x is number => x !== null);
+          const mean = v.reduce((a, b) => a + b, 0) / (v.length || 1);
+          return [String(s.repeat + 1), String(s.values.length), formatValue(v.length ? Math.min(...v) : null, unit), formatValue(v.length ? mean : null, unit), formatValue(v.length ? Math.max(...v) : null, unit)];
+        }),
+        [false, true, true, true, true],
+      ),
+    );
+  }
+
+  const completed = results.filter((r) => r.status === "completed");
+  if (new Set(completed.map((r) => r.runId)).size >= 2) {
+    main.append(el("h3", {}, "Across runs"));
+    for (const metric of TREND_METRICS) {
+      const points = completed.map((r) => ({ r, m: r.metrics.find((m) => m.name === metric) })).filter((p) => p.m && p.m.value !== null);
+      if (points.length < 2) continue;
+      const unit = points[0].m!.unit;
+      const scale = displayScale(points[0].m!.value!, unit);
+      const values = points.map(({ r, m }, order) => ({
+        series: metric,
+        run: runById.get(r.runId)?.label ?? String(r.runId),
+        order,
+        value: m!.value! / scale.divisor,
+        low: (m!.ciLow ?? m!.value!) / scale.divisor,
+        high: (m!.ciHigh ?? m!.value!) / scale.divisor,
+      }));
+      const host = el("div", { class: "chart" });
+      main.append(el("h4", {}, `${titleOf(metric)} (${betterOf(metric)} is better)`), host);
+      chart(host, trendSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`), `${metric} across runs with its 95% CI; the table below lists the values.`, values.length * 3);
+      main.append(table(["run", metric, "95% CI"], points.map(({ r, m }) => [runById.get(r.runId)?.label ?? String(r.runId), formatValue(m!.value, unit), formatCi(m!.value, m!.ciLow, m!.ciHigh, unit)]), [false, true, true]));
+    }
+  }
+
+  main.append(
+    el("h3", {}, "Resolved configuration"),
+    el("h4", {}, "Case (model and technique)"),
+    json(result.caseDetails),
+    el("h4", {}, "Workload"),
+    json(result.workload),
+    el("h4", {}, "Protocol and runner settings planned"),
+    json(result.config),
+    el("h4", {}, "Settings the runner used"),
+    json(result.settings),
+    el("h4", {}, "Details"),
+    json(result.details),
+    el("h3", {}, "Environment"),
+    json(run?.env ?? {}),
+    el("h4", {}, "caseKey"),
+    el("pre", {}, result.caseKey),
+  );
+}
+
+window.addEventListener("hashchange", load);
+load();
