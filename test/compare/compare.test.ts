@@ -2,7 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareSamples, compareStores, decide, latestPerCase, lowerIsBetterFor } from "../../src/compare/compare.js";
+import { compareSamples, compareStores, decide, expandInterval, latestPerCase, lowerIsBetterFor, smallSampleExpansion } from "../../src/compare/compare.js";
+import { clopperPearson } from "../../src/compare/distributions.js";
 import { compareCommand, exitCodeOf, parseCompareArgs, parseThreshold } from "../../src/compare/command.js";
 import { toJson, toMarkdown, toText } from "../../src/compare/format.js";
 import { createRng, normalDraw } from "../../src/measure/stats.js";
@@ -68,6 +69,43 @@ describe("compareSamples", () => {
     expect(result.verdict).toBe("inconclusive");
     expect(result.ratio!).toBeGreaterThan(1.4);
     expect(result.reason).toMatch(/1 base \/ 1 head process.*repeats ≥ 2/);
+  });
+});
+
+describe("the small-sample correction", () => {
+  it("widens most for the fewest processes and tends to none", () => {
+    expect(smallSampleExpansion(3, 3)).toBeCloseTo(1.735, 3);
+    expect(smallSampleExpansion(5, 5)).toBeCloseTo(1.315, 3);
+    expect(smallSampleExpansion(30, 30)).toBeLessThan(1.05);
+    expect(smallSampleExpansion(5, 40)).toBeGreaterThan(smallSampleExpansion(40, 40)); // the smaller side counts
+  });
+
+  it("widens on the log scale about the estimate", () => {
+    const wide = expandInterval(1.1, 1.0, 1.21, 2);
+    expect(wide.low).toBeCloseTo(1.1 / (1.1 / 1.0) ** 2, 12);
+    expect(wide.high).toBeCloseTo(1.1 * 1.1 ** 2, 12);
+  });
+
+  it("brings the A/A miss rate of the CI at 3 processes per side from far above 5% to about 5%", () => {
+    // Same-distribution sides: a process level drawn with 3% spread, 2% noise within a process.
+    const trials = 300;
+    const misses = { plain: 0, corrected: 0 };
+    const rng = createRng(9);
+    const side = () => Array.from({ length: 3 }, () => {
+      const level = 1 + 0.03 * normalDraw(rng);
+      return Array.from({ length: 50 }, () => level * (1 + 0.02 * normalDraw(rng)));
+    });
+    for (let k = 0; k < trials; k++) {
+      const [a, b] = [side(), side()];
+      for (const kind of ["plain", "corrected"] as const) {
+        const r = compareSamples(a, b, { threshold: 0.05, resamples: 500, seed: k + 1, smallSampleCorrection: kind === "corrected" });
+        if (r.low! > 1 || r.high! < 1) misses[kind]++;
+      }
+    }
+    expect(clopperPearson(misses.plain, trials).low).toBeGreaterThan(0.05);
+    const corrected = clopperPearson(misses.corrected, trials);
+    expect(corrected.low).toBeLessThan(0.05);
+    expect(corrected.high).toBeGreaterThan(0.05);
   });
 });
 

@@ -1,5 +1,6 @@
-// The exact (Clopper–Pearson) confidence interval of a binomial proportion, for rates measured by counting
-// (false alarms, detections, inconclusive verdicts in `npm run bench:gate`). Pure functions, no dependencies.
+// Distribution functions for the gate: the exact (Clopper–Pearson) confidence interval of a binomial proportion,
+// for rates measured by counting (false alarms, detections, inconclusive verdicts in `npm run bench:gate`), and the
+// normal and Student t quantiles of the small-sample correction in compare.ts. Pure functions, no dependencies.
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: about 15 significant digits). */
 export function logGamma(x: number): number {
@@ -57,6 +58,43 @@ export function regularizedIncompleteBeta(x: number, a: number, b: number): numb
   // The fraction converges fast on one side of the mean; use the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) on the other.
   if (x < (a + 1) / (a + b + 2)) return (front * betaContinuedFraction(x, a, b)) / a;
   return 1 - (front * betaContinuedFraction(1 - x, b, a)) / b;
+}
+
+/** The q-quantile of the standard normal distribution (Acklam's rational approximation, relative error < 1.2e-9). */
+export function normalQuantile(q: number): number {
+  if (!(q > 0 && q < 1)) throw new RangeError(`normalQuantile: q must be within (0, 1), got ${q}`);
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const tail = (r: number) => (((((c[0]! * r + c[1]!) * r + c[2]!) * r + c[3]!) * r + c[4]!) * r + c[5]!) / ((((d[0]! * r + d[1]!) * r + d[2]!) * r + d[3]!) * r + 1);
+  if (q < 0.02425) return tail(Math.sqrt(-2 * Math.log(q)));
+  if (q > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - q)));
+  const r = (q - 0.5) ** 2;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * (q - 0.5)) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+/** P(T ≤ t) for Student's t with `df` degrees of freedom, through the incomplete beta function. */
+export function studentTCdf(t: number, df: number): number {
+  if (!(df > 0)) throw new RangeError(`studentTCdf: df must be positive, got ${df}`);
+  const tail = 0.5 * regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** The q-quantile of Student's t with `df` degrees of freedom (bisection on the CDF). */
+export function studentTQuantile(q: number, df: number): number {
+  if (!(q > 0 && q < 1)) throw new RangeError(`studentTQuantile: q must be within (0, 1), got ${q}`);
+  if (q === 0.5) return 0;
+  if (q < 0.5) return -studentTQuantile(1 - q, df);
+  let low = 0;
+  let high = 1;
+  while (studentTCdf(high, df) < q) high *= 2;
+  for (let i = 0; i < 200 && high - low > 1e-13 * high; i++) {
+    const middle = (low + high) / 2;
+    if (studentTCdf(middle, df) < q) low = middle;
+    else high = middle;
+  }
+  return (low + high) / 2;
 }
 
 /** The q-quantile of Beta(a, b), by bisection on the (monotone) CDF: 200 halvings reach double precision. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { betaQuantile, clopperPearson, formatProportion, logGamma, regularizedIncompleteBeta } from "../../src/compare/clopper-pearson.js";
+import { betaQuantile, clopperPearson, formatProportion, logGamma, normalQuantile, regularizedIncompleteBeta, studentTCdf, studentTQuantile } from "../../src/compare/distributions.js";
 
 /** P(X ≤ k) for X ~ Binomial(n, p), by summing the pmf built up multiplicatively: independent of the beta code. */
 function binomialCdf(k: number, n: number, p: number): number {
@@ -87,5 +87,22 @@ describe("clopperPearson", () => {
 
   it("formats a rate with its bounds in percent", () => {
     expect(formatProportion(clopperPearson(5, 10))).toBe("5/10 = 50.0% [18.7%, 81.3%]");
+  });
+});
+
+describe("normal and Student t quantiles", () => {
+  it("match the tables: z 0.975 = 1.959964, t 0.975 at 1, 4 and 8 degrees of freedom", () => {
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 6);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 6);
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 12);
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(12.7062, 4);
+    expect(studentTQuantile(0.975, 4)).toBeCloseTo(2.776445, 6);
+    expect(studentTQuantile(0.975, 8)).toBeCloseTo(2.306004, 6);
+    expect(studentTQuantile(0.025, 8)).toBeCloseTo(-2.306004, 6);
+  });
+
+  it("has a t CDF that is symmetric and tends to the normal with many degrees of freedom", () => {
+    expect(studentTCdf(1.3, 6) + studentTCdf(-1.3, 6)).toBeCloseTo(1, 14);
+    expect(studentTQuantile(0.975, 100_000)).toBeCloseTo(normalQuantile(0.975), 4);
   });
 });
