@@ -89,8 +89,12 @@ class Int4Linear(_QuantLinearBase):
         compute_dtype = linear.weight.dtype
         self.register_buffer("scales_and_zeros", torch.cat([scales.reshape(n, -1, 1), zeros.reshape(n, -1, 1)], 2).transpose(0, 1).contiguous().to(compute_dtype))
         if self.cuda:
-            packed_bytes = (q[:, ::2] << 4 | q[:, 1::2]).to(torch.uint8)
-            self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack(packed_bytes.to(device), 8 if k % 256 == 0 else 2))
+            inner_k_tiles = 8 if k % 256 == 0 else 4 if k % 128 == 0 else 2
+            try:  # torch ≥ 2.5 takes two 4-bit values per uint8 [n, k/2]
+                packed = torch.ops.aten._convert_weight_to_int4pack((q[:, ::2] << 4 | q[:, 1::2]).to(torch.uint8).to(device), inner_k_tiles)
+            except RuntimeError:  # older torch: int32 [n, k]
+                packed = torch.ops.aten._convert_weight_to_int4pack(q.to(device), inner_k_tiles)
+            self.register_buffer("packed", packed)
         else:
             self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(device), 2))
         # Kept for dequantisation in backward and for DoRA's norm (small next to activations of a train step).

@@ -90,3 +90,38 @@ describe("parameter counts", () => {
     });
   }
 });
+
+describe("the H200 run of runners/torch/gpu_check.py (test/torch/fixtures, 2025-11-27)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const report = JSON.parse(readFileSync(new URL("./fixtures/h200-torch-gpu-check.json", import.meta.url), "utf8")) as {
+    hello: { cuda: Array<{ name: string; uuid: string }> };
+    cases: Array<{ name: string; status: string; scalars?: Record<string, number>; settings?: Record<string, unknown> }>;
+    logits: Array<{ name: string; device: string; relativeL2VsCpu: number }>;
+  };
+
+  it("ran every case on CUDA, timed with CUDA events", () => {
+    expect(report.hello.cuda[0]!.uuid).toMatch(/^GPU-[0-9a-f-]{36}$/);
+    for (const c of report.cases) {
+      expect(c.status, c.name).toBe("completed");
+      expect(c.settings).toMatchObject({ device: "cuda", timer: "cuda-events" });
+    }
+  });
+
+  it("gave fp32 CUDA logits within 1e-4 of the CPU torch logits (TF32 off)", () => {
+    expect(report.logits.length).toBeGreaterThan(0);
+    for (const l of report.logits) expect(l.relativeL2VsCpu, l.name).toBeLessThan(1e-4);
+  });
+
+  it("counted the trainable parameters of full fine-tune, LoRA and DoRA as the TypeScript accounting does", () => {
+    const train = report.cases.filter((c) => c.name.includes("train-step"));
+    const byTechnique = (fragment: string) => train.find((c) => c.name.includes(fragment) && !c.name.includes("int4-base"))!.scalars!;
+    const c = planCase({ models: [{ name: "gpu-small", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 512, vocab: 1024, maxPositions: 1024 }] });
+    expect(byTechnique("base").params_trainable).toBe(accountModel(c.model).totalParams);
+    for (const kind of ["lora", "dora"] as const) {
+      const expected = getTechnique(kind).account!(c.model, getTechnique(kind).params.parse({ kind, rank: 16, targets: "all-linear" }));
+      expect(byTechnique(`${kind} r16`).params_trainable).toBe(expected.trainableParams);
+    }
+    // The allocator peak of every train step was measured (not 0, not null).
+    for (const t of train) expect(t.scalars!.torch_max_memory_allocated_bytes).toBeGreaterThan(10 * 2 ** 20);
+  });
+});
