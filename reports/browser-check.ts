@@ -69,7 +69,7 @@ export class ChromiumSession {
         () => {
           const state = (window as unknown as { effbenchCharts?: { pending: number; rendered: number; errors: string[] } }).effbenchCharts;
           const charts = document.querySelectorAll(".chart").length;
-          return state !== undefined && state.pending === 0 && state.rendered + state.errors.length >= charts && !document.querySelector("#case > .note");
+          return document.body.dataset.ready === "true" && state !== undefined && state.pending === 0 && state.rendered + state.errors.length >= charts;
         },
         { timeout: options.timeoutMs ?? 30_000, polling: 50 },
       );

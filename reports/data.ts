@@ -6,6 +6,7 @@ import { workloadLabel } from "../src/suite/planner.js";
 import type { Workload } from "../src/suite/schema.js";
 import type { allReferences } from "../datasets/references/index.js";
 import { percentile } from "../src/measure/stats.js";
+import { bulkRead } from "./bulk-read.js";
 
 export interface ReportRun extends RunRow {
   /** Machine facts recorded with the run (`store.recordEnv`). */
@@ -73,7 +74,7 @@ export interface ReportData {
   references?: ReportReference[];
 }
 
-/** Sample series a report reads (the per-iteration series runners write). */
+/** Sample series shown first on a case page (any other series follows). */
 export const SAMPLE_METRICS = ["latency_ms", "ttft_ms", "tpot_ms", "ort_model_run_us"] as const;
 /** A repeat with more iterations than this is summarised by this many evenly spaced quantiles on the case page. */
 export const MAX_SAMPLES_PER_REPEAT = 400;
@@ -85,28 +86,27 @@ export interface LoadOptions {
   /** Only this run's results (default: every run, for trends). */
   runId?: number;
   references?: ReportReference[];
-  /** Load sampler time series (one query per result); on by default. */
+  /** Load sampler time series (only the site's case pages show them); on by default. */
   samplerSeries?: boolean;
 }
 
 export async function loadReportData(store: Store, options: LoadOptions = {}): Promise<ReportData> {
   const runRows = await store.listRuns();
-  const rows = await store.loadResults(options.runId === undefined ? {} : { runId: options.runId });
   const runs: ReportRun[] = [];
   for (const run of runRows) runs.push({ ...run, env: run.resultCount > 0 ? await store.loadEnv(run.id) : {} });
   const envOf = new Map(runs.map((r) => [r.id, r.env]));
-
-  const samplesByMetric = new Map<string, Map<number, number[][]>>();
-  for (const metric of SAMPLE_METRICS) samplesByMetric.set(metric, await store.loadAllSampleProcesses(metric));
+  // Aggregated reads of the same file (see bulk-read.ts): the per-row API is too slow for 10,000 cases.
+  const bulk = await bulkRead(store.path, { runId: options.runId, samplerSeries: options.samplerSeries });
 
   const results: ReportResult[] = [];
-  for (const r of rows) {
+  for (const r of bulk.results) {
     const samples: ReportSampleSeries[] = [];
-    for (const [metric, byResult] of samplesByMetric) {
+    for (const [metric, byResult] of bulk.samples) {
       const processes = (byResult.get(r.resultId) ?? []).filter((p) => p !== undefined);
       if (processes.length > 0) samples.push(compactSeries(metric, processes));
     }
-    const samplerSeries = options.samplerSeries === false ? [] : (await store.loadSamplerSeries(r.resultId)).map(thinSamplerSeries);
+    samples.sort((a, b) => sampleOrder(a.metric) - sampleOrder(b.metric) || a.metric.localeCompare(b.metric));
+    const samplerSeries = (bulk.samplerSeries.get(r.resultId) ?? []).map(thinSamplerSeries);
     results.push({
       resultId: r.resultId,
       runId: r.runId,
@@ -153,6 +153,12 @@ export async function loadReportData(store: Store, options: LoadOptions = {}): P
     references: options.references,
   };
 }
+
+/** latency_ms first, then the other known series, then anything else by name. */
+const sampleOrder = (metric: string) => {
+  const i = (SAMPLE_METRICS as readonly string[]).indexOf(metric);
+  return i < 0 ? SAMPLE_METRICS.length : i;
+};
 
 /** Keeps every iteration up to MAX_SAMPLES_PER_REPEAT; beyond, that many type-7 quantiles (the distribution's shape). */
 export function compactSeries(metric: string, processes: number[][]): ReportSampleSeries {

@@ -1,7 +1,7 @@
 // The report's text exports: markdown (a PR comment or $GITHUB_STEP_SUMMARY), CSV (one row per result, a column
 // triple per metric) and JSON (everything but the raw samples, which stay in the database).
 import type { ReportData, ReportResult } from "./data.js";
-import { buildIndexModel, isSynthetic, type IndexRow } from "./model.js";
+import { buildIndexModel, isSynthetic, type IndexModel, type IndexRow } from "./model.js";
 import { METRIC_FAMILIES } from "./metrics.js";
 import { groupsOf, leaderboard, onBoard, rankText } from "./leaderboard.js";
 import { formatCi, formatValue } from "./format.js";
@@ -9,6 +9,8 @@ import { formatCi, formatValue } from "./format.js";
 export interface MarkdownOptions {
   /** Rows per leaderboard (default 10): a PR comment must stay readable (and under GitHub's 65,536 characters). */
   top?: number;
+  /** The index model when the caller built it already (generateReport), to aggregate once. */
+  model?: IndexModel;
 }
 
 /** Text for a markdown table cell: HTML and pipes escaped (GitHub renders inline HTML), one line. */
@@ -24,11 +26,11 @@ function metricText(row: IndexRow, metric: string, unit: string): string {
   return `${formatValue(m[0], unit)}${ci ? ` ${ci}` : ""}`;
 }
 
-const flagsText = (row: IndexRow) => (row.status !== "completed" ? row.status : row.flags.length === 0 ? "✓" : `⚠ ${row.flags.map(([f]) => f).join(", ")}`);
+const flagsText = (row: IndexRow) => (row.status !== "completed" ? row.status : row.flags.length === 0 ? "✓" : `⚠ ${row.flags.join(", ")}`);
 
 export function toMarkdown(data: ReportData, options: MarkdownOptions = {}): string {
   const top = options.top ?? 10;
-  const model = buildIndexModel(data);
+  const model = options.model ?? buildIndexModel(data);
   const lines: string[] = [];
   const runs = model.runs.filter((r) => r.resultCount > 0);
   const statusCounts = new Map<string, number>();
@@ -62,7 +64,7 @@ export function toMarkdown(data: ReportData, options: MarkdownOptions = {}): str
     lines.push("");
   }
   const flagCounts = new Map<string, number>();
-  for (const r of model.rows) for (const [flag] of r.flags) flagCounts.set(flag, (flagCounts.get(flag) ?? 0) + 1);
+  for (const r of model.rows) for (const flag of r.flags) flagCounts.set(flag, (flagCounts.get(flag) ?? 0) + 1);
   if (flagCounts.size > 0) lines.push(`Validity flags: ${[...flagCounts].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} × ${n}`).join(", ")}.`, "");
   return lines.join("\n");
 }
@@ -71,7 +73,8 @@ export function toMarkdown(data: ReportData, options: MarkdownOptions = {}): str
 
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "number" ? String(value) : String(value);
+  if (typeof value === "number") return String(value);
+  const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -105,5 +108,5 @@ export function toCsv(data: ReportData): string {
 /** ReportData as JSON without raw samples and sampler series (they stay in the database; the case page has them). */
 export function toJson(data: ReportData): string {
   const results = data.results.map(({ samples: _samples, samplerSeries: _series, ...rest }: ReportResult) => rest);
-  return JSON.stringify({ title: data.title, generatedAt: data.generatedAt, runs: data.runs, results, references: data.references ?? [] }, null, 1) + "\n";
+  return JSON.stringify({ title: data.title, generatedAt: data.generatedAt, runs: data.runs, results, references: data.references ?? [] }) + "\n";
 }

@@ -24,7 +24,8 @@ export interface IndexRow {
   group: string;
   status: ReportResult["status"];
   reason: string | null;
-  flags: Array<[string, string]>;
+  /** Validity flag names (their details are on the case page). */
+  flags: string[];
   m: Record<string, CompactMetric>;
 }
 
@@ -150,7 +151,7 @@ export function buildIndexModel(data: ReportData): IndexModel {
       group: groupOf(r),
       status: r.status,
       reason: r.reason,
-      flags: r.validity.map((v) => [v.flag, v.detail]),
+      flags: r.validity.map((v) => v.flag),
       m,
     };
   });
@@ -205,6 +206,68 @@ export function chunkOf(caseId: string, chunks: number): number {
 }
 
 export const chunkFileName = (chunk: number): string => `cases-${String(chunk).padStart(3, "0")}.js`;
+
+// ── the index page's packed rows ───────────────────────────────────────────────────────────────────
+
+/**
+ * Rows as the index page carries them: repeated strings (model, device, group, reasons…) as indices into
+ * dictionaries and metrics as flat arrays — a third of the JSON of plain objects for 10,000 cases.
+ */
+export interface PackedRows {
+  dictionary: string[];
+  metricNames: string[];
+  /**
+   * [id, run, name, model, technique, scenario, workload, runner, device, group, status, reason, flags, metrics]: strings
+   * from model on are dictionary indices (reason -1 when none), flags a list of them, metrics a flat list of
+   * [metric index, value, ciLow, ciHigh] quadruples, or [metric index, null, reason index, null] when not measured.
+   */
+  rows: Array<[string, number, string, number, number, number, number, number, number, number, number, number, number[], Array<number | null>]>;
+}
+
+export type PackedIndexModel = Omit<IndexModel, "rows"> & { packed: PackedRows };
+
+export function packRows(rows: readonly IndexRow[]): PackedRows {
+  const dictionary: string[] = [];
+  const indexOf = new Map<string, number>();
+  const word = (text: string) => {
+    let i = indexOf.get(text);
+    if (i === undefined) indexOf.set(text, (i = dictionary.push(text) - 1));
+    return i;
+  };
+  const metricNames: string[] = [];
+  const metricIndex = new Map<string, number>();
+  const metric = (name: string) => {
+    let i = metricIndex.get(name);
+    if (i === undefined) metricIndex.set(name, (i = metricNames.push(name) - 1));
+    return i;
+  };
+  return {
+    dictionary,
+    metricNames,
+    rows: rows.map((r) => {
+      const metrics: Array<number | null> = [];
+      for (const [name, m] of Object.entries(r.m)) metrics.push(metric(name), m[0], m[0] === null ? word(m[1]) : m[1], m[0] === null ? null : m[2]);
+      return [r.id, r.run, r.name, word(r.model), word(r.technique), word(r.scenario), word(r.workload), word(r.runner), word(r.device), word(r.group), word(r.status), r.reason === null ? -1 : word(r.reason), r.flags.map(word), metrics];
+    }),
+  };
+}
+
+export function unpackRows(packed: PackedRows): IndexRow[] {
+  const d = packed.dictionary;
+  return packed.rows.map(([id, run, name, model, technique, scenario, workload, runner, device, group, status, reason, flags, metrics]) => {
+    const m: Record<string, CompactMetric> = {};
+    for (let i = 0; i < metrics.length; i += 4) {
+      const value = metrics[i + 1];
+      m[packed.metricNames[metrics[i]!]] = value === null ? [null, d[metrics[i + 2]!]] : [value, metrics[i + 2], metrics[i + 3]];
+    }
+    return { id, run, name, model: d[model], technique: d[technique], scenario: d[scenario], workload: d[workload], runner: d[runner], device: d[device], group: d[group], status: d[status] as IndexRow["status"], reason: reason < 0 ? null : d[reason], flags: flags.map((f) => d[f]), m };
+  });
+}
+
+export function packIndexModel(model: IndexModel): PackedIndexModel {
+  const { rows, ...rest } = model;
+  return { ...rest, packed: packRows(rows) };
+}
 
 // ── versus paper ───────────────────────────────────────────────────────────────────────────────
 
@@ -331,20 +394,74 @@ export function versusPaper(references: ReportReference[], latest: ReportResult[
 
 /** Everything the case page shows about one case: all its results (every run), oldest first. */
 export interface CaseEntry {
-  results: ReportResult[];
+  results: CaseResult[];
 }
 
-export function caseChunks(data: ReportData, chunks: number): Map<number, Record<string, CaseEntry>> {
+/** A result as the case page uses it (the caseKey is left out: the page shows its parts). */
+export type CaseResult = Omit<ReportResult, "caseKey">;
+
+type PackedMetric = [name: string, value: number | null, unit: string, ciLow: number | null, ciHigh: number | null, reason: string | null, label: string | null];
+
+/** A result in a chunk file: configs pooled per chunk (most cases share them), metrics as arrays, values at 6 digits. */
+export type PackedCaseResult = Omit<CaseResult, "metrics" | "config" | "settings" | "caseDetails"> & { metrics: PackedMetric[]; config: number; settings: number; caseDetails: number };
+
+export interface PackedChunk {
+  objects: unknown[];
+  cases: Record<string, PackedCaseResult[]>;
+}
+
+const six = (x: number | null): number | null => roundSignificant(x, 6);
+
+export function caseChunks(data: ReportData, chunks: number): Map<number, PackedChunk> {
   const startOf = new Map(data.runs.map((r) => [r.id, r.startedAt]));
-  const out = new Map<number, Record<string, CaseEntry>>();
+  const byChunk = new Map<number, Map<string, ReportResult[]>>();
   for (const r of data.results) {
     const chunk = chunkOf(r.caseId, chunks);
-    let entries = out.get(chunk);
-    if (!entries) out.set(chunk, (entries = {}));
-    (entries[r.caseId] ??= { results: [] }).results.push(r);
+    let cases = byChunk.get(chunk);
+    if (!cases) byChunk.set(chunk, (cases = new Map()));
+    const list = cases.get(r.caseId);
+    if (list) list.push(r);
+    else cases.set(r.caseId, [r]);
   }
-  for (const entries of out.values())
-    for (const entry of Object.values(entries))
-      entry.results.sort((a, b) => (startOf.get(a.runId) ?? "").localeCompare(startOf.get(b.runId) ?? "") || a.resultId - b.resultId);
+  const out = new Map<number, PackedChunk>();
+  for (const [chunk, cases] of byChunk) {
+    const objects: unknown[] = [];
+    const pool = new Map<string, number>();
+    const intern = (value: unknown) => {
+      const key = JSON.stringify(value ?? null);
+      let i = pool.get(key);
+      if (i === undefined) pool.set(key, (i = objects.push(value ?? null) - 1));
+      return i;
+    };
+    const packed: PackedChunk = { objects, cases: {} };
+    for (const [caseId, results] of cases) {
+      results.sort((a, b) => (startOf.get(a.runId) ?? "").localeCompare(startOf.get(b.runId) ?? "") || a.resultId - b.resultId);
+      packed.cases[caseId] = results.map(({ caseKey: _caseKey, metrics, config, settings, caseDetails, samples, samplerSeries, ...rest }) => ({
+        ...rest,
+        config: intern(config),
+        settings: intern(settings),
+        caseDetails: intern(caseDetails),
+        metrics: metrics.map((m): PackedMetric => [m.name, six(m.value), m.unit, six(m.ciLow), six(m.ciHigh), m.reason, m.label]),
+        samples: samples.map((series) => ({ ...series, processes: series.processes.map((p) => p.map((x) => six(x)!)) })),
+        samplerSeries: samplerSeries.map((series) => ({ ...series, tMs: series.tMs.map((t) => Math.round(t * 10) / 10), values: series.values.map(six) })),
+      }));
+    }
+    out.set(chunk, packed);
+  }
+  return out;
+}
+
+export function unpackChunk(chunk: PackedChunk): Record<string, CaseEntry> {
+  const out: Record<string, CaseEntry> = {};
+  for (const [caseId, results] of Object.entries(chunk.cases))
+    out[caseId] = {
+      results: results.map((r) => ({
+        ...r,
+        config: chunk.objects[r.config] as CaseResult["config"],
+        settings: chunk.objects[r.settings] as CaseResult["settings"],
+        caseDetails: chunk.objects[r.caseDetails] as CaseResult["caseDetails"],
+        metrics: r.metrics.map(([name, value, unit, ciLow, ciHigh, reason, label]) => ({ name, value, unit, ciLow, ciHigh, reason, label })),
+      })),
+    };
   return out;
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { ReportData } from "./data.js";
 import { escapeHtml, jsonForScript, page, STYLES, VENDOR_SCRIPTS } from "./html.js";
-import { buildIndexModel, caseChunks, chunkFileName, runLabel, type IndexModel, type VersusRow } from "./model.js";
+import { buildIndexModel, caseChunks, chunkFileName, packIndexModel, runLabel, type IndexModel, type VersusRow } from "./model.js";
 import { formatPlain } from "./format.js";
 import { toCsv, toJson, toMarkdown } from "./export.js";
 
@@ -79,14 +79,14 @@ export async function generateReport(data: ReportData, outDir: string, options: 
   write("assets/case.js", scripts.case);
 
   const model = buildIndexModel(data);
-  write("index.html", page({ title: model.title, body: indexBody(model, options.exports !== false), data: model, script: "index.js" }));
+  write("index.html", page({ title: model.title, body: indexBody(model, options.exports !== false), data: packIndexModel(model), script: "index.js" }));
   const runs = data.runs.map((run) => ({ ...model.runs.find((r) => r.id === run.id)!, env: run.env }));
   write("case.html", page({ title: model.title, body: caseBody(model), data: { title: model.title, runs, caseChunks: model.caseChunks }, script: "case.js" }));
   for (const [chunk, entries] of caseChunks(data, model.caseChunks))
-    write(`data/${chunkFileName(chunk)}`, `Object.assign(window.effbenchCases = window.effbenchCases || {}, ${jsonForScript(entries)});\n`);
+    write(`data/${chunkFileName(chunk)}`, `effbenchChunk(${jsonForScript(entries)});\n`);
 
   if (options.exports !== false) {
-    write("results.md", toMarkdown(data));
+    write("results.md", toMarkdown(data, { model }));
     write("results.csv", toCsv(data));
     write("results.json", toJson(data));
   }

@@ -1,8 +1,6 @@
 // The case page in the browser: one page for every case, which reads the case id from the URL hash and loads that
 // case's data with a <script src="data/cases-NNN.js"> tag (script tags work from file://, fetch does not).
-import type { CaseEntry, RunSummary } from "../model.js";
-import { chunkFileName, chunkOf } from "../model.js";
-import type { ReportResult } from "../data.js";
+import { chunkFileName, chunkOf, unpackChunk, type CaseEntry, type CaseResult, type PackedChunk, type RunSummary } from "../model.js";
 import { displayScale, formatCi, formatValue } from "../format.js";
 import { betterOf, titleOf } from "../metrics.js";
 import { distributionSpec, samplerSpec, trendSpec } from "../specs.js";
@@ -19,6 +17,9 @@ const page = readData<CasePageData>();
 const main = document.getElementById("case")!;
 const runById = new Map(page.runs.map((r) => [r.id, r]));
 const loaded = new Set<number>();
+const cases: Record<string, CaseEntry> = {};
+/** Called by each chunk file (data/cases-NNN.js) as it loads. */
+(window as unknown as { effbenchChunk: (chunk: PackedChunk) => void }).effbenchChunk = (chunk) => Object.assign(cases, unpackChunk(chunk));
 /** Metrics whose trend the page draws when the case has results in two or more runs. */
 const TREND_METRICS = ["latency_p50_ms", "tokens_per_s", "peak_rss_bytes", "gpu_amu_bytes", "gpu_energy_j_per_token"];
 
@@ -26,18 +27,24 @@ function caseId(): string {
   return decodeURIComponent(location.hash.replace(/^#/, ""));
 }
 
+/** Marks the page as done (the browser test waits for it, then for the charts). */
+const ready = () => (document.body.dataset.ready = "true");
+
 function load(): void {
   const id = caseId();
   if (!id) {
     main.replaceChildren(el("p", {}, "No case selected: open a case from the ", el("a", { href: "index.html" }, "leaderboards"), "."));
-    return;
+    return ready();
   }
   const chunk = chunkOf(id, page.caseChunks);
-  const entry = window.effbenchCases?.[id] as CaseEntry | undefined;
-  if (entry) return render(id, entry);
+  const entry = cases[id];
+  if (entry) {
+    render(id, entry);
+    return ready();
+  }
   if (loaded.has(chunk)) {
     main.replaceChildren(el("p", {}, `No case with id “${id}” in this report.`));
-    return;
+    return ready();
   }
   const script = document.createElement("script");
   script.src = `data/${chunkFileName(chunk)}`;
@@ -45,13 +52,16 @@ function load(): void {
     loaded.add(chunk);
     load();
   };
-  script.onerror = () => main.replaceChildren(el("p", {}, `Could not load data/${chunkFileName(chunk)}.`));
+  script.onerror = () => {
+    main.replaceChildren(el("p", {}, `Could not load data/${chunkFileName(chunk)}.`));
+    ready();
+  };
   document.head.append(script);
 }
 
 const json = (value: unknown) => el("pre", {}, JSON.stringify(value, null, 2));
 
-function metricsTable(result: ReportResult): HTMLTableElement {
+function metricsTable(result: CaseResult): HTMLTableElement {
   const sorted = [...result.metrics].sort((a, b) => a.name.localeCompare(b.name));
   return table(
     ["metric", "value", "95% CI", "how to read it"],
@@ -123,7 +133,7 @@ function render(id: string, entry: CaseEntry): void {
   }
 
   main.append(el("h3", {}, "Sampler time series"));
-  const byMetric = new Map<string, ReportResult["samplerSeries"]>();
+  const byMetric = new Map<string, CaseResult["samplerSeries"]>();
   for (const s of result.samplerSeries) byMetric.set(s.metric, [...(byMetric.get(s.metric) ?? []), s]);
   if (byMetric.size === 0) main.append(el("p", { class: "note" }, "No sampler series were recorded for this result."));
   for (const [metric, list] of byMetric) {
@@ -188,8 +198,7 @@ function render(id: string, entry: CaseEntry): void {
     json(result.details),
     el("h3", {}, "Environment"),
     json(run?.env ?? {}),
-    el("h4", {}, "caseKey"),
-    el("pre", {}, result.caseKey),
+    el("p", { class: "note" }, `config hash ${result.configHash}`),
   );
 }
 

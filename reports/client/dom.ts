@@ -29,7 +29,6 @@ interface ChartState {
 declare global {
   interface Window {
     effbenchCharts: ChartState;
-    effbenchCases?: Record<string, unknown>;
   }
 }
 window.effbenchCharts = { pending: 0, rendered: 0, errors: [], firstChartMs: null };

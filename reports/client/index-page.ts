@@ -1,7 +1,7 @@
 // The index page in the browser: filters over the inlined rows, a leaderboard per metric family (chart + table),
 // Pareto charts and trends. Ranks and fronts are recomputed after each filter with the same functions the Node
 // side uses (reports/rank.ts), so the page and the markdown export agree.
-import type { IndexModel, IndexRow, TrendPoint } from "../model.js";
+import { unpackRows, type IndexModel, type IndexRow, type PackedIndexModel, type TrendPoint } from "../model.js";
 import { METRIC_FAMILIES, titleOf, type Better, type MetricFamily, type MetricInfo } from "../metrics.js";
 import { paretoFront } from "../rank.js";
 import { groupsOf, leaderboard, onBoard, rankText, valueOf } from "../leaderboard.js";
@@ -10,7 +10,8 @@ import { leaderboardSpec, paretoSpec, trendSpec } from "../specs.js";
 import { PARETO_CHARTS, type ParetoChart } from "../pareto-charts.js";
 import { chart, el, nullValue, readData, select, table } from "./dom.js";
 
-const model = readData<IndexModel>();
+const packed = readData<PackedIndexModel>();
+const model: IndexModel = { ...packed, rows: unpackRows(packed.packed) };
 const FILTERS = ["model", "technique", "scenario", "runner", "device"] as const;
 type FilterKey = (typeof FILTERS)[number];
 const filters: Record<FilterKey, string> = { model: "", technique: "", scenario: "", runner: "", device: "" };
@@ -32,7 +33,7 @@ function metricCell(row: IndexRow, metric: string): Node {
 function badge(row: IndexRow): HTMLElement {
   if (row.status !== "completed") return el("span", { class: `badge ${row.status}`, title: row.reason ?? "" }, row.status);
   if (row.flags.length === 0) return el("span", { class: "badge valid", title: "no validity flag raised" }, "✓ no flags");
-  return el("span", { class: "badge flagged", title: row.flags.map(([f, d]) => `${f}: ${d}`).join("\n") }, `⚠ ${row.flags.map(([f]) => f).join(", ")}`);
+  return el("span", { class: "badge flagged", title: `validity flags: ${row.flags.join(", ")} — the case page says what was seen` }, `⚠ ${row.flags.join(", ")}`);
 }
 
 const caseLink = (row: IndexRow) => el("a", { href: `case.html#${encodeURIComponent(row.id)}` }, row.name);
@@ -249,3 +250,4 @@ function render(): void {
 
 renderFilters(render);
 render();
+document.body.dataset.ready = "true";
