@@ -32,7 +32,7 @@ describe("model accounting", () => {
   it("is instant for a 70B config (no weights allocated)", () => {
     const start = performance.now();
     const a = accountModel(llama2_70b);
-    expect(performance.now() - start).toBeLessThan(5);
+    expect(performance.now() - start).toBeLessThan(1000) // generous: allocating 70B weights would take minutes; machines are noisy;
     expect(a.totalParams).toBe(68_976_648_192);
   });
 

@@ -19,7 +19,7 @@ describe("bench inspect", () => {
     expect(inspection.totalParams).toBe(6_738_415_616);
     expect(inspection.trainableParams).toBe(6_738_415_616);
     expect(inspection.weightBytes).toBe(6_738_415_616 * 4);
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it("counts LoRA's trainable parameters as the adapters only", () => {
