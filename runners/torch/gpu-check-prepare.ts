@@ -27,7 +27,7 @@ const weightsOf = (c: Case) => basename(ensureWeightsFile(c, dir));
 const ids = [Array.from({ length: 16 }, (_, i) => (i * 37 + 5) % model.vocab)];
 const runner = new TorchRunner();
 const logits = [];
-for (const technique of [{ kind: "base" }, { kind: "dora", rank: 8, targets: "all-linear" }] as SuiteInput["techniques"]) {
+for (const technique of [{ kind: "base" }, { kind: "dora", rank: 8, targets: "all-linear" }] as NonNullable<SuiteInput["techniques"]>) {
   const [gpuCase] = plan({ torch: { device: "cuda", dtype: "fp32" }, techniques: [technique] });
   const cpu = await runner.forwardLogits({ ...gpuCase!, torch: { ...gpuCase!.torch, device: "cpu" } }, ids);
   logits.push({ case: gpuCase, weights: weightsOf(gpuCase!), inputIds: ids, cpuLogits: Array.from(cpu.data) });

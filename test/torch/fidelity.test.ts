@@ -68,7 +68,7 @@ describe("torch logits against the float64 reference", () => {
 });
 
 describe("parameter counts", () => {
-  for (const technique of [{ kind: "base" }, { kind: "lora", rank: 8, targets: "all-linear" }, { kind: "rslora", rank: 4 }, { kind: "dora", rank: 8, targets: ["q_proj", "v_proj", "down_proj"] }] as SuiteInput["techniques"]) {
+  for (const technique of [{ kind: "base" }, { kind: "lora", rank: 8, targets: "all-linear" }, { kind: "rslora", rank: 4 }, { kind: "dora", rank: 8, targets: ["q_proj", "v_proj", "down_proj"] }] as NonNullable<SuiteInput["techniques"]>) {
     const c = planCase({ models: [models[0]![1]], techniques: [technique], scenarios: ["train-step"] });
     it(`of ${c.name.split(" · ")[1]} are peft's get_nb_trainable_parameters and equal the TypeScript accounting`, async () => {
       const outcome = await runner.runRepeat(c, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
