@@ -33,8 +33,6 @@ def hf_config(model):
         from transformers import AutoConfig
 
         return AutoConfig.from_pretrained(model["checkpoint"]), "checkpoint"
-    if model.get("moe"):
-        raise Unsupported("MoE models are not built by the torch worker yet (issue 5)")
     heads = model["heads"]
     common = dict(
         vocab_size=model["vocab"],
@@ -52,6 +50,17 @@ def hf_config(model):
         bos_token_id=None,
         eos_token_id=None,
     )
+    if model.get("moe"):
+        import moe_block
+        from transformers import MixtralConfig
+
+        if model.get("attentionBias"):
+            raise Unsupported("a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none")
+        try:
+            extra = moe_block.moe_config_kwargs(model)
+        except ValueError as error:
+            raise Unsupported(str(error))
+        return MixtralConfig(**{**common, **extra}, sliding_window=None), "MixtralForCausalLM"
     # Qwen2 is Llama with biases on q/k/v only (Llama's attention_bias would also put one on o_proj), so a
     # model with attention biases is built as Qwen2 whatever its family; Mistral without a sliding window is Llama.
     if model.get("attentionBias"):
@@ -63,13 +72,19 @@ def hf_config(model):
     return LlamaConfig(**common, attention_bias=False, mlp_bias=False), "LlamaForCausalLM"
 
 
-def meta_model(model_config, attn_implementation="sdpa"):
+def meta_model(model_config, attn_implementation="sdpa", router_bias=False):
+    """The architecture on the meta device (no memory); MoE blocks replaced where ModelConfig.moe asks for more than Mixtral."""
     from transformers import AutoModelForCausalLM
 
     config, arch = hf_config(model_config)
     config._attn_implementation = attn_implementation
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation)
+        if model_config.get("moe"):
+            import moe_block
+
+            if moe_block.needs_project_block(model_config, router_bias):
+                arch += " + " + moe_block.install(model, config, model_config, router_bias)
     return model, config, arch
 
 
@@ -144,11 +159,14 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     technique = case.get("technique") or {"kind": "base"}
     kind = technique.get("kind", "base")
     notes = {"attnImplementation": attn_implementation}
-    model, config, arch = meta_model(case["model"], attn_implementation)
+    tensors = load_file(weights_path, device=str(device))
+    router_bias = any(k.endswith(".mlp.gate.bias") for k in tensors)
+    model, config, arch = meta_model(case["model"], attn_implementation, router_bias)
     notes["architecture"] = arch
+    if case["model"].get("moe"):
+        notes["expertsImplementation"] = getattr(config, "_experts_implementation", None) or "eager"
     model.to_empty(device=device)
     _refresh_rotary(model, config, device)
-    tensors = load_file(weights_path, device=str(device))
     base_state = {k: v for k, v in tensors.items() if not is_adapter_key(k)}
     expected = dict(model.state_dict())
     for name, tensor in expected.items():
@@ -211,7 +229,8 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
 def inspect_counts(case):
     """Parameter counts on the meta device (no weights allocated), as peft and transformers report them."""
     technique = case.get("technique") or {"kind": "base"}
-    model, _, arch = meta_model(case["model"])
+    router_bias = bool(case["model"].get("moe")) and (case.get("workload") or {}).get("routingSkew", 0) > 0
+    model, _, arch = meta_model(case["model"], router_bias=router_bias)
     if technique.get("kind") in ADAPTER_KINDS:
         from peft import get_peft_model
 

@@ -81,7 +81,8 @@ export class TorchRunner implements Runner {
     if (c.torch.device === "cuda" && devices.length === 0) return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)})`;
     if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
     if (!TORCH_TECHNIQUES.has(c.technique.kind)) return `the torch runner does not implement technique ${c.technique.kind}`;
-    if (c.model.moe) return "MoE models are not built by the torch runner yet (issue 5)";
+    if (c.model.moe?.capacityFactor !== undefined) return "capacityFactor: transformers' MoE blocks never drop tokens; the torch runner does not model capacity";
+    if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none";
     if (c.model.checkpoint) return "checkpoint models are not loaded by the torch runner yet";
     const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
     const dtype = c.technique.kind === "fp16" || c.technique.kind === "bf16" ? c.technique.kind : c.torch.dtype;

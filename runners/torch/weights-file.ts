@@ -9,10 +9,11 @@ import type { Case } from "../../src/suite/case.js";
 import { buildModelIr, isFloatTensor, type ModelIr } from "../../src/model/ir.js";
 import { writeSafetensors } from "../../src/model/safetensors.js";
 import { synthesizeWeights, type Tensor } from "../../src/model/weights.js";
+import { withRoutingSkew } from "../../src/model/moe.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 
 /** Bumped when what the file holds changes, so that stale cache entries are not reused. */
-const WEIGHTS_FORMAT = 1;
+const WEIGHTS_FORMAT = 2;
 const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
 
 export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS_CACHE ?? fromRoot(".cache/weights");
@@ -30,7 +31,7 @@ function adapterOf(c: Case): Record<string, unknown> | undefined {
 export function weightsKey(c: Case): string {
   const { name: _name, ...model } = c.model;
   return createHash("sha256")
-    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null }))
+    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null, routingSkew: c.model.moe ? c.workload.routingSkew : 0 }))
     .digest("hex")
     .slice(0, 20);
 }
@@ -38,7 +39,8 @@ export function weightsKey(c: Case): string {
 /** The IR whose float tensors go into the file: the base model, plus unmerged adapters when the technique has them. */
 export function weightsIr(c: Case): ModelIr {
   if (c.model.checkpoint) throw new Error(`model ${c.model.name}: a checkpoint is loaded from its own directory, not synthesised`);
-  const ir = buildModelIr(c.model, synthesizeWeights(c.model));
+  // MoE: the workload's routing skew is a router bias in the weights (src/model/moe.ts), as the ort graphs have it.
+  const ir = buildModelIr(c.model, withRoutingSkew(c.model, synthesizeWeights(c.model), c.workload.routingSkew));
   const adapter = adapterOf(c);
   if (!adapter) return ir;
   const technique = getTechnique(c.technique.kind);

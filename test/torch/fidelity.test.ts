@@ -12,6 +12,7 @@ import { relativeL2 } from "../../src/model/fidelity.js";
 import { synthesizeWeights } from "../../src/model/weights.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 import { accountModel } from "../../src/model/accounting.js";
+import { caseIr } from "../../src/model/case-model.js";
 import type { Case } from "../../src/suite/case.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
 import { planCase, tokens } from "./helpers.js";
@@ -65,6 +66,29 @@ describe("torch logits against the float64 reference", () => {
         }
       });
     }
+});
+
+const moeModel = { name: "tiny-moe", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64 };
+const moeVariants: [string, NonNullable<SuiteInput["models"][number]["moe"]>, number][] = [
+  ["Mixtral-style (transformers' own block)", { experts: 4, topK: 2 }, 0],
+  ["Mixtral-style with a Zipf routing skew (router bias)", { experts: 4, topK: 2 }, 1],
+  ["DeepSeekMoE-style: fine-grained and shared experts, a dense first layer", { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 2, sharedFfn: 32, firstDenseLayers: 1 }, 0.5],
+  ["top-1 without renormalisation", { experts: 4, topK: 1, normTopK: false }, 0],
+];
+
+describe("torch MoE logits against the float64 reference (routed as ort routes)", () => {
+  for (const [label, moe, routingSkew] of moeVariants) {
+    const c = planCase({ models: [{ ...moeModel, moe }], workloads: [{ batch: 1, promptTokens: 8, routingSkew }] });
+    it(`agree within 1e-4 for ${label}, with transformers' total parameter count`, async () => {
+      const ids = tokens(2, 7, c.model.vocab, 1);
+      const { data, counts } = await runner.forwardLogits(c, ids);
+      expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
+      expect(counts.architecture).toMatch(/^MixtralForCausalLM/);
+      // The router bias of a skewed workload is a parameter of the torch model, not of the architecture.
+      const routerBiases = routingSkew > 0 ? c.model.layers - (moe.firstDenseLayers ?? 0) : 0;
+      expect(counts.total).toBe(accountModel(c.model).totalParams + routerBiases * moe.experts);
+    });
+  }
 });
 
 describe("parameter counts", () => {
