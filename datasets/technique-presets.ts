@@ -21,7 +21,7 @@ export const EFFICIENTLLM = {
   rslora: asTechnique({ kind: "rslora", rank: 64, alpha: 128, targets: [...ALL_LINEAR], merged: false }),
   dora: asTechnique({ kind: "dora", rank: 64, alpha: 128, targets: [...ALL_LINEAR], merged: false }),
   /** QLoRA: LoRA r 64 α 128, unmerged, on a 4-bit block-quantised frozen base. */
-  qlora: asTechnique({ kind: "lora", rank: 64, alpha: 128, targets: [...ALL_LINEAR], merged: false, baseQuantization: "int4" }),
+  qlora: asTechnique({ kind: "lora", rank: 64, alpha: 128, targets: [...ALL_LINEAR], merged: false, base: "int4" }),
   bf16: asTechnique({ kind: "bf16" }),
   fp16: asTechnique({ kind: "fp16" }),
   int8: asTechnique({ kind: "int8" }),
