@@ -11,6 +11,7 @@ import { RunnerPool } from "../../runners/registry.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
+import { parseScale, type Scale } from "../model/scale.js";
 import { formatSummaryTable, formatProgress, formatCaseList, formatNumber, formatBytes, table } from "./format.js";
 
 type OptionSpec = { type: "string" | "boolean"; short?: string; description?: string; multiple?: boolean; default?: string | boolean };
@@ -38,6 +39,7 @@ export const commands: Record<string, Command> = {
       db: dbOption,
       filter: filterOption,
       resume: { type: "boolean", description: "skip cases already completed with the same config hash" },
+      scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" },
       shard: { type: "string", description: "run shard i of n (e.g. 2/4): a deterministic, cost-balanced split" },
       json: { type: "boolean", description: "print the summary as JSON on stdout" },
       strict: { type: "boolean", description: "exit 1 when a case is unsupported on this machine" },
@@ -51,7 +53,7 @@ export const commands: Record<string, Command> = {
       const memoryCapBytes = values["case-memory"] ? parseBytes("--case-memory", values["case-memory"] as string) : undefined;
       const loaded = await loadSuite(suitePath);
       const commit = gitCommit();
-      const planned = planSuite(loaded.suite, { codeVersion: codeVersion(commit), filter: values.filter as string | undefined });
+      const planned = planSuite(loaded.suite, { codeVersion: codeVersion(commit), filter: values.filter as string | undefined, scale: scaleOption(values) });
       const cases = values.shard ? shardCases(planned, parseShard(values.shard as string)) : planned;
       const dbPath = (values.db as string | undefined) ?? "results.db";
       const store = await openStore(dbPath);
@@ -123,10 +125,10 @@ export const commands: Record<string, Command> = {
   list: {
     summary: "list the cases a suite plans, with their ids",
     usage: "<suite.ts> [--filter terms] [--json]",
-    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" } },
+    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" }, scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" }, },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("list", positionals));
-      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined });
+      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined, scale: scaleOption(values) });
       if (values.json) console.log(JSON.stringify(cases.map((c) => ({ id: c.id, name: c.name, caseKey: JSON.parse(c.caseKey), configHash: c.configHash })), null, 2));
       else console.log(formatCaseList(loaded.suite.name, cases));
       return 0;
@@ -178,10 +180,10 @@ Object.assign(commands, {
   inspect: {
     summary: "per case: parameters (total, trainable, active per token), weight and adapter bytes, FLOPs per token — nothing is run",
     usage: "<suite.ts> [--filter terms] [--json]",
-    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" } },
+    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" }, scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" }, },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("inspect", positionals));
-      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined });
+      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined, scale: scaleOption(values) });
       const { inspectCase } = await import("../inspect.js");
       const rows = cases.map(inspectCase);
       if (values.json) {
@@ -281,6 +283,15 @@ async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): 
       return { cpuThreads: c.threads, cpuFlopsPerS: c.gemm.peakFlopsPerS, cpuBytesPerS: c.memory.peakBytesPerS, source: `bench calibrate, run ${run.id} (${run.startedAt})` };
   }
   return undefined;
+}
+
+function scaleOption(values: Record<string, unknown>): Scale | undefined {
+  if (values.scale === undefined) return undefined;
+  try {
+    return parseScale(values.scale as string);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 function summaryJson(s: CaseSummary) {

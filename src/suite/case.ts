@@ -19,4 +19,6 @@ export interface Case {
   protocol: Protocol;
   ort: OrtSettings;
   torch: TorchSettings;
+  /** Set when `--scale` shrank the model: what was asked and the factors applied (the report marks scaled results). */
+  scale?: { requested: string | number; widthFactor: number; layersFrom: number; layersTo: number };
 }

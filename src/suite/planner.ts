@@ -4,8 +4,11 @@ import { canonicalJson, sha256 } from "./loader.js";
 import type { ResolvedSuite, RunnerName, Workload } from "./schema.js";
 import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
+import { scaleModelDetailed, type Scale } from "../model/scale.js";
 
 export interface PlanOptions {
+  /** `--scale`: every model scaled down by this rule (src/model/scale.ts), recorded with the case. */
+  scale?: Scale;
   /** Included in every configHash: a new code version invalidates `--resume`. */
   codeVersion: string;
   filter?: string;
@@ -13,7 +16,8 @@ export interface PlanOptions {
 
 export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
   const cases: Case[] = [];
-  for (const model of suite.models)
+  const scaled = suite.models.map((m) => (options.scale === undefined ? { model: m } : scaleModelDetailed(m, options.scale)));
+  for (const { model, ...scaling } of scaled)
     for (const technique of suite.techniques)
       for (const scenario of suite.scenarios)
         for (const workload of suite.workloads)
@@ -36,6 +40,7 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               protocol: suite.protocol,
               ort: suite.ort,
               torch: suite.torch,
+              ...("widthFactor" in scaling ? { scale: { requested: scaling.requested, widthFactor: scaling.widthFactor, layersFrom: scaling.layers.from, layersTo: scaling.layers.to } } : {}),
             });
           }
   return options.filter ? filterCases(cases, options.filter) : cases;
