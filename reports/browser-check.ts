@@ -26,6 +26,8 @@ export interface PageCheck {
   text: string;
   /** Scripts on the page: an injected <script> would show up here. */
   scriptCount: number;
+  /** alert/confirm/prompt dialogs the page opened (dismissed): an injected alert(1) would show up here. */
+  dialogs: string[];
 }
 
 export interface CheckOptions {
@@ -59,6 +61,11 @@ export class ChromiumSession {
     });
     page.on("pageerror", (error) => pageErrors.push(String(error)));
     page.on("requestfailed", (request) => failedRequests.push(request.url()));
+    const dialogs: string[] = [];
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
     try {
       await page.setViewport({ width: options.width ?? 1280, height: 900 });
       const [file, hash] = path.split("#");
@@ -85,7 +92,7 @@ export class ChromiumSession {
         return { charts: charts.length, renderedCharts: rendered.length, firstChartMs: state.firstChartMs, title: document.title, text: document.body.innerText, scriptCount: document.scripts.length };
       });
       if (options.screenshotPath) await page.screenshot({ path: options.screenshotPath as `${string}.png`, fullPage: true });
-      return { ...result, consoleErrors, pageErrors, failedRequests };
+      return { ...result, consoleErrors, pageErrors, failedRequests, dialogs };
     } finally {
       await page.close();
     }

@@ -1,7 +1,7 @@
 // Reads every result, metric, flag, raw sample and sampler reading of a results file in a few aggregated queries.
 // The store's per-row API (loadResults, loadSampleProcesses, loadSamplerSeries) builds one JS object per SQLite row,
 // which for 10,000 cases × 3 repeats is seconds of work (about 5 µs a row, a million rows); here SQLite concatenates
-// each repeat's values into one string (group_concat, 15 significant digits) and results' metrics into one JSON array,
+// each repeat's values into one string and each result's metrics into one JSON array (17 significant digits),
 // on three read-only connections at once. The tables are the public schema of docs/store.md; test/reports/data.test.ts
 // checks that what this returns equals what the store API returns.
 import type { MetricRecord, ResultRow, SamplerSeriesRecord } from "../src/store/store.js";
@@ -13,6 +13,12 @@ export interface BulkRead {
   samples: Map<string, Map<number, number[][]>>;
   samplerSeries: Map<number, SamplerSeriesRecord[]>;
 }
+
+/**
+ * A REAL column as text: SQLite's own REAL-to-text (group_concat, json_array) keeps only 15 significant digits;
+ * printf's 17 come back within one unit in the last place. NULL becomes `null` (JSON), or `nullAs`.
+ */
+const exact = (column: string, nullAs = "'null'") => `(CASE WHEN ${column} IS NULL THEN ${nullAs} ELSE printf('%.17g', ${column}) END)`;
 
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 const numbers = (text: string | null): number[] => (text === null || text === "" ? [] : text.split(",").map(Number));
@@ -41,7 +47,8 @@ async function readResults(connection: Connection, where: string, ofResults: str
   );
   // Metrics in insertion order (rowid), as the store returns them.
   const metricRows = await connection.all<{ result_id: number; m: string }>(
-    `SELECT result_id, json_group_array(json_array(name, value, unit, ci_low, ci_high, reason, label)) AS m
+    `SELECT result_id, '[' || group_concat('[' || json_quote(name) || ',' || ${exact("value")} || ',' || json_quote(unit) || ',' || ${exact("ci_low")} || ',' ||
+              ${exact("ci_high")} || ',' || json_quote(reason) || ',' || json_quote(label) || ']') || ']' AS m
      FROM (SELECT * FROM metrics ${ofResults} ORDER BY result_id, rowid) GROUP BY result_id`,
   );
   const validityRows = await connection.all<{ result_id: number; flag: string; detail: string }>(`SELECT result_id, flag, detail FROM validity ${ofResults} ORDER BY rowid`);
@@ -93,7 +100,7 @@ async function readResults(connection: Connection, where: string, ofResults: str
 async function readSamples(connection: Connection, ofResults: string): Promise<BulkRead["samples"]> {
   // The inner ORDER BY is the table's primary key order, so SQLite scans without sorting and concatenates in order.
   const rows = await connection.all<{ result_id: number; metric: string; repeat: number; v: string }>(
-    `SELECT result_id, metric, repeat, group_concat(value) AS v
+    `SELECT result_id, metric, repeat, group_concat(${exact("value")}) AS v
      FROM (SELECT result_id, metric, repeat, value FROM samples ${ofResults} ORDER BY result_id, metric, repeat, iteration)
      GROUP BY result_id, metric, repeat`,
   );
@@ -111,7 +118,7 @@ async function readSamples(connection: Connection, ofResults: string): Promise<B
 async function readSamplerSeries(connection: Connection, ofResults: string): Promise<BulkRead["samplerSeries"]> {
   // NULL readings (unavailable) are concatenated as empty fields, so that t and v stay aligned.
   const rows = await connection.all<{ result_id: number; metric: string; repeat: number; t: string; v: string }>(
-    `SELECT result_id, metric, repeat, group_concat(t_ms) AS t, group_concat(coalesce(value, '')) AS v
+    `SELECT result_id, metric, repeat, group_concat(${exact("t_ms")}) AS t, group_concat(${exact("value", "''")}) AS v
      FROM (SELECT result_id, metric, repeat, t_ms, value FROM sampler_samples ${ofResults} ORDER BY result_id, metric, repeat, seq)
      GROUP BY result_id, metric, repeat`,
   );

@@ -1,0 +1,89 @@
+// Opens the generated site in Debian's headless Chromium from file:// (scripts/setup.sh installs /usr/bin/chromium).
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChromiumSession, CHROMIUM_PATH } from "../../reports/browser-check.js";
+import { generateReport } from "../../reports/site.js";
+import { allReferences } from "../../datasets/references/index.js";
+import { syntheticReportData, tempDir } from "./helpers.js";
+
+const SUITE_NAME = "<script>alert(1)</script>";
+
+describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", () => {
+  let browser: ChromiumSession;
+  let site: string;
+  let caseIds: { completed: string; failed: string; multiRun: string };
+
+  beforeAll(async () => {
+    // Three runs, so that trends exist; 2 models × 8 techniques × 3 scenarios × 2 workloads = 96 cases, some failed.
+    const { data } = await syntheticReportData(
+      { suiteName: SUITE_NAME, models: 2, techniques: 8, workloads: 2, runs: 3, scenarios: ["prefill", "decode", "train-step"] },
+      allReferences(),
+    );
+    site = tempDir("report-site");
+    await generateReport(data, site);
+    const completed = data.results.find((r) => r.status === "completed")!;
+    const failed = data.results.find((r) => r.status === "failed");
+    caseIds = { completed: completed.caseId, failed: failed?.caseId ?? "", multiRun: completed.caseId };
+    browser = await ChromiumSession.launch();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("renders every chart of the index from file:// with no console error, and saves a screenshot", async () => {
+    const screenshotPath = join(tempDir("report-screenshot"), "index.png");
+    const page = await browser.check(join(site, "index.html"), { screenshotPath });
+    // Six leaderboards (the fixture writes a value in every family), three Pareto charts, one trend.
+    expect(page.charts).toBe(10);
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.pageErrors).toEqual([]);
+    expect(page.failedRequests).toEqual([]);
+    expect(page.firstChartMs).not.toBeNull();
+    expect(statSync(screenshotPath).size).toBeGreaterThan(10_000);
+  });
+
+  it("shows a suite name containing <script> as text and runs no injected script", async () => {
+    const page = await browser.check(join(site, "index.html"));
+    expect(page.title).toContain(SUITE_NAME);
+    expect(page.text).toContain(SUITE_NAME);
+    // The page's own five scripts (data, vega, vega-lite, vega-embed, index.js) and nothing else.
+    expect(page.scriptCount).toBe(5);
+    expect(page.dialogs).toEqual([]);
+    const html = readFileSync(join(site, "index.html"), "utf8");
+    expect(html).not.toContain("<script>alert(1)</script>");
+  });
+
+  it("renders a case page with its sample distribution, sampler series and trends", async () => {
+    const page = await browser.check(`${join(site, "case.html")}#${caseIds.completed}`);
+    // latency histogram, one sampler series, and trends of latency, throughput and peak RSS across the three runs.
+    expect(page.charts).toBeGreaterThanOrEqual(4);
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.pageErrors).toEqual([]);
+    expect(page.text).toContain("Resolved configuration");
+    expect(page.text).toContain("synthetic fixture: no NVML device");
+  });
+
+  it("renders a failed case's page with its reason and no chart of samples it does not have", async () => {
+    expect(caseIds.failed).not.toBe("");
+    const page = await browser.check(`${join(site, "case.html")}#${caseIds.failed}`);
+    expect(page.text).toContain("synthetic: worker exited with code 1");
+    expect(page.text).toContain("No per-iteration samples were recorded");
+    expect(page.consoleErrors).toEqual([]);
+  });
+
+  it("says so when the case id is unknown", async () => {
+    const page = await browser.check(`${join(site, "case.html")}#000000000000`);
+    expect(page.text).toContain("No case with id “000000000000”");
+    expect(page.consoleErrors).toEqual([]);
+  });
+
+  it("loads vendored scripts only from files next to the page", () => {
+    const html = readFileSync(join(site, "index.html"), "utf8");
+    expect(html).not.toMatch(/https?:\/\/[^"']*\.js/);
+    expect(readdirSync(join(site, "assets")).sort()).toEqual(["case.js", "index.js", "report.css", "vega-embed.min.js", "vega-lite.min.js", "vega.min.js"]);
+  });
+});
