@@ -28,7 +28,9 @@ function caseId(): string {
 }
 
 /** Marks the page as done (the browser test waits for it, then for the charts). */
-const ready = () => (document.body.dataset.ready = "true");
+const ready = (): void => {
+  document.body.dataset.ready = "true";
+};
 
 function load(): void {
   const id = caseId();
