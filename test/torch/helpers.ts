@@ -1,14 +1,12 @@
 // Cases for the torch runner's tests: tiny models through the real suite validation and planner.
-import { existsSync } from "node:fs";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
 import { fromRoot } from "../../src/paths.js";
 
+/** The torch tests run the project's .venv (scripts/setup-python.sh, run by `npm run setup` and CI): never skipped. */
 export const venvPython = fromRoot(".venv/bin/python");
-/** The torch tests need the project's .venv (scripts/setup-python.sh, run by `npm run setup` and CI). */
-export const hasVenv = existsSync(venvPython);
 
 export const TINY_MODEL = { name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 };
 export const FAST_PROTOCOL = { repeats: 1, warmupMinIterations: 2, warmupMaxMs: 50, minMeasureMs: 30, minIterations: 5 };

@@ -1,0 +1,51 @@
+// The runner contract (CONVENTIONS.md §12): the same case gives the same logits on ort and torch. The ort graph is
+// the one the ort runner times (src/model/case-model.ts: the case's IR after its technique), here with logits at
+// every position; torch runs transformers + peft on the same seeded weights.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-node";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TorchRunner } from "../../runners/torch/runner.js";
+import { caseIr } from "../../src/model/case-model.js";
+import { buildOnnxModel } from "../../src/model/onnx.js";
+import { relativeL2 } from "../../src/model/fidelity.js";
+import type { SuiteInput } from "../../src/suite/schema.js";
+import { planCase, tokens } from "./helpers.js";
+
+const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-contract-"));
+let runner: TorchRunner;
+beforeAll(() => {
+  runner = new TorchRunner({ weightsCacheDir: cacheDir });
+});
+afterAll(async () => {
+  await runner.close();
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+const dense = { name: "contract", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 101, maxPositions: 64 };
+const cases: [string, Partial<SuiteInput>][] = [
+  ["base", {}],
+  ["LoRA unmerged", { techniques: [{ kind: "lora", rank: 8, targets: "all-linear" }] }],
+  ["LoRA merged", { techniques: [{ kind: "lora", rank: 8, merged: true }] }],
+  ["RSLoRA unmerged", { techniques: [{ kind: "rslora", rank: 16, alpha: 16 }] }],
+  ["DoRA unmerged", { techniques: [{ kind: "dora", rank: 8, targets: "all-linear" }] }],
+  ["DoRA merged", { techniques: [{ kind: "dora", rank: 8, targets: "all-linear", merged: true }] }],
+  ["Mixtral-style MoE with routing skew", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
+  ["DeepSeekMoE-style MoE", { models: [{ ...dense, ffn: 64, moe: { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 } }] }],
+];
+
+describe("ort and torch on the same case", () => {
+  for (const [label, input] of cases)
+    it(`give the same logits (fp32, relative L2 ≤ 1e-4): ${label}`, async () => {
+      const c = planCase({ models: [dense], ...input });
+      const ids = tokens(2, 9, c.model.vocab, 2);
+      const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: 2, promptTokens: 9, allLogits: true });
+      const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
+      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
+      await session.release();
+      const torch = await runner.forwardLogits(c, ids);
+      expect(torch.shape).toEqual(out.logits!.dims);
+      expect(relativeL2(torch.data, out.logits!.data as Float32Array)).toBeLessThan(1e-4);
+    });
+});
