@@ -1,0 +1,8 @@
+// Faults of the results file (issue 11): concurrent writers, a newer schema, corrupt files, a read-only
+// directory, a full disk.
+import { describe } from "vitest";
+import { faultTests } from "./fault-tests.js";
+
+describe("bench under results-file faults", () => {
+  faultTests(["concurrent-writers", "schema-too-new", "corrupt-db", "read-only-dir", "full-disk"]);
+});
