@@ -9,6 +9,7 @@ import type { Case } from "../../src/suite/case.js";
 import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../runner.js";
 import type { ChildMessage } from "./child.js";
 import { watchRss } from "../proc.js";
+import { PARENT_PID_VARIABLE } from "../parent-watch.js";
 
 const childPath = fromRoot("runners/ort/child.ts");
 const STDERR_TAIL_CHARS = 2000;
@@ -54,7 +55,7 @@ export class OrtRunner implements Runner {
       stdout: "inherit",
       stderr: "pipe",
       buffer: { stderr: true },
-      env: process.env,
+      env: { ...process.env, [PARENT_PID_VARIABLE]: String(process.pid) },
       // Its own process group: a terminal Ctrl-C reaches only bench, which then stops after this case.
       detached: true,
     });
