@@ -30,5 +30,6 @@ export default defineSuite({
   ],
   runners: ["torch"],
   torch: { device: "cuda", dtype: "bf16" },
-  protocol: { repeats: 3, minMeasureMs: 1000, minIterations: 10, warmupMaxMs: 1000, caseTimeoutMs: 120_000 },
+  // Sized with `bench list suites/gpu-nightly.ts --estimate` (calibrated on the H200 gpu-smoke run): ≈ 9 min.
+  protocol: { repeats: 3, minMeasureMs: 700, minIterations: 10, warmupMaxMs: 600, caseTimeoutMs: 120_000 },
 });

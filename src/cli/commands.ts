@@ -124,11 +124,22 @@ export const commands: Record<string, Command> = {
 
   list: {
     summary: "list the cases a suite plans, with their ids",
-    usage: "<suite.ts> [--filter terms] [--json]",
-    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" }, scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" }, },
+    usage: "<suite.ts> [--filter terms] [--scale tiny] [--estimate] [--json]",
+    options: { filter: filterOption, estimate: { type: "boolean", description: "estimate each case's and the suite's run time" }, json: { type: "boolean", description: "print JSON" }, scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" }, },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("list", positionals));
       const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined, scale: scaleOption(values) });
+      if (values.estimate) {
+        const { estimateCases, DEFAULT_THROUGHPUTS } = await import("../suite/estimate.js");
+        const estimates = estimateCases(cases);
+        const total = estimates.reduce((sum, e) => sum + e.totalS, 0);
+        if (values.json) console.log(JSON.stringify({ totalS: total, assumptions: DEFAULT_THROUGHPUTS, cases: estimates }, null, 2));
+        else {
+          console.log(table(["id", "case", "iteration", "case total"], estimates.map((e) => [e.id, e.name, e.unsupported ? "—" : `${(e.iterationS * 1000).toPrecision(3)} ms`, e.unsupported ? `unsupported: ${e.unsupported}` : `${e.totalS.toFixed(1)} s`])));
+          console.log(`\nestimated total: ${(total / 60).toFixed(1)} min for ${cases.length} case(s) — assuming sustained CPU ${DEFAULT_THROUGHPUTS.cpu.flopsPerS / 1e9} GFLOP/s, ${DEFAULT_THROUGHPUTS.cpu.bytesPerS / 1e9} GB/s; GPU ${DEFAULT_THROUGHPUTS.cuda.flopsPerS / 1e12} TFLOP/s, ${DEFAULT_THROUGHPUTS.cuda.bytesPerS / 1e12} TB/s; start-up, model build, warm-up bound and the protocol's minimum measure time per repeat`);
+        }
+        return 0;
+      }
       if (values.json) console.log(JSON.stringify(cases.map((c) => ({ id: c.id, name: c.name, caseKey: JSON.parse(c.caseKey), configHash: c.configHash })), null, 2));
       else console.log(formatCaseList(loaded.suite.name, cases));
       return 0;

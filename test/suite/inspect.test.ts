@@ -35,3 +35,14 @@ describe("bench inspect", () => {
     expect(doesNotFit(plan([{ name: "tiny", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }])[0]!, 24 * 2 ** 30)).toBeUndefined();
   });
 });
+
+describe("bench list --estimate", () => {
+  it("sizes suites/gpu-nightly.ts to fit its 10-minute budget on one GPU", async () => {
+    const { loadSuite } = await import("../../src/suite/loader.js");
+    const { estimateCases } = await import("../../src/suite/estimate.js");
+    const loaded = await loadSuite("suites/gpu-nightly.ts");
+    const total = estimateCases(planSuite(loaded.suite, { codeVersion: "t" })).reduce((s, e) => s + e.totalS, 0);
+    expect(total / 60).toBeLessThan(10);
+    expect(total).toBeGreaterThan(60);
+  });
+});

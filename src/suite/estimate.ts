@@ -1,0 +1,62 @@
+// `bench list --estimate`: how long a suite will take, from the protocol and analytic work per iteration — so a
+// nightly suite can be sized to its budget before it runs. An estimate, with its assumptions printed.
+import type { Case } from "./case.js";
+import { inspectCase } from "../inspect.js";
+import { caseAccountingMetrics } from "../model/case-accounting.js";
+import { getTechnique } from "../techniques/registry.js";
+
+export interface Throughputs {
+  /** Sustained FLOP/s for the runner's device class. */
+  flopsPerS: number;
+  /** Sustained memory bandwidth, bytes/s. */
+  bytesPerS: number;
+}
+
+/** Conservative sustained rates (a fraction of peak) used when nothing better is known. */
+export const DEFAULT_THROUGHPUTS: Record<"cpu" | "cuda", Throughputs> = {
+  cpu: { flopsPerS: 50e9, bytesPerS: 10e9 },
+  // An H100/H200 in bf16 sustains far less than its 990 TFLOP/s peak through eager PyTorch.
+  cuda: { flopsPerS: 200e12, bytesPerS: 2e12 },
+};
+
+/** Fixed cost of one repeat: process or worker start, model build, warm-up bound. */
+const START_S = { ort: 0.8, torch: 2.0 };
+/** Synthesising seeded weights costs about this per GB of fp32 weights, once per model × technique (measured: 35 s for
+ * Llama-3.2-1B's 4.9 GB on a shared 2-core VM); loading them into a worker, per repeat. Calibrated on the H200 smoke run. */
+const SYNTHESIS_S_PER_GB = 7;
+const LOAD_S_PER_GB = 1.5;
+
+export interface CaseEstimate {
+  id: string;
+  name: string;
+  iterationS: number;
+  totalS: number;
+  /** Set when the technique cannot run on the case's runner: it will be recorded unsupported and costs nothing. */
+  unsupported?: string;
+}
+
+/** `sharedBy`: how many planned cases use the same model and technique (they share one weight synthesis). */
+export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS): CaseEstimate {
+  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario);
+  if (unsupported) return { id: c.id, name: c.name, iterationS: 0, totalS: 0, unsupported };
+  const device = c.runner === "torch" && c.torch.device !== "cpu" ? "cuda" : "cpu";
+  const rate = rates[device];
+  const metrics = caseAccountingMetrics(c);
+  const flops = metrics.find((m) => m.name === "flops_per_iteration")?.value ?? 0;
+  const trainFactor = c.scenario === "train-step" ? 3 : c.scenario === "generate" ? c.workload.newTokens : 1;
+  const bytes = inspectCase(c).weightBytes * (c.scenario === "train-step" ? 3 : 1);
+  const iterationS = Math.max((flops * trainFactor) / rate.flopsPerS, bytes / rate.bytesPerS);
+  const measureS = Math.max(c.protocol.minMeasureMs / 1000, c.protocol.minIterations * iterationS);
+  const warmupS = Math.min(c.protocol.warmupMaxMs / 1000, Math.max(c.protocol.warmupMinIterations, 5) * iterationS);
+  const gb = inspectCase(c).weightBytes / 1e9;
+  const totalS = (gb * SYNTHESIS_S_PER_GB) / sharedBy + c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
+  return { id: c.id, name: c.name, iterationS, totalS };
+}
+
+/** Estimates every case, sharing weight synthesis among cases of the same model and technique. */
+export function estimateCases(cases: Case[], rates = DEFAULT_THROUGHPUTS): CaseEstimate[] {
+  const key = (c: Case) => `${c.model.name}\u0000${JSON.stringify(c.technique)}`;
+  const counts = new Map<string, number>();
+  for (const c of cases) counts.set(key(c), (counts.get(key(c)) ?? 0) + 1);
+  return cases.map((c) => estimateCase(c, counts.get(key(c))!, rates));
+}
