@@ -13,6 +13,7 @@
 //
 // Options: --pool <file.json> (reuse a measured pool, or save it there), --pool-size 40, --repeats 5 (R),
 // --comparisons 200, --threshold 5%, --extra-work 0.10, --seed 1, --json <file> (write every number),
+// --measure-ms 300 (minimum measured time per process),
 // --nice <n> (run the pool's processes at this scheduling priority, e.g. --nice=-10 as root: on a shared machine other
 // work then takes less of their CPU; the priority and the load average are printed with the numbers).
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -20,10 +21,10 @@ import { cpus, getPriority, loadavg, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { OrtRunner } from "../runners/ort/runner.js";
-import { compareSamples, type Verdict } from "../src/compare/compare.js";
+import { gateChecks, runGateExperiment } from "../src/compare/gate.js";
 import { parseThreshold } from "../src/compare/command.js";
-import { clopperPearson, formatProportion, type ProportionInterval } from "../src/compare/distributions.js";
-import { createRng, cv, median } from "../src/measure/stats.js";
+import { clopperPearson, formatProportion } from "../src/compare/distributions.js";
+import { cv, median } from "../src/measure/stats.js";
 import { PROTOCOL_DEFAULTS } from "../src/measure/protocol.js";
 import { validateSuite } from "../src/suite/loader.js";
 import { planSuite } from "../src/suite/planner.js";
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     json: { type: "string" },
     nice: { type: "string" },
+    "measure-ms": { type: "string", default: "300" },
   },
 });
 const poolSize = Number(values["pool-size"]);
@@ -58,7 +60,7 @@ const { suite } = validateSuite(
     models: [{ name: "gate-model", layers: 2, hidden: 384, heads: 8, kvHeads: 4, ffn: 1056, vocab: 4096 }],
     scenarios: ["prefill"],
     workloads: [{ batch: 1, promptTokens: 32 }],
-    protocol: { repeats: 1, minMeasureMs: 300, minIterations: 50, warmupMaxMs: 300 },
+    protocol: { repeats: 1, minMeasureMs: Number(values["measure-ms"]), minIterations: 50, warmupMaxMs: 300 },
   },
   "bench-gate",
 );
@@ -116,40 +118,6 @@ async function measurePool(): Promise<Pool> {
   };
 }
 
-/** `count` distinct indices below `n` (a partial Fisher–Yates shuffle). */
-function draw(n: number, count: number, rng: () => number): number[] {
-  const indices = Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < count; i++) {
-    const j = i + Math.floor(rng() * (n - i));
-    [indices[i], indices[j]] = [indices[j]!, indices[i]!];
-  }
-  return indices.slice(0, count);
-}
-
-type Counts = Record<Verdict, number>;
-
-function experiment(pool: Pool, kind: "A/A" | "A/B"): { counts: Counts; ratios: number[] } {
-  const rng = createRng(seed + (kind === "A/A" ? 0 : 1));
-  const counts: Counts = { regressed: 0, improved: 0, unchanged: 0, inconclusive: 0 };
-  const ratios: number[] = [];
-  for (let k = 0; k < comparisons; k++) {
-    let base: number[][];
-    let head: number[][];
-    if (kind === "A/A") {
-      const chosen = draw(pool.a.length, 2 * repeats, rng).map((i) => pool.a[i]!);
-      [base, head] = [chosen.slice(0, repeats), chosen.slice(repeats)];
-    } else {
-      base = draw(pool.a.length, repeats, rng).map((i) => pool.a[i]!);
-      head = draw(pool.b.length, repeats, rng).map((i) => pool.b[i]!);
-    }
-    // Each comparison gets its own bootstrap seed, as independent CI runs would.
-    const result = compareSamples(base, head, { threshold, resamples: PROTOCOL_DEFAULTS.bootstrapResamples, seed: seed * 100_003 + k });
-    counts[result.verdict]++;
-    if (result.ratio !== null) ratios.push(result.ratio);
-  }
-  return { counts, ratios };
-}
-
 let pool: Pool;
 if (values.pool && existsSync(values.pool)) {
   pool = JSON.parse(readFileSync(values.pool, "utf8")) as Pool;
@@ -172,20 +140,11 @@ console.log(
 console.log(`${comparisons} comparisons per experiment, ${repeats} processes per side, threshold ${(threshold * 100).toFixed(1)}%, ${PROTOCOL_DEFAULTS.bootstrapResamples} bootstrap resamples`);
 
 const started = performance.now();
-const aa = experiment(pool, "A/A");
-const ab = experiment(pool, "A/B");
-const rate = (successes: number): ProportionInterval => clopperPearson(successes, comparisons);
-const falseAlarm = rate(aa.counts.regressed);
-const anyFalseCall = rate(aa.counts.regressed + aa.counts.improved);
-const detection = rate(ab.counts.regressed);
-const aaInconclusive = rate(aa.counts.inconclusive);
-const abInconclusive = rate(ab.counts.inconclusive);
-const checks = [
-  { name: "A/A false alarms (regressed)", interval: falseAlarm, pass: falseAlarm.high <= 0.1, rule: "95% upper bound ≤ 10%" },
-  { name: "A/B detections of the slowdown", interval: detection, pass: detection.low >= 0.9, rule: "95% lower bound ≥ 90%" },
-  { name: "A/A inconclusive", interval: aaInconclusive, pass: aaInconclusive.rate <= 0.2, rule: "≤ 20%" },
-  { name: "A/B inconclusive", interval: abInconclusive, pass: abInconclusive.rate <= 0.2, rule: "≤ 20%" },
-];
+const experimentOptions = { repeats, comparisons, threshold, seed };
+const aa = runGateExperiment(pool, "A/A", experimentOptions);
+const ab = runGateExperiment(pool, "A/B", experimentOptions);
+const checks = gateChecks(aa, ab);
+const anyFalseCall = clopperPearson(aa.counts.regressed + aa.counts.improved, comparisons);
 console.log(`\nverdict counts (${((performance.now() - started) / 1000).toFixed(1)} s of statistics):`);
 console.log(`  A/A: ${JSON.stringify(aa.counts)}  ratio head/base: median ${median(aa.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(aa.ratios, 2.5)}, ${percentileOf(aa.ratios, 97.5)}]`);
 console.log(`  A/B: ${JSON.stringify(ab.counts)}  ratio head/base: median ${median(ab.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(ab.ratios, 2.5)}, ${percentileOf(ab.ratios, 97.5)}]`);
