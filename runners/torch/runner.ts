@@ -13,7 +13,8 @@ import { ensureWeightsFile } from "./weights-file.js";
 
 /** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
 export const TORCH_TECHNIQUES = new Set(["base", "lora", "rslora", "dora", "int8", "int4", "fp16", "bf16"]);
-const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step"]);
+const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
+const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
 
 export interface InterpreterCandidate {
   python: string;
@@ -81,6 +82,9 @@ export class TorchRunner implements Runner {
     if (c.torch.device === "cuda" && devices.length === 0) return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)})`;
     if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
     if (!TORCH_TECHNIQUES.has(c.technique.kind)) return `the torch runner does not implement technique ${c.technique.kind}`;
+    const merged = (c.technique as { merged?: boolean }).merged;
+    if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (!ADAPTER_KINDS.has(c.technique.kind) || merged))
+      return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
     if (c.model.moe?.capacityFactor !== undefined) return "capacityFactor: transformers' MoE blocks never drop tokens; the torch runner does not model capacity";
     if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none";
     if (c.model.checkpoint) return "checkpoint models are not loaded by the torch runner yet";

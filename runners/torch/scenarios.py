@@ -61,12 +61,15 @@ def _stable(xs):
     return m > 0 and statistics.stdev(tail) / m < WARMUP_STABLE_CV
 
 
-def measure_loop(iteration, protocol, timer, on_window):
-    """Warm-up until stable (or warmupMaxMs), then measure until both minMeasureMs and minIterations are met."""
+def measure_loop(iteration, protocol, timer, on_window, reset=None):
+    """Warm-up until stable (or warmupMaxMs), then measure until both minMeasureMs and minIterations are met.
+    `reset`, when given, runs untimed after every iteration (e.g. unmerging what a merge iteration merged)."""
     warmup = []
     warmup_start = time.perf_counter()
     while True:
         warmup.append(timer.time_ms(iteration))
+        if reset:
+            reset()
         elapsed_ms = (time.perf_counter() - warmup_start) * 1e3
         if len(warmup) >= protocol["warmupMinIterations"] and (_stable(warmup) or elapsed_ms >= protocol["warmupMaxMs"]):
             break
@@ -79,6 +82,8 @@ def measure_loop(iteration, protocol, timer, on_window):
     while len(samples) < protocol["maxIterations"]:
         samples.append(timer.time_ms(iteration))
         end = time.perf_counter()
+        if reset:
+            reset()
         if len(samples) >= protocol["minIterations"] and (end - start) * 1e3 >= protocol["minMeasureMs"]:
             break
     on_window("measure-end")
@@ -194,6 +199,60 @@ def _train_step(model, ids, settings):
     return iteration, ids.numel()
 
 
+def _adapter_swap(model, ids, timer, extra):
+    """A multi-adapter server's switch between requests: copy another adapter's weights from host memory into the
+    model's adapter slot (pinned host memory and non-blocking copies on CUDA), set_adapter, then one decode step at
+    context promptTokens. `swap_ms` is the copy + set_adapter part alone."""
+    if not hasattr(model, "set_adapter") or "default" not in getattr(model, "peft_config", {}):
+        raise Unsupported("adapter-swap needs an unmerged adapter (lora, rslora or dora with merged: false)")
+    model.add_adapter("swap", model.peft_config["default"])
+    defaults = {n: p for n, p in model.named_parameters() if ".default." in n}
+    slots = {n: p for n, p in model.named_parameters() if ".swap." in n}
+    cuda = ids.device.type == "cuda"
+    # Two different adapters of the same shape alternate: the loaded one and its negation.
+    sources = []
+    for sign in (1.0, -1.0):
+        host = {}
+        for name, param in defaults.items():
+            tensor = (param.detach() * sign).cpu()
+            host[name.replace(".default.", ".swap.")] = tensor.pin_memory() if cuda else tensor
+        sources.append(host)
+    decode_step, tokens = _decode(model, ids)
+    state = {"next": 0}
+
+    def swap():
+        source = sources[state["next"] % 2]
+        state["next"] += 1
+        with torch.no_grad():
+            for name, tensor in source.items():
+                slots[name].copy_(tensor, non_blocking=True)
+        model.set_adapter("swap")
+
+    swap_timer = Timer(ids.device)
+
+    def iteration():
+        extra["swap_ms"].append(swap_timer.time_ms(swap))
+        decode_step()
+
+    return iteration, tokens
+
+
+def _merge(model):
+    """Folding the adapters into the base weights (peft merge_adapter); each iteration is unmerged again, untimed."""
+    if not hasattr(model, "merge_adapter") or "default" not in getattr(model, "peft_config", {}):
+        raise Unsupported("merge needs an unmerged adapter (lora, rslora or dora with merged: false)")
+
+    def iteration():
+        with torch.no_grad():
+            model.merge_adapter()
+
+    def reset():
+        with torch.no_grad():
+            model.unmerge_adapter()
+
+    return iteration, reset
+
+
 def _set_threads(case):
     threads = (case.get("torch") or {}).get("threads") or _DEFAULT_THREADS
     # One worker serves many cases: set the thread count on every case, not only when the suite names one.
@@ -219,8 +278,8 @@ def _run_repeat(case, repeat, weights_path, on_window):
     technique = case.get("technique") or {"kind": "base"}
     device = resolve_device(case)
     dtype_name, dtype = resolve_dtype(case)
-    if scenario in ("adapter-swap", "merge"):
-        raise Unsupported(f"the torch worker does not implement the {scenario} scenario yet")
+    if scenario in ("adapter-swap", "merge") and technique.get("kind") not in hf_model.ADAPTER_KINDS:
+        raise Unsupported(f"the {scenario} scenario needs an adapter technique (lora, rslora, dora)")
     if technique.get("kind") == "int4":
         import weight_quant
 
@@ -250,7 +309,8 @@ def _run_repeat(case, repeat, weights_path, on_window):
             model.eval()
         ids = _inputs(case, device, case["protocol"].get("seed", 1))
         timer = Timer(device)
-        extra = {"ttft_ms": [], "tpot_ms": []}
+        extra = {"ttft_ms": [], "tpot_ms": [], "swap_ms": []}
+        reset = None
         if scenario == "prefill":
             iteration, tokens = _prefill(model, ids)
         elif scenario == "decode":
@@ -259,14 +319,19 @@ def _run_repeat(case, repeat, weights_path, on_window):
             iteration, tokens = _generate(model, ids, case["workload"].get("newTokens", 1), Timer(device), extra)
         elif scenario == "train-step":
             iteration, tokens = _train_step(model, ids, settings)
+        elif scenario == "adapter-swap":
+            iteration, tokens = _adapter_swap(model, ids, Timer(device), extra)
+        elif scenario == "merge":
+            # No tokens are processed: throughput does not apply to a merge.
+            (iteration, reset), tokens = _merge(model), 0
         else:
             raise Unsupported(f"unknown scenario {scenario!r}")
         _free(device)
         memory_reset = reset_peak_memory(device)
-        samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window)
+        samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window, reset)
 
         series = [{"metric": "latency_ms", "unit": "ms", "values": samples}]
-        for metric in ("ttft_ms", "tpot_ms"):
+        for metric in ("ttft_ms", "tpot_ms", "swap_ms"):
             if extra[metric]:
                 # Warm-up requests are dropped: keep the last len(samples) per-request values.
                 series.append({"metric": metric, "unit": "ms", "values": extra[metric][-len(samples) :]})

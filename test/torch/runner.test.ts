@@ -110,6 +110,24 @@ describe("the torch runner", () => {
     expect(outcome.tokensPerIteration).toBe(3);
   });
 
+  it("times an adapter hot-swap (copy from host memory, set_adapter) followed by a decode step", async () => {
+    const c = planCase({ scenarios: ["adapter-swap"], techniques: [{ kind: "dora", rank: 4, targets: "all-linear" }], workloads: [{ batch: 1, promptTokens: 8 }] });
+    const outcome = completed(await runner.runRepeat(c, context()));
+    const total = latencies(outcome);
+    const swap = outcome.series.find((s) => s.metric === "swap_ms")!.values;
+    expect(swap).toHaveLength(total.length);
+    for (let i = 0; i < total.length; i++) expect(swap[i]!).toBeLessThan(total[i]!);
+    expect(outcome.tokensPerIteration).toBe(1);
+  });
+
+  it("times merge_adapter on an unmerged adapter, unmerging untimed between iterations", async () => {
+    const c = planCase({ scenarios: ["merge"], techniques: [{ kind: "lora", rank: 4, targets: "all-linear" }] });
+    const outcome = completed(await runner.runRepeat(c, context()));
+    expect(latencies(outcome).length).toBeGreaterThanOrEqual(c.protocol.minIterations);
+    const merged = planCase({ scenarios: ["merge"], techniques: [{ kind: "lora", merged: true }] });
+    expect(runner.unsupportedReason(merged, await runner.probe())).toMatch(/unmerged adapter/);
+  });
+
   it("records a case that kills the worker as failed with the exit code, and the next case runs in a new worker", async () => {
     const crash = planCase({ models: [{ name: "crash-me", layers: 1, hidden: 32, heads: 2, ffn: 64, vocab: 50 }] });
     const first = context();
