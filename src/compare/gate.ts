@@ -33,6 +33,8 @@ export interface GateExperiment {
   counts: Record<Verdict, number>;
   /** head/base ratio of each comparison. */
   ratios: number[];
+  /** Relative half-width of each comparison's CI, √(high/low) − 1: below the threshold it can show `unchanged`. */
+  halfWidths: number[];
 }
 
 /** `count` distinct indices below `n` (a partial Fisher–Yates shuffle). */
@@ -57,6 +59,7 @@ export function runGateExperiment(pool: GatePool, kind: "A/A" | "A/B", options: 
   const rng = createRng(seed + (kind === "A/A" ? 0 : 1));
   const counts: Record<Verdict, number> = { regressed: 0, improved: 0, unchanged: 0, inconclusive: 0 };
   const ratios: number[] = [];
+  const halfWidths: number[] = [];
   for (let k = 0; k < comparisons; k++) {
     let base: number[][];
     let head: number[][];
@@ -70,8 +73,9 @@ export function runGateExperiment(pool: GatePool, kind: "A/A" | "A/B", options: 
     const result = compareSamples(base, head, { threshold, resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples, seed: seed * 100_003 + k });
     counts[result.verdict]++;
     if (result.ratio !== null) ratios.push(result.ratio);
+    if (result.low !== null && result.high !== null) halfWidths.push(Math.sqrt(result.high / result.low) - 1);
   }
-  return { kind, counts, ratios };
+  return { kind, counts, ratios, halfWidths };
 }
 
 export interface GateCheck {
