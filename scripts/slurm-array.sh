@@ -63,10 +63,17 @@ shard() {
   if [ -f "$run_dir/shard-$task.db" ]; then
     # A resubmitted run: continue from what this shard already finished.
     cp "$run_dir/shard-$task.db" "$db"
+    if [ -f "$run_dir/shard-$task.db-wal" ]; then cp "$run_dir/shard-$task.db-wal" "$db-wal"; fi
     resume=(--resume)
   fi
   # Copy the local database to the shared folder whatever happens (a failed case, the time limit).
-  save() { if [ -f "$db" ]; then cp "$db" "$run_dir/shard-$task.db.partial" && mv "$run_dir/shard-$task.db.partial" "$run_dir/shard-$task.db"; fi; }
+  # A -wal file is left only when bench did not close the database (killed): its committed cases live there.
+  save() {
+    if [ -f "$db" ]; then
+      if [ -f "$db-wal" ]; then cp "$db-wal" "$run_dir/shard-$task.db-wal"; else rm -f "$run_dir/shard-$task.db-wal"; fi
+      cp "$db" "$run_dir/shard-$task.db.partial" && mv "$run_dir/shard-$task.db.partial" "$run_dir/shard-$task.db"
+    fi
+  }
   trap save EXIT
   echo "effbench shard $task/$count of $SUITE on $(hostname) → $db (then $run_dir)"
   # bench runs in the background so that the batch shell can pass SLURM's early TERM on: bench then stops after
@@ -97,7 +104,10 @@ merge() {
   fi
   if [ "${#inputs[@]}" -eq 0 ]; then echo "no shard databases in $run_dir" >&2; exit 2; fi
   # Merge on local disk too, then copy the finished file to the shared folder.
-  for f in "${inputs[@]}"; do cp "$f" "$work/"; done
+  for f in "${inputs[@]}"; do
+    cp "$f" "$work/"
+    if [ -f "$f-wal" ]; then cp "$f-wal" "$work/"; fi
+  done
   rm -f "$work/merged.db"
   "${BENCH[@]}" merge "$work/merged.db" "$work"/shard-*.db
   cp "$work/merged.db" "$run_dir/merged.db.partial" && mv "$run_dir/merged.db.partial" "$run_dir/merged.db"
