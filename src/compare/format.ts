@@ -58,6 +58,9 @@ function sideLine(label: string, side: CompareReport["base"]): string {
   return `${label}: ${side.path} (${side.runId === null ? "latest result per case, " : ""}${runs})`;
 }
 
+/** Beyond this many unchanged cases, the markdown folds them into a <details> block. */
+export const MARKDOWN_UNFOLDED_UNCHANGED = 10;
+
 const escapeCell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** A GitHub-flavoured markdown summary: one table row per case, regressions first. Plain text, no emoji. */
@@ -73,16 +76,24 @@ export function toMarkdown(report: CompareReport): string {
     `- ${sideLine("head", report.head)}`,
     `- ${settingsLine(report)}`,
     "",
+  ];
+  const header = [
     `| case | verdict | base median | head median | change | head/base | ${Math.round(report.confidence * 100)}% CI | processes (base/head) | notes |`,
     "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
   ];
-  for (const c of ordered(report.cases)) {
+  const row = (c: CaseComparison) => {
     const verdict = c.verdict === "regressed" ? "**regressed**" : c.verdict;
     const processes = `${c.base?.processes ?? "—"}/${c.head?.processes ?? "—"}`;
-    lines.push(
-      `| ${escapeCell(c.caseName)} | ${verdict} | ${formatValue(c.base?.median ?? null)} | ${formatValue(c.head?.median ?? null)} | ${formatChange(c)} | ${formatRatio(c)} | ${formatCi(c)} | ${processes} | ${escapeCell(notes(c))} |`,
-    );
-  }
+    return `| ${escapeCell(c.caseName)} | ${verdict} | ${formatValue(c.base?.median ?? null)} | ${formatValue(c.head?.median ?? null)} | ${formatChange(c)} | ${formatRatio(c)} | ${formatCi(c)} | ${processes} | ${escapeCell(notes(c))} |`;
+  };
+  const all = ordered(report.cases);
+  const unchanged = all.filter((c) => c.verdict === "unchanged");
+  // A long list of unchanged cases would bury the few that matter in a PR comment: fold them away.
+  if (unchanged.length > MARKDOWN_UNFOLDED_UNCHANGED) {
+    const rest = all.filter((c) => c.verdict !== "unchanged");
+    if (rest.length > 0) lines.push(...header, ...rest.map(row), "");
+    lines.push(`<details><summary>${unchanged.length} unchanged case(s)</summary>`, "", ...header, ...unchanged.map(row), "", "</details>");
+  } else lines.push(...header, ...all.map(row));
   lines.push(
     "",
     "regressed: the whole CI is above 1 and the change exceeds the threshold; improved: the mirror image; unchanged: the whole CI lies within the threshold; inconclusive: too noisy to decide at this threshold (more repeats narrow the CI).",

@@ -274,6 +274,19 @@ describe("bench compare (command)", () => {
     expect(JSON.parse(toJson(report)).cases.find((c: { verdict: string }) => c.verdict === "only-in-base").head).toBeNull();
   });
 
+  it("folds many unchanged cases into a details block and escapes pipes in case names", () => {
+    const side = { resultId: 1, runId: 1, status: "completed" as const, reason: null, finishedAt: "", processes: 5, iterations: 100, median: 1, flags: [] };
+    const caseOf = (i: number, verdict: "unchanged" | "regressed") => ({ caseKey: `k${i}`, caseName: `m | ${i}`, verdict, ratio: verdict === "regressed" ? 1.2 : 1, low: 0.99, high: verdict === "regressed" ? 1.3 : 1.01, base: side, head: side });
+    const cases = [caseOf(0, "regressed"), ...Array.from({ length: 12 }, (_, i) => caseOf(i + 1, "unchanged"))];
+    const report = { base: { path: "a.db", runId: null, runIds: [1] }, head: { path: "b.db", runId: null, runIds: [1] }, metric: "latency_ms", threshold: 0.05, lowerIsBetter: true, smallSampleCorrection: true, confidence: 0.95, resamples: 100, seed: 1, cases, summary: { total: 13, regressed: 1, improved: 0, unchanged: 12, inconclusive: 0, onlyInBase: 0, onlyInHead: 0, notComparable: 0 } };
+    const markdown = toMarkdown(report);
+    const beforeDetails = markdown.slice(0, markdown.indexOf("<details>"));
+    expect(beforeDetails).toContain("| m \\| 0 | **regressed** |");
+    expect(beforeDetails).not.toContain("| unchanged |");
+    expect(markdown).toContain("<details><summary>12 unchanged case(s)</summary>");
+    expect(markdown.match(/\| unchanged \|/g)).toHaveLength(12);
+  });
+
   it("reads thresholds as percent or fraction and refuses a bare number", () => {
     expect(parseThreshold("5%")).toBeCloseTo(0.05, 12);
     expect(parseThreshold("2.5%")).toBeCloseTo(0.025, 12);
