@@ -20,7 +20,19 @@ export interface BulkRead {
  */
 const exact = (column: string, nullAs = "'null'") => `(CASE WHEN ${column} IS NULL THEN ${nullAs} ELSE printf('%.17g', ${column}) END)`;
 
-const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+/**
+ * JSON.parse with a cache by text: most results of a run share their config and settings, so they share one object
+ * (parsed once; reports/model.ts pools the chunk files' objects by identity). Callers must not mutate the objects.
+ */
+function parser(): <T>(text: string | null) => T | null {
+  const cache = new Map<string, unknown>();
+  return <T>(text: string | null): T | null => {
+    if (text === null) return null;
+    let value = cache.get(text);
+    if (value === undefined) cache.set(text, (value = JSON.parse(text)));
+    return value as T;
+  };
+}
 const numbers = (text: string | null): number[] => (text === null || text === "" ? [] : text.split(",").map(Number));
 
 export async function bulkRead(path: string, options: { runId?: number; samplerSeries?: boolean } = {}): Promise<BulkRead> {
@@ -71,6 +83,7 @@ async function readResults(connection: Connection, where: string, ofResults: str
     list.push({ flag: v.flag, detail: v.detail });
     validity.set(v.result_id, list);
   }
+  const parse = parser();
   return rows.map((r) => ({
     resultId: r.id as number,
     runId: r.run_id as number,
@@ -81,8 +94,8 @@ async function readResults(connection: Connection, where: string, ofResults: str
     technique: r.technique as string,
     scenario: r.scenario as string,
     runner: r.runner as string,
-    workload: JSON.parse(r.workload_json as string) as Record<string, unknown>,
-    caseDetails: JSON.parse(r.case_details_json as string) as Record<string, unknown>,
+    workload: parse<Record<string, unknown>>(r.workload_json as string)!,
+    caseDetails: parse<Record<string, unknown>>(r.case_details_json as string)!,
     configHash: r.config_hash as string,
     status: r.status as ResultRow["status"],
     reason: r.reason as string | null,
@@ -98,11 +111,10 @@ async function readResults(connection: Connection, where: string, ofResults: str
 }
 
 async function readSamples(connection: Connection, ofResults: string): Promise<BulkRead["samples"]> {
-  // The inner ORDER BY is the table's primary key order, so SQLite scans without sorting and concatenates in order.
+  // GROUP BY the primary key's prefix: SQLite scans the table in key order (no temporary sort), so each group's values
+  // arrive in iteration order (test/reports/data.test.ts checks the result against the store's ORDER BY reads).
   const rows = await connection.all<{ result_id: number; metric: string; repeat: number; v: string }>(
-    `SELECT result_id, metric, repeat, group_concat(${exact("value")}) AS v
-     FROM (SELECT result_id, metric, repeat, value FROM samples ${ofResults} ORDER BY result_id, metric, repeat, iteration)
-     GROUP BY result_id, metric, repeat`,
+    `SELECT result_id, metric, repeat, group_concat(${exact("value")}) AS v FROM samples ${ofResults} GROUP BY result_id, metric, repeat`,
   );
   const out: BulkRead["samples"] = new Map();
   for (const row of rows) {
@@ -116,11 +128,10 @@ async function readSamples(connection: Connection, ofResults: string): Promise<B
 }
 
 async function readSamplerSeries(connection: Connection, ofResults: string): Promise<BulkRead["samplerSeries"]> {
-  // NULL readings (unavailable) are concatenated as empty fields, so that t and v stay aligned.
+  // In key order as for samples; NULL readings (unavailable) become empty fields, so that t and v stay aligned.
   const rows = await connection.all<{ result_id: number; metric: string; repeat: number; t: string; v: string }>(
     `SELECT result_id, metric, repeat, group_concat(${exact("t_ms")}) AS t, group_concat(${exact("value", "''")}) AS v
-     FROM (SELECT result_id, metric, repeat, t_ms, value FROM sampler_samples ${ofResults} ORDER BY result_id, metric, repeat, seq)
-     GROUP BY result_id, metric, repeat`,
+     FROM sampler_samples ${ofResults} GROUP BY result_id, metric, repeat`,
   );
   const out: BulkRead["samplerSeries"] = new Map();
   for (const row of rows) {

@@ -324,6 +324,14 @@ function metricOf(r: ReportResult, candidates: string[]) {
 
 export function versusPaper(references: ReportReference[], latest: ReportResult[]): VersusRow[] {
   const completed = latest.filter((r) => r.status === "completed");
+  // Denominator candidates by what must match (model, scenario, workload, runner, device): one lookup per numerator.
+  const pairKey = (r: ReportResult) => `${r.model}\u0000${groupOf(r)}\u0000${r.runner}\u0000${r.device}`;
+  const byPairKey = new Map<string, ReportResult[]>();
+  for (const r of completed) {
+    const list = byPairKey.get(pairKey(r));
+    if (list) list.push(r);
+    else byPairKey.set(pairKey(r), [r]);
+  }
   return references.map((reference): VersusRow => {
     const ours = REFERENCE_METRICS[reference.metric] ?? [reference.metric];
     const row: VersusRow = {
@@ -346,16 +354,7 @@ export function versusPaper(references: ReportReference[], latest: ReportResult[
       return row;
     }
     for (const n of numerators) {
-      const d = completed.find(
-        (r) =>
-          r !== n &&
-          techniqueMatches(r, reference.denominator) &&
-          sameModel(r.model, reference.denominator.model) &&
-          r.model === n.model &&
-          groupOf(r) === groupOf(n) &&
-          r.runner === n.runner &&
-          r.device === n.device,
-      );
+      const d = byPairKey.get(pairKey(n))?.find((r) => r !== n && techniqueMatches(r, reference.denominator) && sameModel(r.model, reference.denominator.model));
       if (!d) continue;
       const a = metricOf(n, ours);
       const b = metricOf(d, ours);
@@ -412,6 +411,21 @@ export interface PackedChunk {
 
 const six = (x: number | null): number | null => roundSignificant(x, 6);
 
+/**
+ * Rounds a series to 6 significant digits of its largest magnitude, with one scale for the whole series: a multiply
+ * and a round per value instead of a number-to-string conversion (toPrecision), and short JSON.
+ */
+export function roundSeries<T extends number | null>(values: readonly T[]): T[] {
+  let max = 0;
+  for (const v of values) if (v !== null && Number.isFinite(v) && Math.abs(v) > max) max = Math.abs(v);
+  if (max === 0) return [...values];
+  const factor = 10 ** (6 - Math.ceil(Math.log10(max)));
+  // factor > 1: integer ÷ exact power of ten prints as the short decimal; factor < 1: multiply back by its inverse.
+  return factor >= 1
+    ? values.map((v) => (v === null || !Number.isFinite(v) ? v : Math.round(v * factor) / factor)) as T[]
+    : values.map((v) => (v === null || !Number.isFinite(v) ? v : Math.round(v * factor) * Math.round(1 / factor))) as T[];
+}
+
 export function caseChunks(data: ReportData, chunks: number): Map<number, PackedChunk> {
   const startOf = new Map(data.runs.map((r) => [r.id, r.startedAt]));
   const byChunk = new Map<number, Map<string, ReportResult[]>>();
@@ -426,11 +440,11 @@ export function caseChunks(data: ReportData, chunks: number): Map<number, Packed
   const out = new Map<number, PackedChunk>();
   for (const [chunk, cases] of byChunk) {
     const objects: unknown[] = [];
-    const pool = new Map<string, number>();
+    // By identity: loadReportData hands results of the same config the same parsed object (bulk-read.ts).
+    const pool = new Map<unknown, number>();
     const intern = (value: unknown) => {
-      const key = JSON.stringify(value ?? null);
-      let i = pool.get(key);
-      if (i === undefined) pool.set(key, (i = objects.push(value ?? null) - 1));
+      let i = pool.get(value ?? null);
+      if (i === undefined) pool.set(value ?? null, (i = objects.push(value ?? null) - 1));
       return i;
     };
     const packed: PackedChunk = { objects, cases: {} };
@@ -442,8 +456,8 @@ export function caseChunks(data: ReportData, chunks: number): Map<number, Packed
         settings: intern(settings),
         caseDetails: intern(caseDetails),
         metrics: metrics.map((m): PackedMetric => [m.name, six(m.value), m.unit, six(m.ciLow), six(m.ciHigh), m.reason, m.label]),
-        samples: samples.map((series) => ({ ...series, processes: series.processes.map((p) => p.map((x) => six(x)!)) })),
-        samplerSeries: samplerSeries.map((series) => ({ ...series, tMs: series.tMs.map((t) => Math.round(t * 10) / 10), values: series.values.map(six) })),
+        samples: samples.map((series) => ({ ...series, processes: series.processes.map(roundSeries) })),
+        samplerSeries: samplerSeries.map((series) => ({ ...series, tMs: series.tMs.map((t) => Math.round(t * 10) / 10), values: roundSeries(series.values) })),
       }));
     }
     out.set(chunk, packed);
