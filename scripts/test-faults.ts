@@ -1,7 +1,8 @@
 // `npm run test:faults`: runs every fault scenario of test/faults/scenarios.ts against the real CLI and prints
 // the table of issue 11 (fault | injected | survived | rows lost). Exit 1 when a scenario did not survive or lost rows.
 // `npm run test:faults -- kill-9 ort-segv` runs only the scenarios whose id contains one of the terms.
-import { scenarios, type FaultOutcome } from "../test/faults/scenarios.js";
+import { removeSeedDatabase, scenarios, type FaultOutcome } from "../test/faults/scenarios.js";
+import { removeTempDirs } from "../test/faults/harness.js";
 
 const terms = process.argv.slice(2);
 const selected = terms.length ? scenarios.filter((s) => terms.some((term) => s.id.includes(term))) : scenarios;
@@ -21,7 +22,9 @@ for (const s of selected) {
   rows.push({ ...outcome, seconds });
   process.stderr.write(`${outcome.survived}/${outcome.injected} survived, ${outcome.rowsLost} rows lost (${seconds.toFixed(1)} s)\n`);
   for (const p of outcome.problems) process.stderr.write(`    ✗ ${p}\n`);
+  if (outcome.problems.length === 0) removeTempDirs(); // kept when a scenario failed, to look at
 }
+await removeSeedDatabase();
 
 const header = ["fault", "injected", "survived", "rows lost", "s"];
 const table = rows.map((r) => [r.fault, String(r.injected), r.skipped ? `skipped: ${r.skipped}` : String(r.survived), String(r.rowsLost), r.seconds.toFixed(1)]);

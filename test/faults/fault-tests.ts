@@ -1,8 +1,10 @@
 // Turns fault scenarios into vitest tests: each must survive every injection and lose no row.
-import { expect, it } from "vitest";
-import { scenario } from "./scenarios.js";
+import { afterAll, expect, it } from "vitest";
+import { removeTempDirs } from "./harness.js";
+import { removeSeedDatabase, scenario } from "./scenarios.js";
 
 export function faultTests(ids: string[]): void {
+  afterAll(() => removeSeedDatabase());
   for (const id of ids) {
     const s = scenario(id);
     const skip = s.unavailable?.();
@@ -12,6 +14,7 @@ export function faultTests(ids: string[]): void {
       expect(outcome.injected).toBeGreaterThan(0);
       expect(outcome.survived).toBe(outcome.injected);
       expect(outcome.rowsLost).toBe(0);
+      removeTempDirs(); // kept when the test failed, to look at
     });
   }
 }

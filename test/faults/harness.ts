@@ -2,7 +2,7 @@
 // changing it, finding a run's processes in /proc, and a small tally of what each injected fault did.
 import { execa, type ResultPromise } from "execa";
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../src/paths.js";
@@ -35,8 +35,17 @@ export default defineSuite({
   return path;
 }
 
+const tempDirs: string[] = [];
+
 export function tempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `effbench-faults-${label}-`));
+  const dir = mkdtempSync(join(tmpdir(), `effbench-faults-${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes the scenarios' temporary directories (kept when a scenario failed, to look at). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Every bench process a scenario starts carries this variable, so that its processes can be told from other

@@ -4,5 +4,5 @@ import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";
 
 describe("bench under results-file faults", () => {
-  faultTests(["concurrent-writers", "schema-too-new", "corrupt-db", "read-only-dir", "full-disk"]);
+  faultTests(["concurrent-writers", "schema-too-new", "corrupt-db", "corrupt-data-page", "read-only-dir", "full-disk"]);
 });
