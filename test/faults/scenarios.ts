@@ -3,7 +3,7 @@
 // what was recorded is still there, the message is clear (no stack trace), the exit code is right, the run goes
 // on, and no process is left behind. `rows lost` counts rows that existed (or that bench reported as recorded)
 // before the fault and are missing after it.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync, chmodSync, openSync, writeSync, closeSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, chmodSync, openSync, writeSync, closeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import type { ResultPromise } from "execa";
@@ -744,6 +744,80 @@ const absurdSize: FaultScenario = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------------------------
+// Hostile strings in a suite reach the HTML report as text, never as markup or script.
+
+const HOSTILE = {
+  suite: "s</script><script>alert('suite')</script>",
+  model: "m<img src=x onerror=alert('model')>",
+  workload: `w"'><svg onload=alert('workload')>`,
+};
+
+const hostileReport: FaultScenario = {
+  id: "report-hostile-strings",
+  fault: "hostile strings in the HTML report",
+  behaviour: "suite, model and workload names made of HTML and script reach the report as text and execute nothing",
+  timeoutMs: 120_000,
+  async run() {
+    const t = new Tally(this.fault);
+    await t.inject("names with <script>, onerror and onload", async () => {
+      const dir = tempDir("report");
+      const db = join(dir, "r.db");
+      const suite = join(dir, "hostile.ts");
+      writeFileSync(
+        suite,
+        `${suiteHeader}export default defineSuite({ name: ${JSON.stringify(HOSTILE.suite)},
+  models: [{ ...${TINY_MODEL}, name: ${JSON.stringify(HOSTILE.model)} }],
+  scenarios: ["prefill"], workloads: [{ name: ${JSON.stringify(HOSTILE.workload)}, promptTokens: 8 }], protocol: ${TINY_PROTOCOL} });\n`,
+      );
+      const marker = newMarker("report");
+      const ran = await runBench(["run", suite, "--db", db], { marker });
+      if (!t.expect(ran.exitCode === 0, "the hostile suite runs", () => tail(ran.stderr))) return;
+      const site = join(dir, "site");
+      const reported = await runBench(["report", db, "-o", site], { marker });
+      if (!t.expect(reported.exitCode === 0, "bench report exits 0", () => tail(reported.stderr))) return;
+      // Static: no page carries a payload as markup (inline data included). The data chunks under data/ are scripts
+      // loaded by src, where the names sit inside JSON string literals: markup there is inert text.
+      for (const file of siteFiles(site).filter((f) => f.endsWith(".html")))
+        for (const payload of ["<script>alert(", "<img src=x onerror", "<svg onload"]) {
+          const text = readFileSync(file, "utf8");
+          t.expect(!text.includes(payload), `${file.slice(site.length + 1)} without the raw ${payload}`);
+        }
+      // Live, where Chromium is installed: the pages show the names as text and open no dialog.
+      const { CHROMIUM_PATH, ChromiumSession } = await import("../../reports/browser-check.js");
+      if (!existsSync(CHROMIUM_PATH)) return t.note(`hostile strings: ${CHROMIUM_PATH} missing, static check only`);
+      const [caseId = ""] = await caseIds(db);
+      const browser = await ChromiumSession.launch();
+      try {
+        for (const page of [join(site, "index.html"), `${join(site, "case.html")}#${caseId}`]) {
+          const seen = await browser.check(page);
+          t.expect(seen.dialogs.length === 0, `no dialog on ${page.slice(site.length + 1)}`, () => JSON.stringify(seen.dialogs));
+          t.expect(seen.pageErrors.length === 0, `no page error on ${page.slice(site.length + 1)}`, () => JSON.stringify(seen.pageErrors));
+          t.expect(seen.text.includes(HOSTILE.model), `the model name shown as text on ${page.slice(site.length + 1)}`);
+        }
+      } finally {
+        await browser.close();
+      }
+    });
+    return t.outcome;
+  },
+};
+
+function siteFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+}
+
+async function caseIds(db: string): Promise<string[]> {
+  const connection = await Connection.open(db, { readonly: true });
+  try {
+    return (await connection.all<{ id: string }>("SELECT id FROM cases")).map((r) => r.id);
+  } finally {
+    await connection.close();
+  }
+}
+
 export const scenarios: FaultScenario[] = [
   killMidRun,
   ...CHILD_FAULTS.map(childFaultScenario),
@@ -761,6 +835,7 @@ export const scenarios: FaultScenario[] = [
   corruptDataPage,
   readOnlyDir,
   fullDisk,
+  hostileReport,
 ];
 
 export function scenario(id: string): FaultScenario {

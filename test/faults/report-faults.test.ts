@@ -1,0 +1,7 @@
+// Hostile input reaching the HTML report (issue 11): user strings are escaped; the report never executes input.
+import { describe } from "vitest";
+import { faultTests } from "./fault-tests.js";
+
+describe("the report given hostile names", () => {
+  faultTests(["report-hostile-strings"]);
+});
