@@ -399,13 +399,15 @@ export interface CaseEntry {
 /** A result as the case page uses it (the caseKey is left out: the page shows its parts). */
 export type CaseResult = Omit<ReportResult, "caseKey">;
 
-type PackedMetric = [name: string, value: number | null, unit: string, ciLow: number | null, ciHigh: number | null, reason: string | null, label: string | null];
+/** name, unit, reason and label are indices into the chunk's `strings` (-1 for none): they repeat across results. */
+type PackedMetric = [name: number, value: number | null, unit: number, ciLow: number | null, ciHigh: number | null, reason: number, label: number];
 
 /** A result in a chunk file: configs pooled per chunk (most cases share them), metrics as arrays, values at 6 digits. */
 export type PackedCaseResult = Omit<CaseResult, "metrics" | "config" | "settings" | "caseDetails"> & { metrics: PackedMetric[]; config: number; settings: number; caseDetails: number };
 
 export interface PackedChunk {
   objects: unknown[];
+  strings: string[];
   cases: Record<string, PackedCaseResult[]>;
 }
 
@@ -447,7 +449,15 @@ export function caseChunks(data: ReportData, chunks: number): Map<number, Packed
       if (i === undefined) pool.set(value ?? null, (i = objects.push(value ?? null) - 1));
       return i;
     };
-    const packed: PackedChunk = { objects, cases: {} };
+    const strings: string[] = [];
+    const stringIndex = new Map<string, number>();
+    const word = (text: string | null) => {
+      if (text === null) return -1;
+      let i = stringIndex.get(text);
+      if (i === undefined) stringIndex.set(text, (i = strings.push(text) - 1));
+      return i;
+    };
+    const packed: PackedChunk = { objects, strings, cases: {} };
     for (const [caseId, results] of cases) {
       results.sort((a, b) => (startOf.get(a.runId) ?? "").localeCompare(startOf.get(b.runId) ?? "") || a.resultId - b.resultId);
       packed.cases[caseId] = results.map(({ caseKey: _caseKey, metrics, config, settings, caseDetails, samples, samplerSeries, ...rest }) => ({
@@ -455,7 +465,7 @@ export function caseChunks(data: ReportData, chunks: number): Map<number, Packed
         config: intern(config),
         settings: intern(settings),
         caseDetails: intern(caseDetails),
-        metrics: metrics.map((m): PackedMetric => [m.name, six(m.value), m.unit, six(m.ciLow), six(m.ciHigh), m.reason, m.label]),
+        metrics: metrics.map((m): PackedMetric => [word(m.name), six(m.value), word(m.unit), six(m.ciLow), six(m.ciHigh), word(m.reason), word(m.label)]),
         samples: samples.map((series) => ({ ...series, processes: series.processes.map(roundSeries) })),
         samplerSeries: samplerSeries.map((series) => ({ ...series, tMs: series.tMs.map((t) => Math.round(t * 10) / 10), values: roundSeries(series.values) })),
       }));
@@ -474,7 +484,15 @@ export function unpackChunk(chunk: PackedChunk): Record<string, CaseEntry> {
         config: chunk.objects[r.config] as CaseResult["config"],
         settings: chunk.objects[r.settings] as CaseResult["settings"],
         caseDetails: chunk.objects[r.caseDetails] as CaseResult["caseDetails"],
-        metrics: r.metrics.map(([name, value, unit, ciLow, ciHigh, reason, label]) => ({ name, value, unit, ciLow, ciHigh, reason, label })),
+        metrics: r.metrics.map(([name, value, unit, ciLow, ciHigh, reason, label]) => ({
+          name: chunk.strings[name],
+          value,
+          unit: chunk.strings[unit],
+          ciLow,
+          ciHigh,
+          reason: reason < 0 ? null : chunk.strings[reason],
+          label: label < 0 ? null : chunk.strings[label],
+        })),
       })),
     };
   return out;

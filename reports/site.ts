@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { ReportData } from "./data.js";
-import { escapeHtml, jsonForScript, page, STYLES, VENDOR_SCRIPTS } from "./html.js";
+import { escapeHtml, page, STYLES, VENDOR_SCRIPTS } from "./html.js";
 import { buildIndexModel, caseChunks, chunkFileName, packIndexModel, runLabel, type IndexModel, type VersusRow } from "./model.js";
 import { formatPlain } from "./format.js";
 import { toCsv, toJson, toMarkdown } from "./export.js";
@@ -83,7 +83,8 @@ export async function generateReport(data: ReportData, outDir: string, options: 
   const runs = data.runs.map((run) => ({ ...model.runs.find((r) => r.id === run.id)!, env: run.env }));
   write("case.html", page({ title: model.title, body: caseBody(model), data: { title: model.title, runs, caseChunks: model.caseChunks }, script: "case.js" }));
   for (const [chunk, entries] of caseChunks(data, model.caseChunks))
-    write(`data/${chunkFileName(chunk)}`, `effbenchChunk(${jsonForScript(entries)});\n`);
+    // A script file, not markup: plain JSON is valid JavaScript there, no `<` escaping needed.
+    write(`data/${chunkFileName(chunk)}`, `effbenchChunk(${JSON.stringify(entries)});\n`);
 
   if (options.exports !== false) {
     write("results.md", toMarkdown(data, { model }));

@@ -43,14 +43,16 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     rmSync(site, { recursive: true, force: true });
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const store = await openStore(dbPath, { readonly: true });
     const data = await loadReportData(store, { references: allReferences() });
     await store.close();
     const loadedMs = performance.now() - started;
     const result = await generateReport(data, site);
     const totalMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     generation.push(totalMs);
-    console.log(`generation ${round}/${ROUNDS}: ${seconds(totalMs)} (read the store ${seconds(loadedMs)}, write ${result.files.length} files ${seconds(totalMs - loadedMs)}) — ${result.cases} cases, ${result.results} results${round === 1 ? " (cold: includes bundling the page scripts)" : ""}`);
+    console.log(`generation ${round}/${ROUNDS}: ${seconds(totalMs)} (read the store ${seconds(loadedMs)}, write ${result.files.length} files ${seconds(totalMs - loadedMs)}; CPU ${seconds((cpu.user + cpu.system) / 1000)} incl. SQLite threads) — ${result.cases} cases, ${result.results} results${round === 1 ? " (cold: includes bundling the page scripts)" : ""}`);
   }
   console.log(`site: index.html ${(sizeOf(join(site, "index.html")) / 2 ** 20).toFixed(1)} MiB, data/ ${(sizeOf(join(site, "data")) / 2 ** 20).toFixed(1)} MiB, exports ${((sizeOf(join(site, "results.json")) + sizeOf(join(site, "results.csv"))) / 2 ** 20).toFixed(1)} MiB`);
 
