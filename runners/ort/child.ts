@@ -8,6 +8,7 @@ import { prepareOrtCase } from "./prepare.js";
 import { measureLoop } from "../measure-loop.js";
 import { readPeakRssBytes, resetPeakRss } from "../proc.js";
 import { dieWithParent } from "../parent-watch.js";
+import { caseFidelity } from "../../src/model/case-fidelity.js";
 import { routingMeasures } from "./routing.js";
 
 export type ChildMessage =
@@ -109,6 +110,14 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
   const routing = c.model.moe ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE (issue 5), off the timed path
   if (routing) scalars.push(...routing.scalars);
   await session.release();
+  // Fidelity once per case (repeat 0), after the timed window.
+  if (repeat === 0 && c.technique.kind !== "base") {
+    try {
+      scalars.push(...(await caseFidelity(c, options)));
+    } catch (error) {
+      scalars.push({ metric: "rel_l2_error", unit: "ratio", value: null, reason: `fidelity not computed: ${(error as Error).message}` });
+    }
+  }
   return {
     status: "completed",
     series,

@@ -1,0 +1,39 @@
+// Fidelity of a case's technique against the unmodified fp32 base (DESIGN.md §5): both models run the same fixed,
+// seeded prompt through ORT (all positions' logits), off the timed path.
+import * as ort from "onnxruntime-node";
+import type { Case } from "../suite/case.js";
+import type { ScalarMeasure } from "../../runners/runner.js";
+import { caseIr } from "./case-model.js";
+import { buildOnnxModel } from "./onnx.js";
+import { fidelity } from "./fidelity.js";
+import { createRng } from "../measure/stats.js";
+
+/** Tokens of the fixed fidelity prompt (capped: fidelity needs coverage of positions, not a long context). */
+const FIDELITY_TOKENS = 32;
+
+export async function caseFidelity(c: Case, sessionOptions: ort.InferenceSession.SessionOptions): Promise<ScalarMeasure[]> {
+  if (c.technique.kind === "base") return [];
+  const tokens = Math.min(FIDELITY_TOKENS, c.workload.promptTokens);
+  const rng = createRng(c.protocol.seed + 1);
+  const ids = BigInt64Array.from({ length: tokens }, () => BigInt(Math.floor(rng() * c.model.vocab)));
+  const logitsOf = async (target: Case) => {
+    const built = buildOnnxModel(target.model, { scenario: "prefill", ir: caseIr(target), batch: 1, promptTokens: tokens, allLogits: true });
+    const session = await ort.InferenceSession.create(built.bytes, sessionOptions);
+    try {
+      const out = await session.run({ input_ids: new ort.Tensor("int64", ids, [1, tokens]) });
+      return out.logits!.data as Float32Array;
+    } finally {
+      await session.release();
+    }
+  };
+  const base = await logitsOf({ ...c, technique: { kind: "base" } });
+  const adapted = await logitsOf(c);
+  const f = fidelity(base, adapted, c.model.vocab);
+  const label = `vs the unmodified fp32 base on a fixed seeded ${tokens}-token prompt, all positions`;
+  return [
+    { metric: "rel_l2_error", unit: "ratio", value: f.relativeL2, label: `‖technique − base‖₂ ÷ ‖base‖₂ of the logits, ${label}` },
+    { metric: "max_abs_error", unit: "logit", value: f.maxAbsError, label },
+    { metric: "top1_agreement", unit: "ratio", value: f.top1Agreement, label },
+    { metric: "kl_base_technique", unit: "nats", value: f.klDivergence, label: `KL(base ‖ technique) per position, ${label}` },
+  ];
+}
