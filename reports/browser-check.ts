@@ -31,8 +31,9 @@ export interface PageCheck {
 }
 
 export interface CheckOptions {
-  /** Saves a full-page PNG here. */
+  /** Saves a PNG here: the full page, or its top `screenshotHeight` pixels. */
   screenshotPath?: string;
+  screenshotHeight?: number;
   /** Waits at most this long for every chart to render. */
   timeoutMs?: number;
   width?: number;
@@ -91,7 +92,11 @@ export class ChromiumSession {
         const state = (window as unknown as { effbenchCharts: { firstChartMs: number | null } }).effbenchCharts;
         return { charts: charts.length, renderedCharts: rendered.length, firstChartMs: state.firstChartMs, title: document.title, text: document.body.innerText, scriptCount: document.scripts.length };
       });
-      if (options.screenshotPath) await page.screenshot({ path: options.screenshotPath as `${string}.png`, fullPage: true });
+      if (options.screenshotPath) {
+        const path = options.screenshotPath as `${string}.png`;
+        if (options.screenshotHeight) await page.screenshot({ path, clip: { x: 0, y: 0, width: options.width ?? 1280, height: options.screenshotHeight } });
+        else await page.screenshot({ path, fullPage: true });
+      }
       return { ...result, consoleErrors, pageErrors, failedRequests, dialogs };
     } finally {
       await page.close();

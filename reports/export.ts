@@ -7,8 +7,10 @@ import { groupsOf, leaderboard, onBoard, rankText } from "./leaderboard.js";
 import { formatCi, formatValue } from "./format.js";
 
 export interface MarkdownOptions {
-  /** Rows per leaderboard (default 10): a PR comment must stay readable (and under GitHub's 65,536 characters). */
+  /** Rows per group (default 10): a PR comment must stay readable (and under GitHub's 65,536 characters). */
   top?: number;
+  /** Comparison groups per leaderboard (default 4, the largest). */
+  groups?: number;
   /** The index model when the caller built it already (generateReport), to aggregate once. */
   model?: IndexModel;
 }
@@ -30,6 +32,7 @@ const flagsText = (row: IndexRow) => (row.status !== "completed" ? row.status : 
 
 export function toMarkdown(data: ReportData, options: MarkdownOptions = {}): string {
   const top = options.top ?? 10;
+  const maxGroups = options.groups ?? 4;
   const model = options.model ?? buildIndexModel(data);
   const lines: string[] = [];
   const runs = model.runs.filter((r) => r.resultCount > 0);
@@ -46,13 +49,17 @@ export function toMarkdown(data: ReportData, options: MarkdownOptions = {}): str
   for (const family of METRIC_FAMILIES) {
     const info = family.metrics.find((i) => model.rows.some((r) => onBoard(r, i) && r.m[i.name] !== undefined && r.m[i.name][0] !== null));
     if (!info) continue;
-    const [group, count] = groupsOf(model.rows, info)[0];
-    const board = leaderboard(model.rows.filter((r) => r.group === group && onBoard(r, info)), info.name, info.better);
+    const groups = groupsOf(model.rows, info).filter(([, ranked]) => ranked > 0);
     const unit = model.units[info.name] ?? "";
     lines.push(`### ${family.title}: ${info.title} (\`${info.name}\`, ${info.better} is better)`, "");
-    lines.push(`Group “${markdownCell(group)}”: best ${Math.min(top, board.ranked.length)} of ${count} ranked.`, "");
-    lines.push("| rank | case | value [95% CI] | validity |", "| ---: | --- | ---: | --- |");
-    for (const r of board.ranked.slice(0, top)) lines.push(`| ${rankText(r)} | ${markdownCell(r.row.name)} | ${metricText(r.row, info.name, unit)} | ${markdownCell(flagsText(r.row))} |`);
+    if (groups.length > maxGroups) lines.push(`The ${maxGroups} groups with most results of ${groups.length}; the site has all of them.`, "");
+    lines.push("| group | rank | case | value [95% CI] | validity |", "| --- | ---: | --- | ---: | --- |");
+    for (const [group, count] of groups.slice(0, maxGroups)) {
+      const board = leaderboard(model.rows.filter((r) => r.group === group && onBoard(r, info)), info.name, info.better);
+      for (const r of board.ranked.slice(0, top))
+        lines.push(`| ${markdownCell(group)} | ${rankText(r)} | ${markdownCell(r.row.name)} | ${metricText(r.row, info.name, unit)} | ${markdownCell(flagsText(r.row))} |`);
+      if (count > top) lines.push(`| ${markdownCell(group)} | | … ${count - top} more | | |`);
+    }
     lines.push("");
   }
 
