@@ -303,6 +303,11 @@ const ctrlC: FaultScenario = {
       // Its own process group, signalled as a whole: what a terminal does on Ctrl-C.
       const child = startBench(["run", suite, "--db", db], { marker, detached: true });
       await waitForProgress(child, 1, /\bcompleted\b/);
+      // Signalled once the next case's child runs in its own session. A Ctrl-C in the instant a child is being
+      // spawned (between fork and its setsid) reaches the child too, which then dies of SIGINT and the case is
+      // recorded failed: a known race (docs/reliability.md), left out here because it cannot be hit reliably.
+      await waitForProcess(marker, ORT_CHILD, 10_000);
+      await sleep(300);
       process.kill(-child.pid!, "SIGINT");
       const result = await settle(child);
       t.expect(result.exitCode === 1, "exit code 1", () => `${result.exitCode ?? result.signal}`);
