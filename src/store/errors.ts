@@ -12,6 +12,7 @@ export type StoreErrorCode =
   | "read-only"
   | "busy"
   | "disk-full"
+  | "io-error"
   | "invalid-record"
   | "unknown-run"
   | "closed";
@@ -46,6 +47,8 @@ export const storeMessages = {
   busy: (path: string, waitedMs: number) =>
     `${path}: the results database stayed locked by another writer for ${Math.round(waitedMs / 1000)} s — is another bench process stuck? On a network filesystem (NFS, Lustre) SQLite locking does not work: write a local --db per shard and join them with \`bench merge\``,
   diskFull: (path: string) => `${path}: the disk is full — free space or write to another --db file`,
+  ioError: (path: string, code: string) =>
+    `${path}: the results database could not be read or written (${code}) — the disk may be full, read-only or failing; free space, check the disk, or write to another --db file`,
   nullWithoutReason: (caseName: string, metric: string) =>
     `${caseName}: metric "${metric}" has no value and no reason — a metric that was not measured needs the reason why (never 0, never silent)`,
   statusWithoutReason: (caseName: string, status: string) => `${caseName}: a ${status} result needs a reason`,

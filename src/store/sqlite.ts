@@ -101,6 +101,8 @@ export function storeError(path: string, error: Error): Error {
     case "SQLITE_LOCKED":
       return new StoreError("busy", storeMessages.busy(path, BUSY_TIMEOUT_MS), { cause: error });
     default:
+      // SQLITE_IOERR_* (e.g. SHMSIZE when a full disk cannot hold the WAL index): an environment fault, not a bug.
+      if (code?.startsWith("SQLITE_IOERR")) return new StoreError("io-error", storeMessages.ioError(path, code), { cause: error });
       return error;
   }
 }
