@@ -75,6 +75,8 @@ th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: lef
 th { background: var(--soft); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.rank { text-align: right; font-variant-numeric: tabular-nums; }
+table.board td:nth-child(n+3):nth-child(-n+6) { white-space: nowrap; }
+table.board td:nth-child(2) { max-width: 440px; }
 .ci { color: var(--muted); font-size: 11.5px; }
 .null { color: var(--muted); cursor: help; border-bottom: 1px dotted var(--muted); }
 .reason { color: var(--muted); font-size: 11.5px; }

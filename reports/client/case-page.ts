@@ -61,6 +61,20 @@ function load(): void {
   document.head.append(script);
 }
 
+/** A sampler series' unit from its name's suffix (sampler.gpu0.power_mw → mW). */
+const SERIES_UNITS: Array<[RegExp, string]> = [
+  [/_bytes$/, "B"],
+  [/_ms$/, "ms"],
+  [/_mw$/, "mW"],
+  [/_w$/, "W"],
+  [/_mj$/, "mJ"],
+  [/_j$/, "J"],
+  [/_pct$/, "%"],
+  [/_mhz$/, "MHz"],
+  [/_c$/, "°C"],
+];
+const unitOfSeries = (metric: string) => SERIES_UNITS.find(([pattern]) => pattern.test(metric))?.[1] ?? "";
+
 const json = (value: unknown) => el("pre", {}, JSON.stringify(value, null, 2));
 
 function metricsTable(result: CaseResult): HTMLTableElement {
@@ -138,19 +152,23 @@ function render(id: string, entry: CaseEntry): void {
   const byMetric = new Map<string, CaseResult["samplerSeries"]>();
   for (const s of result.samplerSeries) byMetric.set(s.metric, [...(byMetric.get(s.metric) ?? []), s]);
   if (byMetric.size === 0) main.append(el("p", { class: "note" }, "No sampler series were recorded for this result."));
+  const grid = el("div", { class: "grid2" });
+  main.append(grid);
   for (const [metric, list] of byMetric) {
-    const unit = metric.endsWith("_bytes") ? "B" : metric.endsWith("_ms") ? "ms" : "";
+    const block = el("div", {});
+    grid.append(block);
+    const unit = unitOfSeries(metric);
     const finite = list.flatMap((s) => s.values).filter((v): v is number => v !== null);
     if (finite.length === 0) {
-      main.append(el("h4", {}, metric), el("p", { class: "note" }, "Every reading of this series was unavailable."));
+      block.append(el("h4", {}, metric), el("p", { class: "note" }, "Every reading of this series was unavailable."));
       continue;
     }
     const scale = displayScale(Math.max(...finite.map(Math.abs)), unit || "ratio");
     const values = list.flatMap((s) => s.tMs.map((t, i) => ({ repeat: `repeat ${s.repeat + 1}`, t, value: s.values[i] === null ? null : s.values[i]! / scale.divisor })));
     const host = el("div", { class: "chart" });
-    main.append(el("h4", {}, metric), host);
+    block.append(el("h4", {}, metric), host);
     chart(host, samplerSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`), `${metric} over the measure window per repeat; the table below summarises it.`, values.length);
-    main.append(
+    block.append(
       table(
         ["repeat", "readings", "min", "mean", "max"],
         list.map((s) => {

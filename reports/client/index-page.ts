@@ -113,7 +113,8 @@ function renderFamily(family: MetricFamily, rows: IndexRow[], host: HTMLElement)
   ];
   const tableHost = el("div", {});
   const show = (limit: number) => {
-    const t = table(["rank", "case", "model", "technique", "runner", "device", `${info.name}${unit ? ` (${unit})` : ""} [95% CI]`, "validity"], tableRows.slice(0, limit), [false, false, false, false, false, false, true, false]);
+    const t = table(["rank", "case", "model", "technique", "runner", "device", `${info.name} [95% CI]`, "validity"], tableRows.slice(0, limit), [false, false, false, false, false, false, true, false]);
+    t.classList.add("board");
     t.querySelectorAll("tbody tr").forEach((tr) => (tr.firstElementChild as HTMLElement).classList.add("rank"));
     const more = tableRows.length > limit ? el("button", {}, `show all ${tableRows.length} rows`) : null;
     more?.addEventListener("click", () => show(tableRows.length));
@@ -188,16 +189,23 @@ function renderPareto(def: ParetoChart, rows: IndexRow[], host: HTMLElement): vo
 function renderTrends(rows: IndexRow[], host: HTMLElement): void {
   const metric = model.trendMetric;
   host.replaceChildren(el("h2", {}, "Trends across runs"), el("p", { class: "blurb" }, `${metric} of each case across the runs in this database, with its 95% CI as a band.`));
+  const rowById = new Map(rows.map((r) => [r.id, r]));
   const names = new Map(rows.map((r) => [r.id, r.name]));
   const runOrder = new Map(model.runs.map((r, i) => [r.id, i]));
   const runLabel = new Map(model.runs.map((r) => [r.id, r.label]));
-  const byCase = new Map<string, TrendPoint[]>();
-  for (const p of model.trends) if (names.has(p[0])) byCase.set(p[0], [...(byCase.get(p[0]) ?? []), p]);
-  if (byCase.size === 0) {
+  const all = new Map<string, TrendPoint[]>();
+  for (const p of model.trends) if (rowById.has(p[0])) all.set(p[0], [...(all.get(p[0]) ?? []), p]);
+  if (all.size === 0) {
     const runs = model.runs.filter((r) => r.resultCount > 0).length;
     host.append(el("p", { class: "note" }, runs < 2 ? `This database holds ${runs} run with results: a trend needs the same case measured in two or more runs.` : "No case in this selection was measured in two or more runs."));
     return;
   }
+  // One comparison group at a time: a prefill in ms and a decode step in µs on one axis would hide both.
+  const groups = countBy([...all.keys()], (id) => rowById.get(id)!.group);
+  const key = "trends:group";
+  const group = groups.find(([g]) => g === choices.get(key))?.[0] ?? groups[0][0];
+  host.append(el("div", { class: "controls" }, select("comparison group (scenario · workload)", groups.map(([g, n]): [string, string] => [g, `${g} — ${n} cases`]), group, (v) => (choices.set(key, v), renderTrends(filtered(), host)))));
+  const byCase = new Map([...all].filter(([id]) => rowById.get(id)!.group === group));
   // The cases that moved most (first run to last), so that a regression is on screen.
   const change = (points: TrendPoint[]) => {
     const sorted = [...points].sort((a, b) => runOrder.get(a[1])! - runOrder.get(b[1])!);
