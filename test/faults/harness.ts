@@ -71,10 +71,13 @@ export interface BenchOptions {
   timeoutMs?: number;
   /** Its own process group, as a terminal's foreground job (for SIGINT to the group). */
   detached?: boolean;
+  /** A command that runs bench, e.g. ["prlimit", "--fsize=1000"]. */
+  wrapper?: string[];
 }
 
 export function startBench(args: string[], options: BenchOptions): ResultPromise<{ reject: false; all: false }> {
-  return execa("node", [benchPath, ...args], {
+  const [command, ...prefix] = [...(options.wrapper ?? []), "node"];
+  return execa(command!, [...prefix, benchPath, ...args], {
     reject: false,
     env: { ...process.env, [MARKER_VARIABLE]: options.marker, ...options.env },
     extendEnv: false,

@@ -602,41 +602,51 @@ const fullDisk: FaultScenario = {
   async run() {
     const t = new Tally(this.fault);
     const dir = tempDir("full");
+    const seedDb = await seedDatabase();
+    const suite = tinySuite(dir, { workloads: ["f1", "f2", "f3"] });
+    // Counted on the seed, not on a copy: opening a copy would leave a -shm file beside it, which a closed DB does
+    // not have and which bench would then not need to create on the full disk.
+    const before = { counts: await tableCounts(seedDb), hash: fileHash(seedDb) };
+    const expectRecordsKept = async (db: string) => {
+      t.expect((await integrityCheck(db)) === "ok", "PRAGMA integrity_check = ok once space is back");
+      // The run may begin (a `runs` row) or record a case before the disk fills; nothing before it may go.
+      const after = await tableCounts(db);
+      t.lost(rowsLostBetween(before.counts, after));
+      t.expect(after.results >= before.counts.results, "no result lost", () => `${JSON.stringify(before.counts)} → ${JSON.stringify(after)}`);
+    };
+
     const mountPoint = join(dir, "small");
     mkdirSync(mountPoint);
-    const seedDb = await seedDatabase();
-    const seedSize = statSync(seedDb).size;
-    const mounted = mountTmpfs(mountPoint, seedSize + 2 * 2 ** 20);
-    if (!mounted) {
-      t.note("full disk: mount refused here; not simulated (RLIMIT_FSIZE makes SQLite report an I/O error, not a full disk)");
-      return t.outcome;
-    }
-    t.note("full disk: a tmpfs of the seed DB's size + 2 MiB, filled with a filler file");
-    try {
-      const suite = tinySuite(dir, { workloads: ["f1", "f2", "f3"] });
-      // Free space left after the filler: none at all, then a little (the run starts and fails while recording).
-      for (const [label, freeBytes] of [["no space left", 0], ["48 KiB left", 48 * 1024]] as const)
-        await t.inject(label, async () => {
-          const db = join(mountPoint, "results.db");
-          const filler = join(mountPoint, "filler");
-          for (const file of [filler, db, `${db}-wal`, `${db}-shm`]) rmSync(file, { force: true });
-          // Counted on the seed, not on the copy: opening the copy would leave a -shm file beside it, which a
-          // closed DB does not have and which bench would then not need to create on the full disk.
-          const before = { counts: await tableCounts(seedDb), hash: fileHash(seedDb) };
-          copyFileSync(seedDb, db);
-          fill(filler, freeBytes, mountPoint);
-          const result = await runBench(["run", suite, "--db", db], { marker: newMarker("full") });
-          t.expectCleanFailure(result, [1, 2], /disk is full|disk may be full/);
-          rmSync(filler, { force: true });
-          t.expect((await integrityCheck(db)) === "ok", "PRAGMA integrity_check = ok once space is back");
-          // With a little space the run may begin (a `runs` row) before recording fails; no case may be half-written.
-          const after = await tableCounts(db);
-          t.lost(rowsLostBetween(before.counts, after));
-          t.expect(after.results === before.counts.results && after.samples === before.counts.samples, "no result or sample added or lost", () => `${JSON.stringify(before.counts)} → ${JSON.stringify(after)}`);
-        });
-    } finally {
-      unmount(mountPoint);
-    }
+    if (mountTmpfs(mountPoint, statSync(seedDb).size + 2 * 2 ** 20)) {
+      t.note("full disk: a tmpfs of the seed DB's size + 2 MiB, filled with a filler file");
+      try {
+        // Free space left after the filler: none at all (the WAL index cannot be created), then a little.
+        for (const [label, freeBytes] of [["no space left", 0], ["48 KiB left", 48 * 1024]] as const)
+          await t.inject(label, async () => {
+            const db = join(mountPoint, "results.db");
+            const filler = join(mountPoint, "filler");
+            for (const file of [filler, db, `${db}-wal`, `${db}-shm`]) rmSync(file, { force: true });
+            copyFileSync(seedDb, db);
+            fill(filler, freeBytes, mountPoint);
+            const result = await runBench(["run", suite, "--db", db], { marker: newMarker("full") });
+            t.expectCleanFailure(result, [1, 2], /disk is full|disk may be full/);
+            rmSync(filler, { force: true });
+            await expectRecordsKept(db);
+          });
+      } finally {
+        unmount(mountPoint);
+      }
+    } else t.note("full disk: mount refused here (not root), so only the file-size limit is simulated");
+
+    // Everywhere, root or not: a file-size limit (RLIMIT_FSIZE) at the DB's current size, so that the run starts
+    // and a write fails once a case's rows make the file grow (SQLite sees EFBIG, an I/O error).
+    await t.inject("file-size limit reached mid-run", async () => {
+      const db = join(dir, "limited.db");
+      copyFileSync(seedDb, db);
+      const result = await runBench(["run", suite, "--db", db], { marker: newMarker("fsize"), wrapper: ["prlimit", `--fsize=${statSync(db).size}`] });
+      t.expectCleanFailure(result, [1, 2], /disk is full|disk may be full/);
+      await expectRecordsKept(db);
+    });
     return t.outcome;
   },
 };
