@@ -55,8 +55,13 @@ export function formatCi(value: number | null, ciLow: number | null, ciHigh: num
   return `[${formatPlain(ciLow / scale.divisor)}, ${formatPlain(ciHigh / scale.divisor)}]`;
 }
 
-/** Rounds to `digits` significant digits: the index page carries display precision, not 17 digits. */
+/**
+ * Rounds to `digits` significant digits: the pages carry display precision, not 17 digits. Arithmetic rather than
+ * toPrecision (a string per number): an integer divided by an exact power of ten is the double nearest the decimal,
+ * which JSON prints short.
+ */
 export function roundSignificant(x: number | null, digits = 5): number | null {
   if (x === null || !Number.isFinite(x) || x === 0) return x;
-  return Number(x.toPrecision(digits));
+  const exponent = digits - Math.ceil(Math.log10(Math.abs(x)));
+  return exponent >= 0 ? Math.round(x * 10 ** exponent) / 10 ** exponent : Math.round(x / 10 ** -exponent) * 10 ** -exponent;
 }

@@ -421,11 +421,10 @@ export function roundSeries<T extends number | null>(values: readonly T[]): T[] 
   let max = 0;
   for (const v of values) if (v !== null && Number.isFinite(v) && Math.abs(v) > max) max = Math.abs(v);
   if (max === 0) return [...values];
-  const factor = 10 ** (6 - Math.ceil(Math.log10(max)));
-  // factor > 1: integer ÷ exact power of ten prints as the short decimal; factor < 1: multiply back by its inverse.
-  return factor >= 1
-    ? values.map((v) => (v === null || !Number.isFinite(v) ? v : Math.round(v * factor) / factor)) as T[]
-    : values.map((v) => (v === null || !Number.isFinite(v) ? v : Math.round(v * factor) * Math.round(1 / factor))) as T[];
+  const exponent = 6 - Math.ceil(Math.log10(max));
+  const scale = 10 ** Math.abs(exponent);
+  const round = exponent >= 0 ? (v: number) => Math.round(v * scale) / scale : (v: number) => Math.round(v / scale) * scale;
+  return values.map((v) => (v === null || !Number.isFinite(v) ? v : round(v))) as T[];
 }
 
 export function caseChunks(data: ReportData, chunks: number): Map<number, PackedChunk> {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChromiumSession, CHROMIUM_PATH } from "../../reports/browser-check.js";
 import { generateReport } from "../../reports/site.js";
+import { reportCommand } from "../../reports/command.js";
 import { allReferences } from "../../datasets/references/index.js";
 import { syntheticReportData, tempDir } from "./helpers.js";
 
@@ -85,5 +86,30 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
     const html = readFileSync(join(site, "index.html"), "utf8");
     expect(html).not.toMatch(/https?:\/\/[^"']*\.js/);
     expect(readdirSync(join(site, "assets")).sort()).toEqual(["case.js", "index.js", "report.css", "vega-embed.min.js", "vega-lite.min.js", "vega.min.js"]);
+  });
+});
+
+// Real-hardware databases returned by scripts/gpu-smoke.sh (DESIGN.md §7), when this checkout has them.
+const gpuFixtures = existsSync(join(import.meta.dirname, "../fixtures/gpu"))
+  ? readdirSync(join(import.meta.dirname, "../fixtures/gpu")).filter((f) => f.endsWith(".db")).map((f) => join(import.meta.dirname, "../fixtures/gpu", f))
+  : [];
+
+describe.skipIf(!existsSync(CHROMIUM_PATH) || gpuFixtures.length === 0)("the site of a real GPU run", () => {
+  it.each(gpuFixtures)("renders %s with GPU energy per token and every chart", async (dbPath) => {
+    const site = tempDir("report-gpu-site");
+    const line = await reportCommand(dbPath, site);
+    expect(line).toMatch(/index\.html/);
+    const browser = await ChromiumSession.launch();
+    try {
+      const page = await browser.check(join(site, "index.html"));
+      expect(page.charts).toBeGreaterThan(0);
+      expect(page.renderedCharts).toBe(page.charts);
+      expect(page.consoleErrors).toEqual([]);
+      expect(page.text).not.toContain("Synthetic data");
+      // NVML's energy counter: a measured J/token value in the energy leaderboard.
+      expect(page.text).toMatch(/\d J\/tok/);
+    } finally {
+      await browser.close();
+    }
   });
 });

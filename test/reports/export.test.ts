@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toCsv, toJson, toMarkdown, markdownCell } from "../../reports/export.js";
 import { escapeHtml, jsonForScript } from "../../reports/html.js";
-import { formatCi, formatValue } from "../../reports/format.js";
+import { formatCi, formatValue, roundSignificant } from "../../reports/format.js";
 import { syntheticReportData } from "./helpers.js";
 
 describe("escaping", () => {
@@ -72,5 +72,16 @@ describe("exports", () => {
     expect(json.results).toHaveLength(data.results.length);
     expect(json.results[0].samples).toBeUndefined();
     expect(json.results[0].metrics.find((m: { name: string }) => m.name === "gpu_amu_bytes")).toMatchObject({ value: null, reason: "synthetic fixture: no NVML device" });
+  });
+});
+
+describe("roundSignificant", () => {
+  it("keeps the requested significant digits and prints short", () => {
+    expect(roundSignificant(3.14159265, 5)).toBe(3.1416);
+    expect(String(roundSignificant(0.000123456789, 5))).toBe("0.00012346");
+    expect(roundSignificant(198590464, 5)).toBe(198590000);
+    expect(roundSignificant(-20265.0285768568, 6)).toBe(-20265);
+    expect(roundSignificant(null)).toBeNull();
+    expect(roundSignificant(0)).toBe(0);
   });
 });
