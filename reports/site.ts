@@ -5,9 +5,9 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { ReportData } from "./data.js";
+import { fromRoot } from "../src/paths.js";
 import { escapeHtml, page, STYLES, VENDOR_SCRIPTS } from "./html.js";
 import { buildIndexModel, caseChunks, chunkFileName, packIndexModel, runLabel, type IndexModel, type VersusRow } from "./model.js";
 import { formatPlain } from "./format.js";
@@ -49,9 +49,9 @@ let bundles: Promise<{ index: string; case: string }> | undefined;
 /** The pages' scripts, bundled once per process from reports/client/*.ts (they share rank/format code with Node). */
 function clientBundles(): Promise<{ index: string; case: string }> {
   bundles ??= (async () => {
-    const here = dirname(fileURLToPath(import.meta.url));
+    // From the project root rather than import.meta.url, so that a bundled CLI (scripts/bundle.mjs) finds them too.
     const bundle = async (entry: string) => {
-      const out = await build({ entryPoints: [join(here, "client", entry)], bundle: true, write: false, format: "iife", target: "es2020", minify: true, legalComments: "none" });
+      const out = await build({ entryPoints: [fromRoot("reports", "client", entry)], bundle: true, write: false, format: "iife", target: "es2020", minify: true, legalComments: "none" });
       return out.outputFiles[0].text;
     };
     const [index, casePage] = await Promise.all([bundle("index-page.ts"), bundle("case-page.ts")]);

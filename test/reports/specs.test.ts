@@ -6,7 +6,7 @@ import { parse, View } from "vega";
 import { distributionSpec, leaderboardSpec, paretoSpec, samplerSpec, trendSpec, type VegaLiteSpec } from "../../reports/specs.js";
 
 async function renderSvg(spec: VegaLiteSpec): Promise<string> {
-  const { spec: vega } = compile(spec as Parameters<typeof compile>[0]);
+  const { spec: vega } = compile(spec as unknown as Parameters<typeof compile>[0]);
   const view = new View(parse(vega), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();
