@@ -6,6 +6,8 @@ bare loop in a plain Python process (one clock read per block of iterations, no 
 
 import json
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the worker in the source tree
 import time
 
 import torch

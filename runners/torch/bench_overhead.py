@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the worker in the source tree
 import time
 
 import numpy as np

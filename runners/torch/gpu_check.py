@@ -8,6 +8,8 @@ fp32 CUDA logits against CPU torch logits computed at preparation.
 import json
 import os
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the worker in the source tree
 import time
 import traceback
 

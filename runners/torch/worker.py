@@ -20,6 +20,8 @@ import json
 import os
 import signal
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the worker in the source tree
 import time
 import traceback
 
