@@ -94,6 +94,13 @@ class Tally {
     return ok;
   }
 
+  /** Takes over what another tally found (a retried attempt), as part of the current injection. */
+  absorb(outcome: FaultOutcome): void {
+    this.current!.push(...outcome.problems);
+    this.outcome.rowsLost += outcome.rowsLost;
+    this.outcome.notes.push(...outcome.notes);
+  }
+
   lost(rows: number): void {
     this.outcome.rowsLost += Math.max(0, rows);
   }
@@ -181,37 +188,68 @@ const killMidRun: FaultScenario = {
   id: "kill-9-mid-run",
   fault: "bench killed -9 mid-run",
   behaviour: "a bench killed with -9 after two cases keeps them, the DB passes integrity_check, and --resume finishes the rest once each",
-  timeoutMs: 60_000,
+  timeoutMs: 120_000,
   async run() {
     const t = new Tally(this.fault);
     await t.inject("kill -9", async () => {
-      const dir = tempDir("kill9");
-      const db = join(dir, "r.db");
-      const suite = tinySuite(dir, { workloads: ["k1", "k2", "k3", "k4", "k5"] });
-      const marker = newMarker("kill9");
-      const child = startBench(["run", suite, "--db", db], { marker });
-      const reported = await waitForProgress(child, 2, /\bcompleted\b/);
-      await killBenchAndCheckOrphans(t, child, marker);
-      t.expect((await integrityCheck(db)) === "ok", "PRAGMA integrity_check = ok", () => "not ok");
-      const before = await resultRows(db);
-      const completedBefore = before.filter((r) => r.status === "completed");
-      t.lost(reported.length - completedBefore.length);
-      t.expect(completedBefore.length >= reported.length, `the ${reported.length} cases reported completed in the DB`, () => `${completedBefore.length}`);
-
-      const resumed = await runBench(["run", suite, "--db", db, "--resume"], { marker });
-      t.expect(resumed.exitCode === 0, "--resume exits 0", () => `${resumed.exitCode}: ${tail(resumed.stderr)}`);
-      const skipped = (resumed.stdout.match(/^\[\d+\/5\] skipped/gm) ?? []).length;
-      t.expect(skipped === completedBefore.length, `--resume to skip the ${completedBefore.length} completed cases`, () => `${skipped} skipped`);
-      const after = (await resultRows(db)).filter((r) => r.status === "completed");
-      const perHash = new Map<string, number>();
-      for (const r of after) perHash.set(r.configHash, (perHash.get(r.configHash) ?? 0) + 1);
-      t.expect(perHash.size === 5, "5 distinct cases completed", () => `${perHash.size}`);
-      t.expect([...perHash.values()].every((n) => n === 1), "one completed result per case (no duplicates)", () => JSON.stringify([...perHash.values()]));
-      t.expect(after.every((r) => r.samples > 0), "samples for every completed result");
+      // --resume trusts the config hash, which includes the code version (git commit, dirty or not): when another
+      // commit lands in this checkout between the kill and the resume, everything rightly runs again. Try again then.
+      for (let attempt = 1; ; attempt++) {
+        const scratch = new Tally(this.fault);
+        let sameCode = true;
+        await scratch.inject("kill -9", async () => {
+          sameCode = await killThenResume(scratch);
+        });
+        if (!sameCode && attempt < 3) {
+          t.note(`${this.fault}: the code version changed between the kill and --resume (a commit landed); tried again`);
+          continue;
+        }
+        t.absorb(scratch.outcome);
+        return;
+      }
     });
     return t.outcome;
   },
 };
+
+/** Kills bench after two completed cases, then resumes; false when the code version changed in between. */
+async function killThenResume(t: Tally): Promise<boolean> {
+  const dir = tempDir("kill9");
+  const db = join(dir, "r.db");
+  const suite = tinySuite(dir, { workloads: ["k1", "k2", "k3", "k4", "k5"] });
+  const marker = newMarker("kill9");
+  const child = startBench(["run", suite, "--db", db], { marker });
+  const reported = await waitForProgress(child, 2, /\bcompleted\b/);
+  await killBenchAndCheckOrphans(t, child, marker);
+  t.expect((await integrityCheck(db)) === "ok", "PRAGMA integrity_check = ok", () => "not ok");
+  const before = await resultRows(db);
+  const completedBefore = before.filter((r) => r.status === "completed");
+  t.lost(reported.length - completedBefore.length);
+  t.expect(completedBefore.length >= reported.length, `the ${reported.length} cases reported completed in the DB`, () => `${completedBefore.length}`);
+
+  const resumed = await runBench(["run", suite, "--db", db, "--resume"], { marker });
+  const versions = await codeVersions(db);
+  if (new Set(versions).size > 1) return false;
+  t.expect(resumed.exitCode === 0, "--resume exits 0", () => `${resumed.exitCode}: ${tail(resumed.stderr)}`);
+  const skipped = (resumed.stdout.match(/^\[\d+\/5\] skipped/gm) ?? []).length;
+  t.expect(skipped === completedBefore.length, `--resume to skip the ${completedBefore.length} completed cases`, () => `${skipped} skipped`);
+  const after = (await resultRows(db)).filter((r) => r.status === "completed");
+  const perHash = new Map<string, number>();
+  for (const r of after) perHash.set(r.configHash, (perHash.get(r.configHash) ?? 0) + 1);
+  t.expect(perHash.size === 5, "5 distinct cases completed", () => `${perHash.size}`);
+  t.expect([...perHash.values()].every((n) => n === 1), "one completed result per case (no duplicates)", () => JSON.stringify([...perHash.values()]));
+  t.expect(after.every((r) => r.samples > 0), "samples for every completed result");
+  return true;
+}
+
+async function codeVersions(db: string): Promise<string[]> {
+  const connection = await Connection.open(db, { readonly: true });
+  try {
+    return (await connection.all<{ code_version: string }>("SELECT code_version FROM runs ORDER BY id")).map((r) => r.code_version);
+  } finally {
+    await connection.close();
+  }
+}
 
 interface ChildFault {
   kind: "segv" | "exit" | "throw" | "hang" | "alloc";
