@@ -1,7 +1,8 @@
 // Reads every result, metric, flag, raw sample and sampler reading of a results file in a few aggregated queries.
 // The store's per-row API (loadResults, loadSampleProcesses, loadSamplerSeries) builds one JS object per SQLite row,
 // which for 10,000 cases × 3 repeats is seconds of work (about 5 µs a row, a million rows); here SQLite concatenates
-// each repeat's values into one string and each result's metrics into one JSON array (17 significant digits),
+// each repeat's values into one string and each result's metrics into one JSON array (SQLite writes a REAL as text
+// with 15 significant digits: a relative difference below 1e-14, far below any measurement's resolution),
 // on three read-only connections at once. The tables are the public schema of docs/store.md; test/reports/data.test.ts
 // checks that what this returns equals what the store API returns.
 import type { MetricRecord, ResultRow, SamplerSeriesRecord } from "../src/store/store.js";
@@ -13,12 +14,6 @@ export interface BulkRead {
   samples: Map<string, Map<number, number[][]>>;
   samplerSeries: Map<number, SamplerSeriesRecord[]>;
 }
-
-/**
- * A REAL column as text: SQLite's own REAL-to-text (group_concat, json_array) keeps only 15 significant digits;
- * printf's 17 come back within one unit in the last place. NULL becomes `null` (JSON), or `nullAs`.
- */
-const exact = (column: string, nullAs = "'null'") => `(CASE WHEN ${column} IS NULL THEN ${nullAs} ELSE printf('%.17g', ${column}) END)`;
 
 /**
  * JSON.parse with a cache by text: most results of a run share their config and settings, so they share one object
@@ -59,8 +54,7 @@ async function readResults(connection: Connection, where: string, ofResults: str
   );
   // Metrics in insertion order (rowid), as the store returns them.
   const metricRows = await connection.all<{ result_id: number; m: string }>(
-    `SELECT result_id, '[' || group_concat('[' || json_quote(name) || ',' || ${exact("value")} || ',' || json_quote(unit) || ',' || ${exact("ci_low")} || ',' ||
-              ${exact("ci_high")} || ',' || json_quote(reason) || ',' || json_quote(label) || ']') || ']' AS m
+    `SELECT result_id, json_group_array(json_array(name, value, unit, ci_low, ci_high, reason, label)) AS m
      FROM (SELECT * FROM metrics ${ofResults} ORDER BY result_id, rowid) GROUP BY result_id`,
   );
   const validityRows = await connection.all<{ result_id: number; flag: string; detail: string }>(`SELECT result_id, flag, detail FROM validity ${ofResults} ORDER BY rowid`);
@@ -114,7 +108,7 @@ async function readSamples(connection: Connection, ofResults: string): Promise<B
   // GROUP BY the primary key's prefix: SQLite scans the table in key order (no temporary sort), so each group's values
   // arrive in iteration order (test/reports/data.test.ts checks the result against the store's ORDER BY reads).
   const rows = await connection.all<{ result_id: number; metric: string; repeat: number; v: string }>(
-    `SELECT result_id, metric, repeat, group_concat(${exact("value")}) AS v FROM samples ${ofResults} GROUP BY result_id, metric, repeat`,
+    `SELECT result_id, metric, repeat, group_concat(value) AS v FROM samples ${ofResults} GROUP BY result_id, metric, repeat`,
   );
   const out: BulkRead["samples"] = new Map();
   for (const row of rows) {
@@ -130,7 +124,7 @@ async function readSamples(connection: Connection, ofResults: string): Promise<B
 async function readSamplerSeries(connection: Connection, ofResults: string): Promise<BulkRead["samplerSeries"]> {
   // In key order as for samples; NULL readings (unavailable) become empty fields, so that t and v stay aligned.
   const rows = await connection.all<{ result_id: number; metric: string; repeat: number; t: string; v: string }>(
-    `SELECT result_id, metric, repeat, group_concat(${exact("t_ms")}) AS t, group_concat(${exact("value", "''")}) AS v
+    `SELECT result_id, metric, repeat, group_concat(t_ms) AS t, group_concat(coalesce(value, '')) AS v
      FROM sampler_samples ${ofResults} GROUP BY result_id, metric, repeat`,
   );
   const out: BulkRead["samplerSeries"] = new Map();

@@ -112,8 +112,22 @@ export function toCsv(data: ReportData): string {
 
 // ── JSON ─────────────────────────────────────────────────────────────────────────────────────────
 
-/** ReportData as JSON without raw samples and sampler series (they stay in the database; the case page has them). */
+/**
+ * ReportData as JSON without raw samples and sampler series (they stay in the database; the case page has them).
+ * A metric's absent CI, reason or label is left out rather than written as null; `value` is always there (null when
+ * not measured, with its reason).
+ */
 export function toJson(data: ReportData): string {
-  const results = data.results.map(({ samples: _samples, samplerSeries: _series, ...rest }: ReportResult) => rest);
+  const results = data.results.map(({ samples: _samples, samplerSeries: _series, metrics, ...rest }: ReportResult) => ({
+    ...rest,
+    metrics: metrics.map(({ name, value, unit, ciLow, ciHigh, reason, label }) => {
+      const metric: Record<string, unknown> = { name, value, unit };
+      if (ciLow !== null) metric.ciLow = ciLow;
+      if (ciHigh !== null) metric.ciHigh = ciHigh;
+      if (reason !== null) metric.reason = reason;
+      if (label !== null) metric.label = label;
+      return metric;
+    }),
+  }));
   return JSON.stringify({ title: data.title, generatedAt: data.generatedAt, runs: data.runs, results, references: data.references ?? [] }) + "\n";
 }

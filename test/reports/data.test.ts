@@ -6,7 +6,7 @@ import { buildIndexModel, caseChunks, chunkOf, packRows, unpackChunk, unpackRows
 import { syntheticReportData } from "./helpers.js";
 import type { ReportReference } from "../../reports/data.js";
 
-/** Deep equality with numbers equal within 1e-14 relative: SQLite's printf("%.17g") may miss the last bit. */
+/** Deep equality with numbers equal within 1e-14 relative: SQLite writes a REAL as text with 15 significant digits. */
 function expectNear(actual: unknown, expected: unknown, path = "$"): void {
   if (typeof expected === "number" && typeof actual === "number") {
     if (Math.abs(actual - expected) > 1e-14 * Math.abs(expected)) expect.fail(`${path}: ${actual} ≠ ${expected}`);
