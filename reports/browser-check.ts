@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import puppeteer, { type Browser } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 export const CHROMIUM_PATH = process.env.EFFBENCH_CHROMIUM ?? "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -37,6 +37,8 @@ export interface CheckOptions {
   /** Waits at most this long for every chart to render. */
   timeoutMs?: number;
   width?: number;
+  /** Runs after the page has rendered (e.g. choosing a filter); charts it starts are awaited too. */
+  interact?: (page: Page) => Promise<void>;
 }
 
 export class ChromiumSession {
@@ -73,14 +75,20 @@ export class ChromiumSession {
       const url = pathToFileURL(file).href + (hash ? `#${hash}` : "");
       await page.goto(url, { waitUntil: "load" });
       // Wait until charts were started and none is pending (a case page starts its charts after its chunk loads).
-      await page.waitForFunction(
+      const settled = () =>
+        page.waitForFunction(
         () => {
           const state = (window as unknown as { effbenchCharts?: { pending: number; rendered: number; errors: string[] } }).effbenchCharts;
           const charts = document.querySelectorAll(".chart").length;
           return document.body.dataset.ready === "true" && state !== undefined && state.pending === 0 && state.rendered + state.errors.length >= charts;
         },
-        { timeout: options.timeoutMs ?? 30_000, polling: 50 },
-      );
+          { timeout: options.timeoutMs ?? 30_000, polling: 50 },
+        );
+      await settled();
+      if (options.interact) {
+        await options.interact(page);
+        await settled();
+      }
       const result = await page.evaluate(() => {
         const charts = [...document.querySelectorAll(".chart")];
         const rendered = charts.filter((c) => {

@@ -57,6 +57,22 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
     expect(html).not.toContain("<script>alert(1)</script>");
   });
 
+  it("filters every leaderboard by technique and re-renders its charts", async () => {
+    let techniques: string[] = [];
+    const page = await browser.check(join(site, "index.html"), {
+      interact: async (p) => {
+        const techniqueSelect = (await p.$$(".filters select"))[1];
+        await techniqueSelect.select("int8");
+        techniques = await p.$$eval("table.board tbody tr td:nth-child(4)", (cells) => cells.map((c) => c.textContent ?? ""));
+      },
+    });
+    expect(techniques.length).toBeGreaterThan(0);
+    expect(new Set(techniques)).toEqual(new Set(["int8"]));
+    expect(page.text).toMatch(/\d+ of 96 cases/);
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+  });
+
   it("renders a case page with its sample distribution, sampler series and trends", async () => {
     const page = await browser.check(`${join(site, "case.html")}#${caseIds.completed}`);
     // latency histogram, one sampler series, and trends of latency, throughput and peak RSS across the three runs.
