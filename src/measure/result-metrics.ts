@@ -39,13 +39,12 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
   if (p50?.value) {
     const tokens = outcomes[0]!.tokensPerIteration;
     const perSecond = (count: number, ms: number | null | undefined) => (ms ? (count * 1000) / ms : null);
-    metrics.push({
-      name: "tokens_per_s",
-      value: perSecond(tokens, p50.value),
-      unit: "tok/s",
-      ciLow: perSecond(tokens, p50.ciHigh),
-      ciHigh: perSecond(tokens, p50.ciLow),
-    });
+    // A scenario that processes no tokens (merge, adapter swap) has no throughput: null with the reason, never 0.
+    metrics.push(
+      tokens > 0
+        ? { name: "tokens_per_s", value: perSecond(tokens, p50.value), unit: "tok/s", ciLow: perSecond(tokens, p50.ciHigh), ciHigh: perSecond(tokens, p50.ciLow) }
+        : { name: "tokens_per_s", value: null, unit: "tok/s", reason: `the ${c.scenario} scenario processes no tokens per iteration` },
+    );
     metrics.push({
       name: "samples_per_s",
       value: perSecond(c.workload.batch, p50.value),
