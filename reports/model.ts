@@ -310,7 +310,8 @@ function regimeMismatch(reference: ReportReference, r: ReportResult): string | n
   const scenario = reference.regime.scenario;
   const ourKind = r.scenario === "train-step" ? "training" : "inference";
   if (scenario !== r.scenario && scenario !== ourKind) return `paper's scenario is ${scenario}; ours is ${r.scenario}`;
-  if (/@|scaled|tiny/i.test(r.model)) return `ours is a scaled-down model (${r.model}); the paper's is ${reference.regime.scale}`;
+  // `--scale` names a scaled-down architecture "<model>@<scale>" (src/model/scale.ts).
+  if (r.model.includes("@")) return `ours is a scaled-down model (${r.model}); the paper's is ${reference.regime.scale}`;
   return null;
 }
 
