@@ -120,6 +120,9 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     const profile = profiler.finish(outcome.status === "completed" && iterations ? outcome.tokensPerIteration * iterations : undefined);
     // Ctrl-C: the case in flight is not recorded as a failure; the run stops after it.
     if (options.signal?.aborted) return "interrupted";
+    // A Ctrl-C that reached a child in the instant it was being spawned (before it has its own process group)
+    // kills it with SIGINT: when a stop was asked for, that is an interruption, not the case's failure.
+    if (outcome.status !== "completed" && options.shouldStop?.() && /SIGINT/.test(outcome.reason)) return "interrupted";
     if (outcome.status !== "completed") {
       const reason = c.protocol.repeats > 1 ? `repeat ${repeat + 1}/${c.protocol.repeats}: ${outcome.reason}` : outcome.reason;
       await record({ status: outcome.status, reason, repeats: repeat, samples: [], metrics: [], validity: [] });

@@ -165,6 +165,12 @@ async function prepareConnection(connection: Connection, options: OpenOptions): 
     return;
   }
   if (version === 0 && (await tableCount(connection)) > 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
+  // Before appending, make sure the file is sound: a damaged page under old results would otherwise take new
+  // ones with it. quick_check reads every page (about a second per 150 MB).
+  if (version > 0) {
+    const check = await connection.get<{ quick_check: string }>("PRAGMA quick_check(1)").catch((error: Error) => ({ quick_check: error.message }));
+    if (check?.quick_check !== "ok") throw new StoreError("corrupt", storeMessages.corrupt(connection.path, `integrity check: ${check?.quick_check ?? "no answer"}`));
+  }
   await retryBusy(() => connection.exec("PRAGMA journal_mode = WAL"));
   await connection.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
   if (version < SCHEMA_VERSION) await migrate(connection);
