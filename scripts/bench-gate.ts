@@ -149,7 +149,7 @@ console.log(`\nverdict counts (${((performance.now() - started) / 1000).toFixed(
 console.log(`  A/A: ${JSON.stringify(aa.counts)}  ratio head/base: median ${median(aa.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(aa.ratios, 2.5)}, ${percentileOf(aa.ratios, 97.5)}]`);
 console.log(`  A/B: ${JSON.stringify(ab.counts)}  ratio head/base: median ${median(ab.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(ab.ratios, 2.5)}, ${percentileOf(ab.ratios, 97.5)}]`);
 console.log(
-  `  median CI half-width: A/A ±${(median(aa.halfWidths) * 100).toFixed(1)}%, A/B ±${(median(ab.halfWidths) * 100).toFixed(1)}% (against the threshold of ${(threshold * 100).toFixed(1)}%: a CI wider than the threshold cannot show "unchanged")`,
+  `  median half-width of the 90% equivalence interval: A/A ±${(median(aa.halfWidths) * 100).toFixed(1)}%, A/B ±${(median(ab.halfWidths) * 100).toFixed(1)}% (against the threshold of ${(threshold * 100).toFixed(1)}%: an interval wider than the threshold cannot show "unchanged")`,
 );
 console.log("\nrates, with exact 95% Clopper–Pearson intervals:");
 for (const check of checks) console.log(`  ${check.name.padEnd(32)} ${formatProportion(check.interval).padEnd(30)} ${check.rule.padEnd(22)} ${check.pass ? "PASS" : "FAIL"}`);

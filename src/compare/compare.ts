@@ -39,20 +39,30 @@ export interface CompareOptions {
  * The decision rule, on the CI of head/base (for lower-is-better metrics):
  * - regressed: the whole CI is above 1 and the estimate exceeds 1 + threshold (significant and large enough);
  * - improved: the mirror image below 1 (the estimate under 1 / (1 + threshold));
- * - unchanged: the whole CI lies inside [1/(1+threshold), 1+threshold] (equivalence shown);
+ * - unchanged: the equivalence interval lies inside [1/(1+threshold), 1+threshold] — the two one-sided tests
+ *   (TOST, Schuirmann 1987) at the one-sided level of the CI's tails doubled, i.e. the 90% interval beside a 95% CI,
+ *   the usual equivalence test at 5%; without one, the CI itself (stricter);
  * - inconclusive: anything else — too noisy to decide, said rather than guessed.
  * Requiring both significance and size keeps small real shifts (a 2% change measured precisely) from failing a
  * gate whose threshold is 5%, while a CI that straddles the threshold stays inconclusive.
  */
-export function decide(ratio: number, low: number, high: number, options: CompareOptions): Verdict {
-  if (![ratio, low, high].every((x) => Number.isFinite(x) && x > 0)) return "inconclusive";
-  const worse = options.lowerIsBetter === false ? { ratio: 1 / ratio, low: 1 / high, high: 1 / low } : { ratio, low, high };
+export function decide(ratio: number, low: number, high: number, options: CompareOptions, equivalence?: { low: number; high: number }): Verdict {
+  const eq = equivalence ?? { low, high };
+  if (![ratio, low, high, eq.low, eq.high].every((x) => Number.isFinite(x) && x > 0)) return "inconclusive";
+  const flip = options.lowerIsBetter === false;
+  const worse = flip ? { ratio: 1 / ratio, low: 1 / high, high: 1 / low } : { ratio, low, high };
+  const worseEq = flip ? { low: 1 / eq.high, high: 1 / eq.low } : eq;
   const upper = 1 + options.threshold;
   const lower = 1 / upper;
   if (worse.low > 1 && worse.ratio > upper) return "regressed";
   if (worse.high < 1 && worse.ratio < lower) return "improved";
-  if (worse.low >= lower && worse.high <= upper) return "unchanged";
+  if (worseEq.low >= lower && worseEq.high <= upper) return "unchanged";
   return "inconclusive";
+}
+
+/** The confidence level of the equivalence (TOST) interval that goes with a CI: 0.95 → 0.90. */
+export function equivalenceConfidence(confidence: number): number {
+  return 1 - 2 * (1 - confidence);
 }
 
 export interface SampleComparison {
@@ -60,6 +70,9 @@ export interface SampleComparison {
   ratio: number | null;
   low: number | null;
   high: number | null;
+  /** The 90% interval (for a 95% CI) that decides `unchanged`: the two one-sided tests at 5%. */
+  equivalenceLow: number | null;
+  equivalenceHigh: number | null;
   verdict: Verdict;
   /** Why the verdict is inconclusive regardless of the numbers (too few processes). */
   reason?: string;
@@ -90,11 +103,11 @@ export function expandInterval(ratio: number, low: number, high: number, factor:
 /** Compares one metric's per-process samples of two sides (arrays of processes, each an array of iterations). */
 export function compareSamples(base: number[][], head: number[][], options: CompareOptions): SampleComparison {
   const confidence = options.confidence ?? 0.95;
-  const raw = ratioOfMediansCI(head, base, {
-    resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples,
-    seed: options.seed ?? PROTOCOL_DEFAULTS.seed,
-    confidence,
-  });
+  const eqConfidence = equivalenceConfidence(confidence);
+  // Same seed ⇒ the same bootstrap draws: the two intervals are two pairs of percentiles of one distribution.
+  const bootstrap = (level: number) =>
+    ratioOfMediansCI(head, base, { resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples, seed: options.seed ?? PROTOCOL_DEFAULTS.seed, confidence: level });
+  const raw = bootstrap(confidence);
   const baseProcesses = base.filter((p) => p.length > 0).length;
   const headProcesses = head.filter((p) => p.length > 0).length;
   if (Math.min(baseProcesses, headProcesses) < MIN_PROCESSES_PER_SIDE)
@@ -102,11 +115,24 @@ export function compareSamples(base: number[][], head: number[][], options: Comp
       ratio: finiteOrNull(raw.ratio),
       low: finiteOrNull(raw.low),
       high: finiteOrNull(raw.high),
+      equivalenceLow: null,
+      equivalenceHigh: null,
       verdict: "inconclusive",
       reason: compareMessages.tooFewProcesses(baseProcesses, headProcesses, MIN_PROCESSES_PER_SIDE),
     };
-  const ci = options.smallSampleCorrection === false ? raw : { ratio: raw.ratio, ...expandInterval(raw.ratio, raw.low, raw.high, smallSampleExpansion(baseProcesses, headProcesses, confidence)) };
-  return { ratio: finiteOrNull(ci.ratio), low: finiteOrNull(ci.low), high: finiteOrNull(ci.high), verdict: decide(ci.ratio, ci.low, ci.high, options) };
+  const rawEq = eqConfidence > 0 ? bootstrap(eqConfidence) : raw;
+  const widen = (interval: { ratio: number; low: number; high: number }, level: number) =>
+    options.smallSampleCorrection === false ? interval : { ratio: interval.ratio, ...expandInterval(interval.ratio, interval.low, interval.high, smallSampleExpansion(baseProcesses, headProcesses, level)) };
+  const ci = widen(raw, confidence);
+  const eq = eqConfidence > 0 ? widen(rawEq, eqConfidence) : ci;
+  return {
+    ratio: finiteOrNull(ci.ratio),
+    low: finiteOrNull(ci.low),
+    high: finiteOrNull(ci.high),
+    equivalenceLow: finiteOrNull(eq.low),
+    equivalenceHigh: finiteOrNull(eq.high),
+    verdict: decide(ci.ratio, ci.low, ci.high, options, eq),
+  };
 }
 
 /** Throughput-like metrics (…_per_s) are better when higher; times, bytes and joules when lower. */
@@ -149,6 +175,9 @@ export interface CaseComparison {
   ratio: number | null;
   low: number | null;
   high: number | null;
+  /** The equivalence (TOST) interval that decides `unchanged`. */
+  equivalenceLow: number | null;
+  equivalenceHigh: number | null;
   base: SideResult | null;
   head: SideResult | null;
   /** Why there is no verdict, or why it is inconclusive regardless of the numbers. */
@@ -237,7 +266,7 @@ async function compareRows(
 ): Promise<CaseComparison> {
   const caseKey = (head ?? base)!.caseKey;
   const caseName = (head ?? base)!.caseName;
-  const empty = { ratio: null, low: null, high: null };
+  const empty = { ratio: null, low: null, high: null, equivalenceLow: null, equivalenceHigh: null };
   const b = base ? await sideResult(baseStore, base, metric) : undefined;
   const h = head ? await sideResult(headStore, head, metric) : undefined;
   const common = { caseKey, caseName, base: b?.side ?? null, head: h?.side ?? null };
@@ -251,7 +280,8 @@ async function compareRows(
     }
   }
   const result = compareSamples(b.processes, h.processes, options);
-  return { ...common, ratio: result.ratio, low: result.low, high: result.high, verdict: result.verdict, ...(result.reason ? { reason: result.reason } : {}) };
+  const { reason, ...numbers } = result;
+  return { ...common, ...numbers, ...(reason ? { reason } : {}) };
 }
 
 export function summarize(cases: CaseComparison[]): CompareSummary {

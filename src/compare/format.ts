@@ -1,6 +1,6 @@
 // The outputs of `bench compare`: a markdown summary for a PR comment or a job summary, a terminal table, and JSON.
 import { table } from "../cli/format.js";
-import type { CaseComparison, CaseVerdict, CompareReport } from "./compare.js";
+import { equivalenceConfidence, type CaseComparison, type CaseVerdict, type CompareReport } from "./compare.js";
 
 /** What a reader must see first: regressions, then what could not be decided, then the rest. */
 const VERDICT_ORDER: CaseVerdict[] = ["regressed", "not-comparable", "inconclusive", "only-in-base", "improved", "only-in-head", "unchanged"];
@@ -96,7 +96,7 @@ export function toMarkdown(report: CompareReport): string {
   } else lines.push(...header, ...all.map(row));
   lines.push(
     "",
-    "regressed: the whole CI is above 1 and the change exceeds the threshold; improved: the mirror image; unchanged: the whole CI lies within the threshold; inconclusive: too noisy to decide at this threshold (more repeats narrow the CI).",
+    `regressed: the whole CI is above 1 and the change exceeds the threshold; improved: the mirror image; unchanged: the ${Math.round(equivalenceConfidence(report.confidence) * 100)}% interval lies within the threshold (two one-sided tests); inconclusive: too noisy to decide at this threshold (more repeats narrow the CI).`,
   );
   return lines.join("\n") + "\n";
 }

@@ -33,7 +33,7 @@ export interface GateExperiment {
   counts: Record<Verdict, number>;
   /** head/base ratio of each comparison. */
   ratios: number[];
-  /** Relative half-width of each comparison's CI, √(high/low) − 1: below the threshold it can show `unchanged`. */
+  /** Relative half-width of each comparison's equivalence interval, √(high/low) − 1: only below the threshold can it show `unchanged`. */
   halfWidths: number[];
 }
 
@@ -73,7 +73,7 @@ export function runGateExperiment(pool: GatePool, kind: "A/A" | "A/B", options: 
     const result = compareSamples(base, head, { threshold, resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples, seed: seed * 100_003 + k });
     counts[result.verdict]++;
     if (result.ratio !== null) ratios.push(result.ratio);
-    if (result.low !== null && result.high !== null) halfWidths.push(Math.sqrt(result.high / result.low) - 1);
+    if (result.equivalenceLow !== null && result.equivalenceHigh !== null) halfWidths.push(Math.sqrt(result.equivalenceHigh / result.equivalenceLow) - 1);
   }
   return { kind, counts, ratios, halfWidths };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareSamples, compareStores, decide, expandInterval, latestPerCase, lowerIsBetterFor, smallSampleExpansion } from "../../src/compare/compare.js";
+import { compareSamples, compareStores, decide, equivalenceConfidence, expandInterval, latestPerCase, lowerIsBetterFor, smallSampleExpansion } from "../../src/compare/compare.js";
 import { clopperPearson } from "../../src/compare/distributions.js";
 import { compareCommand, exitCodeOf, parseCompareArgs, parseThreshold } from "../../src/compare/command.js";
 import { toJson, toMarkdown, toText } from "../../src/compare/format.js";
@@ -40,6 +40,14 @@ describe("decide", () => {
     expect(decide(Number.NaN, 0.9, 1.1, options)).toBe("inconclusive");
   });
 
+  it("shows equivalence with the 90% interval (two one-sided tests at 5%), not the 95% CI", () => {
+    expect(decide(1.0, 0.94, 1.06, options)).toBe("inconclusive");
+    expect(decide(1.0, 0.94, 1.06, options, { low: 0.955, high: 1.045 })).toBe("unchanged");
+    expect(decide(1.0, 0.94, 1.06, options, { low: 0.94, high: 1.051 })).toBe("inconclusive");
+    expect(decide(1.0, 0.94, 1.06, { ...options, lowerIsBetter: false }, { low: 0.955, high: 1.045 })).toBe("unchanged");
+    expect(equivalenceConfidence(0.95)).toBeCloseTo(0.9, 12);
+  });
+
   it("mirrors the rule for higher-is-better metrics", () => {
     expect(decide(0.88, 0.85, 0.91, { ...options, lowerIsBetter: false })).toBe("regressed");
     expect(decide(1.12, 1.08, 1.16, { ...options, lowerIsBetter: false })).toBe("improved");
@@ -55,8 +63,10 @@ describe("compareSamples", () => {
     expect(compareSamples(base, processes(1.6, 3), options).verdict).toBe("improved");
     const same = compareSamples(base, processes(2, 4), options);
     expect(same.verdict).toBe("unchanged");
-    expect(same.low!).toBeLessThan(same.ratio!);
-    expect(same.high!).toBeGreaterThan(same.ratio!);
+    expect(same.low!).toBeLessThan(same.equivalenceLow!);
+    expect(same.equivalenceLow!).toBeLessThan(same.ratio!);
+    expect(same.equivalenceHigh!).toBeGreaterThan(same.ratio!);
+    expect(same.high!).toBeGreaterThan(same.equivalenceHigh!);
   });
 
   it("says inconclusive when processes differ more than the threshold from one another", () => {
@@ -276,7 +286,7 @@ describe("bench compare (command)", () => {
 
   it("folds many unchanged cases into a details block and escapes pipes in case names", () => {
     const side = { resultId: 1, runId: 1, status: "completed" as const, reason: null, finishedAt: "", processes: 5, iterations: 100, median: 1, flags: [] };
-    const caseOf = (i: number, verdict: "unchanged" | "regressed") => ({ caseKey: `k${i}`, caseName: `m | ${i}`, verdict, ratio: verdict === "regressed" ? 1.2 : 1, low: 0.99, high: verdict === "regressed" ? 1.3 : 1.01, base: side, head: side });
+    const caseOf = (i: number, verdict: "unchanged" | "regressed") => ({ caseKey: `k${i}`, caseName: `m | ${i}`, verdict, ratio: verdict === "regressed" ? 1.2 : 1, low: 0.99, high: verdict === "regressed" ? 1.3 : 1.01, equivalenceLow: 0.995, equivalenceHigh: 1.005, base: side, head: side });
     const cases = [caseOf(0, "regressed"), ...Array.from({ length: 12 }, (_, i) => caseOf(i + 1, "unchanged"))];
     const report = { base: { path: "a.db", runId: null, runIds: [1] }, head: { path: "b.db", runId: null, runIds: [1] }, metric: "latency_ms", threshold: 0.05, lowerIsBetter: true, smallSampleCorrection: true, confidence: 0.95, resamples: 100, seed: 1, cases, summary: { total: 13, regressed: 1, improved: 0, unchanged: 12, inconclusive: 0, onlyInBase: 0, onlyInHead: 0, notComparable: 0 } };
     const markdown = toMarkdown(report);
