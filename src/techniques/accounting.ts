@@ -2,6 +2,7 @@
 // configs). `bench inspect` and the stored per-case metrics read this.
 import type { ModelConfig } from "../suite/schema.js";
 import { accountModel, FP32_BYTES } from "../model/accounting.js";
+import { dimensionsOf, projectionShape, type ProjectionName } from "../model/architecture.js";
 
 export interface TechniqueAccounting {
   /** Parameters of the model as run; quantised weights count as the parameters they stand for. */
@@ -39,3 +40,36 @@ export function baseAccounting(model: ModelConfig): TechniqueAccounting {
 }
 
 export { FP32_BYTES };
+
+/**
+ * Weight-only quantisation of some linears: parameter counts unchanged (packed weights count as the parameters
+ * they stand for), bytes as stored, nothing trainable. `bytesOf(out, in)` is one quantised linear's storage.
+ */
+export function quantizedAccounting(
+  model: ModelConfig,
+  targets: Iterable<ProjectionName>,
+  bytesOf: (out: number, inFeatures: number) => number,
+  trainableReason: string,
+): TechniqueAccounting {
+  const a = accountModel(model);
+  const dims = dimensionsOf(model);
+  let quantizedParams = 0;
+  let quantizedBytes = 0;
+  for (const projection of targets) {
+    const [out, inFeatures] = projectionShape(dims, projection);
+    quantizedParams += dims.layers * out * inFeatures;
+    quantizedBytes += dims.layers * bytesOf(out, inFeatures);
+  }
+  return {
+    totalParams: a.totalParams,
+    trainableParams: null,
+    trainableReason,
+    activeParamsPerToken: a.totalParams,
+    weightBytes: (a.totalParams - quantizedParams) * FP32_BYTES + quantizedBytes,
+    adapterParams: 0,
+    adapterBytes: 0,
+    extraFlopsPerToken: 0,
+    extraFlopsPerForward: 0,
+    notes: ["embeddings, lm_head and norms stay fp32"],
+  };
+}

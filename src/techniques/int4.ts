@@ -2,12 +2,11 @@
 // on CPU, the fast path). Embeddings, lm_head and norms stay fp32.
 import { z } from "zod";
 import type { ModelConfig } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
+import { PROJECTIONS, projectionModule, type ProjectionName } from "../model/architecture.js";
 import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { int4Bytes, quantizeInt4 } from "../model/quantize.js";
-import { accountModel, FP32_BYTES } from "../model/accounting.js";
 import type { Technique } from "./technique.js";
-import type { TechniqueAccounting } from "./accounting.js";
+import { quantizedAccounting, type TechniqueAccounting } from "./accounting.js";
 
 const projectionEnum = z.enum(PROJECTIONS as [ProjectionName, ...ProjectionName[]]);
 
@@ -65,27 +64,7 @@ function* iterateTargets(ir: ModelIr, chosen: Set<ProjectionName>) {
 }
 
 export function int4Accounting(model: ModelConfig, p: Int4Params): TechniqueAccounting {
-  const a = accountModel(model);
-  const dims = dimensionsOf(model);
-  let quantizedParams = 0;
-  let quantizedBytes = 0;
-  for (const projection of targets(p)) {
-    const [out, inFeatures] = projectionShape(dims, projection);
-    quantizedParams += dims.layers * out * inFeatures;
-    quantizedBytes += dims.layers * int4Bytes(out, inFeatures, p.blockSize, p.symmetric);
-  }
-  return {
-    totalParams: a.totalParams,
-    trainableParams: null,
-    trainableReason: "a quantised model alone is not fine-tuned (stack an adapter with base: int4 for QLoRA)",
-    activeParamsPerToken: a.totalParams,
-    weightBytes: (a.totalParams - quantizedParams) * FP32_BYTES + quantizedBytes,
-    adapterParams: 0,
-    adapterBytes: 0,
-    extraFlopsPerToken: 0,
-    extraFlopsPerForward: 0,
-    notes: ["embeddings, lm_head and norms stay fp32"],
-  };
+  return quantizedAccounting(model, targets(p), (out, inFeatures) => int4Bytes(out, inFeatures, p.blockSize, p.symmetric), "a quantised model alone is not fine-tuned (stack an adapter with base: int4 for QLoRA)");
 }
 
 export const int4Technique: Technique<typeof params> = {

@@ -3,12 +3,11 @@
 import { z } from "zod";
 import { readFileSync } from "node:fs";
 import type { ModelConfig } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
+import { PROJECTIONS, projectionModule, type ProjectionName } from "../model/architecture.js";
 import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { int8Bytes, quantizeInt8 } from "../model/quantize.js";
-import { accountModel, FP32_BYTES } from "../model/accounting.js";
 import type { Technique } from "./technique.js";
-import type { TechniqueAccounting } from "./accounting.js";
+import { quantizedAccounting, type TechniqueAccounting } from "./accounting.js";
 
 const projectionEnum = z.enum(PROJECTIONS as [ProjectionName, ...ProjectionName[]]);
 
@@ -62,27 +61,7 @@ export function quantizeIrInt8(ir: ModelIr, p: Int8Params): ModelIr {
 }
 
 export function int8Accounting(model: ModelConfig, p: Int8Params): TechniqueAccounting {
-  const a = accountModel(model);
-  const dims = dimensionsOf(model);
-  let quantizedParams = 0;
-  let quantizedBytes = 0;
-  for (const projection of targets(p)) {
-    const [out, inFeatures] = projectionShape(dims, projection);
-    quantizedParams += dims.layers * out * inFeatures;
-    quantizedBytes += dims.layers * int8Bytes(out, inFeatures);
-  }
-  return {
-    totalParams: a.totalParams,
-    trainableParams: null,
-    trainableReason: "a quantised model alone is not fine-tuned",
-    activeParamsPerToken: a.totalParams,
-    weightBytes: (a.totalParams - quantizedParams) * FP32_BYTES + quantizedBytes,
-    adapterParams: 0,
-    adapterBytes: 0,
-    extraFlopsPerToken: 0,
-    extraFlopsPerForward: 0,
-    notes: ["embeddings, lm_head and norms stay fp32"],
-  };
+  return quantizedAccounting(model, targets(p), (out, inFeatures) => int8Bytes(out, inFeatures), "a quantised model alone is not fine-tuned");
 }
 
 export const int8Technique: Technique<typeof params> = {
