@@ -155,8 +155,13 @@ export async function openStore(path: string, options: OpenOptions = {}): Promis
 async function prepareConnection(connection: Connection, options: OpenOptions): Promise<void> {
   // The first read of the header: a file that is not SQLite fails here with SQLITE_NOTADB; reading the schema
   // page then catches a corrupt first page (SQLITE_CORRUPT) before anything is written.
-  const version = await userVersion(connection);
-  await tableCount(connection);
+  // Version and tables in one statement, one snapshot: another process may be migrating a new file right now, and
+  // two separate reads could see its tables without its version ("not a store").
+  const snapshot = await connection.get<{ version: number; tables: number }>(
+    "SELECT (SELECT user_version FROM pragma_user_version) AS version, (SELECT count(*) FROM sqlite_master WHERE type = 'table') AS tables",
+  );
+  const version = snapshot?.version ?? 0;
+  const tables = snapshot?.tables ?? 0;
   if (version > SCHEMA_VERSION) throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
   if (options.readonly) {
     if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
@@ -164,7 +169,7 @@ async function prepareConnection(connection: Connection, options: OpenOptions): 
     await connection.exec("PRAGMA foreign_keys = ON");
     return;
   }
-  if (version === 0 && (await tableCount(connection)) > 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
+  if (version === 0 && tables > 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
   // Before appending, make sure the file is sound: a damaged page under old results would otherwise take new
   // ones with it. quick_check reads every page (about a second per 150 MB).
   if (version > 0) {
