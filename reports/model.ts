@@ -64,7 +64,9 @@ export interface VersusRow {
     ratio: number;
     ciLow: number | null;
     ciHigh: number | null;
-    /** Why our ratio is not comparable with the paper's (regime mismatch); null when it is. */
+    /** Our metric the ratio is of (both sides the same one): e.g. gpu_amu_bytes, or cpu_rss_avg_bytes on CPU. */
+    metric: string;
+    /** Why our ratio is not comparable with the paper's (regime mismatch, a CPU analogue); null when it is. */
     notComparable: string | null;
   }>;
   /** Why no pair was found, when pairs is empty. */
@@ -271,10 +273,13 @@ export function packIndexModel(model: IndexModel): PackedIndexModel {
 
 // ── versus paper ───────────────────────────────────────────────────────────────────────────────
 
-/** Our metric(s) for each reference metric name (datasets/schema.ts), first present wins. */
+/**
+ * Our metric(s) for each reference metric name (datasets/schema.ts): the first one measured on both sides of a pair
+ * wins. CPU runs have no device memory; their worker RSS stands in (CPU_ANALOGUES), shown greyed with that reason.
+ */
 const REFERENCE_METRICS: Record<string, string[]> = {
-  amu_bytes: ["gpu_amu_bytes"],
-  peak_memory_bytes: ["torch_max_memory_allocated_bytes", "gpu_memory_peak_bytes"],
+  amu_bytes: ["gpu_amu_bytes", "cpu_rss_avg_bytes"],
+  peak_memory_bytes: ["torch_max_memory_allocated_bytes", "gpu_memory_peak_bytes", "cpu_rss_peak_bytes", "peak_rss_bytes"],
   pcu_duty_cycle: ["gpu_pcu_pct"],
   latency_s: ["latency_mean_ms"],
   token_latency_s: ["tpot_mean_ms", "tpot_p50_ms"],
@@ -286,6 +291,12 @@ const REFERENCE_METRICS: Record<string, string[]> = {
   weight_bytes: ["weight_bytes"],
   total_params: ["params_total"],
   trainable_params: ["params_trainable", "trainable_params"],
+};
+/** Our CPU stand-ins for device metrics, with what to say when a ratio rests on one. */
+const CPU_ANALOGUES: Record<string, string> = {
+  cpu_rss_avg_bytes: "ours is the CPU analogue of AMU (the worker's time-averaged RSS), not device memory",
+  cpu_rss_peak_bytes: "ours is the CPU analogue (the worker's peak RSS), not device memory",
+  peak_rss_bytes: "ours is the CPU analogue (the worker's peak RSS), not device memory",
 };
 /** Reference metrics that are per-parameter rates: our ratio divides by the parameter ratio. */
 const PER_PARAMETER = new Set(["train_tokens_per_param_s", "train_samples_per_param_s"]);
@@ -319,6 +330,16 @@ function metricOf(r: ReportResult, candidates: string[]) {
   for (const name of candidates) {
     const m = r.metrics.find((x) => x.name === name);
     if (m && m.value !== null) return m;
+  }
+  return undefined;
+}
+
+/** The first candidate measured (non-zero) on both results, so that a ratio never mixes two metrics. */
+function sharedMetricOf(a: ReportResult, b: ReportResult, candidates: string[]) {
+  for (const name of candidates) {
+    const x = metricOf(a, [name]);
+    const y = metricOf(b, [name]);
+    if (x?.value && y?.value) return { name, a: x, b: y };
   }
   return undefined;
 }
@@ -357,10 +378,10 @@ export function versusPaper(references: ReportReference[], latest: ReportResult[
     for (const n of numerators) {
       const d = byPairKey.get(pairKey(n))?.find((r) => r !== n && techniqueMatches(r, reference.denominator) && sameModel(r.model, reference.denominator.model));
       if (!d) continue;
-      const a = metricOf(n, ours);
-      const b = metricOf(d, ours);
-      if (!a || !b || !a.value || !b.value) continue;
-      let ratio = a.value / b.value;
+      const shared = sharedMetricOf(n, d, ours);
+      if (!shared) continue;
+      const { a, b } = shared;
+      let ratio = a.value! / b.value!;
       let ciLow = a.ciLow !== null && b.ciHigh ? a.ciLow / b.ciHigh : null;
       let ciHigh = a.ciHigh !== null && b.ciLow ? a.ciHigh / b.ciLow : null;
       if (PER_PARAMETER.has(reference.metric)) {
@@ -381,7 +402,8 @@ export function versusPaper(references: ReportReference[], latest: ReportResult[
         ratio,
         ciLow,
         ciHigh,
-        notComparable: regimeMismatch(reference, n),
+        metric: shared.name,
+        notComparable: regimeMismatch(reference, n) ?? CPU_ANALOGUES[shared.name] ?? null,
       });
       if (row.pairs.length >= MAX_PAIRS_PER_REFERENCE) break;
     }

@@ -152,7 +152,7 @@ function versusSection(rows: VersusRow[]): string {
         return [`<tr class="greyed">${claim}<td>${escapeHtml(r.numerator)} ÷ ${escapeHtml(r.denominator)}</td><td>${escapeHtml(r.paperMetric)}</td><td class="num">${paper}</td><td class="num">—</td><td class="reason">${escapeHtml(r.missing ?? "")}</td></tr>`];
       return r.pairs.map(
         (p) =>
-          `<tr${p.notComparable ? ` class="greyed"` : ""}>${claim}<td><a href="case.html#${encodeURIComponent(p.numeratorId)}">${escapeHtml(p.numeratorCase)}</a> ÷ <a href="case.html#${encodeURIComponent(p.denominatorId)}">${escapeHtml(p.denominatorCase)}</a></td><td>${escapeHtml(r.paperMetric)} ↔ ${escapeHtml(r.metric)}</td><td class="num">${paper}</td><td class="num">${ratioText(p.ratio, p.ciLow, p.ciHigh)}</td><td class="reason">${p.notComparable ? `not comparable: ${escapeHtml(p.notComparable)}` : "comparable regime"}</td></tr>`,
+          `<tr${p.notComparable ? ` class="greyed"` : ""}>${claim}<td><a href="case.html#${encodeURIComponent(p.numeratorId)}">${escapeHtml(p.numeratorCase)}</a> ÷ <a href="case.html#${encodeURIComponent(p.denominatorId)}">${escapeHtml(p.denominatorCase)}</a></td><td>${escapeHtml(r.paperMetric)} ↔ ${escapeHtml(p.metric)}</td><td class="num">${paper}</td><td class="num">${ratioText(p.ratio, p.ciLow, p.ciHigh)}</td><td class="reason">${p.notComparable ? `not comparable: ${escapeHtml(p.notComparable)}` : "comparable regime"}</td></tr>`,
       );
     })
     .join("\n");

@@ -137,6 +137,18 @@ describe("versusPaper", () => {
     expect(row.pairs[0].notComparable).toMatch(/paper measured on NVIDIA H100; ours on cpu/);
   });
 
+  it("on CPU puts the worker's time-averaged RSS in for AMU, greyed as the CPU analogue", async () => {
+    const { data } = await syntheticReportData({ models: 1, techniques: 8, workloads: 1, scenarios: ["prefill"] });
+    const latest = latestResults(data);
+    const [row] = versusPaper([reference({ metric: "amu_bytes", paperMetric: "AMU (GB)" })], latest);
+    expect(row.pairs.length).toBeGreaterThan(0);
+    const pair = row.pairs[0];
+    expect(pair.metric).toBe("cpu_rss_avg_bytes");
+    const rss = (id: string) => latest.find((r) => r.caseId === id)!.metrics.find((m) => m.name === "cpu_rss_avg_bytes")!.value!;
+    expect(pair.ratio).toBeCloseTo(rss(pair.numeratorId) / rss(pair.denominatorId), 12);
+    expect(pair.notComparable).toMatch(/CPU analogue of AMU/);
+  });
+
   it("says what is missing when no pair was measured", async () => {
     const { data } = await syntheticReportData({ models: 1, techniques: 2, workloads: 1, scenarios: ["prefill"] });
     const [row] = versusPaper([reference({})], latestResults(data));
