@@ -76,6 +76,7 @@ export const commands: Record<string, Command> = {
       try {
         const skip = values.resume ? await store.completedConfigHashes() : undefined;
         const peaks = await latestCalibration(store);
+        for (const orphan of await store.interruptOrphanRuns()) log(`run ${orphan} was left \`running\` by a bench process that no longer exists: marked interrupted (its results stay; --resume runs the rest)`);
         runId = await store.beginRun({
           suiteName: loaded.suite.name,
           suitePath: loaded.displayPath,

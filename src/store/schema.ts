@@ -111,7 +111,18 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX validity_result ON validity(result_id);
   `,
+  // 2: the pid of the bench process that writes a run, so that a later run on the same host can tell a run whose
+  // process was killed hard (-9, OOM killer) from one still going, and mark it interrupted.
+  `
+  ALTER TABLE runs ADD COLUMN pid INTEGER;
+  `,
 ];
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The oldest version read-only opens (report, compare, export, merge shards) accept: later migrations only add
+ * what writers use (runs.pid), so older files — committed fixtures, old shards — still read.
+ */
+export const OLDEST_READABLE_VERSION = 1;

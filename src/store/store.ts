@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import type { Case } from "../suite/case.js";
 import type { ValidityRecord } from "../measure/validity.js";
 import { StoreError, storeMessages } from "./errors.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "./schema.js";
+import { MIGRATIONS, OLDEST_READABLE_VERSION, SCHEMA_VERSION } from "./schema.js";
 import { BUSY_TIMEOUT_MS, Connection, isBusy, MAX_SQL_VARIABLES, type SqlValue } from "./sqlite.js";
 
 export { StoreError, type StoreErrorCode } from "./errors.js";
@@ -87,6 +87,8 @@ export interface RunRow {
   codeVersion: string;
   argv: string[];
   hostname: string | null;
+  /** The bench process that wrote the run (null for runs written before schema 2, or merged). */
+  pid: number | null;
   status: RunStatus;
   /** The shard file a merged run came from, and its id there. */
   mergedFrom: string | null;
@@ -165,7 +167,7 @@ async function prepareConnection(connection: Connection, options: OpenOptions): 
   if (version > SCHEMA_VERSION) throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
   if (options.readonly) {
     if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
-    if (version < SCHEMA_VERSION) throw new StoreError("schema-too-old", storeMessages.schemaTooOld(connection.path, version, SCHEMA_VERSION));
+    if (version < OLDEST_READABLE_VERSION) throw new StoreError("schema-too-old", storeMessages.schemaTooOld(connection.path, version, SCHEMA_VERSION));
     await connection.exec("PRAGMA foreign_keys = ON");
     return;
   }
@@ -202,6 +204,16 @@ async function migrate(connection: Connection): Promise<void> {
       await connection.exec(`PRAGMA user_version = ${next + 1}`);
     }
   });
+}
+
+/** Whether a process with this pid exists (signal 0 checks without sending; EPERM means it exists, as another user's). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -273,11 +285,25 @@ export class Store {
   async beginRun(info: RunInfo): Promise<number> {
     return this.transaction(async () => {
       const { lastId } = await this.connection.run(
-        `INSERT INTO runs (uuid, started_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
-        [randomUUID(), new Date().toISOString(), info.suiteName, info.suitePath, info.suiteHash, json(info.resolvedSuite) ?? "null", info.gitCommit, info.codeVersion, JSON.stringify(info.argv), hostname()],
+        `INSERT INTO runs (uuid, started_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, pid, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+        [randomUUID(), new Date().toISOString(), info.suiteName, info.suitePath, info.suiteHash, json(info.resolvedSuite) ?? "null", info.gitCommit, info.codeVersion, JSON.stringify(info.argv), hostname(), process.pid],
       );
       return lastId;
+    });
+  }
+
+  /**
+   * Marks as `interrupted` this host's runs still `running` whose bench process no longer exists (killed with -9,
+   * by the OOM killer, a node pre-empted: nothing could finish them). Their results stay. Runs of other hosts,
+   * merged runs and runs without a pid are left alone: their process cannot be checked from here. Returns their ids.
+   */
+  async interruptOrphanRuns(): Promise<number[]> {
+    return this.transaction(async () => {
+      const rows = await this.connection.all<{ id: number; pid: number }>("SELECT id, pid FROM runs WHERE status = 'running' AND pid IS NOT NULL AND merged_from IS NULL AND hostname = ?", [hostname()]);
+      const orphans = rows.filter((r) => !processExists(r.pid)).map((r) => r.id);
+      for (const id of orphans) await this.connection.run("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?", [new Date().toISOString(), id]);
+      return orphans;
     });
   }
 
@@ -371,6 +397,7 @@ export class Store {
       codeVersion: r.code_version as string,
       argv: JSON.parse(r.argv_json as string) as string[],
       hostname: r.hostname as string | null,
+      pid: (r.pid as number | null | undefined) ?? null,
       status: r.status as RunStatus,
       mergedFrom: r.merged_from as string | null,
       originalId: r.original_id as number | null,
@@ -516,7 +543,8 @@ export class Store {
   private async copyShard(inputPath: string): Promise<MergeInputSummary> {
     const db = this.connection;
     const version = (await db.get<{ user_version: number }>("PRAGMA shard.user_version"))?.user_version ?? 0;
-    if (version !== SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(inputPath, version, SCHEMA_VERSION));
+    // Older shards merge as they are: the columns copied below exist since schema 1 (runs.pid is not copied).
+    if (version < OLDEST_READABLE_VERSION || version > SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(inputPath, version, SCHEMA_VERSION));
     const shardRuns = await db.all<{ id: number; uuid: string }>("SELECT id, uuid FROM shard.runs ORDER BY id");
     const known = new Set((await db.all<{ uuid: string }>("SELECT uuid FROM main.runs")).map((r) => r.uuid));
     const summary: MergeInputSummary = { path: inputPath, runsAdded: 0, runsSkipped: 0, resultsAdded: 0 };
@@ -583,7 +611,8 @@ async function checkShard(path: string): Promise<void> {
     const version = await userVersion(connection);
     await tableCount(connection); // a damaged schema page fails here, as in openStore
     if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(path));
-    if (version !== SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(path, version, SCHEMA_VERSION));
+    // Older shards merge as they are: the columns copied below exist since schema 1 (runs.pid is not copied).
+    if (version < OLDEST_READABLE_VERSION || version > SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(path, version, SCHEMA_VERSION));
   } finally {
     await connection.close().catch(() => undefined);
   }

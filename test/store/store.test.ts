@@ -297,3 +297,45 @@ describe("Store", () => {
     expect(switches).toBeGreaterThan(10);
   });
 });
+
+describe("runs left running by a bench process killed hard", () => {
+  it("are marked interrupted by the next writer on the same host, keeping their results; live and foreign runs stay running", async () => {
+    const path = tempDb();
+    const store = await openStore(path);
+    const [c] = plannedCases();
+    const orphan = await store.beginRun(runInfo);
+    await store.recordResult(orphan, completedRecord(c!));
+    const alive = await store.beginRun(runInfo); // this process: still alive
+    const foreign = await store.beginRun(runInfo);
+    // A pid that certainly no longer exists: a child that has exited and been reaped.
+    const child = execa("true");
+    const deadPid = child.pid!;
+    await child;
+    await rawSql(path, `UPDATE runs SET pid = ${deadPid} WHERE id IN (${orphan}, ${foreign})`);
+    await rawSql(path, `UPDATE runs SET hostname = 'another-host' WHERE id = ${foreign}`);
+    expect(await store.interruptOrphanRuns()).toEqual([orphan]);
+    const runs = await store.listRuns();
+    const status = (id: number) => runs.find((r) => r.id === id)!;
+    expect(status(orphan)).toMatchObject({ status: "interrupted", resultCount: 1 });
+    expect(status(orphan).finishedAt).not.toBeNull();
+    expect(status(alive)).toMatchObject({ status: "running", pid: process.pid });
+    expect(status(foreign).status).toBe("running");
+    expect(await store.interruptOrphanRuns()).toEqual([]);
+    await store.close();
+  });
+
+  it("a schema-1 file (before runs.pid) still opens read-only, and a writer migrates it", async () => {
+    const path = tempDb();
+    const store = await openStore(path);
+    await store.beginRun(runInfo);
+    await store.close();
+    await rawSql(path, "ALTER TABLE runs DROP COLUMN pid");
+    await rawSql(path, "PRAGMA user_version = 1");
+    const reader = await openStore(path, { readonly: true });
+    expect((await reader.listRuns())[0]).toMatchObject({ pid: null, status: "running" });
+    await reader.close();
+    await (await openStore(path)).close();
+    expect((await rawSql(path, "PRAGMA user_version"))[0].user_version).toBe(SCHEMA_VERSION);
+    expect((await rawSql(path, "SELECT pid FROM runs"))[0]).toEqual({ pid: null });
+  });
+});
