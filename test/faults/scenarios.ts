@@ -231,6 +231,8 @@ async function killThenResume(t: Tally): Promise<boolean> {
   const versions = await codeVersions(db);
   if (new Set(versions).size > 1) return false;
   t.expect(resumed.exitCode === 0, "--resume exits 0", () => `${resumed.exitCode}: ${tail(resumed.stderr)}`);
+  const statuses = await runStatuses(db);
+  t.expect(statuses[0] === "interrupted" && /run 1 was left `running`.*marked interrupted/.test(resumed.stdout), "the killed run marked interrupted by the next run, which says so", () => `${JSON.stringify(statuses)}: ${tail(resumed.stdout)}`);
   const skipped = (resumed.stdout.match(/^\[\d+\/5\] skipped/gm) ?? []).length;
   t.expect(skipped === completedBefore.length, `--resume to skip the ${completedBefore.length} completed cases`, () => `${skipped} skipped`);
   const after = (await resultRows(db)).filter((r) => r.status === "completed");
