@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import sqlite3 from "@vscode/sqlite3";
 import { describe, expect, it } from "vitest";
+import { writeTinySuite } from "../helpers/tiny-suite.js";
 
 const SCRIPT = resolve("scripts/slurm-array.sh");
 
@@ -30,19 +31,7 @@ describe("scripts/slurm-array.sh", () => {
 
   it("runs each array task's shard into a local file, copies it to the results folder, and merges them", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-slurm-"));
-    const suite = join(dir, "tiny.ts");
-    writeFileSync(
-      suite,
-      `import { defineSuite } from "effbench";
-export default defineSuite({
-  name: "slurm-tiny",
-  models: [{ name: "micro", layers: 1, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97 }],
-  scenarios: ["prefill", "decode"],
-  workloads: [{ batch: 1, promptTokens: 8 }],
-  protocol: { repeats: 1, minMeasureMs: 1, minIterations: 8, maxIterations: 8, warmupMinIterations: 2, warmupMaxMs: 20 },
-});
-`,
-    );
+    const suite = writeTinySuite(dir, { name: "slurm-tiny" });
     const results = join(dir, "results");
     const local = join(dir, "node-local");
     mkdirSync(local);

@@ -1,10 +1,11 @@
 // `bench compare` end to end: two real runs of one case, the head run slowed by real extra work in the ort child
 // (EFFBENCH_TEST_EXTRA_WORK, test-only), compared through the CLI.
 import { execa } from "execa";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeTinySuite } from "../helpers/tiny-suite.js";
 import { openStore } from "../../src/store/store.js";
 
 const bench = resolve("bin/bench.js");
@@ -12,19 +13,14 @@ const bench = resolve("bin/bench.js");
 describe("bench compare (CLI)", () => {
   it("exits 1 and calls a case regressed when the head run does 4× the work per iteration", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-compare-cli-"));
-    const suite = join(dir, "one.ts");
-    writeFileSync(
-      suite,
-      `import { defineSuite } from "effbench";
-export default defineSuite({
-  name: "compare-cli",
-  models: [{ name: "micro", layers: 1, hidden: 128, heads: 4, kvHeads: 2, ffn: 256, vocab: 97 }],
-  scenarios: ["prefill"],
-  workloads: [{ batch: 1, promptTokens: 32 }],
-  protocol: { repeats: 4, minMeasureMs: 60, minIterations: 20, warmupMaxMs: 30 },
-});
-`,
-    );
+    const suite = writeTinySuite(dir, {
+      file: "one.ts",
+      name: "compare-cli",
+      model: { hidden: 128, ffn: 256 },
+      scenarios: ["prefill"],
+      workloads: [{ batch: 1, promptTokens: 32 }],
+      protocol: { repeats: 4, minMeasureMs: 60, minIterations: 20, warmupMaxMs: 30 },
+    });
     const base = join(dir, "base.db");
     const head = join(dir, "head.db");
     expect((await execa("node", [bench, "run", suite, "--db", base], { reject: false })).exitCode).toBe(0);

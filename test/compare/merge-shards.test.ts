@@ -3,11 +3,12 @@
 // --resume completes without duplicate rows.
 import sqlite3 from "@vscode/sqlite3";
 import { execa } from "execa";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareStores } from "../../src/compare/compare.js";
+import { writeTinySuite } from "../helpers/tiny-suite.js";
 
 const bench = resolve("bin/bench.js");
 const REPEATS = 1; // one process per case keeps the test short; row counts scale with it
@@ -15,20 +16,12 @@ const ITERATIONS = 8;
 
 /** Six cases; minIterations = maxIterations makes every repeat store exactly ITERATIONS samples. */
 function suite(dir: string): string {
-  const path = join(dir, "shards.ts");
-  writeFileSync(
-    path,
-    `import { defineSuite } from "effbench";
-export default defineSuite({
-  name: "shards",
-  models: [{ name: "micro", layers: 1, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97 }],
-  scenarios: ["prefill", "decode"],
-  workloads: [{ batch: 1, promptTokens: 8 }, { batch: 1, promptTokens: 16 }, { batch: 2, promptTokens: 8 }],
-  protocol: { repeats: ${REPEATS}, minMeasureMs: 1, minIterations: ${ITERATIONS}, maxIterations: ${ITERATIONS}, warmupMinIterations: 2, warmupMaxMs: 20 },
-});
-`,
-  );
-  return path;
+  return writeTinySuite(dir, {
+    file: "shards.ts",
+    name: "shards",
+    workloads: [{ batch: 1, promptTokens: 8 }, { batch: 1, promptTokens: 16 }, { batch: 2, promptTokens: 8 }],
+    protocol: { repeats: REPEATS, minMeasureMs: 1, minIterations: ITERATIONS, maxIterations: ITERATIONS, warmupMinIterations: 2, warmupMaxMs: 20 },
+  });
 }
 
 function sql<T = Record<string, unknown>>(path: string, query: string): Promise<T[]> {

@@ -5,25 +5,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/store.js";
+import { writeTinySuite } from "../helpers/tiny-suite.js";
 
 const bench = resolve("bin/bench.js");
 
 function tinySuite(dir: string, extra = ""): string {
-  const path = join(dir, "tiny.ts");
-  writeFileSync(
-    path,
-    `import { defineSuite } from "effbench";
-export default defineSuite({
-  name: "e2e-tiny",
-  models: [{ name: "micro", layers: 1, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97 }],
-  scenarios: ["prefill", "decode"],
-  workloads: [{ batch: 1, promptTokens: 16 }],
-  protocol: { repeats: 2, minMeasureMs: 50, minIterations: 10, warmupMaxMs: 50 },
-  ${extra}
-});
-`,
-  );
-  return path;
+  return writeTinySuite(dir, { name: "e2e-tiny", workloads: [{ batch: 1, promptTokens: 16 }], protocol: { repeats: 2, minMeasureMs: 50, minIterations: 10, warmupMaxMs: 50 }, extra });
 }
 
 describe("bench run", () => {
