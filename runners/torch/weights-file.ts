@@ -8,8 +8,9 @@ import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
 import { buildModelIr, isFloatTensor, type ModelIr } from "../../src/model/ir.js";
 import { writeSafetensors } from "../../src/model/safetensors.js";
-import { synthesizeWeights, type Tensor } from "../../src/model/weights.js";
-import { withRoutingSkew } from "../../src/model/moe.js";
+import type { Tensor } from "../../src/model/weights.js";
+import { caseBaseWeights } from "../../src/model/case-model.js";
+import { checkpointFingerprint } from "../../src/model/checkpoint.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 
 /** Bumped when what the file holds changes, so that stale cache entries are not reused. */
@@ -31,16 +32,15 @@ function adapterOf(c: Case): Record<string, unknown> | undefined {
 export function weightsKey(c: Case): string {
   const { name: _name, ...model } = c.model;
   return createHash("sha256")
-    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null, routingSkew: c.model.moe ? c.workload.routingSkew : 0 }))
+    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null, routingSkew: c.model.moe ? c.workload.routingSkew : 0, ...(c.model.checkpoint ? { checkpoint: checkpointFingerprint(c.model.checkpoint) } : {}) }))
     .digest("hex")
     .slice(0, 20);
 }
 
 /** The IR whose float tensors go into the file: the base model, plus unmerged adapters when the technique has them. */
 export function weightsIr(c: Case): ModelIr {
-  if (c.model.checkpoint) throw new Error(`model ${c.model.name}: a checkpoint is loaded from its own directory, not synthesised`);
-  // MoE: the workload's routing skew is a router bias in the weights (src/model/moe.ts), as the ort graphs have it.
-  const ir = buildModelIr(c.model, withRoutingSkew(c.model, synthesizeWeights(c.model), c.workload.routingSkew));
+  // A checkpoint's own weights, or synthesised ones (MoE: the workload's routing skew is a router bias, as the ort graphs have it).
+  const ir = buildModelIr(c.model, caseBaseWeights(c));
   const adapter = adapterOf(c);
   if (!adapter) return ir;
   const technique = getTechnique(c.technique.kind);

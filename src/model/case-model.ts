@@ -2,7 +2,8 @@
 import type { Case } from "../suite/case.js";
 import { buildModelIr, type ModelIr } from "./ir.js";
 import { buildOnnxModel, type InputSpec } from "./onnx.js";
-import { synthesizeWeights } from "./weights.js";
+import { synthesizeWeights, type WeightMap } from "./weights.js";
+import { checkpointProvenance, loadCheckpointWeights } from "./checkpoint.js";
 import { getTechnique } from "../techniques/registry.js";
 import { withRoutingSkew } from "./moe.js";
 
@@ -17,10 +18,15 @@ export interface CaseOnnx {
   details: Record<string, unknown>;
 }
 
+/** The unmodified model's weights: a real checkpoint's (src/model/checkpoint.ts) or seeded synthetic ones. */
+export function caseBaseWeights(c: Pick<Case, "model" | "workload">): WeightMap {
+  if (c.model.checkpoint) return loadCheckpointWeights(c.model);
+  return withRoutingSkew(c.model, synthesizeWeights(c.model), c.workload.routingSkew); // MoE: skewed routers (issue 5)
+}
+
 /** The IR of a case's model after its technique (base: the model as is). */
 export function caseIr(c: Case): ModelIr {
-  if (c.model.checkpoint) throw new Error(`model ${c.model.name}: loading checkpoints is not implemented yet`);
-  const ir = buildModelIr(c.model, withRoutingSkew(c.model, synthesizeWeights(c.model), c.workload.routingSkew)); // MoE: skewed routers (issue 5)
+  const ir = buildModelIr(c.model, caseBaseWeights(c));
   const technique = getTechnique(c.technique.kind);
   if (c.technique.kind === "base") return ir;
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`);
@@ -42,6 +48,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
       weightsDtype: "float32",
       technique: getTechnique(c.technique.kind).label(c.technique),
       techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
+      weightsSource: c.model.checkpoint ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32" } : { synthesized: c.model.weights },
       ...(c.model.moe ? { moeCompute: c.scenario === "decode" ? "sparse: the k chosen experts gathered per token" : "dense-masked: every expert on every token, weighted by the top-k routing (prefill)" } : {}),
     },
     details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },

@@ -90,6 +90,7 @@ export function synthesizeTensor(name: string, shape: number[], options: Synthes
 
 /** Every weight of the model, deterministic in `model.weights.seed` (HF names, [out, in] layout). */
 export function synthesizeWeights(model: ModelConfig): WeightMap {
+  if (model.checkpoint) throw new Error(`model ${model.name} comes from the checkpoint ${model.checkpoint}: load its weights (loadCheckpointWeights in src/model/checkpoint.ts), do not synthesise them`);
   dimensionsOf(model); // validates the shape before allocating anything
   const options: SynthesisOptions = { seed: model.weights.seed, distribution: model.weights.distribution };
   const weights: WeightMap = new Map();

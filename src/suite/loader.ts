@@ -10,6 +10,7 @@ import type { z } from "zod";
 import { UsageError, messages } from "../messages.js";
 import { suiteSchema, type ResolvedSuite } from "./schema.js";
 import { techniqueKinds } from "../techniques/registry.js";
+import { expandCheckpointModels } from "../model/checkpoint.js";
 
 const packageEntry = fromRoot("src/index.ts");
 
@@ -27,11 +28,15 @@ export async function loadSuite(path: string): Promise<LoadedSuite> {
   const displayPath = relative(process.cwd(), absolute).startsWith("..") ? absolute : relative(process.cwd(), absolute);
   if (!existsSync(absolute)) throw new UsageError(messages.suiteNotFound(displayPath));
   const raw = await importSuiteModule(absolute, displayPath);
-  return { path: absolute, displayPath, ...validateSuite(raw, displayPath) };
+  return { path: absolute, displayPath, ...validateSuite(raw, displayPath, dirname(absolute)) };
 }
 
-/** Validates a suite object (as a suite file's default export) and fills in defaults. */
-export function validateSuite(raw: unknown, displayPath: string): { suite: ResolvedSuite; suiteHash: string } {
+/** Validates a suite object (as a suite file's default export) and fills in defaults; relative paths resolve against `baseDir`. */
+export function validateSuite(raw: unknown, displayPath: string, baseDir = process.cwd()): { suite: ResolvedSuite; suiteHash: string } {
+  // Checkpoint models (issue 4): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
+  const expanded = expandCheckpointModels(raw, baseDir);
+  if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
+  raw = expanded.raw;
   const parsed = suiteSchema.safeParse(raw);
   if (!parsed.success) throw new UsageError(messages.suiteInvalid(displayPath, formatIssues(parsed.error.issues, raw)));
   return { suite: parsed.data, suiteHash: sha256(canonicalJson(parsed.data)) };

@@ -50,8 +50,13 @@ export const modelSchema = z
     attentionBias: z.boolean().default(false),
     moe: moeSchema.optional(),
     weights: weightsSchema.default({ seed: 0, distribution: "llm-like" }),
-    /** A local Hugging Face directory (config.json + safetensors) instead of synthesised weights. */
+    /**
+     * A local Hugging Face directory (config.json + safetensors, sharded too) instead of synthesised weights:
+     * the architecture fields are filled from its config.json (docs/checkpoints.md). Relative to the suite file.
+     */
     checkpoint: z.string().optional(),
+    /** A UTF-8 text file: fidelity adds perplexity on it (needs a checkpoint with tokenizer.json). Relative to the suite file. */
+    perplexityText: z.string().optional(),
   })
   .superRefine((m, ctx) => {
     const kv = m.kvHeads ?? m.heads;

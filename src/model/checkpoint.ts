@@ -1,0 +1,307 @@
+// Real Hugging Face checkpoints (issue 4): a local directory with config.json and safetensors weights, one
+// file or shards listed in model.safetensors.index.json. Two steps, deliberately apart:
+// - at suite validation, only config.json is read and mapped onto ModelConfig (so `bench inspect`, planning
+//   and accounting stay instant whatever the checkpoint's size);
+// - when a case builds its model, the safetensors are read and every float tensor (F32/F16/BF16/F64) is
+//   converted to float32 under its Hugging Face name, which is already the IR's naming.
+// What the IR cannot represent (other rope types, o_proj/MLP biases, a sliding window narrower than the
+// context used, quantised checkpoints, other architectures) is refused with the reason, never approximated.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import type { ModelConfig } from "../suite/schema.js";
+import { LM_HEAD, denseTensorShapes } from "./architecture.js";
+import { DTYPE_BYTES, decodeToFloat32, readSafetensors } from "./safetensors.js";
+import type { WeightMap } from "./weights.js";
+
+export const CONFIG_FILE = "config.json";
+export const SAFETENSORS_FILE = "model.safetensors";
+export const SAFETENSORS_INDEX_FILE = "model.safetensors.index.json";
+export const TOKENIZER_FILE = "tokenizer.json";
+
+/** The architectures (config.json `model_type`) whose graph the IR is, and the family each maps to. */
+export const SUPPORTED_MODEL_TYPES = { llama: "llama", mistral: "mistral", qwen2: "qwen2" } as const;
+
+/** Buffers some checkpoints carry that are recomputed, not weights: ignored when loading. */
+const IGNORED_TENSOR_SUFFIXES = [".rotary_emb.inv_freq"];
+
+/** The ModelConfig fields a checkpoint's config.json decides. */
+export type CheckpointModelFields = Pick<
+  ModelConfig,
+  "family" | "layers" | "hidden" | "heads" | "kvHeads" | "headDim" | "ffn" | "vocab" | "maxPositions" | "ropeTheta" | "rmsNormEps" | "tieEmbeddings" | "attentionBias"
+>;
+
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CheckpointError";
+  }
+}
+
+/** Reads and parses `<dir>/config.json`; the error says what is wrong with the directory. */
+export function readHfConfig(dir: string): Record<string, unknown> {
+  if (!existsSync(dir)) throw new CheckpointError(`${dir} does not exist — give the path of a local Hugging Face model directory (config.json + *.safetensors)`);
+  if (!statSync(dir).isDirectory()) throw new CheckpointError(`${dir} is a file, not a directory — give the model's directory (config.json + *.safetensors)`);
+  const path = join(dir, CONFIG_FILE);
+  if (!existsSync(path)) throw new CheckpointError(`${dir} has no ${CONFIG_FILE} — is it a Hugging Face model directory?`);
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a JSON object");
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function num(config: Record<string, unknown>, key: string, fallback?: number): number {
+  const value = config[key];
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (value === undefined || value === null) {
+    if (fallback !== undefined) return fallback;
+    throw new CheckpointError(`config.json has no "${key}"`);
+  }
+  throw new CheckpointError(`config.json "${key}" should be a number, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The rope of a config: transformers 5 writes `rope_parameters: {rope_type, rope_theta}`, transformers 4
+ * `rope_theta` and `rope_scaling` at the top level. Only the default rope (θ^(−2i/d), HF's "default") is
+ * what the IR computes (architecture.ts rotaryTables); scaled variants change the frequencies and are refused.
+ */
+function ropeOf(config: Record<string, unknown>): number {
+  const parameters = (config.rope_parameters ?? null) as Record<string, unknown> | null;
+  const scaling = (config.rope_scaling ?? null) as Record<string, unknown> | null;
+  for (const block of [parameters, scaling]) {
+    if (!block) continue;
+    const type = (block.rope_type ?? block.type ?? "default") as string;
+    if (type !== "default")
+      throw new CheckpointError(`rope type "${type}" is not implemented: the IR computes the default rotary embedding only (inv_freq = θ^(−2i/d)), so this model's positions would be wrong`);
+  }
+  const partial = parameters?.partial_rotary_factor ?? config.partial_rotary_factor;
+  if (partial !== undefined && partial !== null && partial !== 1)
+    throw new CheckpointError(`partial_rotary_factor ${String(partial)} is not implemented: the IR rotates the whole head dimension`);
+  const theta = parameters?.rope_theta ?? config.rope_theta;
+  if (theta === undefined || theta === null) return 10000; // transformers' default for these architectures
+  if (typeof theta !== "number" || !(theta > 0)) throw new CheckpointError(`rope_theta should be a positive number, got ${JSON.stringify(theta)}`);
+  return theta;
+}
+
+/**
+ * The ModelConfig fields of a config.json (llama, mistral, qwen2), plus notes on choices made. Throws a
+ * CheckpointError naming what the IR cannot represent.
+ */
+export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fields: CheckpointModelFields; notes: string[] } {
+  const modelType = config.model_type;
+  if (typeof modelType !== "string") throw new CheckpointError(`config.json has no "model_type"`);
+  if (!(modelType in SUPPORTED_MODEL_TYPES))
+    throw new CheckpointError(
+      `model_type "${modelType}" is not supported: checkpoints of ${Object.keys(SUPPORTED_MODEL_TYPES).join(", ")} are loaded (MoE checkpoints such as mixtral or qwen2_moe: describe the model with a moe block and synthesised weights instead)`,
+    );
+  const family = SUPPORTED_MODEL_TYPES[modelType as keyof typeof SUPPORTED_MODEL_TYPES];
+  const notes: string[] = [];
+  if (config.quantization_config !== undefined && config.quantization_config !== null)
+    throw new CheckpointError(`the checkpoint is quantised (quantization_config); give the fp32/fp16/bf16 checkpoint — the int4/int8 techniques quantise it themselves`);
+  const activation = config.hidden_act ?? "silu";
+  if (activation !== "silu") throw new CheckpointError(`hidden_act "${String(activation)}" is not implemented: the IR's MLP is SwiGLU (silu)`);
+  if (config.mlp_bias === true) throw new CheckpointError(`mlp_bias is true: the IR's MLP projections have no bias`);
+  let attentionBias: boolean;
+  if (family === "qwen2") attentionBias = true; // Qwen2 always has q/k/v biases (and none on o_proj)
+  else if (config.attention_bias === true) throw new CheckpointError(`attention_bias is true: ${modelType} then has an o_proj bias too, which the IR does not have (only q/k/v biases, as Qwen2)`);
+  else attentionBias = false;
+
+  const ropeTheta = ropeOf(config);
+  const hidden = num(config, "hidden_size");
+  const heads = num(config, "num_attention_heads");
+  const kvHeads = num(config, "num_key_value_heads", heads);
+  const headDim = num(config, "head_dim", hidden / heads);
+  let maxPositions = num(config, "max_position_embeddings");
+  // A sliding window only changes attention past `window` tokens: within it, attention is plain causal.
+  // The IR has no window, so the usable context is capped at it (buildOnnxModel refuses longer inputs).
+  const window = family === "qwen2" ? (config.use_sliding_window === true ? (config.sliding_window as number | null | undefined) : null) : (config.sliding_window as number | null | undefined);
+  if (family === "qwen2" && config.use_sliding_window === true && num(config, "max_window_layers", 0) >= num(config, "num_hidden_layers")) {
+    // Qwen2 applies the window only to layers ≥ max_window_layers: none here.
+  } else if (typeof window === "number" && window > 0 && window < maxPositions) {
+    notes.push(`sliding window ${window}: maxPositions capped at ${window} (attention within the window is plain causal attention, which the IR computes)`);
+    maxPositions = window;
+  }
+  const fields: CheckpointModelFields = {
+    family,
+    layers: num(config, "num_hidden_layers"),
+    hidden,
+    heads,
+    kvHeads,
+    headDim,
+    ffn: num(config, "intermediate_size"),
+    vocab: num(config, "vocab_size"),
+    maxPositions,
+    ropeTheta,
+    rmsNormEps: num(config, "rms_norm_eps", 1e-6),
+    tieEmbeddings: config.tie_word_embeddings === true,
+    attentionBias,
+  };
+  return { fields, notes };
+}
+
+/** Reads only config.json of a checkpoint directory and returns the ModelConfig fields it decides. */
+export function checkpointModelFields(dir: string): { fields: CheckpointModelFields; notes: string[] } {
+  try {
+    return modelFieldsFromHfConfig(readHfConfig(dir));
+  } catch (error) {
+    if (error instanceof CheckpointError && !error.message.startsWith(dir)) throw new CheckpointError(`${join(dir, CONFIG_FILE)}: ${error.message}`);
+    throw error;
+  }
+}
+
+const CHECKPOINT_FIELDS: (keyof CheckpointModelFields)[] = ["family", "layers", "hidden", "heads", "kvHeads", "headDim", "ffn", "vocab", "maxPositions", "ropeTheta", "rmsNormEps", "tieEmbeddings", "attentionBias"];
+
+/**
+ * Fills the models of a raw suite that name a `checkpoint` from their config.json, before validation: the
+ * architecture comes from the checkpoint, a field the suite also gives must agree (maxPositions may only be
+ * lowered), and relative `checkpoint` / `perplexityText` paths are resolved against `baseDir` (the suite's
+ * folder). Returns the new raw suite and the problems found, as `models[i].field: message` lines.
+ */
+export function expandCheckpointModels(raw: unknown, baseDir: string): { raw: unknown; issues: string[] } {
+  if (!raw || typeof raw !== "object" || !Array.isArray((raw as { models?: unknown }).models)) return { raw, issues: [] };
+  const issues: string[] = [];
+  const models = ((raw as { models: unknown[] }).models).map((entry, index) => {
+    if (!entry || typeof entry !== "object") return entry;
+    const model = { ...(entry as Record<string, unknown>) };
+    const at = `models[${index}]`;
+    if (typeof model.perplexityText === "string") {
+      model.perplexityText = resolve(baseDir, model.perplexityText);
+      if (!existsSync(model.perplexityText as string)) issues.push(`${at}.perplexityText: ${model.perplexityText as string} does not exist — give a UTF-8 text file`);
+      if (typeof model.checkpoint !== "string") issues.push(`${at}.perplexityText: perplexity needs a tokenizer — set checkpoint to a model directory with ${TOKENIZER_FILE}`);
+    }
+    if (typeof model.checkpoint !== "string") return model;
+    const dir = resolve(baseDir, model.checkpoint);
+    model.checkpoint = dir;
+    let mapped: ReturnType<typeof modelFieldsFromHfConfig>;
+    try {
+      mapped = checkpointModelFields(dir);
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      issues.push(`${at}.checkpoint: ${error.message}`);
+      return model;
+    }
+    if (typeof model.perplexityText === "string" && !existsSync(join(dir, TOKENIZER_FILE)))
+      issues.push(`${at}.perplexityText: the checkpoint has no ${TOKENIZER_FILE} to tokenise the text with — add the tokenizer (save_pretrained of the tokenizer writes it) or remove perplexityText`);
+    if (model.name === undefined) model.name = basename(dir);
+    if (model.moe !== undefined) issues.push(`${at}.moe: a checkpoint's architecture comes from its config.json — remove moe (MoE checkpoints are not loaded yet)`);
+    if (model.weights !== undefined) issues.push(`${at}.weights: a checkpoint model's weights come from its safetensors — remove weights`);
+    for (const field of CHECKPOINT_FIELDS) {
+      const fromConfig = mapped.fields[field];
+      const given = model[field];
+      if (given === undefined) {
+        model[field] = fromConfig;
+        continue;
+      }
+      if (field === "maxPositions" && typeof given === "number" && given <= (fromConfig as number)) continue; // a shorter context is fine
+      if (given !== fromConfig)
+        issues.push(`${at}.${field}: the checkpoint's config.json says ${JSON.stringify(fromConfig)}, the suite says ${JSON.stringify(given)} — remove the field (a checkpoint's architecture comes from its config.json)`);
+    }
+    return model;
+  });
+  return { raw: { ...(raw as object), models }, issues };
+}
+
+/** The safetensors files of a checkpoint and which tensors each holds (from the index when sharded). */
+export function checkpointFiles(dir: string): { files: string[]; sharded: boolean } {
+  const indexPath = join(dir, SAFETENSORS_INDEX_FILE);
+  if (existsSync(indexPath)) {
+    let index: { weight_map?: Record<string, string> };
+    try {
+      index = JSON.parse(readFileSync(indexPath, "utf8")) as typeof index;
+    } catch (error) {
+      throw new CheckpointError(`${indexPath} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (!index.weight_map || typeof index.weight_map !== "object") throw new CheckpointError(`${indexPath} has no weight_map`);
+    const files = [...new Set(Object.values(index.weight_map))].sort();
+    for (const file of files) if (!existsSync(join(dir, file))) throw new CheckpointError(`${indexPath} lists ${file}, which is missing from ${dir}`);
+    return { files: files.map((file) => join(dir, file)), sharded: true };
+  }
+  const single = join(dir, SAFETENSORS_FILE);
+  if (existsSync(single)) return { files: [single], sharded: false };
+  const hint = existsSync(join(dir, "pytorch_model.bin")) ? " (pytorch_model.bin is not read: convert it with save_pretrained(safe_serialization=True))" : "";
+  throw new CheckpointError(`${dir} has neither ${SAFETENSORS_FILE} nor ${SAFETENSORS_INDEX_FILE}${hint}`);
+}
+
+/** Names, sizes and modification times of a checkpoint's files (no file is read): changes when the weights do. */
+export function checkpointFingerprint(dir: string): string {
+  const { files } = checkpointFiles(dir);
+  return [join(dir, CONFIG_FILE), ...files].map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`).join(";");
+}
+
+/** What a checkpoint's weights were, recorded with the result (provenance, not identity). */
+export interface CheckpointProvenance {
+  path: string;
+  files: number;
+  fileBytes: number;
+  dtypes: string[];
+}
+
+let cached: { key: string; weights: WeightMap; provenance: CheckpointProvenance } | undefined;
+
+/**
+ * Every weight of a checkpoint model as float32 under its Hugging Face name, checked against the shapes the
+ * model config implies (so a config edited by hand, or a model shrunk with --scale, fails with the tensor
+ * named). The last checkpoint loaded is kept, since one case builds the base and the technique's model.
+ */
+export function loadCheckpointWeights(model: ModelConfig): WeightMap {
+  return loadCheckpoint(model).weights;
+}
+
+export function checkpointProvenance(model: ModelConfig): CheckpointProvenance {
+  return loadCheckpoint(model).provenance;
+}
+
+function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: CheckpointProvenance } {
+  const dir = model.checkpoint;
+  if (!dir) throw new Error(`model ${model.name} has no checkpoint`);
+  const expected = denseTensorShapes(model);
+  const key = JSON.stringify([dir, [...expected]]);
+  if (cached?.key === key) return cached;
+  cached = undefined; // free the previous model's weights before reading the next
+  const { files } = checkpointFiles(dir);
+  const weights: WeightMap = new Map();
+  const unexpected: string[] = [];
+  const dtypes = new Set<string>();
+  let fileBytes = 0;
+  for (const file of files) {
+    fileBytes += statSync(file).size;
+    const { tensors } = readSafetensors(file);
+    for (const [name, raw] of tensors) {
+      if (IGNORED_TENSOR_SUFFIXES.some((suffix) => name.endsWith(suffix))) continue;
+      if (name === LM_HEAD && model.tieEmbeddings) continue; // tied: the embedding is the output projection
+      const shape = expected.get(name);
+      if (!shape) {
+        unexpected.push(name);
+        continue;
+      }
+      if (raw.shape.join(",") !== shape.join(","))
+        throw new CheckpointError(
+          `${file}: ${name} has shape [${raw.shape.join(", ")}], model ${model.name} expects [${shape.join(", ")}] — the model config does not match the checkpoint (a checkpoint model cannot be resized with --scale)`,
+        );
+      if (!["F32", "F16", "BF16", "F64"].includes(raw.dtype))
+        throw new CheckpointError(`${file}: ${name} is ${raw.dtype}; only float checkpoints (F32, F16, BF16) are loaded — the int4/int8 techniques quantise the weights themselves`);
+      if (raw.bytes.byteLength !== shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[raw.dtype]) throw new CheckpointError(`${file}: ${name} is truncated`);
+      dtypes.add(raw.dtype);
+      weights.set(name, { shape, data: decodeToFloat32(raw) });
+    }
+  }
+  if (unexpected.length > 0)
+    throw new CheckpointError(
+      `${dir}: ${unexpected.length} tensor(s) the IR of a ${model.family} model does not use, e.g. ${unexpected.slice(0, 3).join(", ")} — the checkpoint's architecture has parts the harness does not model`,
+    );
+  const missing = [...expected.keys()].filter((name) => !weights.has(name));
+  if (missing.length > 0) throw new CheckpointError(`${dir}: ${missing.length} tensor(s) missing, e.g. ${missing.slice(0, 3).join(", ")}`);
+  // Keep the IR's tensor order (denseTensorShapes), whatever order the shards had.
+  const ordered: WeightMap = new Map([...expected.keys()].map((name) => [name, weights.get(name)!]));
+  cached = { key, weights: ordered, provenance: { path: dir, files: files.length, fileBytes, dtypes: [...dtypes].sort() } };
+  return cached;
+}
+
+/** The checkpoint's tokenizer.json, when it has one. */
+export function checkpointTokenizerPath(model: ModelConfig): string | undefined {
+  if (!model.checkpoint) return undefined;
+  const path = join(model.checkpoint, TOKENIZER_FILE);
+  return existsSync(path) ? path : undefined;
+}

@@ -1,0 +1,193 @@
+// Real Hugging Face checkpoints: transformers writes small llama / qwen2 / mistral models (sharded, fp32, bf16 and
+// fp16, tied and untied); the harness reads their config.json into ModelConfig, loads the safetensors, and its ORT
+// graph gives transformers' own logits; the parameter counts are transformers'.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { validateSuite } from "../../src/suite/loader.js";
+import { planSuite } from "../../src/suite/planner.js";
+import type { Case } from "../../src/suite/case.js";
+import { buildCaseOnnx, caseIr } from "../../src/model/case-model.js";
+import { buildOnnxModel } from "../../src/model/onnx.js";
+import { relativeL2 } from "../../src/model/fidelity.js";
+import { accountModel } from "../../src/model/accounting.js";
+import { inspectCase } from "../../src/inspect.js";
+import { loadCheckpointWeights, modelFieldsFromHfConfig, CheckpointError } from "../../src/model/checkpoint.js";
+import { weightsIr } from "../../runners/torch/weights-file.js";
+import { irFloatTensor, irTensorNames } from "../../src/model/ir.js";
+import { synthesizeWeights } from "../../src/model/weights.js";
+import { UsageError } from "../../src/messages.js";
+import { writeCheckpoints, type CheckpointFixture } from "./checkpoint-fixtures.js";
+
+let root: string;
+let fixtures: CheckpointFixture[];
+const fixture = (name: string) => fixtures.find((f) => f.spec.name === name)!;
+
+beforeAll(() => {
+  ({ root, fixtures } = writeCheckpoints([
+    { name: "llama-fp32-sharded", arch: "llama", dtype: "float32", tie: false, maxShardBytes: 150_000, tokenizer: false },
+    { name: "llama-bf16-sharded", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 100_000, tokenizer: false },
+    { name: "qwen2-bf16-tied", arch: "qwen2", dtype: "bfloat16", tie: true, maxShardBytes: 100_000, tokenizer: false },
+    { name: "mistral-fp16-single", arch: "mistral", dtype: "float16", tie: false, maxShardBytes: 100_000_000, tokenizer: false },
+  ]));
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function planCheckpoint(model: object, techniques: object[] = [{ kind: "base" }], baseDir?: string): Case[] {
+  const { suite } = validateSuite({ name: "ckpt", models: [model], techniques, scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] }, "ckpt.ts", baseDir);
+  return planSuite(suite, { codeVersion: "test" });
+}
+
+async function ortLogits(c: Case, ids: number[][]): Promise<Float32Array> {
+  const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: ids.length, promptTokens: ids[0]!.length, allLogits: true });
+  const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1, graphOptimizationLevel: "all" });
+  try {
+    const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [ids.length, ids[0]!.length]) });
+    return out.logits!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+function invalidSuiteMessage(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  throw new Error("expected the suite to be refused");
+}
+
+describe("a checkpoint model", () => {
+  it("takes its architecture from config.json alone, relative to the suite's folder", () => {
+    const [c] = planCheckpoint({ checkpoint: "llama-fp32-sharded" }, undefined, root);
+    expect(c!.model).toMatchObject({
+      name: "llama-fp32-sharded",
+      checkpoint: join(root, "llama-fp32-sharded"),
+      family: "llama",
+      layers: 2,
+      hidden: 64,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 16,
+      ffn: 96,
+      vocab: 320,
+      maxPositions: 48,
+      ropeTheta: 500000,
+      rmsNormEps: 1e-6,
+      tieEmbeddings: false,
+      attentionBias: false,
+    });
+    const [q] = planCheckpoint({ checkpoint: join(root, "qwen2-bf16-tied") });
+    expect(q!.model).toMatchObject({ family: "qwen2", attentionBias: true, tieEmbeddings: true, ropeTheta: 1000000 });
+  });
+
+  it("is sharded where save_pretrained was given a small max_shard_size", () => {
+    expect(fixture("llama-fp32-sharded").files.length).toBeGreaterThan(1);
+    expect(fixture("qwen2-bf16-tied").files.length).toBeGreaterThan(1);
+    expect(fixture("mistral-fp16-single").files).toEqual(["model.safetensors"]);
+  });
+
+  for (const name of ["llama-fp32-sharded", "llama-bf16-sharded", "qwen2-bf16-tied", "mistral-fp16-single"]) {
+    it(`${name}: ORT logits equal transformers' within 1e-4 and the parameter counts are transformers'`, async () => {
+      const f = fixture(name);
+      const [c] = planCheckpoint({ checkpoint: f.dir });
+      const logits = await ortLogits(c!, f.ids);
+      const error = relativeL2(logits, f.logits);
+      console.log(`${name}: ORT vs transformers logits, relative L2 ${error.toExponential(2)}`);
+      expect(error).toBeLessThan(1e-4);
+      expect(accountModel(c!.model).totalParams).toBe(f.params);
+      expect(inspectCase(c!).totalParams).toBe(f.params);
+      let loaded = 0;
+      for (const tensor of loadCheckpointWeights(c!.model).values()) loaded += tensor.data.length;
+      expect(loaded).toBe(f.params);
+    });
+  }
+
+  it("runs techniques over the checkpoint's weights (int4 and a LoRA differ from the base, merged equals unmerged)", async () => {
+    const f = fixture("llama-fp32-sharded");
+    const [base, int4, lora, loraMerged] = planCheckpoint({ checkpoint: f.dir }, [
+      { kind: "base" },
+      { kind: "int4" },
+      { kind: "lora", rank: 4, alpha: 8, targets: "all-linear" },
+      { kind: "lora", rank: 4, alpha: 8, targets: "all-linear", merged: true },
+    ]);
+    const baseLogits = await ortLogits(base!, f.ids);
+    expect(relativeL2(baseLogits, f.logits)).toBeLessThan(1e-4);
+    const int4Error = relativeL2(await ortLogits(int4!, f.ids), baseLogits);
+    expect(int4Error).toBeGreaterThan(1e-3);
+    expect(int4Error).toBeLessThan(1);
+    const unmerged = await ortLogits(lora!, f.ids);
+    expect(relativeL2(unmerged, baseLogits)).toBeGreaterThan(1e-3);
+    expect(relativeL2(unmerged, await ortLogits(loraMerged!, f.ids))).toBeLessThan(1e-5);
+  });
+
+  it("records where its weights came from, and the torch weights file holds the checkpoint's tensors", () => {
+    const f = fixture("qwen2-bf16-tied");
+    const [c] = planCheckpoint({ checkpoint: f.dir }, [{ kind: "lora", rank: 2, alpha: 4 }]);
+    const built = buildCaseOnnx(c!);
+    expect(built.settings.weightsSource).toMatchObject({ checkpoint: { path: f.dir, files: f.files.length, dtypes: ["BF16"] }, convertedTo: "float32" });
+    const ir = weightsIr(c!);
+    const loaded = loadCheckpointWeights(c!.model);
+    expect(irFloatTensor(ir, "model.layers.1.mlp.down_proj.weight").data).toEqual(loaded.get("model.layers.1.mlp.down_proj.weight")!.data);
+    expect(irTensorNames(ir)).toContain("model.layers.0.self_attn.q_proj.lora_A.weight");
+    expect(() => synthesizeWeights(c!.model)).toThrow(/comes from the checkpoint/);
+  });
+});
+
+describe("a checkpoint the IR cannot represent is refused with the reason", () => {
+  const variant = (name: string, edit: (config: Record<string, unknown>) => void, dropFile?: string): string => {
+    const source = fixture("mistral-fp16-single").dir;
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(source, "config.json"), "utf8")) as Record<string, unknown>;
+    edit(config);
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    if (dropFile !== "model.safetensors") copyFileSync(join(source, "model.safetensors"), join(dir, "model.safetensors"));
+    return dir;
+  };
+
+  it("rope scaling it does not implement (llama3, yarn, linear…)", () => {
+    const dir = variant("llama3-rope", (c) => (c.rope_parameters = { rope_type: "llama3", rope_theta: 500000, factor: 8 }));
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir }))).toMatch(/ckpt\.ts › models\[0\]\.checkpoint: .*config\.json: rope type "llama3" is not implemented/);
+    expect(() => modelFieldsFromHfConfig({ model_type: "llama", rope_scaling: { type: "linear", factor: 2 } })).toThrow(/rope type "linear"/);
+  });
+
+  it("architectures, biases and quantised checkpoints it does not model", () => {
+    expect(() => modelFieldsFromHfConfig({ model_type: "gemma2" })).toThrow(CheckpointError);
+    expect(() => modelFieldsFromHfConfig({ model_type: "gemma2" })).toThrow(/model_type "gemma2" is not supported: checkpoints of llama, mistral, qwen2/);
+    expect(() => modelFieldsFromHfConfig({ model_type: "llama", attention_bias: true })).toThrow(/o_proj bias/);
+    expect(() => modelFieldsFromHfConfig({ model_type: "llama", mlp_bias: true })).toThrow(/mlp_bias/);
+    expect(() => modelFieldsFromHfConfig({ model_type: "llama", quantization_config: { quant_method: "gptq" } })).toThrow(/quantised/);
+    expect(() => modelFieldsFromHfConfig({ model_type: "llama", hidden_act: "gelu" })).toThrow(/SwiGLU/);
+  });
+
+  it("a mistral sliding window caps the context (exact within it)", () => {
+    const dir = variant("mistral-window", (c) => (c.sliding_window = 16));
+    const [c] = planCheckpoint({ checkpoint: dir });
+    expect(c!.model.maxPositions).toBe(16);
+  });
+
+  it("a field the suite gives must agree with config.json; maxPositions may only be lowered", () => {
+    const dir = fixture("llama-fp32-sharded").dir;
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir, layers: 4 }))).toMatch(/models\[0\]\.layers: the checkpoint's config\.json says 2, the suite says 4 — remove the field/);
+    expect(planCheckpoint({ checkpoint: dir, name: "mine", maxPositions: 32, layers: 2 })[0]!.model).toMatchObject({ name: "mine", maxPositions: 32 });
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir, maxPositions: 4096 }))).toMatch(/maxPositions/);
+  });
+
+  it("a missing directory, config or weights", () => {
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: join(root, "nowhere") }))).toMatch(/models\[0\]\.checkpoint: .*nowhere does not exist/);
+    const noWeights = variant("no-weights", () => {}, "model.safetensors");
+    const [c] = planCheckpoint({ checkpoint: noWeights }); // config.json alone is enough to plan and inspect
+    expect(inspectCase(c!).totalParams).toBe(fixture("mistral-fp16-single").params);
+    expect(() => caseIr(c!)).toThrow(/has neither model\.safetensors nor model\.safetensors\.index\.json/);
+  });
+
+  it("a config that does not match the weights names the tensor", () => {
+    const dir = variant("wrong-ffn", (c) => (c.intermediate_size = 128));
+    const [c] = planCheckpoint({ checkpoint: dir });
+    expect(() => caseIr(c!)).toThrow(/model\.layers\.0\.mlp\.\w+_proj\.weight has shape \[\d+, \d+\], model wrong-ffn expects \[\d+, \d+\]/);
+  });
+});
