@@ -7,12 +7,16 @@ import { caseIr } from "./case-model.js";
 import { buildOnnxModel } from "./onnx.js";
 import { fidelity } from "./fidelity.js";
 import { createRng } from "../measure/stats.js";
+import { basename } from "node:path";
+import { tokenizeTextFile } from "./tokenizer.js";
+import { perplexityOfIr } from "./perplexity.js";
 
 /** Tokens of the fixed fidelity prompt (capped: fidelity needs coverage of positions, not a long context). */
 const FIDELITY_TOKENS = 32;
 
 export async function caseFidelity(c: Case, sessionOptions: ort.InferenceSession.SessionOptions): Promise<ScalarMeasure[]> {
-  if (c.technique.kind === "base") return [];
+  const perplexity = c.model.perplexityText ? await casePerplexity(c, sessionOptions) : [];
+  if (c.technique.kind === "base") return perplexity;
   const tokens = Math.min(FIDELITY_TOKENS, c.workload.promptTokens);
   const rng = createRng(c.protocol.seed + 1);
   const ids = BigInt64Array.from({ length: tokens }, () => BigInt(Math.floor(rng() * c.model.vocab)));
@@ -35,5 +39,38 @@ export async function caseFidelity(c: Case, sessionOptions: ort.InferenceSession
     { metric: "max_abs_error", unit: "logit", value: f.maxAbsError, label },
     { metric: "top1_agreement", unit: "ratio", value: f.top1Agreement, label },
     { metric: "kl_base_technique", unit: "nats", value: f.klDivergence, label: `KL(base ‖ technique) per position, ${label}` },
+    ...perplexity,
   ];
+}
+
+/**
+ * Perplexity of the technique's model and of the unmodified base on the model's `perplexityText`, tokenised
+ * with the checkpoint's tokenizer.json (src/model/perplexity.ts: non-overlapping chunks of the context). A
+ * failure is a null with its reason, so that the logits fidelity above is still recorded.
+ */
+export async function casePerplexity(c: Case, sessionOptions: ort.InferenceSession.SessionOptions): Promise<ScalarMeasure[]> {
+  const base = c.technique.kind === "base";
+  const metrics = base ? ["perplexity"] : ["perplexity", "perplexity_base"];
+  let ids: number[];
+  try {
+    ids = tokenizeTextFile(c.model, c.model.perplexityText!);
+  } catch (error) {
+    return metrics.map((metric) => ({ metric, unit: "ppl", value: null, reason: `perplexity not computed: ${(error as Error).message}` }));
+  }
+  const results: ScalarMeasure[] = [];
+  for (const [metric, target] of [["perplexity", c], ...(base ? [] : [["perplexity_base", { ...c, technique: { kind: "base" } }]])] as [string, Case][]) {
+    try {
+      const r = await perplexityOfIr(caseIr(target), ids, sessionOptions);
+      const what = metric === "perplexity_base" ? "the unmodified base" : base ? "the model" : "the technique's model";
+      results.push({
+        metric,
+        unit: "ppl",
+        value: r.perplexity,
+        label: `${what} on ${basename(c.model.perplexityText!)}: exp(mean NLL) over ${r.predictedTokens} predicted of ${r.textTokens} tokens, ${r.chunks} non-overlapping chunks of ≤ ${r.chunkTokens} tokens (checkpoint tokenizer)`,
+      });
+    } catch (error) {
+      results.push({ metric, unit: "ppl", value: null, reason: `perplexity not computed: ${(error as Error).message}` });
+    }
+  }
+  return results;
 }
