@@ -1,12 +1,19 @@
-// ONNX emission of a MoE FFN from standard ops (DESIGN.md §4: TopK + gather/scatter matched com.microsoft MoE on
-// ORT CPU; QMoE was slow):
+// ONNX emission of a MoE FFN from standard ops (DESIGN.md §4; the com.microsoft MoE op is not used: its CPU kernel
+// only takes an interleaved, GPT-OSS-style SwiGLU — sigmoid(1.702·gate), clamped — not Mixtral's, and no capacity):
 //   router MatMul → Softmax → TopK(k) → (renormalise) → (capacity: drop assignments over an expert's capacity)
-//   sparse:       Gather the k chosen experts' slices of the stacked [E, H, 2I] / [E, I, H] initialisers per token
-//                 and run batched MatMuls: a decode step of batch 1 reads and runs k experts, not E.
-//   dense-masked: run every expert on every token ([E, T, ·] batched MatMuls) and weight by a scattered [T, E]
-//                 routing matrix that is zero off the top-k. Used for prefill, where gathering per token would
-//                 materialise [T, k, H, 2I] weights (memory heavy); it costs E/k × the sparse FLOPs and the
-//                 result's settings say so.
+//   sparse (default, decode and prefill): each expert has its own initialisers ([H, 2I] and [I, H]) and its own
+//                 branch (emitRoutedExperts): the tokens routed to it are found with NonZero and gathered (tokens,
+//                 never weights), its SwiGLU runs on those rows, and the weighted result is added back with
+//                 ScatterND. Each branch sits in an If on "expert e has tokens" (grouped two-level from 16 experts
+//                 on), so a step reads only the chosen experts' weights, in place, and runs nothing for the others.
+//   gathered:     the older sparse path: Gather the k chosen experts' slices of stacked [E, H, 2I] / [E, I, H]
+//                 initialisers per token, then batched MatMuls. The Gather COPIES the chosen weights every step (as
+//                 much memory traffic as the MatMul itself, plus the allocation): 2.3× slower at decode.
+//   dense-masked: every expert on every token ([E, T, ·] batched MatMuls), weighted by a scattered [T, E] routing
+//                 matrix that is zero off the top-k: E/k × the FLOPs. Kept as an option (a baseline).
+// Measured on ORT 1.30 CPU, 1 thread, 4 layers, hidden 1024, fp32 (docs/moe.md has the numbers with CIs): decode
+// batch 1, E=8 top-2 FFN 2816: sparse 27.8 ms, gathered 65.1 ms, vs a dense FFN 5632 stack 28.6 ms; E=64 FFN 512:
+// sparse 10.9 ms vs E=8 9.6 ms; prefill 128 tokens E=8 FFN 2816: sparse 356 ms, dense-masked 1180 ms.
 // Capacity (GShard/Switch style): an assignment is kept while its expert has had fewer than
 // C = ceil(capacityFactor · T · k / E) earlier assignments, counted in token-major order over the T = batch ·
 // sequence tokens of the run (dropped assignments contribute nothing; the residual carries the token).
@@ -16,7 +23,8 @@ import { irFloatTensor } from "./ir.js";
 import type { LinearEmitter } from "./onnx.js";
 import type { MoeFfn, SwigluFfn } from "./moe.js";
 
-export type MoeCompute = "sparse" | "dense-masked";
+/** How routed experts run (see the file header): "sparse" (default), or the older "gathered" and "dense-masked". */
+export type MoeCompute = "sparse" | "gathered" | "dense-masked";
 
 export interface MoeEmitContext {
   layer: number;
@@ -47,6 +55,101 @@ function stackedTransposed(g: GraphBuilder, emitter: LinearEmitter, name: string
   return g.float(initName, [experts, cols, rows], out);
 }
 
+/** Expert e of a stacked [E, out, in] tensor as its own MatMul operand [in, out] (initialiser `${name}.T.${e}`). */
+function expertTransposed(g: GraphBuilder, emitter: LinearEmitter, name: string, expert: number): string {
+  const initName = `${name}.T.${expert}`;
+  if (g.hasInitializer(initName)) return initName;
+  const tensor = irFloatTensor(emitter.ir, name);
+  const [, rows, cols] = tensor.shape as [number, number, number];
+  return g.float(initName, [cols, rows], transpose2d(tensor.data.subarray(expert * rows * cols, (expert + 1) * rows * cols), rows, cols));
+}
+
+export interface RoutedExpertsOptions {
+  /**
+   * Wrap each expert's branch in an `If` on "expert e has tokens" (default true): an idle expert then costs one If
+   * node instead of its ~15 (mostly empty) nodes, which is what keeps a step's cost flat in E at decode.
+   */
+  skipIdleExperts?: boolean;
+  /** Experts per group of the two-level If (default: √E from GROUP_EXPERTS_FROM experts on, else no grouping). */
+  groupSize?: number;
+}
+
+/** From this many experts on, the per-expert Ifs are grouped under per-group Ifs (measured: see docs/moe.md). */
+export const GROUP_EXPERTS_FROM = 16;
+
+/**
+ * Routed experts that read only the chosen experts' weights, in place (reusable: MoE, mixtures of LoRA experts).
+ * For each expert e: the tokens routed to it are found with NonZero over `topIndices` and gathered (tokens, never
+ * weights), `expertFn(e, rows)` maps those rows [n_e, H] to [n_e, H_out], the result is weighted by each token's
+ * routing weight for e and added back at its rows (ScatterND, reduction add). With `skipIdleExperts` (default),
+ * nothing of an expert without tokens runs.
+ *
+ * @param tokens     [T, H] float
+ * @param topIndices [T, k] int64, the chosen experts (distinct per token, as TopK gives them)
+ * @param weights    [T, k] float, each assignment's weight (0 for a dropped one)
+ * @param expertFn   emits expert e on `rows` [n, H] and returns its output [n, H_out]; whatever it emits runs inside
+ *                   the expert's branch, and initialisers it adds go to the main graph
+ * @param outputShape a value holding the output's shape [T, H_out] (default: the shape of `tokens`)
+ * @returns [T, H_out] float: Σ over each token's chosen experts of weight · expertFn(e, token)
+ */
+export function emitRoutedExperts(
+  g: GraphBuilder,
+  tokens: string,
+  topIndices: string,
+  weights: string,
+  experts: number,
+  expertFn: (expert: number, rows: string) => string,
+  options: RoutedExpertsOptions & { outputShape?: string } = {},
+): string {
+  const skipIdle = options.skipIdleExperts ?? true;
+  let accumulated = g.op("ConstantOfShape", [options.outputShape ?? g.op("Shape", [tokens])]); // float zeros [T, H_out]
+  const branch = (expert: number, into: string): string => {
+    const nonZero = g.op("NonZero", [g.op("Equal", [topIndices, g.int64([expert], [])])]); // [2, n]: (token, slot)
+    const tokenIndex = g.op("Gather", [nonZero, g.int64([0], [])], { axis: 0 }); // [n]
+    const rows = g.op("Gather", [tokens, tokenIndex], { axis: 0 }); // [n, H]
+    const weight = g.op("GatherND", [weights, g.op("Transpose", [nonZero], { perm: [1, 0] })]); // [n]
+    const out = g.op("Mul", [expertFn(expert, rows), g.op("Unsqueeze", [weight, g.int64([1])])]);
+    return g.op("ScatterND", [into, g.op("Unsqueeze", [tokenIndex, g.int64([1])]), out], { reduction: "add" });
+  };
+  if (!skipIdle) {
+    for (let e = 0; e < experts; e++) accumulated = branch(e, accumulated);
+    return accumulated;
+  }
+  // Which experts have at least one token, computed once for all E: [T, k] → one-hot [T, k, E] → any → E flags [1].
+  const oneHot = g.op("OneHot", [topIndices, g.int64([experts], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))], { axis: -1 });
+  const anyToken = g.op("ReduceMax", [oneHot], { axes: [0, 1], keepdims: 0 }); // [E] float 1/0
+  const busy = g.op("Greater", [anyToken, g.scalar(0)]); // [E] bool
+  const flags = g.node("Split", [busy, g.int64(new Array<number>(experts).fill(1))], experts, { axis: 0 });
+  // An If on "expert e has tokens" around each expert's branch; with many experts, the experts are also grouped
+  // under an If on "some expert of the group has tokens", so that a decode step runs about √E + k·√E Ifs, not E.
+  const chain = (from: number, to: number, input: string): string => {
+    let value = input;
+    for (let e = from; e < to; e++) {
+      const into = value;
+      const thenBranch = g.subgraph(g.fresh(`expert_${e}`), () => [{ name: g.op("Identity", [branch(e, into)]), type: "float32" }]);
+      const elseBranch = g.subgraph(g.fresh(`idle_${e}`), () => [{ name: g.op("Identity", [into]), type: "float32" }]);
+      value = g.op("If", [flags[e]!], { then_branch: { graph: thenBranch }, else_branch: { graph: elseBranch } });
+    }
+    return value;
+  };
+  const groupSize = options.groupSize ?? (experts >= GROUP_EXPERTS_FROM ? Math.ceil(Math.sqrt(experts)) : experts);
+  if (groupSize >= experts) return chain(0, experts, accumulated);
+  const groups = Math.ceil(experts / groupSize);
+  const padded = groups * groupSize;
+  const anyPadded = padded === experts ? anyToken : g.op("Pad", [anyToken, g.int64([0, padded - experts])]); // zero pads
+  const groupBusy = g.op("ReduceMax", [g.op("Reshape", [anyPadded, g.int64([groups, groupSize])])], { axes: [1], keepdims: 0 });
+  const groupFlags = g.node("Split", [g.op("Greater", [groupBusy, g.scalar(0)]), g.int64(new Array<number>(groups).fill(1))], groups, { axis: 0 });
+  for (let group = 0; group < groups; group++) {
+    const into = accumulated;
+    const from = group * groupSize;
+    const to = Math.min(experts, from + groupSize);
+    const thenBranch = g.subgraph(g.fresh(`experts_${from}_${to - 1}`), () => [{ name: g.op("Identity", [chain(from, to, into)]), type: "float32" }]);
+    const elseBranch = g.subgraph(g.fresh(`idle_${from}_${to - 1}`), () => [{ name: g.op("Identity", [into]), type: "float32" }]);
+    accumulated = g.op("If", [groupFlags[group]!], { then_branch: { graph: thenBranch }, else_branch: { graph: elseBranch } });
+  }
+  return accumulated;
+}
+
 export function emitMoeFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: MoeFfn, x: string, ctx: MoeEmitContext): string {
   const { experts: E, topK: k, expertFfn: I } = ffn;
   const H = emitter.ir.dims.hidden;
@@ -65,8 +168,6 @@ export function emitMoeFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: MoeFfn,
     g.op("Identity", [topIndices], {}, { name: routerIndicesOutput(ctx.layer) });
     ctx.addOutput(routerIndicesOutput(ctx.layer), "int64", ["tokens", k]);
   }
-  const gateUpT = stackedTransposed(g, emitter, ffn.gateUp); // [E, H, 2I]
-  const downT = stackedTransposed(g, emitter, ffn.down); // [E, I, H]
   const halves = g.int64([I, I]);
   const swiglu = (hidden: string): string => {
     const [gate, up] = g.node("Split", [hidden, halves], 2, { axis: -1 }) as [string, string];
@@ -74,12 +175,21 @@ export function emitMoeFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: MoeFfn,
   };
   let routed: string;
   if (ctx.compute === "sparse") {
+    routed = emitRoutedExperts(g, flat, topIndices, weights, E, (e, rows) => {
+      const hidden = g.op("MatMul", [rows, expertTransposed(g, emitter, ffn.gateUp, e)]); // [n, 2I]
+      return g.op("MatMul", [swiglu(hidden), expertTransposed(g, emitter, ffn.down, e)]); // [n, H]
+    });
+  } else if (ctx.compute === "gathered") {
+    const gateUpT = stackedTransposed(g, emitter, ffn.gateUp); // [E, H, 2I]
+    const downT = stackedTransposed(g, emitter, ffn.down); // [E, I, H]
     const tokens = g.op("Reshape", [flat, g.int64([-1, 1, 1, H])]); // [T, 1, 1, H]
     const hidden = g.op("MatMul", [tokens, g.op("Gather", [gateUpT, topIndices], { axis: 0 })]); // [T, k, 1, 2I]
     const out = g.op("MatMul", [swiglu(hidden), g.op("Gather", [downT, topIndices], { axis: 0 })]); // [T, k, 1, H]
     const weighted = g.op("Mul", [g.op("Reshape", [out, g.int64([-1, k, H])]), g.op("Unsqueeze", [weights, g.int64([2])])]);
     routed = g.op("ReduceSum", [weighted, g.int64([1])], { keepdims: 0 }); // [T, H]
   } else {
+    const gateUpT = stackedTransposed(g, emitter, ffn.gateUp); // [E, H, 2I]
+    const downT = stackedTransposed(g, emitter, ffn.down); // [E, I, H]
     const out = g.op("MatMul", [swiglu(g.op("MatMul", [flat, gateUpT])), downT]); // [E, T, H]
     const dense = g.op("ScatterElements", [g.op("ConstantOfShape", [g.op("Shape", [probs])]), topIndices, weights], { axis: 1 }); // [T, E]
     const perExpert = g.op("Unsqueeze", [g.op("Transpose", [dense], { perm: [1, 0] }), g.int64([2])]); // [E, T, 1]

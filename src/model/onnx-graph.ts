@@ -24,7 +24,7 @@ export const ELEMENT_TYPE: Record<ElementType, number> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
-export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] } | { int: number };
+export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] } | { int: number } | { graph: Onnx.IGraphProto };
 
 function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
@@ -33,6 +33,7 @@ function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
   if ("float" in value) return { name, type: T.FLOAT, f: value.float };
   if ("floats" in value) return { name, type: T.FLOATS, floats: value.floats };
+  if ("graph" in value) return { name, type: T.GRAPH, g: value.graph };
   return { name, type: T.INT, i: value.int };
 }
 
@@ -40,7 +41,8 @@ function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
 export type Dim = number | string;
 
 export class GraphBuilder {
-  private readonly nodes: Onnx.INodeProto[] = [];
+  /** Nodes of the graph being built: the main graph, or a subgraph while `subgraph()` runs. */
+  private nodes: Onnx.INodeProto[] = [];
   private readonly initializers: Onnx.ITensorProto[] = [];
   private readonly initializerNames = new Set<string>();
   private readonly inputs: Onnx.IValueInfoProto[] = [];
@@ -72,6 +74,22 @@ export class GraphBuilder {
   /** One-output node; returns the output name. */
   op(op: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, options: { name?: string; domain?: string } = {}): string {
     return this.node(op, inputs, options.name ?? 1, attributes, options.domain)[0]!;
+  }
+
+  /**
+   * A subgraph (the body of an If or Loop): the nodes that `build` emits go into it, not the main graph; initialisers
+   * and constants it creates stay in the main graph and the subgraph reads them as outer-scope values (no copy).
+   * `build` returns the subgraph's outputs, which must be values computed inside it.
+   */
+  subgraph(name: string, build: () => { name: string; type: ElementType }[]): Onnx.IGraphProto {
+    const outer = this.nodes;
+    this.nodes = [];
+    try {
+      const outputs = build();
+      return { name, node: this.nodes, output: outputs.map((o) => ({ name: o.name, type: { tensorType: { elemType: ELEMENT_TYPE[o.type] } } })) };
+    } finally {
+      this.nodes = outer;
+    }
   }
 
   hasInitializer(name: string): boolean {

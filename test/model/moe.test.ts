@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
@@ -83,18 +83,42 @@ describe("MoE FFN in ONNX", () => {
     await expectMatchesReference(ir, "prefill", "dense-masked", TOKENS);
   });
 
-  it("prefill with sparse (gathered) experts equals the reference too", async () => {
+  it("prefill with sparse (per-expert) experts equals the reference too", async () => {
     await expectMatchesReference(ir, "prefill", "sparse", TOKENS);
   });
 
-  it("decode gathers the k chosen experts from the stacked initialisers instead of running all E", async () => {
-    const run = await expectMatchesReference(ir, "decode", undefined, [[5], [71]]);
-    const nodes = run.optimized.graph!.node ?? [];
-    const gathers = nodes.filter((n) => n.opType === "Gather" && (n.input ?? []).some((i) => i.includes("experts.gate_up_proj.T") || i.includes("experts.down_proj.T")));
-    expect(gathers.length).toBe(4); // 2 MoE layers × (gate_up, down)
-    // No MatMul reads a whole expert stack directly (that would run every expert).
-    const direct = nodes.filter((n) => (n.opType === "MatMul" || n.opType === "FusedMatMul") && (n.input ?? []).some((i) => i.endsWith("_proj.T") && i.includes("experts.")));
-    expect(direct).toEqual([]);
+  it("prefill with the older gathered experts, and decode by default, equal the reference too", async () => {
+    await expectMatchesReference(ir, "prefill", "gathered", TOKENS);
+    await expectMatchesReference(ir, "decode", undefined, [[5], [71]]);
+  });
+
+  it("decode runs only the k chosen experts: 2 expert MatMuls per chosen expert per MoE layer execute (ORT's profile)", async () => {
+    const wide = tinyMoe({ experts: 20, topK: 2, expertFfn: 24 }); // ≥ 16 experts: the grouped two-level If
+    const wideIr = buildModelIr(wide, synthesizeWeights(wide));
+    await expectMatchesReference(wideIr, "decode", undefined, [[5]]);
+    const { bytes } = emitOnnx(wideIr, { scenario: "decode", presentOutputs: false });
+    // Names of the MatMuls that read an expert's own initialiser, in every (nested) subgraph.
+    const expertMatMuls = new Set<string>();
+    const visit = (graph: onnxProto.onnx.IGraphProto) => {
+      for (const node of graph.node ?? []) {
+        if (node.opType === "MatMul" && (node.input ?? []).some((i) => /experts\.(gate_up|down)_proj\.T\.\d+$/.test(i))) expertMatMuls.add(node.name!);
+        for (const attribute of node.attribute ?? []) if (attribute.g) visit(attribute.g);
+      }
+    };
+    visit(onnxProto.onnx.ModelProto.decode(bytes).graph!);
+    expect(expertMatMuls.size).toBe(3 * 20 * 2); // every expert exists in the graph…
+    const dir = mkdtempSync(join(tmpdir(), "effbench-moe-profile-"));
+    const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: join(dir, "profile"), intraOpNumThreads: 1 });
+    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", BigInt64Array.of(5n), [1, 1]) };
+    for (let layer = 0; layer < wideIr.dims.layers; layer++)
+      for (const kind of ["key", "value"]) feeds[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [1, wideIr.dims.kvHeads, 0, wideIr.dims.headDim]);
+    await session.run(feeds);
+    session.endProfiling();
+    await session.release();
+    const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), "utf8")) as { cat: string; name: string }[];
+    const ran = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && expertMatMuls.has(e.name.replace(/_kernel_time$/, "")));
+    expect(ran.length).toBe(3 * 2 * 2); // …but only the 2 chosen ones run, per layer
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("renormalised or not, with a capacity factor that drops tokens, still equals the reference", async () => {
