@@ -161,6 +161,8 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     notes = {"attnImplementation": attn_implementation}
     tensors = load_file(weights_path, device=str(device))
     router_bias = any(k.endswith(".mlp.gate.bias") for k in tensors)
+    if kind in QUANT_KINDS and training:
+        raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
     model, config, arch = meta_model(case["model"], attn_implementation, router_bias)
     notes["architecture"] = arch
     if case["model"].get("moe"):
@@ -217,7 +219,10 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     if quant is not None:
         import weight_quant
 
-        notes.update(weight_quant.quantize_model(model, quant, device))
+        try:
+            notes.update(weight_quant.quantize_model(model, quant, device, dtype))
+        except ValueError as error:  # a shape or group size torch's int4 kernels do not take
+            raise Unsupported(f"{quant['kind']} on torch: {error}")
         if kind in ADAPTER_KINDS:
             notes["adapterBase"] = "int4 (QLoRA-style: packed base, dequantised in backward)"
     elif kind not in ADAPTER_KINDS and kind not in ("base", "fp16", "bf16"):

@@ -43,6 +43,18 @@ class Router(nn.Module):
         return logits, top, index
 
 
+def capacity_keep(index, experts, capacity_factor):
+    """src/model/moe-onnx.ts's capacity rule: an assignment is kept while its expert has had fewer than
+    C = ceil(capacityFactor · T · k / E) earlier assignments, counted in token-major order over the T tokens of
+    this forward; C is computed in float32 as the ORT graph computes it. Returns a bool mask shaped like `index`."""
+    flat = index.reshape(-1)
+    one_hot = F.one_hot(flat, experts)
+    position = (one_hot.cumsum(0) * one_hot).sum(-1)  # 1-based rank of each assignment within its expert
+    count = torch.tensor(float(flat.numel()), dtype=torch.float32)
+    capacity = torch.ceil(count * torch.tensor(capacity_factor / experts, dtype=torch.float32))
+    return (position.float() <= capacity).reshape(index.shape)
+
+
 class MoeBlock(nn.Module):
     def __init__(self, config, moe, router_bias, shared_width):
         super().__init__()
@@ -51,17 +63,18 @@ class MoeBlock(nn.Module):
         self.gate = Router(config.hidden_size, moe["experts"], moe.get("topK", 2), moe.get("normTopK", True), router_bias)
         self.experts = MixtralExperts(config)
         self.shared_experts = SwiGLU(config.hidden_size, shared_width) if shared_width else None
-        # Expert load of the last forward (tokens routed to each expert), for routing metrics.
-        self.record_load = False
-        self.load = None
+        self.capacity_factor = moe.get("capacityFactor")
 
     def forward(self, hidden_states):
         batch, seq, hidden = hidden_states.shape
         x = hidden_states.reshape(-1, hidden)
         _, weights, index = self.gate(x)
-        if self.record_load:
-            counts = torch.bincount(index.flatten(), minlength=self.gate.weight.shape[0])
-            self.load = counts if self.load is None else self.load + counts
+        if self.capacity_factor is not None:
+            # A dropped assignment gets transformers' expert sentinel E (skipped by every experts implementation)
+            # and weight 0: it costs nothing and contributes nothing; the residual carries the token.
+            keep = capacity_keep(index, self.experts.num_experts, self.capacity_factor)
+            index = torch.where(keep, index, torch.full_like(index, self.experts.num_experts))
+            weights = weights * keep.to(weights.dtype)
         y = self.experts(x, index, weights)
         if self.shared_experts is not None:
             y = y + self.shared_experts(x)
@@ -70,14 +83,12 @@ class MoeBlock(nn.Module):
 
 def moe_config_kwargs(model):
     moe = model["moe"]
-    if moe.get("capacityFactor") is not None:
-        raise ValueError("capacityFactor: transformers' MoE blocks never drop tokens; the torch runner does not model capacity")
     return {"num_local_experts": moe["experts"], "num_experts_per_tok": moe.get("topK", 2), "intermediate_size": moe.get("expertFfn") or model["ffn"], "router_jitter_noise": 0.0}
 
 
 def needs_project_block(model, router_bias):
     moe = model["moe"]
-    return router_bias or not moe.get("normTopK", True) or moe.get("sharedExperts", 0) > 0 or moe.get("firstDenseLayers", 0) > 0
+    return router_bias or moe.get("capacityFactor") is not None or not moe.get("normTopK", True) or moe.get("sharedExperts", 0) > 0 or moe.get("firstDenseLayers", 0) > 0
 
 
 def install(model_module, config, model, router_bias):
@@ -90,4 +101,31 @@ def install(model_module, config, model, router_bias):
             layer.mlp = SwiGLU(config.hidden_size, model["ffn"])
         else:
             layer.mlp = MoeBlock(config, moe, router_bias, shared_width)
-    return "effbench MoeBlock (router bias, top-k renormalisation, shared experts, dense first layers) over transformers' MixtralExperts"
+    return "effbench MoeBlock (router bias, top-k renormalisation, shared experts, dense first layers, capacity) over transformers' MixtralExperts"
+
+
+class RoutingCapture:
+    """Records the experts each MoE layer's router chose (before capacity drops), per forward, through forward hooks
+    on the routers (`layers.{i}.mlp.gate`: transformers' MixtralTopKRouter or this file's Router, both returning
+    (logits, weights, indices)). `indices()` gives {layer: flat token-major [T·k] list} over all captured forwards."""
+
+    def __init__(self, model):
+        import re
+
+        self.by_layer = {}
+        self.handles = []
+        for name, module in model.named_modules():
+            match = re.search(r"layers\.(\d+)\.mlp\.gate$", name)
+            if match:
+                layer = int(match.group(1))
+                self.handles.append(module.register_forward_hook(lambda _m, _i, out, layer=layer: self.by_layer.setdefault(layer, []).append(out[2].detach().reshape(-1).cpu())))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+
+    def indices(self):
+        return {str(layer): torch.cat(parts).tolist() for layer, parts in sorted(self.by_layer.items())}

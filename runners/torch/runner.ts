@@ -10,6 +10,8 @@ import type { RunnerOptions } from "../registry.js";
 import { watchRss } from "../proc.js";
 import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
 import { ensureWeightsFile } from "./weights-file.js";
+import { routingOutcome } from "./routing.js";
+import { createRng } from "../../src/measure/stats.js";
 
 /** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
 export const TORCH_TECHNIQUES = new Set(["base", "lora", "rslora", "dora", "int8", "int4", "fp16", "bf16"]);
@@ -85,7 +87,6 @@ export class TorchRunner implements Runner {
     const merged = (c.technique as { merged?: boolean }).merged;
     if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (!ADAPTER_KINDS.has(c.technique.kind) || merged))
       return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
-    if (c.model.moe?.capacityFactor !== undefined) return "capacityFactor: transformers' MoE blocks never drop tokens; the torch runner does not model capacity";
     if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none";
     if (c.model.checkpoint) return "checkpoint models are not loaded by the torch runner yet";
     const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
@@ -135,7 +136,7 @@ export class TorchRunner implements Runner {
         : () => {};
     try {
       const reply = await worker.request(
-        { type: "run", case: c, repeat: ctx.repeat, weightsPath },
+        { type: "run", case: c, repeat: ctx.repeat, weightsPath, fidelityInputIds: ctx.repeat === 0 && c.technique.kind !== "base" ? fidelityInputIds(c) : undefined },
         {
           final: ["result"],
           timeoutMs: ctx.timeoutMs,
@@ -146,7 +147,7 @@ export class TorchRunner implements Runner {
         },
       );
       if (reply.type === "error") return { status: "failed", reason: errorReason(reply) };
-      return reply.outcome as RepeatOutcome;
+      return routingOutcome(c, reply.outcome as RepeatOutcome & { routingIndices?: Record<string, number[]> });
     } catch (error) {
       if (!(error instanceof WorkerError)) throw error;
       this.retire(ctx.repeat, worker);
@@ -159,8 +160,9 @@ export class TorchRunner implements Runner {
     }
   }
 
-  /** Full-sequence logits of a case's model on given tokens (fidelity and contract tests), from the repeat-0 worker. */
-  async forwardLogits(c: Case, inputIds: number[][]): Promise<{ shape: number[]; data: Float64Array; counts: Record<string, unknown> }> {
+  /** Full-sequence logits of a case's model on given tokens (fidelity and contract tests), from the repeat-0 worker;
+   * for MoE models also the experts each layer's router chose ({layer: token-major [T·k]}, before capacity drops). */
+  async forwardLogits(c: Case, inputIds: number[][]): Promise<{ shape: number[]; data: Float64Array; counts: Record<string, unknown>; routing: Record<string, number[]> | null }> {
     const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
     const worker = await this.workerFor(0);
     const reply = await worker.request({ type: "forward", case: c, weightsPath, inputIds }, { final: ["logits"] }).catch((error: unknown) => {
@@ -168,7 +170,7 @@ export class TorchRunner implements Runner {
       throw error;
     });
     if (reply.type === "error") throw new Error(errorReason(reply));
-    return { shape: reply.shape as number[], data: Float64Array.from(reply.data as number[]), counts: reply.counts as Record<string, unknown> };
+    return { shape: reply.shape as number[], data: Float64Array.from(reply.data as number[]), counts: reply.counts as Record<string, unknown>, routing: (reply.routing as Record<string, number[]> | null) ?? null };
   }
 
   /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */
@@ -195,6 +197,13 @@ export class TorchRunner implements Runner {
     this.workers.clear();
     await Promise.all(workers.map((w) => w.close()));
   }
+}
+
+/** Tokens of the fidelity prompt: the very ids src/model/case-fidelity.ts feeds the ort runner (same seed, same cap). */
+const FIDELITY_TOKENS = 32;
+export function fidelityInputIds(c: Case): number[][] {
+  const rng = createRng(c.protocol.seed + 1);
+  return [Array.from({ length: Math.min(FIDELITY_TOKENS, c.workload.promptTokens) }, () => Math.floor(rng() * c.model.vocab))];
 }
 
 function errorReason(reply: WorkerMessage): string {

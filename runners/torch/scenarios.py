@@ -266,14 +266,28 @@ def _free(device):
         torch.cuda.empty_cache()
 
 
-def run_repeat(case, repeat, weights_path, on_window):
+def run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     try:
-        return _run_repeat(case, repeat, weights_path, on_window)
+        return _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids)
     except Unsupported as reason:
         return {"status": "unsupported", "reason": str(reason)}
 
 
-def _run_repeat(case, repeat, weights_path, on_window):
+def _routing_pass(model, scenario, ids, iteration):
+    """One untimed pass after the measure window that records the MoE routers' choices (routing metrics, as the ort
+    child does with one extra run): the timed iteration itself, or for a train step its forward alone."""
+    import moe_block
+
+    with moe_block.RoutingCapture(model) as capture:
+        if scenario == "train-step":
+            with torch.no_grad():
+                model(input_ids=ids, use_cache=False, logits_to_keep=1)
+        else:
+            iteration()
+    return capture.indices()
+
+
+def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     scenario = case["scenario"]
     technique = case.get("technique") or {"kind": "base"}
     device = resolve_device(case)
@@ -293,9 +307,24 @@ def _run_repeat(case, repeat, weights_path, on_window):
     torch.manual_seed(case["protocol"].get("seed", 1))
     settings = {"device": str(device), "dtype": dtype_name, "threads": threads, "torch": torch.__version__, "timer": "cuda-events" if device.type == "cuda" else "perf_counter"}
     model = None
+    fidelity_scalars = []
+    base_logits = None
+    if fidelity_input_ids and technique.get("kind", "base") != "base":
+        import fidelity
+
+        try:
+            # The base first, so that only one model is resident at a time.
+            base_logits = fidelity.base_logits(case, weights_path, device, fidelity_input_ids)
+        except Exception as error:
+            fidelity_scalars = fidelity.not_computed(error)
     try:
         model, notes, counts = hf_model.build_model(case, weights_path, device, dtype, training=training)
         settings.update(notes)
+        if base_logits is not None:
+            try:
+                fidelity_scalars = fidelity.scalars(fidelity.measures(base_logits, fidelity.technique_logits(model, fidelity_input_ids, device)), len(fidelity_input_ids[0]))
+            except Exception as error:
+                fidelity_scalars = fidelity.not_computed(error)
         if training:
             model.train()
             if (case.get("torch") or {}).get("gradientCheckpointing"):
@@ -329,6 +358,7 @@ def _run_repeat(case, repeat, weights_path, on_window):
         _free(device)
         memory_reset = reset_peak_memory(device)
         samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window, reset)
+        routing = _routing_pass(model, scenario, ids, iteration) if case["model"].get("moe") and scenario != "merge" else None
 
         series = [{"metric": "latency_ms", "unit": "ms", "values": samples}]
         for metric in ("ttft_ms", "tpot_ms", "swap_ms"):
@@ -349,7 +379,8 @@ def _run_repeat(case, repeat, weights_path, on_window):
                 if peak is not None
                 else {"metric": "peak_rss_bytes", "unit": "B", "value": None, "reason": "/proc/self/clear_refs or /proc/self/status not usable"}
             )
-        return {
+        scalars.extend(fidelity_scalars)
+        outcome = {
             "status": "completed",
             "series": series,
             "scalars": scalars,
@@ -358,6 +389,10 @@ def _run_repeat(case, repeat, weights_path, on_window):
             "settings": settings,
             "details": {"repeat": repeat, "warmupIterations": warmup_iterations, "pid": os.getpid(), "counts": counts},
         }
+        if routing is not None:
+            # Raw chosen experts per MoE layer; the harness summarises them (src/model/moe-routing.ts) and drops them.
+            outcome["routingIndices"] = routing
+        return outcome
     finally:
         del model
         _free(device)
@@ -370,12 +405,15 @@ def forward_logits(case, weights_path, input_ids):
     _set_threads(case)
     model, notes, counts = hf_model.build_model(case, weights_path, device, dtype)
     model.eval()
-    with torch.inference_mode():
+    import moe_block
+
+    with torch.inference_mode(), moe_block.RoutingCapture(model) as capture:
         ids = torch.tensor(input_ids, dtype=torch.long, device=device)
         logits = model(input_ids=ids, use_cache=False).logits.float().cpu()
     del model
     _free(device)
-    return list(logits.shape), logits.flatten().tolist(), {**counts, **notes}
+    routing = capture.indices() if case["model"].get("moe") else None
+    return list(logits.shape), logits.flatten().tolist(), {**counts, **notes}, routing
 
 
 def inspect_counts(case):

@@ -35,11 +35,11 @@ class _QuantLinearBase(nn.Linear):
 
 
 class Int8Linear(_QuantLinearBase):
-    def __init__(self, linear):
+    def __init__(self, linear, qmax=127):
         super().__init__(linear)
         w = linear.weight.detach().float()
-        scales = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
-        self.register_buffer("qweight", torch.round(w / scales[:, None]).clamp(-127, 127).to(torch.int8))
+        scales = w.abs().amax(dim=1).clamp(min=1e-12) / qmax
+        self.register_buffer("qweight", torch.round(w / scales[:, None]).clamp(-qmax, qmax).to(torch.int8))
         self.register_buffer("scales", scales.to(linear.weight.dtype))
 
     def dequantized(self):
@@ -67,7 +67,9 @@ class Int4Linear(_QuantLinearBase):
         super().__init__(linear)
         n, k = linear.weight.shape
         if k % group_size:
-            raise ValueError(f"in_features {k} is not a multiple of the int4 group size {group_size}")
+            raise ValueError(f"in_features {k} is not a multiple of the int4 group size {group_size} (torch's int4 kernels take whole groups)")
+        if device.type == "cpu" and n % 16:
+            raise ValueError(f"out_features {n} is not a multiple of 16, which _convert_weight_to_int4pack_for_cpu requires")
         self.group_size = group_size
         self.cuda = device.type == "cuda"
         w = linear.weight.detach().float()
@@ -130,13 +132,16 @@ def int4_unsupported_reason(device, dtype):
     return None
 
 
-def quantize_model(model, technique, device):
+def quantize_model(model, technique, device, dtype=None):
     """Replaces every projection of the decoder layers (not embeddings or lm_head) in place; returns notes."""
     kind = technique["kind"]
     group_size = int(technique.get("blockSize", technique.get("groupSize", 32)))
     if kind == "int4" and group_size not in INT4_GROUP_SIZES:
         raise ValueError(f"int4 group size {group_size} is not one of {INT4_GROUP_SIZES} (torch's int4 kernels)")
     symmetric = bool(technique.get("symmetric", True))
+    # Weight-only int8 never multiplies u8 by s8, so ORT's reduce_range (7-bit weights against vpmaddubsw
+    # saturation) has no reason here: "auto" is 8-bit; an explicit true still gives 7-bit weights.
+    int8_qmax = 63 if technique.get("reduceRange") is True else 127
     targets = technique.get("targets", "all-linear")
     chosen = PROJECTIONS if targets == "all-linear" else tuple(targets)
     replaced = 0
@@ -149,12 +154,15 @@ def quantize_model(model, technique, device):
             linear = getattr(owner, attr)
             if type(linear) is not nn.Linear:
                 continue
-            new = Int8Linear(linear) if kind == "int8" else Int4Linear(linear, group_size, device, symmetric)
+            new = Int8Linear(linear, int8_qmax) if kind == "int8" else Int4Linear(linear, group_size, device, symmetric)
             setattr(owner, attr, new.to(device))
             replaced += 1
     notes = {"quantizedLinears": replaced, "quantizedIn": "worker (from the float weights)"}
     if kind == "int8":
-        notes["int8"] = "weight-only, per-output-channel symmetric, dequantised in the matmul"
+        notes["int8"] = f"weight-only, per-output-channel symmetric {'7' if int8_qmax == 63 else '8'}-bit, dequantised in the matmul (activations stay float)"
     else:
-        notes["int4"] = f"group {group_size}, {'symmetric' if symmetric else 'asymmetric'} (as src/model/quantize.ts), " + ("_weight_int4pack_mm (CUDA)" if device.type == "cuda" else "_weight_int4pack_mm_for_cpu")
+        notes["int4"] = f"group {group_size}, {'symmetric' if symmetric else 'asymmetric'} (as src/model/quantize.ts), activations stay float, " + ("_weight_int4pack_mm (CUDA)" if device.type == "cuda" else "_weight_int4pack_mm_for_cpu")
+        if device.type == "cpu" and dtype is not None and dtype != torch.bfloat16:
+            # Measured on a 2048x2048 linear here: ~25x slower with fp32 activations than with bf16 ones.
+            notes["int4Kernel"] = "_weight_int4pack_mm_for_cpu with non-bf16 activations takes torch's slow generic path; torch.dtype bf16 gets the vectorised kernel"
     return notes

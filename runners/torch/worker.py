@@ -3,11 +3,11 @@
 JSON lines over stdio. The first line is a handshake with the protocol version and library versions; then
 one request per line, each answered by one reply with the request's id:
 
-  {"id": n, "type": "run", "case": {...}, "repeat": r, "weightsPath": "...safetensors"}
+  {"id": n, "type": "run", "case": {...}, "repeat": r, "weightsPath": "...safetensors", "fidelityInputIds": [[...]]?}
       -> {"id": n, "type": "window", "phase": "measure-start" | "measure-end"}   (zero or two of these)
       -> {"id": n, "type": "result", "outcome": RepeatOutcome}
   {"id": n, "type": "forward", "case": {...}, "weightsPath": "...", "inputIds": [[...]]}
-      -> {"id": n, "type": "logits", "shape": [...], "data": [...], "counts": {...}}
+      -> {"id": n, "type": "logits", "shape": [...], "data": [...], "counts": {...}, "routing": {layer: [T·k experts]} | null}
   {"id": n, "type": "inspect", "case": {...}}
       -> {"id": n, "type": "counts", "counts": {...}}   (meta device: no weights allocated)
   errors  -> {"id": n, "type": "error", "message": "...", "traceback": "..."}
@@ -131,13 +131,13 @@ def handle(request):
 
         inject_test_fault(request["case"])
         on_window = lambda phase: send({"id": rid, "type": "window", "phase": phase})
-        outcome = scenarios.run_repeat(request["case"], request.get("repeat", 0), request.get("weightsPath"), on_window)
+        outcome = scenarios.run_repeat(request["case"], request.get("repeat", 0), request.get("weightsPath"), on_window, request.get("fidelityInputIds"))
         send({"id": rid, "type": "result", "outcome": outcome})
     elif kind == "forward":
         import scenarios
 
-        shape, data, counts = scenarios.forward_logits(request["case"], request.get("weightsPath"), request["inputIds"])
-        send({"id": rid, "type": "logits", "shape": shape, "data": data, "counts": counts})
+        shape, data, counts, routing = scenarios.forward_logits(request["case"], request.get("weightsPath"), request["inputIds"])
+        send({"id": rid, "type": "logits", "shape": shape, "data": data, "counts": counts, "routing": routing})
     elif kind == "inspect":
         import scenarios
 

@@ -71,7 +71,7 @@ export const int4Technique: Technique<typeof params> = {
   kind: "int4",
   params,
   label: (p) => `int4 b${p.blockSize} ${p.symmetric ? "sym" : "asym"}`,
-  unsupportedReason: (_p, runner) => (runner === "torch" ? "int4 on the torch runner is not implemented yet" : undefined),
+  unsupportedReason: (_p, runner, scenario) => (runner === "torch" && scenario === "train-step" ? "int4 alone is not fine-tuned on torch: the packed int4 weights have no gradient (train LoRA over it with base: int4, QLoRA-style)" : undefined),
   rewriteIr: quantizeIrInt4,
   account: int4Accounting,
 };

@@ -68,7 +68,7 @@ export const int8Technique: Technique<typeof params> = {
   kind: "int8",
   params,
   label: (p) => `int8${p.reduceRange === true ? " 7-bit" : ""}`,
-  unsupportedReason: (_p, runner) => (runner === "torch" ? "int8 on the torch runner is not implemented yet" : undefined),
+  unsupportedReason: (_p, runner, scenario) => (runner === "torch" && scenario === "train-step" ? "int8 alone is not fine-tuned on torch: int8 weights have no gradient (train an adapter over an fp32 or int4 base instead)" : undefined),
   rewriteIr: quantizeIrInt8,
   account: int8Accounting,
   runtimeNotes: (p) => [`int8 weights ${resolveReduceRange(p) ? "7-bit (reduce_range: no VNNI on this CPU)" : "8-bit"}, u8 activations quantised per run`],

@@ -10,6 +10,7 @@ import { TorchRunner } from "../../runners/torch/runner.js";
 import { caseIr } from "../../src/model/case-model.js";
 import { buildOnnxModel } from "../../src/model/onnx.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
+import { summarizeRouting, type RoutingSummary } from "../../src/model/moe-routing.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
 import { planCase, tokens } from "./helpers.js";
 
@@ -33,6 +34,7 @@ const cases: [string, Partial<SuiteInput>][] = [
   ["DoRA merged", { techniques: [{ kind: "dora", rank: 8, targets: "all-linear", merged: true }] }],
   ["Mixtral-style MoE with routing skew", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
   ["DeepSeekMoE-style MoE", { models: [{ ...dense, ffn: 64, moe: { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 } }] }],
+  ["MoE with a capacity factor that drops assignments", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 0.5 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
 ];
 
 describe("ort and torch on the same case", () => {
@@ -48,4 +50,45 @@ describe("ort and torch on the same case", () => {
       expect(torch.shape).toEqual(out.logits!.dims);
       expect(relativeL2(torch.data, out.logits!.data as Float32Array)).toBeLessThan(1e-4);
     });
+});
+
+describe("ort and torch MoE routing on the same tokens", () => {
+  const moeCases: [string, NonNullable<SuiteInput["models"][number]["moe"]>, number][] = [
+    ["Mixtral-style, Zipf-skewed", { experts: 4, topK: 2 }, 1.5],
+    ["with a capacity factor of 0.5", { experts: 4, topK: 2, capacityFactor: 0.5 }, 1],
+    ["DeepSeekMoE-style, dense first layer", { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 }, 0],
+  ];
+  for (const [label, moe, routingSkew] of moeCases)
+    it(`choose the same experts per token and layer, so the histograms and dropped counts agree: ${label}`, async () => {
+      const c = planCase({ models: [{ ...dense, ffn: 64, moe }], workloads: [{ batch: 1, promptTokens: 9, routingSkew }] });
+      const ids = tokens(2, 9, c.model.vocab, 5);
+      const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: 2, promptTokens: 9, allLogits: true, routingOutputs: true });
+      const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
+      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
+      await session.release();
+      const ortIndices = new Map(Object.entries(out).filter(([name]) => name.startsWith("router_indices.")).map(([name, v]) => [Number(name.split(".")[1]), Array.from(v.data as BigInt64Array, Number)]));
+      const torch = await runner.forwardLogits(c, ids);
+      const torchIndices = new Map(Object.entries(torch.routing!).map(([layer, v]) => [Number(layer), v]));
+      expect([...torchIndices.keys()]).toEqual([...ortIndices.keys()]);
+      for (const [layer, indices] of ortIndices) expect(torchIndices.get(layer), `layer ${layer}`).toEqual(indices);
+      const summary = summarizeRouting(c.model, torchIndices);
+      expect(summary).toEqual(summarizeRouting(c.model, ortIndices));
+      for (const layer of summary.layers) expect(layer.tokensPerExpert.reduce((a, b) => a + b, 0)).toBe(2 * 9 * moe.topK!);
+      if (moe.capacityFactor !== undefined) expect(summary.droppedAssignments).toBeGreaterThan(0);
+    });
+
+  it("are recorded by a timed torch case like the ort runner's (per-layer histograms over one iteration)", async () => {
+    const c = planCase({ models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }], scenarios: ["decode"], workloads: [{ batch: 3, promptTokens: 8, routingSkew: 2 }] });
+    const outcome = await runner.runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
+    if (outcome.status !== "completed") throw new Error(outcome.reason);
+    const routing = outcome.details!.routing as RoutingSummary;
+    // A decode step routes batch tokens through each of the 2 MoE layers.
+    expect(routing.tokens).toBe(3);
+    expect(routing.layers.map((l) => l.tokensPerExpert.reduce((a, b) => a + b, 0))).toEqual([6, 6]);
+    const metric = (name: string) => outcome.scalars.find((s) => s.metric === name)!.value;
+    expect(metric("routing_max_mean_load")).toBeCloseTo(routing.maxMeanLoad, 12);
+    expect(metric("routing_dropped_tokens")).toBe(routing.droppedAssignments);
+    expect(metric("params_active")).toBe(routing.activeParamsPerToken);
+    expect(outcome).not.toHaveProperty("routingIndices");
+  });
 });
