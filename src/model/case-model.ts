@@ -30,7 +30,7 @@ export function caseIr(c: Case): ModelIr {
   const technique = getTechnique(c.technique.kind);
   if (c.technique.kind === "base") return ir;
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`);
-  return technique.rewriteIr(ir, c.technique);
+  return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
 }
 
 export function buildCaseOnnx(c: Case): CaseOnnx {

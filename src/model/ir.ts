@@ -19,6 +19,7 @@ import {
 import type { RawTensor } from "./safetensors.js";
 import type { Tensor, WeightMap } from "./weights.js";
 import { ffnLinears, ffnOwnTensorNames, isMoeLayer, mapFfnLinears, moeFfnIr, type MoeFfn, type SwigluFfn } from "./moe.js";
+import { mapMixloraLinears, mixloraLinears, mixloraOwnTensorNames, moleLinearTensorNames, type MixloraFfn, type MoleLinear, type XloraClassifier } from "./mole.js";
 
 /** A float32 tensor, or raw bytes of another dtype (packed int4, int8, fp16…). */
 export type IrTensor = Tensor | RawTensor;
@@ -38,7 +39,8 @@ export type LinearOp =
   | DoraLinear
   | Int4Linear
   | Int8Linear
-  | HalfLinear;
+  | HalfLinear
+  | MoleLinear; // mixtures of LoRA experts (issue 5, src/model/mole.ts)
 
 export interface LinearShape {
   inFeatures: number;
@@ -117,8 +119,8 @@ export interface AttentionBlock {
   o: LinearOp;
 }
 
-/** The FFN of a layer: dense SwiGLU, or a mixture of experts (issue 5, src/model/moe.ts). */
-export type FfnBlock = SwigluFfn | MoeFfn;
+/** The FFN of a layer: dense SwiGLU, a mixture of experts (issue 5, src/model/moe.ts) or MixLoRA's mixture of LoRA experts (src/model/mole.ts). */
+export type FfnBlock = SwigluFfn | MoeFfn | MixloraFfn;
 
 export interface LayerIr {
   inputNorm: string;
@@ -138,6 +140,8 @@ export interface ModelIr {
   lmHead: string;
   /** What techniques did to the model, for labels and provenance. */
   notes: string[];
+  /** X-LoRA (src/model/mole.ts): the classifier of the scaling pass; its presence makes every forward two passes. */
+  xloraClassifier?: XloraClassifier;
 }
 
 function denseLinear(model: ModelConfig, dims: Dimensions, layer: number, projection: ProjectionName): DenseLinear {
@@ -196,7 +200,7 @@ export function* linearsOf(ir: ModelIr): Generator<{ layer: number; projection: 
     yield { layer, projection: "k_proj", linear: attention.k };
     yield { layer, projection: "v_proj", linear: attention.v };
     yield { layer, projection: "o_proj", linear: attention.o };
-    for (const { projection, linear } of ffnLinears(ffn)) yield { layer, projection, linear }; // MoE: shared experts only
+    for (const { projection, linear } of ffn.kind === "mixlora" ? mixloraLinears(ffn) : ffnLinears(ffn)) yield { layer, projection, linear }; // MoE: shared experts only
   }
 }
 
@@ -214,7 +218,7 @@ export function mapLinears(ir: ModelIr, map: (linear: LinearOp, layer: number, p
         v: map(layer.attention.v, index, "v_proj"),
         o: map(layer.attention.o, index, "o_proj"),
       },
-      ffn: mapFfnLinears(layer.ffn, (linear, projection) => map(linear, index, projection)),
+      ffn: layer.ffn.kind === "mixlora" ? mapMixloraLinears(layer.ffn, (linear, projection) => map(linear, index, projection)) : mapFfnLinears(layer.ffn, (linear, projection) => map(linear, index, projection)),
     })),
   };
 }
@@ -233,6 +237,8 @@ export function linearTensorNames(linear: LinearOp): string[] {
       return [linear.packedWeight, linear.scales, ...(linear.zeroPoints ? [linear.zeroPoints] : []), ...(linear.bias ? [linear.bias] : [])];
     case "int8":
       return [linear.quantizedWeight, linear.scales, ...(linear.bias ? [linear.bias] : [])];
+    case "mole":
+      return [...linearTensorNames(linear.base), ...moleLinearTensorNames(linear)];
   }
 }
 
@@ -242,11 +248,12 @@ export function irTensorNames(ir: ModelIr): string[] {
   for (const layer of ir.layers) {
     names.add(layer.inputNorm);
     names.add(layer.postAttentionNorm);
-    for (const name of ffnOwnTensorNames(layer.ffn)) names.add(name);
+    for (const name of layer.ffn.kind === "mixlora" ? mixloraOwnTensorNames(layer.ffn) : ffnOwnTensorNames(layer.ffn)) names.add(name);
   }
   for (const { linear } of linearsOf(ir)) for (const name of linearTensorNames(linear)) names.add(name);
   names.add(ir.finalNorm);
   names.add(ir.lmHead);
+  if (ir.xloraClassifier) names.add(ir.xloraClassifier.weight).add(ir.xloraClassifier.bias);
   return [...names];
 }
 

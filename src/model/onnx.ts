@@ -18,6 +18,11 @@ import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, ty
 import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
 import { synthesizeWeights, type WeightMap } from "./weights.js";
 import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
+import { emitMixloraFfn, emitMoleLinear, emitXloraScalings, type MoleEmitContext } from "./mole-onnx.js";
+import { xloraBaseIr } from "./mole.js";
+
+/** X-LoRA's base (scaling) pass keeps its own KV cache in decode: inputs `xlora_base.past_key.{i}`, outputs `xlora_base.present_key.{i}`. */
+export const XLORA_BASE_CACHE_PREFIX = "xlora_base.";
 
 /** A graph input with symbolic dims (batch, sequence, past_sequence). */
 export interface GraphInput {
@@ -61,15 +66,24 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
   };
 
   const inputIds = addInput("input_ids", "int64", ["batch", decode ? 1 : "sequence"]);
-  const pastKeys: string[] = [];
-  const pastValues: string[] = [];
-  if (decode)
-    for (let layer = 0; layer < dims.layers; layer++) {
-      pastKeys.push(addInput(`past_key.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
-      pastValues.push(addInput(`past_value.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
-    }
+  // One KV cache per pass: X-LoRA's base pass has its own (prefixed) cache beside the adapted pass's.
+  const cacheInputs = (prefix: string) => {
+    const keys: string[] = [];
+    const values: string[] = [];
+    if (decode)
+      for (let layer = 0; layer < dims.layers; layer++) {
+        keys.push(addInput(`${prefix}past_key.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
+        values.push(addInput(`${prefix}past_value.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
+      }
+    return { prefix, keys, values };
+  };
+  const mainCache = cacheInputs("");
+  const xloraCache = ir.xloraClassifier ? cacheInputs(XLORA_BASE_CACHE_PREFIX) : undefined;
+  const pastKeys = mainCache.keys;
 
   const emitter = new LinearEmitter(g, ir);
+  const outputs: string[] = [];
+  emitter.mole = { routingOutputs: options.routingOutputs ?? false, addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)), xloraGates: new Map() };
 
   // Positions: pastLength … pastLength + S − 1, where pastLength is the cache length (0 in prefill).
   const zero = decode ? "" : g.int64([0], []);
@@ -114,7 +128,7 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
 
   const embedding = irFloatTensor(ir, ir.embedTokens);
   g.float(ir.embedTokens, embedding.shape, embedding.data);
-  let hidden = g.op("Gather", [ir.embedTokens, inputIds], { axis: 0 }); // [B, S, H]
+  const embedded = g.op("Gather", [ir.embedTokens, inputIds], { axis: 0 }); // [B, S, H]
 
   const qShape = g.int64([0, 0, dims.heads, dims.headDim]);
   const kvShape = g.int64([0, 0, dims.kvHeads, dims.headDim]);
@@ -122,39 +136,49 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
   const headsShape = g.int64([0, dims.heads, -1, dims.headDim]);
   const mergedShape = g.int64([0, 0, dims.qDim]);
   const queryScale = g.scalar(1 / Math.sqrt(dims.headDim), "attention_scale");
-  const outputs: string[] = [];
   const presents: { name: string; value: string }[] = [];
 
-  ir.layers.forEach((layer, index) => {
-    const normed = rmsNorm(hidden, layer.inputNorm);
-    const q = g.op("Reshape", [emitter.emit(layer.attention.q, normed), qShape]);
-    const k = g.op("Reshape", [emitter.emit(layer.attention.k, normed), kvShape]);
-    const v = g.op("Reshape", [emitter.emit(layer.attention.v, normed), kvShape]);
-    const qHeads = g.op("Mul", [g.op("Transpose", [rope(q)], { perm: [0, 2, 1, 3] }), queryScale]); // [B, h, S, D]
-    let keys = g.op("Transpose", [rope(k)], { perm: [0, 2, 1, 3] }); // [B, kv, S, D]
-    let values = g.op("Transpose", [v], { perm: [0, 2, 1, 3] });
-    if (decode) {
-      keys = g.op("Concat", [pastKeys[index]!, keys], { axis: 2 }, presentOutputs ? { name: `present_key.${index}` } : {});
-      values = g.op("Concat", [pastValues[index]!, values], { axis: 2 }, presentOutputs ? { name: `present_value.${index}` } : {});
-      if (presentOutputs) presents.push({ name: `present_key.${index}`, value: keys }, { name: `present_value.${index}`, value: values });
-    }
-    const grouped = g.op("Reshape", [qHeads, groupedShape]); // [B, kv, group·S, D]
-    let scores = g.op("MatMul", [grouped, g.op("Transpose", [keys], { perm: [0, 1, 3, 2] })]); // [B, kv, group·S, T]
-    if (mask) scores = g.op("Add", [scores, mask]);
-    const probs = g.op("Softmax", [scores], { axis: -1 });
-    const context = g.op("Reshape", [g.op("MatMul", [probs, values]), headsShape]); // [B, h, S, D]
-    const merged = g.op("Reshape", [g.op("Transpose", [context], { perm: [0, 2, 1, 3] }), mergedShape]);
-    hidden = g.op("Add", [hidden, emitter.emit(layer.attention.o, merged)]);
+  const decoderStack = (layers: ModelIr["layers"], start: string, cache: typeof mainCache): string => {
+    let hidden = start;
+    layers.forEach((layer, index) => {
+      const normed = rmsNorm(hidden, layer.inputNorm);
+      const q = g.op("Reshape", [emitter.emit(layer.attention.q, normed), qShape]);
+      const k = g.op("Reshape", [emitter.emit(layer.attention.k, normed), kvShape]);
+      const v = g.op("Reshape", [emitter.emit(layer.attention.v, normed), kvShape]);
+      const qHeads = g.op("Mul", [g.op("Transpose", [rope(q)], { perm: [0, 2, 1, 3] }), queryScale]); // [B, h, S, D]
+      let keys = g.op("Transpose", [rope(k)], { perm: [0, 2, 1, 3] }); // [B, kv, S, D]
+      let values = g.op("Transpose", [v], { perm: [0, 2, 1, 3] });
+      if (decode) {
+        const [presentKey, presentValue] = [`${cache.prefix}present_key.${index}`, `${cache.prefix}present_value.${index}`];
+        keys = g.op("Concat", [cache.keys[index]!, keys], { axis: 2 }, presentOutputs ? { name: presentKey } : {});
+        values = g.op("Concat", [cache.values[index]!, values], { axis: 2 }, presentOutputs ? { name: presentValue } : {});
+        if (presentOutputs) presents.push({ name: presentKey, value: keys }, { name: presentValue, value: values });
+      }
+      const grouped = g.op("Reshape", [qHeads, groupedShape]); // [B, kv, group·S, D]
+      let scores = g.op("MatMul", [grouped, g.op("Transpose", [keys], { perm: [0, 1, 3, 2] })]); // [B, kv, group·S, T]
+      if (mask) scores = g.op("Add", [scores, mask]);
+      const probs = g.op("Softmax", [scores], { axis: -1 });
+      const context = g.op("Reshape", [g.op("MatMul", [probs, values]), headsShape]); // [B, h, S, D]
+      const merged = g.op("Reshape", [g.op("Transpose", [context], { perm: [0, 2, 1, 3] }), mergedShape]);
+      hidden = g.op("Add", [hidden, emitter.emit(layer.attention.o, merged)]);
 
-    const normed2 = rmsNorm(hidden, layer.postAttentionNorm);
-    const moeContext: MoeEmitContext = {
-      layer: index,
-      compute: options.moeCompute ?? (decode ? "sparse" : "dense-masked"),
-      routingOutputs: options.routingOutputs ?? false,
-      addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)),
-    };
-    hidden = g.op("Add", [hidden, emitFfn(g, emitter, layer.ffn, normed2, moeContext)]);
-  });
+      const normed2 = rmsNorm(hidden, layer.postAttentionNorm);
+      const moeContext: MoeEmitContext = {
+        layer: index,
+        compute: options.moeCompute ?? (decode ? "sparse" : "dense-masked"),
+        routingOutputs: options.routingOutputs ?? false,
+        addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)),
+      };
+      hidden = g.op("Add", [hidden, emitFfn(g, emitter, layer.ffn, normed2, moeContext)]);
+    });
+    return hidden;
+  };
+  // X-LoRA (src/model/mole-onnx.ts): the base pass over the same tokens gives the classifier's scalings, then the adapted pass.
+  if (ir.xloraClassifier && xloraCache) {
+    const baseHidden = decoderStack(xloraBaseIr(ir).layers, embedded, xloraCache);
+    emitter.mole.xloraScalings = emitXloraScalings(g, emitter, ir.xloraClassifier, rmsNorm(baseHidden, ir.finalNorm));
+  }
+  const hidden = decoderStack(ir.layers, embedded, mainCache);
 
   const lmHead = irFloatTensor(ir, ir.lmHead);
   if (!g.hasInitializer(ir.lmHead)) g.float(ir.lmHead, lmHead.shape, lmHead.data);
@@ -191,6 +215,8 @@ function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"]
     }
     case "moe":
       return emitMoeFfn(g, emitter, ffn, x, moeContext);
+    case "mixlora":
+      return emitMixloraFfn(g, emitter, ffn, x);
     default:
       throw new Error(`the ONNX emitter does not know the FFN kind "${(ffn as { kind: string }).kind}"`);
   }
@@ -199,6 +225,8 @@ function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"]
 /** Emits linear operators; each weight initialiser is added once even when two ops read it. */
 export class LinearEmitter {
   private one?: string;
+  /** Mixtures of LoRA experts (src/model/mole-onnx.ts): routing outputs and X-LoRA's scalings. */
+  mole: MoleEmitContext = { routingOutputs: false, addOutput: () => undefined, xloraGates: new Map() };
 
   constructor(
     readonly g: GraphBuilder,
@@ -290,6 +318,8 @@ export class LinearEmitter {
         const weight = g.op("Cast", [this.tensor(linear.weight)], { to: ELEMENT_TYPE.float32 });
         return this.addBias(g.op("MatMul", [x, weight]), linear.bias);
       }
+      case "mole":
+        return emitMoleLinear(this, linear, x);
     }
   }
 }

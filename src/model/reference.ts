@@ -6,6 +6,8 @@ import { buildModelIr, irFloatTensor, irRawTensor, type Int4Linear, type LinearO
 import { dequantizeInt4, dequantizeInt8, fromHalf } from "./quantize.js";
 import type { Tensor, WeightMap } from "./weights.js";
 import { referenceMoeFfn, type MoeReferenceOptions } from "./moe-reference.js";
+import { referenceMixloraFfn, referenceMoleLinear, referenceXloraScalings, type MoleReferenceCall, type MoleReferenceOptions } from "./mole-reference.js";
+import { xloraBaseIr } from "./mole.js";
 
 /** Logits [batch, seq, vocab] (row-major) of the unmodified model, in float64. */
 export function referenceForward(model: ModelConfig, weights: WeightMap, inputIds: number[][]): Float64Array {
@@ -26,8 +28,8 @@ export function matmulTransposed(x: Float64Array, rows: number, weight: Float32A
   return y;
 }
 
-/** A linear of the IR applied to rows of x, in float64. */
-export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, rows: number): Float64Array {
+/** A linear of the IR applied to rows of x, in float64. `call` places the rows in the run (mixtures of LoRA experts). */
+export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, rows: number, call: MoleReferenceCall = { tokenOffset: 0, options: {} }): Float64Array {
   switch (linear.kind) {
     case "dense": {
       const y = matmulTransposed(x, rows, irFloatTensor(ir, linear.weight).data, linear.outFeatures, linear.inFeatures);
@@ -76,6 +78,8 @@ export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, 
       if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
       return y;
     }
+    case "mole": // issue 5: src/model/mole-reference.ts
+      return referenceMoleLinear(ir, linear, x, rows, call, (base, input, inputRows) => referenceLinear(ir, base, input, inputRows, call));
     case "half": {
       const weightT = fromHalf(irRawTensor(ir, linear.weight)); // [in, out]
       const weight = new Float64Array(linear.outFeatures * linear.inFeatures);
@@ -130,18 +134,33 @@ function applyRope(x: Float64Array, seq: number, heads: number, headDim: number,
 }
 
 /** Logits [batch, seq, vocab] of any IR (techniques included), in float64. */
-export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeReferenceOptions = {}): Float64Array {
+export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeReferenceOptions = {}, mole: MoleReferenceOptions = {}): Float64Array {
+  const hidden = referenceFinalHidden(ir, inputIds, moe, mole);
+  const { vocab, hidden: H } = ir.dims;
+  const rows = hidden.length / H;
+  const logits = new Float64Array(rows * vocab);
+  logits.set(matmulTransposed(hidden, rows, irFloatTensor(ir, ir.lmHead).data, vocab, H));
+  return logits;
+}
+
+/** The final normed hidden states [batch, seq, H] of an IR, in float64 (X-LoRA: its base pass first, for the scalings). */
+function referenceFinalHidden(ir: ModelIr, inputIds: number[][], moe: MoeReferenceOptions, mole: MoleReferenceOptions): Float64Array {
   const { dims, config } = ir;
   const batch = inputIds.length;
   const seq = inputIds[0]?.length ?? 0;
   if (seq === 0 || inputIds.some((row) => row.length !== seq)) throw new Error("referenceForward needs a non-empty rectangular [batch][seq] of token ids");
   const { cos, sin } = rotaryTables(config, seq);
-  const logits = new Float64Array(batch * seq * dims.vocab);
+  const classifier = ir.xloraClassifier;
+  const scalings = classifier ? referenceXloraScalings(ir, classifier, referenceFinalHidden(xloraBaseIr(ir), inputIds, moe, {}), batch * seq) : undefined;
+  const finalHidden = new Float64Array(batch * seq * dims.hidden);
   const embed = irFloatTensor(ir, ir.embedTokens).data;
   const H = dims.hidden;
   const D = dims.headDim;
   const moeCounts = ir.layers.map((layer) => (layer.ffn.kind === "moe" ? new Int32Array(layer.ffn.experts) : undefined)); // capacity, per layer
   for (let b = 0; b < batch; b++) {
+    const perTokenScalings = classifier ? classifier.layers * classifier.experts : 0;
+    const call: MoleReferenceCall = { tokenOffset: b * seq, options: mole, xloraScalings: scalings?.subarray(b * seq * perTokenScalings, (b + 1) * seq * perTokenScalings) };
+    const linear = (op: LinearOp, x: Float64Array, rows: number) => referenceLinear(ir, op, x, rows, call);
     let hidden: Float64Array = new Float64Array(seq * H);
     for (let s = 0; s < seq; s++) {
       const token = inputIds[b]![s]!;
@@ -150,9 +169,9 @@ export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeRe
     }
     for (const [layerIndex, layer] of ir.layers.entries()) {
       const normed = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.inputNorm).data, config.rmsNormEps);
-      const q = referenceLinear(ir, layer.attention.q, normed, seq); // [seq, heads, D]
-      const k = referenceLinear(ir, layer.attention.k, normed, seq); // [seq, kvHeads, D]
-      const v = referenceLinear(ir, layer.attention.v, normed, seq);
+      const q = linear(layer.attention.q, normed, seq); // [seq, heads, D]
+      const k = linear(layer.attention.k, normed, seq); // [seq, kvHeads, D]
+      const v = linear(layer.attention.v, normed, seq);
       applyRope(q, seq, dims.heads, D, cos, sin, 0);
       applyRope(k, seq, dims.kvHeads, D, cos, sin, 0);
       const context = new Float64Array(seq * dims.qDim);
@@ -176,30 +195,31 @@ export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeRe
           }
         }
       }
-      const attended = referenceLinear(ir, layer.attention.o, context, seq);
+      const attended = linear(layer.attention.o, context, seq);
       for (let i = 0; i < hidden.length; i++) hidden[i] += attended[i]!;
       const normed2 = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.postAttentionNorm).data, config.rmsNormEps);
       const ffnOut =
         layer.ffn.kind === "moe" // issue 5: src/model/moe-reference.ts
-          ? referenceMoeFfn(ir, layer.ffn, normed2, seq, { layer: layerIndex, tokenOffset: b * seq, counts: moeCounts[layerIndex] }, { totalTokens: batch * seq, ...moe }, (f, x, rows) => referenceFfn(ir, f, x, rows))
-          : referenceFfn(ir, layer.ffn, normed2, seq);
+          ? referenceMoeFfn(ir, layer.ffn, normed2, seq, { layer: layerIndex, tokenOffset: b * seq, counts: moeCounts[layerIndex] }, { totalTokens: batch * seq, ...moe }, (f, x, rows) => referenceFfn(ir, f, x, rows, call))
+          : referenceFfn(ir, layer.ffn, normed2, seq, call);
       for (let i = 0; i < hidden.length; i++) hidden[i] += ffnOut[i]!;
     }
-    hidden = rmsNorm(hidden, seq, H, irFloatTensor(ir, ir.finalNorm).data, config.rmsNormEps);
-    const out = matmulTransposed(hidden, seq, irFloatTensor(ir, ir.lmHead).data, dims.vocab, H);
-    logits.set(out, b * seq * dims.vocab);
+    finalHidden.set(rmsNorm(hidden, seq, H, irFloatTensor(ir, ir.finalNorm).data, config.rmsNormEps), b * seq * H);
   }
-  return logits;
+  return finalHidden;
 }
 
-function referenceFfn(ir: ModelIr, ffn: ModelIr["layers"][number]["ffn"], x: Float64Array, rows: number): Float64Array {
+function referenceFfn(ir: ModelIr, ffn: ModelIr["layers"][number]["ffn"], x: Float64Array, rows: number, call: MoleReferenceCall): Float64Array {
+  const linear = (op: LinearOp, input: Float64Array, inputRows: number) => referenceLinear(ir, op, input, inputRows, call);
   switch (ffn.kind) {
     case "swiglu": {
-      const gate = referenceLinear(ir, ffn.gate, x, rows);
-      const up = referenceLinear(ir, ffn.up, x, rows);
+      const gate = linear(ffn.gate, x, rows);
+      const up = linear(ffn.up, x, rows);
       for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
-      return referenceLinear(ir, ffn.down, gate, rows);
+      return linear(ffn.down, gate, rows);
     }
+    case "mixlora": // issue 5: src/model/mole-reference.ts
+      return referenceMixloraFfn(ir, ffn, x, rows, call, linear);
     default:
       throw new Error(`the float64 reference does not know the FFN kind "${(ffn as { kind: string }).kind}"`);
   }

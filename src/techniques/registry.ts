@@ -7,9 +7,14 @@ import { doraTechnique } from "./dora.js";
 import { int4Technique } from "./int4.js";
 import { int8Technique } from "./int8.js";
 import { bf16Technique, fp16Technique } from "./half.js";
+import { mixloraTechnique } from "./mixlora.js";
+import { loramoeTechnique } from "./loramoe.js";
+import { molaTechnique } from "./mola.js";
+import { xloraTechnique } from "./xlora.js";
+import { smoraTechnique } from "./smora.js";
 import type { Technique } from "./technique.js";
 
-export const TECHNIQUES = [baseTechnique, loraTechnique, rsloraTechnique, doraTechnique, int4Technique, int8Technique, fp16Technique, bf16Technique] as const satisfies readonly Technique<any>[];
+export const TECHNIQUES = [baseTechnique, loraTechnique, rsloraTechnique, doraTechnique, int4Technique, int8Technique, fp16Technique, bf16Technique, mixloraTechnique, loramoeTechnique, molaTechnique, xloraTechnique, smoraTechnique] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();
 for (const technique of TECHNIQUES) {

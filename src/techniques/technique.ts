@@ -4,6 +4,12 @@ import type { ModelConfig, RunnerName, Scenario } from "../suite/schema.js";
 import type { ModelIr } from "../model/ir.js";
 import type { TechniqueAccounting } from "./accounting.js";
 
+/** What a rewrite may need from the case beyond the technique's parameters. */
+export interface RewriteContext {
+  /** The workload's routing skew (Zipf s): routers of mixtures of LoRA experts get its logit bias (docs/mole.md). */
+  routingSkew: number;
+}
+
 export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>> {
   kind: z.output<P>["kind"];
   /** Zod schema of the technique's parameters, `kind` included. */
@@ -17,7 +23,7 @@ export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>
    * for quantised ones, replaces FFNs by mixtures. Absent ⇒ the technique has no ONNX form (torch only).
    * Must not mutate `ir`; returns a new IR that may share tensors.
    */
-  rewriteIr?(ir: ModelIr, params: z.output<P>): ModelIr;
+  rewriteIr?(ir: ModelIr, params: z.output<P>, context?: RewriteContext): ModelIr;
   /** Parameter, byte and FLOP accounting by arithmetic only. Absent ⇒ the base model's. */
   account?(model: ModelConfig, params: z.output<P>): TechniqueAccounting;
   /** What the ort runner should record about how the technique really ran (e.g. "fp16 cast to fp32 at load"). */
