@@ -128,7 +128,9 @@ export const suiteSchema = z
   })
   .strict();
 
-export type SuiteInput = z.input<typeof suiteSchema>;
+/** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts). */
+export type ModelInput = z.input<typeof modelSchema> | (Partial<z.input<typeof modelSchema>> & { checkpoint: string });
+export type SuiteInput = Omit<z.input<typeof suiteSchema>, "models"> & { models: ModelInput[] };
 export type ResolvedSuite = z.output<typeof suiteSchema>;
 export type ModelConfig = z.output<typeof modelSchema>;
 export type MoeConfig = z.output<typeof moeSchema>;
