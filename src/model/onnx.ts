@@ -18,6 +18,7 @@ import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, ty
 import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
 import { synthesizeWeights, type WeightMap } from "./weights.js";
 import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
+import { emitDoraInt4 } from "./dora-int4-onnx.js";
 import { emitMixloraFfn, emitMoleLinear, emitXloraScalings, type MoleEmitContext } from "./mole-onnx.js";
 import { xloraBaseIr } from "./mole.js";
 
@@ -281,6 +282,7 @@ export class LinearEmitter {
         return g.op("Add", [this.emit(linear.base, x), scaled]);
       }
       case "dora": {
+        if (linear.base.kind === "int4") return emitDoraInt4(this, { ...linear, base: linear.base }, x); // dora-int4-onnx.ts
         if (linear.base.kind !== "dense") throw new Error("unmerged DoRA over a quantised base is not emitted yet");
         // peft's DoRA: the column norm ‖W + s·B·A‖ (per output feature) recomputed on every forward; the
         // runtime 1 keeps ORT from folding it into a constant (which would silently merge the adapter).

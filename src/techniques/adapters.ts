@@ -9,7 +9,8 @@
 import { z } from "zod";
 import type { ModelConfig, RunnerName } from "../suite/schema.js";
 import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
-import { irFloatTensor, mapLinears, type DenseLinear, type Int4Linear, type LinearOp, type ModelIr } from "../model/ir.js";
+import { irFloatTensor, irRawTensor, mapLinears, type DenseLinear, type Int4Linear, type LinearOp, type ModelIr } from "../model/ir.js";
+import { dequantizeInt4 } from "../model/quantize.js";
 import { randomTensor, type Tensor } from "../model/weights.js";
 import { accountModel } from "../model/accounting.js";
 import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
@@ -57,9 +58,9 @@ export function adapterLabel(variant: AdapterVariant, params: AdapterParams): st
   return `${variant} r${params.rank} α${params.alpha} ${targets}${params.base === "int4" ? " int4-base" : ""} ${params.merged ? "merged" : "unmerged"}`;
 }
 
-export function adapterUnsupportedReason(variant: AdapterVariant, params: AdapterParams, runner: RunnerName): string | undefined {
+export function adapterUnsupportedReason(variant: AdapterVariant, params: AdapterParams, _runner: RunnerName): string | undefined {
   if (params.merged && params.base !== "fp32") return `a merged ${variant} needs an fp32 base: merging into int4 weights would need requantisation`;
-  if (variant === "dora" && params.base === "int4" && runner === "ort") return "unmerged DoRA over an int4 base is not emitted for ort yet (its norm needs the dequantised weight each forward)";
+  // Every runner runs unmerged adapters over either base (ort: DoRA over int4 in src/model/dora-int4-onnx.ts).
   return undefined;
 }
 
@@ -88,6 +89,12 @@ function combinedWeight(weight: Tensor, a: Tensor, b: Tensor, rank: number, scal
   return combined;
 }
 
+/** W [out, in] that an int4 linear's stored integers mean (what MatMulNBits multiplies by). */
+export function dequantizeInt4Linear(ir: ModelIr, linear: Int4Linear): Tensor {
+  const zeroPoints = linear.zeroPoints ? irRawTensor(ir, linear.zeroPoints) : undefined;
+  return dequantizeInt4({ packed: irRawTensor(ir, linear.packedWeight), scales: irFloatTensor(ir, linear.scales), zeroPoints }, linear.inFeatures, linear.blockSize);
+}
+
 /** The IR with adapters on the target linears (merged into W, or as adapter ops on activations). */
 export function applyAdapter(ir: ModelIr, variant: AdapterVariant, params: AdapterParams): ModelIr {
   const reason = adapterUnsupportedReason(variant, params, "torch");
@@ -108,8 +115,9 @@ export function applyAdapter(ir: ModelIr, variant: AdapterVariant, params: Adapt
     let magnitude: Tensor | undefined;
     let combined: Float64Array | undefined;
     if (variant === "dora" || params.merged) {
-      if (linear.kind !== "dense") throw new Error(`${variant}: merging or DoRA needs a dense base`);
-      combined = combinedWeight(irFloatTensor(source, linear.weight), loraA, loraB, rank, scale);
+      // DoRA over int4: the magnitude starts from the dequantised weight's norm, as peft initialises it over a quantised layer.
+      const weight = linear.kind === "dense" ? irFloatTensor(source, linear.weight) : dequantizeInt4Linear(source, linear);
+      combined = combinedWeight(weight, loraA, loraB, rank, scale);
     }
     if (variant === "dora") {
       const norms = rowNormsOf(combined!, outFeatures, inFeatures);
@@ -154,6 +162,8 @@ export function adapterAccounting(model: ModelConfig, variant: AdapterVariant, p
       extraFlopsPerToken += dims.layers * 2 * params.rank * (inFeatures + out);
       // DoRA recomputes ‖W + s·B·A‖ each forward: B·A (2·r·in·out) plus the add and the squared sum (2·in·out).
       if (variant === "dora") extraFlopsPerForward += dims.layers * (2 * params.rank * inFeatures * out + 2 * inFeatures * out);
+      // …over int4, Ŵ = (q − zero point)·scale is rebuilt first: a subtract and a multiply per weight.
+      if (variant === "dora" && params.base === "int4") extraFlopsPerForward += dims.layers * 2 * inFeatures * out;
     }
   }
   const totalParams = a.totalParams + (params.merged ? 0 : adapterParams);
