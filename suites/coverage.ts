@@ -29,6 +29,7 @@ export default defineSuite({
     { kind: "dora", rank: 8, alpha: 16, targets: all, merged: false },
     { kind: "dora", rank: 8, alpha: 16, targets: all, merged: true },
     { kind: "lora", rank: 8, alpha: 16, targets: all, merged: false, base: "int4" },
+    { kind: "dora", rank: 8, alpha: 16, targets: all, merged: false, base: "int4" },
     { kind: "int4", blockSize: 32, symmetric: true },
     { kind: "int4", blockSize: 32, symmetric: false },
     { kind: "int8" },

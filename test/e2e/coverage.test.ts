@@ -14,7 +14,7 @@ describe("suites/coverage.ts", () => {
     const store = await openStore(db, { readonly: true });
     try {
       const results = await store.loadResults();
-      expect(results.length).toBe(24);
+      expect(results.length).toBe(26);
       for (const r of results) {
         expect(r.status, `${r.caseName}: ${r.reason}`).toBe("completed");
         const rel = r.metrics.find((m) => m.name === "rel_l2_error");
