@@ -93,7 +93,7 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   const startedAt = new Date().toISOString();
   const { runner, probe } = await options.runners.get(c.runner);
   const unsupported =
-    getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario) ?? runner.unsupportedReason(c, probe) ?? doesNotFit(c);
+    getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model) ?? runner.unsupportedReason(c, probe) ?? doesNotFit(c);
   const record = (partial: Omit<ResultRecord, "case" | "startedAt" | "finishedAt">) =>
     options.store.recordResult(options.runId, { case: c, startedAt, finishedAt: new Date().toISOString(), ...partial });
 

@@ -37,7 +37,7 @@ export interface CaseEstimate {
 
 /** `sharedBy`: how many planned cases use the same model and technique (they share one weight synthesis). */
 export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS): CaseEstimate {
-  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario);
+  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model);
   if (unsupported) return { id: c.id, name: c.name, iterationS: 0, totalS: 0, unsupported };
   const device = c.runner === "torch" && c.torch.device !== "cpu" ? "cuda" : "cpu";
   const rate = rates[device];

@@ -21,7 +21,7 @@ export const loramoeTechnique: Technique<typeof params> = {
   kind: "loramoe",
   params,
   label: (p) => `loramoe E${p.experts} soft r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner) => moleUnsupportedReason("loramoe", runner),
+  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("loramoe", runner, model),
   rewriteIr: (ir, p, context) => {
     const result = applyLinearMixture(
       ir,

@@ -43,7 +43,7 @@ export const mixloraTechnique: Technique<typeof params> = {
   params,
   label: (p) =>
     `mixlora E${p.experts} top${p.topK} r${p.rank} α${p.alpha} ffn:${p.ffnTargets.map((t) => t.replace("_proj", "")).join(",")}${p.attentionLora ? " +attn-lora" : ""}`,
-  unsupportedReason: (_p, runner) => moleUnsupportedReason("mixlora", runner),
+  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("mixlora", runner, model),
   rewriteIr: (ir, p, context) => {
     refuseMoeBase("mixlora", ir.config);
     const scale = p.alpha / p.rank;

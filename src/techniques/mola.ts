@@ -26,7 +26,7 @@ export const molaTechnique: Technique<typeof params> = {
   kind: "mola",
   params,
   label: (p) => `mola E${p.expertsPerLayerGroup.join("/")} top${p.topK} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner) => moleUnsupportedReason("mola", runner),
+  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("mola", runner, model),
   rewriteIr: (ir, p, context) => {
     const layers = ir.dims.layers;
     const result = applyLinearMixture(

@@ -40,15 +40,20 @@ export function topKAtMost(topK: number | undefined, experts: number, expertsFie
     ctx.addIssue({ code: "custom", path: ["topK"], message: `expected ≤ ${expertsField} (${experts}), got ${topK} — top-k picks among the experts` });
 }
 
-/** Every MoLE kind: the ort runner runs it (prefill, decode); the torch runner as runners/torch/mole-support.ts says. */
-export function moleUnsupportedReason(kind: MoleKind, runner: RunnerName): string | undefined {
+/** Every MoLE kind: the ort runner runs it (prefill, decode) on a dense model; the torch runner as runners/torch/mole-support.ts says. */
+export function moleUnsupportedReason(kind: MoleKind, runner: RunnerName, model?: ModelConfig): string | undefined {
+  if (model?.moe) return moeBaseReason(kind, model);
   if (runner === "torch") return torchMoleUnsupportedReason(kind);
   return undefined;
 }
 
+function moeBaseReason(kind: MoleKind, model: ModelConfig): string {
+  return `${kind} adapts a dense model; model ${model.name} has a moe block — use a dense model (mixtures of LoRA experts over routed experts are not modelled)`;
+}
+
 /** Mixtures of LoRA experts adapt a dense model: a MoE base would need experts on experts. */
 export function refuseMoeBase(kind: MoleKind, model: ModelConfig): void {
-  if (model.moe) throw new Error(`${kind} adapts a dense model; model ${model.name} has a moe block — use a dense model (its routed experts are not adapted)`);
+  if (model.moe) throw new Error(moeBaseReason(kind, model));
 }
 
 /** What the ort graph of a linear-level mixture computes beyond the design (said in the result's notes). */

@@ -24,7 +24,7 @@ export const smoraTechnique: Technique<typeof params> = {
   kind: "smora",
   params,
   label: (p) => `smora r${p.rank} top${p.topK} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner) => moleUnsupportedReason("smora", runner),
+  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("smora", runner, model),
   rewriteIr: (ir, p, context) => {
     const scale = p.alpha / p.rank;
     const result = applyLinearMixture(

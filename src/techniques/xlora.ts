@@ -31,7 +31,7 @@ export const xloraTechnique: Technique<typeof params> = {
   kind: "xlora",
   params,
   label: (p) => `xlora E${p.experts}${p.topK !== undefined ? ` top${p.topK}` : ""} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner) => moleUnsupportedReason("xlora", runner),
+  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("xlora", runner, model),
   rewriteIr: (ir, p, context) => {
     const scale = p.alpha / p.rank;
     const result = applyLinearMixture(
