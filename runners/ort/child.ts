@@ -1,7 +1,9 @@
 // One repeat of one case, in its own process (DESIGN.md §1): build the graph, create the session,
 // warm up, measure, and send the raw per-iteration samples to the parent over IPC.
 import * as ort from "onnxruntime-node";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Case } from "../../src/suite/case.js";
 import type { RepeatOutcome, SampleSeries, ScalarMeasure } from "../runner.js";
 import { prepareOrtCase } from "./prepare.js";
@@ -10,6 +12,7 @@ import { readPeakRssBytes, resetPeakRss } from "../proc.js";
 import { dieWithParent } from "../parent-watch.js";
 import { caseFidelity } from "../../src/model/case-fidelity.js";
 import { routingMeasures } from "./routing.js";
+import { ORT_CACHE_DIR_VARIABLE } from "./runner.js";
 
 export type ChildMessage =
   | { type: "ready" }
@@ -76,9 +79,21 @@ function withTestExtraWork(run: () => Promise<unknown>, fraction: number | undef
   };
 }
 
+/** The runner's cache directory, or (run by hand) a private one removed when this process exits. */
+function modelCacheDir(): string {
+  const shared = process.env[ORT_CACHE_DIR_VARIABLE];
+  if (shared) return shared;
+  const own = mkdtempSync(join(tmpdir(), "effbench-ort-cache-"));
+  process.once("exit", () => rmSync(own, { recursive: true, force: true }));
+  return own;
+}
+
 export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutcome> {
   injectTestFault(c);
-  const prepared = await prepareOrtCase(c, repeat);
+  const prepared = await prepareOrtCase(c, repeat, { cacheDir: modelCacheDir() });
+  // A model just built held its synthesised weights in this process: let them go before ORT maps the files
+  // (the runner starts children with --expose-gc).
+  if (prepared.builtExternalData) (globalThis as { gc?: () => void }).gc?.();
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [c.ort.executionProvider],
     intraOpNumThreads: c.ort.intraOpThreads,
@@ -87,7 +102,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
     executionMode: "sequential",
     extra: { session: { "intra_op.allow_spinning": c.ort.allowSpinning ? "1" : "0", "inter_op.allow_spinning": c.ort.allowSpinning ? "1" : "0" } },
   };
-  const session = await ort.InferenceSession.create(prepared.modelBytes, options);
+  const session = prepared.modelPath ? await ort.InferenceSession.create(prepared.modelPath, options) : await ort.InferenceSession.create(prepared.modelBytes, options);
   const feeds = prepared.feeds;
   const extraWork = testExtraWorkFraction();
   const fetches = prepared.fetches; // MoE: the routing outputs are not fetched on the timed path
@@ -107,7 +122,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
       ? { metric: "peak_rss_bytes", unit: "B", value: null, reason: "/proc/self/status not readable" }
       : { metric: "peak_rss_bytes", unit: "B", value: peakRssBytes },
   ];
-  const routing = c.model.moe ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE (issue 5), off the timed path
+  const routing = c.model.moe || prepared.fetches ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE and MoLE (issue 5), off the timed path
   if (routing) scalars.push(...routing.scalars);
   await session.release();
   // Fidelity once per case (repeat 0), after the timed window.

@@ -12,10 +12,26 @@ import { watchRss } from "../proc.js";
 import { PARENT_PID_VARIABLE } from "../parent-watch.js";
 
 const childPath = fromRoot("runners/ort/child.ts");
+/** The runner's model cache (runners/ort/prepare.ts), shared by the children of one run. */
+export const ORT_CACHE_DIR_VARIABLE = "EFFBENCH_ORT_CACHE_DIR";
 const STDERR_TAIL_CHARS = 2000;
 
 export class OrtRunner implements Runner {
   readonly name = "ort" as const;
+  /** Models with external data, built once and shared by the repeats (runners/ort/prepare.ts); removed by close(). */
+  private cacheDir?: string;
+  private readonly removeCache = () => {
+    if (this.cacheDir) rmSync(this.cacheDir, { recursive: true, force: true });
+    this.cacheDir = undefined;
+  };
+
+  private modelCacheDir(): string {
+    if (!this.cacheDir) {
+      this.cacheDir = mkdtempSync(join(tmpdir(), "effbench-ort-cache-"));
+      process.once("exit", this.removeCache); // also when the run ends without close()
+    }
+    return this.cacheDir;
+  }
 
   async probe(): Promise<ProbeResult> {
     try {
@@ -45,7 +61,7 @@ export class OrtRunner implements Runner {
     let outcome: RepeatOutcome | undefined;
     let stderr = "";
     const child = execaNode(childPath, [caseFile, String(ctx.repeat)], {
-      nodeOptions: ["--import", "tsx"],
+      nodeOptions: ["--import", "tsx", "--expose-gc"], // gc: a child that built a large model frees it before loading
       ipc: true,
       serialization: "json",
       reject: false,
@@ -55,7 +71,7 @@ export class OrtRunner implements Runner {
       stdout: "inherit",
       stderr: "pipe",
       buffer: { stderr: true },
-      env: { ...process.env, [PARENT_PID_VARIABLE]: String(process.pid) },
+      env: { ...process.env, [PARENT_PID_VARIABLE]: String(process.pid), [ORT_CACHE_DIR_VARIABLE]: this.modelCacheDir() },
       // Its own process group: a terminal Ctrl-C reaches only bench, which then stops after this case.
       detached: true,
     });
@@ -90,5 +106,8 @@ export class OrtRunner implements Runner {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.removeCache();
+    process.removeListener("exit", this.removeCache);
+  }
 }

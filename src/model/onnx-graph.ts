@@ -2,6 +2,8 @@
 // outputs, then ModelProto bytes.
 import onnxProto from "onnx-proto";
 import type { onnx as Onnx } from "onnx-proto";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { basename } from "node:path";
 
 export const { onnx } = onnxProto;
 
@@ -40,6 +42,29 @@ function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
 /** A dimension: a fixed size or a symbolic name ("batch", "sequence"…). */
 export type Dim = number | string;
 
+/** A protobuf message is limited to 2 GiB; above this many initialiser bytes a model needs external data. */
+export const PROTOBUF_LIMIT_BYTES = 2 ** 31;
+/** Default spill threshold: models whose initialisers exceed ~1.8 GiB keep them in an external data file. */
+export const EXTERNAL_DATA_THRESHOLD_BYTES = Math.floor(1.8 * 2 ** 30);
+/** Offsets in the data file are aligned to a page so that ORT can mmap each tensor in place. */
+export const EXTERNAL_DATA_ALIGNMENT_BYTES = 4096;
+/** Initialisers smaller than this stay in the protobuf even in an external-data model (as onnx's own helper does). */
+export const EXTERNAL_DATA_MIN_TENSOR_BYTES = 1024;
+const WRITE_CHUNK_BYTES = 2 ** 30;
+
+/**
+ * Where a builder may put its initialisers: `dataPath` (beside the model file; the model refers to it by its base
+ * name, which ORT resolves relative to the model's own path). Initialisers stay in memory until their total exceeds
+ * `thresholdBytes`; then every one of at least EXTERNAL_DATA_MIN_TENSOR_BYTES is written out (and its bytes released
+ * by the builder) and later ones are written as they are added, so the builder never holds more than the threshold.
+ */
+export interface ExternalDataOptions {
+  dataPath: string;
+  thresholdBytes?: number;
+}
+
+let ambientExternalData: ExternalDataOptions | undefined;
+
 export class GraphBuilder {
   /** Nodes of the graph being built: the main graph, or a subgraph while `subgraph()` runs. */
   private nodes: Onnx.INodeProto[] = [];
@@ -51,6 +76,31 @@ export class GraphBuilder {
   private usesMsDomain = false;
   /** Bytes of all initialisers (what the model file carries). */
   initializerBytes = 0;
+  private readonly externalData?: ExternalDataOptions;
+  private dataFd?: number;
+  private dataBytes = 0;
+  private retainedBytes = 0;
+  /** Whether the initialisers went to the external data file (known after toBytes). */
+  usesExternalData = false;
+
+  constructor(options: { externalData?: ExternalDataOptions } = {}) {
+    this.externalData = options.externalData ?? ambientExternalData;
+    if (ambientExternalData) ambientExternalData = undefined; // one builder per scope takes it (see withExternalData)
+  }
+
+  /**
+   * Runs `build` with external data offered to the first GraphBuilder it creates (for code that builds a model
+   * through emitOnnx and cannot pass the option down). Synchronous, restored afterwards.
+   */
+  static withExternalData<T>(options: ExternalDataOptions, build: () => T): T {
+    const outer = ambientExternalData;
+    ambientExternalData = options;
+    try {
+      return build();
+    } finally {
+      ambientExternalData = outer;
+    }
+  }
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -100,9 +150,38 @@ export class GraphBuilder {
   initializer(name: string, type: ElementType, dims: number[], rawData: Uint8Array): string {
     if (this.initializerNames.has(name)) throw new Error(`initialiser ${name} added twice`);
     this.initializerNames.add(name);
-    this.initializers.push({ name, dataType: ELEMENT_TYPE[type], dims, rawData });
+    const tensor: Onnx.ITensorProto = { name, dataType: ELEMENT_TYPE[type], dims, rawData };
+    this.initializers.push(tensor);
     this.initializerBytes += rawData.byteLength;
+    if (this.dataFd !== undefined) this.writeExternal(tensor);
+    else if (this.externalData && rawData.byteLength >= EXTERNAL_DATA_MIN_TENSOR_BYTES) {
+      this.retainedBytes += rawData.byteLength;
+      if (this.retainedBytes > (this.externalData.thresholdBytes ?? EXTERNAL_DATA_THRESHOLD_BYTES)) this.spill();
+    }
     return name;
+  }
+
+  /** Opens the data file and moves every large initialiser so far into it. */
+  private spill(): void {
+    this.dataFd = openSync(this.externalData!.dataPath, "w");
+    this.usesExternalData = true;
+    for (const tensor of this.initializers) this.writeExternal(tensor);
+  }
+
+  private writeExternal(tensor: Onnx.ITensorProto): void {
+    const data = tensor.rawData;
+    if (!data || data.byteLength < EXTERNAL_DATA_MIN_TENSOR_BYTES) return;
+    const offset = Math.ceil(this.dataBytes / EXTERNAL_DATA_ALIGNMENT_BYTES) * EXTERNAL_DATA_ALIGNMENT_BYTES;
+    for (let done = 0; done < data.byteLength; done += WRITE_CHUNK_BYTES)
+      writeSync(this.dataFd!, data, done, Math.min(WRITE_CHUNK_BYTES, data.byteLength - done), offset + done);
+    this.dataBytes = offset + data.byteLength;
+    tensor.rawData = undefined; // the builder keeps no copy
+    tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    tensor.externalData = [
+      { key: "location", value: basename(this.externalData!.dataPath) },
+      { key: "offset", value: String(offset) },
+      { key: "length", value: String(data.byteLength) },
+    ];
   }
 
   float(name: string, dims: number[], data: Float32Array): string {
@@ -142,8 +221,15 @@ export class GraphBuilder {
       opsetImport,
       graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
+    if (this.dataFd !== undefined) {
+      closeSync(this.dataFd);
+      this.dataFd = undefined;
+    }
     const total = this.initializerBytes;
-    if (total >= 2 ** 31 - 2 ** 24) throw new Error(`the ONNX model would carry ${(total / 2 ** 30).toFixed(2)} GiB of weights; a protobuf model is limited to 2 GiB (external data is not implemented)`);
+    if (!this.usesExternalData && total >= PROTOBUF_LIMIT_BYTES - 2 ** 24)
+      throw new Error(
+        `the ONNX model would carry ${(total / 2 ** 30).toFixed(2)} GiB of weights; a protobuf model is limited to 2 GiB — build it with external data (GraphBuilder option externalData; the ort runner does so above ${(EXTERNAL_DATA_THRESHOLD_BYTES / 2 ** 30).toFixed(1)} GiB)`,
+      );
     return onnx.ModelProto.encode(model).finish();
   }
 }
