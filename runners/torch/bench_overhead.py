@@ -1,6 +1,7 @@
 """Python-only twin of `npm run bench:runners` for machines without Node (GPU machines): the harness path is the real
-worker (worker.py over JSON lines, its measure loop), the baseline bare_loop.py in a separate process, interleaved
-blocks, ratio of medians with a hierarchical-bootstrap 95% CI (resample blocks, then iterations within them).
+worker (worker.py over JSON lines, its measure loop), the baseline bare_loop.py, each block in fresh processes on
+both sides with alternating order and the same fixed warm-up count (the case's protocol.warmupMinIterations, with
+warmupMaxMs 1), ratio of medians with a hierarchical-bootstrap 95% CI (resample blocks, then iterations within them).
 
     python runners/torch/bench_overhead.py .cache/torch-gpu/overhead.json [blocks]
 """
@@ -38,21 +39,41 @@ def main():
     case, weights = spec["case"], os.path.join(root, spec["weights"])
     case_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench-overhead-case.json")
     json.dump(case, open(case_file, "w"))
-    worker = subprocess.Popen([sys.executable, "-u", os.path.join(HERE, "worker.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-    hello = json.loads(worker.stdout.readline())
-    harness, bare = [], []
-    for block in range(blocks):
+    warmup = int(case["protocol"]["warmupMinIterations"])
+    worker_cmd = [sys.executable, "-u", os.path.join(HERE, "worker.py")]
+
+    def start_worker():
+        proc = subprocess.Popen(worker_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        return proc, json.loads(proc.stdout.readline())
+
+    def harness_block(block):
+        # A fresh worker per block, as the bare side gets a fresh process (npm run bench:runners does the same).
+        worker, _ = start_worker()
         worker.stdin.write(json.dumps({"id": block, "type": "run", "case": case, "repeat": 0, "weightsPath": weights}) + "\n")
         while True:
             reply = json.loads(worker.stdout.readline())
             if reply["type"] in ("result", "error"):
                 break
+        worker.stdin.close()
+        worker.wait()
         if reply["type"] == "error" or reply["outcome"]["status"] != "completed":
             raise SystemExit(f"harness run failed: {reply}")
-        harness.append(reply["outcome"]["series"][0]["values"])
-        out = subprocess.run([sys.executable, "-u", os.path.join(HERE, "bare_loop.py"), case_file, weights, "30", "10"], capture_output=True, text=True, check=True)
-        bare.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        return reply["outcome"]["series"][0]["values"]
+
+    def bare_block():
+        out = subprocess.run([sys.executable, "-u", os.path.join(HERE, "bare_loop.py"), case_file, weights, str(warmup)], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    harness, bare = [], []
+    for block in range(blocks):
+        if block % 2 == 0:
+            harness.append(harness_block(block))
+            bare.append(bare_block())
+        else:
+            bare.append(bare_block())
+            harness.append(harness_block(block))
         print(f"block {block + 1}/{blocks}: harness p50 {np.median(harness[-1]):.3f} ms, bare {np.median(bare[-1]):.3f} ms", file=sys.stderr, flush=True)
+    worker, hello = start_worker()
     pings = []
     for i in range(2100):
         t0 = time.perf_counter()
