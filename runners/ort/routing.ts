@@ -5,8 +5,17 @@ import type * as ort from "onnxruntime-node";
 import type { Case } from "../../src/suite/case.js";
 import type { ScalarMeasure } from "../runner.js";
 import { summarizeRouting } from "../../src/model/moe-routing.js";
+import { moleRoutingMeasures } from "../../src/model/mole-routing.js";
+import { moleRouterExperts } from "../../src/techniques/mole.js";
 
-export function routingMeasures(c: Case, outputs: ort.InferenceSession.OnnxValueMapType): { scalars: ScalarMeasure[]; details: Record<string, unknown> } {
+export function routingMeasures(c: Case, outputs: ort.InferenceSession.OnnxValueMapType): { scalars: ScalarMeasure[]; details: Record<string, unknown> } | undefined {
+  const expertsOf = moleRouterExperts(c.technique, c.model);
+  if (!c.model.moe && expertsOf) {
+    // Mixtures of LoRA experts (docs/mole.md): one histogram per router.
+    const moleIndices = new Map<string, BigInt64Array>();
+    for (const [name, value] of Object.entries(outputs)) if (name.startsWith("router_indices.")) moleIndices.set(name, value.data as BigInt64Array);
+    return moleRoutingMeasures(moleIndices, c.scenario === "decode" ? c.workload.batch : c.workload.batch * c.workload.promptTokens, expertsOf);
+  }
   const indices = new Map<number, BigInt64Array>();
   for (const [name, value] of Object.entries(outputs)) if (name.startsWith("router_indices.")) indices.set(Number(name.slice("router_indices.".length)), value.data as BigInt64Array);
   const summary = summarizeRouting(c.model, indices);

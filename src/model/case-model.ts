@@ -6,6 +6,7 @@ import { synthesizeWeights, type WeightMap } from "./weights.js";
 import { checkpointProvenance, loadCheckpointWeights } from "./checkpoint.js";
 import { getTechnique } from "../techniques/registry.js";
 import { withRoutingSkew } from "./moe.js";
+import { moleRouterExperts } from "../techniques/mole.js";
 
 export type { InputSpec } from "./onnx.js";
 
@@ -38,7 +39,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
   const ir = caseIr(c);
   // The decode graph does not output the concatenated cache: the runner feeds the same past every
   // iteration, and fetching presents would time a copy of the whole cache into JS (DESIGN.md §4).
-  const built = buildOnnxModel(c.model, { scenario: c.scenario, ir, batch: c.workload.batch, promptTokens: c.workload.promptTokens, presentOutputs: false, routingOutputs: c.model.moe !== undefined });
+  const built = buildOnnxModel(c.model, { scenario: c.scenario, ir, batch: c.workload.batch, promptTokens: c.workload.promptTokens, presentOutputs: false, routingOutputs: c.model.moe !== undefined || moleRouterExperts(c.technique, c.model) !== undefined });
   return {
     bytes: built.bytes,
     inputs: built.inputSpecs,

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { ModelConfig, RunnerName } from "../suite/schema.js";
 import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
 import { mapLinears, type LinearOp, type ModelIr } from "../model/ir.js";
-import { expertBStd, expertStacks, moleRouter, type MoleGating } from "../model/mole.js";
+import { expertBStd, expertStacks, molaExpertsAt, moleRouter, type MoleGating } from "../model/mole.js";
 import { accountModel } from "../model/accounting.js";
 import type { Tensor } from "../model/weights.js";
 import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
@@ -54,6 +54,25 @@ function moeBaseReason(kind: MoleKind, model: ModelConfig): string {
 /** Mixtures of LoRA experts adapt a dense model: a MoE base would need experts on experts. */
 export function refuseMoeBase(kind: MoleKind, model: ModelConfig): void {
   if (model.moe) throw new Error(moeBaseReason(kind, model));
+}
+
+/**
+ * The expert count behind each routing output of a MoLE case (`router_indices.{layer}[.{projection}]`), for the
+ * routing metrics; undefined for a technique that is not a mixture of LoRA experts.
+ */
+export function moleRouterExperts(technique: { kind: string } & Record<string, unknown>, model: ModelConfig): ((router: string) => number) | undefined {
+  switch (technique.kind) {
+    case "mixlora":
+    case "xlora":
+    case "loramoe":
+      return () => technique.experts as number;
+    case "smora":
+      return () => technique.rank as number;
+    case "mola":
+      return (router) => molaExpertsAt(technique.expertsPerLayerGroup as number[], Number(router.split(".")[1]), model.layers);
+    default:
+      return undefined;
+  }
 }
 
 /** What the ort graph of a linear-level mixture computes beyond the design (said in the result's notes). */
