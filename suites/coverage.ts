@@ -35,6 +35,13 @@ export default defineSuite({
     { kind: "int8" },
     { kind: "fp16" },
     { kind: "bf16" },
+    // Mixtures of LoRA experts (docs/mole.md), small: they adapt dense models, so on cov-moe they are unsupported.
+    { kind: "mixlora", experts: 4, topK: 2, rank: 8, alpha: 16 },
+    { kind: "mixlora", name: "llava-mole", experts: 4, topK: 1, rank: 8, alpha: 16, attentionLora: false },
+    { kind: "loramoe", experts: 4, rank: 4, alpha: 8 },
+    { kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 8, alpha: 16 },
+    { kind: "xlora", experts: 4, rank: 8, alpha: 16 },
+    { kind: "smora", rank: 16, topK: 4, alpha: 32 },
   ],
   scenarios: ["prefill"],
   workloads: [{ batch: 1, promptTokens: 16 }],
