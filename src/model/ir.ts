@@ -138,6 +138,10 @@ export interface ModelIr {
   finalNorm: string;
   /** The output projection: lm_head [vocab, hidden], or the embedding itself when tied. */
   lmHead: string;
+  /** int4/int8 `lmHead: true`: the logits come from this quantised linear (hidden → vocab) instead of `lmHead`. */
+  outputLinear?: Int4Linear | Int8Linear;
+  /** int4/int8 `embeddings: true`: token rows are gathered from this quantised [vocab, hidden] linear and dequantised. */
+  embeddingLinear?: Int4Linear | Int8Linear;
   /** What techniques did to the model, for labels and provenance. */
   notes: string[];
   /** X-LoRA (src/model/mole.ts): the classifier of the scaling pass; its presence makes every forward two passes. */
@@ -244,7 +248,7 @@ export function linearTensorNames(linear: LinearOp): string[] {
 
 /** Every tensor the IR reads (each once). */
 export function irTensorNames(ir: ModelIr): string[] {
-  const names = new Set<string>([ir.embedTokens]);
+  const names = new Set<string>(ir.embeddingLinear ? linearTensorNames(ir.embeddingLinear) : [ir.embedTokens]);
   for (const layer of ir.layers) {
     names.add(layer.inputNorm);
     names.add(layer.postAttentionNorm);
@@ -252,7 +256,7 @@ export function irTensorNames(ir: ModelIr): string[] {
   }
   for (const { linear } of linearsOf(ir)) for (const name of linearTensorNames(linear)) names.add(name);
   names.add(ir.finalNorm);
-  names.add(ir.lmHead);
+  for (const name of ir.outputLinear ? linearTensorNames(ir.outputLinear) : [ir.lmHead]) names.add(name);
   if (ir.xloraClassifier) names.add(ir.xloraClassifier.weight).add(ir.xloraClassifier.bias);
   return [...names];
 }

@@ -19,6 +19,7 @@ import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type Elem
 import { synthesizeWeights, type WeightMap } from "./weights.js";
 import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
 import { emitDoraInt4 } from "./dora-int4-onnx.js";
+import { emitQuantizedEmbedding } from "./quantized-embedding-onnx.js";
 import { emitMixloraFfn, emitMoleLinear, emitXloraScalings, type MoleEmitContext } from "./mole-onnx.js";
 import { xloraBaseIr } from "./mole.js";
 
@@ -127,9 +128,9 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     return g.op("Concat", [r1, r2], { axis: -1 });
   };
 
-  const embedding = irFloatTensor(ir, ir.embedTokens);
-  g.float(ir.embedTokens, embedding.shape, embedding.data);
-  const embedded = g.op("Gather", [ir.embedTokens, inputIds], { axis: 0 }); // [B, S, H]
+  const embedFloat = () => g.float(ir.embedTokens, irFloatTensor(ir, ir.embedTokens).shape, irFloatTensor(ir, ir.embedTokens).data);
+  // [B, S, H]; int4/int8 `embeddings`: rows dequantised per token (quantized-embedding-onnx.ts).
+  const embedded = ir.embeddingLinear ? emitQuantizedEmbedding(emitter, ir.embeddingLinear, inputIds) : g.op("Gather", [embedFloat(), inputIds], { axis: 0 });
 
   const qShape = g.int64([0, 0, dims.heads, dims.headDim]);
   const kvShape = g.int64([0, 0, dims.kvHeads, dims.headDim]);
@@ -181,12 +182,16 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
   }
   const hidden = decoderStack(ir.layers, embedded, mainCache);
 
-  const lmHead = irFloatTensor(ir, ir.lmHead);
-  if (!g.hasInitializer(ir.lmHead)) g.float(ir.lmHead, lmHead.shape, lmHead.data);
+  // The output projection: a Gemm over lm_head (or the tied embedding), or a quantised linear (int4/int8 `lmHead`).
+  const project = (x: string, name?: string): string => {
+    if (ir.outputLinear) return g.op("Identity", [emitter.emit(ir.outputLinear, x)], {}, name ? { name } : {});
+    if (!g.hasInitializer(ir.lmHead)) g.float(ir.lmHead, irFloatTensor(ir, ir.lmHead).shape, irFloatTensor(ir, ir.lmHead).data);
+    return g.op("Gemm", [x, ir.lmHead], { transB: 1 }, name ? { name } : {});
+  };
   let logits: string;
   if (options.allLogits && !decode) {
     const flat = g.op("Reshape", [rmsNorm(hidden, ir.finalNorm), g.int64([-1, dims.hidden])]);
-    const logits2d = g.op("Gemm", [flat, ir.lmHead], { transB: 1 });
+    const logits2d = project(flat);
     const shape = g.op("Concat", [idsShape, g.int64([dims.vocab])], { axis: 0 });
     logits = g.op("Reshape", [logits2d, shape], {}, { name: "logits" });
     g.output(logits, "float32", ["batch", "sequence", dims.vocab]);
@@ -195,7 +200,7 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     const last = decode
       ? g.op("Reshape", [hidden, g.int64([-1, dims.hidden])])
       : g.op("Gather", [hidden, g.int64([-1], [])], { axis: 1 }); // [B, H]
-    logits = g.op("Gemm", [rmsNorm(last, ir.finalNorm), ir.lmHead], { transB: 1 }, { name: "logits" });
+    logits = project(rmsNorm(last, ir.finalNorm), "logits");
     g.output(logits, "float32", ["batch", dims.vocab]);
   }
   outputs.push("logits");

@@ -2,7 +2,7 @@
 // checked against. For tiny models only (no blocking, no threads).
 import type { ModelConfig } from "../suite/schema.js";
 import { rotaryTables } from "./architecture.js";
-import { buildModelIr, irFloatTensor, irRawTensor, type Int4Linear, type LinearOp, type ModelIr } from "./ir.js";
+import { buildModelIr, irFloatTensor, irRawTensor, type Int4Linear, type Int8Linear, type LinearOp, type ModelIr } from "./ir.js";
 import { dequantizeInt4, dequantizeInt8, fromHalf } from "./quantize.js";
 import type { Tensor, WeightMap } from "./weights.js";
 import { referenceMoeFfn, type MoeReferenceOptions } from "./moe-reference.js";
@@ -92,6 +92,11 @@ export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, 
   }
 }
 
+/** W [out, in] that a quantised linear's stored integers mean (int4/int8 embeddings: the rows). */
+function dequantizedLinearWeight(ir: ModelIr, linear: Int4Linear | Int8Linear): Tensor {
+  return linear.kind === "int4" ? dequantizedInt4(ir, linear) : dequantizeInt8({ weight: irRawTensor(ir, linear.quantizedWeight), scales: irFloatTensor(ir, linear.scales) });
+}
+
 function dequantizedInt4(ir: ModelIr, linear: Int4Linear): Tensor {
   return dequantizeInt4(
     { packed: irRawTensor(ir, linear.packedWeight), scales: irFloatTensor(ir, linear.scales), zeroPoints: linear.zeroPoints ? irRawTensor(ir, linear.zeroPoints) : undefined },
@@ -139,7 +144,7 @@ export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeRe
   const { vocab, hidden: H } = ir.dims;
   const rows = hidden.length / H;
   const logits = new Float64Array(rows * vocab);
-  logits.set(matmulTransposed(hidden, rows, irFloatTensor(ir, ir.lmHead).data, vocab, H));
+  logits.set(ir.outputLinear ? referenceLinear(ir, ir.outputLinear, hidden, rows) : matmulTransposed(hidden, rows, irFloatTensor(ir, ir.lmHead).data, vocab, H));
   return logits;
 }
 
@@ -153,7 +158,7 @@ function referenceFinalHidden(ir: ModelIr, inputIds: number[][], moe: MoeReferen
   const classifier = ir.xloraClassifier;
   const scalings = classifier ? referenceXloraScalings(ir, classifier, referenceFinalHidden(xloraBaseIr(ir), inputIds, moe, {}), batch * seq) : undefined;
   const finalHidden = new Float64Array(batch * seq * dims.hidden);
-  const embed = irFloatTensor(ir, ir.embedTokens).data;
+  const embed = ir.embeddingLinear ? dequantizedLinearWeight(ir, ir.embeddingLinear).data : irFloatTensor(ir, ir.embedTokens).data; // [vocab, H]
   const H = dims.hidden;
   const D = dims.headDim;
   const moeCounts = ir.layers.map((layer) => (layer.ffn.kind === "moe" ? new Int32Array(layer.ffn.experts) : undefined)); // capacity, per layer

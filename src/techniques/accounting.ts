@@ -3,6 +3,7 @@
 import type { ModelConfig } from "../suite/schema.js";
 import { accountModel, FP32_BYTES } from "../model/accounting.js";
 import { dimensionsOf, projectionShape, type ProjectionName } from "../model/architecture.js";
+import { quantizedOutputsBytes, quantizedOutputsNote, type QuantizedOutputsOptions } from "./quantized-outputs.js";
 
 export interface TechniqueAccounting {
   /** Parameters of the model as run; quantised weights count as the parameters they stand for. */
@@ -50,6 +51,7 @@ export function quantizedAccounting(
   targets: Iterable<ProjectionName>,
   bytesOf: (out: number, inFeatures: number) => number,
   trainableReason: string,
+  outputs: QuantizedOutputsOptions = { lmHead: false, embeddings: false },
 ): TechniqueAccounting {
   const a = accountModel(model);
   const dims = dimensionsOf(model);
@@ -60,6 +62,9 @@ export function quantizedAccounting(
     quantizedParams += dims.layers * out * inFeatures;
     quantizedBytes += dims.layers * bytesOf(out, inFeatures);
   }
+  const vocabularyMatrices = quantizedOutputsBytes(model, outputs, bytesOf); // embeddings / lm_head, when quantised
+  quantizedParams += vocabularyMatrices.quantizedParams;
+  quantizedBytes += vocabularyMatrices.quantizedBytes;
   return {
     totalParams: a.totalParams,
     trainableParams: null,
@@ -70,6 +75,6 @@ export function quantizedAccounting(
     adapterBytes: 0,
     extraFlopsPerToken: 0,
     extraFlopsPerForward: 0,
-    notes: ["embeddings, lm_head and norms stay fp32"],
+    notes: [quantizedOutputsNote(model, outputs)],
   };
 }
