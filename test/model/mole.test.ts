@@ -11,6 +11,7 @@ import { emitOnnx, XLORA_BASE_CACHE_PREFIX } from "../../src/model/onnx.js";
 import { referenceForwardIr } from "../../src/model/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { getTechnique } from "../../src/techniques/registry.js";
+import { summarizeMoleRouting } from "../../src/model/mole-routing.js";
 
 const model = modelSchema.parse({ name: "tiny-mole", layers: 4, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64 });
 const base = buildModelIr(model, synthesizeWeights(model));
@@ -152,6 +153,19 @@ describe("MoLE graphs", () => {
     expect(outputs).toContain(`${XLORA_BASE_CACHE_PREFIX}present_value.0`);
     expect(inputs.filter((i) => i.name.includes("past_")).length).toBe(4 * 2 * 2);
     expect(ir.tensors.get("xlora_classifier.weight")!.shape).toEqual([16, 64]);
+  });
+
+  it("routing skew (a Zipf bias on every router) concentrates the load as s rises; histograms sum to tokens × k", async () => {
+    const ids = [Array.from({ length: 48 }, (_, i) => (i * 37 + 11) % 97)];
+    const load = async (skew: number) => {
+      const { routing } = await prefill(mole({ kind: "mixlora", experts: 8, topK: 2, rank: 2, alpha: 4, attentionLora: false }, skew), ids);
+      const summary = summarizeMoleRouting(routing, () => 2, () => 8);
+      for (const router of summary.routers) expect(router.tokensPerExpert.reduce((a, b) => a + b, 0)).toBe(48 * 2);
+      return summary.maxMeanLoad;
+    };
+    const loads = [await load(0), await load(1), await load(2)];
+    expect(loads[1]).toBeGreaterThan(loads[0]!);
+    expect(loads[2]).toBeGreaterThan(loads[1]!);
   });
 
   it("keeps every expert MatMul on activations in ORT's optimised model (no B·A folded into the weights)", async () => {

@@ -101,6 +101,11 @@ describe("MoLE accounting", () => {
   it("refuses a MoE base model with a clear reason", () => {
     const moe = modelSchema.parse({ name: "tiny-moe", layers: 2, hidden: 32, heads: 4, ffn: 48, vocab: 50, moe: { experts: 4, topK: 2 } });
     expect(() => account({ kind: "loramoe" }, moe)).toThrow(/loramoe adapts a dense model; model tiny-moe has a moe block/);
+    for (const kind of ["mixlora", "loramoe", "mola", "xlora", "smora"]) {
+      const technique = getTechnique(kind);
+      expect(technique.unsupportedReason(technique.params.parse({ kind }), "ort", "prefill", moe)).toMatch(new RegExp(`^${kind} adapts a dense model`));
+      expect(technique.unsupportedReason(technique.params.parse({ kind }), "ort", "prefill", llama7b)).toBeUndefined();
+    }
   });
 });
 
