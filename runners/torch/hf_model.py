@@ -9,6 +9,7 @@ adapters, `<module>.lora_A.weight` [r, in], `<module>.lora_B.weight` [out, r] an
 import torch
 
 ADAPTER_KINDS = ("lora", "rslora", "dora")
+MOLE_KINDS = ("mixlora", "loramoe", "mola", "xlora", "smora")
 QUANT_KINDS = ("int8", "int4")
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 TARGET_GROUPS = {
@@ -72,8 +73,9 @@ def hf_config(model):
     return LlamaConfig(**common, attention_bias=False, mlp_bias=False), "LlamaForCausalLM"
 
 
-def meta_model(model_config, attn_implementation="sdpa", router_bias=False):
-    """The architecture on the meta device (no memory); MoE blocks replaced where ModelConfig.moe asks for more than Mixtral."""
+def meta_model(model_config, attn_implementation="sdpa", router_bias=False, technique=None):
+    """The architecture on the meta device (no memory); MoE blocks replaced where ModelConfig.moe asks for more than
+    Mixtral; a mixture of LoRA experts installed (runners/torch/mole.py) when the technique is one."""
     from transformers import AutoModelForCausalLM
 
     config, arch = hf_config(model_config)
@@ -85,6 +87,14 @@ def meta_model(model_config, attn_implementation="sdpa", router_bias=False):
 
             if moe_block.needs_project_block(model_config, router_bias):
                 arch += " + " + moe_block.install(model, config, model_config, router_bias)
+        if technique is not None and technique.get("kind") in MOLE_KINDS:
+            import mole
+
+            if model_config.get("moe"):
+                raise Unsupported(f"{technique['kind']} adapts a dense model; this model has a moe block")
+            mole_notes = mole.install(model, technique, config, router_bias)
+            arch += f" + effbench {technique['kind']} (runners/torch/mole.py)"
+            model._effbench_mole_notes = mole_notes
     return model, config, arch
 
 
@@ -160,16 +170,20 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     kind = technique.get("kind", "base")
     notes = {"attnImplementation": attn_implementation}
     tensors = load_file(weights_path, device=str(device))
-    router_bias = any(k.endswith(".mlp.gate.bias") for k in tensors)
+    router_bias = any(k.endswith(".mlp.gate.bias") or k.endswith(".mole_router.bias") for k in tensors)
+    mole_kind = kind in MOLE_KINDS
     if kind in QUANT_KINDS and training:
         raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
-    model, config, arch = meta_model(case["model"], attn_implementation, router_bias)
+    model, config, arch = meta_model(case["model"], attn_implementation, router_bias, technique if mole_kind else None)
     notes["architecture"] = arch
+    if mole_kind:
+        notes.update(model._effbench_mole_notes)
     if case["model"].get("moe"):
         notes["expertsImplementation"] = getattr(config, "_experts_implementation", None) or "eager"
     model.to_empty(device=device)
     _refresh_rotary(model, config, device)
-    base_state = {k: v for k, v in tensors.items() if not is_adapter_key(k)}
+    # A mixture of LoRA experts' tensors carry the names of its modules (runners/torch/mole.py): they load as they are.
+    base_state = dict(tensors) if mole_kind else {k: v for k, v in tensors.items() if not is_adapter_key(k)}
     expected = dict(model.state_dict())
     for name, tensor in expected.items():
         # Qwen2 always has q/k/v biases: a model without them gets zeros (the same function).
@@ -211,6 +225,12 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
             notes["adapter"] = "merged (merge_and_unload)"
         else:
             notes["adapter"] = "unmerged (peft LoraLayer forward)"
+    elif mole_kind:
+        import mole
+
+        mole.freeze_base(model, technique)
+        if training and kind == "mixlora":
+            notes["auxLoss"] = f"Switch load balance E·Σ f·P (mean over layers) × {technique.get('auxLossCoefficient', 0.01)} added to the loss"
     elif kind == "base" and training:
         notes["training"] = "full fine-tune"
 
@@ -225,7 +245,7 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
             raise Unsupported(f"{quant['kind']} on torch: {error}")
         if kind in ADAPTER_KINDS:
             notes["adapterBase"] = "int4 (QLoRA-style: packed base, dequantised in backward)"
-    elif kind not in ADAPTER_KINDS and kind not in ("base", "fp16", "bf16"):
+    elif kind not in ADAPTER_KINDS and kind not in MOLE_KINDS and kind not in ("base", "fp16", "bf16"):
         raise Unsupported(f"the torch worker does not implement technique {kind!r}")
     counts = parameter_counts(model)
     return model, notes, counts
@@ -234,8 +254,14 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
 def inspect_counts(case):
     """Parameter counts on the meta device (no weights allocated), as peft and transformers report them."""
     technique = case.get("technique") or {"kind": "base"}
-    router_bias = bool(case["model"].get("moe")) and (case.get("workload") or {}).get("routingSkew", 0) > 0
-    model, _, arch = meta_model(case["model"], router_bias=router_bias)
+    skewed = (case.get("workload") or {}).get("routingSkew", 0) > 0
+    mole_kind = technique.get("kind") in MOLE_KINDS
+    router_bias = (bool(case["model"].get("moe")) or mole_kind) and skewed
+    model, _, arch = meta_model(case["model"], router_bias=router_bias, technique=technique if mole_kind else None)
+    if mole_kind:
+        import mole
+
+        mole.freeze_base(model, technique)
     if technique.get("kind") in ADAPTER_KINDS:
         from peft import get_peft_model
 

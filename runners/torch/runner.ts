@@ -14,7 +14,7 @@ import { routingOutcome } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
 /** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
-export const TORCH_TECHNIQUES = new Set(["base", "lora", "rslora", "dora", "int8", "int4", "fp16", "bf16"]);
+export const TORCH_TECHNIQUES = new Set(["base", "lora", "rslora", "dora", "int8", "int4", "fp16", "bf16", "mixlora", "loramoe", "mola", "xlora", "smora"]);
 const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
 const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
 

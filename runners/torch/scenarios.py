@@ -182,15 +182,23 @@ def _generate(model, ids, new_tokens, timer, extra):
     return iteration, batch * new_tokens
 
 
-def _train_step(model, ids, settings):
+def _train_step(model, ids, settings, technique, extra):
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise Unsupported("the model has no trainable parameters for a train step")
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     labels = ids.clone()
+    aux_coefficient = float(technique.get("auxLossCoefficient", 0.01)) if technique.get("kind") == "mixlora" else None
+    if aux_coefficient is not None:
+        import mole
 
     def iteration():
         loss = model(input_ids=ids, labels=labels, use_cache=False).loss
+        if aux_coefficient is not None:
+            # MixLoRA's load-balance loss (docs/mole.md): reported per step, added to the loss with its coefficient.
+            aux = mole.aux_loss(model)
+            extra["aux_loss"].append(float(aux.detach()))
+            loss = loss + aux_coefficient * aux
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -338,7 +346,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             model.eval()
         ids = _inputs(case, device, case["protocol"].get("seed", 1))
         timer = Timer(device)
-        extra = {"ttft_ms": [], "tpot_ms": [], "swap_ms": []}
+        extra = {"ttft_ms": [], "tpot_ms": [], "swap_ms": [], "aux_loss": []}
         reset = None
         if scenario == "prefill":
             iteration, tokens = _prefill(model, ids)
@@ -347,7 +355,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         elif scenario == "generate":
             iteration, tokens = _generate(model, ids, case["workload"].get("newTokens", 1), Timer(device), extra)
         elif scenario == "train-step":
-            iteration, tokens = _train_step(model, ids, settings)
+            iteration, tokens = _train_step(model, ids, settings, technique, extra)
         elif scenario == "adapter-swap":
             iteration, tokens = _adapter_swap(model, ids, Timer(device), extra)
         elif scenario == "merge":
@@ -365,6 +373,9 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             if extra[metric]:
                 # Warm-up requests are dropped: keep the last len(samples) per-request values.
                 series.append({"metric": metric, "unit": "ms", "values": extra[metric][-len(samples) :]})
+        if extra["aux_loss"]:
+            # The load-balance loss of each timed step (warm-up steps dropped).
+            series.append({"metric": "aux_loss", "unit": "ratio", "values": extra["aux_loss"][-len(samples) :]})
         scalars = [
             {"metric": "params_trainable", "unit": "count", "value": counts["trainable"], "label": "peft get_nb_trainable_parameters (trainable)"},
             {"metric": "params_total_runner", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all), packed weights counted as the parameters they stand for"},

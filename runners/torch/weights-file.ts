@@ -16,6 +16,9 @@ import { getTechnique } from "../../src/techniques/registry.js";
 /** Bumped when what the file holds changes, so that stale cache entries are not reused. */
 const WEIGHTS_FORMAT = 2;
 const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
+/** Mixtures of LoRA experts (docs/mole.md): the file holds the technique's IR rewrite as is (experts, routers,
+ * X-LoRA's classifier), under the names runners/torch/mole.py gives its modules. */
+const MOLE_KINDS = new Set(["mixlora", "loramoe", "mola", "xlora", "smora"]);
 
 export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS_CACHE ?? fromRoot(".cache/weights");
 
@@ -24,6 +27,7 @@ export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS
  * gets the unmerged fp32 tensors: the worker merges (merge_and_unload) or quantises itself, as a user would.
  */
 function adapterOf(c: Case): Record<string, unknown> | undefined {
+  if (MOLE_KINDS.has(c.technique.kind)) return { ...c.technique, name: undefined };
   if (!ADAPTER_KINDS.has(c.technique.kind)) return undefined;
   const t = c.technique as Record<string, unknown>;
   return { kind: t.kind, rank: t.rank, alpha: t.alpha, targets: t.targets };
@@ -32,7 +36,7 @@ function adapterOf(c: Case): Record<string, unknown> | undefined {
 export function weightsKey(c: Case): string {
   const { name: _name, ...model } = c.model;
   return createHash("sha256")
-    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null, routingSkew: c.model.moe ? c.workload.routingSkew : 0, ...(c.model.checkpoint ? { checkpoint: checkpointFingerprint(c.model.checkpoint) } : {}) }))
+    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null, routingSkew: c.model.moe || MOLE_KINDS.has(c.technique.kind) ? c.workload.routingSkew : 0, ...(c.model.checkpoint ? { checkpoint: checkpointFingerprint(c.model.checkpoint) } : {}) }))
     .digest("hex")
     .slice(0, 20);
 }
@@ -45,6 +49,8 @@ export function weightsIr(c: Case): ModelIr {
   if (!adapter) return ir;
   const technique = getTechnique(c.technique.kind);
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no weights to write`);
+  // Routers of mixtures of LoRA experts carry the workload's routing skew as a logit bias (docs/mole.md).
+  if (MOLE_KINDS.has(c.technique.kind)) return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
   return technique.rewriteIr(ir, { ...c.technique, merged: false, base: "fp32" });
 }
 

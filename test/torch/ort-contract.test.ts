@@ -12,6 +12,7 @@ import { buildOnnxModel } from "../../src/model/onnx.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { summarizeRouting, type RoutingSummary } from "../../src/model/moe-routing.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
+import type { Case } from "../../src/suite/case.js";
 import { planCase, tokens } from "./helpers.js";
 
 const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-contract-"));
@@ -34,6 +35,13 @@ const cases: [string, Partial<SuiteInput>][] = [
   ["DoRA merged", { techniques: [{ kind: "dora", rank: 8, targets: "all-linear", merged: true }] }],
   ["Mixtral-style MoE with routing skew", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
   ["DeepSeekMoE-style MoE", { models: [{ ...dense, ffn: 64, moe: { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 } }] }],
+  ["MixLoRA (top-2 FFN experts, attention LoRA)", { techniques: [{ kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 }] }],
+  ["LLaVA-MoLE (MixLoRA top-1, no attention LoRA, up/down only), skewed", { techniques: [{ kind: "mixlora", experts: 3, topK: 1, rank: 4, alpha: 8, attentionLora: false, ffnTargets: ["up_proj", "down_proj"] }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
+  ["LoRAMoE (dense soft routing)", { techniques: [{ kind: "loramoe", experts: 4, rank: 4, alpha: 8 }] }],
+  ["MoLA (2 then 4 experts per layer, top-2), skewed", { techniques: [{ kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8 }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
+  ["SMoRA (rank 16, top-4 rank-wise experts)", { techniques: [{ kind: "smora", rank: 16, topK: 4, alpha: 32, targets: ["q_proj", "v_proj", "down_proj"] }] }],
+  ["X-LoRA (dense layer-wise scalings)", { techniques: [{ kind: "xlora", experts: 3, rank: 4, alpha: 8 }] }],
+  ["X-LoRA top-2, skewed", { techniques: [{ kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
   ["MoE with a capacity factor that drops assignments", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 0.5 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
 ];
 
@@ -49,6 +57,11 @@ describe("ort and torch on the same case", () => {
       const torch = await runner.forwardLogits(c, ids);
       expect(torch.shape).toEqual(out.logits!.dims);
       expect(relativeL2(torch.data, out.logits!.data as Float32Array)).toBeLessThan(1e-4);
+      if (c.technique.kind !== "base") {
+        // The technique really ran on both sides: its logits are not the base model's.
+        const base = await runner.forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
+        expect(relativeL2(torch.data, base.data)).toBeGreaterThan(1e-3);
+      }
     });
 });
 
