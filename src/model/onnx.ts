@@ -41,7 +41,7 @@ export interface EmitOptions {
   presentOutputs?: boolean;
   /** MoE (issue 5): also output each MoE layer's chosen experts `router_indices.{layer}` [tokens, k]. */
   routingOutputs?: boolean;
-  /** MoE: how routed experts run; default sparse for decode, dense-masked for prefill (src/model/moe-onnx.ts). */
+  /** MoE: how routed experts run; default sparse (per-expert branches) for decode and prefill (src/model/moe-onnx.ts). */
   moeCompute?: MoeCompute;
 }
 
@@ -167,7 +167,7 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
       const normed2 = rmsNorm(hidden, layer.postAttentionNorm);
       const moeContext: MoeEmitContext = {
         layer: index,
-        compute: options.moeCompute ?? (decode ? "sparse" : "dense-masked"),
+        compute: options.moeCompute ?? "sparse",
         routingOutputs: options.routingOutputs ?? false,
         addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)),
       };
