@@ -21,8 +21,8 @@ export interface CaseOnnx {
 
 /** The unmodified model's weights: a real checkpoint's (src/model/checkpoint.ts) or seeded synthetic ones. */
 export function caseBaseWeights(c: Pick<Case, "model" | "workload">): WeightMap {
-  if (c.model.checkpoint) return loadCheckpointWeights(c.model);
-  return withRoutingSkew(c.model, synthesizeWeights(c.model), c.workload.routingSkew); // MoE: skewed routers (issue 5)
+  const weights = c.model.checkpoint ? loadCheckpointWeights(c.model) : synthesizeWeights(c.model);
+  return withRoutingSkew(c.model, weights, c.workload.routingSkew); // MoE: skewed routers (issue 5)
 }
 
 /** The IR of a case's model after its technique (base: the model as is). */

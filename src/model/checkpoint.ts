@@ -10,7 +10,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { ModelConfig } from "../suite/schema.js";
 import { LM_HEAD, denseTensorShapes } from "./architecture.js";
-import { DTYPE_BYTES, decodeToFloat32, readSafetensors } from "./safetensors.js";
+import { moeModelTensorShapes } from "./moe.js";
+import { DTYPE_BYTES, decodeToFloat32, readSafetensors, type RawTensor } from "./safetensors.js";
 import type { WeightMap } from "./weights.js";
 
 export const CONFIG_FILE = "config.json";
@@ -18,8 +19,14 @@ export const SAFETENSORS_FILE = "model.safetensors";
 export const SAFETENSORS_INDEX_FILE = "model.safetensors.index.json";
 export const TOKENIZER_FILE = "tokenizer.json";
 
-/** The architectures (config.json `model_type`) whose graph the IR is, and the family each maps to. */
-export const SUPPORTED_MODEL_TYPES = { llama: "llama", mistral: "mistral", qwen2: "qwen2" } as const;
+/** The architectures (config.json `model_type`) whose graph the IR is, and the family each maps to (Mixtral: Mistral attention, a MoE FFN). */
+export const SUPPORTED_MODEL_TYPES = { llama: "llama", mistral: "mistral", qwen2: "qwen2", mixtral: "mistral" } as const;
+
+/** MoE architectures the IR does not represent, and why. */
+const UNSUPPORTED_MOE_REASONS: Record<string, string> = {
+  qwen2_moe: "Qwen2-MoE's shared expert is scaled by a sigmoid shared_expert_gate, which the IR does not model",
+  qwen3_moe: "Qwen3-MoE has per-head q/k norms, which the IR does not model",
+};
 
 /** Buffers some checkpoints carry that are recomputed, not weights: ignored when loading. */
 const IGNORED_TENSOR_SUFFIXES = [".rotary_emb.inv_freq"];
@@ -27,7 +34,7 @@ const IGNORED_TENSOR_SUFFIXES = [".rotary_emb.inv_freq"];
 /** The ModelConfig fields a checkpoint's config.json decides. */
 export type CheckpointModelFields = Pick<
   ModelConfig,
-  "family" | "layers" | "hidden" | "heads" | "kvHeads" | "headDim" | "ffn" | "vocab" | "maxPositions" | "ropeTheta" | "rmsNormEps" | "tieEmbeddings" | "attentionBias"
+  "family" | "layers" | "hidden" | "heads" | "kvHeads" | "headDim" | "ffn" | "vocab" | "maxPositions" | "ropeTheta" | "rmsNormEps" | "tieEmbeddings" | "attentionBias" | "moe"
 >;
 
 export class CheckpointError extends Error {
@@ -92,10 +99,9 @@ function ropeOf(config: Record<string, unknown>): number {
 export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fields: CheckpointModelFields; notes: string[] } {
   const modelType = config.model_type;
   if (typeof modelType !== "string") throw new CheckpointError(`config.json has no "model_type"`);
+  if (modelType in UNSUPPORTED_MOE_REASONS) throw new CheckpointError(`model_type "${modelType}" is not supported: ${UNSUPPORTED_MOE_REASONS[modelType]} (describe the model with a moe block and synthesised weights instead)`);
   if (!(modelType in SUPPORTED_MODEL_TYPES))
-    throw new CheckpointError(
-      `model_type "${modelType}" is not supported: checkpoints of ${Object.keys(SUPPORTED_MODEL_TYPES).join(", ")} are loaded (MoE checkpoints such as mixtral or qwen2_moe: describe the model with a moe block and synthesised weights instead)`,
-    );
+    throw new CheckpointError(`model_type "${modelType}" is not supported: checkpoints of ${Object.keys(SUPPORTED_MODEL_TYPES).join(", ")} are loaded`);
   const family = SUPPORTED_MODEL_TYPES[modelType as keyof typeof SUPPORTED_MODEL_TYPES];
   const notes: string[] = [];
   if (config.quantization_config !== undefined && config.quantization_config !== null)
@@ -137,7 +143,13 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fiel
     rmsNormEps: num(config, "rms_norm_eps", 1e-6),
     tieEmbeddings: config.tie_word_embeddings === true,
     attentionBias,
+    moe: undefined,
   };
+  if (modelType === "mixtral") {
+    // Mixtral: softmax over the experts, top-k, renormalised (normTopK); every layer is MoE; experts are SwiGLU of intermediate_size.
+    const experts = num(config, "num_local_experts");
+    fields.moe = { experts, topK: num(config, "num_experts_per_tok", 2), expertFfn: fields.ffn, sharedExperts: 0, firstDenseLayers: 0, normTopK: true };
+  }
   return { fields, notes };
 }
 
@@ -151,7 +163,7 @@ export function checkpointModelFields(dir: string): { fields: CheckpointModelFie
   }
 }
 
-const CHECKPOINT_FIELDS: (keyof CheckpointModelFields)[] = ["family", "layers", "hidden", "heads", "kvHeads", "headDim", "ffn", "vocab", "maxPositions", "ropeTheta", "rmsNormEps", "tieEmbeddings", "attentionBias"];
+const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = ["family", "layers", "hidden", "heads", "kvHeads", "headDim", "ffn", "vocab", "maxPositions", "ropeTheta", "rmsNormEps", "tieEmbeddings", "attentionBias"];
 
 /**
  * Fills the models of a raw suite that name a `checkpoint` from their config.json, before validation: the
@@ -185,7 +197,8 @@ export function expandCheckpointModels(raw: unknown, baseDir: string): { raw: un
     if (typeof model.perplexityText === "string" && !existsSync(join(dir, TOKENIZER_FILE)))
       issues.push(`${at}.perplexityText: the checkpoint has no ${TOKENIZER_FILE} to tokenise the text with — add the tokenizer (save_pretrained of the tokenizer writes it) or remove perplexityText`);
     if (model.name === undefined) model.name = basename(dir);
-    if (model.moe !== undefined) issues.push(`${at}.moe: a checkpoint's architecture comes from its config.json — remove moe (MoE checkpoints are not loaded yet)`);
+    if (model.moe !== undefined) issues.push(`${at}.moe: a checkpoint's architecture comes from its config.json — remove moe (a Mixtral checkpoint's MoE block is read from it)`);
+    else if (mapped.fields.moe) model.moe = mapped.fields.moe;
     if (model.weights !== undefined) issues.push(`${at}.weights: a checkpoint model's weights come from its safetensors — remove weights`);
     for (const field of CHECKPOINT_FIELDS) {
       const fromConfig = mapped.fields[field];
@@ -256,7 +269,7 @@ export function checkpointProvenance(model: ModelConfig): CheckpointProvenance {
 function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: CheckpointProvenance } {
   const dir = model.checkpoint;
   if (!dir) throw new Error(`model ${model.name} has no checkpoint`);
-  const expected = denseTensorShapes(model);
+  const expected = model.moe ? moeModelTensorShapes(model, denseTensorShapes(model)) : denseTensorShapes(model);
   const key = JSON.stringify([dir, [...expected]]);
   if (cached?.key === key) return cached;
   cached = undefined; // free the previous model's weights before reading the next
@@ -265,12 +278,17 @@ function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: C
   const unexpected: string[] = [];
   const dtypes = new Set<string>();
   let fileBytes = 0;
+  const experts = new MixtralExperts(model);
   for (const file of files) {
     fileBytes += statSync(file).size;
     const { tensors } = readSafetensors(file);
     for (const [name, raw] of tensors) {
       if (IGNORED_TENSOR_SUFFIXES.some((suffix) => name.endsWith(suffix))) continue;
       if (name === LM_HEAD && model.tieEmbeddings) continue; // tied: the embedding is the output projection
+      if (experts.take(name, raw, file)) {
+        dtypes.add(raw.dtype);
+        continue;
+      }
       const shape = expected.get(name);
       if (!shape) {
         unexpected.push(name);
@@ -291,6 +309,7 @@ function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: C
     throw new CheckpointError(
       `${dir}: ${unexpected.length} tensor(s) the IR of a ${model.family} model does not use, e.g. ${unexpected.slice(0, 3).join(", ")} — the checkpoint's architecture has parts the harness does not model`,
     );
+  for (const [name, tensor] of experts.stacked()) weights.set(name, tensor);
   const missing = [...expected.keys()].filter((name) => !weights.has(name));
   if (missing.length > 0) throw new CheckpointError(`${dir}: ${missing.length} tensor(s) missing, e.g. ${missing.slice(0, 3).join(", ")}`);
   // Keep the IR's tensor order (denseTensorShapes), whatever order the shards had.
@@ -304,4 +323,61 @@ export function checkpointTokenizerPath(model: ModelConfig): string | undefined 
   if (!model.checkpoint) return undefined;
   const path = join(model.checkpoint, TOKENIZER_FILE);
   return existsSync(path) ? path : undefined;
+}
+
+/**
+ * Mixtral checkpoints as save_pretrained writes them (transformers 4 and 5 alike): per-expert
+ * `block_sparse_moe.experts.{e}.w1|w3|w2.weight` and `block_sparse_moe.gate.weight`, stacked here into the IR's
+ * transformers-5 layout — `mlp.experts.gate_up_proj` [E, 2I, H] (rows: w1 = gate, then w3 = up),
+ * `mlp.experts.down_proj` [E, H, I] (w2), `mlp.gate.weight` [E, H]. Checkpoints already in the fused layout
+ * load by name.
+ */
+class MixtralExperts {
+  private readonly parts = new Map<string, Float32Array>();
+
+  constructor(private readonly model: ModelConfig) {}
+
+  /** Takes a per-expert or legacy-router tensor; false when the name is not one. */
+  take(name: string, raw: RawTensor, file: string): boolean {
+    const moe = this.model.moe;
+    if (!moe) return false;
+    const router = /^model\.layers\.(\d+)\.block_sparse_moe\.gate\.weight$/.exec(name);
+    const expert = /^model\.layers\.(\d+)\.block_sparse_moe\.experts\.(\d+)\.(w1|w2|w3)\.weight$/.exec(name);
+    if (!router && !expert) return false;
+    const { hidden } = this.model;
+    const expertFfn = moe.expertFfn ?? this.model.ffn;
+    const wanted = router ? [moe.experts, hidden] : expert![3] === "w2" ? [hidden, expertFfn] : [expertFfn, hidden];
+    if (raw.shape.join(",") !== wanted.join(",")) throw new CheckpointError(`${file}: ${name} has shape [${raw.shape.join(", ")}], model ${this.model.name} expects [${wanted.join(", ")}]`);
+    if (expert && Number(expert[2]) >= moe.experts) throw new CheckpointError(`${file}: ${name} is expert ${expert[2]}, the config has ${moe.experts}`);
+    this.parts.set(name, decodeToFloat32(raw));
+    return true;
+  }
+
+  /** The stacked tensors under the IR's names (only for layers whose parts were seen). */
+  *stacked(): Generator<[string, { shape: number[]; data: Float32Array }]> {
+    const moe = this.model.moe;
+    if (!moe || this.parts.size === 0) return;
+    const { hidden } = this.model;
+    const ffn = moe.expertFfn ?? this.model.ffn;
+    for (let layer = 0; layer < this.model.layers; layer++) {
+      const legacy = `model.layers.${layer}.block_sparse_moe`;
+      const router = this.parts.get(`${legacy}.gate.weight`);
+      if (router) yield [`model.layers.${layer}.mlp.gate.weight`, { shape: [moe.experts, hidden], data: router }];
+      if (!this.parts.has(`${legacy}.experts.0.w1.weight`)) continue;
+      const gateUp = new Float32Array(moe.experts * 2 * ffn * hidden);
+      const down = new Float32Array(moe.experts * hidden * ffn);
+      for (let e = 0; e < moe.experts; e++) {
+        const part = (w: string) => {
+          const data = this.parts.get(`${legacy}.experts.${e}.${w}.weight`);
+          if (!data) throw new CheckpointError(`${this.model.checkpoint}: ${legacy}.experts.${e}.${w}.weight is missing`);
+          return data;
+        };
+        gateUp.set(part("w1"), e * 2 * ffn * hidden);
+        gateUp.set(part("w3"), (e * 2 + 1) * ffn * hidden);
+        down.set(part("w2"), e * hidden * ffn);
+      }
+      yield [`model.layers.${layer}.mlp.experts.gate_up_proj`, { shape: [moe.experts, 2 * ffn, hidden], data: gateUp }];
+      yield [`model.layers.${layer}.mlp.experts.down_proj`, { shape: [moe.experts, hidden, ffn], data: down }];
+    }
+  }
 }

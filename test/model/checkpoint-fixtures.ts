@@ -12,7 +12,7 @@ export const venvPython = fromRoot(".venv/bin/python");
 
 export interface CheckpointSpec {
   name: string;
-  arch: "llama" | "qwen2" | "mistral";
+  arch: "llama" | "qwen2" | "mistral" | "mixtral";
   dtype: "float32" | "bfloat16" | "float16";
   tie: boolean;
   /** save_pretrained(max_shard_size=…) in bytes; small forces shards. */
@@ -66,16 +66,19 @@ def write(spec, out_dir):
     elif spec["arch"] == "qwen2":
         config = transformers.Qwen2Config(**common, rope_theta=1000000.0, use_sliding_window=False)
         model = transformers.Qwen2ForCausalLM(config)
-    else:
+    elif spec["arch"] == "mistral":
         config = transformers.MistralConfig(**common, rope_theta=10000.0, sliding_window=None)
         model = transformers.MistralForCausalLM(config)
+    else:
+        config = transformers.MixtralConfig(**common, rope_theta=1000000.0, sliding_window=None, num_local_experts=4, num_experts_per_tok=2)
+        model = transformers.MixtralForCausalLM(config)
     with torch.no_grad():
         for name, p in model.named_parameters():
             # Trained-looking weights: norms around 1, biases small, matrices at 1/sqrt(fan_in) (init's 0.02 makes tiny logits).
             if p.ndim == 1:
                 p.copy_(1 + 0.1 * torch.randn_like(p) if "norm" in name else 0.1 * torch.randn_like(p))
             else:
-                p.copy_(torch.randn_like(p) / math.sqrt(p.shape[1]))
+                p.copy_(torch.randn_like(p) / math.sqrt(p.shape[-1]))  # fan-in is the last dim (3-D fused experts too)
     model = model.to(getattr(torch, spec["dtype"]))
     model.save_pretrained(out_dir, max_shard_size=spec["maxShardBytes"])
     result = {}

@@ -30,6 +30,7 @@ beforeAll(() => {
     { name: "llama-bf16-sharded", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 100_000, tokenizer: false },
     { name: "qwen2-bf16-tied", arch: "qwen2", dtype: "bfloat16", tie: true, maxShardBytes: 100_000, tokenizer: false },
     { name: "mistral-fp16-single", arch: "mistral", dtype: "float16", tie: false, maxShardBytes: 100_000_000, tokenizer: false },
+    { name: "mixtral-fp32-sharded", arch: "mixtral", dtype: "float32", tie: false, maxShardBytes: 150_000, tokenizer: false },
   ]));
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -84,13 +85,23 @@ describe("a checkpoint model", () => {
     expect(q!.model).toMatchObject({ family: "qwen2", attentionBias: true, tieEmbeddings: true, ropeTheta: 1000000 });
   });
 
+  it("reads a Mixtral's MoE block from config.json and stacks its per-expert tensors into the fused layout", () => {
+    const [c] = planCheckpoint({ checkpoint: fixture("mixtral-fp32-sharded").dir });
+    expect(c!.model).toMatchObject({ family: "mistral", ffn: 96, moe: { experts: 4, topK: 2, expertFfn: 96, sharedExperts: 0, firstDenseLayers: 0, normTopK: true } });
+    const weights = loadCheckpointWeights(c!.model);
+    expect(weights.get("model.layers.1.mlp.experts.gate_up_proj")!.shape).toEqual([4, 192, 64]);
+    expect(weights.get("model.layers.1.mlp.experts.down_proj")!.shape).toEqual([4, 64, 96]);
+    expect(weights.get("model.layers.1.mlp.gate.weight")!.shape).toEqual([4, 64]);
+    expect(() => modelFieldsFromHfConfig({ model_type: "qwen2_moe" })).toThrow(/shared_expert_gate/);
+  });
+
   it("is sharded where save_pretrained was given a small max_shard_size", () => {
     expect(fixture("llama-fp32-sharded").files.length).toBeGreaterThan(1);
     expect(fixture("qwen2-bf16-tied").files.length).toBeGreaterThan(1);
     expect(fixture("mistral-fp16-single").files).toEqual(["model.safetensors"]);
   });
 
-  for (const name of ["llama-fp32-sharded", "llama-bf16-sharded", "qwen2-bf16-tied", "mistral-fp16-single"]) {
+  for (const name of ["llama-fp32-sharded", "llama-bf16-sharded", "qwen2-bf16-tied", "mistral-fp16-single", "mixtral-fp32-sharded"]) {
     it(`${name}: ORT logits equal transformers' within 1e-4 and the parameter counts are transformers'`, async () => {
       const f = fixture(name);
       const [c] = planCheckpoint({ checkpoint: f.dir });
