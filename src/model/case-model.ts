@@ -50,7 +50,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
       technique: getTechnique(c.technique.kind).label(c.technique),
       techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
       weightsSource: c.model.checkpoint ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32" } : { synthesized: c.model.weights },
-      ...(c.model.moe ? { moeCompute: c.scenario === "decode" ? "sparse: the k chosen experts gathered per token" : "dense-masked: every expert on every token, weighted by the top-k routing (prefill)" } : {}),
+      ...(c.model.moe ? { moeCompute: "sparse: an If per expert, only experts with routed tokens run, each on its tokens, reading its own weights in place" } : {}),
     },
     details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },
   };
