@@ -2,6 +2,9 @@
 // dequantised weight on every forward (src/model/dora-int4-onnx.ts), and the result is what the float64 reference
 // computes from the same stored integers.
 import { describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-node";
+import { emitOnnx } from "../../src/model/onnx.js";
+import { int4Technique } from "../../src/techniques/int4.js";
 import { applyAdapter, adapterUnsupportedReason, dequantizeInt4Linear } from "../../src/techniques/adapters.js";
 import { doraTechnique } from "../../src/techniques/dora.js";
 import { quantizeIrInt4, INT4_DEFAULTS } from "../../src/techniques/int4.js";
@@ -95,5 +98,31 @@ describe("DoRA over an int4 base on ORT", () => {
     console.log(`DoRA int4 (accuracy_level 4) vs DoRA fp32: relative L2 ${error.toExponential(2)}`);
     expect(error).toBeGreaterThan(1e-3); // int4 does change the weights…
     expect(error).toBeLessThan(1); // …but the model is the same model
+  });
+
+  it("decodes token by token from a KV cache as the reference computes (DoRA over int4, with int4 embeddings and lm_head too)", async () => {
+    const model = tinyModel({ tieEmbeddings: true });
+    const dora = withAccuracyLevel(doraTechnique.rewriteIr!(baseIr(model), doraParams()), 0);
+    const vocabularyToo = int4Technique.rewriteIr!(baseIr(model), int4Technique.params.parse({ kind: "int4", accuracyLevel: 0, lmHead: true, embeddings: true }));
+    for (const ir of [dora, vocabularyToo]) {
+      const session = await ort.InferenceSession.create(emitOnnx(ir, { scenario: "decode" }).bytes, { intraOpNumThreads: 1 });
+      const { kvHeads, headDim, layers, vocab } = ir.dims;
+      const batch = TOKENS.length;
+      const seq = TOKENS[0]!.length;
+      const reference = referenceForwardIr(ir, TOKENS);
+      let cache: Record<string, ort.Tensor> = {};
+      for (let layer = 0; layer < layers; layer++)
+        for (const kind of ["key", "value"]) cache[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [batch, kvHeads, 0, headDim]);
+      for (let position = 0; position < seq; position++) {
+        const ids = new ort.Tensor("int64", BigInt64Array.from(TOKENS.map((row) => BigInt(row[position]!))), [batch, 1]);
+        const out = await session.run({ input_ids: ids, ...cache });
+        const expected = new Float64Array(batch * vocab);
+        for (let b = 0; b < batch; b++) expected.set(reference.subarray((b * seq + position) * vocab, (b * seq + position + 1) * vocab), b * vocab);
+        expect(relativeL2(out.logits!.data as Float32Array, expected), `position ${position}`).toBeLessThan(1e-5);
+        cache = {};
+        for (let layer = 0; layer < layers; layer++) for (const kind of ["key", "value"]) cache[`past_${kind}.${layer}`] = out[`present_${kind}.${layer}`]!;
+      }
+      await session.release();
+    }
   });
 });
