@@ -148,6 +148,22 @@ describe("a checkpoint model", () => {
   });
 });
 
+describe("a full-size checkpoint is planned and inspected from its config.json alone", () => {
+  // The published config.json fields of two real models; no weights on disk (inspect must not need them).
+  const configs: [string, Record<string, unknown>, number][] = [
+    ["Llama-2-7b-hf", { model_type: "llama", hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, rms_norm_eps: 1e-5, rope_theta: 10000, rope_scaling: null, tie_word_embeddings: false, hidden_act: "silu", attention_bias: false }, 6_738_415_616],
+    ["Qwen2-0.5B", { model_type: "qwen2", hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, max_position_embeddings: 131072, max_window_layers: 24, sliding_window: 131072, use_sliding_window: false, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, hidden_act: "silu" }, 494_032_768],
+  ];
+  for (const [name, config, params] of configs)
+    it(`${name}: ${params.toLocaleString("en")} parameters, as transformers counts them`, () => {
+      const dir = join(root, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+      const [c] = planCheckpoint({ checkpoint: dir });
+      expect(inspectCase(c!).totalParams).toBe(params);
+    });
+});
+
 describe("a checkpoint the IR cannot represent is refused with the reason", () => {
   const variant = (name: string, edit: (config: Record<string, unknown>) => void, dropFile?: string): string => {
     const source = fixture("mistral-fp16-single").dir;
