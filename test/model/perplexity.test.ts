@@ -1,7 +1,9 @@
 // Perplexity on a text with a checkpoint's own tokenizer: token ids equal the Python `tokenizers` library's, and the
 // perplexity ORT gives equals what transformers computes on the same checkpoint, text and chunks.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";
@@ -10,7 +12,40 @@ import { caseFidelity } from "../../src/model/case-fidelity.js";
 import { loadTokenizer, tokenizeTextFile } from "../../src/model/tokenizer.js";
 import { chunkNll, perplexityChunks, perplexityOfIr } from "../../src/model/perplexity.js";
 import { UsageError } from "../../src/messages.js";
-import { FIXTURE_MAX_POSITIONS, fixtureText, writeCheckpoints, type CheckpointFixture } from "./checkpoint-fixtures.js";
+import { FIXTURE_MAX_POSITIONS, fixtureText, venvPython, writeCheckpoints, type CheckpointFixture } from "./checkpoint-fixtures.js";
+
+/** Trains tokenizers of other kinds with the Python library (one folder each) and returns Python's ids of `sample`. */
+const TOKENIZER_KINDS_SCRIPT = String.raw`
+import json, sys
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers, normalizers, processors, decoders, SentencePieceBPETokenizer, SentencePieceUnigramTokenizer
+root, text, sample = sys.argv[1], open(sys.argv[2], encoding="utf-8").read(), sys.argv[3]
+made = {}
+t = SentencePieceBPETokenizer()  # Llama-2 / Mistral style: Metaspace "▁", BPE
+t.train_from_iterator([text], vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"])
+made["sentencepiece-bpe"] = t
+w = Tokenizer(models.WordPiece(unk_token="[UNK]"))  # BERT style
+w.normalizer = normalizers.BertNormalizer(lowercase=True)
+w.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+w.train_from_iterator([text], trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]", "[CLS]", "[SEP]"]))
+w.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+made["wordpiece"] = w
+wl = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+wl.pre_tokenizer = pre_tokenizers.Whitespace()
+wl.train_from_iterator([text], trainers.WordLevelTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+made["wordlevel-whitespace"] = wl
+b = Tokenizer(models.BPE(unk_token="[UNK]"))
+b.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True)])
+b.train_from_iterator([text], trainers.BpeTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+made["bpe-whitespace-digits"] = b
+u = SentencePieceUnigramTokenizer()  # its Nmt normaliser is not in the JS library
+u.train_from_iterator([text], vocab_size=300, special_tokens=["<unk>"], unk_token="<unk>")
+made["unigram-nmt"] = u
+ids = {}
+for name, tok in made.items():
+    tok.save(f"{root}/{name}/tokenizer.json")
+    ids[name] = tok.encode(sample).ids
+print(json.dumps(ids))
+`;
 
 let root: string;
 let textPath: string;
@@ -40,6 +75,20 @@ describe("chunked perplexity", () => {
     const confident = new Float32Array(2 * 4);
     confident[0 * 4 + 3] = 50; // row 0 predicts token 3
     expect(chunkNll(confident, [0, 3], 4)).toBeLessThan(1e-15 + 3 * Math.exp(-50));
+  });
+});
+
+describe("tokenizers of other kinds", () => {
+  const sample = "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42.";
+  it("give the Python library's ids (SentencePiece BPE, WordPiece with BERT normalisation, WordLevel, Whitespace+Digits BPE), or a clear refusal", () => {
+    const kinds = ["sentencepiece-bpe", "wordpiece", "wordlevel-whitespace", "bpe-whitespace-digits", "unigram-nmt"];
+    const dir = join(root, "tokenizers");
+    for (const kind of kinds) mkdirSync(join(dir, kind), { recursive: true });
+    const script = join(dir, "write.py");
+    writeFileSync(script, TOKENIZER_KINDS_SCRIPT);
+    const expected = JSON.parse(execFileSync(venvPython, [script, dir, textPath, sample], { encoding: "utf8" })) as Record<string, number[]>;
+    for (const kind of kinds.filter((k) => k !== "unigram-nmt")) expect(loadTokenizer(join(dir, kind)).encode(sample), kind).toEqual(expected[kind]);
+    expect(() => loadTokenizer(join(dir, "unigram-nmt"))).toThrow(/tokenizer\.json: this tokenizer is not supported by @huggingface\/tokenizers \(Unknown Normalizer type: Nmt\)/);
   });
 });
 
