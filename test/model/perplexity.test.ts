@@ -23,6 +23,11 @@ made = {}
 t = SentencePieceBPETokenizer()  # Llama-2 / Mistral style: Metaspace "▁", BPE
 t.train_from_iterator([text], vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"])
 made["sentencepiece-bpe"] = t
+l2 = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))  # Llama-2's layout: ▁ normaliser, byte fallback
+l2.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+l2.train_from_iterator([text], trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"] + ["<0x%02X>" % i for i in range(256)]))
+l2.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+made["bpe-byte-fallback"] = l2
 w = Tokenizer(models.WordPiece(unk_token="[UNK]"))  # BERT style
 w.normalizer = normalizers.BertNormalizer(lowercase=True)
 w.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -79,9 +84,9 @@ describe("chunked perplexity", () => {
 });
 
 describe("tokenizers of other kinds", () => {
-  const sample = "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42.";
-  it("give the Python library's ids (SentencePiece BPE, WordPiece with BERT normalisation, WordLevel, Whitespace+Digits BPE), or a clear refusal", () => {
-    const kinds = ["sentencepiece-bpe", "wordpiece", "wordlevel-whitespace", "bpe-whitespace-digits", "unigram-nmt"];
+  const sample = "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42, 漢字.";
+  it("give the Python library's ids (SentencePiece BPE, Llama-2-style byte-fallback BPE, WordPiece with BERT normalisation, WordLevel, Whitespace+Digits BPE), or a clear refusal", () => {
+    const kinds = ["sentencepiece-bpe", "bpe-byte-fallback", "wordpiece", "wordlevel-whitespace", "bpe-whitespace-digits", "unigram-nmt"];
     const dir = join(root, "tokenizers");
     for (const kind of kinds) mkdirSync(join(dir, kind), { recursive: true });
     const script = join(dir, "write.py");
