@@ -38,7 +38,8 @@ export function inspectCase(c: Case): CaseInspection {
     prefillFlopsPerToken: prefillFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,
     decodeFlopsPerToken: decodeFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,
     kvCacheBytes,
-    notes: a.notes,
+    // A checkpoint model's numbers come from its config.json alone: the safetensors are not opened here.
+    notes: m.checkpoint ? [`architecture from ${m.checkpoint}/config.json (weights not read)`, ...a.notes] : a.notes,
   };
 }
 
