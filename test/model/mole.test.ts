@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
@@ -153,6 +153,29 @@ describe("MoLE graphs", () => {
     expect(outputs).toContain(`${XLORA_BASE_CACHE_PREFIX}present_value.0`);
     expect(inputs.filter((i) => i.name.includes("past_")).length).toBe(4 * 2 * 2);
     expect(ir.tensors.get("xlora_classifier.weight")!.shape).toEqual([16, 64]);
+  });
+
+  it("MixLoRA decode runs the base gate/up once and the base down once per chosen expert (ORT's profile)", async () => {
+    const ir = mole({ kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 });
+    const { bytes, inputs } = emitOnnx(ir, { scenario: "decode", presentOutputs: false });
+    const readers = (weight: string) =>
+      (onnxProto.onnx.ModelProto.decode(bytes).graph!.node ?? []).filter((n) => n.opType === "MatMul" && (n.input ?? []).includes(`${weight}.T`)).map((n) => n.name!);
+    const dir = mkdtempSync(join(tmpdir(), "effbench-mole-profile-"));
+    const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: join(dir, "profile"), intraOpNumThreads: 1 });
+    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", BigInt64Array.of(5n), [1, 1]) };
+    for (const input of inputs) if (input.name !== "input_ids") feeds[input.name] = new ort.Tensor("float32", new Float32Array(3 * ir.dims.kvHeads * ir.dims.headDim), [1, ir.dims.kvHeads, 3, ir.dims.headDim]);
+    await session.run(feeds);
+    session.endProfiling();
+    await session.release();
+    const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), "utf8")) as { cat: string; name: string; args?: { input_type_shape?: { float?: number[] }[] } }[];
+    rmSync(dir, { recursive: true, force: true });
+    const inputShape = (node: string) => events.find((e) => e.cat === "Node" && e.name === `${node}_kernel_time`)?.args?.input_type_shape?.[0]?.float;
+    for (let layer = 0; layer < model.layers; layer++) {
+      const [down] = readers(`model.layers.${layer}.mlp.down_proj.weight`);
+      const [gate] = readers(`model.layers.${layer}.mlp.gate_proj.weight`);
+      expect(inputShape(down!), `layer ${layer} down`).toEqual([2, 1, 96]); // [k, tokens, I]: k base down products
+      expect(inputShape(gate!), `layer ${layer} gate`).toEqual([1, 64]); // one shared base gate product
+    }
   });
 
   it("routing skew (a Zipf bias on every router) concentrates the load as s rises; histograms sum to tokens × k", async () => {
