@@ -19,6 +19,7 @@ import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type Elem
 import { synthesizeWeights, type WeightMap } from "./weights.js";
 import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
 import { emitDoraInt4 } from "./dora-int4-onnx.js";
+import { loadCheckpointWeights } from "./checkpoint.js";
 import { emitQuantizedEmbedding } from "./quantized-embedding-onnx.js";
 import { emitMixloraFfn, emitMoleLinear, emitXloraScalings, type MoleEmitContext } from "./mole-onnx.js";
 import { xloraBaseIr } from "./mole.js";
@@ -368,7 +369,7 @@ export function buildOnnxModel(model: ModelConfig, options: BuildOptions): Built
   const needed = options.scenario === "decode" ? options.promptTokens + 1 : options.promptTokens;
   if (needed > model.maxPositions)
     throw new Error(`model ${model.name}: ${options.scenario} at ${options.promptTokens} tokens needs ${needed} positions, maxPositions is ${model.maxPositions}`);
-  const ir = options.ir ?? buildModelIr(model, options.weights ?? synthesizeWeights(model));
+  const ir = options.ir ?? buildModelIr(model, options.weights ?? (model.checkpoint ? loadCheckpointWeights(model) : synthesizeWeights(model)));
   const emitted = emitOnnx(ir, { scenario: options.scenario, allLogits: options.allLogits, presentOutputs: options.presentOutputs, routingOutputs: options.routingOutputs, moeCompute: options.moeCompute });
   const concrete = (dims: Dim[]): number[] =>
     dims.map((d) => (typeof d === "number" ? d : d === "batch" ? options.batch : d === "sequence" || d === "past_sequence" ? options.promptTokens : NaN));
