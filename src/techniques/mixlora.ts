@@ -5,9 +5,8 @@
 // LLaVA-MoLE (arXiv 2401.16160) is this with topK 1 and attentionLora false (datasets/technique-presets.ts).
 // The auxiliary load-balance loss (Switch: E·Σ_e f_e·P_e) is reported by the torch train step (docs/mole.md).
 import { z } from "zod";
-import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS, dimensionsOf, projectionModule } from "../model/architecture.js";
+import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS, dimensionsOf, layerPrefix, projectionModule } from "../model/architecture.js";
 import { expertBStd, expertStacks, moleRouter, type MixloraExpertAdapters, type MixloraFfn } from "../model/mole.js";
-import { layerPrefix } from "../model/architecture.js";
 import type { Tensor } from "../model/weights.js";
 import { applyAdapter } from "./adapters.js";
 import { expertCount, mixtureAccounting, moleUnsupportedReason, positiveInt, refuseMoeBase, topKAtMost } from "./mole.js";
