@@ -3,6 +3,7 @@
 import type { Case } from "./suite/case.js";
 import { caseTechniqueAccounting } from "./model/case-accounting.js";
 import { decodeFlopsPerToken, prefillFlopsPerToken } from "./model/accounting.js";
+import { checkpointNotes } from "./model/checkpoint.js";
 
 export interface CaseInspection {
   id: string;
@@ -39,7 +40,7 @@ export function inspectCase(c: Case): CaseInspection {
     decodeFlopsPerToken: decodeFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,
     kvCacheBytes,
     // A checkpoint model's numbers come from its config.json alone: the safetensors are not opened here.
-    notes: m.checkpoint ? [`architecture from ${m.checkpoint}/config.json (weights not read)`, ...a.notes] : a.notes,
+    notes: m.checkpoint ? [`architecture from ${m.checkpoint}/config.json (weights not read)`, ...checkpointNotes(m), ...a.notes] : a.notes,
   };
 }
 

@@ -3,7 +3,7 @@ import type { Case } from "../suite/case.js";
 import { buildModelIr, type ModelIr } from "./ir.js";
 import { buildOnnxModel, type InputSpec } from "./onnx.js";
 import { synthesizeWeights, type WeightMap } from "./weights.js";
-import { checkpointProvenance, loadCheckpointWeights } from "./checkpoint.js";
+import { checkpointNotes, checkpointProvenance, loadCheckpointWeights } from "./checkpoint.js";
 import { getTechnique } from "../techniques/registry.js";
 import { withRoutingSkew } from "./moe.js";
 import { moleRouterExperts } from "../techniques/mole.js";
@@ -49,7 +49,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
       weightsDtype: "float32",
       technique: getTechnique(c.technique.kind).label(c.technique),
       techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
-      weightsSource: c.model.checkpoint ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32" } : { synthesized: c.model.weights },
+      weightsSource: c.model.checkpoint ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32", notes: checkpointNotes(c.model) } : { synthesized: c.model.weights },
       ...(c.model.moe ? { moeCompute: "sparse: an If per expert, only experts with routed tokens run, each on its tokens, reading its own weights in place" } : {}),
     },
     details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },

@@ -318,6 +318,16 @@ function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: C
   return cached;
 }
 
+/** What mapping the checkpoint's config.json decided beyond plain fields (e.g. a context capped at the sliding window). */
+export function checkpointNotes(model: ModelConfig): string[] {
+  if (!model.checkpoint) return [];
+  try {
+    return checkpointModelFields(model.checkpoint).notes;
+  } catch {
+    return []; // validation already reported it
+  }
+}
+
 /** The checkpoint's tokenizer.json, when it has one. */
 export function checkpointTokenizerPath(model: ModelConfig): string | undefined {
   if (!model.checkpoint) return undefined;

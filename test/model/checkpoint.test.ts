@@ -195,6 +195,7 @@ describe("a checkpoint the IR cannot represent is refused with the reason", () =
     const dir = variant("mistral-window", (c) => (c.sliding_window = 16));
     const [c] = planCheckpoint({ checkpoint: dir });
     expect(c!.model.maxPositions).toBe(16);
+    expect(inspectCase(c!).notes.join("; ")).toMatch(/sliding window 16: maxPositions capped at 16/);
   });
 
   it("a field the suite gives must agree with config.json; maxPositions may only be lowered", () => {
