@@ -5,6 +5,7 @@ inputs, the thread count, the number of warm-up iterations, per-iteration perf_c
 (at least `min_measure_ms` and `min_iterations`), so that the ratio of medians measures the harness alone.
 
     python bare_loop.py case.json weights.safetensors warmup_iterations  ->  one JSON list of per-iteration ms
+    python bare_loop.py --serve case.json weights.safetensors warmup_iterations   (a burst per stdin line)
 """
 
 import json
@@ -19,12 +20,8 @@ import hf_model
 import scenarios
 
 
-def main():
-    case = json.load(open(sys.argv[1]))
-    weights_path = sys.argv[2]
-    warmup_iterations = int(sys.argv[3])
-    if case["scenario"] != "prefill":
-        raise SystemExit("bare_loop.py times prefill cases only")
+def burst(case, weights_path, warmup_iterations):
+    """One harness-equivalent request done bare: build the model, warm up, time each iteration until the stopping rule."""
     protocol = case["protocol"]
     device = scenarios.resolve_device(case)
     _, dtype = scenarios.resolve_dtype(case)
@@ -50,7 +47,25 @@ def main():
             samples.append((t1 - t0) * 1e3)
             if len(samples) >= protocol["minIterations"] and (t1 - start) * 1e3 >= protocol["minMeasureMs"]:
                 break
-    print(json.dumps(samples), flush=True)
+    del model
+    return samples
+
+
+def main():
+    serve = "--serve" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--serve"]
+    case = json.load(open(args[0]))
+    weights_path = args[1]
+    warmup_iterations = int(args[2])
+    if case["scenario"] != "prefill":
+        raise SystemExit("bare_loop.py times prefill cases only")
+    if not serve:
+        print(json.dumps(burst(case, weights_path, warmup_iterations)), flush=True)
+        return
+    # --serve: one burst per line on stdin, its samples as one JSON line on stdout (the control channel is outside
+    # the timed loop; each burst rebuilds the model as each harness request does).
+    for _ in sys.stdin:
+        print(json.dumps(burst(case, weights_path, warmup_iterations)), flush=True)
 
 
 if __name__ == "__main__":
