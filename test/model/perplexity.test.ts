@@ -28,6 +28,11 @@ l2.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Re
 l2.train_from_iterator([text], trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"] + ["<0x%02X>" % i for i in range(256)]))
 l2.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
 made["bpe-byte-fallback"] = l2
+from tokenizers import Regex  # Qwen2's (and, but for digit grouping, Llama-3's) pre-tokenizer: a Split regex, then bytes
+qwen = Tokenizer(models.BPE())
+qwen.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+qwen.train_from_iterator([text], trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+made["qwen2-split-bytelevel"] = qwen
 w = Tokenizer(models.WordPiece(unk_token="[UNK]"))  # BERT style
 w.normalizer = normalizers.BertNormalizer(lowercase=True)
 w.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -84,9 +89,9 @@ describe("chunked perplexity", () => {
 });
 
 describe("tokenizers of other kinds", () => {
-  const sample = "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42, 漢字.";
-  it("give the Python library's ids (SentencePiece BPE, Llama-2-style byte-fallback BPE, WordPiece with BERT normalisation, WordLevel, Whitespace+Digits BPE), or a clear refusal", () => {
-    const kinds = ["sentencepiece-bpe", "bpe-byte-fallback", "wordpiece", "wordlevel-whitespace", "bpe-whitespace-digits", "unigram-nmt"];
+  const sample = "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42, 漢字. IT'S\n\n  end   ";
+  it("give the Python library's ids (SentencePiece BPE, Llama-2-style byte-fallback BPE, Qwen2's regex split + byte-level BPE, WordPiece with BERT normalisation, WordLevel, Whitespace+Digits BPE), or a clear refusal", () => {
+    const kinds = ["sentencepiece-bpe", "bpe-byte-fallback", "qwen2-split-bytelevel", "wordpiece", "wordlevel-whitespace", "bpe-whitespace-digits", "unigram-nmt"];
     const dir = join(root, "tokenizers");
     for (const kind of kinds) mkdirSync(join(dir, kind), { recursive: true });
     const script = join(dir, "write.py");
