@@ -1,7 +1,7 @@
 // Expands a resolved suite into its cases (DESIGN.md §1): model × technique × scenario × workload × runner.
 import type { Case } from "./case.js";
 import { canonicalJson, sha256 } from "./loader.js";
-import type { ResolvedSuite, RunnerName, Workload } from "./schema.js";
+import type { ExcludeEntry, ResolvedSuite, RunnerName, Workload } from "./schema.js";
 import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { scaleModelDetailed, type Scale } from "../model/scale.js";
@@ -17,11 +17,13 @@ export interface PlanOptions {
 export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
   const cases: Case[] = [];
   const scaled = suite.models.map((m) => (options.scale === undefined ? { model: m } : scaleModelDetailed(m, options.scale)));
-  for (const { model, ...scaling } of scaled)
+  for (const [modelIndex, { model, ...scaling }] of scaled.entries())
     for (const technique of suite.techniques)
       for (const scenario of suite.scenarios)
         for (const workload of suite.workloads)
           for (const runner of suite.runners) {
+            // Excludes name the model as written (before --scale renames it).
+            if (isExcluded(suite.exclude ?? [], { model: suite.models[modelIndex]!.name, technique, scenario, workload, runner })) continue;
             const deviceClass = deviceClassOf(suite, runner);
             const caseKey = canonicalJson({ model, technique, scenario, workload, runner, deviceClass });
             const settings = runner === "ort" ? suite.ort : suite.torch;
@@ -44,6 +46,20 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
             });
           }
   return options.filter ? filterCases(cases, options.filter) : cases;
+}
+
+/** Whether an `exclude` entry drops this case: every field the entry gives matches. */
+function isExcluded(exclude: ExcludeEntry[], c: { model: string; technique: { kind: string; name?: string }; scenario: string; workload: Workload; runner: string }): boolean {
+  const matches = (value: string | string[] | undefined, candidates: (string | undefined)[]) =>
+    value === undefined || (Array.isArray(value) ? value : [value]).some((v) => candidates.includes(v));
+  return exclude.some(
+    (e) =>
+      matches(e.model, [c.model]) &&
+      matches(e.technique, [c.technique.kind, c.technique.name]) &&
+      matches(e.scenario, [c.scenario]) &&
+      matches(e.workload, [c.workload.name]) &&
+      matches(e.runner, [c.runner]),
+  );
 }
 
 /** Every whitespace-separated term must match the case's id or name (case-insensitive substring). */

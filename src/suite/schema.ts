@@ -113,6 +113,18 @@ export const protocolSchema = z.object({
   bootstrapResamples: positiveInt.default(PROTOCOL_DEFAULTS.bootstrapResamples),
 });
 
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/**
+ * Cases to leave out of the cross product (GitHub Actions' matrix `exclude`): an entry drops every case that
+ * matches all the fields it gives. `model` is a model's name, `technique` a technique's `name` or `kind`,
+ * `workload` a workload's `name`; a field may list several values (any of them matches).
+ */
+export const excludeSchema = z
+  .object({ model: oneOrMany.optional(), technique: oneOrMany.optional(), scenario: oneOrMany.optional(), workload: oneOrMany.optional(), runner: oneOrMany.optional() })
+  .strict()
+  .refine((e) => Object.keys(e).length > 0, "an exclude entry needs at least one of model, technique, scenario, workload, runner");
+
 export const suiteSchema = z
   .object({
     name: z.string().min(1),
@@ -125,8 +137,32 @@ export const suiteSchema = z
     ort: ortSettingsSchema.default(ortSettingsSchema.parse({})),
     torch: torchSettingsSchema.default(torchSettingsSchema.parse({})),
     protocol: protocolSchema.default(protocolSchema.parse({})),
+    exclude: z.array(excludeSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((suite, ctx) => {
+    // Every value an exclude names must exist in the suite: a typo would otherwise silently exclude nothing.
+    const known: Record<string, string[]> = {
+      model: suite.models.map((m) => m.name),
+      technique: [...new Set(suite.techniques.flatMap((t) => [t.kind, ...((t as { name?: string }).name ? [(t as { name: string }).name] : [])]))],
+      scenario: suite.scenarios,
+      workload: suite.workloads.flatMap((w) => (w.name ? [w.name] : [])),
+      runner: suite.runners,
+    };
+    suite.exclude.forEach((entry, index) => {
+      for (const [field, value] of Object.entries(entry) as [string, string | string[]][]) {
+        const values = Array.isArray(value) ? value : [value];
+        values.forEach((v, i) => {
+          if (known[field]!.includes(v)) return;
+          ctx.addIssue({
+            code: "custom",
+            path: ["exclude", index, field, ...(Array.isArray(value) ? [i] : [])],
+            message: `no ${field} ${JSON.stringify(v)} in this suite; its ${field}s: ${known[field]!.length ? known[field]!.join(", ") : "(none named)"}`,
+          });
+        });
+      }
+    });
+  });
 
 /** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts). */
 export type ModelInput = z.input<typeof modelSchema> | (Partial<z.input<typeof modelSchema>> & { checkpoint: string });
@@ -137,6 +173,7 @@ export type MoeConfig = z.output<typeof moeSchema>;
 export type Scenario = z.output<typeof scenarioSchema>;
 export type Workload = z.output<typeof workloadSchema>;
 export type RunnerName = z.output<typeof runnerNameSchema>;
+export type ExcludeEntry = z.output<typeof excludeSchema>;
 export type OrtSettings = z.output<typeof ortSettingsSchema>;
 export type TorchSettings = z.output<typeof torchSettingsSchema>;
 export type Protocol = z.output<typeof protocolSchema>;

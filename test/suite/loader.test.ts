@@ -105,4 +105,29 @@ describe("planner", () => {
     expect(shards.flat().map((c) => c.id).sort()).toEqual(all.map((c) => c.id).sort());
     expect(() => parseShard("4/3")).toThrow(/1 ≤ i ≤ n/);
   });
+
+  it("leaves out the cases an exclude entry matches on every field it gives, by model name, technique kind or name, workload name", async () => {
+    const moe = `{ name: "moe", layers: 1, hidden: 64, heads: 4, kvHeads: 2, ffn: 32, vocab: 97, moe: { experts: 4, topK: 2 } }`;
+    const loaded = await loadSuite(
+      writeSuite(`export default defineSuite({ name: "x", models: [${model}, ${moe}],
+        techniques: [{ kind: "base" }, { kind: "lora", name: "my-lora" }, { kind: "int4" }],
+        scenarios: ["prefill", "decode"], workloads: [{ name: "w1", promptTokens: 8 }, { name: "w2", promptTokens: 16 }],
+        exclude: [{ model: "moe", technique: ["my-lora", "int4"] }, { workload: "w2", scenario: "decode" }] });`),
+    );
+    const cases = planSuite(loaded.suite, { codeVersion: "test" });
+    // 2 models × 3 techniques × 2 scenarios × 2 workloads = 24; minus moe × {lora, int4} (8), minus decode × w2 on what is left (4).
+    expect(cases).toHaveLength(12);
+    expect(cases.some((c) => c.model.name === "moe" && c.technique.kind !== "base")).toBe(false);
+    expect(cases.some((c) => c.scenario === "decode" && c.workload.name === "w2")).toBe(false);
+    expect(cases.filter((c) => c.model.name === "moe")).toHaveLength(3);
+  });
+
+  it("refuses an exclude that names something the suite does not have, with the path and what it has", async () => {
+    const message = await loadError(
+      writeSuite(`export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }], exclude: [{ model: ["m", "mm"] }, {}] });`),
+    );
+    expect(message).toMatch(/exclude\.0\.model\.1|exclude › 0 › model › 1|exclude\[0\]\.model\[1\]/);
+    expect(message).toContain('no model "mm" in this suite; its models: m');
+    expect(message).toMatch(/an exclude entry needs at least one of model/);
+  });
 });
