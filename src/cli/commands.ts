@@ -169,13 +169,18 @@ export const commands: Record<string, Command> = {
 
   export: {
     summary: "write the exact ONNX graph a case runs (open it in Netron, time it with another tool)",
-    usage: "<suite.ts> --case <id> -o model.onnx",
-    options: { case: { type: "string", description: "case id from `bench list`" }, output: { type: "string", short: "o", description: "output .onnx path" } },
+    usage: "<suite.ts> --case <id> [--scale tiny] -o model.onnx",
+    options: {
+      case: { type: "string", description: "case id from `bench list` (with the same --scale)" },
+      output: { type: "string", short: "o", description: "output .onnx path" },
+      scale: { type: "string", description: "scale every model down as `run` and `list` do: tiny, small or a width factor in (0, 1]" },
+    },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("export", positionals));
       if (!values.case) throw new UsageError(messages.missingArgument("export", "--case <id>"));
       if (!values.output) throw new UsageError(messages.missingArgument("export", "-o <file.onnx>"));
-      const c = planSuite(loaded.suite, { codeVersion: codeVersion() }).find((x) => x.id.startsWith(values.case as string));
+      // The scale changes the case ids (the model becomes "<model>@<scale>"), so it must be the one `bench list` was given.
+      const c = planSuite(loaded.suite, { codeVersion: codeVersion(), scale: scaleOption(values) }).find((x) => x.id.startsWith(values.case as string));
       if (!c) throw new UsageError(messages.caseNotFound(values.case as string));
       const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
       const prepared = await prepareOrtCase(c, 0);
