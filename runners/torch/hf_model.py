@@ -108,7 +108,8 @@ def _refresh_rotary(model, config, device):
 
 
 def is_adapter_key(name):
-    return ".lora_A." in name or ".lora_B." in name or "lora_magnitude_vector" in name
+    """Tensors of a technique, not of the base model (peft adapters, and the mixtures' experts, routers, classifier)."""
+    return ".lora_A." in name or ".lora_B." in name or "lora_magnitude_vector" in name or ".mole_experts." in name or ".mole_router." in name or name.startswith("xlora_classifier.")
 
 
 def peft_key(name):

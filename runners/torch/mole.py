@@ -74,8 +74,9 @@ class XloraState:
 class MoleLinear(nn.Module):
     """y = W·x (+ b) + s·Σ_e gate_e(x)·B_e·A_e·x, gate soft (LoRAMoE), top-k (MoLA, SMoRA with gain k) or X-LoRA's."""
 
-    def __init__(self, linear, layer, experts, rank, scale, gating, top_k_=None, gain=1.0, router_bias=False, xlora=None):
+    def __init__(self, linear, layer, projection, experts, rank, scale, gating, top_k_=None, gain=1.0, router_bias=False, xlora=None):
         super().__init__()
+        self.projection = projection
         self.weight = linear.weight
         self.bias = linear.bias
         self.in_features, self.out_features = linear.in_features, linear.out_features
@@ -87,7 +88,7 @@ class MoleLinear(nn.Module):
         self.xlora = xlora
         self.mole_experts = ExpertStack(experts, rank, linear.in_features, linear.out_features)
         self.mole_router = nn.Linear(linear.in_features, experts, bias=router_bias) if gating in ("soft", "top-k") else None
-        self.capture = None  # set by RoutingCapture: a list that receives the chosen experts of each forward
+        self.capture = None  # set by MoleRoutingCapture: a list that receives the chosen experts [T, k] of each forward
 
     def gates(self, x):
         experts = self.mole_experts.lora_A.shape[0]
@@ -103,7 +104,7 @@ class MoleLinear(nn.Module):
         k = min(self.top_k, experts)
         values, index = top_k(probs, k)
         if self.capture is not None:
-            self.capture.append(index.detach().reshape(-1).cpu())
+            self.capture.append(index.detach().cpu())
         return torch.zeros_like(probs).scatter(-1, index, self.gain * values / values.sum(-1, keepdim=True))
 
     def forward(self, x):
@@ -130,8 +131,9 @@ class MixloraMlp(nn.Module):
     """MixLoRA's FFN: top-k experts per token, each a LoRA-adapted copy of the base SwiGLU. The base gate/up products
     run once and are shared; each chosen expert adds its gate/up deltas, and runs the base down plus its down delta."""
 
-    def __init__(self, mlp, experts, k, rank, scale, ffn_targets, router_bias):
+    def __init__(self, mlp, layer, experts, k, rank, scale, ffn_targets, router_bias):
         super().__init__()
+        self.layer = layer
         self.experts, self.k, self.scale = experts, k, scale
         hidden = mlp.gate_proj.in_features
         self.gate_proj = StackedLinear(mlp.gate_proj, *((experts, rank) if "gate_proj" in ffn_targets else ()))
@@ -148,7 +150,7 @@ class MixloraMlp(nn.Module):
         top, index = top_k(probs, self.k)
         weights = (top / top.sum(-1, keepdim=True)).to(x.dtype)
         if self.capture is not None:
-            self.capture.append(index.detach().reshape(-1).cpu())
+            self.capture.append(index.detach().cpu())
         # Switch load balance: E · Σ_e f_e · P_e, f = share of the T·k assignments, P = mean router probability.
         share = torch.bincount(index.reshape(-1), minlength=self.experts).to(probs.dtype) / index.numel()
         self.aux_loss = self.experts * (share * probs.mean(0)).sum()
@@ -203,8 +205,8 @@ def install(model, technique, config, router_bias):
     if kind == "mixlora":
         rank, experts, k = int(technique["rank"]), int(technique["experts"]), int(technique["topK"])
         scale = float(technique["alpha"]) / rank
-        for layer in layers:
-            layer.mlp = MixloraMlp(layer.mlp, experts, k, rank, scale, set(technique.get("ffnTargets") or FFN), router_bias)
+        for index, layer in enumerate(layers):
+            layer.mlp = MixloraMlp(layer.mlp, index, experts, k, rank, scale, set(technique.get("ffnTargets") or FFN), router_bias)
             if technique.get("attentionLora", True):
                 for name in ATTENTION:
                     setattr(layer.self_attn, name, LoraLinear(getattr(layer.self_attn, name), rank, scale))
@@ -228,7 +230,7 @@ def install(model, technique, config, router_bias):
         gain = float(technique["topK"]) if kind == "smora" else 1.0
         for name in targets:
             owner = layer.self_attn if name in ATTENTION else layer.mlp
-            setattr(owner, name, MoleLinear(getattr(owner, name), index, experts, rank, scale, gating, k, gain, router_bias, xlora))
+            setattr(owner, name, MoleLinear(getattr(owner, name), index, name, experts, rank, scale, gating, k, gain, router_bias, xlora))
     if xlora is not None:
         experts = int(technique["experts"])
         model.xlora_classifier = nn.Linear(config.hidden_size, count * experts, bias=True)
@@ -268,9 +270,44 @@ def _xlora_scaling_pass(model, state, layers, experts):
     return hook
 
 
-def mole_tensor_key(name):
-    """Whether a tensor of the weights file belongs to the MoLE modules (not the base model)."""
-    return ".mole_experts." in name or ".mole_router." in name or name.startswith("xlora_classifier.") or ".lora_A." in name or ".lora_B." in name
+class MoleRoutingCapture:
+    """Records the experts each routed mixture chose, under the names of the ort graphs' routing outputs:
+    `router_indices.{layer}` (MixLoRA's FFN router; X-LoRA's top-k, once per layer) and
+    `router_indices.{layer}.{projection}` (MoLA's and SMoRA's per-linear routers). Dense soft routing (LoRAMoE, X-LoRA
+    without topK) chooses nothing and has no histogram, as on ort."""
+
+    def __init__(self, model):
+        self.modules = []
+        xlora_layers = set()
+        for module in model.modules():
+            if isinstance(module, MixloraMlp):
+                name = f"router_indices.{module.layer}"
+            elif isinstance(module, MoleLinear) and module.gating == "top-k":
+                name = f"router_indices.{module.layer}.{module.projection}"
+            elif isinstance(module, MoleLinear) and module.gating == "xlora" and module.top_k is not None and module.top_k < module.mole_experts.lora_A.shape[0] and module.layer not in xlora_layers:
+                xlora_layers.add(module.layer)  # every linear of a layer shares the layer's scalings
+                name = f"router_indices.{module.layer}"
+            else:
+                continue
+            self.modules.append((name, module))
+
+    def __enter__(self):
+        for _, module in self.modules:
+            module.capture = []
+        return self
+
+    def __exit__(self, *exc):
+        self.captured = [(name, module.capture) for name, module in self.modules if module.capture]
+        for _, module in self.modules:
+            module.capture = None
+
+    def indices(self):
+        """{output name: token-major [T·k] list} over the captured forwards (after the `with` block)."""
+        return {name: torch.cat(parts).reshape(-1).tolist() for name, parts in self.captured}
+
+    def tokens(self):
+        """Tokens the routers saw (rows of the first router's forwards)."""
+        return int(sum(part.shape[0] for part in self.captured[0][1])) if self.captured else 0
 
 
 def freeze_base(model, technique):

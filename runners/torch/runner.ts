@@ -10,7 +10,7 @@ import type { RunnerOptions } from "../registry.js";
 import { watchRss } from "../proc.js";
 import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
 import { ensureWeightsFile } from "./weights-file.js";
-import { routingOutcome } from "./routing.js";
+import { routingOutcome, type WorkerRouting } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
 /** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
@@ -147,7 +147,7 @@ export class TorchRunner implements Runner {
         },
       );
       if (reply.type === "error") return { status: "failed", reason: errorReason(reply) };
-      return routingOutcome(c, reply.outcome as RepeatOutcome & { routingIndices?: Record<string, number[]> });
+      return routingOutcome(c, reply.outcome as RepeatOutcome & WorkerRouting);
     } catch (error) {
       if (!(error instanceof WorkerError)) throw error;
       this.retire(ctx.repeat, worker);
@@ -161,7 +161,8 @@ export class TorchRunner implements Runner {
   }
 
   /** Full-sequence logits of a case's model on given tokens (fidelity and contract tests), from the repeat-0 worker;
-   * for MoE models also the experts each layer's router chose ({layer: token-major [T·k]}, before capacity drops). */
+   * for MoE models also the experts each layer's router chose ({layer: token-major [T·k]}, before capacity drops), for
+   * routed mixtures of LoRA experts those of each router under the ort graph's output name (`router_indices.{layer}[.{projection}]`). */
   async forwardLogits(c: Case, inputIds: number[][]): Promise<{ shape: number[]; data: Float64Array; counts: Record<string, unknown>; routing: Record<string, number[]> | null }> {
     const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
     const worker = await this.workerFor(0);

@@ -281,18 +281,25 @@ def run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         return {"status": "unsupported", "reason": str(reason)}
 
 
-def _routing_pass(model, scenario, ids, iteration):
-    """One untimed pass after the measure window that records the MoE routers' choices (routing metrics, as the ort
-    child does with one extra run): the timed iteration itself, or for a train step its forward alone."""
-    import moe_block
+def _routing_pass(model, scenario, ids, iteration, mole_kind=False):
+    """One untimed pass after the measure window that records the routers' choices (routing metrics, as the ort
+    child does with one extra run): the timed iteration itself, or for a train step its forward alone. MoE: {layer:
+    [T·k]}; a mixture of LoRA experts: {"indices": {routing output name: [T·k]}, "tokens": T}."""
+    if mole_kind:
+        import mole
 
-    with moe_block.RoutingCapture(model) as capture:
+        capture = mole.MoleRoutingCapture(model)
+    else:
+        import moe_block
+
+        capture = moe_block.RoutingCapture(model)
+    with capture:
         if scenario == "train-step":
             with torch.no_grad():
                 model(input_ids=ids, use_cache=False, logits_to_keep=1)
         else:
             iteration()
-    return capture.indices()
+    return {"indices": capture.indices(), "tokens": capture.tokens()} if mole_kind else capture.indices()
 
 
 def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
@@ -366,7 +373,8 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         _free(device)
         memory_reset = reset_peak_memory(device)
         samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window, reset)
-        routing = _routing_pass(model, scenario, ids, iteration) if case["model"].get("moe") and scenario != "merge" else None
+        mole_kind = technique.get("kind") in hf_model.MOLE_KINDS
+        routing = _routing_pass(model, scenario, ids, iteration, mole_kind) if (case["model"].get("moe") or mole_kind) and scenario != "merge" else None
 
         series = [{"metric": "latency_ms", "unit": "ms", "values": samples}]
         for metric in ("ttft_ms", "tpot_ms", "swap_ms"):
@@ -401,8 +409,8 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             "details": {"repeat": repeat, "warmupIterations": warmup_iterations, "pid": os.getpid(), "counts": counts},
         }
         if routing is not None:
-            # Raw chosen experts per MoE layer; the harness summarises them (src/model/moe-routing.ts) and drops them.
-            outcome["routingIndices"] = routing
+            # Raw chosen experts; the harness summarises them (src/model/moe-routing.ts, mole-routing.ts) and drops them.
+            outcome["moleRouting" if mole_kind else "routingIndices"] = routing
         return outcome
     finally:
         del model
@@ -418,12 +426,15 @@ def forward_logits(case, weights_path, input_ids):
     model.eval()
     import moe_block
 
-    with torch.inference_mode(), moe_block.RoutingCapture(model) as capture:
+    mole_kind = (case.get("technique") or {}).get("kind") in hf_model.MOLE_KINDS
+    if mole_kind:
+        import mole
+    with torch.inference_mode(), (mole.MoleRoutingCapture(model) if mole_kind else moe_block.RoutingCapture(model)) as capture:
         ids = torch.tensor(input_ids, dtype=torch.long, device=device)
         logits = model(input_ids=ids, use_cache=False).logits.float().cpu()
     del model
     _free(device)
-    routing = capture.indices() if case["model"].get("moe") else None
+    routing = capture.indices() if case["model"].get("moe") or mole_kind else None
     return list(logits.shape), logits.flatten().tolist(), {**counts, **notes}, routing
 
 

@@ -66,6 +66,13 @@ describe("mixtures of LoRA experts on torch", () => {
     expect(outcome.settings).toMatchObject({ auxLoss: expect.stringContaining("× 0.02") });
     const trainable = outcome.scalars.find((s) => s.metric === "params_trainable")!.value;
     expect(trainable).toBe(getTechnique("mixlora").account!(c.model, c.technique as never).trainableParams);
+    // Fidelity against the base model, as for every technique (the base is built from the same weights file).
+    expect(outcome.scalars.find((s) => s.metric === "rel_l2_error")!.value).toBeGreaterThan(1e-3);
+    // Routing of the step's forward: one histogram per layer's FFN router, summing to tokens × k.
+    const routing = outcome.details!.routing as { tokens: number; routers: { router: string; tokensPerExpert: number[] }[] };
+    expect(routing.routers.map((r) => r.router)).toEqual(["router_indices.0", "router_indices.1"]);
+    for (const r of routing.routers) expect(r.tokensPerExpert.reduce((a, b) => a + b, 0)).toBe(routing.tokens * 2);
+    expect(outcome.scalars.find((s) => s.metric === "routing_max_mean_load")!.value).toBeGreaterThanOrEqual(1);
   });
 
   it("train X-LoRA's classifier only (its experts frozen, as peft's X-LoRA by default)", async () => {

@@ -90,6 +90,26 @@ describe("ort and torch MoE routing on the same tokens", () => {
       if (moe.capacityFactor !== undefined) expect(summary.droppedAssignments).toBeGreaterThan(0);
     });
 
+  const moleCases: [string, NonNullable<SuiteInput["techniques"]>[number]][] = [
+    ["MixLoRA's FFN routers", { kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 }],
+    ["MoLA's per-linear routers", { kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8, targets: ["q_proj", "down_proj"] }],
+    ["SMoRA's rank routers", { kind: "smora", rank: 8, topK: 2, alpha: 16, targets: ["v_proj"] }],
+    ["X-LoRA's top-k scalings", { kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }],
+  ];
+  for (const [label, technique] of moleCases)
+    it(`choose the same experts per token for mixtures of LoRA experts, under the same output names: ${label}`, async () => {
+      const c = planCase({ models: [dense], techniques: [technique], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 0.5 }] });
+      const ids = tokens(2, 9, c.model.vocab, 6);
+      const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: 2, promptTokens: 9, allLogits: true, routingOutputs: true });
+      const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
+      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
+      await session.release();
+      const ortIndices = Object.fromEntries(Object.entries(out).filter(([name]) => name.startsWith("router_indices.")).map(([name, v]) => [name, Array.from(v.data as BigInt64Array, Number)]));
+      expect(Object.keys(ortIndices).length).toBeGreaterThan(0);
+      const torch = await runner.forwardLogits(c, ids);
+      expect(torch.routing).toEqual(ortIndices);
+    });
+
   it("are recorded by a timed torch case like the ort runner's (per-layer histograms over one iteration)", async () => {
     const c = planCase({ models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }], scenarios: ["decode"], workloads: [{ batch: 3, promptTokens: 8, routingSkew: 2 }] });
     const outcome = await runner.runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
