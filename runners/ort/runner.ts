@@ -61,7 +61,7 @@ export class OrtRunner implements Runner {
     let outcome: RepeatOutcome | undefined;
     let stderr = "";
     const child = execaNode(childPath, [caseFile, String(ctx.repeat)], {
-      nodeOptions: ["--import", "tsx", "--expose-gc"], // gc: a child that built a large model frees it before loading
+      nodeOptions: ["--import", tsxLoader(), "--expose-gc"], // gc: a child that built a large model frees it before loading
       ipc: true,
       serialization: "json",
       reject: false,
@@ -109,5 +109,17 @@ export class OrtRunner implements Runner {
   async close(): Promise<void> {
     this.removeCache();
     process.removeListener("exit", this.removeCache);
+  }
+}
+
+/**
+ * tsx's loader as an absolute URL: a bare `--import tsx` resolves from the child's working directory, which is the
+ * user's (a suite run from a folder without node_modules would fail every case).
+ */
+function tsxLoader(): string {
+  try {
+    return import.meta.resolve("tsx");
+  } catch {
+    return "tsx"; // not resolvable from here (a bundle without tsx): the bare name, as before
   }
 }

@@ -14,6 +14,16 @@ function tinySuite(dir: string, extra = ""): string {
 }
 
 describe("bench run", () => {
+  it("runs a suite from a folder that has no node_modules (the ort children find tsx by path)", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effbench-cwd-"));
+    const suite = writeTinySuite(dir, { name: "elsewhere", scenarios: ["decode"] });
+    const result = await execa("node", [bench, "run", suite, "--db", "r.db"], { cwd: dir, reject: false });
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    const store = await openStore(join(dir, "r.db"), { readonly: true });
+    expect((await store.loadResults()).map((r) => r.status)).toEqual(["completed"]);
+    await store.close();
+  });
+
   it("runs a small suite end to end and stores results, samples and metrics", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-e2e-"));
     const db = join(dir, "r.db");
