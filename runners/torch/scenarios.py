@@ -385,7 +385,9 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             # The load-balance loss of each timed step (warm-up steps dropped).
             series.append({"metric": "aux_loss", "unit": "ratio", "values": extra["aux_loss"][-len(samples) :]})
         scalars = [
-            {"metric": "params_trainable", "unit": "count", "value": counts["trainable"], "label": "peft get_nb_trainable_parameters (trainable)"},
+            {"metric": "params_trainable", "unit": "count", "value": None, "reason": f"{technique['kind']} alone is not fine-tuned: its quantised weights have no gradient (as the TypeScript accounting says)"}
+            if technique.get("kind") in hf_model.QUANT_KINDS
+            else {"metric": "params_trainable", "unit": "count", "value": counts["trainable"], "label": "peft get_nb_trainable_parameters (trainable)"},
             {"metric": "params_total_runner", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all), packed weights counted as the parameters they stand for"},
         ]
         if device.type == "cuda":

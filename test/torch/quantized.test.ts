@@ -61,6 +61,8 @@ describe("int8 and int4 on torch", () => {
       const c = planCase({ models: [model], techniques: [technique], workloads: [{ batch: 1, promptTokens: 16 }] });
       const outcome = completed(await runner.runRepeat(c, ctx()));
       const torchRelL2 = scalar(outcome, "rel_l2_error")!;
+      // Not fine-tunable alone: no trainable count (null with the reason, as the TypeScript accounting has it).
+      expect(outcome.scalars.find((s) => s.metric === "params_trainable")).toMatchObject({ value: null, reason: expect.stringMatching(/not fine-tuned/) });
       // The worker's float64 math is fidelity.ts's: recompute from the logits of both models on the same prompt.
       const ids = fidelityInputIds(c);
       const base = await runner.forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
