@@ -19,6 +19,8 @@ export interface MetricFamily {
   blurb: string;
   /** Leaderboard columns, the first present one is the default. */
   metrics: readonly MetricInfo[];
+  /** Drawn only when some case of the report has one of its metrics (routing means nothing to a dense-only report). */
+  optional?: boolean;
 }
 
 const lower = (name: string, title: string, scenarios?: readonly string[]): MetricInfo => ({ name, title, better: "lower", scenarios });
@@ -98,6 +100,18 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
       lower("params_trainable", "trainable parameters", ["train-step"]),
       lower("trainable_params", "trainable parameters", ["train-step"]),
       lower("adapter_bytes", "adapter bytes", ["train-step"]),
+    ],
+  },
+  {
+    id: "routing",
+    title: "Routing (MoE & mixtures of LoRA experts)",
+    blurb:
+      "Load balance of the routers over one timed iteration's tokens, mean over routers: max/mean expert load (1 = balanced) and its coefficient of variation; dropped = token-expert assignments over a capacity factor. The case page has the per-layer heatmap.",
+    optional: true,
+    metrics: [
+      lower("routing_max_mean_load", "routing max/mean load"),
+      lower("routing_cv", "routing load CV"),
+      lower("routing_dropped_tokens", "dropped token-expert assignments"),
     ],
   },
 ];

@@ -149,3 +149,53 @@ export function samplerSpec(values: Array<{ repeat: string; t: number; value: nu
     },
   };
 }
+
+export interface RoutingCell {
+  router: string;
+  order: number;
+  expert: number;
+  tokens: number;
+  load: number;
+}
+
+/**
+ * Heatmap of token-expert assignments: a row per router (MoE layer, or a MoLE router per layer × projection) from the
+ * bottom layer down the page, a column per expert, colour = load relative to the router's mean (1 = balanced). Cells
+ * carry their counts as text while they are wide enough to read; routers with fewer experts have fewer cells.
+ */
+export function routingHeatmapSpec(values: RoutingCell[], experts: number, routers: number): VegaLiteSpec {
+  const cellWidth = Math.max(3, Math.min(28, Math.floor(900 / Math.max(1, experts))));
+  const rowHeight = routers <= 40 ? 18 : routers <= 120 ? 12 : 8;
+  const maxLoad = values.reduce((m, v) => Math.max(m, v.load), 1);
+  const tooltip = [
+    { field: "router", title: "router" },
+    { field: "expert", title: "expert" },
+    { field: "tokens", title: "token-expert assignments" },
+    { field: "load", title: "load (× mean)", format: ".3~f" },
+  ];
+  const rect = {
+    mark: { type: "rect", stroke: "#ffffff", strokeWidth: cellWidth >= 8 ? 0.5 : 0 },
+    encoding: { color: { field: "load", type: "quantitative", title: "load (× mean)", scale: { scheme: "blues", domainMin: 0 }, legend: { orient: "right" } }, tooltip },
+  };
+  const text = {
+    mark: { type: "text", fontSize: 9 },
+    encoding: {
+      text: { field: "tokens", type: "quantitative" },
+      // Dark cells get white text; the threshold sits where the blues scheme turns dark.
+      color: { condition: { test: `datum.load > ${0.55 * maxLoad}`, value: "#ffffff" }, value: "#1f2733" },
+      tooltip,
+    },
+  };
+  return {
+    $schema: SCHEMA,
+    config: CONFIG,
+    width: { step: cellWidth },
+    height: { step: rowHeight },
+    data: { values },
+    encoding: {
+      x: { field: "expert", type: "ordinal", title: "expert", axis: { labelAngle: 0, labelOverlap: "greedy" } },
+      y: { field: "router", type: "ordinal", title: null, sort: { field: "order", op: "min", order: "ascending" }, axis: { labelLimit: 220 } },
+    },
+    layer: cellWidth >= 20 && rowHeight >= 12 ? [rect, text] : [rect],
+  };
+}

@@ -1,9 +1,10 @@
 // The case page in the browser: one page for every case, which reads the case id from the URL hash and loads that
 // case's data with a <script src="data/cases-NNN.js"> tag (script tags work from file://, fetch does not).
 import { chunkFileName, chunkOf, unpackChunk, type CaseEntry, type CaseResult, type PackedChunk, type RunSummary } from "../model.js";
-import { displayScale, formatCi, formatValue } from "../format.js";
+import { displayScale, formatCi, formatPlain, formatValue } from "../format.js";
 import { betterOf, titleOf } from "../metrics.js";
-import { distributionSpec, samplerSpec, trendSpec } from "../specs.js";
+import { distributionSpec, routingHeatmapSpec, samplerSpec, trendSpec } from "../specs.js";
+import { heatmapCells, routingView, skewText } from "../routing.js";
 import { percentile } from "../../src/measure/stats.js";
 import { chart, el, nullValue, readData, table } from "./dom.js";
 
@@ -91,6 +92,48 @@ function metricsTable(result: CaseResult): HTMLTableElement {
   );
 }
 
+/** Routers listed in an open table; more (MoLA's layer × projection routers) go into a collapsed one. */
+const ROUTERS_SHOWN_OPEN = 16;
+
+/** MoE and MoLE results: what the routers chose (details.routing). Nothing at all for a result without routing. */
+function renderRouting(result: CaseResult): void {
+  const view = routingView(result.details, result.caseDetails, result.workload);
+  if (!view) return;
+  const k = view.routers[0].topK;
+  const sameK = view.routers.every((r) => r.topK === k);
+  const what = view.kind === "moe" ? `${view.routers.length} MoE layers` : `${view.routers.length} routers of the mixture of LoRA experts`;
+  const assignments = view.routers.reduce((s, r) => s + r.tokensPerExpert.reduce((a, b) => a + b, 0), 0);
+  const facts: Array<[string, string]> = [
+    ["tokens routed", `${view.tokens} (one timed iteration, recorded after the measure window)`],
+    ["routers", `${what}${sameK ? `, top-${formatPlain(k)}` : ""}`],
+    ["max/mean load", `${formatPlain(view.maxMeanLoad)} (mean over routers; 1 = perfectly balanced)`],
+    ["coefficient of variation", `${formatPlain(view.cv)} (mean over routers; 0 = perfectly balanced)`],
+    ["workload routingSkew", skewText(view.routingSkew)],
+  ];
+  if (view.kind === "moe")
+    facts.push(
+      view.capacityFactor === null
+        ? ["capacity factor", "none: every assignment is computed, none dropped"]
+        : ["dropped token-expert assignments", `${view.droppedAssignments} of ${assignments} (${formatPlain((100 * view.droppedAssignments!) / assignments)}%; capacity factor ${formatPlain(view.capacityFactor)})`],
+    );
+  main.append(el("h3", {}, "Routing"), table(["", "value"], facts));
+  const cells = heatmapCells(view);
+  const host = el("div", { class: "chart" });
+  main.append(el("h4", {}, view.routers.some((r) => r.projection !== null) ? "Token-expert assignments per router (layer × projection)" : "Token-expert assignments per expert and layer"), host);
+  chart(host, routingHeatmapSpec(cells, view.maxExperts, view.routers.length), `Heatmap of token-expert assignments per expert for ${view.routers.length} routers; the table below lists each router's load.`, cells.length * 2);
+  const capacity = view.kind === "moe" && view.capacityFactor !== null;
+  const rows = view.routers.map((r) => [
+    r.label,
+    String(r.tokensPerExpert.length),
+    String(r.tokensPerExpert.reduce((a, b) => a + b, 0)),
+    formatPlain(r.maxMeanLoad),
+    formatPlain(r.cv),
+    ...(capacity ? [String(r.droppedAssignments ?? 0)] : []),
+  ]);
+  const routerTable = table(["router", "experts", "assignments", "max/mean load", "CV", ...(capacity ? ["dropped"] : [])], rows, [false, true, true, true, true, true]);
+  main.append(rows.length > ROUTERS_SHOWN_OPEN ? el("details", {}, el("summary", {}, `Load per router (${rows.length} routers)`), routerTable) : routerTable);
+}
+
 function render(id: string, entry: CaseEntry): void {
   const results = entry.results;
   const selected = Number(new URLSearchParams(location.search).get("result")) || results[results.length - 1].resultId;
@@ -127,6 +170,8 @@ function render(id: string, entry: CaseEntry): void {
   main.append(result.validity.length === 0 ? el("p", { class: "note" }, "No validity flag was raised.") : table(["flag", "what was seen"], result.validity.map((v) => [v.flag, v.detail])));
 
   main.append(el("h3", {}, "Metrics"), metricsTable(result));
+
+  renderRouting(result);
 
   main.append(el("h3", {}, "Raw samples"));
   if (result.samples.length === 0) main.append(el("p", { class: "note" }, "No per-iteration samples were recorded for this result."));

@@ -17,6 +17,8 @@ type FilterKey = (typeof FILTERS)[number];
 const filters: Record<FilterKey, string> = { model: "", technique: "", scenario: "", runner: "", device: "" };
 /** Per-section choices (metric, group) that survive a filter change. */
 const choices = new Map<string, string>();
+/** The families drawn: an optional one (routing) only when some case of the whole report has one of its metrics. */
+const FAMILIES = METRIC_FAMILIES.filter((f) => !f.optional || model.rows.some((r) => f.metrics.some((m) => r.m[m.name] !== undefined)));
 const TOP_IN_CHART = 25;
 const ROWS_SHOWN = 50;
 
@@ -245,8 +247,8 @@ function render(): void {
   const rows = filtered();
   document.getElementById("filter-count")!.textContent = `${rows.length} of ${model.rows.length} cases`;
   const boards = document.getElementById("leaderboards")!;
-  if (boards.childElementCount === 0) for (const family of METRIC_FAMILIES) boards.append(el("section", { id: `lb-${family.id}` }));
-  for (const family of METRIC_FAMILIES) renderFamily(family, rows, document.getElementById(`lb-${family.id}`)!);
+  if (boards.childElementCount === 0) for (const family of FAMILIES) boards.append(el("section", { id: `lb-${family.id}` }));
+  for (const family of FAMILIES) renderFamily(family, rows, document.getElementById(`lb-${family.id}`)!);
   const pareto = document.getElementById("pareto")!;
   if (pareto.childElementCount === 0) {
     pareto.append(el("h2", {}, "Pareto fronts"), el("p", { class: "blurb" }, "A case is on the front when no other case in its group is at least as good on both axes and better on one (point estimates)."));

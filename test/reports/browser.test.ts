@@ -6,7 +6,7 @@ import { ChromiumSession, CHROMIUM_PATH } from "../../reports/browser-check.js";
 import { generateReport } from "../../reports/site.js";
 import { reportCommand } from "../../reports/command.js";
 import { allReferences } from "../../datasets/references/index.js";
-import { syntheticReportData, tempDir } from "./helpers.js";
+import { routingReportData, syntheticReportData, tempDir } from "./helpers.js";
 
 const SUITE_NAME = "<script>alert(1)</script>";
 
@@ -102,6 +102,69 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
     const html = readFileSync(join(site, "index.html"), "utf8");
     expect(html).not.toMatch(/https?:\/\/[^"']*\.js/);
     expect(readdirSync(join(site, "assets")).sort()).toEqual(["case.js", "index.js", "report.css", "vega-embed.min.js", "vega-lite.min.js", "vega.min.js"]);
+  });
+});
+
+describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE and MoLE run", () => {
+  let browser: ChromiumSession;
+  let site: string;
+  let ids: Record<"moe" | "mola" | "dense" | "loramoe", string>;
+
+  beforeAll(async () => {
+    const { data } = await routingReportData();
+    site = tempDir("report-routing-site");
+    await generateReport(data, site, { exports: false });
+    const id = (model: string, technique: string) => data.results.find((r) => r.model === model && r.name.includes(` ${technique} `) && r.workloadLabel.startsWith("zipf"))!.caseId;
+    ids = { moe: id("tiny-moe-cap", "base"), mola: id("tiny-dense", "mola"), dense: id("tiny-dense", "base"), loramoe: id("tiny-dense", "loramoe") };
+    browser = await ChromiumSession.launch();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const heatmapCells = async (p: import("puppeteer-core").Page) =>
+    p.$$eval(".chart svg", (svgs) => svgs.map((svg) => svg.querySelectorAll('[aria-roledescription="rect mark container"] path').length));
+
+  it("draws a MoE case's heatmap with its dropped assignments and the workload's skew", async () => {
+    let cells: number[] = [];
+    const page = await browser.check(`${join(site, "case.html")}#${ids.moe}`, { interact: async (p) => void (cells = await heatmapCells(p)) });
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.text).toMatch(/\nRouting\n/);
+    // 2 layers × 32 tokens × top-2 = 128 assignments.
+    expect(page.text).toMatch(/dropped token-expert assignments\s+\d+ of 128 \([\d.]+%; capacity factor 1\)/);
+    expect(page.text).toContain("Zipf(s = 1.5)");
+    // 2 layers × 8 experts.
+    expect(cells).toContain(16);
+  });
+
+  it("draws a MoLA case's heatmap per router (layer × projection)", async () => {
+    let cells: number[] = [];
+    const page = await browser.check(`${join(site, "case.html")}#${ids.mola}`, { interact: async (p) => void (cells = await heatmapCells(p)) });
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.text).toContain("layer 1 · q_proj");
+    expect(page.text).not.toContain("dropped token-expert assignments");
+    expect(cells).toContain(7 * 2 + 7 * 4);
+  });
+
+  it("shows no routing section, and no empty chart, for a dense model or dense soft routing", async () => {
+    for (const id of [ids.dense, ids.loramoe]) {
+      const page = await browser.check(`${join(site, "case.html")}#${id}`);
+      expect(page.text).toContain("Resolved configuration");
+      expect(page.text).not.toMatch(/\nRouting\n/);
+      expect(page.text).not.toContain("Token-expert assignments");
+      expect(page.renderedCharts).toBe(page.charts);
+    }
+  });
+
+  it("ranks routing max/mean load on the index's routing leaderboard", async () => {
+    const page = await browser.check(join(site, "index.html"));
+    expect(page.text).toContain("Routing (MoE & mixtures of LoRA experts) leaderboard");
+    expect(page.text).toContain("routing max/mean load (routing_max_mean_load)");
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
   });
 });
 

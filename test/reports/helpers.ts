@@ -1,6 +1,6 @@
 // A small synthetic results database written through the real store API (reports/synthetic.ts marks its rows as
 // synthetic), loaded back as ReportData: the input of the report tests.
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../../src/store/store.js";
@@ -17,6 +17,21 @@ export async function syntheticReportData(options: SyntheticOptions = {}, refere
   const store = await openStore(dbPath, { readonly: true });
   try {
     return { data: await loadReportData(store, { references }), dbPath };
+  } finally {
+    await store.close();
+  }
+}
+
+/** A real CPU run of test/reports/routing-suite.ts (tiny MoE with a capacity factor, MixLoRA, MoLA, LoRAMoE). */
+export const ROUTING_DB = join(import.meta.dirname, "fixtures", "routing.db");
+
+/** The routing fixture loaded as ReportData, from a copy (opening a database may leave -wal/-shm files beside it). */
+export async function routingReportData(): Promise<{ data: ReportData; dbPath: string }> {
+  const dbPath = join(tempDir("report-routing"), "routing.db");
+  copyFileSync(ROUTING_DB, dbPath);
+  const store = await openStore(dbPath, { readonly: true });
+  try {
+    return { data: await loadReportData(store), dbPath };
   } finally {
     await store.close();
   }

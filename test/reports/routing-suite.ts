@@ -1,0 +1,29 @@
+// The suite behind test/reports/fixtures/routing.db: real CPU runs of a tiny MoE (with a capacity factor, so tokens
+// are dropped) and of mixtures of LoRA experts on a tiny dense model, uniform and Zipf-skewed routing. The report's
+// routing section is tested on what these really store (details.routing, routing_* metrics).
+// `node bin/bench.js run test/reports/routing-suite.ts --db test/reports/fixtures/routing.db`
+import { defineSuite } from "effbench";
+
+const tiny = { layers: 2, hidden: 128, heads: 4, kvHeads: 2, ffn: 256, vocab: 512, weights: { seed: 5 } };
+
+export default defineSuite({
+  name: "report-routing",
+  description: "Tiny MoE (capacity factor 1) and MoLE designs, uniform and Zipf-skewed routing, for the report's routing section",
+  models: [
+    { name: "tiny-dense", ...tiny },
+    { name: "tiny-moe-cap", ...tiny, moe: { experts: 8, topK: 2, expertFfn: 64, sharedExperts: 1, capacityFactor: 1 } },
+  ],
+  techniques: [
+    { kind: "base" },
+    { kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 },
+    { kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8 },
+    { kind: "loramoe", experts: 4, rank: 4, alpha: 8 },
+  ],
+  scenarios: ["prefill"],
+  workloads: [
+    { name: "uniform", batch: 1, promptTokens: 32 },
+    { name: "zipf", batch: 1, promptTokens: 32, routingSkew: 1.5 },
+  ],
+  runners: ["ort"],
+  protocol: { repeats: 1, minMeasureMs: 30, minIterations: 5, warmupMaxMs: 30, warmupMinIterations: 2 },
+});

@@ -1,0 +1,133 @@
+// The routing section of MoE and MoLE case pages and the routing leaderboard, on what a real CPU run stored
+// (test/reports/fixtures/routing.db, written by `bench run test/reports/routing-suite.ts`).
+import { beforeAll, describe, expect, it } from "vitest";
+import { compile } from "vega-lite";
+import { parse, View } from "vega";
+import type { ReportData, ReportResult } from "../../reports/data.js";
+import { heatmapCells, routingView, skewText } from "../../reports/routing.js";
+import { routingHeatmapSpec, type VegaLiteSpec } from "../../reports/specs.js";
+import { buildIndexModel, caseChunks, chunkOf, unpackChunk } from "../../reports/model.js";
+import { METRIC_FAMILIES } from "../../reports/metrics.js";
+import { toMarkdown } from "../../reports/export.js";
+import { routingReportData } from "./helpers.js";
+
+let data: ReportData;
+beforeAll(async () => {
+  ({ data } = await routingReportData());
+});
+
+const result = (technique: RegExp, model: string, workload: string): ReportResult => {
+  const r = data.results.find((x) => x.model === model && technique.test(x.name) && x.workloadLabel.startsWith(workload));
+  if (!r) throw new Error(`the fixture has no ${technique} ${model} ${workload} result`);
+  return r;
+};
+const metric = (r: ReportResult, name: string) => r.metrics.find((m) => m.name === name)?.value;
+const viewOf = (r: ReportResult) => routingView(r.details, r.caseDetails, r.workload);
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  const { spec: vega } = compile(spec as unknown as Parameters<typeof compile>[0]);
+  const view = new View(parse(vega), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+describe("routingView", () => {
+  it("reads a MoE result's per-layer histograms, with dropped assignments under its capacity factor and the workload's skew", () => {
+    const r = result(/ base /, "tiny-moe-cap", "zipf");
+    const view = viewOf(r)!;
+    expect(view.kind).toBe("moe");
+    expect(view.routers.map((x) => x.label)).toEqual(["layer 0", "layer 1"]);
+    // Every token chose top-2 of 8 experts in each layer: a histogram sums to tokens × k.
+    for (const router of view.routers) {
+      expect(router.tokensPerExpert).toHaveLength(8);
+      expect(sum(router.tokensPerExpert)).toBe(view.tokens * 2);
+      expect(router.topK).toBe(2);
+    }
+    expect(view.capacityFactor).toBe(1);
+    expect(view.droppedAssignments).toBe(metric(r, "routing_dropped_tokens"));
+    expect(view.droppedAssignments).toBeGreaterThan(0);
+    expect(sum(view.routers.map((x) => x.droppedAssignments!))).toBe(view.droppedAssignments);
+    expect(view.maxMeanLoad).toBeCloseTo(metric(r, "routing_max_mean_load")!, 12);
+    expect(view.cv).toBeCloseTo(metric(r, "routing_cv")!, 12);
+    expect(view.routingSkew).toBe(1.5);
+    expect(skewText(view.routingSkew)).toContain("Zipf(s = 1.5)");
+    expect(viewOf(result(/ base /, "tiny-moe-cap", "uniform"))!.routingSkew).toBe(0);
+  });
+
+  it("reads MoLA's per-linear routers as layer × projection, each layer with its own expert count and nothing dropped", () => {
+    const view = viewOf(result(/ mola /, "tiny-dense", "uniform"))!;
+    expect(view.kind).toBe("mole");
+    // expertsPerLayerGroup [2, 4] over 2 layers, all seven linears of each layer routed.
+    expect(view.routers).toHaveLength(14);
+    expect(view.routers.slice(0, 7).map((x) => x.label)).toEqual(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].map((p) => `layer 0 · ${p}`));
+    expect(view.routers.slice(0, 7).every((x) => x.tokensPerExpert.length === 2)).toBe(true);
+    expect(view.routers.slice(7).every((x) => x.tokensPerExpert.length === 4 && x.layer === 1)).toBe(true);
+    for (const router of view.routers) expect(sum(router.tokensPerExpert)).toBe(view.tokens * 2);
+    expect(view.maxExperts).toBe(4);
+    expect(view.droppedAssignments).toBeNull();
+    expect(view.capacityFactor).toBeNull();
+    expect(heatmapCells(view)).toHaveLength(7 * 2 + 7 * 4);
+  });
+
+  it("reads MixLoRA's FFN router per layer", () => {
+    const r = result(/ mixlora /, "tiny-dense", "zipf");
+    const view = viewOf(r)!;
+    expect(view.kind).toBe("mole");
+    expect(view.routers.map((x) => [x.label, x.tokensPerExpert.length])).toEqual([["layer 0", 4], ["layer 1", 4]]);
+    expect(view.maxMeanLoad).toBeCloseTo(metric(r, "routing_max_mean_load")!, 12);
+  });
+
+  it("gives nothing for a dense model, dense soft routing (LoRAMoE) or a case that did not run", () => {
+    expect(viewOf(result(/ base /, "tiny-dense", "uniform"))).toBeNull();
+    expect(viewOf(result(/ loramoe /, "tiny-dense", "uniform"))).toBeNull();
+    const unsupported = result(/ mixlora /, "tiny-moe-cap", "uniform");
+    expect(unsupported.status).toBe("unsupported");
+    expect(viewOf(unsupported)).toBeNull();
+    expect(routingView({ routing: { tokens: 4, layers: [{ layer: 0, tokensPerExpert: "not counts" }] } }, {}, {})).toBeNull();
+  });
+});
+
+describe("the routing heatmap", () => {
+  it("draws a cell per router and expert, with its count as text, and compiles in vega-lite", async () => {
+    const view = viewOf(result(/ base /, "tiny-moe-cap", "zipf"))!;
+    const cells = heatmapCells(view);
+    expect(cells).toHaveLength(16);
+    // load is relative to the router's mean: a balanced expert is 1.
+    expect(cells.find((c) => c.router === "layer 0" && c.tokens === view.routers[0].tokensPerExpert[0])!.load).toBeCloseTo(view.routers[0].tokensPerExpert[0] / 8, 3);
+    const svg = await renderSvg(routingHeatmapSpec(cells, view.maxExperts, view.routers.length));
+    expect(svg).toContain('aria-roledescription="rect mark container"');
+    expect(svg).toContain('aria-roledescription="text mark container"');
+    expect(svg).toContain("layer 1");
+    expect(svg).toContain(">24<");
+  });
+
+  it("drops the count labels when 64 experts make the cells too narrow to read them", () => {
+    const spec = routingHeatmapSpec([{ router: "layer 0", order: 0, expert: 0, tokens: 3, load: 1 }], 64, 1);
+    expect((spec.layer as unknown[]).length).toBe(1);
+    expect((spec.width as { step: number }).step).toBeLessThan(20);
+  });
+});
+
+describe("routing in the site's data", () => {
+  it("reaches the case page through the chunk's details, with no extra bytes", () => {
+    const r = result(/ mola /, "tiny-dense", "zipf");
+    const model = buildIndexModel(data);
+    const chunk = caseChunks(data, model.caseChunks).get(chunkOf(r.caseId, model.caseChunks))!;
+    const entry = unpackChunk(chunk)[r.caseId]!.results[0]!;
+    expect(routingView(entry.details, entry.caseDetails, entry.workload)).toEqual(viewOf(r));
+  });
+
+  it("puts routing max/mean load, CV and dropped assignments on a leaderboard that a dense-only report does not draw", () => {
+    const family = METRIC_FAMILIES.find((f) => f.id === "routing")!;
+    expect(family.optional).toBe(true);
+    expect(family.metrics.map((m) => m.name)).toEqual(["routing_max_mean_load", "routing_cv", "routing_dropped_tokens"]);
+    const model = buildIndexModel(data);
+    const routed = model.rows.filter((row) => row.m.routing_max_mean_load !== undefined);
+    // MoE base ×2, MixLoRA ×2, MoLA ×2 — not the dense base, LoRAMoE or the unsupported cases.
+    expect(routed.map((row) => row.name).sort()).toEqual(data.results.filter((x) => viewOf(x) !== null).map((x) => x.name).sort());
+    expect(routed).toHaveLength(6);
+    expect(toMarkdown(data)).toContain("### Routing (MoE & mixtures of LoRA experts): routing max/mean load");
+  });
+});
