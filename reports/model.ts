@@ -5,6 +5,7 @@
 import type { ReportData, ReportReference, ReportResult, ReportRun } from "./data.js";
 import { AUXILIARY_METRICS, LEADERBOARD_METRICS } from "./metrics.js";
 import { roundSignificant } from "./format.js";
+import { compactRoutingDetails } from "./routing.js";
 
 /** `[value, ciLow, ciHigh]` for a measured metric, `[null, reason]` for one that was not measured. */
 export type CompactMetric = [number, number | null, number | null] | [null, string];
@@ -482,8 +483,9 @@ export function caseChunks(data: ReportData, chunks: number): Map<number, Packed
     const packed: PackedChunk = { objects, strings, cases: {} };
     for (const [caseId, results] of cases) {
       results.sort((a, b) => (startOf.get(a.runId) ?? "").localeCompare(startOf.get(b.runId) ?? "") || a.resultId - b.resultId);
-      packed.cases[caseId] = results.map(({ caseKey: _caseKey, metrics, config, settings, caseDetails, samples, samplerSeries, ...rest }) => ({
+      packed.cases[caseId] = results.map(({ caseKey: _caseKey, metrics, config, settings, caseDetails, samples, samplerSeries, details, ...rest }) => ({
         ...rest,
+        details: compactRoutingDetails(details),
         config: intern(config),
         settings: intern(settings),
         caseDetails: intern(caseDetails),

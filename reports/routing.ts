@@ -136,3 +136,19 @@ export function skewText(routingSkew: number | null): string {
   if (routingSkew === null) return "not set by the workload";
   return routingSkew === 0 ? "0 — no bias: the seeded router weights' own (near-uniform) routing" : `${routingSkew} — a Zipf(s = ${routingSkew}) logit bias on every router`;
 }
+
+/**
+ * details with the floats of `details.routing` (per-router max/mean load and CV, their means) at 6 significant
+ * digits, as every other value of a chunk: the case page prints 3, and a 60-layer model has hundreds of them.
+ * Counts stay exact. Other details, and details without routing, are returned as they are (the same object).
+ */
+export function compactRoutingDetails(details: Record<string, unknown> | null): Record<string, unknown> | null {
+  const routing = details?.routing;
+  if (!isRecord(routing)) return details;
+  const six = (x: unknown) => (typeof x === "number" && Number.isFinite(x) && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x);
+  const entry = (e: unknown) => (isRecord(e) ? { ...e, maxMeanLoad: six(e.maxMeanLoad), cv: six(e.cv) } : e);
+  const compact: Record<string, unknown> = { ...routing, maxMeanLoad: six(routing.maxMeanLoad), cv: six(routing.cv) };
+  if (Array.isArray(routing.layers)) compact.layers = routing.layers.map(entry);
+  if (Array.isArray(routing.routers)) compact.routers = routing.routers.map(entry);
+  return { ...details, routing: compact };
+}

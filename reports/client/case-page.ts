@@ -104,7 +104,7 @@ function renderRouting(result: CaseResult): void {
   const what = view.kind === "moe" ? `${view.routers.length} MoE layers` : `${view.routers.length} routers of the mixture of LoRA experts`;
   const assignments = view.routers.reduce((s, r) => s + r.tokensPerExpert.reduce((a, b) => a + b, 0), 0);
   const facts: Array<[string, string]> = [
-    ["tokens routed", `${view.tokens} (one timed iteration, recorded after the measure window)`],
+    ["tokens routed", `${view.tokens} (one untimed pass recorded after the measure window)`],
     ["routers", `${what}${sameK ? `, top-${formatPlain(k)}` : ""}`],
     ["max/mean load", `${formatPlain(view.maxMeanLoad)} (mean over routers; 1 = perfectly balanced)`],
     ["coefficient of variation", `${formatPlain(view.cv)} (mean over routers; 0 = perfectly balanced)`],
@@ -116,6 +116,8 @@ function renderRouting(result: CaseResult): void {
         ? ["capacity factor", "none: every assignment is computed, none dropped"]
         : ["dropped token-expert assignments", `${view.droppedAssignments} of ${assignments} (${formatPlain((100 * view.droppedAssignments!) / assignments)}%; capacity factor ${formatPlain(view.capacityFactor)})`],
     );
+  const active = result.metrics.find((m) => m.name === "params_active");
+  if (view.kind === "moe" && active && active.value !== null) facts.push(["active parameters per token, as routed", `${formatValue(active.value, active.unit)} (params_active; dropped assignments excluded)`]);
   main.append(el("h3", {}, "Routing"), table(["", "value"], facts));
   const cells = heatmapCells(view);
   const host = el("div", { class: "chart" });

@@ -135,6 +135,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
     // 2 layers × 32 tokens × top-2 = 128 assignments.
     expect(page.text).toMatch(/dropped token-expert assignments\s+\d+ of 128 \([\d.]+%; capacity factor 1\)/);
     expect(page.text).toContain("Zipf(s = 1.5)");
+    expect(page.text).toMatch(/active parameters per token, as routed\s+[\d.]+k \(params_active/);
     // 2 layers × 8 experts.
     expect(cells).toContain(16);
   });

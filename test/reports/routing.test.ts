@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { compile } from "vega-lite";
 import { parse, View } from "vega";
 import type { ReportData, ReportResult } from "../../reports/data.js";
-import { heatmapCells, routingView, skewText } from "../../reports/routing.js";
+import { compactRoutingDetails, heatmapCells, routingView, skewText } from "../../reports/routing.js";
 import { routingHeatmapSpec, type VegaLiteSpec } from "../../reports/specs.js";
 import { buildIndexModel, caseChunks, chunkOf, unpackChunk } from "../../reports/model.js";
 import { METRIC_FAMILIES } from "../../reports/metrics.js";
@@ -111,12 +111,27 @@ describe("the routing heatmap", () => {
 });
 
 describe("routing in the site's data", () => {
-  it("reaches the case page through the chunk's details, with no extra bytes", () => {
+  it("reaches the case page through the chunk's details, counts exact and loads at 6 significant digits", () => {
     const r = result(/ mola /, "tiny-dense", "zipf");
     const model = buildIndexModel(data);
     const chunk = caseChunks(data, model.caseChunks).get(chunkOf(r.caseId, model.caseChunks))!;
     const entry = unpackChunk(chunk)[r.caseId]!.results[0]!;
-    expect(routingView(entry.details, entry.caseDetails, entry.workload)).toEqual(viewOf(r));
+    const fromChunk = routingView(entry.details, entry.caseDetails, entry.workload)!;
+    const stored = viewOf(r)!;
+    expect(fromChunk.routers.map((x) => [x.label, x.tokensPerExpert])).toEqual(stored.routers.map((x) => [x.label, x.tokensPerExpert]));
+    for (const [i, router] of fromChunk.routers.entries()) {
+      expect(router.cv).toBeCloseTo(stored.routers[i]!.cv, 5);
+      expect(String(router.cv).replace(/^0\.0*/, "").length).toBeLessThanOrEqual(6);
+    }
+    expect(fromChunk.maxMeanLoad).toBeCloseTo(stored.maxMeanLoad, 5);
+    // The chunk carries the routing once, in the details: no more than the stored JSON.
+    expect(JSON.stringify(entry.details).length).toBeLessThan(JSON.stringify(r.details).length);
+  });
+
+  it("leaves details without routing as they are", () => {
+    const details = { modelBytes: 1, cv: 0.123456789 };
+    expect(compactRoutingDetails(details)).toBe(details);
+    expect(compactRoutingDetails(null)).toBeNull();
   });
 
   it("puts routing max/mean load, CV and dropped assignments on a leaderboard that a dense-only report does not draw", () => {
