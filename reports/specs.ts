@@ -167,6 +167,8 @@ export function routingHeatmapSpec(values: RoutingCell[], experts: number, route
   const cellWidth = Math.max(3, Math.min(28, Math.floor(900 / Math.max(1, experts))));
   const rowHeight = routers <= 40 ? 18 : routers <= 120 ? 12 : 8;
   const maxLoad = values.reduce((m, v) => Math.max(m, v.load), 1);
+  // Ordinal axes do not thin their labels: with 64 or 256 experts, label every 4th to 16th.
+  const labelEvery = experts <= 32 ? 1 : experts <= 64 ? 4 : experts <= 128 ? 8 : 16;
   const tooltip = [
     { field: "router", title: "router" },
     { field: "expert", title: "expert" },
@@ -193,7 +195,7 @@ export function routingHeatmapSpec(values: RoutingCell[], experts: number, route
     height: { step: rowHeight },
     data: { values },
     encoding: {
-      x: { field: "expert", type: "ordinal", title: "expert", axis: { labelAngle: 0, labelOverlap: "greedy" } },
+      x: { field: "expert", type: "ordinal", title: "expert", axis: { labelAngle: 0, ...(labelEvery > 1 ? { values: Array.from({ length: Math.ceil(experts / labelEvery) }, (_, i) => i * labelEvery) } : {}) } },
       y: { field: "router", type: "ordinal", title: null, sort: { field: "order", op: "min", order: "ascending" }, axis: { labelLimit: 220 } },
     },
     layer: cellWidth >= 20 && rowHeight >= 12 ? [rect, text] : [rect],

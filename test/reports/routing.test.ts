@@ -103,10 +103,17 @@ describe("the routing heatmap", () => {
     expect(svg).toContain(">24<");
   });
 
-  it("drops the count labels when 64 experts make the cells too narrow to read them", () => {
-    const spec = routingHeatmapSpec([{ router: "layer 0", order: 0, expert: 0, tokens: 3, load: 1 }], 64, 1);
-    expect((spec.layer as unknown[]).length).toBe(1);
-    expect((spec.width as { step: number }).step).toBeLessThan(20);
+  it("drops the count labels and thins the expert axis when 64 or 256 experts make the cells narrow", () => {
+    const cell = [{ router: "layer 0", order: 0, expert: 0, tokens: 3, load: 1 }];
+    const axisValues = (spec: VegaLiteSpec) => ((spec.encoding as { x: { axis: { values?: number[] } } }).x.axis.values ?? null);
+    const wide = routingHeatmapSpec(cell, 64, 1);
+    expect((wide.layer as unknown[]).length).toBe(1);
+    expect((wide.width as { step: number }).step).toBeLessThan(20);
+    expect(axisValues(wide)).toEqual([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60]);
+    const widest = routingHeatmapSpec(cell, 256, 58);
+    expect((widest.width as { step: number }).step * 256).toBeLessThanOrEqual(900);
+    expect(axisValues(widest)).toHaveLength(16);
+    expect(axisValues(routingHeatmapSpec(cell, 8, 2))).toBeNull();
   });
 });
 
