@@ -1,7 +1,7 @@
 // One repeat of one case, in its own process (DESIGN.md §1): build the graph, create the session,
 // warm up, measure, and send the raw per-iteration samples to the parent over IPC.
 import * as ort from "onnxruntime-node";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Case } from "../../src/suite/case.js";
@@ -83,7 +83,7 @@ function withTestExtraWork(run: () => Promise<unknown>, fraction: number | undef
 function modelCacheDir(): string {
   const shared = process.env[ORT_CACHE_DIR_VARIABLE];
   if (shared) return shared;
-  const own = mkdtempSync(join(tmpdir(), "effbench-ort-cache-"));
+  const own = join(tmpdir(), `effbench-ort-cache-${process.pid}`); // created only if a model is cached
   process.once("exit", () => rmSync(own, { recursive: true, force: true }));
   return own;
 }

@@ -7,7 +7,7 @@
 // written out as they are emitted: the builder holds no copy), later repeats and cases only load.
 import * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Case } from "../../src/suite/case.js";
 import { createRng } from "../../src/measure/stats.js";
@@ -75,9 +75,9 @@ function buildOrLoadCached(c: Case, cacheDir: string, thresholdBytes: number): {
     const meta = JSON.parse(readFileSync(metaPath, "utf8")) as CachedMeta;
     return { built: { ...meta, bytes: readFileSync(modelPath) }, modelPath, builtNow: false };
   }
-  // Built in a private folder and renamed into place, so a concurrent repeat never sees half a model.
-  const building = `${dir}.building-${process.pid}`;
-  mkdirSync(building, { recursive: true });
+  // Built in a private folder beside the cache and renamed into place, so a concurrent repeat never sees half a
+  // model; the cache folder itself exists only once a model is cached in it.
+  const building = mkdtempSync(`${cacheDir}.building-`);
   try {
     const dataPath = join(building, "model.onnx.data");
     // A model the accounting already puts over the threshold spills from its first large initialiser on, so the
@@ -88,6 +88,7 @@ function buildOrLoadCached(c: Case, cacheDir: string, thresholdBytes: number): {
     writeFileSync(join(building, "model.onnx"), built.bytes);
     const { bytes: _bytes, ...meta } = built;
     writeFileSync(join(building, "meta.json"), JSON.stringify(meta satisfies CachedMeta));
+    mkdirSync(cacheDir, { recursive: true });
     try {
       renameSync(building, dir);
     } catch {

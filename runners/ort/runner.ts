@@ -2,6 +2,7 @@
 import { execaNode } from "execa";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../src/paths.js";
@@ -25,9 +26,10 @@ export class OrtRunner implements Runner {
     this.cacheDir = undefined;
   };
 
+  /** A path, created only when a child caches a model in it (small models never do). */
   private modelCacheDir(): string {
     if (!this.cacheDir) {
-      this.cacheDir = mkdtempSync(join(tmpdir(), "effbench-ort-cache-"));
+      this.cacheDir = join(tmpdir(), `effbench-ort-cache-${process.pid}-${randomUUID().slice(0, 8)}`);
       process.once("exit", this.removeCache); // also when the run ends without close()
     }
     return this.cacheDir;

@@ -71,6 +71,9 @@ describe("ONNX external data", () => {
       const first = await prepareOrtCase(c!, 0, { cacheDir, externalDataThresholdBytes: 64 * 1024 });
       const second = await prepareOrtCase(c!, 1, { cacheDir, externalDataThresholdBytes: 64 * 1024 });
       const inMemory = await prepareOrtCase(c!, 0);
+      const untouched = join(cacheDir, "unused");
+      expect((await prepareOrtCase(c!, 0, { cacheDir: untouched })).modelPath).toBeUndefined(); // under the default threshold
+      expect(existsSync(untouched)).toBe(false); // a small model leaves no cache folder behind
       expect(first.builtExternalData).toBe(true);
       expect(second.builtExternalData).toBe(false);
       expect(second.modelPath).toBe(first.modelPath);
