@@ -114,7 +114,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
     const { data } = await routingReportData();
     site = tempDir("report-routing-site");
     await generateReport(data, site, { exports: false });
-    const id = (model: string, technique: string) => data.results.find((r) => r.model === model && r.name.includes(` ${technique} `) && r.workloadLabel.startsWith("zipf"))!.caseId;
+    const id = (model: string, technique: string) => data.results.find((r) => r.model === model && r.name.includes(` ${technique} `) && r.workloadLabel.startsWith("zipf") && r.runner === "ort")!.caseId;
     ids = { moe: id("tiny-moe-cap", "base"), mola: id("tiny-dense", "mola"), dense: id("tiny-dense", "base"), loramoe: id("tiny-dense", "loramoe") };
     browser = await ChromiumSession.launch();
   }, 120_000);

@@ -1,5 +1,6 @@
 // The suite behind test/reports/fixtures/routing.db: real CPU runs of a tiny MoE (with a capacity factor, so tokens
-// are dropped) and of mixtures of LoRA experts on a tiny dense model, uniform and Zipf-skewed routing. The report's
+// are dropped) and of mixtures of LoRA experts on a tiny dense model, uniform and Zipf-skewed routing, on the ort
+// runner and (skewed MoE and MoLA) the torch runner. The report's
 // routing section is tested on what these really store (details.routing, routing_* metrics).
 // `node bin/bench.js run test/reports/routing-suite.ts --db test/reports/fixtures/routing.db`
 import { defineSuite } from "effbench";
@@ -24,6 +25,12 @@ export default defineSuite({
     { name: "uniform", batch: 1, promptTokens: 32 },
     { name: "zipf", batch: 1, promptTokens: 32, routingSkew: 1.5 },
   ],
-  runners: ["ort"],
+  runners: ["ort", "torch"],
+  // torch only where it adds a runner's view of routing (its own routing pass, runners/torch/routing.ts): skewed MoE and MoLA.
+  exclude: [
+    { runner: "torch", workload: "uniform" },
+    { runner: "torch", technique: ["mixlora", "loramoe"] },
+    { runner: "torch", model: "tiny-moe-cap", technique: "mola" },
+  ],
   protocol: { repeats: 1, minMeasureMs: 30, minIterations: 5, warmupMaxMs: 30, warmupMinIterations: 2 },
 });

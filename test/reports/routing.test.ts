@@ -16,9 +16,9 @@ beforeAll(async () => {
   ({ data } = await routingReportData());
 });
 
-const result = (technique: RegExp, model: string, workload: string): ReportResult => {
-  const r = data.results.find((x) => x.model === model && technique.test(x.name) && x.workloadLabel.startsWith(workload));
-  if (!r) throw new Error(`the fixture has no ${technique} ${model} ${workload} result`);
+const result = (technique: RegExp, model: string, workload: string, runner = "ort"): ReportResult => {
+  const r = data.results.find((x) => x.model === model && technique.test(x.name) && x.workloadLabel.startsWith(workload) && x.runner === runner);
+  if (!r) throw new Error(`the fixture has no ${technique} ${model} ${workload} ${runner} result`);
   return r;
 };
 const metric = (r: ReportResult, name: string) => r.metrics.find((m) => m.name === name)?.value;
@@ -69,6 +69,16 @@ describe("routingView", () => {
     expect(view.droppedAssignments).toBeNull();
     expect(view.capacityFactor).toBeNull();
     expect(heatmapCells(view)).toHaveLength(7 * 2 + 7 * 4);
+  });
+
+  it("reads the torch runner's routing (its own routing pass) in the same shape", () => {
+    const moe = result(/ base /, "tiny-moe-cap", "zipf", "torch");
+    const view = viewOf(moe)!;
+    expect(view.routers.map((x) => [x.label, x.tokensPerExpert.length, sum(x.tokensPerExpert)])).toEqual([["layer 0", 8, 64], ["layer 1", 8, 64]]);
+    expect(view.droppedAssignments).toBe(metric(moe, "routing_dropped_tokens"));
+    const mola = viewOf(result(/ mola /, "tiny-dense", "zipf", "torch"))!;
+    expect(mola.routers.map((x) => x.label)).toEqual(viewOf(result(/ mola /, "tiny-dense", "zipf"))!.routers.map((x) => x.label));
+    expect(viewOf(result(/ base /, "tiny-dense", "zipf", "torch"))).toBeNull();
   });
 
   it("reads MixLoRA's FFN router per layer", () => {
@@ -147,9 +157,9 @@ describe("routing in the site's data", () => {
     expect(family.metrics.map((m) => m.name)).toEqual(["routing_max_mean_load", "routing_cv", "routing_dropped_tokens"]);
     const model = buildIndexModel(data);
     const routed = model.rows.filter((row) => row.m.routing_max_mean_load !== undefined);
-    // MoE base ×2, MixLoRA ×2, MoLA ×2 — not the dense base, LoRAMoE or the unsupported cases.
+    // ort: MoE base ×2, MixLoRA ×2, MoLA ×2; torch: MoE base, MoLA — not the dense base, LoRAMoE or the unsupported cases.
     expect(routed.map((row) => row.name).sort()).toEqual(data.results.filter((x) => viewOf(x) !== null).map((x) => x.name).sort());
-    expect(routed).toHaveLength(6);
+    expect(routed).toHaveLength(8);
     expect(toMarkdown(data)).toContain("### Routing (MoE & mixtures of LoRA experts): routing max/mean load");
   });
 });
