@@ -1,6 +1,6 @@
 // The ort runner (DESIGN.md §4): onnxruntime-node in a child process per case-repeat.
 import { execaNode } from "execa";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -17,6 +17,24 @@ const childPath = fromRoot("runners/ort/child.ts");
 export const ORT_CACHE_DIR_VARIABLE = "EFFBENCH_ORT_CACHE_DIR";
 const STDERR_TAIL_CHARS = 2000;
 
+/** Caches of runs whose process is gone (killed with -9: no exit handler ran), which may hold gigabytes. */
+function removeOrphanedCaches(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const match = /^effbench-ort-cache-(\d+)-[0-9a-f]{8}(\.building-.*)?$/.exec(name);
+    if (!match || processAlive(Number(match[1]))) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // alive, someone else's
+  }
+}
+
 export class OrtRunner implements Runner {
   readonly name = "ort" as const;
   /** Models with external data, built once and shared by the repeats (runners/ort/prepare.ts); removed by close(). */
@@ -29,6 +47,7 @@ export class OrtRunner implements Runner {
   /** A path, created only when a child caches a model in it (small models never do). */
   private modelCacheDir(): string {
     if (!this.cacheDir) {
+      removeOrphanedCaches();
       this.cacheDir = join(tmpdir(), `effbench-ort-cache-${process.pid}-${randomUUID().slice(0, 8)}`);
       process.once("exit", this.removeCache); // also when the run ends without close()
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
@@ -10,6 +10,8 @@ import { EXTERNAL_DATA_ALIGNMENT_BYTES, EXTERNAL_DATA_MIN_TENSOR_BYTES, GraphBui
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import { prepareOrtCase } from "../../runners/ort/prepare.js";
+import { OrtRunner } from "../../runners/ort/runner.js";
+import { spawnSync } from "node:child_process";
 
 const model = modelSchema.parse({ name: "tiny-moe", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64, moe: { experts: 4, topK: 2, expertFfn: 32 } });
 const ids = new ort.Tensor("int64", BigInt64Array.from([5, 17, 3, 88, 41, 9], BigInt), [1, 6]);
@@ -90,6 +92,28 @@ describe("ONNX external data", () => {
       expect(readFileSync(second.modelPath!).byteLength).toBe(second.modelBytes.byteLength);
     } finally {
       rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("the ort runner removes the model caches of runs whose process is gone, and leaves a live one's", async () => {
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid!; // exited: its pid is free
+    const orphan = join(tmpdir(), `effbench-ort-cache-${dead}-deadbeef`);
+    const live = join(tmpdir(), `effbench-ort-cache-${process.pid}-0badf00d`);
+    for (const dir of [orphan, live]) mkdirSync(join(dir, "model"), { recursive: true });
+    const { suite } = validateSuite(
+      { name: "orphans", models: [{ name: "tiny", layers: 1, hidden: 32, heads: 2, ffn: 64, vocab: 50, maxPositions: 32 }], scenarios: ["decode"], workloads: [{ batch: 1, promptTokens: 4 }], protocol: { repeats: 1, minMeasureMs: 10, minIterations: 3, warmupMaxMs: 10 } },
+      "orphans",
+    );
+    const runner = new OrtRunner();
+    try {
+      const outcome = await runner.runRepeat(planSuite(suite, { codeVersion: "test" })[0]!, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
+      expect(outcome.status).toBe("completed");
+      expect(existsSync(orphan)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      await runner.close();
+      rmSync(live, { recursive: true, force: true });
+      rmSync(orphan, { recursive: true, force: true });
     }
   });
 });
