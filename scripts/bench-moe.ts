@@ -9,7 +9,9 @@
 // from 16 experts), the routed tokens gathered and scattered back, so a step reads only the chosen experts'
 // weights in place. E=64 × FFN 2816 is 8.9 GB of fp32 weights, over the 2 GiB protobuf limit: the runner builds it
 // once with ONNX external data into its cache (a temp folder removed at the end) and ORT loads it from the path;
-// building it needs ~11 GB of free memory once (the synthesised weights plus at most 1.8 GiB of pending initialisers).
+// building it needs ~9 GB of free memory once (the synthesised weights; the transposed experts stream to the file).
+// Measured 2026-11-27, BLOCKS=8 on the shared 2-CPU VM (load average ~3.5): (a) 0.913× [0.751, 1.061],
+// (b) 0.979× [0.851, 1.124], (b') 1.122× [0.992, 1.288] (docs/moe.md has the whole output).
 // Each ratio is a ratio of medians with a 95% CI from a hierarchical bootstrap (processes, then iterations).
 import { validateSuite } from "../src/suite/loader.js";
 import { planSuite } from "../src/suite/planner.js";
