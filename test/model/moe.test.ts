@@ -130,6 +130,9 @@ describe("MoE FFN in ONNX", () => {
     const free = buildModelIr({ ...dropping, moe: { ...dropping.moe!, capacityFactor: undefined } }, synthesizeWeights(dropping));
     const freeRun = await runOrt(free, "prefill", "dense-masked", TOKENS);
     expect(relativeL2(run.logits, freeRun.logits)).toBeGreaterThan(1e-3);
+    // The default (sparse) path drops the same assignments: a dropped one runs with weight 0.
+    const sparse = await expectMatchesReference(dropIr, "prefill", undefined, TOKENS);
+    expect(relativeL2(sparse.logits, run.logits)).toBeLessThan(1e-5);
   });
 
   it("routing skew in the router weights concentrates the load as s rises", async () => {
