@@ -119,7 +119,7 @@ export async function loadReportData(store: Store, options: LoadOptions = {}): P
       workload: r.workload,
       workloadLabel: workloadLabel(r.workload as unknown as Workload),
       runner: r.runner,
-      device: deviceOf(r.runner, r.config, envOf.get(r.runId) ?? {}),
+      device: deviceOf(r.runner, r.config, envOf.get(r.runId) ?? {}, r.settings),
       status: r.status,
       reason: r.reason,
       startedAt: r.startedAt,
@@ -181,10 +181,12 @@ function thinSamplerSeries(series: SamplerSeriesRecord): SamplerSeriesRecord {
 }
 
 /** Device class from the case's planned settings, named by the run's machine facts when they say which. */
-export function deviceOf(runner: string, config: Record<string, unknown> | null, env: Record<string, unknown>): string {
+export function deviceOf(runner: string, config: Record<string, unknown> | null, env: Record<string, unknown>, settings?: Record<string, unknown> | null): string {
   const ort = config?.ort as { executionProvider?: string } | undefined;
   const torch = config?.torch as { device?: string } | undefined;
-  const deviceClass = runner === "ort" ? (ort?.executionProvider ?? "cpu") : (torch?.device ?? "auto");
+  // The device the runner really used (torch's `device: "auto"` resolves to cuda or cpu in the worker) wins.
+  const used = typeof settings?.device === "string" ? (settings.device as string).replace(/:\d+$/, "") : undefined;
+  const deviceClass = runner === "ort" ? (ort?.executionProvider ?? "cpu") : (used ?? torch?.device ?? "auto");
   if (deviceClass === "cpu") {
     const cpu = env.cpu as { manufacturer?: string; brand?: string } | undefined;
     const name = [cpu?.manufacturer, cpu?.brand].filter(Boolean).join(" ");
