@@ -50,6 +50,17 @@ export async function prepareOrtCase(c: Case, repeat: number, options: PrepareOp
   return { modelBytes: built.bytes, modelPath: cached?.modelPath, builtExternalData: cached?.builtNow, feeds, tokensPerIteration, settings: settings ?? {}, details: { ...built.details, repeat }, fetches };
 }
 
+/** A full disk while writing the weights says where and how much, and how to point the cache elsewhere. */
+function withDiskSpaceHint<T>(folder: string, expectedBytes: number, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+    const size = expectedBytes > 0 ? `about ${(expectedBytes / 1e9).toFixed(1)} GB` : "its weights";
+    throw new Error(`no space left to write the model's external data in ${folder} (it needs ${size}): set TMPDIR to a disk with room`);
+  }
+}
+
 function expectedWeightBytes(c: Case): number {
   try {
     return caseTechniqueAccounting(c).weightBytes;
@@ -83,7 +94,7 @@ function buildOrLoadCached(c: Case, cacheDir: string, thresholdBytes: number): {
     // A model the accounting already puts over the threshold spills from its first large initialiser on, so the
     // builder never holds pending weights (1.8 GiB less at the peak); otherwise it spills only if it must.
     const spillFromBytes = expectedWeightBytes(c) > thresholdBytes ? 0 : thresholdBytes;
-    const built = GraphBuilder.withExternalData({ dataPath, thresholdBytes: spillFromBytes }, () => buildCaseOnnx(c));
+    const built = withDiskSpaceHint(building, expectedWeightBytes(c), () => GraphBuilder.withExternalData({ dataPath, thresholdBytes: spillFromBytes }, () => buildCaseOnnx(c)));
     if (!existsSync(dataPath)) return { built, builtNow: false }; // small enough for one protobuf: nothing to cache
     writeFileSync(join(building, "model.onnx"), built.bytes);
     const { bytes: _bytes, ...meta } = built;
