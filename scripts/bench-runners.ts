@@ -16,7 +16,7 @@
 // - a ~2 ms iteration: shorter than a scheduler time slice, so a burst of other work stretches a few iterations
 //   (which the median ignores) instead of all of them.
 //
-//   PAIRS=12 BURSTS=6 THREADS=1 npm run bench:runners
+//   PAIRS=24 BURSTS=8 THREADS=1 npm run bench:runners   (about 13 min here)
 import { execa } from "execa";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -29,8 +29,8 @@ import { TorchRunner } from "../runners/torch/runner.js";
 import { ensureWeightsFile } from "../runners/torch/weights-file.js";
 import { median, medianCI, percentile, ratioOfMediansCI } from "../src/measure/stats.js";
 
-const PAIRS = Number(process.env.PAIRS ?? 12);
-const BURSTS = Number(process.env.BURSTS ?? 6);
+const PAIRS = Number(process.env.PAIRS ?? 24);
+const BURSTS = Number(process.env.BURSTS ?? 8);
 const PINGS = Number(process.env.PINGS ?? 2000);
 const THREADS = Number(process.env.THREADS ?? 1);
 const WARMUP_ITERATIONS = Number(process.env.WARMUP_ITERATIONS ?? 50);
