@@ -79,6 +79,18 @@ describe("int8 and int4 on torch", () => {
       expect(torchRelL2).toBeGreaterThan(ort / 4);
     });
 
+  const overInt4: NonNullable<SuiteInput["techniques"]> = [
+    { kind: "lora", rank: 4, alpha: 8, base: "int4", targets: "all-linear" },
+    { kind: "dora", rank: 4, alpha: 8, base: "int4", targets: ["q_proj", "v_proj", "down_proj"] },
+  ];
+  for (const technique of overInt4)
+    it(`run ${technique.kind} over a packed int4 base as the reference of the same IR does (logits within 1e-4)`, async () => {
+      const c = planCase({ models: [model], techniques: [technique] });
+      const ids = tokens(2, 9, c.model.vocab, 4);
+      const { data } = await runner.forwardLogits(c, ids);
+      expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
+    });
+
   it("train LoRA adapters over a packed int4 base (QLoRA-style): backward runs through the packed weights, the adapters are all that is trainable", async () => {
     const c = planCase({ models: [model], techniques: [{ kind: "lora", rank: 4, base: "int4", targets: "all-linear" }], scenarios: ["train-step"] });
     const outcome = completed(await runner.runRepeat(c, ctx()));
