@@ -88,7 +88,6 @@ export class TorchRunner implements Runner {
     if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (!ADAPTER_KINDS.has(c.technique.kind) || merged))
       return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
     if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none";
-    if (c.model.checkpoint) return "checkpoint models are not loaded by the torch runner yet";
     const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
     const dtype = c.technique.kind === "fp16" || c.technique.kind === "bf16" ? c.technique.kind : c.torch.dtype;
     const int4 = c.technique.kind === "int4" || (c.technique as { base?: string }).base === "int4";
