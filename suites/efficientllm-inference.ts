@@ -11,8 +11,9 @@ export default defineSuite({
   name: "efficientllm-inference",
   description: "EfficientLLM inference grid: Qwen2.5-32B at fp32/bf16/fp16/int8/int4, prefill and decode on ShareGPT-length chat",
   // Qwen2.5-32B is the model of the paper's headline int4/bf16 ratios. One model keeps `--scale tiny` on a 2-core CPU
-  // under 10 minutes: measured here, 2 models × 5 precisions × 2 scenarios × 2 workloads on ort alone (40 cases × 3
-  // repeats) took 11 min 14 s (≈ 5.6 s per case-repeat, machine shared). Add llama-3.1-8b etc. for GPU runs.
+  // under 10 minutes: measured here, this grid (5 precisions × 2 scenarios × 2 workloads on ort and torch, 40 cases ×
+  // 3 repeats) took 6 min 15 s on a quiet machine (9 min 56 s while other jobs loaded it). Add llama-3.1-8b etc. for
+  // GPU runs.
   models: [architectureModel("qwen2.5-32b")],
   techniques: [{ kind: "base" }, EFFICIENTLLM.bf16, EFFICIENTLLM.fp16, EFFICIENTLLM.int8, EFFICIENTLLM.int4],
   scenarios: ["prefill", "decode"],
