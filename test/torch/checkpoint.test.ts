@@ -2,30 +2,24 @@
 // the harness read from its safetensors (the weights file), and the logits equal what transformers itself computes
 // loading the checkpoint with from_pretrained — dense llama (sharded, bf16 on disk) and Mixtral (fused experts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { TorchRunner } from "../../runners/torch/runner.js";
+import { rmSync } from "node:fs";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import { FIXTURE_IDS, writeCheckpoints, type CheckpointFixture } from "../model/checkpoint-fixtures.js";
+import { torchRunnerForFile } from "./helpers.js";
 
 let fixtures: CheckpointFixture[] = [];
 let root = "";
-const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-checkpoint-"));
-let runner: TorchRunner;
+const torchRunner = torchRunnerForFile("checkpoint");
 
 beforeAll(() => {
   ({ root, fixtures } = writeCheckpoints([
     { name: "llama-bf16", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 60_000, tokenizer: false },
     { name: "mixtral-fp32", arch: "mixtral", dtype: "float32", tie: false, maxShardBytes: 200_000, tokenizer: false },
   ]));
-  runner = new TorchRunner({ weightsCacheDir: cacheDir });
 }, 120_000);
-afterAll(async () => {
-  await runner?.close();
-  rmSync(cacheDir, { recursive: true, force: true });
+afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -39,8 +33,8 @@ describe("a Hugging Face checkpoint on the torch runner", () => {
         root,
       );
       const [c] = planSuite(suite, { codeVersion: "test" });
-      expect(runner.unsupportedReason(c!, await runner.probe())).toBeUndefined();
-      const logits = await runner.forwardLogits(c!, FIXTURE_IDS);
+      expect(torchRunner().unsupportedReason(c!, await torchRunner().probe())).toBeUndefined();
+      const logits = await torchRunner().forwardLogits(c!, FIXTURE_IDS);
       expect(logits.shape.slice(0, 2)).toEqual([FIXTURE_IDS.length, FIXTURE_IDS[0]!.length]);
       expect(relativeL2(logits.data, Float32Array.from(fixture.logits))).toBeLessThan(1e-4);
     });

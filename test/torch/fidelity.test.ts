@@ -1,11 +1,7 @@
 // The torch worker runs the very same model as the harness's float64 reference (and so as the ort graphs): same
 // seeded weights, same adapters through real peft, logits within relative L2 1e-4; its parameter counts are
 // peft's own and equal the TypeScript accounting.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { TorchRunner } from "../../runners/torch/runner.js";
+import { describe, expect, it } from "vitest";
 import { buildModelIr } from "../../src/model/ir.js";
 import { referenceForwardIr } from "../../src/model/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
@@ -15,17 +11,9 @@ import { accountModel } from "../../src/model/accounting.js";
 import { caseIr } from "../../src/model/case-model.js";
 import type { Case } from "../../src/suite/case.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
-import { planCase, tokens } from "./helpers.js";
+import { planCase, tokens, torchRunnerForFile } from "./helpers.js";
 
-const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-fidelity-"));
-let runner: TorchRunner;
-beforeAll(() => {
-  runner = new TorchRunner({ weightsCacheDir: cacheDir });
-});
-afterAll(async () => {
-  await runner.close();
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const torchRunner = torchRunnerForFile("fidelity");
 
 function reference(c: Case, ids: number[][]): Float64Array {
   const base = buildModelIr(c.model, synthesizeWeights(c.model));
@@ -54,7 +42,7 @@ describe("torch logits against the float64 reference", () => {
       const c = planCase({ models: [model], techniques: [technique] });
       it(`agree within 1e-4 for ${label} · ${c.name.split(" · ")[1]}`, async () => {
         const ids = tokens(2, 7, c.model.vocab, 1);
-        const { shape, data } = await runner.forwardLogits(c, ids);
+        const { shape, data } = await torchRunner().forwardLogits(c, ids);
         expect(shape).toEqual([2, 7, c.model.vocab]);
         const expected = reference(c, ids);
         expect(relativeL2(data, expected)).toBeLessThan(1e-4);
@@ -81,7 +69,7 @@ describe("torch MoE logits against the float64 reference (routed as ort routes)"
     const c = planCase({ models: [{ ...moeModel, moe }], workloads: [{ batch: 1, promptTokens: 8, routingSkew }] });
     it(`agree within 1e-4 for ${label}, with transformers' total parameter count`, async () => {
       const ids = tokens(2, 7, c.model.vocab, 1);
-      const { data, counts } = await runner.forwardLogits(c, ids);
+      const { data, counts } = await torchRunner().forwardLogits(c, ids);
       expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
       expect(counts.architecture).toMatch(/^MixtralForCausalLM/);
       // The router bias of a skewed workload is a parameter of the torch model, not of the architecture.
@@ -95,12 +83,12 @@ describe("parameter counts", () => {
   for (const technique of [{ kind: "base" }, { kind: "lora", rank: 8, targets: "all-linear" }, { kind: "rslora", rank: 4 }, { kind: "dora", rank: 8, targets: ["q_proj", "v_proj", "down_proj"] }] as NonNullable<SuiteInput["techniques"]>) {
     const c = planCase({ models: [models[0]![1]], techniques: [technique], scenarios: ["train-step"] });
     it(`of ${c.name.split(" · ")[1]} are peft's get_nb_trainable_parameters and equal the TypeScript accounting`, async () => {
-      const outcome = await runner.runRepeat(c, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
+      const outcome = await torchRunner().runRepeat(c, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
       if (outcome.status !== "completed") throw new Error(outcome.reason);
       const trainable = outcome.scalars.find((s) => s.metric === "params_trainable")!.value;
       const total = outcome.scalars.find((s) => s.metric === "params_total_runner")!.value;
       // The same counts on the meta device, with no weights allocated (what `bench inspect` uses).
-      const meta = await runner.inspect(c);
+      const meta = await torchRunner().inspect(c);
       expect({ trainable, total }).toEqual({ trainable: meta.trainable, total: meta.total });
       const accounting = getTechnique(c.technique.kind).account?.(c.model, c.technique);
       if (accounting) {

@@ -1,4 +1,11 @@
-// Cases for the torch runner's tests: tiny models through the real suite validation and planner.
+// Cases for the torch runner's tests: tiny models through the real suite validation and planner; one runner per test
+// file with its own weights cache.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { TorchRunner } from "../../runners/torch/runner.js";
+import type { RepeatOutcome } from "../../runners/runner.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";
@@ -27,4 +34,32 @@ export function planCase(input: Partial<SuiteInput>): Case {
 
 export function tokens(batch: number, seq: number, vocab: number, salt = 0): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from({ length: seq }, (_, s) => (b * 31 + s * 17 + salt * 7 + 3) % vocab));
+}
+
+/**
+ * One torch runner (one worker per repeat index) for the calling test file, with its own weights cache, closed and
+ * removed after the file's tests. Call at the file's top level; the returned function gives the runner inside tests.
+ */
+export function torchRunnerForFile(label: string): () => TorchRunner {
+  const cacheDir = mkdtempSync(join(tmpdir(), `effbench-torch-${label}-`));
+  let runner: TorchRunner | undefined;
+  beforeAll(() => {
+    runner = new TorchRunner({ weightsCacheDir: cacheDir });
+  });
+  afterAll(async () => {
+    await runner?.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!runner) throw new Error("the torch runner is only there inside tests (beforeAll has not run)");
+    return runner;
+  };
+}
+
+/** The context of repeat 0 with a generous timeout. */
+export const repeatContext = () => ({ repeat: 0, signal: new AbortController().signal, timeoutMs: 120_000 });
+
+export function completed(outcome: RepeatOutcome): Extract<RepeatOutcome, { status: "completed" }> {
+  if (outcome.status !== "completed") throw new Error(`expected completed, got ${outcome.status}: ${outcome.reason}`);
+  return outcome;
 }

@@ -1,32 +1,14 @@
 // Mixtures of LoRA experts on torch (runners/torch/mole.py, docs/mole.md): the parameter counts equal the TypeScript
 // accounting, every scenario runs, and MixLoRA's train step reports its load-balance loss. (Logits against the ort
 // graphs: ort-contract.test.ts.)
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { TorchRunner } from "../../runners/torch/runner.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import { describe, expect, it } from "vitest";
 import { getTechnique } from "../../src/techniques/registry.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
-import { planCase } from "./helpers.js";
+import { completed, planCase, repeatContext, torchRunnerForFile } from "./helpers.js";
 
-const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-mole-"));
-let runner: TorchRunner;
-beforeAll(() => {
-  runner = new TorchRunner({ weightsCacheDir: cacheDir });
-});
-afterAll(async () => {
-  await runner.close();
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const torchRunner = torchRunnerForFile("mole");
 
 const model = { name: "tiny-mole", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 };
-const ctx = () => ({ repeat: 0, signal: new AbortController().signal, timeoutMs: 120_000 });
-function completed(outcome: RepeatOutcome): Extract<RepeatOutcome, { status: "completed" }> {
-  if (outcome.status !== "completed") throw new Error(`expected completed, got ${outcome.status}: ${outcome.reason}`);
-  return outcome;
-}
 
 const designs: [string, NonNullable<SuiteInput["techniques"]>[number]][] = [
   ["MixLoRA", { kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 }],
@@ -41,7 +23,7 @@ describe("mixtures of LoRA experts on torch", () => {
     it(`count total and trainable parameters as the TypeScript accounting does: ${label}`, async () => {
       const c = planCase({ models: [model], techniques: [technique], scenarios: ["train-step"] });
       const expected = getTechnique(c.technique.kind).account!(c.model, c.technique as never);
-      const counts = await runner.inspect(c);
+      const counts = await torchRunner().inspect(c);
       expect({ total: counts.total, trainable: counts.trainable }).toEqual({ total: expected.totalParams, trainable: expected.trainableParams });
       expect(counts.architecture).toContain(`effbench ${technique.kind}`);
     });
@@ -50,14 +32,14 @@ describe("mixtures of LoRA experts on torch", () => {
     it(`run decode with a KV cache and generate (X-LoRA with a second cache for its base pass): ${label}`, async () => {
       for (const scenario of ["decode", "generate"] as const) {
         const c = planCase({ models: [model], techniques: [technique], scenarios: [scenario], workloads: [{ batch: 2, promptTokens: 8, newTokens: 3 }] });
-        const outcome = completed(await runner.runRepeat(c, { ...ctx(), repeat: 1 }));
+        const outcome = completed(await torchRunner().runRepeat(c, { ...repeatContext(), repeat: 1 }));
         expect(outcome.settings).toMatchObject({ mole: technique.kind });
       }
     });
 
   it("report MixLoRA's load-balance loss from every timed train step, its trainable parameters as the accounting counts them", async () => {
     const c = planCase({ models: [model], techniques: [{ kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8, auxLossCoefficient: 0.02 }], scenarios: ["train-step"] });
-    const outcome = completed(await runner.runRepeat(c, ctx()));
+    const outcome = completed(await torchRunner().runRepeat(c, repeatContext()));
     const latency = outcome.series.find((s) => s.metric === "latency_ms")!.values;
     const aux = outcome.series.find((s) => s.metric === "aux_loss")!.values;
     expect(aux).toHaveLength(latency.length);
@@ -77,7 +59,7 @@ describe("mixtures of LoRA experts on torch", () => {
 
   it("train X-LoRA's classifier only (its experts frozen, as peft's X-LoRA by default)", async () => {
     const c = planCase({ models: [model], techniques: [{ kind: "xlora", experts: 3, rank: 4, alpha: 8 }], scenarios: ["train-step"] });
-    const outcome = completed(await runner.runRepeat(c, ctx()));
+    const outcome = completed(await torchRunner().runRepeat(c, repeatContext()));
     expect(outcome.scalars.find((s) => s.metric === "params_trainable")!.value).toBe(2 * 3 * 64 + 2 * 3);
     expect(outcome.series.find((s) => s.metric === "aux_loss")).toBeUndefined();
   });

@@ -1,29 +1,17 @@
 // The runner contract (CONVENTIONS.md §12): the same case gives the same logits on ort and torch. The ort graph is
 // the one the ort runner times (src/model/case-model.ts: the case's IR after its technique), here with logits at
 // every position; torch runs transformers + peft on the same seeded weights.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { TorchRunner } from "../../runners/torch/runner.js";
 import { caseIr } from "../../src/model/case-model.js";
 import { buildOnnxModel } from "../../src/model/onnx.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { summarizeRouting, type RoutingSummary } from "../../src/model/moe-routing.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
 import type { Case } from "../../src/suite/case.js";
-import { planCase, tokens } from "./helpers.js";
+import { planCase, tokens, torchRunnerForFile } from "./helpers.js";
 
-const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-contract-"));
-let runner: TorchRunner;
-beforeAll(() => {
-  runner = new TorchRunner({ weightsCacheDir: cacheDir });
-});
-afterAll(async () => {
-  await runner.close();
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const torchRunner = torchRunnerForFile("contract");
 
 const dense = { name: "contract", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 101, maxPositions: 64 };
 const cases: [string, Partial<SuiteInput>][] = [
@@ -54,12 +42,12 @@ describe("ort and torch on the same case", () => {
       const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
       const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
       await session.release();
-      const torch = await runner.forwardLogits(c, ids);
+      const torch = await torchRunner().forwardLogits(c, ids);
       expect(torch.shape).toEqual(out.logits!.dims);
       expect(relativeL2(torch.data, out.logits!.data as Float32Array)).toBeLessThan(1e-4);
       if (c.technique.kind !== "base") {
         // The technique really ran on both sides: its logits are not the base model's.
-        const base = await runner.forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
+        const base = await torchRunner().forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
         expect(relativeL2(torch.data, base.data)).toBeGreaterThan(1e-3);
       }
     });
@@ -80,7 +68,7 @@ describe("ort and torch MoE routing on the same tokens", () => {
       const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
       await session.release();
       const ortIndices = new Map(Object.entries(out).filter(([name]) => name.startsWith("router_indices.")).map(([name, v]) => [Number(name.split(".")[1]), Array.from(v.data as BigInt64Array, Number)]));
-      const torch = await runner.forwardLogits(c, ids);
+      const torch = await torchRunner().forwardLogits(c, ids);
       const torchIndices = new Map(Object.entries(torch.routing!).map(([layer, v]) => [Number(layer), v]));
       expect([...torchIndices.keys()]).toEqual([...ortIndices.keys()]);
       for (const [layer, indices] of ortIndices) expect(torchIndices.get(layer), `layer ${layer}`).toEqual(indices);
@@ -106,13 +94,13 @@ describe("ort and torch MoE routing on the same tokens", () => {
       await session.release();
       const ortIndices = Object.fromEntries(Object.entries(out).filter(([name]) => name.startsWith("router_indices.")).map(([name, v]) => [name, Array.from(v.data as BigInt64Array, Number)]));
       expect(Object.keys(ortIndices).length).toBeGreaterThan(0);
-      const torch = await runner.forwardLogits(c, ids);
+      const torch = await torchRunner().forwardLogits(c, ids);
       expect(torch.routing).toEqual(ortIndices);
     });
 
   it("are recorded by a timed torch case like the ort runner's (per-layer histograms over one iteration)", async () => {
     const c = planCase({ models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }], scenarios: ["decode"], workloads: [{ batch: 3, promptTokens: 8, routingSkew: 2 }] });
-    const outcome = await runner.runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
+    const outcome = await torchRunner().runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
     if (outcome.status !== "completed") throw new Error(outcome.reason);
     const routing = outcome.details!.routing as RoutingSummary;
     // A decode step routes batch tokens through each of the 2 MoE layers.

@@ -1,11 +1,8 @@
 // int8 and int4 on the torch runner (issue 7): torch's own kernels run exactly the integers src/model/quantize.ts
 // produces (so the float64 reference of the quantised IR is the oracle), the fidelity the worker reports against
 // the fp32 base is fidelity.ts's math on the same prompt the ort runner uses, and it sits in the range of ort's.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { TorchRunner, fidelityInputIds } from "../../runners/torch/runner.js";
+import { describe, expect, it } from "vitest";
+import { fidelityInputIds } from "../../runners/torch/runner.js";
 import type { RepeatOutcome } from "../../runners/runner.js";
 import { caseIr } from "../../src/model/case-model.js";
 import { caseFidelity } from "../../src/model/case-fidelity.js";
@@ -14,26 +11,13 @@ import { fidelity, relativeL2 } from "../../src/model/fidelity.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 import type { Case } from "../../src/suite/case.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
-import { planCase, tokens } from "./helpers.js";
+import { completed, planCase, repeatContext, tokens, torchRunnerForFile } from "./helpers.js";
 
-const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-quant-"));
-let runner: TorchRunner;
-beforeAll(() => {
-  runner = new TorchRunner({ weightsCacheDir: cacheDir });
-});
-afterAll(async () => {
-  await runner.close();
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const torchRunner = torchRunnerForFile("quant");
 
 // Every projection's out_features is a multiple of 16 (torch's CPU int4 pack needs it) and in_features of 32.
 const model = { name: "tiny-q", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 };
-const ctx = () => ({ repeat: 0, signal: new AbortController().signal, timeoutMs: 120_000 });
 
-function completed(outcome: RepeatOutcome): Extract<RepeatOutcome, { status: "completed" }> {
-  if (outcome.status !== "completed") throw new Error(`expected completed, got ${outcome.status}: ${outcome.reason}`);
-  return outcome;
-}
 const scalar = (o: Extract<RepeatOutcome, { status: "completed" }>, metric: string) => o.scalars.find((s) => s.metric === metric)?.value;
 
 const quantized: [string, NonNullable<SuiteInput["techniques"]>[number]][] = [
@@ -49,7 +33,7 @@ describe("int8 and int4 on torch", () => {
       const c = planCase({ models: [model], techniques: [technique] });
       expect(getTechnique(c.technique.kind).unsupportedReason(c.technique, "torch", "prefill")).toBeUndefined();
       const ids = tokens(2, 9, c.model.vocab, 3);
-      const { data, counts } = await runner.forwardLogits(c, ids);
+      const { data, counts } = await torchRunner().forwardLogits(c, ids);
       expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
       // Not the base: quantisation changed the logits.
       expect(relativeL2(data, referenceForwardIr(caseIr({ ...c, technique: { kind: "base" } } as Case), ids))).toBeGreaterThan(1e-3);
@@ -59,14 +43,14 @@ describe("int8 and int4 on torch", () => {
   for (const [label, technique] of quantized)
     it(`report fidelity against the fp32 base on ort's fidelity prompt, in the range of ort's own: ${label}`, async () => {
       const c = planCase({ models: [model], techniques: [technique], workloads: [{ batch: 1, promptTokens: 16 }] });
-      const outcome = completed(await runner.runRepeat(c, ctx()));
+      const outcome = completed(await torchRunner().runRepeat(c, repeatContext()));
       const torchRelL2 = scalar(outcome, "rel_l2_error")!;
       // Not fine-tunable alone: no trainable count (null with the reason, as the TypeScript accounting has it).
       expect(outcome.scalars.find((s) => s.metric === "params_trainable")).toMatchObject({ value: null, reason: expect.stringMatching(/not fine-tuned/) });
       // The worker's float64 math is fidelity.ts's: recompute from the logits of both models on the same prompt.
       const ids = fidelityInputIds(c);
-      const base = await runner.forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
-      const quant = await runner.forwardLogits(c, ids);
+      const base = await torchRunner().forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
+      const quant = await torchRunner().forwardLogits(c, ids);
       const expected = fidelity(base.data, quant.data, c.model.vocab);
       expect(torchRelL2).toBeCloseTo(expected.relativeL2, 6);
       expect(scalar(outcome, "top1_agreement")).toBeCloseTo(expected.top1Agreement, 9);
@@ -87,13 +71,13 @@ describe("int8 and int4 on torch", () => {
     it(`run ${technique.kind} over a packed int4 base as the reference of the same IR does (logits within 1e-4)`, async () => {
       const c = planCase({ models: [model], techniques: [technique] });
       const ids = tokens(2, 9, c.model.vocab, 4);
-      const { data } = await runner.forwardLogits(c, ids);
+      const { data } = await torchRunner().forwardLogits(c, ids);
       expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
     });
 
   it("train LoRA adapters over a packed int4 base (QLoRA-style): backward runs through the packed weights, the adapters are all that is trainable", async () => {
     const c = planCase({ models: [model], techniques: [{ kind: "lora", rank: 4, base: "int4", targets: "all-linear" }], scenarios: ["train-step"] });
-    const outcome = completed(await runner.runRepeat(c, ctx()));
+    const outcome = completed(await torchRunner().runRepeat(c, repeatContext()));
     expect(scalar(outcome, "params_trainable")).toBe(getTechnique("lora").account!(c.model, c.technique as never).trainableParams);
     expect(outcome.settings).toMatchObject({ adapterBase: expect.stringMatching(/^int4/), int4: expect.stringContaining("_weight_int4pack_mm_for_cpu") });
   });
@@ -107,7 +91,7 @@ describe("int8 and int4 on torch", () => {
 
   it("say unsupported, with the reason, for a shape torch's CPU int4 pack does not take", async () => {
     const c = planCase({ models: [{ ...model, kvHeads: 1, heads: 8 }], techniques: [{ kind: "int4" }] });
-    const outcome = await runner.runRepeat(c, ctx());
+    const outcome = await torchRunner().runRepeat(c, repeatContext());
     expect(outcome).toMatchObject({ status: "unsupported", reason: expect.stringMatching(/out_features 8 is not a multiple of 16/) });
   });
 });
