@@ -3,7 +3,7 @@
 // bundle lists the GPU smoke suite, and runs a tiny CPU torch suite end to end into SQLite through the real torch
 // worker — so a broken bundle is found here, not in the few minutes a GPU is lent.
 import { execa } from "execa";
-import { mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -55,5 +55,6 @@ export default defineSuite({
     } finally {
       await store.close();
     }
+    rmSync(dir, { recursive: true, force: true }); // kept when the test failed, to look at
   });
 });
