@@ -6,6 +6,7 @@
 //   converted to float32 under its Hugging Face name, which is already the IR's naming.
 // What the IR cannot represent (other rope types, o_proj/MLP biases, a sliding window narrower than the
 // context used, quantised checkpoints, other architectures) is refused with the reason, never approximated.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { ModelConfig } from "../suite/schema.js";
@@ -241,6 +242,35 @@ export function checkpointFiles(dir: string): { files: string[]; sharded: boolea
 export function checkpointFingerprint(dir: string): string {
   const { files } = checkpointFiles(dir);
   return [join(dir, CONFIG_FILE), ...files].map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`).join(";");
+}
+
+/**
+ * A checkpoint's identity wherever it sits (the case key uses it, so that the same checkpoint in another folder or
+ * on another machine is the same case): a hash of config.json and of the weight files' names and sizes.
+ */
+export function checkpointIdentity(dir: string): string {
+  const hash = createHash("sha256").update(readFileSync(join(dir, CONFIG_FILE)));
+  // A config without weights on disk (inspect, list) is planned too: then config.json alone names it.
+  for (const file of weightFilesOrNone(dir)) hash.update(`\0${basename(file)}:${statSync(file).size}`);
+  return `${basename(dir)}#${hash.digest("hex").slice(0, 16)}`;
+}
+
+function weightFilesOrNone(dir: string): string[] {
+  try {
+    return checkpointFiles(dir).files;
+  } catch {
+    return [];
+  }
+}
+
+/** The weight files' names, sizes and modification times ("" without weights): part of a checkpoint case's config hash. */
+export function checkpointFilesVersion(dir: string): string {
+  return weightFilesOrNone(dir).map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`).join(";");
+}
+
+/** A text file's identity (its content's hash), for the case key of a perplexity text. */
+export function textIdentity(path: string): string {
+  return `${basename(path)}#${createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16)}`;
 }
 
 /** What a checkpoint's weights were, recorded with the result (provenance, not identity). */

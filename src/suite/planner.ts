@@ -5,6 +5,7 @@ import type { ExcludeEntry, ResolvedSuite, RunnerName, Workload } from "./schema
 import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { scaleModelDetailed, type Scale } from "../model/scale.js";
+import { checkpointFilesVersion, checkpointIdentity, textIdentity } from "../model/checkpoint.js";
 
 export interface PlanOptions {
   /** `--scale`: every model scaled down by this rule (src/model/scale.ts), recorded with the case. */
@@ -17,7 +18,13 @@ export interface PlanOptions {
 export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
   const cases: Case[] = [];
   const scaled = suite.models.map((m) => (options.scale === undefined ? { model: m } : scaleModelDetailed(m, options.scale)));
-  for (const [modelIndex, { model, ...scaling }] of scaled.entries())
+  for (const [modelIndex, { model, ...scaling }] of scaled.entries()) {
+    // A checkpoint's case key names it by content, not by its absolute path (the same checkpoint in another folder
+    // is the same case); the config hash also carries the files' modification times, so --resume reruns new weights.
+    const keyModel = model.checkpoint
+      ? { ...model, checkpoint: checkpointIdentity(model.checkpoint), ...(model.perplexityText ? { perplexityText: textIdentity(model.perplexityText) } : {}) }
+      : model;
+    const weightsVersion = model.checkpoint ? { checkpointFiles: checkpointFilesVersion(model.checkpoint) } : {};
     for (const technique of suite.techniques)
       for (const scenario of suite.scenarios)
         for (const workload of suite.workloads)
@@ -25,9 +32,9 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
             // Excludes name the model as written (before --scale renames it).
             if (isExcluded(suite.exclude ?? [], { model: suite.models[modelIndex]!.name, technique, scenario, workload, runner })) continue;
             const deviceClass = deviceClassOf(suite, runner);
-            const caseKey = canonicalJson({ model, technique, scenario, workload, runner, deviceClass });
+            const caseKey = canonicalJson({ model: keyModel, technique, scenario, workload, runner, deviceClass });
             const settings = runner === "ort" ? suite.ort : suite.torch;
-            const configHash = sha256(canonicalJson({ caseKey, protocol: suite.protocol, settings, codeVersion: options.codeVersion }));
+            const configHash = sha256(canonicalJson({ caseKey, protocol: suite.protocol, settings, codeVersion: options.codeVersion, ...weightsVersion }));
             const name = [model.name, getTechnique(technique.kind).label(technique), scenario, workloadLabel(workload), runner].join(" · ");
             cases.push({
               id: sha256(caseKey).slice(0, 12),
@@ -45,6 +52,7 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               ...("widthFactor" in scaling ? { scale: { requested: scaling.requested, widthFactor: scaling.widthFactor, layersFrom: scaling.layers.from, layersTo: scaling.layers.to } } : {}),
             });
           }
+  }
   return options.filter ? filterCases(cases, options.filter) : cases;
 }
 

@@ -2,7 +2,7 @@
 // fp16, tied and untied); the harness reads their config.json into ModelConfig, loads the safetensors, and its ORT
 // graph gives transformers' own logits; the parameter counts are transformers'.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync, copyFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { validateSuite } from "../../src/suite/loader.js";
@@ -145,6 +145,25 @@ describe("a checkpoint model", () => {
     expect(irFloatTensor(ir, "model.layers.1.mlp.down_proj.weight").data).toEqual(loaded.get("model.layers.1.mlp.down_proj.weight")!.data);
     expect(irTensorNames(ir)).toContain("model.layers.0.self_attn.q_proj.lora_A.weight");
     expect(() => synthesizeWeights(c!.model)).toThrow(/comes from the checkpoint/);
+  });
+});
+
+describe("a checkpoint case's identity", () => {
+  it("is the same wherever the checkpoint sits (case id by content, not path); new weights change the config hash", () => {
+    const source = fixture("llama-bf16-sharded");
+    const copy = join(root, "elsewhere", "nested", "llama-bf16-sharded"); // same folder name: the model is named after it
+    mkdirSync(join(copy, ".."), { recursive: true });
+    cpSync(source.dir, copy, { recursive: true });
+    const [a] = planCheckpoint({ checkpoint: source.dir });
+    const [b] = planCheckpoint({ checkpoint: copy });
+    expect(b!.id).toBe(a!.id);
+    expect(b!.caseKey).not.toContain(copy);
+    const shard = source.files.find((f) => f.endsWith(".safetensors"))!;
+    const touched = join(copy, shard.replace(/^.*\//, ""));
+    utimesSync(touched, new Date(), new Date(Date.now() + 60_000));
+    const [c] = planCheckpoint({ checkpoint: copy });
+    expect(c!.id).toBe(a!.id);
+    expect(c!.configHash).not.toBe(b!.configHash);
   });
 });
 
