@@ -52,6 +52,10 @@ export function scaleModelDetailed(model: ModelConfig, scale: Scale): ScaledMode
     ffn: width(model.ffn),
     vocab: width(model.vocab),
   };
+  // A scaled checkpoint keeps its architecture's shape but not its weights (they do not fit the smaller shape):
+  // it runs seeded weights like any synthesised model, and has no perplexity text.
+  delete scaled.checkpoint;
+  delete scaled.perplexityText;
   if (model.moe) {
     scaled.moe = {
       ...model.moe,

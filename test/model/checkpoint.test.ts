@@ -238,3 +238,13 @@ describe("a checkpoint the IR cannot represent is refused with the reason", () =
     expect(() => caseIr(c!)).toThrow(/model\.layers\.0\.mlp\.\w+_proj\.weight has shape \[\d+, \d+\], model wrong-ffn expects \[\d+, \d+\]/);
   });
 });
+
+describe("a checkpoint model under --scale", () => {
+  it("keeps the config's shape, scaled, and runs seeded weights (its own do not fit): no checkpoint, no perplexity text", () => {
+    const { suite } = validateSuite({ name: "ckpt", models: [{ checkpoint: fixture("llama-fp32-sharded").dir }], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] }, "ckpt.ts");
+    const [c] = planSuite(suite, { codeVersion: "test", scale: "tiny" });
+    expect(c!.model.checkpoint).toBeUndefined();
+    expect(c!.model.name).toMatch(/@tiny$/);
+    expect(caseIr(c!).tensors.size).toBeGreaterThan(0);
+  });
+});
