@@ -151,8 +151,9 @@ class MixloraMlp(nn.Module):
         weights = (top / top.sum(-1, keepdim=True)).to(x.dtype)
         if self.capture is not None:
             self.capture.append(index.detach().cpu())
-        # Switch load balance: E · Σ_e f_e · P_e, f = share of the T·k assignments, P = mean router probability.
-        share = torch.bincount(index.reshape(-1), minlength=self.experts).to(probs.dtype) / index.numel()
+        # Switch load balance as transformers' load_balancing_loss_func and MixLoRA compute it: E · Σ_e f_e · P_e with
+        # f_e = assignments to e / T (the k shares sum to k: k at perfect balance) and P_e the mean router probability.
+        share = torch.bincount(index.reshape(-1), minlength=self.experts).to(probs.dtype) / index.shape[0]
         self.aux_loss = self.experts * (share * probs.mean(0)).sum()
         base_gate = F.linear(x, self.gate_proj.weight)
         base_up = F.linear(x, self.up_proj.weight)
