@@ -34,6 +34,16 @@ describe("bench inspect", () => {
     expect(reason).toMatch(/does not fit in memory: needs about \d+\.\d GiB .* this machine has 24\.0 GiB/);
     expect(doesNotFit(plan([{ name: "tiny", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }])[0]!, 24 * 2 ** 30)).toBeUndefined();
   });
+
+  it("counts an ort model over the external-data threshold once (its weights stream to a mapped file), torch on CPU three times", () => {
+    // E=64 experts of 2816 over hidden 1024, 4 layers: ~8.9 GB of fp32 weights (bench:moe's largest model).
+    const moe = { name: "moe-e64", layers: 4, hidden: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 4096, maxPositions: 512, moe: { experts: 64, topK: 2 } };
+    const [ort] = plan([moe]);
+    expect(doesNotFit(ort!, 16 * 2 ** 30)).toBeUndefined();
+    expect(doesNotFit(ort!, 8 * 2 ** 30)).toMatch(/of weights plus up to 1\.8 GiB in the graph while building/);
+    const [torchCpu] = planSuite(validateSuite({ name: "s", models: [moe], scenarios: ["decode"], workloads: [{ promptTokens: 8 }], runners: ["torch"], torch: { device: "cpu" } }, "s").suite, { codeVersion: "t" });
+    expect(doesNotFit(torchCpu!, 16 * 2 ** 30)).toMatch(/3 × 8\.\d GiB of weights while building/);
+  });
 });
 
 describe("bench list --estimate", () => {
