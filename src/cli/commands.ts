@@ -2,6 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { loadSuite } from "../suite/loader.js";
 import { planSuite } from "../suite/planner.js";
+import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
@@ -182,8 +183,17 @@ export const commands: Record<string, Command> = {
       // The scale changes the case ids (the model becomes "<model>@<scale>"), so it must be the one `bench list` was given.
       const c = planSuite(loaded.suite, { codeVersion: codeVersion(), scale: scaleOption(values) }).find((x) => x.id.startsWith(values.case as string));
       if (!c) throw new UsageError(messages.caseNotFound(values.case as string));
+      // What the ort runner would refuse (a scenario it has no graph for, a technique it cannot apply) is a usage error here.
+      if (c.scenario !== "prefill" && c.scenario !== "decode") throw new UsageError(`bench export: ${c.name}: the ${c.scenario} scenario has no ONNX graph (only prefill and decode do) — pick a prefill or decode case from \`bench list\``);
+      const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, "ort", c.scenario, c.model);
+      if (unsupported) throw new UsageError(`bench export: ${c.name}: ${unsupported}`);
       const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
-      const prepared = await prepareOrtCase(c, 0);
+      let prepared: Awaited<ReturnType<typeof prepareOrtCase>>;
+      try {
+        prepared = await prepareOrtCase(c, 0);
+      } catch (error) {
+        throw new UsageError(`bench export: ${c.name}: ${error instanceof Error ? error.message : String(error)}`);
+      }
       writeFileSync(values.output as string, prepared.modelBytes);
       console.log(`${c.name}\n→ ${values.output} (${(prepared.modelBytes.byteLength / 1e6).toFixed(1)} MB); inputs: ${Object.entries(prepared.feeds).map(([k, t]) => `${k} ${t.type}[${t.dims.join(",")}]`).join(", ")}`);
       return 0;

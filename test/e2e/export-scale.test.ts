@@ -45,4 +45,13 @@ describe("bench export --scale", () => {
     expect(bad.stderr).toMatch(/scale/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it("refuses, as a usage error without a stack trace, a case that has no ONNX graph (a train-step case)", async () => {
+    const train = (await listIds("tiny")).find((x) => x.name.includes("train-step") && x.name.includes("· ort"))!;
+    const out = join(mkdtempSync(join(tmpdir(), "effbench-export-")), "model.onnx");
+    const result = await execa("node", [bench, "export", suite, "--case", train.id, "--scale", "tiny", "-o", out], { reject: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/the train-step scenario has no ONNX graph/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });
