@@ -75,6 +75,14 @@ function num(config: Record<string, unknown>, key: string, fallback?: number): n
  * `rope_theta` and `rope_scaling` at the top level. Only the default rope (θ^(−2i/d), HF's "default") is
  * what the IR computes (architecture.ts rotaryTables); scaled variants change the frequencies and are refused.
  */
+/** transformers 5's defaults where a config.json leaves a key out (checked on LlamaConfig, MistralConfig, Qwen2Config, MixtralConfig). */
+const CONFIG_DEFAULTS: Record<string, { ropeTheta: number; rmsNormEps: number }> = {
+  llama: { ropeTheta: 10000, rmsNormEps: 1e-6 },
+  mistral: { ropeTheta: 10000, rmsNormEps: 1e-6 },
+  qwen2: { ropeTheta: 10000, rmsNormEps: 1e-6 },
+  mixtral: { ropeTheta: 1e6, rmsNormEps: 1e-5 },
+};
+
 function ropeOf(config: Record<string, unknown>): number {
   const parameters = (config.rope_parameters ?? null) as Record<string, unknown> | null;
   const scaling = (config.rope_scaling ?? null) as Record<string, unknown> | null;
@@ -88,7 +96,7 @@ function ropeOf(config: Record<string, unknown>): number {
   if (partial !== undefined && partial !== null && partial !== 1)
     throw new CheckpointError(`partial_rotary_factor ${String(partial)} is not implemented: the IR rotates the whole head dimension`);
   const theta = parameters?.rope_theta ?? config.rope_theta;
-  if (theta === undefined || theta === null) return 10000; // transformers' default for these architectures
+  if (theta === undefined || theta === null) return (CONFIG_DEFAULTS[String(config.model_type)] ?? CONFIG_DEFAULTS.llama!).ropeTheta;
   if (typeof theta !== "number" || !(theta > 0)) throw new CheckpointError(`rope_theta should be a positive number, got ${JSON.stringify(theta)}`);
   return theta;
 }
@@ -141,7 +149,7 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fiel
     vocab: num(config, "vocab_size"),
     maxPositions,
     ropeTheta,
-    rmsNormEps: num(config, "rms_norm_eps", 1e-6),
+    rmsNormEps: num(config, "rms_norm_eps", (CONFIG_DEFAULTS[modelType] ?? CONFIG_DEFAULTS.llama!).rmsNormEps),
     tieEmbeddings: config.tie_word_embeddings === true,
     attentionBias,
     moe: undefined,

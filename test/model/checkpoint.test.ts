@@ -248,3 +248,13 @@ describe("a checkpoint model under --scale", () => {
     expect(caseIr(c!).tensors.size).toBeGreaterThan(0);
   });
 });
+
+describe("config.json keys left out", () => {
+  it("take transformers' default of that model type (Mixtral: rope θ 1e6, rms eps 1e-5; llama: 1e4, 1e-6)", () => {
+    const common = { hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 97, max_position_embeddings: 64, hidden_act: "silu" };
+    const mixtral = modelFieldsFromHfConfig({ model_type: "mixtral", ...common, num_local_experts: 4, num_experts_per_tok: 2 }).fields;
+    expect(mixtral).toMatchObject({ ropeTheta: 1e6, rmsNormEps: 1e-5 });
+    const llama = modelFieldsFromHfConfig({ model_type: "llama", ...common }).fields;
+    expect(llama).toMatchObject({ ropeTheta: 10000, rmsNormEps: 1e-6 });
+  });
+});
