@@ -78,7 +78,8 @@ export function routingView(details: Record<string, unknown> | null, caseDetails
         topK: l.tokensPerExpert.reduce((a, b) => a + b, 0) / tokens,
         maxMeanLoad: finite(l.maxMeanLoad) ?? load.maxMeanLoad,
         cv: finite(l.cv) ?? load.cv,
-        droppedAssignments: capacityFactor === null ? null : (finite(l.droppedAssignments) ?? 0),
+        // Not stored ⇒ not known (null), never 0.
+        droppedAssignments: capacityFactor === null ? null : finite(l.droppedAssignments),
       });
     }
   } else if (Array.isArray(routing.routers)) {

@@ -228,7 +228,7 @@ export class GraphBuilder {
     const total = this.initializerBytes;
     if (!this.usesExternalData && total >= PROTOBUF_LIMIT_BYTES - 2 ** 24)
       throw new Error(
-        `the ONNX model would carry ${(total / 2 ** 30).toFixed(2)} GiB of weights; a protobuf model is limited to 2 GiB — build it with external data (GraphBuilder option externalData; the ort runner does so above ${(EXTERNAL_DATA_THRESHOLD_BYTES / 2 ** 30).toFixed(1)} GiB)`,
+        `the ONNX model would carry ${(total / 2 ** 30).toFixed(2)} GiB of weights, over the 2 GiB limit of a single ONNX file; \`bench run\` (the ort runner) writes such models with external data, but \`bench export\` and fidelity build in memory — export a scaled-down case (\`--scale tiny\`) or a smaller model`,
       );
     return onnx.ModelProto.encode(model).finish();
   }

@@ -35,7 +35,7 @@ export const storeMessages = {
   schemaTooOld: (path: string, found: number, known: number) =>
     `${path}: results database has schema version ${found}, older than this effbench's ${known}, and it was opened read-only — open it once read-write (e.g. \`bench run <suite> --db ${path}\` or \`bench merge\`) to migrate it`,
   schemaMismatch: (input: string, found: number, expected: number) =>
-    `${input}: shard has schema version ${found}, but the merge writes version ${expected} — merge shards written by the same effbench version (open the older shard once with that effbench's \`bench run\` to migrate it, or upgrade effbench where it was written)`,
+    `${input}: shard has schema version ${found}, but this effbench merges versions 1 to ${expected} — ${found > expected ? "it was written by a newer effbench: upgrade effbench here to merge it" : "it is not an effbench results database"}`,
   notSqlite: (path: string) =>
     `${path}: not an SQLite database (the file header is wrong) — pass a results .db file written by \`bench run\`, or a new path to create one`,
   corrupt: (path: string, detail: string) =>

@@ -603,7 +603,7 @@ export interface MergeInputSummary {
   resultsAdded: number;
 }
 
-/** An input of a merge must be an effbench database of exactly this schema version; says why not otherwise. */
+/** An input of a merge must be an effbench database of this schema version or an older one; says why not otherwise. */
 async function checkShard(path: string): Promise<void> {
   if (!existsSync(path)) throw new StoreError("cannot-open", storeMessages.cannotOpen(path, "no such file"));
   const connection = await Connection.open(path, { readonly: true });

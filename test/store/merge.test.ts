@@ -114,7 +114,7 @@ describe("mergeStores", () => {
     const error = await mergeStores(out, [newer, a]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).code).toBe("schema-mismatch");
-    expect((error as StoreError).message).toContain(`newer.db: shard has schema version ${SCHEMA_VERSION + 1}, but the merge writes version ${SCHEMA_VERSION}`);
+    expect((error as StoreError).message).toContain(`newer.db: shard has schema version ${SCHEMA_VERSION + 1}, but this effbench merges versions 1 to ${SCHEMA_VERSION} — it was written by a newer effbench: upgrade effbench here to merge it`);
     expect((await counts(out)).runs).toBe(0);
   });
 
