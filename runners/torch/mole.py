@@ -103,7 +103,7 @@ class MoleLinear(nn.Module):
                 return probs
         k = min(self.top_k, experts)
         values, index = top_k(probs, k)
-        if self.capture is not None:
+        if self.capture is not None and k < experts:  # a router taking every expert chooses nothing (as the ort graph)
             self.capture.append(index.detach().cpu())
         return torch.zeros_like(probs).scatter(-1, index, self.gain * values / values.sum(-1, keepdim=True))
 

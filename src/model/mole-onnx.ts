@@ -60,12 +60,16 @@ interface TopK {
   weights: string;
 }
 
-/** softmax → TopK(k, sorted, ties to the lower index as ORT's TopK does) → renormalised weights; the indices as a routing output when asked. */
-function emitTopK(g: GraphBuilder, ctx: MoleEmitContext, probs: string, k: number, gain: number, outputName: string): TopK {
+/**
+ * softmax → TopK(k, sorted, ties to the lower index as ORT's TopK does) → renormalised weights; the indices as a
+ * routing output when asked and when there is a choice (k < E: a router that takes every expert chooses nothing,
+ * and its flat histogram would only dilute the routing metrics, as dense soft routing would).
+ */
+function emitTopK(g: GraphBuilder, ctx: MoleEmitContext, probs: string, k: number, experts: number, gain: number, outputName: string): TopK {
   const [values, indices] = g.node("TopK", [probs, g.int64([k])], 2, { axis: -1, largest: 1, sorted: 1 }) as [string, string];
   let weights = g.op("Div", [values, g.op("ReduceSum", [values, g.int64([-1])], { keepdims: 1 })]);
   if (gain !== 1) weights = g.op("Mul", [weights, g.scalar(gain)]);
-  if (ctx.routingOutputs) {
+  if (ctx.routingOutputs && k < experts) {
     g.op("Identity", [indices], {}, { name: outputName });
     ctx.addOutput(outputName, "int64", ["tokens", k]);
   }
@@ -102,14 +106,14 @@ function emitLinearGates(emitter: LinearEmitter, linear: MoleLinear, flat: strin
       return emitRouterProbs(emitter, flat, gating.router, gating.routerBias);
     case "top-k": {
       const probs = emitRouterProbs(emitter, flat, gating.router, gating.routerBias);
-      return scatterGates(g, probs, emitTopK(g, ctx, probs, gating.topK, gating.gain, moleRoutingOutput(linear.layer, linear.projection)));
+      return scatterGates(g, probs, emitTopK(g, ctx, probs, gating.topK, linear.experts, gating.gain, moleRoutingOutput(linear.layer, linear.projection)));
     }
     case "xlora": {
       const cached = ctx.xloraGates.get(linear.layer);
       if (cached) return cached;
       if (!ctx.xloraScalings) throw new Error("an X-LoRA linear needs the scaling pass: the IR has no xloraClassifier");
       let gates = g.op("Gather", [ctx.xloraScalings, g.int64([linear.layer], [])], { axis: 1 }); // [T, E]
-      if (gating.topK !== undefined && gating.topK < linear.experts) gates = scatterGates(g, gates, emitTopK(g, ctx, gates, gating.topK, 1, moleRoutingOutput(linear.layer)));
+      if (gating.topK !== undefined && gating.topK < linear.experts) gates = scatterGates(g, gates, emitTopK(g, ctx, gates, gating.topK, linear.experts, 1, moleRoutingOutput(linear.layer)));
       ctx.xloraGates.set(linear.layer, gates);
       return gates;
     }
@@ -134,7 +138,7 @@ export function emitMixloraFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: Mix
   const H = emitter.ir.dims.hidden;
   const flat = g.op("Reshape", [x, g.int64([-1, H])]); // [T, H]
   const probs = emitRouterProbs(emitter, flat, ffn.router, ffn.routerBias);
-  const topK = emitTopK(g, emitter.mole, probs, k, 1, moleRoutingOutput(ffn.layer));
+  const topK = emitTopK(g, emitter.mole, probs, k, E, 1, moleRoutingOutput(ffn.layer));
   // Slot j's mask [k, T, E·r]: 1 on the r ranks of the expert chosen in slot j, 0 elsewhere.
   const oneHot = g.op("OneHot", [topK.indices, g.int64([E], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))], { axis: -1 }); // [T, k, E]
   const masks = perRank(g, g.op("Transpose", [oneHot], { perm: [1, 0, 2] }), E, r, [0, 0]); // [k, T, E·r]
