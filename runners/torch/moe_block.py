@@ -107,18 +107,26 @@ def install(model_module, config, model, router_bias):
 class RoutingCapture:
     """Records the experts each MoE layer's router chose (before capacity drops), per forward, through forward hooks
     on the routers (`layers.{i}.mlp.gate`: transformers' MixtralTopKRouter or this file's Router, both returning
-    (logits, weights, indices)). `indices()` gives {layer: flat token-major [T·k] list} over all captured forwards."""
+    (logits, weights, indices)). `indices()` gives {layer: flat token-major [T·k] list} over all captured forwards, or
+    over the first alone with `first_forward_only` (generate: capacity is counted per forward, so the prompt's forward
+    is the one whose drops the summary can reproduce)."""
 
-    def __init__(self, model):
+    def __init__(self, model, first_forward_only=False):
         import re
 
+        self.first_forward_only = first_forward_only
         self.by_layer = {}
         self.handles = []
         for name, module in model.named_modules():
             match = re.search(r"layers\.(\d+)\.mlp\.gate$", name)
             if match:
                 layer = int(match.group(1))
-                self.handles.append(module.register_forward_hook(lambda _m, _i, out, layer=layer: self.by_layer.setdefault(layer, []).append(out[2].detach().reshape(-1).cpu())))
+                self.handles.append(module.register_forward_hook(lambda _m, _i, out, layer=layer: self._record(layer, out[2])))
+
+    def _record(self, layer, indices):
+        if self.first_forward_only and layer in self.by_layer:
+            return
+        self.by_layer.setdefault(layer, []).append(indices.detach().reshape(-1).cpu())
 
     def __enter__(self):
         return self

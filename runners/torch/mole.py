@@ -277,7 +277,8 @@ class MoleRoutingCapture:
     `router_indices.{layer}.{projection}` (MoLA's and SMoRA's per-linear routers). Dense soft routing (LoRAMoE, X-LoRA
     without topK) chooses nothing and has no histogram, as on ort."""
 
-    def __init__(self, model):
+    def __init__(self, model, first_forward_only=False):
+        self.first_forward_only = first_forward_only
         self.modules = []
         xlora_layers = set()
         for module in model.modules():
@@ -298,7 +299,8 @@ class MoleRoutingCapture:
         return self
 
     def __exit__(self, *exc):
-        self.captured = [(name, module.capture) for name, module in self.modules if module.capture]
+        # first_forward_only (generate): the prompt's forward alone, as for MoE routing (moe_block.RoutingCapture).
+        self.captured = [(name, module.capture[:1] if self.first_forward_only else module.capture) for name, module in self.modules if module.capture]
         for _, module in self.modules:
             module.capture = None
 

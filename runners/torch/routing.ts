@@ -16,15 +16,15 @@ export interface WorkerRouting {
 
 export function routingOutcome(c: Case, outcome: RepeatOutcome & WorkerRouting): RepeatOutcome {
   const { routingIndices, moleRouting, ...rest } = outcome;
+  const pass = c.scenario === "train-step" ? "the forward of one train step" : c.scenario === "generate" ? "the prompt's forward of one generation" : "one timed iteration";
   if (rest.status === "completed" && moleRouting) {
     // Mixtures of LoRA experts: one histogram per routed mixture, summarised as the ort child does.
     const expertsOf = moleRouterExperts(c.technique as { kind: string } & Record<string, unknown>, c.model);
-    const measures = expertsOf ? moleRoutingMeasures(new Map(Object.entries(moleRouting.indices)), moleRouting.tokens, expertsOf) : undefined;
+    const measures = expertsOf ? moleRoutingMeasures(new Map(Object.entries(moleRouting.indices)), moleRouting.tokens, expertsOf, pass) : undefined;
     return measures ? { ...rest, scalars: [...rest.scalars, ...measures.scalars], details: { ...rest.details, routing: measures.details } } : (rest as RepeatOutcome);
   }
   if (rest.status !== "completed" || !routingIndices || !c.model.moe) return rest as RepeatOutcome;
   const summary = summarizeRouting(c.model, new Map(Object.entries(routingIndices).map(([layer, indices]) => [Number(layer), indices])));
-  const pass = c.scenario === "train-step" ? "the forward of one train step" : "one timed iteration";
   const over = `over the ${summary.tokens} tokens of ${pass} (top-${summary.topK})`;
   return {
     ...rest,

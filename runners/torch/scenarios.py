@@ -288,11 +288,11 @@ def _routing_pass(model, scenario, ids, iteration, mole_kind=False):
     if mole_kind:
         import mole
 
-        capture = mole.MoleRoutingCapture(model)
+        capture = mole.MoleRoutingCapture(model, first_forward_only=scenario == "generate")
     else:
         import moe_block
 
-        capture = moe_block.RoutingCapture(model)
+        capture = moe_block.RoutingCapture(model, first_forward_only=scenario == "generate")
     with capture:
         if scenario == "train-step":
             with torch.no_grad():

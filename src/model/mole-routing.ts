@@ -45,10 +45,12 @@ export function moleRoutingMeasures(
   indicesByOutput: Map<string, ArrayLike<number | bigint>>,
   tokens: number,
   expertsOf: (router: string) => number,
+  /** What the captured tokens were, for the label: "one timed iteration", "the forward of one train step"… */
+  pass = "one timed iteration",
 ): { scalars: { metric: string; unit: string; value: number | null; label?: string; reason?: string }[]; details: Record<string, unknown> } | undefined {
   if (indicesByOutput.size === 0) return undefined;
   const summary = summarizeMoleRouting(indicesByOutput, (router) => indicesByOutput.get(router)!.length / tokens, expertsOf);
-  const over = `over the ${summary.tokens} tokens of one timed iteration, mean over ${summary.routers.length} MoLE routers`;
+  const over = `over the ${summary.tokens} tokens of ${pass}, mean over ${summary.routers.length} MoLE routers`;
   return {
     scalars: [
       { metric: "routing_max_mean_load", unit: "ratio", value: summary.maxMeanLoad, label: `max/mean expert load, ${over}` },

@@ -112,4 +112,14 @@ describe("ort and torch MoE routing on the same tokens", () => {
     expect(metric("params_active")).toBe(routing.activeParamsPerToken);
     expect(outcome).not.toHaveProperty("routingIndices");
   });
+
+  it("of a generate case are the prompt's forward alone (capacity counts per forward), not the prompt and every step pooled", async () => {
+    const c = planCase({ models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }], scenarios: ["generate"], workloads: [{ batch: 2, promptTokens: 8, newTokens: 4, routingSkew: 2 }] });
+    const outcome = await torchRunner().runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
+    if (outcome.status !== "completed") throw new Error(outcome.reason);
+    const routing = outcome.details!.routing as RoutingSummary;
+    expect(routing.tokens).toBe(2 * 8);
+    expect(routing.layers.map((l) => l.tokensPerExpert.reduce((a, b) => a + b, 0))).toEqual([32, 32]);
+    expect(outcome.scalars.find((s) => s.metric === "routing_max_mean_load")!.label).toMatch(/the prompt's forward of one generation/);
+  });
 });
