@@ -15,7 +15,6 @@ import { accountModel } from "../model/accounting.js";
 import type { Tensor } from "../model/weights.js";
 import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
 import type { RewriteContext } from "./technique.js";
-import { torchMoleUnsupportedReason } from "../../runners/torch/mole-support.js";
 
 export type MoleKind = "mixlora" | "loramoe" | "mola" | "xlora" | "smora";
 export const MOLE_KINDS: readonly MoleKind[] = ["mixlora", "loramoe", "mola", "xlora", "smora"];
@@ -40,11 +39,9 @@ export function topKAtMost(topK: number | undefined, experts: number, expertsFie
     ctx.addIssue({ code: "custom", path: ["topK"], message: `expected ≤ ${expertsField} (${experts}), got ${topK} — top-k picks among the experts` });
 }
 
-/** Every MoLE kind: the ort runner runs it (prefill, decode) on a dense model; the torch runner as runners/torch/mole-support.ts says. */
-export function moleUnsupportedReason(kind: MoleKind, runner: RunnerName, model?: ModelConfig): string | undefined {
-  if (model?.moe) return moeBaseReason(kind, model);
-  if (runner === "torch") return torchMoleUnsupportedReason(kind);
-  return undefined;
+/** Every MoLE kind runs on both runners (ort: prefill and decode; torch: runners/torch/mole.py) over a dense model. */
+export function moleUnsupportedReason(kind: MoleKind, _runner: RunnerName, model?: ModelConfig): string | undefined {
+  return model?.moe ? moeBaseReason(kind, model) : undefined;
 }
 
 function moeBaseReason(kind: MoleKind, model: ModelConfig): string {

@@ -140,12 +140,12 @@ describe("MoLE parameters and labels", () => {
     expect(label(MOE_LORA.smora as Record<string, unknown>)).toBe("smora r64 top8 α128 all-linear");
   });
 
-  it("runs on ort; on torch, says so until runners/torch/mole-support.ts switches the kind on", () => {
+  it("runs on both runners over a dense model", () => {
     for (const kind of ["mixlora", "loramoe", "mola", "xlora", "smora"]) {
       const technique = getTechnique(kind);
       const params = technique.params.parse({ kind });
       expect(technique.unsupportedReason(params, "ort", "decode")).toBeUndefined();
-      expect(technique.unsupportedReason(params, "torch", "decode") ?? "supported").toMatch(new RegExp(`^(the torch runner does not run ${kind} yet|supported)$`));
+      expect(technique.unsupportedReason(params, "torch", "train-step")).toBeUndefined();
     }
   });
 });
