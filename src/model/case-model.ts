@@ -52,6 +52,8 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
       weightsSource: c.model.checkpoint ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32", notes: checkpointNotes(c.model) } : { synthesized: c.model.weights },
       ...(c.model.moe ? { moeCompute: "sparse: an If per expert, only experts with routed tokens run, each on its tokens, reading its own weights in place" } : {}),
     },
-    details: { modelBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },
+    // graphFileBytes: the .onnx file alone — with external data (over ~1.8 GiB) the weights are in a side file, so
+    // initializerBytes (every initialiser, wherever stored) is the model's size.
+    details: { graphFileBytes: built.bytes.byteLength, initializerBytes: built.initializerBytes, irNotes: ir.notes },
   };
 }
