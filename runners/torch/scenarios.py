@@ -323,21 +323,18 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     settings = {"device": str(device), "dtype": dtype_name, "threads": threads, "torch": torch.__version__, "timer": "cuda-events" if device.type == "cuda" else "perf_counter"}
     model = None
     fidelity_scalars = []
-    base_logits = None
-    if fidelity_input_ids and technique.get("kind", "base") != "base":
-        import fidelity
-
-        try:
-            # The base first, so that only one model is resident at a time.
-            base_logits = fidelity.base_logits(case, weights_path, device, fidelity_input_ids)
-        except Exception as error:
-            fidelity_scalars = fidelity.not_computed(error)
+    technique_logits = None
+    fidelity_wanted = bool(fidelity_input_ids) and technique.get("kind", "base") != "base"
     try:
         model, notes, counts = hf_model.build_model(case, weights_path, device, dtype, training=training)
         settings.update(notes)
-        if base_logits is not None:
+        if fidelity_wanted:
+            import fidelity
+
             try:
-                fidelity_scalars = fidelity.scalars(fidelity.measures(base_logits, fidelity.technique_logits(model, fidelity_input_ids, device)), len(fidelity_input_ids[0]))
+                # The technique's logits before any timed step (a train step changes the adapters); the base model's
+                # come after the measure window, so that no second model was ever resident while timing.
+                technique_logits = fidelity.technique_logits(model, fidelity_input_ids, device)
             except Exception as error:
                 fidelity_scalars = fidelity.not_computed(error)
         if training:
@@ -400,6 +397,14 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
                 if peak is not None
                 else {"metric": "peak_rss_bytes", "unit": "B", "value": None, "reason": "/proc/self/clear_refs or /proc/self/status not usable"}
             )
+        if technique_logits is not None:
+            model = None
+            _free(device)
+            try:
+                base_logits = fidelity.base_logits(case, weights_path, device, fidelity_input_ids)
+                fidelity_scalars = fidelity.scalars(fidelity.measures(base_logits, technique_logits), len(fidelity_input_ids[0]))
+            except Exception as error:
+                fidelity_scalars = fidelity.not_computed(error)
         scalars.extend(fidelity_scalars)
         outcome = {
             "status": "completed",
