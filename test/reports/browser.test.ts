@@ -147,7 +147,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
     expect(page.consoleErrors).toEqual([]);
     expect(page.text).toContain("layer 1 · q_proj");
     expect(page.text).not.toContain("dropped token-expert assignments");
-    expect(cells).toContain(7 * 2 + 7 * 4);
+    expect(cells).toContain(7 * 3 + 7 * 4);
   });
 
   it("shows no routing section, and no empty chart, for a dense model or dense soft routing", async () => {

@@ -1,8 +1,9 @@
 // A small synthetic results database written through the real store API (reports/synthetic.ts marks its rows as
 // synthetic), loaded back as ReportData: the input of the report tests.
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
 import { openStore } from "../../src/store/store.js";
 import { loadReportData, type ReportData, type ReportReference } from "../../reports/data.js";
 import { writeSyntheticStore, type SyntheticOptions } from "../../reports/synthetic.js";
@@ -22,13 +23,26 @@ export async function syntheticReportData(options: SyntheticOptions = {}, refere
   }
 }
 
-/** A real CPU run of test/reports/routing-suite.ts (tiny MoE with a capacity factor, MixLoRA, MoLA, LoRAMoE). */
-export const ROUTING_DB = join(import.meta.dirname, "fixtures", "routing.db");
+/**
+ * A real CPU run of test/reports/routing-suite.ts (tiny MoE with a capacity factor, MixLoRA, MoLA, LoRAMoE; ort and
+ * torch), made by the code under test — never a stale committed file. Made once per test run (test files run one
+ * after another in forks of the same vitest process, so the cache is keyed by that parent's pid), in about 30 s.
+ */
+async function routingDb(): Promise<string> {
+  const cached = join(tmpdir(), `effbench-routing-fixture-${process.ppid}.db`);
+  if (existsSync(cached)) return cached;
+  const dir = tempDir("routing-fixture");
+  const db = join(dir, "routing.db");
+  const result = await execa("node", [resolve("bin/bench.js"), "run", resolve("test/reports/routing-suite.ts"), "--db", db], { reject: false });
+  if (result.exitCode !== 0) throw new Error(`the routing fixture run failed (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`);
+  renameSync(db, cached);
+  return cached;
+}
 
 /** The routing fixture loaded as ReportData, from a copy (opening a database may leave -wal/-shm files beside it). */
 export async function routingReportData(): Promise<{ data: ReportData; dbPath: string }> {
   const dbPath = join(tempDir("report-routing"), "routing.db");
-  copyFileSync(ROUTING_DB, dbPath);
+  copyFileSync(await routingDb(), dbPath);
   const store = await openStore(dbPath, { readonly: true });
   try {
     return { data: await loadReportData(store), dbPath };

@@ -1,8 +1,8 @@
-// The suite behind test/reports/fixtures/routing.db: real CPU runs of a tiny MoE (with a capacity factor, so tokens
+// The suite the report tests run (test/reports/helpers.ts routingReportData): real CPU runs of a tiny MoE (with a capacity factor, so tokens
 // are dropped) and of mixtures of LoRA experts on a tiny dense model, uniform and Zipf-skewed routing, on the ort
 // runner and (skewed MoE and MoLA) the torch runner. The report's
 // routing section is tested on what these really store (details.routing, routing_* metrics).
-// `node bin/bench.js run test/reports/routing-suite.ts --db test/reports/fixtures/routing.db`
+// By hand: `node bin/bench.js run test/reports/routing-suite.ts --db routing.db`
 import { defineSuite } from "effbench";
 
 const tiny = { layers: 2, hidden: 128, heads: 4, kvHeads: 2, ffn: 256, vocab: 512, weights: { seed: 5 } };
@@ -17,7 +17,7 @@ export default defineSuite({
   techniques: [
     { kind: "base" },
     { kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 },
-    { kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8 },
+    { kind: "mola", expertsPerLayerGroup: [3, 4], topK: 2, rank: 4, alpha: 8 },
     { kind: "loramoe", experts: 4, rank: 4, alpha: 8 },
   ],
   scenarios: ["prefill"],

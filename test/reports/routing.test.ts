@@ -1,5 +1,5 @@
 // The routing section of MoE and MoLE case pages and the routing leaderboard, on what a real CPU run stored
-// (test/reports/fixtures/routing.db, written by `bench run test/reports/routing-suite.ts`).
+// (a run of test/reports/routing-suite.ts made by the tests, test/reports/helpers.ts).
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile } from "vega-lite";
 import { parse, View } from "vega";
@@ -59,16 +59,16 @@ describe("routingView", () => {
   it("reads MoLA's per-linear routers as layer × projection, each layer with its own expert count and nothing dropped", () => {
     const view = viewOf(result(/ mola /, "tiny-dense", "uniform"))!;
     expect(view.kind).toBe("mole");
-    // expertsPerLayerGroup [2, 4] over 2 layers, all seven linears of each layer routed.
+    // expertsPerLayerGroup [3, 4] over 2 layers, all seven linears of each layer routed (3 and 4 > top-2: a choice).
     expect(view.routers).toHaveLength(14);
     expect(view.routers.slice(0, 7).map((x) => x.label)).toEqual(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].map((p) => `layer 0 · ${p}`));
-    expect(view.routers.slice(0, 7).every((x) => x.tokensPerExpert.length === 2)).toBe(true);
+    expect(view.routers.slice(0, 7).every((x) => x.tokensPerExpert.length === 3)).toBe(true);
     expect(view.routers.slice(7).every((x) => x.tokensPerExpert.length === 4 && x.layer === 1)).toBe(true);
     for (const router of view.routers) expect(sum(router.tokensPerExpert)).toBe(view.tokens * 2);
     expect(view.maxExperts).toBe(4);
     expect(view.droppedAssignments).toBeNull();
     expect(view.capacityFactor).toBeNull();
-    expect(heatmapCells(view)).toHaveLength(7 * 2 + 7 * 4);
+    expect(heatmapCells(view)).toHaveLength(7 * 3 + 7 * 4);
   });
 
   it("reads the torch runner's routing (its own routing pass) in the same shape", () => {
