@@ -4,6 +4,9 @@ import { copyFileSync, existsSync, mkdtempSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
+import { compile } from "vega-lite";
+import { parse, View } from "vega";
+import type { VegaLiteSpec } from "../../reports/specs.js";
 import { openStore } from "../../src/store/store.js";
 import { loadReportData, type ReportData, type ReportReference } from "../../reports/data.js";
 import { writeSyntheticStore, type SyntheticOptions } from "../../reports/synthetic.js";
@@ -49,4 +52,13 @@ export async function routingReportData(): Promise<{ data: ReportData; dbPath: s
   } finally {
     await store.close();
   }
+}
+
+/** A Vega-Lite spec compiled and rendered to SVG in Node (no browser). */
+export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  const { spec: vega } = compile(spec as unknown as Parameters<typeof compile>[0]);
+  const view = new View(parse(vega), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
 }

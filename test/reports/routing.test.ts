@@ -1,15 +1,13 @@
 // The routing section of MoE and MoLE case pages and the routing leaderboard, on what a real CPU run stored
 // (a run of test/reports/routing-suite.ts made by the tests, test/reports/helpers.ts).
 import { beforeAll, describe, expect, it } from "vitest";
-import { compile } from "vega-lite";
-import { parse, View } from "vega";
 import type { ReportData, ReportResult } from "../../reports/data.js";
 import { compactRoutingDetails, heatmapCells, routingView, skewText } from "../../reports/routing.js";
 import { routingHeatmapSpec, type VegaLiteSpec } from "../../reports/specs.js";
 import { buildIndexModel, caseChunks, chunkOf, unpackChunk } from "../../reports/model.js";
 import { METRIC_FAMILIES } from "../../reports/metrics.js";
 import { toMarkdown } from "../../reports/export.js";
-import { routingReportData } from "./helpers.js";
+import { renderSvg, routingReportData } from "./helpers.js";
 
 let data: ReportData;
 beforeAll(async () => {
@@ -24,14 +22,6 @@ const result = (technique: RegExp, model: string, workload: string, runner = "or
 const metric = (r: ReportResult, name: string) => r.metrics.find((m) => m.name === name)?.value;
 const viewOf = (r: ReportResult) => routingView(r.details, r.caseDetails, r.workload);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-async function renderSvg(spec: VegaLiteSpec): Promise<string> {
-  const { spec: vega } = compile(spec as unknown as Parameters<typeof compile>[0]);
-  const view = new View(parse(vega), { renderer: "none" });
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
-}
 
 describe("routingView", () => {
   it("reads a MoE result's per-layer histograms, with dropped assignments under its capacity factor and the workload's skew", () => {

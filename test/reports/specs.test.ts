@@ -1,17 +1,8 @@
 // Every chart spec compiles with vega-lite and renders to a non-empty SVG in Node, so a broken spec fails here even
 // where Chromium is missing (the browser test then skips).
 import { describe, expect, it } from "vitest";
-import { compile } from "vega-lite";
-import { parse, View } from "vega";
-import { distributionSpec, leaderboardSpec, paretoSpec, samplerSpec, trendSpec, type VegaLiteSpec } from "../../reports/specs.js";
-
-async function renderSvg(spec: VegaLiteSpec): Promise<string> {
-  const { spec: vega } = compile(spec as unknown as Parameters<typeof compile>[0]);
-  const view = new View(parse(vega), { renderer: "none" });
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
-}
+import { renderSvg } from "./helpers.js";
+import { distributionSpec, leaderboardSpec, paretoSpec, samplerSpec, trendSpec } from "../../reports/specs.js";
 
 const markCount = (svg: string, role: string) => (svg.match(new RegExp(`role-mark[^"]*" role="graphics-object" aria-roledescription="${role}`, "g")) ?? []).length;
 
