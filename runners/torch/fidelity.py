@@ -5,6 +5,7 @@ src/model/fidelity.ts (relative L2, max abs, top-1 agreement, KL(base ‖ techni
 """
 
 import json
+import math
 
 import torch
 
@@ -64,11 +65,18 @@ def measures(base, technique):
 
 def scalars(f, tokens):
     label = f"vs the unmodified fp32 base on a fixed seeded {tokens}-token prompt, all positions"
+
+    def scalar(metric, unit, value, text):
+        # NaN/inf (overflowing fp16 logits, a zero base) is not a measurement, and JSON could not carry it anyway.
+        if not math.isfinite(value):
+            return {"metric": metric, "unit": unit, "value": None, "reason": f"not finite ({value}): the logits overflowed or the base logits are all zero"}
+        return {"metric": metric, "unit": unit, "value": value, "label": text}
+
     return [
-        {"metric": "rel_l2_error", "unit": "ratio", "value": f["relativeL2"], "label": f"‖technique − base‖₂ ÷ ‖base‖₂ of the logits, {label}"},
-        {"metric": "max_abs_error", "unit": "logit", "value": f["maxAbsError"], "label": label},
-        {"metric": "top1_agreement", "unit": "ratio", "value": f["top1Agreement"], "label": label},
-        {"metric": "kl_base_technique", "unit": "nats", "value": f["klDivergence"], "label": f"KL(base ‖ technique) per position, {label}"},
+        scalar("rel_l2_error", "ratio", f["relativeL2"], f"‖technique − base‖₂ ÷ ‖base‖₂ of the logits, {label}"),
+        scalar("max_abs_error", "logit", f["maxAbsError"], label),
+        scalar("top1_agreement", "ratio", f["top1Agreement"], label),
+        scalar("kl_base_technique", "nats", f["klDivergence"], f"KL(base ‖ technique) per position, {label}"),
     ]
 
 

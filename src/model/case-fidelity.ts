@@ -34,11 +34,14 @@ export async function caseFidelity(c: Case, sessionOptions: ort.InferenceSession
   const adapted = await logitsOf(c);
   const f = fidelity(base, adapted, c.model.vocab);
   const label = `vs the unmodified fp32 base on a fixed seeded ${tokens}-token prompt, all positions`;
+  // NaN/inf (overflowing logits, a zero base) is not a measurement: null with the reason (IPC JSON would make it a bare null).
+  const scalar = (metric: string, unit: string, value: number, text: string): ScalarMeasure =>
+    Number.isFinite(value) ? { metric, unit, value, label: text } : { metric, unit, value: null, reason: `not finite (${value}): the logits overflowed or the base logits are all zero` };
   return [
-    { metric: "rel_l2_error", unit: "ratio", value: f.relativeL2, label: `‖technique − base‖₂ ÷ ‖base‖₂ of the logits, ${label}` },
-    { metric: "max_abs_error", unit: "logit", value: f.maxAbsError, label },
-    { metric: "top1_agreement", unit: "ratio", value: f.top1Agreement, label },
-    { metric: "kl_base_technique", unit: "nats", value: f.klDivergence, label: `KL(base ‖ technique) per position, ${label}` },
+    scalar("rel_l2_error", "ratio", f.relativeL2, `‖technique − base‖₂ ÷ ‖base‖₂ of the logits, ${label}`),
+    scalar("max_abs_error", "logit", f.maxAbsError, label),
+    scalar("top1_agreement", "ratio", f.top1Agreement, label),
+    scalar("kl_base_technique", "nats", f.klDivergence, `KL(base ‖ technique) per position, ${label}`),
     ...perplexity,
   ];
 }
