@@ -107,7 +107,8 @@ export function routingView(details: Record<string, unknown> | null, caseDetails
   // Bottom layer first; a layer's projections in the order of a transformer block.
   routers.sort((a, b) => a.layer - b.layer || projectionOrder(a.projection) - projectionOrder(b.projection) || (a.projection ?? "").localeCompare(b.projection ?? ""));
   const mean = (f: (r: RouterLoad) => number) => routers.reduce((s, r) => s + f(r), 0) / routers.length;
-  const dropped = kind === "moe" && capacityFactor !== null ? routers.reduce((s, r) => s + (r.droppedAssignments ?? 0), 0) : null;
+  // A layer whose count was not stored makes the total unknown (null), never a smaller sum.
+  const dropped = kind === "moe" && capacityFactor !== null && routers.every((r) => r.droppedAssignments !== null) ? routers.reduce((s, r) => s + r.droppedAssignments!, 0) : null;
   return {
     kind,
     tokens,

@@ -24,7 +24,9 @@ export function routingMeasures(c: Case, outputs: ort.InferenceSession.OnnxValue
     scalars: [
       { metric: "routing_max_mean_load", unit: "ratio", value: summary.maxMeanLoad, label: `max/mean expert load, mean over MoE layers, ${perIteration}` },
       { metric: "routing_cv", unit: "ratio", value: summary.cv, label: `coefficient of variation of expert load, mean over MoE layers, ${perIteration}` },
-      { metric: "routing_dropped_tokens", unit: "count", value: summary.droppedAssignments, label: `token-expert assignments over capacity, summed over layers, ${perIteration}` },
+      c.model.moe?.capacityFactor === undefined
+        ? { metric: "routing_dropped_tokens", unit: "count", value: null, reason: "no capacityFactor: every assignment is computed, nothing can be dropped" }
+        : { metric: "routing_dropped_tokens", unit: "count", value: summary.droppedAssignments, label: `token-expert assignments over capacity, summed over layers, ${perIteration}` },
       { metric: "params_active", unit: "count", value: summary.activeParamsPerToken, label: `parameters per token as routed (dropped assignments excluded), ${perIteration}` },
     ],
     details: { ...summary },

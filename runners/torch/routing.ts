@@ -32,7 +32,9 @@ export function routingOutcome(c: Case, outcome: RepeatOutcome & WorkerRouting):
       ...rest.scalars,
       { metric: "routing_max_mean_load", unit: "ratio", value: summary.maxMeanLoad, label: `max/mean expert load, mean over MoE layers, ${over}` },
       { metric: "routing_cv", unit: "ratio", value: summary.cv, label: `coefficient of variation of expert load, mean over MoE layers, ${over}` },
-      { metric: "routing_dropped_tokens", unit: "count", value: summary.droppedAssignments, label: `token-expert assignments over capacity, summed over layers, ${over}` },
+      c.model.moe?.capacityFactor === undefined
+        ? { metric: "routing_dropped_tokens", unit: "count", value: null, reason: "no capacityFactor: every assignment is computed, nothing can be dropped" }
+        : { metric: "routing_dropped_tokens", unit: "count", value: summary.droppedAssignments, label: `token-expert assignments over capacity, summed over layers, ${over}` },
       { metric: "params_active", unit: "count", value: summary.activeParamsPerToken, label: `parameters per token as routed (dropped assignments excluded), ${over}` },
     ],
     details: { ...rest.details, routing: { ...summary } },
