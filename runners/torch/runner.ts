@@ -81,13 +81,13 @@ export class TorchRunner implements Runner {
   unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
     if (!probe.available) return probe.reason;
     const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
-    if (c.torch.device === "cuda" && devices.length === 0) return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)})`;
+    if (c.torch.device === "cuda" && devices.length === 0) return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)}) — set torch.device to "auto" or "cpu", or pass --python / BENCH_PYTHON for an interpreter with a CUDA build of torch`;
     if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
     if (!TORCH_TECHNIQUES.has(c.technique.kind)) return `the torch runner does not implement technique ${c.technique.kind}`;
     const merged = (c.technique as { merged?: boolean }).merged;
     if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (!ADAPTER_KINDS.has(c.technique.kind) || merged))
       return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
-    if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none";
+    if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none — set the model's attentionBias to false, or run it on the ort runner";
     const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
     const dtype = c.technique.kind === "fp16" || c.technique.kind === "bf16" ? c.technique.kind : c.torch.dtype;
     const int4 = c.technique.kind === "int4" || (c.technique as { base?: string }).base === "int4";

@@ -197,7 +197,8 @@ def _train_step(model, ids, settings, technique, extra):
         if aux_coefficient is not None:
             # MixLoRA's load-balance loss (docs/mole.md): reported per step, added to the loss with its coefficient.
             aux = mole.aux_loss(model)
-            extra["aux_loss"].append(float(aux.detach()))
+            # Kept as a tensor: float() here would sync the GPU inside the timed step; converted after the window.
+            extra["aux_loss"].append(aux.detach())
             loss = loss + aux_coefficient * aux
         loss.backward()
         optimizer.step()
@@ -380,7 +381,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
                 series.append({"metric": metric, "unit": "ms", "values": extra[metric][-len(samples) :]})
         if extra["aux_loss"]:
             # The load-balance loss of each timed step (warm-up steps dropped).
-            series.append({"metric": "aux_loss", "unit": "ratio", "values": extra["aux_loss"][-len(samples) :]})
+            series.append({"metric": "aux_loss", "unit": "ratio", "values": [float(a) for a in extra["aux_loss"][-len(samples) :]]})
         scalars = [
             {"metric": "params_trainable", "unit": "count", "value": None, "reason": f"{technique['kind']} alone is not fine-tuned: its quantised weights have no gradient (as the TypeScript accounting says)"}
             if technique.get("kind") in hf_model.QUANT_KINDS
@@ -389,7 +390,12 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         ]
         if device.type == "cuda":
             scalars.append({"metric": "torch_max_memory_allocated_bytes", "unit": "B", "value": int(torch.cuda.max_memory_allocated(device)), "label": "torch allocator peak since the end of model load"})
-            scalars.append({"metric": "peak_rss_bytes", "unit": "B", "value": peak_rss_bytes(), "label": "host RSS peak of the worker (not reset per case on CUDA)"})
+            host_peak = peak_rss_bytes()
+            scalars.append(
+                {"metric": "peak_rss_bytes", "unit": "B", "value": host_peak, "label": "host RSS peak of the worker (not reset per case on CUDA)"}
+                if host_peak is not None
+                else {"metric": "peak_rss_bytes", "unit": "B", "value": None, "reason": "/proc/self/status not readable"}
+            )
         else:
             peak = peak_rss_bytes() if memory_reset else None
             scalars.append(
