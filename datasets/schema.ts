@@ -41,7 +41,9 @@ const architectureModelSchema = z
         ctx.addIssue({ code: "custom", path: [key], message: `not an architecture field of ModelConfig` });
     }
     const parsed = modelSchema.safeParse({ ...model, name: "architecture" });
-    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", path: issue.path as PropertyKey[], message: issue.message });
+    if (!parsed.success)
+      for (const issue of parsed.error.issues)
+        ctx.addIssue({ code: "custom", path: issue.path as PropertyKey[], message: issue.message });
   })
   .transform((model) => model as Omit<ModelInput, "name" | "weights" | "checkpoint">);
 
@@ -66,7 +68,10 @@ export const architectureSchema = z
     /** The Hugging Face config (parameter-relevant keys) that transformers builds on the meta device. */
     hfConfig: z.object({ model_type: z.string().min(1) }).passthrough(),
     /** The checkpoint's own config when hfConfig is a stand-in architecture (see hfProxy). */
-    hfConfigOriginal: z.object({ model_type: z.string().min(1) }).passthrough().optional(),
+    hfConfigOriginal: z
+      .object({ model_type: z.string().min(1) })
+      .passthrough()
+      .optional(),
     /** Why hfConfig is a stand-in for a model whose code transformers does not ship. */
     hfProxy: z.string().min(1).optional(),
     /** Parameters the stand-in has and the real model does not (subtracted from the transformers count). */
@@ -81,7 +86,11 @@ export const architectureSchema = z
     if (a.proxyExtra.length > 0 && a.hfProxy === undefined)
       ctx.addIssue({ code: "custom", path: ["proxyExtra"], message: "proxyExtra needs hfProxy" });
     if (a.model.moe && a.published.activeParams === undefined)
-      ctx.addIssue({ code: "custom", path: ["published", "activeParams"], message: "a MoE architecture states its published active parameters" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["published", "activeParams"],
+        message: "a MoE architecture states its published active parameters",
+      });
   });
 
 export type Architecture = z.output<typeof architectureSchema>;
@@ -116,7 +125,16 @@ export const workloadDatasetSchema = z
      * (typically median and p90 / mean). `derivation` says exactly how.
      */
     points: z
-      .array(z.object({ name: z.string().min(1), promptTokens: positiveInt, newTokens: positiveInt, derivation: z.string().min(1) }).strict())
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            promptTokens: positiveInt,
+            newTokens: positiveInt,
+            derivation: z.string().min(1),
+          })
+          .strict(),
+      )
       .min(1),
     confidence: z.string().min(1),
   })
@@ -197,14 +215,22 @@ export const referenceSchema = z
     const n = r.numerator.paperValue;
     const d = r.denominator.paperValue;
     if ((r.valueKind === "direction") !== (r.paperValue === null))
-      ctx.addIssue({ code: "custom", path: ["paperValue"], message: "paperValue is null exactly when valueKind is direction" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["paperValue"],
+        message: "paperValue is null exactly when valueKind is direction",
+      });
     if (r.valueKind === "direction" && r.direction === undefined)
       ctx.addIssue({ code: "custom", path: ["direction"], message: "a direction-only claim states its direction" });
     if (r.valueKind === "computed" && r.paperValue !== null) {
       if (n === undefined || d === undefined) {
         ctx.addIssue({ code: "custom", path: ["valueKind"], message: "a computed ratio needs both sides' paperValue" });
       } else if (Math.abs(n / d - r.paperValue) > 0.005 * r.paperValue) {
-        ctx.addIssue({ code: "custom", path: ["paperValue"], message: `computed ratio ${r.paperValue} ≠ ${n} ÷ ${d} = ${(n / d).toFixed(3)}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["paperValue"],
+          message: `computed ratio ${r.paperValue} ≠ ${n} ÷ ${d} = ${(n / d).toFixed(3)}`,
+        });
       }
     }
     if (r.paperValue !== null && r.direction === "numerator-higher" && r.paperValue < 1)
@@ -216,7 +242,10 @@ export const referenceSchema = z
 export const referenceFileSchema = z
   .object({
     paper: z.string().min(1),
-    arxiv: z.string().regex(/^\d{4}\.\d{4,5}$/).optional(),
+    arxiv: z
+      .string()
+      .regex(/^\d{4}\.\d{4,5}$/)
+      .optional(),
     /** What the file holds and what it deliberately leaves out. */
     scope: z.string().min(1),
     references: z.array(referenceSchema).min(1),
@@ -225,7 +254,8 @@ export const referenceFileSchema = z
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
     f.references.forEach((r, i) => {
-      if (seen.has(r.id)) ctx.addIssue({ code: "custom", path: ["references", i, "id"], message: `duplicate id ${r.id}` });
+      if (seen.has(r.id))
+        ctx.addIssue({ code: "custom", path: ["references", i, "id"], message: `duplicate id ${r.id}` });
       seen.add(r.id);
     });
   });

@@ -33,7 +33,15 @@ export const EFFICIENTLLM = {
 
 export const MOE_LORA = {
   /** MixLoRA (arXiv 2404.15159): 8 LoRA experts on the FFN, top-2, r 8, α 16, plus LoRA on attention; aux loss 0.01. */
-  mixlora: asTechnique({ kind: "mixlora", experts: 8, topK: 2, rank: 8, alpha: 16, attentionLora: true, auxLossCoefficient: 0.01 }),
+  mixlora: asTechnique({
+    kind: "mixlora",
+    experts: 8,
+    topK: 2,
+    rank: 8,
+    alpha: 16,
+    attentionLora: true,
+    auxLossCoefficient: 0.01,
+  }),
   /** LLaVA-MoLE (arXiv 2401.16160): MixLoRA-like, top-1 on the MLP only. */
   llavaMole: asTechnique({ kind: "mixlora", experts: 8, topK: 1, rank: 8, alpha: 16, attentionLora: false }),
   /** LoRAMoE (arXiv 2312.09979): 8 LoRA experts of rank 4, dense (soft) routing over all of them. */

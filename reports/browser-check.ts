@@ -8,7 +8,15 @@ import { pathToFileURL } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 export const CHROMIUM_PATH = process.env.EFFBENCH_CHROMIUM ?? "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 export interface PageCheck {
   /** `.chart` containers on the page. */
@@ -49,7 +57,11 @@ export class ChromiumSession {
 
   static async launch(): Promise<ChromiumSession> {
     const profileDir = mkdtempSync(join(tmpdir(), "effbench-chromium-"));
-    const browser = await puppeteer.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, `--user-data-dir=${profileDir}`], headless: true });
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS, `--user-data-dir=${profileDir}`],
+      headless: true,
+    });
     return new ChromiumSession(browser, profileDir);
   }
 
@@ -77,11 +89,18 @@ export class ChromiumSession {
       // Wait until charts were started and none is pending (a case page starts its charts after its chunk loads).
       const settled = () =>
         page.waitForFunction(
-        () => {
-          const state = (window as unknown as { effbenchCharts?: { pending: number; rendered: number; errors: string[] } }).effbenchCharts;
-          const charts = document.querySelectorAll(".chart").length;
-          return document.body.dataset.ready === "true" && state !== undefined && state.pending === 0 && state.rendered + state.errors.length >= charts;
-        },
+          () => {
+            const state = (
+              window as unknown as { effbenchCharts?: { pending: number; rendered: number; errors: string[] } }
+            ).effbenchCharts;
+            const charts = document.querySelectorAll(".chart").length;
+            return (
+              document.body.dataset.ready === "true" &&
+              state !== undefined &&
+              state.pending === 0 &&
+              state.rendered + state.errors.length >= charts
+            );
+          },
           { timeout: options.timeoutMs ?? 30_000, polling: 50 },
         );
       await settled();
@@ -93,16 +112,30 @@ export class ChromiumSession {
         const charts = [...document.querySelectorAll(".chart")];
         const rendered = charts.filter((c) => {
           const svg = c.querySelector("svg");
-          if (svg) return svg.querySelectorAll("path, rect, line, text, circle").length > 0 && svg.getBoundingClientRect().width > 0;
+          if (svg)
+            return (
+              svg.querySelectorAll("path, rect, line, text, circle").length > 0 && svg.getBoundingClientRect().width > 0
+            );
           const canvas = c.querySelector("canvas");
           return canvas !== null && canvas.width > 0 && canvas.height > 0;
         });
         const state = (window as unknown as { effbenchCharts: { firstChartMs: number | null } }).effbenchCharts;
-        return { charts: charts.length, renderedCharts: rendered.length, firstChartMs: state.firstChartMs, title: document.title, text: document.body.innerText, scriptCount: document.scripts.length };
+        return {
+          charts: charts.length,
+          renderedCharts: rendered.length,
+          firstChartMs: state.firstChartMs,
+          title: document.title,
+          text: document.body.innerText,
+          scriptCount: document.scripts.length,
+        };
       });
       if (options.screenshotPath) {
         const path = options.screenshotPath as `${string}.png`;
-        if (options.screenshotHeight) await page.screenshot({ path, clip: { x: 0, y: 0, width: options.width ?? 1280, height: options.screenshotHeight } });
+        if (options.screenshotHeight)
+          await page.screenshot({
+            path,
+            clip: { x: 0, y: 0, width: options.width ?? 1280, height: options.screenshotHeight },
+          });
         else await page.screenshot({ path, fullPage: true });
       }
       return { ...result, consoleErrors, pageErrors, failedRequests, dialogs };

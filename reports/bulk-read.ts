@@ -30,15 +30,23 @@ function parser(): <T>(text: string | null) => T | null {
 }
 const numbers = (text: string | null): number[] => (text === null || text === "" ? [] : text.split(",").map(Number));
 
-export async function bulkRead(path: string, options: { runId?: number; samplerSeries?: boolean } = {}): Promise<BulkRead> {
+export async function bulkRead(
+  path: string,
+  options: { runId?: number; samplerSeries?: boolean } = {},
+): Promise<BulkRead> {
   const where = options.runId === undefined ? "" : `WHERE run_id = ${Number(options.runId)}`;
-  const ofResults = options.runId === undefined ? "" : `WHERE result_id IN (SELECT id FROM results WHERE run_id = ${Number(options.runId)})`;
+  const ofResults =
+    options.runId === undefined
+      ? ""
+      : `WHERE result_id IN (SELECT id FROM results WHERE run_id = ${Number(options.runId)})`;
   const connections = await Promise.all([0, 1, 2].map(() => Connection.open(path, { readonly: true })));
   try {
     const [results, samples, samplerSeries] = await Promise.all([
       readResults(connections[0], where, ofResults),
       readSamples(connections[1], ofResults),
-      options.samplerSeries === false ? Promise.resolve(new Map<number, SamplerSeriesRecord[]>()) : readSamplerSeries(connections[2], ofResults),
+      options.samplerSeries === false
+        ? Promise.resolve(new Map<number, SamplerSeriesRecord[]>())
+        : readSamplerSeries(connections[2], ofResults),
     ]);
     return { results, samples, samplerSeries };
   } finally {
@@ -57,12 +65,18 @@ async function readResults(connection: Connection, where: string, ofResults: str
     `SELECT result_id, json_group_array(json_array(name, value, unit, ci_low, ci_high, reason, label)) AS m
      FROM (SELECT * FROM metrics ${ofResults} ORDER BY result_id, rowid) GROUP BY result_id`,
   );
-  const validityRows = await connection.all<{ result_id: number; flag: string; detail: string }>(`SELECT result_id, flag, detail FROM validity ${ofResults} ORDER BY rowid`);
+  const validityRows = await connection.all<{ result_id: number; flag: string; detail: string }>(
+    `SELECT result_id, flag, detail FROM validity ${ofResults} ORDER BY rowid`,
+  );
   const metrics = new Map<number, MetricRecord[]>();
   for (const row of metricRows)
     metrics.set(
       row.result_id,
-      (JSON.parse(row.m) as Array<[string, number | null, string, number | null, number | null, string | null, string | null]>).map(([name, value, unit, ciLow, ciHigh, reason, label]) => {
+      (
+        JSON.parse(row.m) as Array<
+          [string, number | null, string, number | null, number | null, string | null, string | null]
+        >
+      ).map(([name, value, unit, ciLow, ciHigh, reason, label]) => {
         const metric: MetricRecord = { name, value, unit };
         if (ciLow !== null) metric.ciLow = ciLow;
         if (ciHigh !== null) metric.ciHigh = ciHigh;
@@ -130,7 +144,12 @@ async function readSamplerSeries(connection: Connection, ofResults: string): Pro
   const out: BulkRead["samplerSeries"] = new Map();
   for (const row of rows) {
     const list = out.get(row.result_id) ?? [];
-    list.push({ repeat: row.repeat, metric: row.metric, tMs: numbers(row.t), values: row.v.split(",").map((x) => (x === "" ? null : Number(x))) });
+    list.push({
+      repeat: row.repeat,
+      metric: row.metric,
+      tMs: numbers(row.t),
+      values: row.v.split(",").map((x) => (x === "" ? null : Number(x))),
+    });
     out.set(row.result_id, list);
   }
   return out;

@@ -20,14 +20,22 @@ const EXTENSIONS: Record<string, string> = { markdown: "md", csv: "csv", json: "
  * `output/results.<ext>`, or the file `output` when it has that extension, or return the text when `output` is "-"
  * (the CLI prints it). Returns the line to print.
  */
-export async function reportCommand(dbPath: string, output: string, options: ReportCommandOptions = {}): Promise<string | undefined> {
+export async function reportCommand(
+  dbPath: string,
+  output: string,
+  options: ReportCommandOptions = {},
+): Promise<string | undefined> {
   const format = options.format ?? "html";
   const store = await openStore(dbPath, { readonly: true });
   const startedMs = performance.now();
   let data;
   try {
     // Raw samples and sampler series only feed the site's case pages.
-    data = await loadReportData(store, { title: options.title, references: allReferences(), samplerSeries: format === "html" });
+    data = await loadReportData(store, {
+      title: options.title,
+      references: allReferences(),
+      samplerSeries: format === "html",
+    });
   } finally {
     await store.close();
   }

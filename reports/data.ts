@@ -168,7 +168,9 @@ export function compactSeries(metric: string, processes: number[][]): ReportSamp
     processes: processes.map((p) => {
       if (p.length <= MAX_SAMPLES_PER_REPEAT) return p;
       const sorted = Float64Array.from(p).sort();
-      return Array.from({ length: MAX_SAMPLES_PER_REPEAT }, (_, i) => percentile(sorted, (100 * i) / (MAX_SAMPLES_PER_REPEAT - 1)));
+      return Array.from({ length: MAX_SAMPLES_PER_REPEAT }, (_, i) =>
+        percentile(sorted, (100 * i) / (MAX_SAMPLES_PER_REPEAT - 1)),
+      );
     }),
   };
 }
@@ -181,7 +183,12 @@ function thinSamplerSeries(series: SamplerSeriesRecord): SamplerSeriesRecord {
 }
 
 /** Device class from the case's planned settings, named by the run's machine facts when they say which. */
-export function deviceOf(runner: string, config: Record<string, unknown> | null, env: Record<string, unknown>, settings?: Record<string, unknown> | null): string {
+export function deviceOf(
+  runner: string,
+  config: Record<string, unknown> | null,
+  env: Record<string, unknown>,
+  settings?: Record<string, unknown> | null,
+): string {
   const ort = config?.ort as { executionProvider?: string } | undefined;
   const torch = config?.torch as { device?: string } | undefined;
   // The device the runner really used (torch's `device: "auto"` resolves to cuda or cpu in the worker) wins.

@@ -50,7 +50,8 @@ export function formatValue(value: number | null, unit: string): string {
 
 /** "[2.24, 3.92] ms" in the value's own scale, or "" without a CI. */
 export function formatCi(value: number | null, ciLow: number | null, ciHigh: number | null, unit: string): string {
-  if (value === null || ciLow === null || ciHigh === null || !Number.isFinite(ciLow) || !Number.isFinite(ciHigh)) return "";
+  if (value === null || ciLow === null || ciHigh === null || !Number.isFinite(ciLow) || !Number.isFinite(ciHigh))
+    return "";
   const scale = displayScale(value, unit);
   return `[${formatPlain(ciLow / scale.divisor)}, ${formatPlain(ciHigh / scale.divisor)}]`;
 }
@@ -63,5 +64,7 @@ export function formatCi(value: number | null, ciLow: number | null, ciHigh: num
 export function roundSignificant(x: number | null, digits = 5): number | null {
   if (x === null || !Number.isFinite(x) || x === 0) return x;
   const exponent = digits - Math.ceil(Math.log10(Math.abs(x)));
-  return exponent >= 0 ? Math.round(x * 10 ** exponent) / 10 ** exponent : Math.round(x / 10 ** -exponent) * 10 ** -exponent;
+  return exponent >= 0
+    ? Math.round(x * 10 ** exponent) / 10 ** exponent
+    : Math.round(x / 10 ** -exponent) * 10 ** -exponent;
 }

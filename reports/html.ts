@@ -13,7 +13,10 @@ export function escapeHtml(text: string): string {
  * cannot end or confuse the element), and U+2028/U+2029 are escaped for old parsers. JSON.parse reads it back as is.
  */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/[<\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(value).replace(
+    /[<\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The vendored libraries, loaded from files next to the page (works from file://, no CDN). */

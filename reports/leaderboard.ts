@@ -38,7 +38,12 @@ export function leaderboard(rows: readonly IndexRow[], metric: string, better: B
   const sign = better === "lower" ? 1 : -1;
   const ranked = valued
     .map((row, i) => ({ row, rank: ranks[i].rank, tie: ranks[i].tie }))
-    .sort((a, b) => a.rank - b.rank || sign * (valueOf(a.row.m[metric])! - valueOf(b.row.m[metric])!) || a.row.name.localeCompare(b.row.name));
+    .sort(
+      (a, b) =>
+        a.rank - b.rank ||
+        sign * (valueOf(a.row.m[metric])! - valueOf(b.row.m[metric])!) ||
+        a.row.name.localeCompare(b.row.name),
+    );
   const set = new Set(valued);
   return { ranked, unranked: rows.filter((r) => !set.has(r)) };
 }

@@ -23,8 +23,18 @@ export interface MetricFamily {
   optional?: boolean;
 }
 
-const lower = (name: string, title: string, scenarios?: readonly string[]): MetricInfo => ({ name, title, better: "lower", scenarios });
-const higher = (name: string, title: string, scenarios?: readonly string[]): MetricInfo => ({ name, title, better: "higher", scenarios });
+const lower = (name: string, title: string, scenarios?: readonly string[]): MetricInfo => ({
+  name,
+  title,
+  better: "lower",
+  scenarios,
+});
+const higher = (name: string, title: string, scenarios?: readonly string[]): MetricInfo => ({
+  name,
+  title,
+  better: "higher",
+  scenarios,
+});
 
 export const METRIC_FAMILIES: readonly MetricFamily[] = [
   {
@@ -44,7 +54,13 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
     id: "throughput",
     title: "Throughput",
     blurb: "Tokens and samples per second at the p50 iteration time.",
-    metrics: [higher("tokens_per_s", "tokens/s"), higher("samples_per_s", "samples/s"), higher("mfu", "MFU"), higher("mbu", "MBU"), higher("gpu_pcu_pct", "PCU (duty cycle)")],
+    metrics: [
+      higher("tokens_per_s", "tokens/s"),
+      higher("samples_per_s", "samples/s"),
+      higher("mfu", "MFU"),
+      higher("mbu", "MBU"),
+      higher("gpu_pcu_pct", "PCU (duty cycle)"),
+    ],
   },
   {
     id: "memory",
@@ -117,7 +133,9 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
 ];
 
 /** Every metric name a leaderboard uses (the index page carries only these, to stay small). */
-export const LEADERBOARD_METRICS: readonly string[] = [...new Set(METRIC_FAMILIES.flatMap((f) => f.metrics.map((m) => m.name)))];
+export const LEADERBOARD_METRICS: readonly string[] = [
+  ...new Set(METRIC_FAMILIES.flatMap((f) => f.metrics.map((m) => m.name))),
+];
 
 /** Extra metrics the index needs for Pareto charts and the "versus paper" section. */
 export const AUXILIARY_METRICS: readonly string[] = ["params_total", "params_active_per_token", "params_trainable"];

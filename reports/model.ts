@@ -95,7 +95,8 @@ export const CASES_PER_CHUNK = 100;
 export const TREND_METRIC = "latency_p50_ms";
 export const MAX_PAIRS_PER_REFERENCE = 6;
 
-export const groupOf = (r: Pick<ReportResult, "scenario" | "workloadLabel">): string => `${r.scenario} · ${r.workloadLabel}`;
+export const groupOf = (r: Pick<ReportResult, "scenario" | "workloadLabel">): string =>
+  `${r.scenario} · ${r.workloadLabel}`;
 
 /** A result was written by a fixture generator rather than measured (its details or case say so). */
 export const isSynthetic = (r: ReportResult): boolean =>
@@ -177,7 +178,8 @@ export function buildIndexModel(data: ReportData): IndexModel {
     rows,
     trendMetric: TREND_METRIC,
     trends: trendPoints(data, TREND_METRIC),
-    versus: data.references === undefined || data.references.length === 0 ? undefined : versusPaper(data.references, latest),
+    versus:
+      data.references === undefined || data.references.length === 0 ? undefined : versusPaper(data.references, latest),
     caseChunks: chunkCount(rows.length),
   };
 }
@@ -224,7 +226,24 @@ export interface PackedRows {
    * from model on are dictionary indices (reason -1 when none), flags a list of them, metrics a flat list of
    * [metric index, value, ciLow, ciHigh] quadruples, or [metric index, null, reason index, null] when not measured.
    */
-  rows: Array<[string, number, string, number, number, number, number, number, number, number, number, number, number[], Array<number | null>]>;
+  rows: Array<
+    [
+      string,
+      number,
+      string,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number[],
+      Array<number | null>,
+    ]
+  >;
 }
 
 export type PackedIndexModel = Omit<IndexModel, "rows"> & { packed: PackedRows };
@@ -249,22 +268,56 @@ export function packRows(rows: readonly IndexRow[]): PackedRows {
     metricNames,
     rows: rows.map((r) => {
       const metrics: Array<number | null> = [];
-      for (const [name, m] of Object.entries(r.m)) metrics.push(metric(name), m[0], m[0] === null ? word(m[1]) : m[1], m[0] === null ? null : m[2]);
-      return [r.id, r.run, r.name, word(r.model), word(r.technique), word(r.scenario), word(r.workload), word(r.runner), word(r.device), word(r.group), word(r.status), r.reason === null ? -1 : word(r.reason), r.flags.map(word), metrics];
+      for (const [name, m] of Object.entries(r.m))
+        metrics.push(metric(name), m[0], m[0] === null ? word(m[1]) : m[1], m[0] === null ? null : m[2]);
+      return [
+        r.id,
+        r.run,
+        r.name,
+        word(r.model),
+        word(r.technique),
+        word(r.scenario),
+        word(r.workload),
+        word(r.runner),
+        word(r.device),
+        word(r.group),
+        word(r.status),
+        r.reason === null ? -1 : word(r.reason),
+        r.flags.map(word),
+        metrics,
+      ];
     }),
   };
 }
 
 export function unpackRows(packed: PackedRows): IndexRow[] {
   const d = packed.dictionary;
-  return packed.rows.map(([id, run, name, model, technique, scenario, workload, runner, device, group, status, reason, flags, metrics]) => {
-    const m: Record<string, CompactMetric> = {};
-    for (let i = 0; i < metrics.length; i += 4) {
-      const value = metrics[i + 1];
-      m[packed.metricNames[metrics[i]!]] = value === null ? [null, d[metrics[i + 2]!]] : [value, metrics[i + 2], metrics[i + 3]];
-    }
-    return { id, run, name, model: d[model], technique: d[technique], scenario: d[scenario], workload: d[workload], runner: d[runner], device: d[device], group: d[group], status: d[status] as IndexRow["status"], reason: reason < 0 ? null : d[reason], flags: flags.map((f) => d[f]), m };
-  });
+  return packed.rows.map(
+    ([id, run, name, model, technique, scenario, workload, runner, device, group, status, reason, flags, metrics]) => {
+      const m: Record<string, CompactMetric> = {};
+      for (let i = 0; i < metrics.length; i += 4) {
+        const value = metrics[i + 1];
+        m[packed.metricNames[metrics[i]!]] =
+          value === null ? [null, d[metrics[i + 2]!]] : [value, metrics[i + 2], metrics[i + 3]];
+      }
+      return {
+        id,
+        run,
+        name,
+        model: d[model],
+        technique: d[technique],
+        scenario: d[scenario],
+        workload: d[workload],
+        runner: d[runner],
+        device: d[device],
+        group: d[group],
+        status: d[status] as IndexRow["status"],
+        reason: reason < 0 ? null : d[reason],
+        flags: flags.map((f) => d[f]),
+        m,
+      };
+    },
+  );
 }
 
 export function packIndexModel(model: IndexModel): PackedIndexModel {
@@ -280,7 +333,12 @@ export function packIndexModel(model: IndexModel): PackedIndexModel {
  */
 const REFERENCE_METRICS: Record<string, string[]> = {
   amu_bytes: ["gpu_amu_bytes", "cpu_rss_avg_bytes"],
-  peak_memory_bytes: ["torch_max_memory_allocated_bytes", "gpu_memory_peak_bytes", "cpu_rss_peak_bytes", "peak_rss_bytes"],
+  peak_memory_bytes: [
+    "torch_max_memory_allocated_bytes",
+    "gpu_memory_peak_bytes",
+    "cpu_rss_peak_bytes",
+    "peak_rss_bytes",
+  ],
   pcu_duty_cycle: ["gpu_pcu_pct"],
   latency_s: ["latency_mean_ms"],
   token_latency_s: ["tpot_mean_ms", "tpot_p50_ms"],
@@ -302,10 +360,15 @@ const CPU_ANALOGUES: Record<string, string> = {
 /** Reference metrics that are per-parameter rates: our ratio divides by the parameter ratio. */
 const PER_PARAMETER = new Set(["train_tokens_per_param_s", "train_samples_per_param_s"]);
 
-const sameModel = (ours: string, theirs: string | undefined) => theirs === undefined || ours.toLowerCase().startsWith(theirs.toLowerCase());
+const sameModel = (ours: string, theirs: string | undefined) =>
+  theirs === undefined || ours.toLowerCase().startsWith(theirs.toLowerCase());
 
 function sideLabel(side: ReportReference["numerator"]): string {
-  const params = side.params ? ` (${Object.entries(side.params).map(([k, v]) => `${k} ${v}`).join(", ")})` : "";
+  const params = side.params
+    ? ` (${Object.entries(side.params)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")})`
+    : "";
   return `${side.technique}${params}${side.model ? ` · ${side.model}` : ""}`;
 }
 
@@ -318,12 +381,14 @@ function techniqueMatches(r: ReportResult, side: ReportReference["numerator"]): 
 function regimeMismatch(reference: ReportReference, r: ReportResult): string | null {
   const paperOnGpu = /gpu|nvidia|h100|h200|a100|gh200|cuda/i.test(reference.regime.device);
   const oursOnGpu = !r.device.startsWith("cpu");
-  if (reference.regime.device !== "any" && paperOnGpu !== oursOnGpu) return `paper measured on ${reference.regime.device}; ours on ${r.device}`;
+  if (reference.regime.device !== "any" && paperOnGpu !== oursOnGpu)
+    return `paper measured on ${reference.regime.device}; ours on ${r.device}`;
   const scenario = reference.regime.scenario;
   const ourKind = r.scenario === "train-step" ? "training" : "inference";
   if (scenario !== r.scenario && scenario !== ourKind) return `paper's scenario is ${scenario}; ours is ${r.scenario}`;
   // `--scale` names a scaled-down architecture "<model>@<scale>" (src/model/scale.ts).
-  if (r.model.includes("@")) return `ours is a scaled-down model (${r.model}); the paper's is ${reference.regime.scale}`;
+  if (r.model.includes("@"))
+    return `ours is a scaled-down model (${r.model}); the paper's is ${reference.regime.scale}`;
   return null;
 }
 
@@ -371,13 +436,20 @@ export function versusPaper(references: ReportReference[], latest: ReportResult[
       pairs: [],
       missing: null,
     };
-    const numerators = completed.filter((r) => techniqueMatches(r, reference.numerator) && sameModel(r.model, reference.numerator.model));
+    const numerators = completed.filter(
+      (r) => techniqueMatches(r, reference.numerator) && sameModel(r.model, reference.numerator.model),
+    );
     if (numerators.length === 0) {
       row.missing = `no completed ${row.numerator} result in this database`;
       return row;
     }
     for (const n of numerators) {
-      const d = byPairKey.get(pairKey(n))?.find((r) => r !== n && techniqueMatches(r, reference.denominator) && sameModel(r.model, reference.denominator.model));
+      const d = byPairKey
+        .get(pairKey(n))
+        ?.find(
+          (r) =>
+            r !== n && techniqueMatches(r, reference.denominator) && sameModel(r.model, reference.denominator.model),
+        );
       if (!d) continue;
       const shared = sharedMetricOf(n, d, ours);
       if (!shared) continue;
@@ -408,7 +480,8 @@ export function versusPaper(references: ReportReference[], latest: ReportResult[
       });
       if (row.pairs.length >= MAX_PAIRS_PER_REFERENCE) break;
     }
-    if (row.pairs.length === 0) row.missing = `no ${row.denominator} result with ${ours.join(" or ")} measured beside a ${row.numerator} one (same model, scenario, workload, runner, device)`;
+    if (row.pairs.length === 0)
+      row.missing = `no ${row.denominator} result with ${ours.join(" or ")} measured beside a ${row.numerator} one (same model, scenario, workload, runner, device)`;
     return row;
   });
 }
@@ -424,10 +497,23 @@ export interface CaseEntry {
 export type CaseResult = Omit<ReportResult, "caseKey">;
 
 /** name, unit, reason and label are indices into the chunk's `strings` (-1 for none): they repeat across results. */
-type PackedMetric = [name: number, value: number | null, unit: number, ciLow: number | null, ciHigh: number | null, reason: number, label: number];
+type PackedMetric = [
+  name: number,
+  value: number | null,
+  unit: number,
+  ciLow: number | null,
+  ciHigh: number | null,
+  reason: number,
+  label: number,
+];
 
 /** A result in a chunk file: configs pooled per chunk (most cases share them), metrics as arrays, values at 6 digits. */
-export type PackedCaseResult = Omit<CaseResult, "metrics" | "config" | "settings" | "caseDetails"> & { metrics: PackedMetric[]; config: number; settings: number; caseDetails: number };
+export type PackedCaseResult = Omit<CaseResult, "metrics" | "config" | "settings" | "caseDetails"> & {
+  metrics: PackedMetric[];
+  config: number;
+  settings: number;
+  caseDetails: number;
+};
 
 export interface PackedChunk {
   objects: unknown[];
@@ -447,7 +533,8 @@ export function roundSeries<T extends number | null>(values: readonly T[]): T[] 
   if (max === 0) return [...values];
   const exponent = 6 - Math.ceil(Math.log10(max));
   const scale = 10 ** Math.abs(exponent);
-  const round = exponent >= 0 ? (v: number) => Math.round(v * scale) / scale : (v: number) => Math.round(v / scale) * scale;
+  const round =
+    exponent >= 0 ? (v: number) => Math.round(v * scale) / scale : (v: number) => Math.round(v / scale) * scale;
   return values.map((v) => (v === null || !Number.isFinite(v) ? v : round(v))) as T[];
 }
 
@@ -482,17 +569,33 @@ export function caseChunks(data: ReportData, chunks: number): Map<number, Packed
     };
     const packed: PackedChunk = { objects, strings, cases: {} };
     for (const [caseId, results] of cases) {
-      results.sort((a, b) => (startOf.get(a.runId) ?? "").localeCompare(startOf.get(b.runId) ?? "") || a.resultId - b.resultId);
-      packed.cases[caseId] = results.map(({ caseKey: _caseKey, metrics, config, settings, caseDetails, samples, samplerSeries, details, ...rest }) => ({
-        ...rest,
-        details: compactRoutingDetails(details),
-        config: intern(config),
-        settings: intern(settings),
-        caseDetails: intern(caseDetails),
-        metrics: metrics.map((m): PackedMetric => [word(m.name), six(m.value), word(m.unit), six(m.ciLow), six(m.ciHigh), word(m.reason), word(m.label)]),
-        samples: samples.map((series) => ({ ...series, processes: series.processes.map(roundSeries) })),
-        samplerSeries: samplerSeries.map((series) => ({ ...series, tMs: series.tMs.map((t) => Math.round(t * 10) / 10), values: roundSeries(series.values) })),
-      }));
+      results.sort(
+        (a, b) => (startOf.get(a.runId) ?? "").localeCompare(startOf.get(b.runId) ?? "") || a.resultId - b.resultId,
+      );
+      packed.cases[caseId] = results.map(
+        ({ caseKey: _caseKey, metrics, config, settings, caseDetails, samples, samplerSeries, details, ...rest }) => ({
+          ...rest,
+          details: compactRoutingDetails(details),
+          config: intern(config),
+          settings: intern(settings),
+          caseDetails: intern(caseDetails),
+          metrics: metrics.map((m): PackedMetric => [
+            word(m.name),
+            six(m.value),
+            word(m.unit),
+            six(m.ciLow),
+            six(m.ciHigh),
+            word(m.reason),
+            word(m.label),
+          ]),
+          samples: samples.map((series) => ({ ...series, processes: series.processes.map(roundSeries) })),
+          samplerSeries: samplerSeries.map((series) => ({
+            ...series,
+            tMs: series.tMs.map((t) => Math.round(t * 10) / 10),
+            values: roundSeries(series.values),
+          })),
+        }),
+      );
     }
     out.set(chunk, packed);
   }

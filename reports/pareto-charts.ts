@@ -23,7 +23,13 @@ export const PARETO_CHARTS: readonly ParetoChart[] = [
     blurb: "p50 latency against memory (GPU AMU or peak; on CPU the worker's RSS, the CPU analogue).",
     xTitle: "memory",
     yTitle: "p50 latency",
-    x: [lower("gpu_amu_bytes", "AMU"), lower("gpu_memory_peak_bytes", "GPU memory peak"), lower("torch_max_memory_allocated_bytes", "allocator peak"), lower("cpu_rss_avg_bytes", "RSS time-averaged"), lower("peak_rss_bytes", "worker RSS peak")],
+    x: [
+      lower("gpu_amu_bytes", "AMU"),
+      lower("gpu_memory_peak_bytes", "GPU memory peak"),
+      lower("torch_max_memory_allocated_bytes", "allocator peak"),
+      lower("cpu_rss_avg_bytes", "RSS time-averaged"),
+      lower("peak_rss_bytes", "worker RSS peak"),
+    ],
     y: [lower("latency_p50_ms", "p50 latency")],
   },
   {
@@ -32,8 +38,17 @@ export const PARETO_CHARTS: readonly ParetoChart[] = [
     blurb: "Joules per token against quality kept from the unmodified base.",
     xTitle: "energy per token",
     yTitle: "fidelity",
-    x: [lower("gpu_energy_j_per_token", "GPU energy per token"), lower("cpu_energy_j_per_token", "CPU energy per token"), lower("energy_j_per_token", "energy per token")],
-    y: [lower("rel_l2_error", "relative L2 error"), lower("logits_rel_l2_error", "relative L2 error"), higher("top1_agreement", "top-1 agreement"), lower("kl_divergence", "KL divergence")],
+    x: [
+      lower("gpu_energy_j_per_token", "GPU energy per token"),
+      lower("cpu_energy_j_per_token", "CPU energy per token"),
+      lower("energy_j_per_token", "energy per token"),
+    ],
+    y: [
+      lower("rel_l2_error", "relative L2 error"),
+      lower("logits_rel_l2_error", "relative L2 error"),
+      higher("top1_agreement", "top-1 agreement"),
+      lower("kl_divergence", "KL divergence"),
+    ],
   },
   {
     id: "trainable-trainstep",

@@ -73,7 +73,11 @@ function countAtMost(xs: readonly number[], x: number): number {
  * Which points are on the Pareto front (not dominated: no other point is at least as good on both axes and
  * strictly better on one). Uses the point estimates. Identical points are both on the front. O(n log n).
  */
-export function paretoFront(points: ReadonlyArray<{ x: number; y: number }>, betterX: Better, betterY: Better): boolean[] {
+export function paretoFront(
+  points: ReadonlyArray<{ x: number; y: number }>,
+  betterX: Better,
+  betterY: Better,
+): boolean[] {
   // Flip signs so that lower is better on both axes.
   const sx = betterX === "lower" ? 1 : -1;
   const sy = betterY === "lower" ? 1 : -1;

@@ -41,7 +41,8 @@ export interface RoutingView {
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
-const isCounts = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0);
+const isCounts = (x: unknown): x is number[] =>
+  Array.isArray(x) && x.length > 0 && x.every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0);
 const finite = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
 
 function loadOf(counts: number[]): { maxMeanLoad: number; cv: number } {
@@ -55,7 +56,11 @@ function loadOf(counts: number[]): { maxMeanLoad: number; cv: number } {
  * The routing a result recorded, or null when it has none (a dense model, dense soft routing such as LoRAMoE,
  * a failed case, or details of another shape): the page then shows no routing section at all.
  */
-export function routingView(details: Record<string, unknown> | null, caseDetails: Record<string, unknown> | null, workload: Record<string, unknown> | null): RoutingView | null {
+export function routingView(
+  details: Record<string, unknown> | null,
+  caseDetails: Record<string, unknown> | null,
+  workload: Record<string, unknown> | null,
+): RoutingView | null {
   const routing = details?.routing;
   if (!isRecord(routing)) return null;
   const tokens = finite(routing.tokens);
@@ -105,10 +110,18 @@ export function routingView(details: Record<string, unknown> | null, caseDetails
   } else return null;
   if (routers.length === 0) return null;
   // Bottom layer first; a layer's projections in the order of a transformer block.
-  routers.sort((a, b) => a.layer - b.layer || projectionOrder(a.projection) - projectionOrder(b.projection) || (a.projection ?? "").localeCompare(b.projection ?? ""));
+  routers.sort(
+    (a, b) =>
+      a.layer - b.layer ||
+      projectionOrder(a.projection) - projectionOrder(b.projection) ||
+      (a.projection ?? "").localeCompare(b.projection ?? ""),
+  );
   const mean = (f: (r: RouterLoad) => number) => routers.reduce((s, r) => s + f(r), 0) / routers.length;
   // A layer whose count was not stored makes the total unknown (null), never a smaller sum.
-  const dropped = kind === "moe" && capacityFactor !== null && routers.every((r) => r.droppedAssignments !== null) ? routers.reduce((s, r) => s + r.droppedAssignments!, 0) : null;
+  const dropped =
+    kind === "moe" && capacityFactor !== null && routers.every((r) => r.droppedAssignments !== null)
+      ? routers.reduce((s, r) => s + r.droppedAssignments!, 0)
+      : null;
   return {
     kind,
     tokens,
@@ -123,20 +136,29 @@ export function routingView(details: Record<string, unknown> | null, caseDetails
 }
 
 const PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
-const projectionOrder = (p: string | null) => (p === null ? -1 : PROJECTIONS.indexOf(p) < 0 ? PROJECTIONS.length : PROJECTIONS.indexOf(p));
+const projectionOrder = (p: string | null) =>
+  p === null ? -1 : PROJECTIONS.indexOf(p) < 0 ? PROJECTIONS.length : PROJECTIONS.indexOf(p);
 
 /** One cell per router and expert it has (a router with fewer experts, e.g. MoLA's lower layers, has fewer cells). */
 export function heatmapCells(view: RoutingView): RoutingCell[] {
   return view.routers.flatMap((r, order) => {
     const mean = r.tokensPerExpert.reduce((a, b) => a + b, 0) / r.tokensPerExpert.length;
-    return r.tokensPerExpert.map((tokens, expert) => ({ router: r.label, order, expert, tokens, load: mean > 0 ? Math.round((tokens / mean) * 1000) / 1000 : 0 }));
+    return r.tokensPerExpert.map((tokens, expert) => ({
+      router: r.label,
+      order,
+      expert,
+      tokens,
+      load: mean > 0 ? Math.round((tokens / mean) * 1000) / 1000 : 0,
+    }));
   });
 }
 
 /** The workload's routingSkew in words (src/model/moe.ts routerSkewBias: a Zipf(s) prior added to the router logits). */
 export function skewText(routingSkew: number | null): string {
   if (routingSkew === null) return "not set by the workload";
-  return routingSkew === 0 ? "0 — no bias: the seeded router weights' own (near-uniform) routing" : `${routingSkew} — a Zipf(s = ${routingSkew}) logit bias on every router`;
+  return routingSkew === 0
+    ? "0 — no bias: the seeded router weights' own (near-uniform) routing"
+    : `${routingSkew} — a Zipf(s = ${routingSkew}) logit bias on every router`;
 }
 
 /**
@@ -147,7 +169,8 @@ export function skewText(routingSkew: number | null): string {
 export function compactRoutingDetails(details: Record<string, unknown> | null): Record<string, unknown> | null {
   const routing = details?.routing;
   if (!isRecord(routing)) return details;
-  const six = (x: unknown) => (typeof x === "number" && Number.isFinite(x) && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x);
+  const six = (x: unknown) =>
+    typeof x === "number" && Number.isFinite(x) && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x;
   const entry = (e: unknown) => (isRecord(e) ? { ...e, maxMeanLoad: six(e.maxMeanLoad), cv: six(e.cv) } : e);
   const compact: Record<string, unknown> = { ...routing, maxMeanLoad: six(routing.maxMeanLoad), cv: six(routing.cv) };
   if (Array.isArray(routing.layers)) compact.layers = routing.layers.map(entry);

@@ -9,7 +9,15 @@ import { build } from "esbuild";
 import type { ReportData } from "./data.js";
 import { fromRoot } from "../src/paths.js";
 import { escapeHtml, page, STYLES, VENDOR_SCRIPTS } from "./html.js";
-import { buildIndexModel, caseChunks, chunkFileName, packIndexModel, runLabel, type IndexModel, type VersusRow } from "./model.js";
+import {
+  buildIndexModel,
+  caseChunks,
+  chunkFileName,
+  packIndexModel,
+  runLabel,
+  type IndexModel,
+  type VersusRow,
+} from "./model.js";
 import { formatPlain } from "./format.js";
 import { toCsv, toJson, toMarkdown } from "./export.js";
 
@@ -37,7 +45,8 @@ function packageDir(name: string): string {
   let dir = dirname(require.resolve(name));
   for (;;) {
     const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === name) return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === name)
+      return dir;
     const parent = dirname(dir);
     if (parent === dir) throw new Error(`cannot find the folder of ${name}`);
     dir = parent;
@@ -51,7 +60,15 @@ function clientBundles(): Promise<{ index: string; case: string }> {
   bundles ??= (async () => {
     // From the project root rather than import.meta.url, so that a bundled CLI (scripts/bundle.mjs) finds them too.
     const bundle = async (entry: string) => {
-      const out = await build({ entryPoints: [fromRoot("reports", "client", entry)], bundle: true, write: false, format: "iife", target: "es2020", minify: true, legalComments: "none" });
+      const out = await build({
+        entryPoints: [fromRoot("reports", "client", entry)],
+        bundle: true,
+        write: false,
+        format: "iife",
+        target: "es2020",
+        minify: true,
+        legalComments: "none",
+      });
       return out.outputFiles[0].text;
     };
     const [index, casePage] = await Promise.all([bundle("index-page.ts"), bundle("case-page.ts")]);
@@ -60,7 +77,11 @@ function clientBundles(): Promise<{ index: string; case: string }> {
   return bundles;
 }
 
-export async function generateReport(data: ReportData, outDir: string, options: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generateReport(
+  data: ReportData,
+  outDir: string,
+  options: GenerateOptions = {},
+): Promise<GenerateResult> {
   const files: string[] = [];
   const write = (name: string, text: string) => {
     writeFileSync(join(outDir, name), text);
@@ -79,9 +100,25 @@ export async function generateReport(data: ReportData, outDir: string, options: 
   write("assets/case.js", scripts.case);
 
   const model = buildIndexModel(data);
-  write("index.html", page({ title: model.title, body: indexBody(model, options.exports !== false), data: packIndexModel(model), script: "index.js" }));
+  write(
+    "index.html",
+    page({
+      title: model.title,
+      body: indexBody(model, options.exports !== false),
+      data: packIndexModel(model),
+      script: "index.js",
+    }),
+  );
   const runs = data.runs.map((run) => ({ ...model.runs.find((r) => r.id === run.id)!, env: run.env }));
-  write("case.html", page({ title: model.title, body: caseBody(model), data: { title: model.title, runs, caseChunks: model.caseChunks }, script: "case.js" }));
+  write(
+    "case.html",
+    page({
+      title: model.title,
+      body: caseBody(model),
+      data: { title: model.title, runs, caseChunks: model.caseChunks },
+      script: "case.js",
+    }),
+  );
   for (const [chunk, entries] of caseChunks(data, model.caseChunks))
     // A script file, not markup: plain JSON is valid JavaScript there, no `<` escaping needed.
     write(`data/${chunkFileName(chunk)}`, `effbenchChunk(${JSON.stringify(entries)});\n`);
@@ -138,7 +175,8 @@ ${model.synthetic ? SYNTHETIC_BANNER : ""}
 }
 
 function ratioText(ratio: number, low: number | null, high: number | null): string {
-  const ci = low !== null && high !== null ? ` <span class="ci">[${formatPlain(low)}, ${formatPlain(high)}]</span>` : "";
+  const ci =
+    low !== null && high !== null ? ` <span class="ci">[${formatPlain(low)}, ${formatPlain(high)}]</span>` : "";
   return `×${formatPlain(ratio)}${ci}`;
 }
 
@@ -146,10 +184,15 @@ function versusSection(rows: VersusRow[]): string {
   const measured = rows.filter((r) => r.pairs.length > 0);
   const body = rows
     .flatMap((r) => {
-      const paper = r.paperValue === null ? "direction only" : `×${formatPlain(r.paperValue)} <span class="ci">(${escapeHtml(r.valueKind)})</span>`;
+      const paper =
+        r.paperValue === null
+          ? "direction only"
+          : `×${formatPlain(r.paperValue)} <span class="ci">(${escapeHtml(r.valueKind)})</span>`;
       const claim = `<td title="${escapeHtml(r.citation)}">${escapeHtml(r.claim)}<div class="reason">${escapeHtml(r.citation)}</div></td>`;
       if (r.pairs.length === 0)
-        return [`<tr class="greyed">${claim}<td>${escapeHtml(r.numerator)} ÷ ${escapeHtml(r.denominator)}</td><td>${escapeHtml(r.paperMetric)}</td><td class="num">${paper}</td><td class="num">—</td><td class="reason">${escapeHtml(r.missing ?? "")}</td></tr>`];
+        return [
+          `<tr class="greyed">${claim}<td>${escapeHtml(r.numerator)} ÷ ${escapeHtml(r.denominator)}</td><td>${escapeHtml(r.paperMetric)}</td><td class="num">${paper}</td><td class="num">—</td><td class="reason">${escapeHtml(r.missing ?? "")}</td></tr>`,
+        ];
       return r.pairs.map(
         (p) =>
           `<tr${p.notComparable ? ` class="greyed"` : ""}>${claim}<td><a href="case.html#${encodeURIComponent(p.numeratorId)}">${escapeHtml(p.numeratorCase)}</a> ÷ <a href="case.html#${encodeURIComponent(p.denominatorId)}">${escapeHtml(p.denominatorCase)}</a></td><td>${escapeHtml(r.paperMetric)} ↔ ${escapeHtml(p.metric)}</td><td class="num">${paper}</td><td class="num">${ratioText(p.ratio, p.ciLow, p.ciHigh)}</td><td class="reason">${p.notComparable ? `not comparable: ${escapeHtml(p.notComparable)}` : "comparable regime"}</td></tr>`,

@@ -21,7 +21,13 @@ export interface LeaderboardPoint {
 
 /** Dot with its CI as a rule, one line per case, best first. */
 export function leaderboardSpec(values: LeaderboardPoint[], axisTitle: string, better: Better): VegaLiteSpec {
-  const y = { field: "name", type: "nominal", title: null, sort: { field: "value", order: better === "lower" ? "ascending" : "descending" }, axis: { labelLimit: 360 } };
+  const y = {
+    field: "name",
+    type: "nominal",
+    title: null,
+    sort: { field: "value", order: better === "lower" ? "ascending" : "descending" },
+    axis: { labelLimit: 360 },
+  };
   const tooltip = [
     { field: "rank", title: "rank" },
     { field: "name", title: "case" },
@@ -34,15 +40,34 @@ export function leaderboardSpec(values: LeaderboardPoint[], axisTitle: string, b
     config: CONFIG,
     width: 520,
     height: { step: 18 },
-    data: { values: values.map((v) => ({ ...v, low: v.low ?? v.value, high: v.high ?? v.value, validity: v.flagged ? "flagged" : "no flags" })) },
+    data: {
+      values: values.map((v) => ({
+        ...v,
+        low: v.low ?? v.value,
+        high: v.high ?? v.value,
+        validity: v.flagged ? "flagged" : "no flags",
+      })),
+    },
     encoding: { y },
     layer: [
-      { mark: { type: "rule", strokeWidth: 2, opacity: 0.6 }, encoding: { x: { field: "low", type: "quantitative", scale: { zero: false }, title: axisTitle }, x2: { field: "high" }, color: { value: "#8aa4d6" } } },
+      {
+        mark: { type: "rule", strokeWidth: 2, opacity: 0.6 },
+        encoding: {
+          x: { field: "low", type: "quantitative", scale: { zero: false }, title: axisTitle },
+          x2: { field: "high" },
+          color: { value: "#8aa4d6" },
+        },
+      },
       {
         mark: { type: "point", filled: true, size: 60 },
         encoding: {
           x: { field: "value", type: "quantitative" },
-          color: { field: "validity", type: "nominal", scale: { domain: ["no flags", "flagged"], range: ["#2f6fdb", "#d08700"] }, legend: { title: "validity", orient: "bottom" } },
+          color: {
+            field: "validity",
+            type: "nominal",
+            scale: { domain: ["no flags", "flagged"], range: ["#2f6fdb", "#d08700"] },
+            legend: { title: "validity", orient: "bottom" },
+          },
           tooltip,
         },
       },
@@ -69,14 +94,23 @@ export function paretoSpec(values: ParetoPoint[], xTitle: string, yTitle: string
     width: 520,
     height: 320,
     layer: [
-      { data: { values: front }, mark: { type: "line", interpolate: "step-after", color: "#2f6fdb", opacity: 0.5 }, encoding: { x, y } },
+      {
+        data: { values: front },
+        mark: { type: "line", interpolate: "step-after", color: "#2f6fdb", opacity: 0.5 },
+        encoding: { x, y },
+      },
       {
         data: { values: data },
         mark: { type: "point", filled: true },
         encoding: {
           x,
           y,
-          color: { field: "on", type: "nominal", scale: { domain: ["Pareto front", "dominated"], range: ["#2f6fdb", "#b9c0ca"] }, legend: { title: null, orient: "bottom" } },
+          color: {
+            field: "on",
+            type: "nominal",
+            scale: { domain: ["Pareto front", "dominated"], range: ["#2f6fdb", "#b9c0ca"] },
+            legend: { title: null, orient: "bottom" },
+          },
           size: { condition: { test: "datum.front", value: 70 }, value: 25 },
           tooltip: [
             { field: "name", title: "case" },
@@ -100,8 +134,19 @@ export interface TrendDatum {
 
 /** A line per case across runs, with its CI as a band. */
 export function trendSpec(values: TrendDatum[], yTitle: string): VegaLiteSpec {
-  const x = { field: "run", type: "ordinal", title: "run", sort: { field: "order" }, axis: { labelAngle: -30, labelLimit: 160 } };
-  const color = { field: "series", type: "nominal", title: "case", legend: { orient: "bottom", columns: 1, labelLimit: 480 } };
+  const x = {
+    field: "run",
+    type: "ordinal",
+    title: "run",
+    sort: { field: "order" },
+    axis: { labelAngle: -30, labelLimit: 160 },
+  };
+  const color = {
+    field: "series",
+    type: "nominal",
+    title: "case",
+    legend: { orient: "bottom", columns: 1, labelLimit: 480 },
+  };
   return {
     $schema: SCHEMA,
     config: CONFIG,
@@ -110,8 +155,26 @@ export function trendSpec(values: TrendDatum[], yTitle: string): VegaLiteSpec {
     data: { values },
     encoding: { x, color },
     layer: [
-      { mark: { type: "area", opacity: 0.18 }, encoding: { y: { field: "low", type: "quantitative", title: yTitle, scale: { zero: false } }, y2: { field: "high" } } },
-      { mark: { type: "line", point: true }, encoding: { y: { field: "value", type: "quantitative" }, tooltip: [{ field: "series" }, { field: "run" }, { field: "value", format: ".4~g" }, { field: "low", format: ".4~g" }, { field: "high", format: ".4~g" }] } },
+      {
+        mark: { type: "area", opacity: 0.18 },
+        encoding: {
+          y: { field: "low", type: "quantitative", title: yTitle, scale: { zero: false } },
+          y2: { field: "high" },
+        },
+      },
+      {
+        mark: { type: "line", point: true },
+        encoding: {
+          y: { field: "value", type: "quantitative" },
+          tooltip: [
+            { field: "series" },
+            { field: "run" },
+            { field: "value", format: ".4~g" },
+            { field: "low", format: ".4~g" },
+            { field: "high", format: ".4~g" },
+          ],
+        },
+      },
     ],
   };
 }
@@ -134,7 +197,10 @@ export function distributionSpec(values: Array<{ repeat: string; value: number }
 }
 
 /** A sampler series over the measure window, one line per repeat. */
-export function samplerSpec(values: Array<{ repeat: string; t: number; value: number | null }>, yTitle: string): VegaLiteSpec {
+export function samplerSpec(
+  values: Array<{ repeat: string; t: number; value: number | null }>,
+  yTitle: string,
+): VegaLiteSpec {
   return {
     $schema: SCHEMA,
     config: CONFIG,
@@ -177,7 +243,16 @@ export function routingHeatmapSpec(values: RoutingCell[], experts: number, route
   ];
   const rect = {
     mark: { type: "rect", stroke: "#ffffff", strokeWidth: cellWidth >= 8 ? 0.5 : 0 },
-    encoding: { color: { field: "load", type: "quantitative", title: "load (× mean)", scale: { scheme: "blues", domainMin: 0 }, legend: { orient: "right" } }, tooltip },
+    encoding: {
+      color: {
+        field: "load",
+        type: "quantitative",
+        title: "load (× mean)",
+        scale: { scheme: "blues", domainMin: 0 },
+        legend: { orient: "right" },
+      },
+      tooltip,
+    },
   };
   const text = {
     mark: { type: "text", fontSize: 9 },
@@ -195,8 +270,24 @@ export function routingHeatmapSpec(values: RoutingCell[], experts: number, route
     height: { step: rowHeight },
     data: { values },
     encoding: {
-      x: { field: "expert", type: "ordinal", title: "expert", axis: { labelAngle: 0, ...(labelEvery > 1 ? { values: Array.from({ length: Math.ceil(experts / labelEvery) }, (_, i) => i * labelEvery) } : {}) } },
-      y: { field: "router", type: "ordinal", title: null, sort: { field: "order", op: "min", order: "ascending" }, axis: { labelLimit: 220 } },
+      x: {
+        field: "expert",
+        type: "ordinal",
+        title: "expert",
+        axis: {
+          labelAngle: 0,
+          ...(labelEvery > 1
+            ? { values: Array.from({ length: Math.ceil(experts / labelEvery) }, (_, i) => i * labelEvery) }
+            : {}),
+        },
+      },
+      y: {
+        field: "router",
+        type: "ordinal",
+        title: null,
+        sort: { field: "order", op: "min", order: "ascending" },
+        axis: { labelLimit: 220 },
+      },
     },
     layer: cellWidth >= 20 && rowHeight >= 12 ? [rect, text] : [rect],
   };

@@ -52,10 +52,22 @@ export function syntheticCases(options: SyntheticOptions = {}): Case[] {
   const raw = {
     name: syntheticName(options.suiteName),
     description: "SYNTHETIC fixture rows for report tests and benchmarks: not measurements",
-    models: Array.from({ length: models }, (_, i) => ({ name: `synthetic-model-${i}`, layers: 2 + (i % 4), hidden: 128 * (1 + (i % 3)), heads: 4, kvHeads: 2, ffn: 256 * (1 + (i % 3)), vocab: 512 })),
+    models: Array.from({ length: models }, (_, i) => ({
+      name: `synthetic-model-${i}`,
+      layers: 2 + (i % 4),
+      hidden: 128 * (1 + (i % 3)),
+      heads: 4,
+      kvHeads: 2,
+      ffn: 256 * (1 + (i % 3)),
+      vocab: 512,
+    })),
     techniques: TECHNIQUES.slice(0, Math.max(1, Math.min(TECHNIQUES.length, options.techniques ?? 4))),
     scenarios: options.scenarios ?? ["prefill", "decode"],
-    workloads: Array.from({ length: workloads }, (_, i) => ({ name: `w${i}`, batch: 1 + (i % 4), promptTokens: 32 * (1 + i) })),
+    workloads: Array.from({ length: workloads }, (_, i) => ({
+      name: `w${i}`,
+      batch: 1 + (i % 4),
+      promptTokens: 32 * (1 + i),
+    })),
     runners: ["ort"],
     protocol: { repeats: options.repeats ?? 3, bootstrapResamples: 100, seed: options.seed ?? 1 },
   };
@@ -63,26 +75,60 @@ export function syntheticCases(options: SyntheticOptions = {}): Case[] {
   return planSuite(suite, { codeVersion: "0.0.0-synthetic" });
 }
 
-const syntheticName = (name?: string) => (!name ? "synthetic-report-fixture" : name.startsWith("synthetic-") ? name : `synthetic-${name}`);
+const syntheticName = (name?: string) =>
+  !name ? "synthetic-report-fixture" : name.startsWith("synthetic-") ? name : `synthetic-${name}`;
 
 /** One result record with invented samples (deterministic in the seed); some cases fail or are unsupported. */
 export function syntheticRecord(c: Case, index: number, run: number, options: SyntheticOptions = {}): ResultRecord {
   const rng = createRng((options.seed ?? 1) * 1_000_003 + index * 7919 + run * 104_729);
   const repeats = options.repeats ?? 3;
   const iterations = options.iterations ?? 20;
-  const technique = TECHNIQUES.findIndex((t) => JSON.stringify({ ...t }) === JSON.stringify(pick(c.technique, Object.keys(t))));
-  const base = { startedAt: new Date(Date.UTC(2026, 0, 1 + run)).toISOString(), finishedAt: new Date(Date.UTC(2026, 0, 1 + run, 0, 1)).toISOString(), details: { synthetic: true, generator: "reports/synthetic.ts" } };
-  if (index % 37 === 36) return { ...base, case: c, status: "failed", reason: "synthetic: worker exited with code 1", repeats: 0, samples: [], metrics: [], validity: [] };
-  if (index % 41 === 40) return { ...base, case: c, status: "unsupported", reason: "synthetic: CUDA execution provider not installed", repeats: 0, samples: [], metrics: [], validity: [] };
+  const technique = TECHNIQUES.findIndex(
+    (t) => JSON.stringify({ ...t }) === JSON.stringify(pick(c.technique, Object.keys(t))),
+  );
+  const base = {
+    startedAt: new Date(Date.UTC(2026, 0, 1 + run)).toISOString(),
+    finishedAt: new Date(Date.UTC(2026, 0, 1 + run, 0, 1)).toISOString(),
+    details: { synthetic: true, generator: "reports/synthetic.ts" },
+  };
+  if (index % 37 === 36)
+    return {
+      ...base,
+      case: c,
+      status: "failed",
+      reason: "synthetic: worker exited with code 1",
+      repeats: 0,
+      samples: [],
+      metrics: [],
+      validity: [],
+    };
+  if (index % 41 === 40)
+    return {
+      ...base,
+      case: c,
+      status: "unsupported",
+      reason: "synthetic: CUDA execution provider not installed",
+      repeats: 0,
+      samples: [],
+      metrics: [],
+      validity: [],
+    };
 
   const size = (c.model.layers * c.model.hidden * c.model.ffn) / 1e5;
-  const tokens = c.scenario === "prefill" || c.scenario === "train-step" ? c.workload.batch * c.workload.promptTokens : c.workload.batch;
+  const tokens =
+    c.scenario === "prefill" || c.scenario === "train-step"
+      ? c.workload.batch * c.workload.promptTokens
+      : c.workload.batch;
   const scenarioCost = c.scenario === "train-step" ? 3 : c.scenario === "prefill" ? 1 : 0.15;
   const centreMs = (0.2 + size * scenarioCost * (tokens / 64) * (SPEED[technique] ?? 1)) * (1 + 0.01 * run);
   const noise = index % 11 === 0 ? 0.25 : 0.04;
   const samples = Array.from({ length: repeats }, (_, repeat) => {
     const offset = Math.exp(0.02 * normalDraw(rng));
-    return { repeat, metric: "latency_ms", values: Array.from({ length: iterations }, () => centreMs * offset * Math.exp(noise * normalDraw(rng))) };
+    return {
+      repeat,
+      metric: "latency_ms",
+      values: Array.from({ length: iterations }, () => centreMs * offset * Math.exp(noise * normalDraw(rng))),
+    };
   });
   const rssBytes = 1.5e8 + size * 4e6 * (technique === 7 ? 0.4 : technique === 6 ? 0.6 : 1);
   const outcomes: Array<Extract<RepeatOutcome, { status: "completed" }>> = samples.map((s) => ({
@@ -99,7 +145,12 @@ export function syntheticRecord(c: Case, index: number, run: number, options: Sy
     { name: "cpu_energy_j_per_token", value: (centreMs / tokens) * 0.02, unit: "J/tok", label: "synthetic" },
     technique <= 0
       ? { name: "rel_l2_error", value: null, unit: "ratio", reason: "the base is the reference" }
-      : { name: "rel_l2_error", value: (FIDELITY_ERROR[technique] ?? 0.01) * (1 + 0.1 * rng()), unit: "ratio", label: "synthetic" },
+      : {
+          name: "rel_l2_error",
+          value: (FIDELITY_ERROR[technique] ?? 0.01) * (1 + 0.1 * rng()),
+          unit: "ratio",
+          label: "synthetic",
+        },
   );
   const validity = validityFlags({ processes: samples.map((s) => s.values), protocol: c.protocol });
   const samplerPoints = options.samplerPoints ?? 20;
@@ -109,7 +160,17 @@ export function syntheticRecord(c: Case, index: number, run: number, options: Sy
     tMs: Array.from({ length: samplerPoints }, (_, i) => i * 10),
     values: Array.from({ length: samplerPoints }, (_, i) => rssBytes * (0.9 + 0.1 * Math.min(1, i / 5)) + 1e5 * rng()),
   }));
-  return { ...base, case: c, status: "completed", repeats, settings: { synthetic: true }, samples, samplerSeries, metrics, validity };
+  return {
+    ...base,
+    case: c,
+    status: "completed",
+    repeats,
+    settings: { synthetic: true },
+    samples,
+    samplerSeries,
+    metrics,
+    validity,
+  };
 }
 
 function pick(value: object, keys: string[]): Record<string, unknown> {
@@ -117,7 +178,10 @@ function pick(value: object, keys: string[]): Record<string, unknown> {
 }
 
 /** Writes `runs` synthetic runs of the cases to `path` through the store API. Returns the case count. */
-export async function writeSyntheticStore(path: string, options: SyntheticOptions = {}): Promise<{ cases: number; results: number }> {
+export async function writeSyntheticStore(
+  path: string,
+  options: SyntheticOptions = {},
+): Promise<{ cases: number; results: number }> {
   const cases = syntheticCases(options);
   const store = await openStore(path);
   let results = 0;

@@ -5,7 +5,10 @@ import type { Protocol } from "../src/suite/schema.js";
 const WARMUP_WINDOW = 5;
 const WARMUP_STABLE_CV = 0.05;
 
-type MeasureProtocol = Pick<Protocol, "warmupMinIterations" | "warmupMaxMs" | "minMeasureMs" | "minIterations" | "maxIterations">;
+type MeasureProtocol = Pick<
+  Protocol,
+  "warmupMinIterations" | "warmupMaxMs" | "minMeasureMs" | "minIterations" | "maxIterations"
+>;
 
 /** Runs `iteration` through warm-up, then measures until both min time and min count are met. */
 export async function measureLoop(
@@ -20,7 +23,11 @@ export async function measureLoop(
     const t0 = now();
     await iteration();
     warmup.push(now() - t0);
-    if (warmup.length >= protocol.warmupMinIterations && (isStable(warmup) || now() - warmupStart >= protocol.warmupMaxMs)) break;
+    if (
+      warmup.length >= protocol.warmupMinIterations &&
+      (isStable(warmup) || now() - warmupStart >= protocol.warmupMaxMs)
+    )
+      break;
     if (warmup.length >= protocol.maxIterations) break;
   }
   await hooks.onMeasureStart?.();

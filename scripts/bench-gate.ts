@@ -53,7 +53,8 @@ const extraWork = Number(values["extra-work"]);
 const seed = Number(values.seed);
 // Children inherit the parent's priority: set it once here, before any ort child starts.
 if (values.nice !== undefined) setPriority(Number(values.nice));
-if (repeatsList.some((r) => !Number.isInteger(r) || r < 2)) throw new Error(`--repeats: expected a list of integers ≥ 2, got "${values.repeats}"`);
+if (repeatsList.some((r) => !Number.isInteger(r) || r < 2))
+  throw new Error(`--repeats: expected a list of integers ≥ 2, got "${values.repeats}"`);
 
 /** A case of about 1–2 ms per iteration on these cores, measured for ~0.3 s per process: the pool costs most. */
 const { suite } = validateSuite(
@@ -92,9 +93,15 @@ async function measurePool(): Promise<Pool> {
     if (arm === "b") process.env.EFFBENCH_TEST_EXTRA_WORK = String(extraWork);
     else delete process.env.EFFBENCH_TEST_EXTRA_WORK;
     try {
-      const outcome = await runner.runRepeat(gateCase!, { repeat: index, signal: new AbortController().signal, timeoutMs: 120_000 });
-      if (outcome.status !== "completed") throw new Error(`arm ${arm} repeat ${index} ${outcome.status}: ${outcome.reason}`);
-      if (arm === "b" && outcome.settings.testExtraWork !== extraWork) throw new Error("the ort child did not apply EFFBENCH_TEST_EXTRA_WORK");
+      const outcome = await runner.runRepeat(gateCase!, {
+        repeat: index,
+        signal: new AbortController().signal,
+        timeoutMs: 120_000,
+      });
+      if (outcome.status !== "completed")
+        throw new Error(`arm ${arm} repeat ${index} ${outcome.status}: ${outcome.reason}`);
+      if (arm === "b" && outcome.settings.testExtraWork !== extraWork)
+        throw new Error("the ort child did not apply EFFBENCH_TEST_EXTRA_WORK");
       (arm === "a" ? a : b).push(outcome.series.find((s) => s.metric === "latency_ms")!.values);
     } finally {
       delete process.env.EFFBENCH_TEST_EXTRA_WORK;
@@ -103,7 +110,9 @@ async function measurePool(): Promise<Pool> {
   for (let i = 0; i < poolSize; i++) {
     // ABBA order: each arm goes first half of the time.
     for (const arm of i % 2 === 0 ? (["a", "b"] as const) : (["b", "a"] as const)) await repeatOf(arm, i);
-    process.stderr.write(`\rpool ${i + 1}/${poolSize}: A ${median(a.at(-1)!).toFixed(3)} ms, B ${median(b.at(-1)!).toFixed(3)} ms per iteration   `);
+    process.stderr.write(
+      `\rpool ${i + 1}/${poolSize}: A ${median(a.at(-1)!).toFixed(3)} ms, B ${median(b.at(-1)!).toFixed(3)} ms per iteration   `,
+    );
   }
   process.stderr.write("\n");
   await runner.close();
@@ -125,7 +134,9 @@ if (values.pool && existsSync(values.pool)) {
   pool = JSON.parse(readFileSync(values.pool, "utf8")) as Pool;
   console.log(`pool: ${values.pool} (measured ${pool.measuredAt}, ${pool.a.length} + ${pool.b.length} processes)`);
 } else {
-  console.log(`measuring a pool of ${poolSize} processes per arm of "${gateCase!.name}" (arm B: EFFBENCH_TEST_EXTRA_WORK=${extraWork})`);
+  console.log(
+    `measuring a pool of ${poolSize} processes per arm of "${gateCase!.name}" (arm B: EFFBENCH_TEST_EXTRA_WORK=${extraWork})`,
+  );
   pool = await measurePool();
   const path = values.pool ?? join(mkdtempSync(join(tmpdir(), "effbench-gate-")), "pool.json");
   writeFileSync(path, JSON.stringify(pool));
@@ -139,7 +150,9 @@ console.log(
 console.log(
   `arm A median ${median(pool.a.flat()).toFixed(4)} ms, arm B ${median(pool.b.flat()).toFixed(4)} ms: whole-pool ratio B/A ${trueRatio.toFixed(4)} (injected extra work ${(pool.extraWork * 100).toFixed(0)}%); between-process CV of the per-process medians: A ${(cv(level(pool.a)) * 100).toFixed(2)}%, B ${(cv(level(pool.b)) * 100).toFixed(2)}%`,
 );
-console.log(`${comparisons} comparisons per experiment and per R, threshold ${(threshold * 100).toFixed(1)}%, ${PROTOCOL_DEFAULTS.bootstrapResamples} bootstrap resamples`);
+console.log(
+  `${comparisons} comparisons per experiment and per R, threshold ${(threshold * 100).toFixed(1)}%, ${PROTOCOL_DEFAULTS.bootstrapResamples} bootstrap resamples`,
+);
 
 const results = [];
 for (const r of repeatsList) {
@@ -156,13 +169,20 @@ R = ${r}: skipped, the pool of ${pool.a.length} A processes cannot hold two disj
   const anyFalseCall = clopperPearson(aa.counts.regressed + aa.counts.improved, comparisons);
   console.log(`
 R = ${r} processes per side (${((performance.now() - started) / 1000).toFixed(1)} s of statistics):`);
-  console.log(`  A/A: ${JSON.stringify(aa.counts)}  ratio head/base: median ${median(aa.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(aa.ratios, 2.5)}, ${percentileOf(aa.ratios, 97.5)}]`);
-  console.log(`  A/B: ${JSON.stringify(ab.counts)}  ratio head/base: median ${median(ab.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(ab.ratios, 2.5)}, ${percentileOf(ab.ratios, 97.5)}]`);
+  console.log(
+    `  A/A: ${JSON.stringify(aa.counts)}  ratio head/base: median ${median(aa.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(aa.ratios, 2.5)}, ${percentileOf(aa.ratios, 97.5)}]`,
+  );
+  console.log(
+    `  A/B: ${JSON.stringify(ab.counts)}  ratio head/base: median ${median(ab.ratios).toFixed(4)}, 2.5–97.5% [${percentileOf(ab.ratios, 2.5)}, ${percentileOf(ab.ratios, 97.5)}]`,
+  );
   console.log(
     `  median half-width of the 90% equivalence interval: A/A ±${(median(aa.halfWidths) * 100).toFixed(1)}%, A/B ±${(median(ab.halfWidths) * 100).toFixed(1)}% (an interval wider than the threshold cannot show "unchanged")`,
   );
   console.log("  rates, with exact 95% Clopper–Pearson intervals:");
-  for (const check of checks) console.log(`    ${check.name.padEnd(32)} ${formatProportion(check.interval).padEnd(30)} ${check.rule.padEnd(22)} ${check.pass ? "PASS" : "FAIL"}`);
+  for (const check of checks)
+    console.log(
+      `    ${check.name.padEnd(32)} ${formatProportion(check.interval).padEnd(30)} ${check.rule.padEnd(22)} ${check.pass ? "PASS" : "FAIL"}`,
+    );
   console.log(`    ${"A/A any false call (either way)".padEnd(32)} ${formatProportion(anyFalseCall)}`);
   const pass = checks.every((c) => c.pass);
   console.log(`  R = ${r}: gate ${pass ? "PASS" : "FAIL"}`);
@@ -174,7 +194,19 @@ console.log(
 gate ${passing.length > 0 ? `PASS with ${passing[0]} or more processes per side` : "FAIL"} at a ${(threshold * 100).toFixed(1)}% threshold on this machine (R tried: ${results.map((r) => `${r.repeats} ${r.pass ? "pass" : "fail"}`).join(", ")})`,
 );
 if (values.json)
-  writeFileSync(values.json, JSON.stringify({ pool: { ...pool, a: undefined, b: undefined, processes: [pool.a.length, pool.b.length], trueRatio }, comparisons, threshold, results }, null, 2));
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      {
+        pool: { ...pool, a: undefined, b: undefined, processes: [pool.a.length, pool.b.length], trueRatio },
+        comparisons,
+        threshold,
+        results,
+      },
+      null,
+      2,
+    ),
+  );
 process.exitCode = passing.length > 0 ? 0 : 1;
 
 function percentileOf(xs: number[], p: number): string {

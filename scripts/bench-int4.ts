@@ -13,20 +13,37 @@ const layers = Number(process.env.LAYERS ?? 2);
 const context = Number(process.env.CONTEXT ?? 128);
 const blocks = Number(process.env.BLOCKS ?? 6);
 // A small vocabulary keeps the (fp32) lm_head out of the comparison: the stack of layers is what is measured.
-const model = modelSchema.parse({ name: "llama-4096-stack", layers, hidden: 4096, heads: 32, kvHeads: 32, ffn: 11008, vocab: 256, maxPositions: 2048 });
+const model = modelSchema.parse({
+  name: "llama-4096-stack",
+  layers,
+  hidden: 4096,
+  heads: 32,
+  kvHeads: 32,
+  ffn: 11008,
+  vocab: 256,
+  maxPositions: 2048,
+});
 const t0 = performance.now();
 const base = buildModelIr(model, synthesizeWeights(model));
 const quantized = int4Technique.rewriteIr!(base, int4Technique.params.parse({ kind: "int4" }));
 process.stderr.write(`weights and int4 quantisation: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
-console.log(`model: ${layers} layers, hidden 4096, ffn 11008, 32 heads; decode at context ${context}; 1 intra-op thread; ORT ${ort.env.versions.common}`);
+console.log(
+  `model: ${layers} layers, hidden 4096, ffn 11008, 32 heads; decode at context ${context}; 1 intra-op thread; ORT ${ort.env.versions.common}`,
+);
 for (const batch of [1, 64]) {
   const arms = [];
   for (const [label, ir] of [
     ["fp32", base],
     ["int4", quantized],
   ] as const) {
-    const built = buildOnnxModel(model, { scenario: "decode", ir, batch, promptTokens: context, presentOutputs: false });
+    const built = buildOnnxModel(model, {
+      scenario: "decode",
+      ir,
+      batch,
+      promptTokens: context,
+      presentOutputs: false,
+    });
     const session = await ort.InferenceSession.create(built.bytes, SESSION_OPTIONS);
     arms.push({ label, session, feeds: feedsFor(built.inputSpecs, model.vocab) });
   }

@@ -56,11 +56,17 @@ try {
     // Rotate the order each block so that no case always runs first (warm caches, thermal state).
     const order = models.map((_, i) => models[(i + block) % models.length]!.name);
     for (const name of order) {
-      const outcome = await runner.runRepeat(byModel(name), { repeat: block, signal: new AbortController().signal, timeoutMs: 900_000 });
+      const outcome = await runner.runRepeat(byModel(name), {
+        repeat: block,
+        signal: new AbortController().signal,
+        timeoutMs: 900_000,
+      });
       if (outcome.status !== "completed") throw new Error(`${name}: ${outcome.status}: ${outcome.reason}`);
       const values = outcome.series.find((s) => s.metric === "latency_ms")!.values;
       if (block > 0) latencies.get(name)!.push(values);
-      process.stderr.write(`${block === 0 ? "build and warm-up block (not counted)" : `block ${block}/${BLOCKS}`} ${name}: p50 ${median(values).toFixed(3)} ms over ${values.length} iterations\n`);
+      process.stderr.write(
+        `${block === 0 ? "build and warm-up block (not counted)" : `block ${block}/${BLOCKS}`} ${name}: p50 ${median(values).toFixed(3)} ms over ${values.length} iterations\n`,
+      );
     }
   }
 } finally {
@@ -69,16 +75,24 @@ try {
 
 function report(label: string, a: string, b: string, target: number): void {
   const ci = ratioOfMediansCI(latencies.get(a)!, latencies.get(b)!, { resamples: 4000, seed: 1 });
-  const verdict = ci.high <= target ? "PASS" : ci.ratio <= target ? "PASS (point estimate; CI upper bound above target)" : "FAIL";
-  console.log(`${label}: ${a} / ${b} = ${ci.ratio.toFixed(3)}  95% CI [${ci.low.toFixed(3)}, ${ci.high.toFixed(3)}]  (target ≤ ${target}) ${verdict}`);
+  const verdict =
+    ci.high <= target ? "PASS" : ci.ratio <= target ? "PASS (point estimate; CI upper bound above target)" : "FAIL";
+  console.log(
+    `${label}: ${a} / ${b} = ${ci.ratio.toFixed(3)}  95% CI [${ci.low.toFixed(3)}, ${ci.high.toFixed(3)}]  (target ≤ ${target}) ${verdict}`,
+  );
 }
 
-console.log(`decode, batch 1, context 128, 4 layers, hidden 1024, fp32, ort CPU (1 intra-op thread), MoE compute sparse; ${BLOCKS} interleaved blocks, one process per case per block`);
+console.log(
+  `decode, batch 1, context 128, 4 layers, hidden 1024, fp32, ort CPU (1 intra-op thread), MoE compute sparse; ${BLOCKS} interleaved blocks, one process per case per block`,
+);
 // Other processes on the machine widen the CIs (each block's process sees a different load): say how busy it was.
 const loadAtEnd = loadavg()[0]!;
 const busy = Math.max(loadAtStart, loadAtEnd) > cpus().length;
-console.log(`1-min load average ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end, ${cpus().length} CPUs${busy ? " — the machine was busy: rerun when it is quiet for tighter CIs" : ""}`);
-for (const m of models) console.log(`  ${m.name.padEnd(22)} median ${median(latencies.get(m.name)!.flat()).toFixed(3)} ms/token`);
+console.log(
+  `1-min load average ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end, ${cpus().length} CPUs${busy ? " — the machine was busy: rerun when it is quiet for tighter CIs" : ""}`,
+);
+for (const m of models)
+  console.log(`  ${m.name.padEnd(22)} median ${median(latencies.get(m.name)!.flat()).toFixed(3)} ms/token`);
 report("(a) sparse vs dense, same active params", "moe-e8-top2-ffn2816", "dense-ffn5632", 1.5);
 report("(b) cost vs E", "moe-e64-top2-ffn2816", "moe-e8-top2-ffn2816", 1.2);
 if (WITH_FFN512) report("(b') cost vs E, FFN 512 (extra)", "moe-e64-top2-ffn512", "moe-e8-top2-ffn512", 1.2);

@@ -31,18 +31,36 @@ const runner = new OrtRunner();
 const harness: number[][] = [];
 const bare: number[][] = [];
 for (let block = 0; block < BLOCKS; block++) {
-  const outcome = await runner.runRepeat(c!, { repeat: block, signal: new AbortController().signal, timeoutMs: 120_000 });
+  const outcome = await runner.runRepeat(c!, {
+    repeat: block,
+    signal: new AbortController().signal,
+    timeoutMs: 120_000,
+  });
   if (outcome.status !== "completed") throw new Error(`harness run failed: ${outcome.reason}`);
   harness.push(outcome.series.find((s) => s.metric === "latency_ms")!.values);
   const { stdout } = await execa("node", ["--import", "tsx", "scripts/bare-ort-loop.ts", caseFile, "30", "10"]);
   bare.push(JSON.parse(stdout) as number[]);
-  process.stderr.write(`block ${block + 1}/${BLOCKS}: harness p50 ${median(harness.at(-1)!).toFixed(3)} ms, bare ${median(bare.at(-1)!).toFixed(3)} ms\n`);
+  process.stderr.write(
+    `block ${block + 1}/${BLOCKS}: harness p50 ${median(harness.at(-1)!).toFixed(3)} ms, bare ${median(bare.at(-1)!).toFixed(3)} ms\n`,
+  );
 }
 const ci = ratioOfMediansCI(harness, bare, { resamples: 4000, seed: 1 });
 
 // The measure loop's fixed cost: an iteration that does nothing but await.
-const { latencyMs: empty } = await measureLoop(async () => {}, { warmupMinIterations: 100, warmupMaxMs: 200, minMeasureMs: 500, minIterations: 10_000, maxIterations: 200_000 });
+const { latencyMs: empty } = await measureLoop(async () => {}, {
+  warmupMinIterations: 100,
+  warmupMaxMs: 200,
+  minMeasureMs: 500,
+  minIterations: 10_000,
+  maxIterations: 200_000,
+});
 console.log(`case: ${c!.name}, ${BLOCKS} interleaved blocks`);
-console.log(`harness median ${median(harness.flat()).toFixed(4)} ms/iter, bare loop median ${median(bare.flat()).toFixed(4)} ms/iter`);
-console.log(`ratio harness/bare = ${ci.ratio.toFixed(4)}  95% CI [${ci.low.toFixed(4)}, ${ci.high.toFixed(4)}]  (target: upper bound ≤ 1.03) ${ci.high <= 1.03 ? "PASS" : "FAIL"}`);
-console.log(`measure-loop fixed cost per iteration: ${(median(empty) * 1000).toFixed(2)} µs (median of ${empty.length} empty iterations)`);
+console.log(
+  `harness median ${median(harness.flat()).toFixed(4)} ms/iter, bare loop median ${median(bare.flat()).toFixed(4)} ms/iter`,
+);
+console.log(
+  `ratio harness/bare = ${ci.ratio.toFixed(4)}  95% CI [${ci.low.toFixed(4)}, ${ci.high.toFixed(4)}]  (target: upper bound ≤ 1.03) ${ci.high <= 1.03 ? "PASS" : "FAIL"}`,
+);
+console.log(
+  `measure-loop fixed cost per iteration: ${(median(empty) * 1000).toFixed(2)} µs (median of ${empty.length} empty iterations)`,
+);

@@ -33,4 +33,6 @@ for (const [key, first] of medians[0]!) {
   console.log(`${first.name}  ${first.p50.toFixed(4)}  ${second.p50.toFixed(4)}  ${ratio.toFixed(4)}`);
 }
 const share = total ? within / total : 0;
-console.log(`\n${within}/${total} cases (${(share * 100).toFixed(0)}%) have medians within 5% (target ≥ 90%): ${share >= 0.9 ? "PASS" : "FAIL"}`);
+console.log(
+  `\n${within}/${total} cases (${(share * 100).toFixed(0)}%) have medians within 5% (target ≥ 90%): ${share >= 0.9 ? "PASS" : "FAIL"}`,
+);

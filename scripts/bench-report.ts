@@ -22,20 +22,37 @@ const GENERATION_TARGET_MS = 5000;
 const FIRST_CHART_TARGET_MS = 3000;
 const ROUNDS = 3;
 // 10 models × 10 techniques × 4 scenarios × 25 workloads = 10,000 cases, 3 repeats of 20 iterations each.
-const FIXTURE = { models: 10, techniques: 10, workloads: 25, scenarios: ["prefill", "decode", "generate", "train-step"] as Array<"prefill" | "decode" | "generate" | "train-step">, repeats: 3, iterations: 20, samplerPoints: 20 };
+const FIXTURE = {
+  models: 10,
+  techniques: 10,
+  workloads: 25,
+  scenarios: ["prefill", "decode", "generate", "train-step"] as Array<"prefill" | "decode" | "generate" | "train-step">,
+  repeats: 3,
+  iterations: 20,
+  samplerPoints: 20,
+};
 
 const { values } = parseArgs({ options: { db: { type: "string" }, keep: { type: "boolean" } } });
 const work = mkdtempSync(join(tmpdir(), "effbench-bench-report-"));
 const dbPath = values.db ?? join(work, "synthetic-10k.db");
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const sizeOf = (path: string): number => (statSync(path).isDirectory() ? readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0) : statSync(path).size);
+const sizeOf = (path: string): number =>
+  statSync(path).isDirectory()
+    ? readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0)
+    : statSync(path).size;
 
 try {
-  console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+  console.log(
+    `machine: ${availableParallelism()} CPUs, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}`,
+  );
   if (!existsSync(dbPath)) {
     const started = performance.now();
     const written = await writeSyntheticStore(dbPath, FIXTURE);
-    console.log(`fixture: ${written.cases} synthetic cases × ${FIXTURE.repeats} repeats written through the store API in ${seconds(performance.now() - started)} → ${dbPath} (${(sizeOf(dbPath) / 2 ** 20).toFixed(0)} MiB)`);
+    console.log(
+      `fixture: ${written.cases} synthetic cases × ${FIXTURE.repeats} repeats written through the store API in ${seconds(performance.now() - started)} → ${dbPath} (${(sizeOf(dbPath) / 2 ** 20).toFixed(0)} MiB)`,
+    );
   } else console.log(`fixture: reusing ${dbPath}`);
 
   const generation: number[] = [];
@@ -52,9 +69,13 @@ try {
     const totalMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
     generation.push(totalMs);
-    console.log(`generation ${round}/${ROUNDS}: ${seconds(totalMs)} (read the store ${seconds(loadedMs)}, write ${result.files.length} files ${seconds(totalMs - loadedMs)}; CPU ${seconds((cpu.user + cpu.system) / 1000)} incl. SQLite threads) — ${result.cases} cases, ${result.results} results${round === 1 ? " (cold: includes bundling the page scripts)" : ""}`);
+    console.log(
+      `generation ${round}/${ROUNDS}: ${seconds(totalMs)} (read the store ${seconds(loadedMs)}, write ${result.files.length} files ${seconds(totalMs - loadedMs)}; CPU ${seconds((cpu.user + cpu.system) / 1000)} incl. SQLite threads) — ${result.cases} cases, ${result.results} results${round === 1 ? " (cold: includes bundling the page scripts)" : ""}`,
+    );
   }
-  console.log(`site: index.html ${(sizeOf(join(site, "index.html")) / 2 ** 20).toFixed(1)} MiB, data/ ${(sizeOf(join(site, "data")) / 2 ** 20).toFixed(1)} MiB, exports ${((sizeOf(join(site, "results.json")) + sizeOf(join(site, "results.csv"))) / 2 ** 20).toFixed(1)} MiB`);
+  console.log(
+    `site: index.html ${(sizeOf(join(site, "index.html")) / 2 ** 20).toFixed(1)} MiB, data/ ${(sizeOf(join(site, "data")) / 2 ** 20).toFixed(1)} MiB, exports ${((sizeOf(join(site, "results.json")) + sizeOf(join(site, "results.csv"))) / 2 ** 20).toFixed(1)} MiB`,
+  );
 
   const firstChart: number[] = [];
   const browser = await ChromiumSession.launch();
@@ -62,9 +83,13 @@ try {
     for (let round = 1; round <= ROUNDS; round++) {
       const page = await browser.check(join(site, "index.html"), { timeoutMs: 60_000 });
       if (page.firstChartMs === null || page.renderedCharts !== page.charts || page.consoleErrors.length > 0)
-        throw new Error(`the index did not render cleanly: ${page.renderedCharts}/${page.charts} charts, errors ${JSON.stringify(page.consoleErrors)}`);
+        throw new Error(
+          `the index did not render cleanly: ${page.renderedCharts}/${page.charts} charts, errors ${JSON.stringify(page.consoleErrors)}`,
+        );
       firstChart.push(page.firstChartMs);
-      console.log(`Chromium ${round}/${ROUNDS}: first chart rendered ${seconds(page.firstChartMs)} after navigation start (${page.charts} charts, all rendered)`);
+      console.log(
+        `Chromium ${round}/${ROUNDS}: first chart rendered ${seconds(page.firstChartMs)} after navigation start (${page.charts} charts, all rendered)`,
+      );
     }
   } finally {
     await browser.close();
@@ -72,9 +97,14 @@ try {
 
   const generationMs = median(generation);
   const firstChartMs = median(firstChart);
-  const verdict = (ms: number, target: number) => (ms < target ? `< ${seconds(target)} ✓` : `OVER the ${seconds(target)} target`);
-  console.log(`\nreport generation (median of ${ROUNDS}): ${seconds(generationMs)} ${verdict(generationMs, GENERATION_TARGET_MS)}`);
-  console.log(`first chart in Chromium (median of ${ROUNDS}): ${seconds(firstChartMs)} ${verdict(firstChartMs, FIRST_CHART_TARGET_MS)}`);
+  const verdict = (ms: number, target: number) =>
+    ms < target ? `< ${seconds(target)} ✓` : `OVER the ${seconds(target)} target`;
+  console.log(
+    `\nreport generation (median of ${ROUNDS}): ${seconds(generationMs)} ${verdict(generationMs, GENERATION_TARGET_MS)}`,
+  );
+  console.log(
+    `first chart in Chromium (median of ${ROUNDS}): ${seconds(firstChartMs)} ${verdict(firstChartMs, FIRST_CHART_TARGET_MS)}`,
+  );
   process.exitCode = generationMs < GENERATION_TARGET_MS && firstChartMs < FIRST_CHART_TARGET_MS ? 0 : 1;
 } finally {
   if (values.keep) console.log(`kept: ${work}`);

@@ -52,7 +52,13 @@ const { suite } = validateSuite(
     workloads: [{ batch: 1, promptTokens: 32 }],
     torch: { device: process.env.DEVICE === "cuda" ? "cuda" : "cpu", threads: THREADS },
     // warmupMaxMs 1: the harness's warm-up ends after exactly warmupMinIterations (the bare loop runs as many).
-    protocol: { repeats: 1, minMeasureMs: BURST_MS, minIterations: 50, warmupMinIterations: WARMUP_ITERATIONS, warmupMaxMs: 1 },
+    protocol: {
+      repeats: 1,
+      minMeasureMs: BURST_MS,
+      minIterations: 50,
+      warmupMinIterations: WARMUP_ITERATIONS,
+      warmupMaxMs: 1,
+    },
   },
   "bench-runners",
 );
@@ -70,13 +76,18 @@ async function harnessBurst(): Promise<number[]> {
   const outcome = await runner.runRepeat(c!, { repeat: 0, signal: new AbortController().signal, timeoutMs: 300_000 });
   if (outcome.status !== "completed") throw new Error(`harness run failed: ${outcome.reason}`);
   const warmup = outcome.details?.warmupIterations;
-  if (warmup !== WARMUP_ITERATIONS) throw new Error(`the harness warmed up ${String(warmup)} iterations, not ${WARMUP_ITERATIONS}`);
+  if (warmup !== WARMUP_ITERATIONS)
+    throw new Error(`the harness warmed up ${String(warmup)} iterations, not ${WARMUP_ITERATIONS}`);
   return outcome.series.find((s) => s.metric === "latency_ms")!.values;
 }
 
 /** A bare script kept alive for one pair: each line written to it is one burst, answered by its samples. */
 function startBare(): { burst: () => Promise<number[]>; close: () => Promise<void> } {
-  const child = execa(python, ["-u", fromRoot("runners/torch/bare_loop.py"), "--serve", caseFile, weightsPath, String(WARMUP_ITERATIONS)], { stdin: "pipe", stdout: "pipe", stderr: "ignore", buffer: false });
+  const child = execa(
+    python,
+    ["-u", fromRoot("runners/torch/bare_loop.py"), "--serve", caseFile, weightsPath, String(WARMUP_ITERATIONS)],
+    { stdin: "pipe", stdout: "pipe", stderr: "ignore", buffer: false },
+  );
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   return {
     burst: async () => {
@@ -122,7 +133,9 @@ try {
     await bareProcess.close();
     harness.push(harnessSamples);
     bare.push(bareSamples);
-    process.stderr.write(`pair ${pair + 1}/${PAIRS}: harness p50 ${median(harnessSamples).toFixed(3)} ms (${harnessSamples.length} it), bare ${median(bareSamples).toFixed(3)} ms (${bareSamples.length} it)\n`);
+    process.stderr.write(
+      `pair ${pair + 1}/${PAIRS}: harness p50 ${median(harnessSamples).toFixed(3)} ms (${harnessSamples.length} it), bare ${median(bareSamples).toFixed(3)} ms (${bareSamples.length} it)\n`,
+    );
   }
   // The JSON-lines round trip: a request and its reply through a live worker's pipes, nothing else.
   for (let i = 0; i < 100; i++) await runner.ping();
@@ -135,21 +148,33 @@ try {
   const ci = ratioOfMediansCI(harness, bare, { resamples: 4000, seed: 1 });
   const paired = medianCI(burstRatios, { resamples: 4000, seed: 1 });
   const pinned = process.env.PIN_CPU ? `, pinned to CPU ${process.env.PIN_CPU}` : "";
-  console.log(`case: ${c!.name} on ${python} (torch ${String(probe.info.torch)}), ${THREADS} thread(s)${pinned}; ${PAIRS} pairs of fresh processes × ${BURSTS} alternating bursts of ≥ ${BURST_MS} ms`);
-  console.log(`harness median ${median(harness.flat()).toFixed(4)} ms/iter, bare torch loop median ${median(bare.flat()).toFixed(4)} ms/iter`);
+  console.log(
+    `case: ${c!.name} on ${python} (torch ${String(probe.info.torch)}), ${THREADS} thread(s)${pinned}; ${PAIRS} pairs of fresh processes × ${BURSTS} alternating bursts of ≥ ${BURST_MS} ms`,
+  );
+  console.log(
+    `harness median ${median(harness.flat()).toFixed(4)} ms/iter, bare torch loop median ${median(bare.flat()).toFixed(4)} ms/iter`,
+  );
   // The headline is time-matched: each harness burst over the bare burst next to it, the median over all of them,
   // its CI from resampling pairs of processes and then bursts within them (medianCI). The unpaired ratio of the
   // pooled medians below resamples each side's processes independently, so it also carries the machine's
   // between-process variance, which on a shared machine is not the harness.
-  console.log(`ratio harness/bare (time-matched bursts) = ${paired.estimate.toFixed(4)}  95% CI [${paired.low.toFixed(4)}, ${paired.high.toFixed(4)}]  (target: upper bound ≤ 1.03) ${paired.high <= 1.03 ? "PASS" : "FAIL"}`);
-  console.log(`ratio of pooled medians, sides resampled independently = ${ci.ratio.toFixed(4)}  95% CI [${ci.low.toFixed(4)}, ${ci.high.toFixed(4)}]`);
+  console.log(
+    `ratio harness/bare (time-matched bursts) = ${paired.estimate.toFixed(4)}  95% CI [${paired.low.toFixed(4)}, ${paired.high.toFixed(4)}]  (target: upper bound ≤ 1.03) ${paired.high <= 1.03 ? "PASS" : "FAIL"}`,
+  );
+  console.log(
+    `ratio of pooled medians, sides resampled independently = ${ci.ratio.toFixed(4)}  95% CI [${ci.low.toFixed(4)}, ${ci.high.toFixed(4)}]`,
+  );
   // Between-process spread of each side: what the CI is made of.
   const spread = (processes: number[][]) => {
     const medians = processes.map((b) => median(b));
     return `${((Math.max(...medians) / Math.min(...medians) - 1) * 100).toFixed(1)}%`;
   };
-  console.log(`between-process spread of process medians (max/min − 1): harness ${spread(harness)}, bare ${spread(bare)}`);
-  console.log(`JSON-lines round trip per request: median ${median(roundTripsUs).toFixed(1)} µs, p90 ${percentile(roundTripsUs, 90).toFixed(1)} µs (${PINGS} pings)`);
+  console.log(
+    `between-process spread of process medians (max/min − 1): harness ${spread(harness)}, bare ${spread(bare)}`,
+  );
+  console.log(
+    `JSON-lines round trip per request: median ${median(roundTripsUs).toFixed(1)} µs, p90 ${percentile(roundTripsUs, 90).toFixed(1)} µs (${PINGS} pings)`,
+  );
 } finally {
   await runner.close();
 }

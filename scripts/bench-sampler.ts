@@ -101,12 +101,22 @@ const wallMs = wall1 - wall0;
 const statShare = (cpu1 - cpu0) / wallMs;
 const schedShare = sched0 !== null && sched1 !== null ? (sched1 - sched0) / 1e6 / wallMs : null;
 const rowsPerS = (trace.timestampsMs.length / (trace.timestampsMs.at(-1)! - trace.timestampsMs[0]!)) * 1000;
-console.log(`sampler: ${HZ} Hz, watching the worker tree (peak ${Math.max(...trace.columns.process_count!)} process(es)); columns: ${Object.keys(trace.columns).join(", ")}`);
-console.log(`unavailable: ${Object.entries(trace.unavailable).map(([k, v]) => `${k} (${v})`).join("; ") || "none"}`);
+console.log(
+  `sampler: ${HZ} Hz, watching the worker tree (peak ${Math.max(...trace.columns.process_count!)} process(es)); columns: ${Object.keys(trace.columns).join(", ")}`,
+);
+console.log(
+  `unavailable: ${
+    Object.entries(trace.unavailable)
+      .map(([k, v]) => `${k} (${v})`)
+      .join("; ") || "none"
+  }`,
+);
 console.log(`achieved rate ${rowsPerS.toFixed(1)} rows/s over ${(wallMs / 1000).toFixed(1)} s`);
 console.log(
   `sampler thread CPU (/proc/self/task/${tid}/stat): ${(cpu1 - cpu0).toFixed(0)} ms over ${wallMs.toFixed(0)} ms = ${(statShare * 100).toFixed(3)}% of one core` +
-    (schedShare !== null ? ` (schedstat: ${(schedShare * 100).toFixed(3)}%, ${((sched1! - sched0!) / trace.timestampsMs.length / 1000).toFixed(1)} µs per row)` : "") +
+    (schedShare !== null
+      ? ` (schedstat: ${(schedShare * 100).toFixed(3)}%, ${((sched1! - sched0!) / trace.timestampsMs.length / 1000).toFixed(1)} µs per row)`
+      : "") +
     `  (target ≤ ${MAX_THREAD_SHARE * 100}%) ${Math.max(statShare, schedShare ?? 0) <= MAX_THREAD_SHARE ? "PASS" : "FAIL"}`,
 );
 
@@ -123,13 +133,19 @@ for (let b = 0; b < BLOCKS; b++) {
       off.push(await ask(`run ${ITERATIONS}`));
     }
   }
-  process.stderr.write(`block ${b + 1}/${BLOCKS}: on p50 ${median(on.at(-1)!).toFixed(3)} ms, off p50 ${median(off.at(-1)!).toFixed(3)} ms\n`);
+  process.stderr.write(
+    `block ${b + 1}/${BLOCKS}: on p50 ${median(on.at(-1)!).toFixed(3)} ms, off p50 ${median(off.at(-1)!).toFixed(3)} ms\n`,
+  );
 }
 worker.stdin!.end();
 worker.kill();
 const ci = ratioOfMediansCI(on, off, { resamples: 4000, seed: 1 });
-console.log(`case: onnxruntime-node MatMul ${SIZE}×${SIZE}×${SIZE}, ${THREADS} thread(s), in a worker process; ${BLOCKS} blocks × ${ITERATIONS} iterations per arm, interleaved`);
-console.log(`median with sampler ${median(on.flat()).toFixed(4)} ms/iter, without ${median(off.flat()).toFixed(4)} ms/iter`);
+console.log(
+  `case: onnxruntime-node MatMul ${SIZE}×${SIZE}×${SIZE}, ${THREADS} thread(s), in a worker process; ${BLOCKS} blocks × ${ITERATIONS} iterations per arm, interleaved`,
+);
+console.log(
+  `median with sampler ${median(on.flat()).toFixed(4)} ms/iter, without ${median(off.flat()).toFixed(4)} ms/iter`,
+);
 console.log(
   `ratio on/off = ${ci.ratio.toFixed(4)}  95% CI [${ci.low.toFixed(4)}, ${ci.high.toFixed(4)}]  (target: upper bound ≤ ${MAX_RATIO_UPPER}) ${ci.high <= MAX_RATIO_UPPER ? "PASS" : "FAIL"}`,
 );

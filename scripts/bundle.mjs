@@ -28,6 +28,15 @@ console.log(`bundled → ${out}`);
 // Suites are bundled here too, so that the machine they travel to needs no esbuild.
 for (const suite of process.argv.slice(3)) {
   const suiteOut = `${out.replace(/[^/]*$/, "")}suites/${suite.replace(/^.*\//, "").replace(/\.ts$/, ".mjs")}`;
-  await build({ entryPoints: [suite], bundle: true, platform: "node", format: "esm", target: "node20", outfile: suiteOut, alias: { effbench: "./src/index.ts" }, logLevel: "warning" });
+  await build({
+    entryPoints: [suite],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: suiteOut,
+    alias: { effbench: "./src/index.ts" },
+    logLevel: "warning",
+  });
   console.log(`bundled ${suite} → ${suiteOut}`);
 }

@@ -16,13 +16,21 @@ export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
 export function feedsFor(specs: InputSpec[], vocab: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   let state = 12345;
-  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 4294967296);
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 4294967296;
   for (const spec of specs) {
     const size = spec.dims.reduce((a, b) => a * b, 1);
     feeds[spec.name] =
       spec.type === "int64"
-        ? new ort.Tensor("int64", BigInt64Array.from({ length: size }, () => BigInt(Math.floor(next() * vocab))), spec.dims)
-        : new ort.Tensor("float32", Float32Array.from({ length: size }, () => next() * 2 - 1), spec.dims);
+        ? new ort.Tensor(
+            "int64",
+            BigInt64Array.from({ length: size }, () => BigInt(Math.floor(next() * vocab))),
+            spec.dims,
+          )
+        : new ort.Tensor(
+            "float32",
+            Float32Array.from({ length: size }, () => next() * 2 - 1),
+            spec.dims,
+          );
   }
   return feeds;
 }
@@ -34,7 +42,12 @@ export interface Arm {
 }
 
 /** Interleaved blocks of `iterations` runs per arm; returns per-block latency samples (ms) of each arm. */
-export async function timeInterleaved(arms: Arm[], blocks: number, iterations: number, warmup = 5): Promise<number[][][]> {
+export async function timeInterleaved(
+  arms: Arm[],
+  blocks: number,
+  iterations: number,
+  warmup = 5,
+): Promise<number[][][]> {
   for (const arm of arms) for (let i = 0; i < warmup; i++) await arm.session.run(arm.feeds);
   const samples = arms.map(() => [] as number[][]);
   for (let block = 0; block < blocks; block++)

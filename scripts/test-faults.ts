@@ -20,14 +20,22 @@ for (const s of selected) {
   const outcome = await s.run();
   const seconds = (Date.now() - t0) / 1000;
   rows.push({ ...outcome, seconds });
-  process.stderr.write(`${outcome.survived}/${outcome.injected} survived, ${outcome.rowsLost} rows lost (${seconds.toFixed(1)} s)\n`);
+  process.stderr.write(
+    `${outcome.survived}/${outcome.injected} survived, ${outcome.rowsLost} rows lost (${seconds.toFixed(1)} s)\n`,
+  );
   for (const p of outcome.problems) process.stderr.write(`    ✗ ${p}\n`);
   if (outcome.problems.length === 0) removeTempDirs(); // kept when a scenario failed, to look at
 }
 await removeSeedDatabase();
 
 const header = ["fault", "injected", "survived", "rows lost", "s"];
-const table = rows.map((r) => [r.fault, String(r.injected), r.skipped ? `skipped: ${r.skipped}` : String(r.survived), String(r.rowsLost), r.seconds.toFixed(1)]);
+const table = rows.map((r) => [
+  r.fault,
+  String(r.injected),
+  r.skipped ? `skipped: ${r.skipped}` : String(r.survived),
+  String(r.rowsLost),
+  r.seconds.toFixed(1),
+]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
 console.log("\n" + line(header));
@@ -36,5 +44,7 @@ for (const row of table) console.log(line(row));
 const notes = rows.flatMap((r) => r.notes);
 if (notes.length) console.log("\n" + notes.map((n) => `note: ${n}`).join("\n"));
 const failed = rows.filter((r) => !r.skipped && (r.survived < r.injected || r.rowsLost > 0));
-console.log(`\n${rows.length} fault(s), ${failed.length} not survived, ${rows.reduce((a, r) => a + r.rowsLost, 0)} rows lost, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+console.log(
+  `\n${rows.length} fault(s), ${failed.length} not survived, ${rows.reduce((a, r) => a + r.rowsLost, 0)} rows lost, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+);
 process.exitCode = failed.length ? 1 : 0;

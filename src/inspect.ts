@@ -26,7 +26,14 @@ export function inspectCase(c: Case): CaseInspection {
   const a = caseTechniqueAccounting(c);
   const m = c.model;
   const headDim = m.headDim ?? m.hidden / m.heads;
-  const kvCacheBytes = 2 * m.layers * (m.kvHeads ?? m.heads) * headDim * 4 * c.workload.batch * (c.workload.promptTokens + c.workload.newTokens);
+  const kvCacheBytes =
+    2 *
+    m.layers *
+    (m.kvHeads ?? m.heads) *
+    headDim *
+    4 *
+    c.workload.batch *
+    (c.workload.promptTokens + c.workload.newTokens);
   return {
     id: c.id,
     name: c.name,
@@ -40,7 +47,9 @@ export function inspectCase(c: Case): CaseInspection {
     decodeFlopsPerToken: decodeFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,
     kvCacheBytes,
     // A checkpoint model's numbers come from its config.json alone: the safetensors are not opened here.
-    notes: m.checkpoint ? [`architecture from ${m.checkpoint}/config.json (weights not read)`, ...checkpointNotes(m), ...a.notes] : a.notes,
+    notes: m.checkpoint
+      ? [`architecture from ${m.checkpoint}/config.json (weights not read)`, ...checkpointNotes(m), ...a.notes]
+      : a.notes,
   };
 }
 

@@ -9,7 +9,8 @@ import { workloadsFrom } from "../datasets/workloads/index.js";
 
 export default defineSuite({
   name: "efficientllm-inference",
-  description: "EfficientLLM inference grid: Qwen2.5-32B at fp32/bf16/fp16/int8/int4, prefill and decode on ShareGPT-length chat",
+  description:
+    "EfficientLLM inference grid: Qwen2.5-32B at fp32/bf16/fp16/int8/int4, prefill and decode on ShareGPT-length chat",
   // Qwen2.5-32B is the model of the paper's headline int4/bf16 ratios. One model keeps `--scale tiny` on a 2-core CPU
   // under 10 minutes: measured here, this grid (5 precisions × 2 scenarios × 2 workloads on ort and torch, 40 cases ×
   // 3 repeats) took 6 min 15 s on a quiet machine (9 min 56 s while other jobs loaded it). Add llama-3.1-8b etc. for

@@ -15,14 +15,24 @@ export default defineSuite({
   description: "Dense Qwen2.5-1.5B vs MoE variants: EfficientLLM's 1.5B×8 top-2 and equal-active-parameter MoEs",
   models: [
     dense,
-    { ...architectureModel("qwen2.5-1.5b", { name: "qwen2.5-1.5b-moe-8x-top2" }), moe: { experts: 8, topK: 2, expertFfn: denseFfn } },
+    {
+      ...architectureModel("qwen2.5-1.5b", { name: "qwen2.5-1.5b-moe-8x-top2" }),
+      moe: { experts: 8, topK: 2, expertFfn: denseFfn },
+    },
     {
       ...architectureModel("qwen2.5-1.5b", { name: "qwen2.5-1.5b-moe-8x-top2-equal-active" }),
       moe: { experts: 8, topK: 2, expertFfn: denseFfn / 2 },
     },
     {
       ...architectureModel("qwen2.5-1.5b", { name: "qwen2.5-1.5b-moe-64x-top6-2shared-equal-active" }),
-      moe: { experts: 64, topK: 6, expertFfn: denseFfn / 8, sharedExperts: 2, sharedFfn: denseFfn / 8, normTopK: false },
+      moe: {
+        experts: 64,
+        topK: 6,
+        expertFfn: denseFfn / 8,
+        sharedExperts: 2,
+        sharedFfn: denseFfn / 8,
+        normTopK: false,
+      },
     },
   ],
   techniques: [{ kind: "base" }],

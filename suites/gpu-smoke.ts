@@ -17,8 +17,20 @@ export default defineSuite({
   ],
   techniques: [
     { kind: "base" },
-    { kind: "lora", rank: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], merged: false },
-    { kind: "dora", rank: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], merged: false },
+    {
+      kind: "lora",
+      rank: 16,
+      alpha: 32,
+      targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+      merged: false,
+    },
+    {
+      kind: "dora",
+      rank: 16,
+      alpha: 32,
+      targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+      merged: false,
+    },
     { kind: "int4", blockSize: 32, symmetric: true },
     MOE_LORA.mixlora,
   ],

@@ -3,7 +3,16 @@
 import { defineSuite } from "effbench";
 
 /** The shape both models share: 2 layers, hidden 256, 8 query heads over 2 KV heads (GQA), vocabulary 2048. */
-const tiny = { family: "llama", layers: 2, hidden: 256, heads: 8, kvHeads: 2, ffn: 704, vocab: 2048, weights: { seed: 7 } } as const;
+const tiny = {
+  family: "llama",
+  layers: 2,
+  hidden: 256,
+  heads: 8,
+  kvHeads: 2,
+  ffn: 704,
+  vocab: 2048,
+  weights: { seed: 7 },
+} as const;
 
 export default defineSuite({
   name: "quick",

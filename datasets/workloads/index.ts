@@ -21,7 +21,8 @@ export const WORKLOAD_DATASETS = [
   summarisationCnnDailymail,
 ] as unknown as readonly WorkloadDatasetInput[];
 
-export type WorkloadDatasetId = "chat-sharegpt" | "chat-alpaca" | "chat-azure-conversation" | "code-azure-coding" | "summarisation-cnn-dailymail";
+export type WorkloadDatasetId =
+  "chat-sharegpt" | "chat-alpaca" | "chat-azure-conversation" | "code-azure-coding" | "summarisation-cnn-dailymail";
 
 export interface WorkloadOptions {
   batch?: number;

@@ -15,9 +15,18 @@ export interface GpuLoad {
   pid: number;
 }
 
-export function readNvmlCheck(dir: string): { trace: SamplerTrace; load: GpuLoad; samplerCpuMs: number; wallMs: number } {
+export function readNvmlCheck(dir: string): {
+  trace: SamplerTrace;
+  load: GpuLoad;
+  samplerCpuMs: number;
+  wallMs: number;
+} {
   const info = JSON.parse(readFileSync(join(dir, "info.json"), "utf8"));
-  const load = JSON.parse(readFileSync(join(dir, "load.log"), "utf8").split("\n").find((l) => l.startsWith("{"))!) as GpuLoad;
+  const load = JSON.parse(
+    readFileSync(join(dir, "load.log"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("{"))!,
+  ) as GpuLoad;
   const [header, ...rows] = readFileSync(join(dir, "trace.csv"), "utf8").trim().split("\n");
   const names = header!.split(",");
   const data = names.map(() => new Float64Array(rows.length));

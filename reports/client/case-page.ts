@@ -1,6 +1,14 @@
 // The case page in the browser: one page for every case, which reads the case id from the URL hash and loads that
 // case's data with a <script src="data/cases-NNN.js"> tag (script tags work from file://, fetch does not).
-import { chunkFileName, chunkOf, unpackChunk, type CaseEntry, type CaseResult, type PackedChunk, type RunSummary } from "../model.js";
+import {
+  chunkFileName,
+  chunkOf,
+  unpackChunk,
+  type CaseEntry,
+  type CaseResult,
+  type PackedChunk,
+  type RunSummary,
+} from "../model.js";
 import { displayScale, formatCi, formatPlain, formatValue } from "../format.js";
 import { betterOf, titleOf } from "../metrics.js";
 import { distributionSpec, routingHeatmapSpec, samplerSpec, trendSpec } from "../specs.js";
@@ -20,7 +28,8 @@ const runById = new Map(page.runs.map((r) => [r.id, r]));
 const loaded = new Set<number>();
 const cases: Record<string, CaseEntry> = {};
 /** Called by each chunk file (data/cases-NNN.js) as it loads. */
-(window as unknown as { effbenchChunk: (chunk: PackedChunk) => void }).effbenchChunk = (chunk) => Object.assign(cases, unpackChunk(chunk));
+(window as unknown as { effbenchChunk: (chunk: PackedChunk) => void }).effbenchChunk = (chunk) =>
+  Object.assign(cases, unpackChunk(chunk));
 /** Metrics whose trend the page draws when the case has results in two or more runs. */
 const TREND_METRICS = ["latency_p50_ms", "tokens_per_s", "peak_rss_bytes", "gpu_amu_bytes", "gpu_energy_j_per_token"];
 
@@ -36,7 +45,9 @@ const ready = (): void => {
 function load(): void {
   const id = caseId();
   if (!id) {
-    main.replaceChildren(el("p", {}, "No case selected: open a case from the ", el("a", { href: "index.html" }, "leaderboards"), "."));
+    main.replaceChildren(
+      el("p", {}, "No case selected: open a case from the ", el("a", { href: "index.html" }, "leaderboards"), "."),
+    );
     return ready();
   }
   const chunk = chunkOf(id, page.caseChunks);
@@ -84,7 +95,15 @@ function metricsTable(result: CaseResult): HTMLTableElement {
     ["metric", "value", "95% CI", "how to read it"],
     sorted.map((m) => [
       m.name,
-      m.value === null ? el("span", {}, nullValue(m.reason ?? "not measured"), " ", el("span", { class: "reason" }, m.reason ?? "not measured")) : formatValue(m.value, m.unit),
+      m.value === null
+        ? el(
+            "span",
+            {},
+            nullValue(m.reason ?? "not measured"),
+            " ",
+            el("span", { class: "reason" }, m.reason ?? "not measured"),
+          )
+        : formatValue(m.value, m.unit),
       formatCi(m.value, m.ciLow, m.ciHigh, m.unit),
       m.label ?? "",
     ]),
@@ -101,7 +120,10 @@ function renderRouting(result: CaseResult): void {
   if (!view) return;
   const k = view.routers[0].topK;
   const sameK = view.routers.every((r) => r.topK === k);
-  const what = view.kind === "moe" ? `${view.routers.length} MoE layers` : `${view.routers.length} routers of the mixture of LoRA experts`;
+  const what =
+    view.kind === "moe"
+      ? `${view.routers.length} MoE layers`
+      : `${view.routers.length} routers of the mixture of LoRA experts`;
   const assignments = view.routers.reduce((s, r) => s + r.tokensPerExpert.reduce((a, b) => a + b, 0), 0);
   const facts: Array<[string, string]> = [
     ["tokens routed", `${view.tokens} (one untimed pass recorded after the measure window)`],
@@ -114,15 +136,36 @@ function renderRouting(result: CaseResult): void {
     facts.push(
       view.capacityFactor === null
         ? ["capacity factor", "none: every assignment is computed, none dropped"]
-        : ["dropped token-expert assignments", `${view.droppedAssignments} of ${assignments} (${formatPlain((100 * view.droppedAssignments!) / assignments)}%; capacity factor ${formatPlain(view.capacityFactor)})`],
+        : [
+            "dropped token-expert assignments",
+            `${view.droppedAssignments} of ${assignments} (${formatPlain((100 * view.droppedAssignments!) / assignments)}%; capacity factor ${formatPlain(view.capacityFactor)})`,
+          ],
     );
   const active = result.metrics.find((m) => m.name === "params_active");
-  if (view.kind === "moe" && active && active.value !== null) facts.push(["active parameters per token, as routed", `${formatValue(active.value, active.unit)} (params_active; dropped assignments excluded)`]);
+  if (view.kind === "moe" && active && active.value !== null)
+    facts.push([
+      "active parameters per token, as routed",
+      `${formatValue(active.value, active.unit)} (params_active; dropped assignments excluded)`,
+    ]);
   main.append(el("h3", {}, "Routing"), table(["", "value"], facts));
   const cells = heatmapCells(view);
   const host = el("div", { class: "chart" });
-  main.append(el("h4", {}, view.routers.some((r) => r.projection !== null) ? "Token-expert assignments per router (layer × projection)" : "Token-expert assignments per expert and layer"), host);
-  chart(host, routingHeatmapSpec(cells, view.maxExperts, view.routers.length), `Heatmap of token-expert assignments per expert for ${view.routers.length} routers; the table below lists each router's load.`, cells.length * 2);
+  main.append(
+    el(
+      "h4",
+      {},
+      view.routers.some((r) => r.projection !== null)
+        ? "Token-expert assignments per router (layer × projection)"
+        : "Token-expert assignments per expert and layer",
+    ),
+    host,
+  );
+  chart(
+    host,
+    routingHeatmapSpec(cells, view.maxExperts, view.routers.length),
+    `Heatmap of token-expert assignments per expert for ${view.routers.length} routers; the table below lists each router's load.`,
+    cells.length * 2,
+  );
   const capacity = view.kind === "moe" && view.capacityFactor !== null;
   const rows = view.routers.map((r) => [
     r.label,
@@ -132,8 +175,16 @@ function renderRouting(result: CaseResult): void {
     formatPlain(r.cv),
     ...(capacity ? [String(r.droppedAssignments ?? 0)] : []),
   ]);
-  const routerTable = table(["router", "experts", "assignments", "max/mean load", "CV", ...(capacity ? ["dropped"] : [])], rows, [false, true, true, true, true, true]);
-  main.append(rows.length > ROUTERS_SHOWN_OPEN ? el("details", {}, el("summary", {}, `Load per router (${rows.length} routers)`), routerTable) : routerTable);
+  const routerTable = table(
+    ["router", "experts", "assignments", "max/mean load", "CV", ...(capacity ? ["dropped"] : [])],
+    rows,
+    [false, true, true, true, true, true],
+  );
+  main.append(
+    rows.length > ROUTERS_SHOWN_OPEN
+      ? el("details", {}, el("summary", {}, `Load per router (${rows.length} routers)`), routerTable)
+      : routerTable,
+  );
 }
 
 function render(id: string, entry: CaseEntry): void {
@@ -144,7 +195,9 @@ function render(id: string, entry: CaseEntry): void {
   document.title = `${result.name} — ${page.title}`;
   const runLinks = results.map((r) => {
     const label = runById.get(r.runId)?.label ?? `run ${r.runId}`;
-    return r === result ? el("strong", {}, label) : el("a", { href: `?result=${r.resultId}#${encodeURIComponent(id)}` }, label);
+    return r === result
+      ? el("strong", {}, label)
+      : el("a", { href: `?result=${r.resultId}#${encodeURIComponent(id)}` }, label);
   });
   main.replaceChildren(
     el("p", {}, el("a", { href: "index.html" }, "← leaderboards")),
@@ -159,7 +212,10 @@ function render(id: string, entry: CaseEntry): void {
         ["workload", result.workloadLabel],
         ["runner", result.runner],
         ["device", result.device],
-        ["status", el("span", { class: `badge ${result.status === "completed" ? "valid" : result.status}` }, result.status)],
+        [
+          "status",
+          el("span", { class: `badge ${result.status === "completed" ? "valid" : result.status}` }, result.status),
+        ],
         ["reason", result.reason ?? ""],
         ["repeats (processes)", String(result.repeats)],
         ["run", run ? `${run.label} · ${run.suiteName}` : String(result.runId)],
@@ -169,27 +225,56 @@ function render(id: string, entry: CaseEntry): void {
   );
 
   main.append(el("h3", {}, "Validity flags"));
-  main.append(result.validity.length === 0 ? el("p", { class: "note" }, "No validity flag was raised.") : table(["flag", "what was seen"], result.validity.map((v) => [v.flag, v.detail])));
+  main.append(
+    result.validity.length === 0
+      ? el("p", { class: "note" }, "No validity flag was raised.")
+      : table(
+          ["flag", "what was seen"],
+          result.validity.map((v) => [v.flag, v.detail]),
+        ),
+  );
 
   main.append(el("h3", {}, "Metrics"), metricsTable(result));
 
   renderRouting(result);
 
   main.append(el("h3", {}, "Raw samples"));
-  if (result.samples.length === 0) main.append(el("p", { class: "note" }, "No per-iteration samples were recorded for this result."));
+  if (result.samples.length === 0)
+    main.append(el("p", { class: "note" }, "No per-iteration samples were recorded for this result."));
   for (const series of result.samples) {
     const unit = series.metric.endsWith("_us") ? "µs" : series.metric.endsWith("_ms") ? "ms" : "";
     const all = series.processes.flat();
     const scale = unit === "ms" ? displayScale(percentile(all, 50), "ms") : { divisor: 1, unit };
-    const values = series.processes.flatMap((p, repeat) => p.map((value) => ({ repeat: `repeat ${repeat + 1}`, value: value / scale.divisor })));
+    const values = series.processes.flatMap((p, repeat) =>
+      p.map((value) => ({ repeat: `repeat ${repeat + 1}`, value: value / scale.divisor })),
+    );
     const host = el("div", { class: "chart" });
     const downsampled = series.processes.some((p, i) => p.length < series.counts[i]);
-    main.append(el("h4", {}, series.metric), downsampled ? el("p", { class: "note" }, "Repeats with many iterations are shown as evenly spaced quantiles of their samples (the table has the true counts).") : "", host);
-    chart(host, distributionSpec(values, `${series.metric} (${scale.unit})`), `Histogram of ${series.metric} per repeat; the table below summarises each repeat.`, values.length);
+    main.append(
+      el("h4", {}, series.metric),
+      downsampled
+        ? el(
+            "p",
+            { class: "note" },
+            "Repeats with many iterations are shown as evenly spaced quantiles of their samples (the table has the true counts).",
+          )
+        : "",
+      host,
+    );
+    chart(
+      host,
+      distributionSpec(values, `${series.metric} (${scale.unit})`),
+      `Histogram of ${series.metric} per repeat; the table below summarises each repeat.`,
+      values.length,
+    );
     main.append(
       table(
         ["repeat", "iterations", "min", "p50", "p90", "p99", "max"],
-        series.processes.map((p, i) => [String(i + 1), String(series.counts[i]), ...[0, 50, 90, 99, 100].map((q) => formatValue(percentile(p, q), unit === "µs" ? "µs" : "ms"))]),
+        series.processes.map((p, i) => [
+          String(i + 1),
+          String(series.counts[i]),
+          ...[0, 50, 90, 99, 100].map((q) => formatValue(percentile(p, q), unit === "µs" ? "µs" : "ms")),
+        ]),
         [false, true, true, true, true, true, true],
       ),
     );
@@ -211,17 +296,34 @@ function render(id: string, entry: CaseEntry): void {
       continue;
     }
     const scale = displayScale(Math.max(...finite.map(Math.abs)), unit || "ratio");
-    const values = list.flatMap((s) => s.tMs.map((t, i) => ({ repeat: `repeat ${s.repeat + 1}`, t, value: s.values[i] === null ? null : s.values[i]! / scale.divisor })));
+    const values = list.flatMap((s) =>
+      s.tMs.map((t, i) => ({
+        repeat: `repeat ${s.repeat + 1}`,
+        t,
+        value: s.values[i] === null ? null : s.values[i]! / scale.divisor,
+      })),
+    );
     const host = el("div", { class: "chart" });
     block.append(el("h4", {}, metric), host);
-    chart(host, samplerSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`), `${metric} over the measure window per repeat; the table below summarises it.`, values.length);
+    chart(
+      host,
+      samplerSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`),
+      `${metric} over the measure window per repeat; the table below summarises it.`,
+      values.length,
+    );
     block.append(
       table(
         ["repeat", "readings", "min", "mean", "max"],
         list.map((s) => {
           const v = s.values.filter((x): x is number => x !== null);
           const mean = v.reduce((a, b) => a + b, 0) / (v.length || 1);
-          return [String(s.repeat + 1), String(s.values.length), formatValue(v.length ? Math.min(...v) : null, unit), formatValue(v.length ? mean : null, unit), formatValue(v.length ? Math.max(...v) : null, unit)];
+          return [
+            String(s.repeat + 1),
+            String(s.values.length),
+            formatValue(v.length ? Math.min(...v) : null, unit),
+            formatValue(v.length ? mean : null, unit),
+            formatValue(v.length ? Math.max(...v) : null, unit),
+          ];
         }),
         [false, true, true, true, true],
       ),
@@ -232,7 +334,9 @@ function render(id: string, entry: CaseEntry): void {
   if (new Set(completed.map((r) => r.runId)).size >= 2) {
     main.append(el("h3", {}, "Across runs"));
     for (const metric of TREND_METRICS) {
-      const points = completed.map((r) => ({ r, m: r.metrics.find((m) => m.name === metric) })).filter((p) => p.m && p.m.value !== null);
+      const points = completed
+        .map((r) => ({ r, m: r.metrics.find((m) => m.name === metric) }))
+        .filter((p) => p.m && p.m.value !== null);
       if (points.length < 2) continue;
       const unit = points[0].m!.unit;
       const scale = displayScale(points[0].m!.value!, unit);
@@ -246,8 +350,23 @@ function render(id: string, entry: CaseEntry): void {
       }));
       const host = el("div", { class: "chart" });
       main.append(el("h4", {}, `${titleOf(metric)} (${betterOf(metric)} is better)`), host);
-      chart(host, trendSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`), `${metric} across runs with its 95% CI; the table below lists the values.`, values.length * 3);
-      main.append(table(["run", metric, "95% CI"], points.map(({ r, m }) => [runById.get(r.runId)?.label ?? String(r.runId), formatValue(m!.value, unit), formatCi(m!.value, m!.ciLow, m!.ciHigh, unit)]), [false, true, true]));
+      chart(
+        host,
+        trendSpec(values, `${metric}${scale.unit ? ` (${scale.unit})` : ""}`),
+        `${metric} across runs with its 95% CI; the table below lists the values.`,
+        values.length * 3,
+      );
+      main.append(
+        table(
+          ["run", metric, "95% CI"],
+          points.map(({ r, m }) => [
+            runById.get(r.runId)?.label ?? String(r.runId),
+            formatValue(m!.value, unit),
+            formatCi(m!.value, m!.ciLow, m!.ciHigh, unit),
+          ]),
+          [false, true, true],
+        ),
+      );
     }
   }
 

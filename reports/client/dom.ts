@@ -4,10 +4,16 @@ import type { VegaLiteSpec } from "../specs.js";
 
 type Child = Node | string | null | undefined | false;
 
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  for (const child of children)
+    if (child !== null && child !== undefined && child !== false)
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
   return node;
 }
 
@@ -63,7 +69,11 @@ export function table(headers: string[], rows: Child[][], numeric: boolean[] = [
     "table",
     {},
     el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c, i) => el("td", numeric[i] ? { class: "num" } : {}, c))))),
+    el(
+      "tbody",
+      {},
+      ...rows.map((cells) => el("tr", {}, ...cells.map((c, i) => el("td", numeric[i] ? { class: "num" } : {}, c)))),
+    ),
   );
 }
 
@@ -72,8 +82,17 @@ export function nullValue(reason: string): HTMLElement {
   return el("span", { class: "null", title: reason, "aria-label": `not measured: ${reason}` }, "—");
 }
 
-export function select(label: string, options: Array<[string, string]>, value: string, onChange: (value: string) => void): HTMLLabelElement {
-  const node = el("select", {}, ...options.map(([v, text]) => el("option", v === value ? { value: v, selected: "" } : { value: v }, text)));
+export function select(
+  label: string,
+  options: Array<[string, string]>,
+  value: string,
+  onChange: (value: string) => void,
+): HTMLLabelElement {
+  const node = el(
+    "select",
+    {},
+    ...options.map(([v, text]) => el("option", v === value ? { value: v, selected: "" } : { value: v }, text)),
+  );
   node.addEventListener("change", () => onChange(node.value));
   return el("label", {}, label, node);
 }

@@ -63,7 +63,8 @@ function testExtraWorkFraction(): number | undefined {
   const text = process.env.EFFBENCH_TEST_EXTRA_WORK;
   if (!text) return undefined;
   const fraction = Number(text);
-  if (!(fraction > 0 && fraction < 10)) throw new Error(`EFFBENCH_TEST_EXTRA_WORK: expected a fraction such as 0.10, got "${text}"`);
+  if (!(fraction > 0 && fraction < 10))
+    throw new Error(`EFFBENCH_TEST_EXTRA_WORK: expected a fraction such as 0.10, got "${text}"`);
   return fraction;
 }
 
@@ -100,9 +101,16 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
     interOpNumThreads: c.ort.interOpThreads,
     graphOptimizationLevel: c.ort.graphOptimizationLevel,
     executionMode: "sequential",
-    extra: { session: { "intra_op.allow_spinning": c.ort.allowSpinning ? "1" : "0", "inter_op.allow_spinning": c.ort.allowSpinning ? "1" : "0" } },
+    extra: {
+      session: {
+        "intra_op.allow_spinning": c.ort.allowSpinning ? "1" : "0",
+        "inter_op.allow_spinning": c.ort.allowSpinning ? "1" : "0",
+      },
+    },
   };
-  const session = prepared.modelPath ? await ort.InferenceSession.create(prepared.modelPath, options) : await ort.InferenceSession.create(prepared.modelBytes, options);
+  const session = prepared.modelPath
+    ? await ort.InferenceSession.create(prepared.modelPath, options)
+    : await ort.InferenceSession.create(prepared.modelBytes, options);
   const feeds = prepared.feeds;
   const extraWork = testExtraWorkFraction();
   const fetches = prepared.fetches; // MoE: the routing outputs are not fetched on the timed path
@@ -130,7 +138,12 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
     try {
       scalars.push(...(await caseFidelity(c, options)));
     } catch (error) {
-      scalars.push({ metric: "rel_l2_error", unit: "ratio", value: null, reason: `fidelity not computed: ${(error as Error).message}` });
+      scalars.push({
+        metric: "rel_l2_error",
+        unit: "ratio",
+        value: null,
+        reason: `fidelity not computed: ${(error as Error).message}`,
+      });
     }
   }
   return {

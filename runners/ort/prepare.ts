@@ -38,16 +38,31 @@ export interface PreparedOrtCase {
 }
 
 export async function prepareOrtCase(c: Case, repeat: number, options: PrepareOptions = {}): Promise<PreparedOrtCase> {
-  const cached = options.cacheDir ? buildOrLoadCached(c, options.cacheDir, options.externalDataThresholdBytes ?? EXTERNAL_DATA_THRESHOLD_BYTES) : undefined;
+  const cached = options.cacheDir
+    ? buildOrLoadCached(c, options.cacheDir, options.externalDataThresholdBytes ?? EXTERNAL_DATA_THRESHOLD_BYTES)
+    : undefined;
   const built = cached?.built ?? buildCaseOnnx(c);
   // Inputs are seeded by the case and protocol seed, not the repeat: every repeat times the same work.
   const rng = createRng(c.protocol.seed);
   const feeds: Record<string, ort.Tensor> = {};
   for (const spec of built.inputs) feeds[spec.name] = makeTensor(spec, rng, c.model.vocab);
   const tokensPerIteration = c.scenario === "decode" ? c.workload.batch : c.workload.batch * c.workload.promptTokens;
-  const fetches = built.outputs.some((name) => name.startsWith("router_indices.")) ? built.outputs.filter((name) => !name.startsWith("router_indices.")) : undefined;
-  const settings = cached?.modelPath ? { ...built.settings, externalData: "initialisers in an external data file, loaded by ORT from its path" } : built.settings;
-  return { modelBytes: built.bytes, modelPath: cached?.modelPath, builtExternalData: cached?.builtNow, feeds, tokensPerIteration, settings: settings ?? {}, details: { ...built.details, repeat }, fetches };
+  const fetches = built.outputs.some((name) => name.startsWith("router_indices."))
+    ? built.outputs.filter((name) => !name.startsWith("router_indices."))
+    : undefined;
+  const settings = cached?.modelPath
+    ? { ...built.settings, externalData: "initialisers in an external data file, loaded by ORT from its path" }
+    : built.settings;
+  return {
+    modelBytes: built.bytes,
+    modelPath: cached?.modelPath,
+    builtExternalData: cached?.builtNow,
+    feeds,
+    tokensPerIteration,
+    settings: settings ?? {},
+    details: { ...built.details, repeat },
+    fetches,
+  };
 }
 
 /** A full disk while writing the weights says where and how much, and how to point the cache elsewhere. */
@@ -57,7 +72,9 @@ function withDiskSpaceHint<T>(folder: string, expectedBytes: number, build: () =
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
     const size = expectedBytes > 0 ? `about ${(expectedBytes / 1e9).toFixed(1)} GB` : "its weights";
-    throw new Error(`no space left to write the model's external data in ${folder} (it needs ${size}): set TMPDIR to a disk with room`);
+    throw new Error(
+      `no space left to write the model's external data in ${folder} (it needs ${size}): set TMPDIR to a disk with room`,
+    );
   }
 }
 
@@ -78,7 +95,11 @@ export function modelCacheKey(c: Case): string {
   return createHash("sha256").update(JSON.stringify(shaping)).digest("hex").slice(0, 24);
 }
 
-function buildOrLoadCached(c: Case, cacheDir: string, thresholdBytes: number): { built: CaseOnnx; modelPath?: string; builtNow: boolean } {
+function buildOrLoadCached(
+  c: Case,
+  cacheDir: string,
+  thresholdBytes: number,
+): { built: CaseOnnx; modelPath?: string; builtNow: boolean } {
   const dir = join(cacheDir, modelCacheKey(c));
   const modelPath = join(dir, "model.onnx");
   const metaPath = join(dir, "meta.json");
@@ -94,7 +115,9 @@ function buildOrLoadCached(c: Case, cacheDir: string, thresholdBytes: number): {
     // A model the accounting already puts over the threshold spills from its first large initialiser on, so the
     // builder never holds pending weights (1.8 GiB less at the peak); otherwise it spills only if it must.
     const spillFromBytes = expectedWeightBytes(c) > thresholdBytes ? 0 : thresholdBytes;
-    const built = withDiskSpaceHint(building, expectedWeightBytes(c), () => GraphBuilder.withExternalData({ dataPath, thresholdBytes: spillFromBytes }, () => buildCaseOnnx(c)));
+    const built = withDiskSpaceHint(building, expectedWeightBytes(c), () =>
+      GraphBuilder.withExternalData({ dataPath, thresholdBytes: spillFromBytes }, () => buildCaseOnnx(c)),
+    );
     if (!existsSync(dataPath)) return { built, builtNow: false }; // small enough for one protobuf: nothing to cache
     writeFileSync(join(building, "model.onnx"), built.bytes);
     const { bytes: _bytes, ...meta } = built;
@@ -117,7 +140,8 @@ function makeTensor(spec: InputSpec, rng: () => number, vocab: number): ort.Tens
     const data = new BigInt64Array(size);
     if (spec.fill === "tokens") for (let i = 0; i < size; i++) data[i] = BigInt(Math.floor(rng() * vocab));
     else if (spec.fill === "value") data.fill(BigInt(spec.value ?? 0));
-    else if (spec.fill === "range") for (let i = 0; i < size; i++) data[i] = BigInt((spec.value ?? 0) + (i % spec.dims[spec.dims.length - 1]!));
+    else if (spec.fill === "range")
+      for (let i = 0; i < size; i++) data[i] = BigInt((spec.value ?? 0) + (i % spec.dims[spec.dims.length - 1]!));
     return new ort.Tensor("int64", data, spec.dims);
   }
   const data = new Float32Array(size);

@@ -59,7 +59,8 @@ export class OrtRunner implements Runner {
       const require = createRequire(import.meta.url);
       const version = (require("onnxruntime-node/package.json") as { version: string }).version;
       const ort = await import("onnxruntime-node");
-      const backends = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string }> }).listSupportedBackends?.() ?? [];
+      const backends =
+        (ort as unknown as { listSupportedBackends?: () => Array<{ name: string }> }).listSupportedBackends?.() ?? [];
       return { available: true, info: { onnxruntime: version, executionProviders: backends.map((b) => b.name) } };
     } catch (error) {
       return { available: false, reason: `onnxruntime-node does not load: ${(error as Error).message}`, info: {} };
@@ -71,7 +72,8 @@ export class OrtRunner implements Runner {
     const providers = (probe.info.executionProviders as string[] | undefined) ?? ["cpu"];
     if (c.ort.executionProvider === "cuda" && !providers.includes("cuda"))
       return "the CUDA execution provider is not installed: onnxruntime-node ships only the CPU EP offline (install it with network access, without onnxruntime-node-install=skip)";
-    if (c.scenario !== "prefill" && c.scenario !== "decode") return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
+    if (c.scenario !== "prefill" && c.scenario !== "decode")
+      return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
     return undefined;
   }
 
@@ -92,7 +94,11 @@ export class OrtRunner implements Runner {
       stdout: "inherit",
       stderr: "pipe",
       buffer: { stderr: true },
-      env: { ...process.env, [PARENT_PID_VARIABLE]: String(process.pid), [ORT_CACHE_DIR_VARIABLE]: this.modelCacheDir() },
+      env: {
+        ...process.env,
+        [PARENT_PID_VARIABLE]: String(process.pid),
+        [ORT_CACHE_DIR_VARIABLE]: this.modelCacheDir(),
+      },
       // Its own process group: a terminal Ctrl-C reaches only bench, which then stops after this case.
       detached: true,
     });
@@ -115,12 +121,19 @@ export class OrtRunner implements Runner {
       }
       const result = await child;
       if (overCap !== undefined)
-        return { status: "failed", reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)` };
+        return {
+          status: "failed",
+          reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)`,
+        };
       if (outcome) return outcome;
-      if (result.timedOut) return { status: "timed-out", reason: `no result within the case timeout of ${ctx.timeoutMs} ms` };
+      if (result.timedOut)
+        return { status: "timed-out", reason: `no result within the case timeout of ${ctx.timeoutMs} ms` };
       if (result.isCanceled) return { status: "failed", reason: "interrupted" };
       const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      return { status: "failed", reason: `the ort child process ${how} before reporting${stderr ? `: ${stderr.trim()}` : ""}` };
+      return {
+        status: "failed",
+        reason: `the ort child process ${how} before reporting${stderr ? `: ${stderr.trim()}` : ""}`,
+      };
     } finally {
       stopWatchdog();
       rmSync(dir, { recursive: true, force: true });

@@ -92,7 +92,10 @@ export class TorchWorker {
   }
 
   /** Starts `python -u worker.py` and waits for its handshake. */
-  static async start(python: string, options: { env?: Record<string, string | undefined>; args?: string[]; helloTimeoutMs?: number } = {}): Promise<TorchWorker> {
+  static async start(
+    python: string,
+    options: { env?: Record<string, string | undefined>; args?: string[]; helloTimeoutMs?: number } = {},
+  ): Promise<TorchWorker> {
     const child = execa(python, ["-u", workerPath, ...(options.args ?? [])], {
       stdin: "pipe",
       stdout: "pipe",
@@ -107,7 +110,16 @@ export class TorchWorker {
     const worker = new TorchWorker(child, python);
     const hello = await new Promise<WorkerHello>((resolve, reject) => {
       worker.helloWaiter = { resolve, reject };
-      const timer = setTimeout(() => reject(new WorkerError(`the torch worker sent no handshake within ${options.helloTimeoutMs ?? HELLO_TIMEOUT_MS} ms${worker.stderrSummary()}`, "start")), options.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new WorkerError(
+              `the torch worker sent no handshake within ${options.helloTimeoutMs ?? HELLO_TIMEOUT_MS} ms${worker.stderrSummary()}`,
+              "start",
+            ),
+          ),
+        options.helloTimeoutMs ?? HELLO_TIMEOUT_MS,
+      );
       timer.unref();
     }).catch((error: WorkerError) => {
       worker.kill();
@@ -115,7 +127,10 @@ export class TorchWorker {
     });
     if (hello.protocol !== TORCH_PROTOCOL_VERSION) {
       worker.kill();
-      throw new WorkerError(`the torch worker speaks protocol ${hello.protocol}, this harness ${TORCH_PROTOCOL_VERSION}: ${workerPath} and the harness come from different versions`, "start");
+      throw new WorkerError(
+        `the torch worker speaks protocol ${hello.protocol}, this harness ${TORCH_PROTOCOL_VERSION}: ${workerPath} and the harness come from different versions`,
+        "start",
+      );
     }
     worker.hello = hello;
     return worker;
@@ -131,8 +146,12 @@ export class TorchWorker {
   }
 
   request(body: Record<string, unknown>, options: RequestOptions): Promise<WorkerMessage> {
-    if (!this.usable) return Promise.reject(new WorkerError(`the torch worker is not usable: ${this.broken ?? this.exitInfo}`, "crashed"));
-    if (this.pending) return Promise.reject(new WorkerError("the torch worker serves one request at a time", "protocol"));
+    if (!this.usable)
+      return Promise.reject(
+        new WorkerError(`the torch worker is not usable: ${this.broken ?? this.exitInfo}`, "crashed"),
+      );
+    if (this.pending)
+      return Promise.reject(new WorkerError("the torch worker serves one request at a time", "protocol"));
     const id = this.nextId++;
     return new Promise<WorkerMessage>((resolve, reject) => {
       const cleanups: Array<() => void> = [];
@@ -156,7 +175,9 @@ export class TorchWorker {
       if (options.timeoutMs !== undefined) {
         const timer = setTimeout(() => {
           this.kill();
-          this.pending?.reject(new WorkerError(`no result within the case timeout of ${options.timeoutMs} ms`, "timed-out"));
+          this.pending?.reject(
+            new WorkerError(`no result within the case timeout of ${options.timeoutMs} ms`, "timed-out"),
+          );
         }, options.timeoutMs);
         cleanups.push(() => clearTimeout(timer));
       }
@@ -196,12 +217,18 @@ export class TorchWorker {
     let message: WorkerMessage | WorkerHello;
     try {
       message = JSON.parse(line) as WorkerMessage;
-      if (typeof message !== "object" || message === null || typeof message.type !== "string") throw new Error("no type");
+      if (typeof message !== "object" || message === null || typeof message.type !== "string")
+        throw new Error("no type");
     } catch {
       // The protocol stream can no longer be trusted: fail the request in flight and retire the worker.
       const shown = line.length > 200 ? `${line.slice(0, 200)}…` : line;
       this.broken = `it wrote a line that is not protocol JSON: ${JSON.stringify(shown)}`;
-      this.fail(new WorkerError(`the torch worker wrote a line to stdout that is not protocol JSON (${JSON.stringify(shown)}); it was restarted`, "protocol"));
+      this.fail(
+        new WorkerError(
+          `the torch worker wrote a line to stdout that is not protocol JSON (${JSON.stringify(shown)}); it was restarted`,
+          "protocol",
+        ),
+      );
       this.child.kill("SIGKILL");
       return;
     }

@@ -16,26 +16,67 @@ export interface WorkerRouting {
 
 export function routingOutcome(c: Case, outcome: RepeatOutcome & WorkerRouting): RepeatOutcome {
   const { routingIndices, moleRouting, ...rest } = outcome;
-  const pass = c.scenario === "train-step" ? "the forward of one train step" : c.scenario === "generate" ? "the prompt's forward of one generation" : "one timed iteration";
+  const pass =
+    c.scenario === "train-step"
+      ? "the forward of one train step"
+      : c.scenario === "generate"
+        ? "the prompt's forward of one generation"
+        : "one timed iteration";
   if (rest.status === "completed" && moleRouting) {
     // Mixtures of LoRA experts: one histogram per routed mixture, summarised as the ort child does.
     const expertsOf = moleRouterExperts(c.technique as { kind: string } & Record<string, unknown>, c.model);
-    const measures = expertsOf ? moleRoutingMeasures(new Map(Object.entries(moleRouting.indices)), moleRouting.tokens, expertsOf, pass) : undefined;
-    return measures ? { ...rest, scalars: [...rest.scalars, ...measures.scalars], details: { ...rest.details, routing: measures.details } } : (rest as RepeatOutcome);
+    const measures = expertsOf
+      ? moleRoutingMeasures(new Map(Object.entries(moleRouting.indices)), moleRouting.tokens, expertsOf, pass)
+      : undefined;
+    return measures
+      ? {
+          ...rest,
+          scalars: [...rest.scalars, ...measures.scalars],
+          details: { ...rest.details, routing: measures.details },
+        }
+      : (rest as RepeatOutcome);
   }
   if (rest.status !== "completed" || !routingIndices || !c.model.moe) return rest as RepeatOutcome;
-  const summary = summarizeRouting(c.model, new Map(Object.entries(routingIndices).map(([layer, indices]) => [Number(layer), indices])));
+  const summary = summarizeRouting(
+    c.model,
+    new Map(Object.entries(routingIndices).map(([layer, indices]) => [Number(layer), indices])),
+  );
   const over = `over the ${summary.tokens} tokens of ${pass} (top-${summary.topK})`;
   return {
     ...rest,
     scalars: [
       ...rest.scalars,
-      { metric: "routing_max_mean_load", unit: "ratio", value: summary.maxMeanLoad, label: `max/mean expert load, mean over MoE layers, ${over}` },
-      { metric: "routing_cv", unit: "ratio", value: summary.cv, label: `coefficient of variation of expert load, mean over MoE layers, ${over}` },
+      {
+        metric: "routing_max_mean_load",
+        unit: "ratio",
+        value: summary.maxMeanLoad,
+        label: `max/mean expert load, mean over MoE layers, ${over}`,
+      },
+      {
+        metric: "routing_cv",
+        unit: "ratio",
+        value: summary.cv,
+        label: `coefficient of variation of expert load, mean over MoE layers, ${over}`,
+      },
       c.model.moe?.capacityFactor === undefined
-        ? { metric: "routing_dropped_tokens", unit: "count", value: null, reason: "no capacityFactor: every assignment is computed, nothing can be dropped" }
-        : { metric: "routing_dropped_tokens", unit: "count", value: summary.droppedAssignments, label: `token-expert assignments over capacity, summed over layers, ${over}` },
-      { metric: "params_active", unit: "count", value: summary.activeParamsPerToken, label: `parameters per token as routed (dropped assignments excluded), ${over}` },
+        ? {
+            metric: "routing_dropped_tokens",
+            unit: "count",
+            value: null,
+            reason: "no capacityFactor: every assignment is computed, nothing can be dropped",
+          }
+        : {
+            metric: "routing_dropped_tokens",
+            unit: "count",
+            value: summary.droppedAssignments,
+            label: `token-expert assignments over capacity, summed over layers, ${over}`,
+          },
+      {
+        metric: "params_active",
+        unit: "count",
+        value: summary.activeParamsPerToken,
+        label: `parameters per token as routed (dropped assignments excluded), ${over}`,
+      },
     ],
     details: { ...rest.details, routing: { ...summary } },
   };

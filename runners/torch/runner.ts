@@ -14,7 +14,21 @@ import { routingOutcome, type WorkerRouting } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
 /** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
-export const TORCH_TECHNIQUES = new Set(["base", "lora", "rslora", "dora", "int8", "int4", "fp16", "bf16", "mixlora", "loramoe", "mola", "xlora", "smora"]);
+export const TORCH_TECHNIQUES = new Set([
+  "base",
+  "lora",
+  "rslora",
+  "dora",
+  "int8",
+  "int4",
+  "fp16",
+  "bf16",
+  "mixlora",
+  "loramoe",
+  "mola",
+  "xlora",
+  "smora",
+]);
 const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
 const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
 
@@ -25,7 +39,10 @@ export interface InterpreterCandidate {
 }
 
 /** The interpreters to try, in order: `--python`, BENCH_PYTHON, the project's .venv, python3 on PATH. */
-export function interpreterCandidates(options: RunnerOptions = {}, env: NodeJS.ProcessEnv = process.env): InterpreterCandidate[] {
+export function interpreterCandidates(
+  options: RunnerOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): InterpreterCandidate[] {
   // An interpreter the user named is the only one tried: silently falling back would measure another install.
   if (options.python) return [{ python: options.python, source: "--python" }];
   if (env.BENCH_PYTHON) return [{ python: env.BENCH_PYTHON, source: "BENCH_PYTHON" }];
@@ -43,7 +60,10 @@ export class TorchRunner implements Runner {
   private readonly workers = new Map<number, TorchWorker>();
 
   constructor(
-    private readonly options: RunnerOptions & { weightsCacheDir?: string; env?: Record<string, string | undefined> } = {},
+    private readonly options: RunnerOptions & {
+      weightsCacheDir?: string;
+      env?: Record<string, string | undefined>;
+    } = {},
   ) {}
 
   probe(): Promise<ProbeResult> {
@@ -59,16 +79,32 @@ export class TorchRunner implements Runner {
         timeout: 180_000,
         env: this.options.env,
       });
-      const line = result.stdout?.toString().split("\n").find((l) => l.startsWith("{"));
+      const line = result.stdout
+        ?.toString()
+        .split("\n")
+        .find((l) => l.startsWith("{"));
       if (result.exitCode === 0 && line) {
         const hello = JSON.parse(line) as WorkerHello;
         this.python = candidate.python;
         return {
           available: true,
-          info: { python: candidate.python, pythonSource: candidate.source, pythonVersion: hello.python, torch: hello.torch, transformers: hello.transformers, peft: hello.peft, cudaRuntime: hello.cudaRuntime, cuda: hello.cuda, threads: hello.threads },
+          info: {
+            python: candidate.python,
+            pythonSource: candidate.source,
+            pythonVersion: hello.python,
+            torch: hello.torch,
+            transformers: hello.transformers,
+            peft: hello.peft,
+            cudaRuntime: hello.cudaRuntime,
+            cuda: hello.cuda,
+            threads: hello.threads,
+          },
         };
       }
-      const why = result.exitCode === undefined ? ((result as { originalMessage?: string }).originalMessage ?? result.shortMessage) : lastLine(result.stderr?.toString() ?? "") || `exit code ${result.exitCode}`;
+      const why =
+        result.exitCode === undefined
+          ? ((result as { originalMessage?: string }).originalMessage ?? result.shortMessage)
+          : lastLine(result.stderr?.toString() ?? "") || `exit code ${result.exitCode}`;
       failures.push(`${candidate.python} (${candidate.source}): ${why}`);
     }
     return {
@@ -81,18 +117,23 @@ export class TorchRunner implements Runner {
   unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
     if (!probe.available) return probe.reason;
     const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
-    if (c.torch.device === "cuda" && devices.length === 0) return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)}) — set torch.device to "auto" or "cpu", or pass --python / BENCH_PYTHON for an interpreter with a CUDA build of torch`;
+    if (c.torch.device === "cuda" && devices.length === 0)
+      return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)}) — set torch.device to "auto" or "cpu", or pass --python / BENCH_PYTHON for an interpreter with a CUDA build of torch`;
     if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
-    if (!TORCH_TECHNIQUES.has(c.technique.kind)) return `the torch runner does not implement technique ${c.technique.kind}`;
+    if (!TORCH_TECHNIQUES.has(c.technique.kind))
+      return `the torch runner does not implement technique ${c.technique.kind}`;
     const merged = (c.technique as { merged?: boolean }).merged;
     if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (!ADAPTER_KINDS.has(c.technique.kind) || merged))
       return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
-    if (c.model.moe && c.model.attentionBias) return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none — set the model's attentionBias to false, or run it on the ort runner";
+    if (c.model.moe && c.model.attentionBias)
+      return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none — set the model's attentionBias to false, or run it on the ort runner";
     const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
     const dtype = c.technique.kind === "fp16" || c.technique.kind === "bf16" ? c.technique.kind : c.torch.dtype;
     const int4 = c.technique.kind === "int4" || (c.technique as { base?: string }).base === "int4";
-    if (int4 && onCuda && dtype !== "bf16") return "int4 on CUDA runs _weight_int4pack_mm, which takes bf16 activations only: set torch.dtype to bf16";
-    if ((c.technique as { merged?: boolean }).merged && c.scenario === "train-step") return "a merged adapter has no separate trainable parameters: train-step needs merged: false";
+    if (int4 && onCuda && dtype !== "bf16")
+      return "int4 on CUDA runs _weight_int4pack_mm, which takes bf16 activations only: set torch.dtype to bf16";
+    if ((c.technique as { merged?: boolean }).merged && c.scenario === "train-step")
+      return "a merged adapter has no separate trainable parameters: train-step needs merged: false";
     return undefined;
   }
 
@@ -135,7 +176,13 @@ export class TorchRunner implements Runner {
         : () => {};
     try {
       const reply = await worker.request(
-        { type: "run", case: c, repeat: ctx.repeat, weightsPath, fidelityInputIds: ctx.repeat === 0 && c.technique.kind !== "base" ? fidelityInputIds(c) : undefined },
+        {
+          type: "run",
+          case: c,
+          repeat: ctx.repeat,
+          weightsPath,
+          fidelityInputIds: ctx.repeat === 0 && c.technique.kind !== "base" ? fidelityInputIds(c) : undefined,
+        },
         {
           final: ["result"],
           timeoutMs: ctx.timeoutMs,
@@ -151,7 +198,10 @@ export class TorchRunner implements Runner {
       if (!(error instanceof WorkerError)) throw error;
       this.retire(ctx.repeat, worker);
       if (overCap !== undefined)
-        return { status: "failed", reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)` };
+        return {
+          status: "failed",
+          reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)`,
+        };
       if (error.kind === "timed-out") return { status: "timed-out", reason: error.message };
       return { status: "failed", reason: error.message };
     } finally {
@@ -162,15 +212,30 @@ export class TorchRunner implements Runner {
   /** Full-sequence logits of a case's model on given tokens (fidelity and contract tests), from the repeat-0 worker;
    * for MoE models also the experts each layer's router chose ({layer: token-major [T·k]}, before capacity drops), for
    * routed mixtures of LoRA experts those of each router under the ort graph's output name (`router_indices.{layer}[.{projection}]`). */
-  async forwardLogits(c: Case, inputIds: number[][]): Promise<{ shape: number[]; data: Float64Array; counts: Record<string, unknown>; routing: Record<string, number[]> | null }> {
+  async forwardLogits(
+    c: Case,
+    inputIds: number[][],
+  ): Promise<{
+    shape: number[];
+    data: Float64Array;
+    counts: Record<string, unknown>;
+    routing: Record<string, number[]> | null;
+  }> {
     const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
     const worker = await this.workerFor(0);
-    const reply = await worker.request({ type: "forward", case: c, weightsPath, inputIds }, { final: ["logits"] }).catch((error: unknown) => {
-      this.retire(0, worker);
-      throw error;
-    });
+    const reply = await worker
+      .request({ type: "forward", case: c, weightsPath, inputIds }, { final: ["logits"] })
+      .catch((error: unknown) => {
+        this.retire(0, worker);
+        throw error;
+      });
     if (reply.type === "error") throw new Error(errorReason(reply));
-    return { shape: reply.shape as number[], data: Float64Array.from(reply.data as number[]), counts: reply.counts as Record<string, unknown>, routing: (reply.routing as Record<string, number[]> | null) ?? null };
+    return {
+      shape: reply.shape as number[],
+      data: Float64Array.from(reply.data as number[]),
+      counts: reply.counts as Record<string, unknown>,
+      routing: (reply.routing as Record<string, number[]> | null) ?? null,
+    };
   }
 
   /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */
@@ -203,7 +268,9 @@ export class TorchRunner implements Runner {
 const FIDELITY_TOKENS = 32;
 export function fidelityInputIds(c: Case): number[][] {
   const rng = createRng(c.protocol.seed + 1);
-  return [Array.from({ length: Math.min(FIDELITY_TOKENS, c.workload.promptTokens) }, () => Math.floor(rng() * c.model.vocab))];
+  return [
+    Array.from({ length: Math.min(FIDELITY_TOKENS, c.workload.promptTokens) }, () => Math.floor(rng() * c.model.vocab)),
+  ];
 }
 
 function errorReason(reply: WorkerMessage): string {

@@ -31,13 +31,27 @@ function adapterOf(c: Case): Record<string, unknown> | undefined {
   if (!ADAPTER_KINDS.has(c.technique.kind)) return undefined;
   const t = c.technique as Record<string, unknown>;
   // DoRA over int4: its magnitude is the row norm of the dequantised weight (as the ort graph has it), not the fp32 one.
-  return { kind: t.kind, rank: t.rank, alpha: t.alpha, targets: t.targets, base: t.kind === "dora" && t.base === "int4" ? "int4" : undefined };
+  return {
+    kind: t.kind,
+    rank: t.rank,
+    alpha: t.alpha,
+    targets: t.targets,
+    base: t.kind === "dora" && t.base === "int4" ? "int4" : undefined,
+  };
 }
 
 export function weightsKey(c: Case): string {
   const { name: _name, ...model } = c.model;
   return createHash("sha256")
-    .update(JSON.stringify({ format: WEIGHTS_FORMAT, model, adapter: adapterOf(c) ?? null, routingSkew: c.model.moe || MOLE_KINDS.has(c.technique.kind) ? c.workload.routingSkew : 0, ...(c.model.checkpoint ? { checkpoint: checkpointFingerprint(c.model.checkpoint) } : {}) }))
+    .update(
+      JSON.stringify({
+        format: WEIGHTS_FORMAT,
+        model,
+        adapter: adapterOf(c) ?? null,
+        routingSkew: c.model.moe || MOLE_KINDS.has(c.technique.kind) ? c.workload.routingSkew : 0,
+        ...(c.model.checkpoint ? { checkpoint: checkpointFingerprint(c.model.checkpoint) } : {}),
+      }),
+    )
     .digest("hex")
     .slice(0, 20);
 }
@@ -51,11 +65,13 @@ export function weightsIr(c: Case): ModelIr {
   const technique = getTechnique(c.technique.kind);
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no weights to write`);
   // Routers of mixtures of LoRA experts carry the workload's routing skew as a logit bias (docs/mole.md).
-  if (MOLE_KINDS.has(c.technique.kind)) return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
+  if (MOLE_KINDS.has(c.technique.kind))
+    return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
   const adapted = technique.rewriteIr(ir, { ...c.technique, merged: false, base: "fp32" });
   if (adapter.base === "int4") {
     // The fp32 base and adapters, with DoRA's magnitude taken from the int4 rewrite (norms of the dequantised rows).
-    for (const [name, tensor] of technique.rewriteIr(ir, { ...c.technique, merged: false }).tensors) if (name.endsWith("lora_magnitude_vector")) adapted.tensors.set(name, tensor);
+    for (const [name, tensor] of technique.rewriteIr(ir, { ...c.technique, merged: false }).tensors)
+      if (name.endsWith("lora_magnitude_vector")) adapted.tensors.set(name, tensor);
   }
   return adapted;
 }

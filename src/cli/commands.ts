@@ -7,7 +7,13 @@ import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
 import type { Peaks } from "../measure/result-metrics.js";
-import { compareCommand, compareCommandOptions, compareCommandSummary, compareCommandUsage, parseCompareArgs } from "../compare/command.js";
+import {
+  compareCommand,
+  compareCommandOptions,
+  compareCommandSummary,
+  compareCommandUsage,
+  parseCompareArgs,
+} from "../compare/command.js";
 import { RunnerPool } from "../../runners/registry.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
@@ -15,7 +21,13 @@ import { parseShard, shardCases } from "../suite/shard.js";
 import { parseScale, type Scale } from "../model/scale.js";
 import { formatSummaryTable, formatProgress, formatCaseList, formatNumber, formatBytes, table } from "./format.js";
 
-type OptionSpec = { type: "string" | "boolean"; short?: string; description?: string; multiple?: boolean; default?: string | boolean };
+type OptionSpec = {
+  type: "string" | "boolean";
+  short?: string;
+  description?: string;
+  multiple?: boolean;
+  default?: string | boolean;
+};
 export interface Command {
   summary: string;
   usage: string;
@@ -40,21 +52,39 @@ export const commands: Record<string, Command> = {
       db: dbOption,
       filter: filterOption,
       resume: { type: "boolean", description: "skip cases already completed with the same config hash" },
-      scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" },
+      scale: {
+        type: "string",
+        description:
+          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
+      },
       shard: { type: "string", description: "run shard i of n (e.g. 2/4): a deterministic, cost-balanced split" },
       json: { type: "boolean", description: "print the summary as JSON on stdout" },
       strict: { type: "boolean", description: "exit 1 when a case is unsupported on this machine" },
       python: { type: "string", description: "Python interpreter for the torch runner" },
-      "case-timeout": { type: "string", description: "per repeat of a case, e.g. 90s or 5m (default: the suite's protocol.caseTimeoutMs)" },
-      "case-memory": { type: "string", description: "RSS cap of a case's worker process tree, e.g. 4GiB (an RSS watchdog)" },
+      "case-timeout": {
+        type: "string",
+        description: "per repeat of a case, e.g. 90s or 5m (default: the suite's protocol.caseTimeoutMs)",
+      },
+      "case-memory": {
+        type: "string",
+        description: "RSS cap of a case's worker process tree, e.g. 4GiB (an RSS watchdog)",
+      },
     },
     async run(values, positionals) {
       const suitePath = requireSuite("run", positionals);
-      const caseTimeoutMs = values["case-timeout"] ? parseDurationMs("--case-timeout", values["case-timeout"] as string) : undefined;
-      const memoryCapBytes = values["case-memory"] ? parseBytes("--case-memory", values["case-memory"] as string) : undefined;
+      const caseTimeoutMs = values["case-timeout"]
+        ? parseDurationMs("--case-timeout", values["case-timeout"] as string)
+        : undefined;
+      const memoryCapBytes = values["case-memory"]
+        ? parseBytes("--case-memory", values["case-memory"] as string)
+        : undefined;
       const loaded = await loadSuite(suitePath);
       const commit = gitCommit();
-      const planned = planSuite(loaded.suite, { codeVersion: codeVersion(commit), filter: values.filter as string | undefined, scale: scaleOption(values) });
+      const planned = planSuite(loaded.suite, {
+        codeVersion: codeVersion(commit),
+        filter: values.filter as string | undefined,
+        scale: scaleOption(values),
+      });
       const cases = values.shard ? shardCases(planned, parseShard(values.shard as string)) : planned;
       const dbPath = (values.db as string | undefined) ?? "results.db";
       const store = await openStore(dbPath);
@@ -77,7 +107,10 @@ export const commands: Record<string, Command> = {
       try {
         const skip = values.resume ? await store.completedConfigHashes() : undefined;
         const peaks = await latestCalibration(store);
-        for (const orphan of await store.interruptOrphanRuns()) log(`run ${orphan} was left \`running\` by a bench process that no longer exists: marked interrupted (its results stay; --resume runs the rest)`);
+        for (const orphan of await store.interruptOrphanRuns())
+          log(
+            `run ${orphan} was left \`running\` by a bench process that no longer exists: marked interrupted (its results stay; --resume runs the rest)`,
+          );
         runId = await store.beginRun({
           suiteName: loaded.suite.name,
           suitePath: loaded.displayPath,
@@ -127,22 +160,55 @@ export const commands: Record<string, Command> = {
   list: {
     summary: "list the cases a suite plans, with their ids",
     usage: "<suite.ts> [--filter terms] [--scale tiny] [--estimate] [--json]",
-    options: { filter: filterOption, estimate: { type: "boolean", description: "estimate each case's and the suite's run time" }, json: { type: "boolean", description: "print JSON" }, scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" }, },
+    options: {
+      filter: filterOption,
+      estimate: { type: "boolean", description: "estimate each case's and the suite's run time" },
+      json: { type: "boolean", description: "print JSON" },
+      scale: {
+        type: "string",
+        description:
+          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
+      },
+    },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("list", positionals));
-      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined, scale: scaleOption(values) });
+      const cases = planSuite(loaded.suite, {
+        codeVersion: codeVersion(),
+        filter: values.filter as string | undefined,
+        scale: scaleOption(values),
+      });
       if (values.estimate) {
         const { estimateCases, DEFAULT_THROUGHPUTS } = await import("../suite/estimate.js");
         const estimates = estimateCases(cases);
         const total = estimates.reduce((sum, e) => sum + e.totalS, 0);
-        if (values.json) console.log(JSON.stringify({ totalS: total, assumptions: DEFAULT_THROUGHPUTS, cases: estimates }, null, 2));
+        if (values.json)
+          console.log(JSON.stringify({ totalS: total, assumptions: DEFAULT_THROUGHPUTS, cases: estimates }, null, 2));
         else {
-          console.log(table(["id", "case", "iteration", "case total"], estimates.map((e) => [e.id, e.name, e.unsupported ? "—" : `${(e.iterationS * 1000).toPrecision(3)} ms`, e.unsupported ? `unsupported: ${e.unsupported}` : `${e.totalS.toFixed(1)} s`])));
-          console.log(`\nestimated total: ${(total / 60).toFixed(1)} min for ${cases.length} case(s) — assuming sustained CPU ${DEFAULT_THROUGHPUTS.cpu.flopsPerS / 1e9} GFLOP/s, ${DEFAULT_THROUGHPUTS.cpu.bytesPerS / 1e9} GB/s; GPU ${DEFAULT_THROUGHPUTS.cuda.flopsPerS / 1e12} TFLOP/s, ${DEFAULT_THROUGHPUTS.cuda.bytesPerS / 1e12} TB/s; start-up, model build, warm-up bound and the protocol's minimum measure time per repeat`);
+          console.log(
+            table(
+              ["id", "case", "iteration", "case total"],
+              estimates.map((e) => [
+                e.id,
+                e.name,
+                e.unsupported ? "—" : `${(e.iterationS * 1000).toPrecision(3)} ms`,
+                e.unsupported ? `unsupported: ${e.unsupported}` : `${e.totalS.toFixed(1)} s`,
+              ]),
+            ),
+          );
+          console.log(
+            `\nestimated total: ${(total / 60).toFixed(1)} min for ${cases.length} case(s) — assuming sustained CPU ${DEFAULT_THROUGHPUTS.cpu.flopsPerS / 1e9} GFLOP/s, ${DEFAULT_THROUGHPUTS.cpu.bytesPerS / 1e9} GB/s; GPU ${DEFAULT_THROUGHPUTS.cuda.flopsPerS / 1e12} TFLOP/s, ${DEFAULT_THROUGHPUTS.cuda.bytesPerS / 1e12} TB/s; start-up, model build, warm-up bound and the protocol's minimum measure time per repeat`,
+          );
         }
         return 0;
       }
-      if (values.json) console.log(JSON.stringify(cases.map((c) => ({ id: c.id, name: c.name, caseKey: JSON.parse(c.caseKey), configHash: c.configHash })), null, 2));
+      if (values.json)
+        console.log(
+          JSON.stringify(
+            cases.map((c) => ({ id: c.id, name: c.name, caseKey: JSON.parse(c.caseKey), configHash: c.configHash })),
+            null,
+            2,
+          ),
+        );
       else console.log(formatCaseList(loaded.suite.name, cases));
       return 0;
     },
@@ -151,7 +217,10 @@ export const commands: Record<string, Command> = {
   env: {
     summary: "print what this machine is and which runners it supports",
     usage: "[--json]",
-    options: { json: { type: "boolean", description: "print JSON" }, python: { type: "string", description: "Python interpreter for the torch runner" } },
+    options: {
+      json: { type: "boolean", description: "print JSON" },
+      python: { type: "string", description: "Python interpreter for the torch runner" },
+    },
     async run(values) {
       const runners = new RunnerPool({ python: values.python as string | undefined });
       try {
@@ -174,17 +243,25 @@ export const commands: Record<string, Command> = {
     options: {
       case: { type: "string", description: "case id from `bench list` (with the same --scale)" },
       output: { type: "string", short: "o", description: "output .onnx path" },
-      scale: { type: "string", description: "scale every model down as `run` and `list` do: tiny, small or a width factor in (0, 1]" },
+      scale: {
+        type: "string",
+        description: "scale every model down as `run` and `list` do: tiny, small or a width factor in (0, 1]",
+      },
     },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("export", positionals));
       if (!values.case) throw new UsageError(messages.missingArgument("export", "--case <id>"));
       if (!values.output) throw new UsageError(messages.missingArgument("export", "-o <file.onnx>"));
       // The scale changes the case ids (the model becomes "<model>@<scale>"), so it must be the one `bench list` was given.
-      const c = planSuite(loaded.suite, { codeVersion: codeVersion(), scale: scaleOption(values) }).find((x) => x.id.startsWith(values.case as string));
+      const c = planSuite(loaded.suite, { codeVersion: codeVersion(), scale: scaleOption(values) }).find((x) =>
+        x.id.startsWith(values.case as string),
+      );
       if (!c) throw new UsageError(messages.caseNotFound(values.case as string));
       // What the ort runner would refuse (a scenario it has no graph for, a technique it cannot apply) is a usage error here.
-      if (c.scenario !== "prefill" && c.scenario !== "decode") throw new UsageError(`bench export: ${c.name}: the ${c.scenario} scenario has no ONNX graph (only prefill and decode do) — pick a prefill or decode case from \`bench list\``);
+      if (c.scenario !== "prefill" && c.scenario !== "decode")
+        throw new UsageError(
+          `bench export: ${c.name}: the ${c.scenario} scenario has no ONNX graph (only prefill and decode do) — pick a prefill or decode case from \`bench list\``,
+        );
       const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, "ort", c.scenario, c.model);
       if (unsupported) throw new UsageError(`bench export: ${c.name}: ${unsupported}`);
       const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
@@ -195,7 +272,13 @@ export const commands: Record<string, Command> = {
         throw new UsageError(`bench export: ${c.name}: ${error instanceof Error ? error.message : String(error)}`);
       }
       writeFileSync(values.output as string, prepared.modelBytes);
-      console.log(`${c.name}\n→ ${values.output} (${(prepared.modelBytes.byteLength / 1e6).toFixed(1)} MB); inputs: ${Object.entries(prepared.feeds).map(([k, t]) => `${k} ${t.type}[${t.dims.join(",")}]`).join(", ")}`);
+      console.log(
+        `${c.name}\n→ ${values.output} (${(prepared.modelBytes.byteLength / 1e6).toFixed(1)} MB); inputs: ${Object.entries(
+          prepared.feeds,
+        )
+          .map(([k, t]) => `${k} ${t.type}[${t.dims.join(",")}]`)
+          .join(", ")}`,
+      );
       return 0;
     },
   },
@@ -205,23 +288,57 @@ export const CALIBRATION_SUITE_NAME = "(calibrate)";
 
 Object.assign(commands, {
   inspect: {
-    summary: "per case: parameters (total, trainable, active per token), weight and adapter bytes, FLOPs per token — nothing is run",
+    summary:
+      "per case: parameters (total, trainable, active per token), weight and adapter bytes, FLOPs per token — nothing is run",
     usage: "<suite.ts> [--filter terms] [--json]",
-    options: { filter: filterOption, json: { type: "boolean", description: "print JSON" }, scale: { type: "string", description: "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)" }, },
+    options: {
+      filter: filterOption,
+      json: { type: "boolean", description: "print JSON" },
+      scale: {
+        type: "string",
+        description:
+          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
+      },
+    },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("inspect", positionals));
-      const cases = planSuite(loaded.suite, { codeVersion: codeVersion(), filter: values.filter as string | undefined, scale: scaleOption(values) });
+      const cases = planSuite(loaded.suite, {
+        codeVersion: codeVersion(),
+        filter: values.filter as string | undefined,
+        scale: scaleOption(values),
+      });
       const { inspectCase } = await import("../inspect.js");
       const rows = cases.map(inspectCase);
       if (values.json) {
         console.log(JSON.stringify(rows, null, 2));
         return 0;
       }
-      const count = (n: number | null) => (n === null ? "—" : n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : String(n));
+      const count = (n: number | null) =>
+        n === null ? "—" : n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : String(n);
       console.log(
         table(
-          ["id", "case", "params", "trainable", "active/token", "weights", "adapter", "prefill FLOP/tok", "decode FLOP/tok"],
-          rows.map((r) => [r.id, r.name, count(r.totalParams), count(r.trainableParams), count(r.activeParamsPerToken), formatBytes(r.weightBytes), formatBytes(r.adapterBytes), count(r.prefillFlopsPerToken), count(r.decodeFlopsPerToken)]),
+          [
+            "id",
+            "case",
+            "params",
+            "trainable",
+            "active/token",
+            "weights",
+            "adapter",
+            "prefill FLOP/tok",
+            "decode FLOP/tok",
+          ],
+          rows.map((r) => [
+            r.id,
+            r.name,
+            count(r.totalParams),
+            count(r.trainableParams),
+            count(r.activeParamsPerToken),
+            formatBytes(r.weightBytes),
+            formatBytes(r.adapterBytes),
+            count(r.prefillFlopsPerToken),
+            count(r.decodeFlopsPerToken),
+          ]),
         ),
       );
       return 0;
@@ -232,17 +349,28 @@ Object.assign(commands, {
     summary: "render the results as a self-contained HTML leaderboard (or markdown, CSV, JSON)",
     usage: "<results.db> [-o site/] [--format html|markdown|csv|json] [--title text]",
     options: {
-      output: { type: "string", short: "o", description: "output folder (default site/; '-' prints markdown/csv/json to stdout)" },
-      format: { type: "string", description: "html (default: the site plus results.md/.csv/.json), markdown, csv or json" },
+      output: {
+        type: "string",
+        short: "o",
+        description: "output folder (default site/; '-' prints markdown/csv/json to stdout)",
+      },
+      format: {
+        type: "string",
+        description: "html (default: the site plus results.md/.csv/.json), markdown, csv or json",
+      },
       title: { type: "string", description: "page title (default: the suites' names)" },
     },
     async run(values, positionals) {
       const db = positionals[0];
       if (!db) throw new UsageError(messages.missingArgument("report", "the results database (e.g. results.db)"));
       const format = (values.format as string | undefined) ?? "html";
-      if (!["html", "markdown", "csv", "json"].includes(format)) throw new UsageError(messages.badOption("--format", `expected html, markdown, csv or json, got "${format}"`));
+      if (!["html", "markdown", "csv", "json"].includes(format))
+        throw new UsageError(messages.badOption("--format", `expected html, markdown, csv or json, got "${format}"`));
       const { reportCommand } = await import("../../reports/command.js");
-      const line = await reportCommand(db, (values.output as string | undefined) ?? "site", { format, title: values.title as string | undefined });
+      const line = await reportCommand(db, (values.output as string | undefined) ?? "site", {
+        format,
+        title: values.title as string | undefined,
+      });
       if (line) console.log(line);
       return 0;
     },
@@ -263,7 +391,8 @@ Object.assign(commands, {
     options: {},
     async run(_values, positionals) {
       const [out, ...inputs] = positionals;
-      if (!out || inputs.length === 0) throw new UsageError(messages.missingArgument("merge", "the output and at least one input database"));
+      if (!out || inputs.length === 0)
+        throw new UsageError(messages.missingArgument("merge", "the output and at least one input database"));
       const summaries = await mergeStores(out, inputs);
       for (const s of summaries) console.log(JSON.stringify(s));
       console.log(`merged ${inputs.length} database(s) → ${out}`);
@@ -274,16 +403,29 @@ Object.assign(commands, {
   calibrate: {
     summary: "measure this machine's peak GEMM FLOP/s and memory bandwidth (for MFU and MBU), and store them",
     usage: "[--db results.db] [--threads n] [--json]",
-    options: { db: dbOption, threads: { type: "string", description: "threads (default 1, as the ort runner's default)" }, json: { type: "boolean", description: "print JSON" } },
+    options: {
+      db: dbOption,
+      threads: { type: "string", description: "threads (default 1, as the ort runner's default)" },
+      json: { type: "boolean", description: "print JSON" },
+    },
     async run(values) {
       const threads = values.threads ? Number(values.threads) : 1;
-      if (!Number.isInteger(threads) || threads < 1) throw new UsageError(messages.badOption("--threads", `expected a positive integer, got "${values.threads}"`));
+      if (!Number.isInteger(threads) || threads < 1)
+        throw new UsageError(messages.badOption("--threads", `expected a positive integer, got "${values.threads}"`));
       const { calibrate } = await import("../measure/calibrate.js");
       const result = await calibrate({ threads });
       const dbPath = (values.db as string | undefined) ?? "results.db";
       const store = await openStore(dbPath);
       try {
-        const runId = await store.beginRun({ suiteName: CALIBRATION_SUITE_NAME, suitePath: "", suiteHash: "", resolvedSuite: null, gitCommit: gitCommit(), codeVersion: codeVersion(), argv: process.argv.slice(2) });
+        const runId = await store.beginRun({
+          suiteName: CALIBRATION_SUITE_NAME,
+          suitePath: "",
+          suiteHash: "",
+          resolvedSuite: null,
+          gitCommit: gitCommit(),
+          codeVersion: codeVersion(),
+          argv: process.argv.slice(2),
+        });
         await store.recordEnv(runId, { calibration: result });
         await store.finishRun(runId, "completed");
       } finally {
@@ -302,12 +444,26 @@ Object.assign(commands, {
 /** The newest `bench calibrate` result stored in this DB for this CPU, if any. */
 async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): Promise<Peaks | undefined> {
   const { cpus } = await import("node:os");
-  const runs = (await store.listRuns()).filter((r) => r.suiteName === CALIBRATION_SUITE_NAME && r.status === "completed").reverse();
+  const runs = (await store.listRuns())
+    .filter((r) => r.suiteName === CALIBRATION_SUITE_NAME && r.status === "completed")
+    .reverse();
   for (const run of runs) {
-    const env = (await store.loadEnv(run.id)) as { calibration?: { cpuModel: string; threads: number; gemm: { peakFlopsPerS: number }; memory: { peakBytesPerS: number } } };
+    const env = (await store.loadEnv(run.id)) as {
+      calibration?: {
+        cpuModel: string;
+        threads: number;
+        gemm: { peakFlopsPerS: number };
+        memory: { peakBytesPerS: number };
+      };
+    };
     const c = env.calibration;
     if (c && c.cpuModel === (cpus()[0]?.model ?? "unknown"))
-      return { cpuThreads: c.threads, cpuFlopsPerS: c.gemm.peakFlopsPerS, cpuBytesPerS: c.memory.peakBytesPerS, source: `bench calibrate, run ${run.id} (${run.startedAt})` };
+      return {
+        cpuThreads: c.threads,
+        cpuFlopsPerS: c.gemm.peakFlopsPerS,
+        cpuBytesPerS: c.memory.peakBytesPerS,
+        source: `bench calibrate, run ${run.id} (${run.startedAt})`,
+      };
   }
   return undefined;
 }
@@ -322,7 +478,17 @@ function scaleOption(values: Record<string, unknown>): Scale | undefined {
 }
 
 function summaryJson(s: CaseSummary) {
-  return { id: s.case.id, name: s.case.name, status: s.status, reason: s.reason, p50Ms: s.p50Ms, p50CiMs: [s.p50LowMs, s.p50HighMs], tokensPerS: s.tokensPerS, peakRssBytes: s.peakRssBytes, flags: s.flags };
+  return {
+    id: s.case.id,
+    name: s.case.name,
+    status: s.status,
+    reason: s.reason,
+    p50Ms: s.p50Ms,
+    p50CiMs: [s.p50LowMs, s.p50HighMs],
+    tokensPerS: s.tokensPerS,
+    peakRssBytes: s.peakRssBytes,
+    flags: s.flags,
+  };
 }
 
 function formatEnvironment(env: Record<string, unknown>): string {
@@ -336,6 +502,8 @@ function formatEnvironment(env: Record<string, unknown>): string {
     `effbench ${env.effbench} (${env.gitCommit ?? "not a git checkout"})`,
   ];
   for (const [name, probe] of Object.entries(runners))
-    lines.push(`runner   ${name.padEnd(6)} ${probe.available ? `available ${JSON.stringify(probe.info)}` : `unavailable: ${probe.reason}`}`);
+    lines.push(
+      `runner   ${name.padEnd(6)} ${probe.available ? `available ${JSON.stringify(probe.info)}` : `unavailable: ${probe.reason}`}`,
+    );
   return lines.join("\n");
 }

@@ -25,12 +25,19 @@ export function formatSummaryTable(summaries: CaseSummary[]): string {
 }
 
 export function formatCaseList(suiteName: string, cases: Case[]): string {
-  return `${suiteName}: ${cases.length} case(s)\n${table(["id", "case"], cases.map((c) => [c.id, c.name]))}`;
+  return `${suiteName}: ${cases.length} case(s)\n${table(
+    ["id", "case"],
+    cases.map((c) => [c.id, c.name]),
+  )}`;
 }
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join("\n");
 }
 

@@ -46,7 +46,12 @@ export async function main(argv: string[]): Promise<number> {
 
 function parseCommandArgs(name: string, command: Command, args: string[]) {
   try {
-    return parseArgs({ args, options: command.options as ParseArgsConfig["options"], allowPositionals: true, strict: true });
+    return parseArgs({
+      args,
+      options: command.options as ParseArgsConfig["options"],
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError(`bench ${name}: ${(error as Error).message} — run \`bench ${name} --help\``);
   }

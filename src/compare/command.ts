@@ -1,15 +1,28 @@
 // `bench compare` as plain functions the CLI calls: options → parsed arguments → exit code
 // (0 no regression, 1 a regression beyond the threshold — or, with --strict, a base case missing in head —, 2 usage).
 import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
-import { compareStores, CompareError, DEFAULT_METRIC, DEFAULT_THRESHOLD, runsWithResults, type CompareReport } from "./compare.js";
+import {
+  compareStores,
+  CompareError,
+  DEFAULT_METRIC,
+  DEFAULT_THRESHOLD,
+  runsWithResults,
+  type CompareReport,
+} from "./compare.js";
 import { toJson, toMarkdown, toText } from "./format.js";
 import { compareMessages } from "./messages.js";
 
 /** The options of `bench compare`, in the shape of the CLI's option specs (node:util parseArgs). */
 export const compareCommandOptions = {
-  threshold: { type: "string", description: `relative change that counts, e.g. 5% or 0.05 (default ${DEFAULT_THRESHOLD * 100}%)` },
+  threshold: {
+    type: "string",
+    description: `relative change that counts, e.g. 5% or 0.05 (default ${DEFAULT_THRESHOLD * 100}%)`,
+  },
   metric: { type: "string", description: `per-iteration sample series to compare (default ${DEFAULT_METRIC})` },
-  "base-run": { type: "string", description: "compare only this run of the base database (run ids: sqlite3 x.db 'select id from runs')" },
+  "base-run": {
+    type: "string",
+    description: "compare only this run of the base database (run ids: sqlite3 x.db 'select id from runs')",
+  },
   "head-run": { type: "string", description: "compare only this run of the head database" },
   json: { type: "boolean", description: "print the comparison as JSON" },
   markdown: { type: "boolean", description: "print a markdown summary (for a PR comment or $GITHUB_STEP_SUMMARY)" },
@@ -18,8 +31,10 @@ export const compareCommandOptions = {
   seed: { type: "string", description: `bootstrap seed (default ${PROTOCOL_DEFAULTS.seed})` },
 } as const;
 
-export const compareCommandSummary = "compare two result databases (or two runs of one) case by case; exit 1 on a regression";
-export const compareCommandUsage = "<base.db> <head.db> [--threshold 5%] [--metric latency_ms] [--json | --markdown] [--strict]\n       bench compare <results.db> [--base-run <id>] [--head-run <id>]";
+export const compareCommandSummary =
+  "compare two result databases (or two runs of one) case by case; exit 1 on a regression";
+export const compareCommandUsage =
+  "<base.db> <head.db> [--threshold 5%] [--metric latency_ms] [--json | --markdown] [--strict]\n       bench compare <results.db> [--base-run <id>] [--head-run <id>]";
 
 export interface CompareCommandArgs {
   basePath: string;
@@ -81,26 +96,39 @@ async function defaultRuns(args: CompareCommandArgs): Promise<CompareCommandArgs
   const runs = await runsWithResults(args.basePath);
   const headRun = args.headRun ?? runs.filter((r) => r !== args.baseRun).at(-1);
   const baseRun = args.baseRun ?? runs.filter((r) => r < (headRun ?? Infinity)).at(-1);
-  if (headRun === undefined || baseRun === undefined) throw new CompareError(compareMessages.oneDatabaseNeedsRuns(args.basePath, runs));
+  if (headRun === undefined || baseRun === undefined)
+    throw new CompareError(compareMessages.oneDatabaseNeedsRuns(args.basePath, runs));
   return { ...args, baseRun, headRun };
 }
 
 /** The exit code of a comparison: 1 on a regression (and, when strict, on a base case without a completed head result). */
 export function exitCodeOf(report: CompareReport, strict: boolean): number {
   if (report.summary.regressed > 0) return 1;
-  if (strict && report.cases.some((c) => c.base?.status === "completed" && (c.verdict === "only-in-base" || c.verdict === "not-comparable"))) return 1;
+  if (
+    strict &&
+    report.cases.some(
+      (c) => c.base?.status === "completed" && (c.verdict === "only-in-base" || c.verdict === "not-comparable"),
+    )
+  )
+    return 1;
   return 0;
 }
 
 /** Runs `bench compare`; prints the report to `write` (stdout by default) and returns the exit code. */
-export async function compareCommand(args: CompareCommandArgs, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+export async function compareCommand(
+  args: CompareCommandArgs,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<number> {
   const resolved = await defaultRuns(args);
-  if (resolved.basePath === resolved.headPath && resolved.baseRun === resolved.headRun) throw new CompareError(compareMessages.sameRun(resolved.baseRun!));
+  if (resolved.basePath === resolved.headPath && resolved.baseRun === resolved.headRun)
+    throw new CompareError(compareMessages.sameRun(resolved.baseRun!));
   const report = await compareStores(
     { path: resolved.basePath, ...(resolved.baseRun !== undefined ? { runId: resolved.baseRun } : {}) },
     { path: resolved.headPath, ...(resolved.headRun !== undefined ? { runId: resolved.headRun } : {}) },
     { threshold: resolved.threshold, metric: resolved.metric, resamples: resolved.resamples, seed: resolved.seed },
   );
-  write(resolved.format === "json" ? toJson(report) : resolved.format === "markdown" ? toMarkdown(report) : toText(report));
+  write(
+    resolved.format === "json" ? toJson(report) : resolved.format === "markdown" ? toMarkdown(report) : toText(report),
+  );
   return exitCodeOf(report, resolved.strict);
 }

@@ -46,7 +46,13 @@ export interface CompareOptions {
  * Requiring both significance and size keeps small real shifts (a 2% change measured precisely) from failing a
  * gate whose threshold is 5%, while a CI that straddles the threshold stays inconclusive.
  */
-export function decide(ratio: number, low: number, high: number, options: CompareOptions, equivalence?: { low: number; high: number }): Verdict {
+export function decide(
+  ratio: number,
+  low: number,
+  high: number,
+  options: CompareOptions,
+  equivalence?: { low: number; high: number },
+): Verdict {
   const eq = equivalence ?? { low, high };
   if (![ratio, low, high, eq.low, eq.high].every((x) => Number.isFinite(x) && x > 0)) return "inconclusive";
   const flip = options.lowerIsBetter === false;
@@ -96,7 +102,12 @@ export function smallSampleExpansion(baseProcesses: number, headProcesses: numbe
 }
 
 /** Widens [low, high] about `ratio` by `factor` on the log scale (a ratio's CI is symmetric there, not around it). */
-export function expandInterval(ratio: number, low: number, high: number, factor: number): { low: number; high: number } {
+export function expandInterval(
+  ratio: number,
+  low: number,
+  high: number,
+  factor: number,
+): { low: number; high: number } {
   return { low: ratio * (low / ratio) ** factor, high: ratio * (high / ratio) ** factor };
 }
 
@@ -106,7 +117,11 @@ export function compareSamples(base: number[][], head: number[][], options: Comp
   const eqConfidence = equivalenceConfidence(confidence);
   // Same seed ⇒ the same bootstrap draws: the two intervals are two pairs of percentiles of one distribution.
   const bootstrap = (level: number) =>
-    ratioOfMediansCI(head, base, { resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples, seed: options.seed ?? PROTOCOL_DEFAULTS.seed, confidence: level });
+    ratioOfMediansCI(head, base, {
+      resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples,
+      seed: options.seed ?? PROTOCOL_DEFAULTS.seed,
+      confidence: level,
+    });
   const raw = bootstrap(confidence);
   const baseProcesses = base.filter((p) => p.length > 0).length;
   const headProcesses = head.filter((p) => p.length > 0).length;
@@ -122,7 +137,17 @@ export function compareSamples(base: number[][], head: number[][], options: Comp
     };
   const rawEq = eqConfidence > 0 ? bootstrap(eqConfidence) : raw;
   const widen = (interval: { ratio: number; low: number; high: number }, level: number) =>
-    options.smallSampleCorrection === false ? interval : { ratio: interval.ratio, ...expandInterval(interval.ratio, interval.low, interval.high, smallSampleExpansion(baseProcesses, headProcesses, level)) };
+    options.smallSampleCorrection === false
+      ? interval
+      : {
+          ratio: interval.ratio,
+          ...expandInterval(
+            interval.ratio,
+            interval.low,
+            interval.high,
+            smallSampleExpansion(baseProcesses, headProcesses, level),
+          ),
+        };
   const ci = widen(raw, confidence);
   const eq = eqConfidence > 0 ? widen(rawEq, eqConfidence) : ci;
   return {
@@ -220,7 +245,8 @@ export interface CompareReport {
 
 /** The latest result per caseKey (by finish time, then id): a completed one when there is one, else the latest of any status. */
 export function latestPerCase(results: ResultRow[]): Map<string, ResultRow> {
-  const later = (a: ResultRow, b: ResultRow) => a.finishedAt > b.finishedAt || (a.finishedAt === b.finishedAt && a.resultId > b.resultId);
+  const later = (a: ResultRow, b: ResultRow) =>
+    a.finishedAt > b.finishedAt || (a.finishedAt === b.finishedAt && a.resultId > b.resultId);
   const completed = new Map<string, ResultRow>();
   const any = new Map<string, ResultRow>();
   for (const r of results) {
@@ -232,8 +258,15 @@ export function latestPerCase(results: ResultRow[]): Map<string, ResultRow> {
   return completed;
 }
 
-async function sideResult(store: Store, row: ResultRow, metric: string): Promise<{ side: SideResult; processes: number[][] }> {
-  const processes = row.status === "completed" ? (await store.loadSampleProcesses(row.resultId, metric)).filter((p) => p.length > 0) : [];
+async function sideResult(
+  store: Store,
+  row: ResultRow,
+  metric: string,
+): Promise<{ side: SideResult; processes: number[][] }> {
+  const processes =
+    row.status === "completed"
+      ? (await store.loadSampleProcesses(row.resultId, metric)).filter((p) => p.length > 0)
+      : [];
   const all = processes.flat();
   return {
     processes,
@@ -272,11 +305,25 @@ async function compareRows(
   const common = { caseKey, caseName, base: b?.side ?? null, head: h?.side ?? null };
   if (!b) return { ...common, ...empty, verdict: "only-in-head", reason: compareMessages.onlyInHead };
   if (!h) return { ...common, ...empty, verdict: "only-in-base", reason: compareMessages.onlyInBase };
-  for (const [label, row, side] of [["base", base!, b], ["head", head!, h]] as const) {
-    if (row.status !== "completed") return { ...common, ...empty, verdict: "not-comparable", reason: compareMessages.notCompleted(label, row.status, row.reason) };
+  for (const [label, row, side] of [
+    ["base", base!, b],
+    ["head", head!, h],
+  ] as const) {
+    if (row.status !== "completed")
+      return {
+        ...common,
+        ...empty,
+        verdict: "not-comparable",
+        reason: compareMessages.notCompleted(label, row.status, row.reason),
+      };
     if (side.processes.length === 0) {
       const store = label === "base" ? baseStore : headStore;
-      return { ...common, ...empty, verdict: "not-comparable", reason: compareMessages.noSamples(label, metric, await sampleMetricsOf(store, row.resultId)) };
+      return {
+        ...common,
+        ...empty,
+        verdict: "not-comparable",
+        reason: compareMessages.noSamples(label, metric, await sampleMetricsOf(store, row.resultId)),
+      };
     }
   }
   const result = compareSamples(b.processes, h.processes, options);
@@ -317,7 +364,11 @@ export class CompareError extends Error {
  * Compares two result sets — two files, or two runs of one file — case by case. Each side keeps its latest
  * completed result per caseKey; cases found on one side only are listed as such. Stores are opened read-only.
  */
-export async function compareStores(base: StoreSide, head: StoreSide, options: CompareStoresOptions = {}): Promise<CompareReport> {
+export async function compareStores(
+  base: StoreSide,
+  head: StoreSide,
+  options: CompareStoresOptions = {},
+): Promise<CompareReport> {
   const metric = options.metric ?? DEFAULT_METRIC;
   const resolved: Required<CompareOptions> = {
     threshold: options.threshold ?? DEFAULT_THRESHOLD,
@@ -329,17 +380,22 @@ export async function compareStores(base: StoreSide, head: StoreSide, options: C
   };
   if (!(resolved.threshold > 0)) throw new CompareError(compareMessages.badThreshold(String(resolved.threshold)));
   const baseStore = await openStore(base.path, { readonly: true });
-  const headStore = head.path === base.path ? baseStore : await openStore(head.path, { readonly: true }).catch(async (error: unknown) => {
-    await baseStore.close();
-    throw error;
-  });
+  const headStore =
+    head.path === base.path
+      ? baseStore
+      : await openStore(head.path, { readonly: true }).catch(async (error: unknown) => {
+          await baseStore.close();
+          throw error;
+        });
   try {
     const baseRows = latestPerCase(await loadSide(baseStore, base));
     const headRows = latestPerCase(await loadSide(headStore, head));
     const keys = [...headRows.keys(), ...[...baseRows.keys()].filter((k) => !headRows.has(k))];
     const cases: CaseComparison[] = [];
-    for (const key of keys) cases.push(await compareRows(baseStore, headStore, baseRows.get(key), headRows.get(key), metric, resolved));
-    const runIds = (rows: Map<string, ResultRow>) => [...new Set([...rows.values()].map((r) => r.runId))].sort((a, b) => a - b);
+    for (const key of keys)
+      cases.push(await compareRows(baseStore, headStore, baseRows.get(key), headRows.get(key), metric, resolved));
+    const runIds = (rows: Map<string, ResultRow>) =>
+      [...new Set([...rows.values()].map((r) => r.runId))].sort((a, b) => a - b);
     return {
       base: { path: base.path, runId: base.runId ?? null, runIds: runIds(baseRows) },
       head: { path: head.path, runId: head.runId ?? null, runIds: runIds(headRows) },

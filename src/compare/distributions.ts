@@ -7,8 +7,8 @@ export function logGamma(x: number): number {
   if (!(x > 0)) throw new RangeError(`logGamma: x must be positive, got ${x}`);
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-    -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
   ];
   const z = x - 1;
   let sum = c[0]!;
@@ -50,7 +50,8 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
 
 /** The regularized incomplete beta function I_x(a, b) = P(Beta(a, b) ≤ x), for a, b > 0 and 0 ≤ x ≤ 1. */
 export function regularizedIncompleteBeta(x: number, a: number, b: number): number {
-  if (!(a > 0 && b > 0)) throw new RangeError(`regularizedIncompleteBeta: a and b must be positive, got a=${a}, b=${b}`);
+  if (!(a > 0 && b > 0))
+    throw new RangeError(`regularizedIncompleteBeta: a and b must be positive, got a=${a}, b=${b}`);
   if (!(x >= 0 && x <= 1)) throw new RangeError(`regularizedIncompleteBeta: x must be within [0, 1], got ${x}`);
   if (x === 0) return 0;
   if (x === 1) return 1;
@@ -63,15 +64,25 @@ export function regularizedIncompleteBeta(x: number, a: number, b: number): numb
 /** The q-quantile of the standard normal distribution (Acklam's rational approximation, relative error < 1.2e-9). */
 export function normalQuantile(q: number): number {
   if (!(q > 0 && q < 1)) throw new RangeError(`normalQuantile: q must be within (0, 1), got ${q}`);
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
+  ];
   const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (r: number) => (((((c[0]! * r + c[1]!) * r + c[2]!) * r + c[3]!) * r + c[4]!) * r + c[5]!) / ((((d[0]! * r + d[1]!) * r + d[2]!) * r + d[3]!) * r + 1);
+  const tail = (r: number) =>
+    (((((c[0]! * r + c[1]!) * r + c[2]!) * r + c[3]!) * r + c[4]!) * r + c[5]!) /
+    ((((d[0]! * r + d[1]!) * r + d[2]!) * r + d[3]!) * r + 1);
   if (q < 0.02425) return tail(Math.sqrt(-2 * Math.log(q)));
   if (q > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - q)));
   const r = (q - 0.5) ** 2;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * (q - 0.5)) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * (q - 0.5)) /
+    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
 }
 
 /** P(T ≤ t) for Student's t with `df` degrees of freedom, through the incomplete beta function. */
@@ -125,10 +136,12 @@ export interface ProportionInterval {
  * in the conservative sense: its coverage is at least the nominal level for every true rate.
  */
 export function clopperPearson(successes: number, trials: number, confidence = 0.95): ProportionInterval {
-  if (!Number.isInteger(trials) || trials < 1) throw new RangeError(`clopperPearson: trials must be a positive integer, got ${trials}`);
+  if (!Number.isInteger(trials) || trials < 1)
+    throw new RangeError(`clopperPearson: trials must be a positive integer, got ${trials}`);
   if (!Number.isInteger(successes) || successes < 0 || successes > trials)
     throw new RangeError(`clopperPearson: successes must be an integer within 0..${trials}, got ${successes}`);
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`clopperPearson: confidence must be within (0, 1), got ${confidence}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`clopperPearson: confidence must be within (0, 1), got ${confidence}`);
   const alpha = 1 - confidence;
   const low = successes === 0 ? 0 : betaQuantile(alpha / 2, successes, trials - successes + 1);
   const high = successes === trials ? 1 : betaQuantile(1 - alpha / 2, successes + 1, trials - successes);

@@ -3,10 +3,20 @@ import { table } from "../cli/format.js";
 import { equivalenceConfidence, type CaseComparison, type CaseVerdict, type CompareReport } from "./compare.js";
 
 /** What a reader must see first: regressions, then what could not be decided, then the rest. */
-const VERDICT_ORDER: CaseVerdict[] = ["regressed", "not-comparable", "inconclusive", "only-in-base", "improved", "only-in-head", "unchanged"];
+const VERDICT_ORDER: CaseVerdict[] = [
+  "regressed",
+  "not-comparable",
+  "inconclusive",
+  "only-in-base",
+  "improved",
+  "only-in-head",
+  "unchanged",
+];
 
 function ordered(cases: CaseComparison[]): CaseComparison[] {
-  return [...cases].sort((a, b) => VERDICT_ORDER.indexOf(a.verdict) - VERDICT_ORDER.indexOf(b.verdict) || (b.ratio ?? 0) - (a.ratio ?? 0));
+  return [...cases].sort(
+    (a, b) => VERDICT_ORDER.indexOf(a.verdict) - VERDICT_ORDER.indexOf(b.verdict) || (b.ratio ?? 0) - (a.ratio ?? 0),
+  );
 }
 
 /** Four significant digits, no exponent for everyday magnitudes. */
@@ -34,14 +44,21 @@ function formatChange(c: CaseComparison): string {
 function notes(c: CaseComparison): string {
   const parts: string[] = [];
   if (c.reason) parts.push(c.reason);
-  const flags = [...new Set([...(c.base?.flags ?? []).map((f) => `base ${f}`), ...(c.head?.flags ?? []).map((f) => `head ${f}`)])];
+  const flags = [
+    ...new Set([...(c.base?.flags ?? []).map((f) => `base ${f}`), ...(c.head?.flags ?? []).map((f) => `head ${f}`)]),
+  ];
   if (flags.length > 0) parts.push(`flags: ${flags.join(", ")}`);
   return parts.join("; ");
 }
 
 export function summaryLine(report: CompareReport): string {
   const s = report.summary;
-  const parts = [`${s.regressed} regressed`, `${s.improved} improved`, `${s.unchanged} unchanged`, `${s.inconclusive} inconclusive`];
+  const parts = [
+    `${s.regressed} regressed`,
+    `${s.improved} improved`,
+    `${s.unchanged} unchanged`,
+    `${s.inconclusive} inconclusive`,
+  ];
   if (s.notComparable) parts.push(`${s.notComparable} not comparable`);
   if (s.onlyInBase) parts.push(`${s.onlyInBase} only in base`);
   if (s.onlyInHead) parts.push(`${s.onlyInHead} only in head`);
@@ -54,7 +71,8 @@ function settingsLine(report: CompareReport): string {
 }
 
 function sideLine(label: string, side: CompareReport["base"]): string {
-  const runs = side.runIds.length === 0 ? "no results" : `run${side.runIds.length > 1 ? "s" : ""} ${side.runIds.join(", ")}`;
+  const runs =
+    side.runIds.length === 0 ? "no results" : `run${side.runIds.length > 1 ? "s" : ""} ${side.runIds.join(", ")}`;
   return `${label}: ${side.path} (${side.runId === null ? "latest result per case, " : ""}${runs})`;
 }
 
@@ -66,7 +84,10 @@ const escapeCell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, "
 /** A GitHub-flavoured markdown summary: one table row per case, regressions first. Plain text, no emoji. */
 export function toMarkdown(report: CompareReport): string {
   const s = report.summary;
-  const headline = s.regressed > 0 ? `**Regression: ${s.regressed} case(s) slower than the threshold**` : "No regression beyond the threshold";
+  const headline =
+    s.regressed > 0
+      ? `**Regression: ${s.regressed} case(s) slower than the threshold**`
+      : "No regression beyond the threshold";
   const lines = [
     `### effbench compare: ${summaryLine(report)}`,
     "",
@@ -92,7 +113,14 @@ export function toMarkdown(report: CompareReport): string {
   if (unchanged.length > MARKDOWN_UNFOLDED_UNCHANGED) {
     const rest = all.filter((c) => c.verdict !== "unchanged");
     if (rest.length > 0) lines.push(...header, ...rest.map(row), "");
-    lines.push(`<details><summary>${unchanged.length} unchanged case(s)</summary>`, "", ...header, ...unchanged.map(row), "", "</details>");
+    lines.push(
+      `<details><summary>${unchanged.length} unchanged case(s)</summary>`,
+      "",
+      ...header,
+      ...unchanged.map(row),
+      "",
+      "</details>",
+    );
   } else lines.push(...header, ...all.map(row));
   lines.push(
     "",
@@ -114,7 +142,17 @@ export function toText(report: CompareReport): string {
     formatCi(c),
     notes(c).slice(0, 120),
   ]);
-  return [sideLine("base", report.base), sideLine("head", report.head), settingsLine(report), "", table(header, rows), "", summaryLine(report)].join("\n") + "\n";
+  return (
+    [
+      sideLine("base", report.base),
+      sideLine("head", report.head),
+      settingsLine(report),
+      "",
+      table(header, rows),
+      "",
+      summaryLine(report),
+    ].join("\n") + "\n"
+  );
 }
 
 /** The report as JSON for machines: every number that could not be computed is null, never NaN or 0. */

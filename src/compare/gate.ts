@@ -55,7 +55,9 @@ export function drawIndices(n: number, count: number, rng: () => number): number
 export function runGateExperiment(pool: GatePool, kind: "A/A" | "A/B", options: GateExperimentOptions): GateExperiment {
   const { repeats, comparisons, threshold, seed } = options;
   if (pool.a.length < (kind === "A/A" ? 2 * repeats : repeats) || (kind === "A/B" && pool.b.length < repeats))
-    throw new RangeError(`the pool (${pool.a.length} A, ${pool.b.length} B processes) is too small for ${kind} draws of ${repeats} per side`);
+    throw new RangeError(
+      `the pool (${pool.a.length} A, ${pool.b.length} B processes) is too small for ${kind} draws of ${repeats} per side`,
+    );
   const rng = createRng(seed + (kind === "A/A" ? 0 : 1));
   const counts: Record<Verdict, number> = { regressed: 0, improved: 0, unchanged: 0, inconclusive: 0 };
   const ratios: number[] = [];
@@ -70,10 +72,15 @@ export function runGateExperiment(pool: GatePool, kind: "A/A" | "A/B", options: 
       base = drawIndices(pool.a.length, repeats, rng).map((i) => pool.a[i]!);
       head = drawIndices(pool.b.length, repeats, rng).map((i) => pool.b[i]!);
     }
-    const result = compareSamples(base, head, { threshold, resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples, seed: seed * 100_003 + k });
+    const result = compareSamples(base, head, {
+      threshold,
+      resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples,
+      seed: seed * 100_003 + k,
+    });
     counts[result.verdict]++;
     if (result.ratio !== null) ratios.push(result.ratio);
-    if (result.equivalenceLow !== null && result.equivalenceHigh !== null) halfWidths.push(Math.sqrt(result.equivalenceHigh / result.equivalenceLow) - 1);
+    if (result.equivalenceLow !== null && result.equivalenceHigh !== null)
+      halfWidths.push(Math.sqrt(result.equivalenceHigh / result.equivalenceLow) - 1);
   }
   return { kind, counts, ratios, halfWidths };
 }
@@ -88,16 +95,39 @@ export interface GateCheck {
 /** The acceptance checks, each rate with its exact 95% Clopper–Pearson interval. */
 export function gateChecks(aa: GateExperiment, ab: GateExperiment): GateCheck[] {
   const rate = (experiment: GateExperiment, verdict: Verdict) =>
-    clopperPearson(experiment.counts[verdict], Object.values(experiment.counts).reduce((sum, n) => sum + n, 0));
+    clopperPearson(
+      experiment.counts[verdict],
+      Object.values(experiment.counts).reduce((sum, n) => sum + n, 0),
+    );
   const falseAlarm = rate(aa, "regressed");
   const detection = rate(ab, "regressed");
   const aaInconclusive = rate(aa, "inconclusive");
   const abInconclusive = rate(ab, "inconclusive");
   const pct = (x: number) => `${x * 100}%`;
   return [
-    { name: "A/A false alarms (regressed)", interval: falseAlarm, rule: `95% upper bound ≤ ${pct(GATE_MAX_FALSE_ALARM)}`, pass: falseAlarm.high <= GATE_MAX_FALSE_ALARM },
-    { name: "A/B detections of the slowdown", interval: detection, rule: `95% lower bound ≥ ${pct(GATE_MIN_DETECTION)}`, pass: detection.low >= GATE_MIN_DETECTION },
-    { name: "A/A inconclusive", interval: aaInconclusive, rule: `≤ ${pct(GATE_MAX_INCONCLUSIVE)}`, pass: aaInconclusive.rate <= GATE_MAX_INCONCLUSIVE },
-    { name: "A/B inconclusive", interval: abInconclusive, rule: `≤ ${pct(GATE_MAX_INCONCLUSIVE)}`, pass: abInconclusive.rate <= GATE_MAX_INCONCLUSIVE },
+    {
+      name: "A/A false alarms (regressed)",
+      interval: falseAlarm,
+      rule: `95% upper bound ≤ ${pct(GATE_MAX_FALSE_ALARM)}`,
+      pass: falseAlarm.high <= GATE_MAX_FALSE_ALARM,
+    },
+    {
+      name: "A/B detections of the slowdown",
+      interval: detection,
+      rule: `95% lower bound ≥ ${pct(GATE_MIN_DETECTION)}`,
+      pass: detection.low >= GATE_MIN_DETECTION,
+    },
+    {
+      name: "A/A inconclusive",
+      interval: aaInconclusive,
+      rule: `≤ ${pct(GATE_MAX_INCONCLUSIVE)}`,
+      pass: aaInconclusive.rate <= GATE_MAX_INCONCLUSIVE,
+    },
+    {
+      name: "A/B inconclusive",
+      interval: abInconclusive,
+      rule: `≤ ${pct(GATE_MAX_INCONCLUSIVE)}`,
+      pass: abInconclusive.rate <= GATE_MAX_INCONCLUSIVE,
+    },
   ];
 }

@@ -3,16 +3,20 @@
 export const compareMessages = {
   onlyInHead: "only in head: a new case, nothing to compare against",
   onlyInBase: "only in base: the case was not run in head (removed, filtered out, or its shard is missing)",
-  notCompleted: (side: "base" | "head", status: string, reason: string | null) => `${side} result is ${status}${reason ? `: ${reason}` : ""}`,
+  notCompleted: (side: "base" | "head", status: string, reason: string | null) =>
+    `${side} result is ${status}${reason ? `: ${reason}` : ""}`,
   noSamples: (side: "base" | "head", metric: string, available: string[]) =>
     `${side} result has no "${metric}" samples${available.length > 0 ? ` (it has: ${available.join(", ")}) — pick one with --metric` : ""}`,
   tooFewProcesses: (base: number, head: number, needed: number) =>
     `${base} base / ${head} head process(es): at least ${needed} per side are needed to know the between-process variance — run the suite with protocol.repeats ≥ ${needed} (5 recommended)`,
-  unknownRun: (path: string, runId: number) => `${path}: no run with id ${runId} — list the runs with: sqlite3 ${path} "select id, started_at, suite_name from runs"`,
+  unknownRun: (path: string, runId: number) =>
+    `${path}: no run with id ${runId} — list the runs with: sqlite3 ${path} "select id, started_at, suite_name from runs"`,
   badThreshold: (text: string) => `--threshold: expected a relative change such as 5% or 0.05, got "${text}"`,
   badInteger: (option: string, text: string) => `${option}: expected a positive integer, got "${text}"`,
-  missingDatabases: "bench compare: missing the databases — bench compare <base.db> <head.db>, or bench compare <results.db> --base-run <id> --head-run <id>",
-  tooManyDatabases: (count: number) => `bench compare: expected one or two databases, got ${count} — bench compare <base.db> <head.db>`,
+  missingDatabases:
+    "bench compare: missing the databases — bench compare <base.db> <head.db>, or bench compare <results.db> --base-run <id> --head-run <id>",
+  tooManyDatabases: (count: number) =>
+    `bench compare: expected one or two databases, got ${count} — bench compare <base.db> <head.db>`,
   oneDatabaseNeedsRuns: (path: string, runs: number[]) =>
     `${path}: one database needs two runs to compare, and it has ${runs.length} with results${runs.length > 0 ? ` (${runs.join(", ")})` : ""} — pass a second database, or --base-run and --head-run`,
   sameRun: (runId: number) => `--base-run and --head-run are both run ${runId}: compare two different runs`,

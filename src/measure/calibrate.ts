@@ -43,7 +43,13 @@ export interface CalibrationResult {
   };
 }
 
-export const CALIBRATE_DEFAULTS = { threads: 1, gemmSize: 1024, gemmRuns: 10, copyBytes: 256 * 1024 * 1024, copyRuns: 8 } as const;
+export const CALIBRATE_DEFAULTS = {
+  threads: 1,
+  gemmSize: 1024,
+  gemmRuns: 10,
+  copyBytes: 256 * 1024 * 1024,
+  copyRuns: 8,
+} as const;
 
 /** MFU = achieved FLOP/s ÷ peak FLOP/s; null (with no guess) when either is missing. */
 export function mfu(achievedFlopsPerS: number | null, peakFlopsPerS: number | null): number | null {
@@ -132,14 +138,21 @@ for (let r = 0; r < runs; r++) {
 parentPort.postMessage(times);
 `;
 
-export async function calibrateMemory(threads: number, copyBytes: number, runs: number): Promise<CalibrationResult["memory"]> {
+export async function calibrateMemory(
+  threads: number,
+  copyBytes: number,
+  runs: number,
+): Promise<CalibrationResult["memory"]> {
   const barrier = new SharedArrayBuffer(4);
   const perWorker = await Promise.all(
     Array.from(
       { length: threads },
       () =>
         new Promise<number[]>((resolve, reject) => {
-          const worker = new Worker(COPY_WORKER, { eval: true, workerData: { bytes: copyBytes, runs, barrier, workers: threads } });
+          const worker = new Worker(COPY_WORKER, {
+            eval: true,
+            workerData: { bytes: copyBytes, runs, barrier, workers: threads },
+          });
           worker.once("message", (times: number[]) => {
             resolve(times);
             void worker.terminate();
@@ -149,7 +162,10 @@ export async function calibrateMemory(threads: number, copyBytes: number, runs: 
     ),
   );
   // A run's rate: every worker's read + write bytes over the slowest worker's time.
-  const rates = Array.from({ length: runs }, (_, r) => (2 * copyBytes * threads) / (Math.max(...perWorker.map((t) => t[r]!)) / 1000));
+  const rates = Array.from(
+    { length: runs },
+    (_, r) => (2 * copyBytes * threads) / (Math.max(...perWorker.map((t) => t[r]!)) / 1000),
+  );
   return {
     peakBytesPerS: Math.max(...rates),
     medianBytesPerS: median(rates),
@@ -162,7 +178,15 @@ export async function calibrateMemory(threads: number, copyBytes: number, runs: 
 /** Measures this machine's CPU peaks. Takes a few seconds; run it off any timed path. */
 export async function calibrate(options: CalibrateOptions = {}): Promise<CalibrationResult> {
   const threads = options.threads ?? CALIBRATE_DEFAULTS.threads;
-  const gemm = await calibrateGemm(threads, options.gemmSize ?? CALIBRATE_DEFAULTS.gemmSize, options.gemmRuns ?? CALIBRATE_DEFAULTS.gemmRuns);
-  const memory = await calibrateMemory(threads, options.copyBytes ?? CALIBRATE_DEFAULTS.copyBytes, options.copyRuns ?? CALIBRATE_DEFAULTS.copyRuns);
+  const gemm = await calibrateGemm(
+    threads,
+    options.gemmSize ?? CALIBRATE_DEFAULTS.gemmSize,
+    options.gemmRuns ?? CALIBRATE_DEFAULTS.gemmRuns,
+  );
+  const memory = await calibrateMemory(
+    threads,
+    options.copyBytes ?? CALIBRATE_DEFAULTS.copyBytes,
+    options.copyRuns ?? CALIBRATE_DEFAULTS.copyRuns,
+  );
   return { device: "cpu", cpuModel: cpus()[0]?.model ?? "unknown", threads, gemm, memory };
 }

@@ -111,7 +111,10 @@ export function counterUpdatePeriodMs(timesMs: ArrayLike<number>, counter: Array
     previous = v;
   }
   if (changes.length < 2) return null;
-  const gaps = changes.slice(1).map((t, i) => t - changes[i]!).sort((a, b) => a - b);
+  const gaps = changes
+    .slice(1)
+    .map((t, i) => t - changes[i]!)
+    .sort((a, b) => a - b);
   return gaps[Math.floor((gaps.length - 1) * UPDATE_PERIOD_PERCENTILE)]!;
 }
 
@@ -152,7 +155,8 @@ export function energyFromCounter(
   const windowMs = window.endMs - window.startMs;
   const start = valueAt(timesMs, cumulative, window.startMs);
   const end = valueAt(timesMs, cumulative, window.endMs);
-  if (start === null || end === null) return { energyJ: null, reason: "the energy counter's samples do not cover the measure window" };
+  if (start === null || end === null)
+    return { energyJ: null, reason: "the energy counter's samples do not cover the measure window" };
   const updatePeriodMs = counterUpdatePeriodMs(timesMs, cumulative);
   if (end === start) {
     return {
@@ -174,7 +178,11 @@ export function energyFromCounter(
 }
 
 /** Fallback energy: power (W) integrated over the window (trapezoid), flagged by the caller. */
-export function energyFromPower(timesMs: ArrayLike<number>, powerW: ArrayLike<number>, window: TimeWindow): EnergyResult {
+export function energyFromPower(
+  timesMs: ArrayLike<number>,
+  powerW: ArrayLike<number>,
+  window: TimeWindow,
+): EnergyResult {
   const windowMs = window.endMs - window.startMs;
   const { integral, coveredMs } = integrate(timesMs, powerW, window);
   if (coveredMs < windowMs * 0.9) return { energyJ: null, reason: "the power samples do not cover the measure window" };

@@ -20,7 +20,9 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
   const bootstrap = { resamples: c.protocol.bootstrapResamples, seed: c.protocol.seed };
 
   for (const name of new Set(outcomes.flatMap((o) => o.series.map((s) => s.metric)))) {
-    const processes = outcomes.map((o) => o.series.find((s) => s.metric === name)?.values ?? []).filter((v) => v.length > 0);
+    const processes = outcomes
+      .map((o) => o.series.find((s) => s.metric === name)?.values ?? [])
+      .filter((v) => v.length > 0);
     if (processes.length === 0) continue;
     const unit = outcomes.flatMap((o) => o.series).find((s) => s.metric === name)!.unit;
     const base = name.replace(/_(ms|us|s)$/, "");
@@ -42,8 +44,19 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
     // A scenario that processes no tokens (merge, adapter swap) has no throughput: null with the reason, never 0.
     metrics.push(
       tokens > 0
-        ? { name: "tokens_per_s", value: perSecond(tokens, p50.value), unit: "tok/s", ciLow: perSecond(tokens, p50.ciHigh), ciHigh: perSecond(tokens, p50.ciLow) }
-        : { name: "tokens_per_s", value: null, unit: "tok/s", reason: `the ${c.scenario} scenario processes no tokens per iteration` },
+        ? {
+            name: "tokens_per_s",
+            value: perSecond(tokens, p50.value),
+            unit: "tok/s",
+            ciLow: perSecond(tokens, p50.ciHigh),
+            ciHigh: perSecond(tokens, p50.ciLow),
+          }
+        : {
+            name: "tokens_per_s",
+            value: null,
+            unit: "tok/s",
+            reason: `the ${c.scenario} scenario processes no tokens per iteration`,
+          },
     );
     metrics.push({
       name: "samples_per_s",
@@ -59,7 +72,13 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
     const values = found.map((s) => s.value).filter((v): v is number => v !== null);
     const { unit, label } = found[0]!;
     if (values.length === 0) {
-      metrics.push({ name, value: null, unit, label, reason: found.find((s) => s.reason)?.reason ?? "not measured by the runner" });
+      metrics.push({
+        name,
+        value: null,
+        unit,
+        label,
+        reason: found.find((s) => s.reason)?.reason ?? "not measured by the runner",
+      });
       continue;
     }
     // Peaks take the worst repeat; other scalars the mean over repeats.

@@ -2,7 +2,15 @@
 // memory, PCU, energy (counter difference; integrated power as a flagged fallback), J/token, AEC, the CPU
 // analogues, and the validity flags the samples raise. Unavailable ⇒ null with the reason, never 0.
 import type { ScalarMeasure } from "../../runners/runner.js";
-import { energyFromCounter, energyFromPower, timeAverage, valueAt, valuesIn, type EnergyResult, type TimeWindow } from "./energy.js";
+import {
+  energyFromCounter,
+  energyFromPower,
+  timeAverage,
+  valueAt,
+  valuesIn,
+  type EnergyResult,
+  type TimeWindow,
+} from "./energy.js";
 import type { SamplerTrace } from "./sampler.js";
 
 /** A metric from the samples; `label` says how to read it (e.g. that PCU is a duty cycle). */
@@ -86,7 +94,11 @@ const METRIC_UNITS: [string, string][] = [
 ];
 const unitOf = new Map(METRIC_UNITS);
 
-export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options: SamplerMetricsOptions = {}): SamplerMetricsResult {
+export function samplerMetrics(
+  trace: SamplerTrace,
+  window: TimeWindow,
+  options: SamplerMetricsOptions = {},
+): SamplerMetricsResult {
   const metrics: SamplerMetric[] = [];
   const validity: SamplerValidity[] = [];
   const t = trace.timestampsMs;
@@ -105,22 +117,33 @@ export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options:
   };
   const notCovered = "the sampler's rows do not cover the measure window";
 
-  if (trace.droppedRows > 0) validity.push({ flag: "sampler-dropped-rows", detail: `${trace.droppedRows} sampler rows were overwritten before being read` });
+  if (trace.droppedRows > 0)
+    validity.push({
+      flag: "sampler-dropped-rows",
+      detail: `${trace.droppedRows} sampler rows were overwritten before being read`,
+    });
 
   // CPU side.
   const rss = trace.columns.rss_bytes;
   const hwm = trace.columns.hwm_bytes;
   const noProc = why("proc") ?? "the sampler watched no process";
   if (rss) {
-    put("cpu_rss_avg_bytes", timeAverage(t, rss, window), { reason: notCovered, label: `${CPU_ANALOGUE_LABEL}, time-averaged` });
+    put("cpu_rss_avg_bytes", timeAverage(t, rss, window), {
+      reason: notCovered,
+      label: `${CPU_ANALOGUE_LABEL}, time-averaged`,
+    });
     // VmHWM is a running peak (since start or the last resetPeakRss), so its value at the window's end covers
     // spikes between samples; the sampled RSS is a lower bound when VmHWM is missing.
     const peaks = [...valuesIn(t, hwm ?? rss, window), ...valuesIn(t, rss, window)];
-    put("cpu_rss_peak_bytes", peaks.length ? Math.max(...peaks) : null, { reason: notCovered, label: `${CPU_ANALOGUE_LABEL}, peak (VmHWM)` });
+    put("cpu_rss_peak_bytes", peaks.length ? Math.max(...peaks) : null, {
+      reason: notCovered,
+      label: `${CPU_ANALOGUE_LABEL}, peak (VmHWM)`,
+    });
     const cpuMs = trace.columns.cpu_time_ms ? delta(trace.columns.cpu_time_ms) : null;
     put("cpu_utilization_cores", cpuMs === null || windowMs <= 0 ? null : cpuMs / windowMs, { reason: notCovered });
   } else {
-    for (const name of ["cpu_rss_avg_bytes", "cpu_rss_peak_bytes", "cpu_utilization_cores"]) put(name, null, { reason: noProc });
+    for (const name of ["cpu_rss_avg_bytes", "cpu_rss_peak_bytes", "cpu_utilization_cores"])
+      put(name, null, { reason: noProc });
   }
   const perfReason = why("perf", "proc") ?? "perf counters were not sampled";
   for (const [name, column, scale] of [
@@ -168,11 +191,19 @@ export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options:
     return vs.length ? Math.max(...vs) : null;
   };
 
-  put("gpu_amu_bytes", sumOver((k) => (col(k, "memory_used_bytes") ? timeAverage(t, col(k, "memory_used_bytes")!, window) : null)), {
-    reason: reasonOf("memory_used_bytes"),
-    label: "AMU: time-averaged device memory in use (EfficientLLM)",
-  });
-  put("gpu_memory_peak_bytes", sumOver((k) => maxIn(col(k, "memory_used_bytes"))), { reason: reasonOf("memory_used_bytes") });
+  put(
+    "gpu_amu_bytes",
+    sumOver((k) => (col(k, "memory_used_bytes") ? timeAverage(t, col(k, "memory_used_bytes")!, window) : null)),
+    {
+      reason: reasonOf("memory_used_bytes"),
+      label: "AMU: time-averaged device memory in use (EfficientLLM)",
+    },
+  );
+  put(
+    "gpu_memory_peak_bytes",
+    sumOver((k) => maxIn(col(k, "memory_used_bytes"))),
+    { reason: reasonOf("memory_used_bytes") },
+  );
 
   // Per-process memory; NVML lists host PIDs, so in another PID namespace none of ours match: device memory then.
   let fromDevice: string[] = [];
@@ -188,21 +219,40 @@ export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options:
     return col(k, "memory_used_bytes");
   });
   if (fromDevice.length > 0) validity.push({ flag: "process-memory-from-device", detail: fromDevice.join("; ") });
-  const processLabel = fromDevice.length ? `device memory (fallback): ${fromDevice.join("; ")}` : "per-process memory from NVML";
-  put("gpu_process_memory_avg_bytes", sumOver((k) => (processSeries[k] ? timeAverage(t, processSeries[k]!, window) : null)), {
-    reason: reasonOf("memory_used_bytes"),
-    label: processLabel,
-  });
-  put("gpu_process_memory_peak_bytes", sumOver((k) => maxIn(processSeries[k])), { reason: reasonOf("memory_used_bytes"), label: processLabel });
+  const processLabel = fromDevice.length
+    ? `device memory (fallback): ${fromDevice.join("; ")}`
+    : "per-process memory from NVML";
+  put(
+    "gpu_process_memory_avg_bytes",
+    sumOver((k) => (processSeries[k] ? timeAverage(t, processSeries[k]!, window) : null)),
+    {
+      reason: reasonOf("memory_used_bytes"),
+      label: processLabel,
+    },
+  );
+  put(
+    "gpu_process_memory_peak_bytes",
+    sumOver((k) => maxIn(processSeries[k])),
+    { reason: reasonOf("memory_used_bytes"), label: processLabel },
+  );
 
-  put("gpu_pcu_pct", meanOver((k) => (col(k, "utilization_gpu_pct") ? timeAverage(t, col(k, "utilization_gpu_pct")!, window) : null)), {
-    reason: reasonOf("utilization_gpu_pct"),
-    label: PCU_LABEL,
-  });
+  put(
+    "gpu_pcu_pct",
+    meanOver((k) => (col(k, "utilization_gpu_pct") ? timeAverage(t, col(k, "utilization_gpu_pct")!, window) : null)),
+    {
+      reason: reasonOf("utilization_gpu_pct"),
+      label: PCU_LABEL,
+    },
+  );
   put(
     "gpu_memory_utilization_pct",
-    meanOver((k) => (col(k, "utilization_memory_pct") ? timeAverage(t, col(k, "utilization_memory_pct")!, window) : null)),
-    { reason: reasonOf("utilization_memory_pct"), label: "mean NVML utilization.memory (share of time memory was read or written)" },
+    meanOver((k) =>
+      col(k, "utilization_memory_pct") ? timeAverage(t, col(k, "utilization_memory_pct")!, window) : null,
+    ),
+    {
+      reason: reasonOf("utilization_memory_pct"),
+      label: "mean NVML utilization.memory (share of time memory was read or written)",
+    },
   );
 
   // Energy: the counter where every device has one, else integrated power (flagged).
@@ -213,8 +263,16 @@ export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options:
       if (e.energyJ !== null || !col(k, "power_mw")) return e;
     }
     const power = col(k, "power_mw");
-    if (!power) return { energyJ: null, reason: `${trace.unavailable[`gpu${k}.energy_mj`] ?? "no energy counter"}; ${trace.unavailable[`gpu${k}.power_mw`] ?? "no power reading"}` };
-    return energyFromPower(t, Float64Array.from(power, (mw) => mw / 1000), window);
+    if (!power)
+      return {
+        energyJ: null,
+        reason: `${trace.unavailable[`gpu${k}.energy_mj`] ?? "no energy counter"}; ${trace.unavailable[`gpu${k}.power_mw`] ?? "no power reading"}`,
+      };
+    return energyFromPower(
+      t,
+      Float64Array.from(power, (mw) => mw / 1000),
+      window,
+    );
   });
   const failed = perDevice.find((e): e is Extract<EnergyResult, { energyJ: null }> => e.energyJ === null);
   if (failed) {
@@ -246,17 +304,29 @@ export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options:
     );
   }
 
-  put("gpu_sm_clock_mhz", meanOver((k) => (col(k, "sm_clock_mhz") ? timeAverage(t, col(k, "sm_clock_mhz")!, window) : null)), {
-    reason: reasonOf("sm_clock_mhz"),
-  });
-  put("gpu_temperature_max_c", (() => {
-    const maxima = trace.devices.map((_, k) => maxIn(col(k, "temperature_c")));
-    return maxima.some((m) => m === null) ? null : Math.max(...(maxima as number[]));
-  })(), { reason: reasonOf("temperature_c") });
-  put("gpu_power_limit_w", (() => {
-    const limit = sumOver((k) => maxIn(col(k, "power_limit_mw")));
-    return limit === null ? null : limit / 1000;
-  })(), { reason: reasonOf("power_limit_mw") });
+  put(
+    "gpu_sm_clock_mhz",
+    meanOver((k) => (col(k, "sm_clock_mhz") ? timeAverage(t, col(k, "sm_clock_mhz")!, window) : null)),
+    {
+      reason: reasonOf("sm_clock_mhz"),
+    },
+  );
+  put(
+    "gpu_temperature_max_c",
+    (() => {
+      const maxima = trace.devices.map((_, k) => maxIn(col(k, "temperature_c")));
+      return maxima.some((m) => m === null) ? null : Math.max(...(maxima as number[]));
+    })(),
+    { reason: reasonOf("temperature_c") },
+  );
+  put(
+    "gpu_power_limit_w",
+    (() => {
+      const limit = sumOver((k) => maxIn(col(k, "power_limit_mw")));
+      return limit === null ? null : limit / 1000;
+    })(),
+    { reason: reasonOf("power_limit_mw") },
+  );
 
   // Validity from the samples inside the window.
   trace.devices.forEach((device, k) => {
@@ -266,17 +336,29 @@ export function samplerMetrics(trace: SamplerTrace, window: TimeWindow, options:
       const lo = Math.min(...vs);
       const hi = Math.max(...vs);
       if (hi > 0 && (hi - lo) / hi > CLOCK_CHANGE_TOLERANCE)
-        validity.push({ flag: "clocks-changed", detail: `${device.uuid} ${clock.replace("_mhz", "")} moved between ${lo} and ${hi} MHz` });
+        validity.push({
+          flag: "clocks-changed",
+          detail: `${device.uuid} ${clock.replace("_mhz", "")} moved between ${lo} and ${hi} MHz`,
+        });
     }
     const limits = col(k, "power_limit_mw") ? valuesIn(t, col(k, "power_limit_mw")!, window) : [];
     if (limits.length > 1 && Math.min(...limits) !== Math.max(...limits))
-      validity.push({ flag: "power-limit-changed", detail: `${device.uuid} power limit moved between ${Math.min(...limits) / 1000} and ${Math.max(...limits) / 1000} W` });
+      validity.push({
+        flag: "power-limit-changed",
+        detail: `${device.uuid} power limit moved between ${Math.min(...limits) / 1000} and ${Math.max(...limits) / 1000} W`,
+      });
     const reasons = col(k, "clock_event_reasons") ? valuesIn(t, col(k, "clock_event_reasons")!, window) : [];
     const seen = reasons.reduce((acc, r) => acc | r, 0);
     if (seen & THERMAL_REASONS)
-      validity.push({ flag: "thermal-throttle", detail: `${device.uuid} reported thermal slowdown (clock event reasons 0x${seen.toString(16)})` });
+      validity.push({
+        flag: "thermal-throttle",
+        detail: `${device.uuid} reported thermal slowdown (clock event reasons 0x${seen.toString(16)})`,
+      });
     if (seen & CLOCK_EVENT_REASONS.swPowerCap)
-      validity.push({ flag: "power-capped", detail: `${device.uuid} was held at its power cap (clock event reasons 0x${seen.toString(16)})` });
+      validity.push({
+        flag: "power-capped",
+        detail: `${device.uuid} was held at its power cap (clock event reasons 0x${seen.toString(16)})`,
+      });
   });
   return { metrics, validity };
 }
@@ -289,15 +371,24 @@ function putEnergy(
   validity: SamplerValidity[],
 ): void {
   if (e.energyJ === null) {
-    for (const name of [`${side}_energy_j`, `${side}_energy_j_per_token`, `${side}_power_avg_w`]) put(name, null, { reason: e.reason });
+    for (const name of [`${side}_energy_j`, `${side}_energy_j_per_token`, `${side}_power_avg_w`])
+      put(name, null, { reason: e.reason });
     return;
   }
-  const source = side === "cpu" ? "RAPL package energy counter" : e.source === "counter" ? "NVML total-energy counter" : "NVML power integrated";
+  const source =
+    side === "cpu"
+      ? "RAPL package energy counter"
+      : e.source === "counter"
+        ? "NVML total-energy counter"
+        : "NVML power integrated";
   if (e.tooShort) validity.push({ flag: "energy-window-too-short", detail: `${side}: ${e.detail}` });
   put(`${side}_energy_j`, e.energyJ, { label: `${source} over the measure window` });
-  put(`${side}_energy_j_per_token`, tokens && tokens > 0 ? e.energyJ / tokens : null, { reason: "the number of tokens in the window is unknown" });
+  put(`${side}_energy_j_per_token`, tokens && tokens > 0 ? e.energyJ / tokens : null, {
+    reason: "the number of tokens in the window is unknown",
+  });
   put(`${side}_power_avg_w`, e.windowMs > 0 ? (e.energyJ * 1000) / e.windowMs : null, {
     reason: "empty window",
-    label: side === "gpu" ? "AEC: average power over the window (EfficientLLM)" : "average package power over the window",
+    label:
+      side === "gpu" ? "AEC: average power over the window (EfficientLLM)" : "average package power over the window",
   });
 }

@@ -20,8 +20,7 @@ export interface NvmlDeviceInfo {
 }
 
 export type NvmlProbe =
-  | { ok: true; libPath: string; driverVersion?: string; devices: NvmlDeviceInfo[] }
-  | { ok: false; reason: string };
+  { ok: true; libPath: string; driverVersion?: string; devices: NvmlDeviceInfo[] } | { ok: false; reason: string };
 
 interface NativeStartInfo {
   samplerTid: number;
@@ -59,7 +58,8 @@ export interface NativeAddon {
   nvmlProbe(libPath?: string): NvmlProbe;
 }
 
-export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string; triedPaths: string[] };
+export type AddonLoad =
+  { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string; triedPaths: string[] };
 
 let cached: AddonLoad | undefined;
 
@@ -281,7 +281,10 @@ export function selectDeviceUuids(
       match = found.length === 1 ? found[0] : undefined;
     }
     if (!match) {
-      return { uuids, note: `CUDA_VISIBLE_DEVICES entry "${raw}" matches no single NVML device; it and later entries are ignored, as CUDA does` };
+      return {
+        uuids,
+        note: `CUDA_VISIBLE_DEVICES entry "${raw}" matches no single NVML device; it and later entries are ignored, as CUDA does`,
+      };
     }
     if (!uuids.includes(match.uuid)) uuids.push(match.uuid);
   }

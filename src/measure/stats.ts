@@ -175,7 +175,10 @@ class HierarchicalSampler {
   private readonly pooled: number[] = [];
   private total = 0;
 
-  constructor(processes: number[][], private readonly rng: () => number) {
+  constructor(
+    processes: number[][],
+    private readonly rng: () => number,
+  ) {
     const nonEmpty = processes.filter((p) => p.length > 0);
     const all = nonEmpty.flat();
     const order = Array.from(all.keys()).sort((i, j) => all[i] - all[j]);
@@ -241,7 +244,8 @@ class HierarchicalSampler {
     if (p !== undefined) return this.percentileOfCounts(total, p);
     if (statistic === mean) {
       let sum = 0;
-      for (let rank = 0; rank < this.counts.length; rank++) if (this.counts[rank] !== 0) sum += this.counts[rank] * this.sorted[rank];
+      for (let rank = 0; rank < this.counts.length; rank++)
+        if (this.counts[rank] !== 0) sum += this.counts[rank] * this.sorted[rank];
       return sum / total;
     }
     // Counts lose the order of the draws, which no statistic of an iid resample may depend on. Expanded afresh
@@ -259,7 +263,8 @@ class HierarchicalSampler {
 
 function checkOptions(options: BootstrapOptions): number {
   const confidence = options.confidence ?? 0.95;
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`bootstrap: confidence must be within (0, 1), got ${confidence}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`bootstrap: confidence must be within (0, 1), got ${confidence}`);
   if (!Number.isInteger(options.resamples) || options.resamples < 1)
     throw new RangeError(`bootstrap: resamples must be a positive integer, got ${options.resamples}`);
   return confidence;
@@ -275,7 +280,11 @@ function interval(estimate: number, draws: Float64Array, confidence: number): Co
  * Seeded hierarchical bootstrap of `statistic` over per-process samples, with a percentile CI. The statistic
  * receives a reused array: it must not keep it. Empty processes are ignored; no data at all gives NaN.
  */
-export function hierarchicalBootstrap(processes: number[][], statistic: Statistic, options: BootstrapOptions): ConfidenceInterval {
+export function hierarchicalBootstrap(
+  processes: number[][],
+  statistic: Statistic,
+  options: BootstrapOptions,
+): ConfidenceInterval {
   const confidence = checkOptions(options);
   const sampler = new HierarchicalSampler(processes, createRng(options.seed));
   if (sampler.empty) return { estimate: NaN, low: NaN, high: NaN };
@@ -337,7 +346,8 @@ export function ratioOfMediansCI(a: number[][], b: number[][], options: Bootstra
   if (samplerA.empty || samplerB.empty) return { ratio: NaN, low: NaN, high: NaN };
   const ratio = median(a.flat()) / median(b.flat());
   const draws = new Float64Array(options.resamples);
-  for (let r = 0; r < options.resamples; r++) draws[r] = samplerA.sample(medianStatistic) / samplerB.sample(medianStatistic);
+  for (let r = 0; r < options.resamples; r++)
+    draws[r] = samplerA.sample(medianStatistic) / samplerB.sample(medianStatistic);
   const ci = interval(ratio, draws, confidence);
   return { ratio, low: ci.low, high: ci.high };
 }

@@ -88,13 +88,18 @@ export function validityFlags(input: ValidityInput): ValidityRecord[] {
   const betweenCv = cv(medians);
   // A repeat whose median is off (between-process variance) is unstable even when each repeat is steady.
   if ((Number.isFinite(robust) && robust > unstableCv) || (Number.isFinite(betweenCv) && betweenCv > unstableCv)) {
-    const perRepeat = input.processes.map((p) => robustCv(p)).filter(Number.isFinite).map(format);
+    const perRepeat = input.processes
+      .map((p) => robustCv(p))
+      .filter(Number.isFinite)
+      .map(format);
     flags.push({
       flag: "unstable",
       detail:
         `robust coefficient of variation (1.4826·MAD/median) ${format(robust)} over ${all.length} iterations exceeds ${unstableCv}` +
         (perRepeat.length > 0 ? ` (within repeats: ${perRepeat.join(", ")}` : " (") +
-        (Number.isFinite(betweenCv) ? `; between repeat medians: ${format(betweenCv)}; classic CV ${format(cv(all))})` : ")"),
+        (Number.isFinite(betweenCv)
+          ? `; between repeat medians: ${format(betweenCv)}; classic CV ${format(cv(all))})`
+          : ")"),
     });
   }
 
@@ -113,7 +118,8 @@ export function validityFlags(input: ValidityInput): ValidityRecord[] {
     if (p.length === 0) return;
     const reported = input.measureWindowsMs?.[index];
     const windowMs = reported ?? p.reduce((a, b) => a + b, 0);
-    if (windowMs < input.protocol.minMeasureMs) short.push(`${label(index)} measured ${reported == null ? "≈" : ""}${format(windowMs)} ms`);
+    if (windowMs < input.protocol.minMeasureMs)
+      short.push(`${label(index)} measured ${reported == null ? "≈" : ""}${format(windowMs)} ms`);
   });
   if (short.length > 0)
     flags.push({
@@ -129,7 +135,9 @@ export function validityFlags(input: ValidityInput): ValidityRecord[] {
  * per-process medians over the mean squared standard error of a median (≈ 1.2533·sd/√n for near-normal noise).
  * About 1 when processes differ only by chance; undefined below two processes with two iterations each.
  */
-export function betweenProcessSpread(processes: number[][]): { processes: number; medianCv: number; varianceRatio: number } | undefined {
+export function betweenProcessSpread(
+  processes: number[][],
+): { processes: number; medianCv: number; varianceRatio: number } | undefined {
   const usable = processes.filter((p) => p.length >= 2);
   if (usable.length < 2) return undefined;
   const medians = usable.map((p) => median(p));

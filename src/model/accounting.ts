@@ -95,10 +95,18 @@ export function prefillFlopsPerSequence(model: ModelConfig, promptTokens: number
 }
 
 /** Bytes one decode step must move at least: all weights once, the batch's embedding rows, the KV cache. */
-export function bytesPerDecodeStep(model: ModelConfig, contextTokens: number, batch = 1, bytesPerWeight = FP32_BYTES, bytesPerCacheValue = FP32_BYTES): number {
+export function bytesPerDecodeStep(
+  model: ModelConfig,
+  contextTokens: number,
+  batch = 1,
+  bytesPerWeight = FP32_BYTES,
+  bytesPerCacheValue = FP32_BYTES,
+): number {
   const a = accountModel(model);
   const dims = dimensionsOf(model);
-  const weightsRead = (a.layerLinearParams + a.lmHeadMatmulParams + a.normParams + a.biasParams) * bytesPerWeight + batch * dims.hidden * bytesPerWeight;
+  const weightsRead =
+    (a.layerLinearParams + a.lmHeadMatmulParams + a.normParams + a.biasParams) * bytesPerWeight +
+    batch * dims.hidden * bytesPerWeight;
   const cacheRead = batch * a.kvCacheValuesPerToken * contextTokens * bytesPerCacheValue;
   return weightsRead + cacheRead;
 }

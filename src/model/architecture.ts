@@ -21,7 +21,8 @@ export interface Dimensions {
 export function dimensionsOf(model: ModelConfig): Dimensions {
   const kvHeads = model.kvHeads ?? model.heads;
   const headDim = model.headDim ?? model.hidden / model.heads;
-  if (!Number.isInteger(headDim)) throw new Error(`hidden (${model.hidden}) is not divisible by heads (${model.heads}); set headDim`);
+  if (!Number.isInteger(headDim))
+    throw new Error(`hidden (${model.hidden}) is not divisible by heads (${model.heads}); set headDim`);
   if (headDim % 2 !== 0) throw new Error(`headDim (${headDim}) must be even for rotary embeddings`);
   return {
     hidden: model.hidden,
@@ -91,7 +92,8 @@ export function denseTensorShapes(model: ModelConfig): Map<string, number[]> {
   for (let layer = 0; layer < dims.layers; layer++) {
     shapes.set(`${layerPrefix(layer)}.input_layernorm.weight`, [dims.hidden]);
     for (const projection of PROJECTIONS) {
-      if (projection === "gate_proj") shapes.set(`${layerPrefix(layer)}.post_attention_layernorm.weight`, [dims.hidden]);
+      if (projection === "gate_proj")
+        shapes.set(`${layerPrefix(layer)}.post_attention_layernorm.weight`, [dims.hidden]);
       const shape = projectionShape(dims, projection);
       shapes.set(`${projectionModule(layer, projection)}.weight`, shape);
       if (projectionHasBias(model, projection)) shapes.set(`${projectionModule(layer, projection)}.bias`, [shape[0]]);
@@ -107,7 +109,10 @@ export function denseTensorShapes(model: ModelConfig): Map<string, number[]> {
  * float32: inv_freq = 1 / θ^(2i/d), angle = position · inv_freq (one float32 product), so that ORT,
  * the reference and torch see the same angles. Values are returned in float64 holding float32 numbers.
  */
-export function rotaryTables(model: ModelConfig, positions: number): { cos: Float64Array; sin: Float64Array; half: number } {
+export function rotaryTables(
+  model: ModelConfig,
+  positions: number,
+): { cos: Float64Array; sin: Float64Array; half: number } {
   const { headDim } = dimensionsOf(model);
   const half = headDim / 2;
   const f = Math.fround;

@@ -26,14 +26,30 @@ export function caseAccountingMetrics(c: Case): MetricRecord[] {
   ];
   if (c.scenario === "prefill") {
     const tokens = batch * promptTokens;
-    metrics.push({ name: "flops_per_iteration", value: batch * prefillFlopsPerSequence(c.model, promptTokens) + tokens * a.extraFlopsPerToken + a.extraFlopsPerForward, unit: "FLOP", label: "analytic: 2·matmul params per token + causal attention (+ adapter paths); lm_head on the last position" });
+    metrics.push({
+      name: "flops_per_iteration",
+      value:
+        batch * prefillFlopsPerSequence(c.model, promptTokens) + tokens * a.extraFlopsPerToken + a.extraFlopsPerForward,
+      unit: "FLOP",
+      label: "analytic: 2·matmul params per token + causal attention (+ adapter paths); lm_head on the last position",
+    });
   } else if (c.scenario === "decode") {
-    metrics.push({ name: "flops_per_iteration", value: batch * (decodeFlopsPerToken(c.model, promptTokens) + a.extraFlopsPerToken) + a.extraFlopsPerForward, unit: "FLOP", label: "analytic: one token per sequence at context promptTokens (+ adapter paths)" });
+    metrics.push({
+      name: "flops_per_iteration",
+      value: batch * (decodeFlopsPerToken(c.model, promptTokens) + a.extraFlopsPerToken) + a.extraFlopsPerForward,
+      unit: "FLOP",
+      label: "analytic: one token per sequence at context promptTokens (+ adapter paths)",
+    });
     const base = bytesPerDecodeStep(c.model, promptTokens, batch);
     const fp32Weights = bytesPerDecodeStep(c.model, 0, 0);
     // Weights as stored by the technique: scale the fp32 weight traffic by the stored/fp32 ratio of the whole model.
     const weightRatio = a.weightBytes / baseAccounting(c.model).weightBytes;
-    metrics.push({ name: "bytes_per_iteration", value: base - fp32Weights + fp32Weights * weightRatio, unit: "B", label: "analytic minimum: weights once (as stored) + KV cache read" });
+    metrics.push({
+      name: "bytes_per_iteration",
+      value: base - fp32Weights + fp32Weights * weightRatio,
+      unit: "B",
+      label: "analytic minimum: weights once (as stored) + KV cache read",
+    });
   }
   return metrics;
 }

@@ -30,27 +30,46 @@ export function caseIr(c: Case): ModelIr {
   const ir = buildModelIr(c.model, caseBaseWeights(c));
   const technique = getTechnique(c.technique.kind);
   if (c.technique.kind === "base") return ir;
-  if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`);
+  if (!technique.rewriteIr)
+    throw new Error(`technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`);
   return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
 }
 
 export function buildCaseOnnx(c: Case): CaseOnnx {
-  if (c.scenario !== "prefill" && c.scenario !== "decode") throw new Error(`the ONNX model covers prefill and decode, not ${c.scenario}`);
+  if (c.scenario !== "prefill" && c.scenario !== "decode")
+    throw new Error(`the ONNX model covers prefill and decode, not ${c.scenario}`);
   const ir = caseIr(c);
   // The decode graph does not output the concatenated cache: the runner feeds the same past every
   // iteration, and fetching presents would time a copy of the whole cache into JS (DESIGN.md §4).
-  const built = buildOnnxModel(c.model, { scenario: c.scenario, ir, batch: c.workload.batch, promptTokens: c.workload.promptTokens, presentOutputs: false, routingOutputs: c.model.moe !== undefined || moleRouterExperts(c.technique, c.model) !== undefined });
+  const built = buildOnnxModel(c.model, {
+    scenario: c.scenario,
+    ir,
+    batch: c.workload.batch,
+    promptTokens: c.workload.promptTokens,
+    presentOutputs: false,
+    routingOutputs: c.model.moe !== undefined || moleRouterExperts(c.technique, c.model) !== undefined,
+  });
   return {
     bytes: built.bytes,
     inputs: built.inputSpecs,
     outputs: built.outputs,
     settings: {
-      graph: c.scenario === "decode" ? "decode: one token per sequence, KV cache as inputs (concatenated in-graph), last logits" : "prefill: causal, last-position logits",
+      graph:
+        c.scenario === "decode"
+          ? "decode: one token per sequence, KV cache as inputs (concatenated in-graph), last logits"
+          : "prefill: causal, last-position logits",
       weightsDtype: "float32",
       technique: getTechnique(c.technique.kind).label(c.technique),
       techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
-      weightsSource: c.model.checkpoint ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32", notes: checkpointNotes(c.model) } : { synthesized: c.model.weights },
-      ...(c.model.moe ? { moeCompute: "sparse: an If per expert, only experts with routed tokens run, each on its tokens, reading its own weights in place" } : {}),
+      weightsSource: c.model.checkpoint
+        ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32", notes: checkpointNotes(c.model) }
+        : { synthesized: c.model.weights },
+      ...(c.model.moe
+        ? {
+            moeCompute:
+              "sparse: an If per expert, only experts with routed tokens run, each on its tokens, reading its own weights in place",
+          }
+        : {}),
     },
     // graphFileBytes: the .onnx file alone — with external data (over ~1.8 GiB) the weights are in a side file, so
     // initializerBytes (every initialiser, wherever stored) is the model's size.

@@ -21,7 +21,12 @@ export const SAFETENSORS_INDEX_FILE = "model.safetensors.index.json";
 export const TOKENIZER_FILE = "tokenizer.json";
 
 /** The architectures (config.json `model_type`) whose graph the IR is, and the family each maps to (Mixtral: Mistral attention, a MoE FFN). */
-export const SUPPORTED_MODEL_TYPES = { llama: "llama", mistral: "mistral", qwen2: "qwen2", mixtral: "mistral" } as const;
+export const SUPPORTED_MODEL_TYPES = {
+  llama: "llama",
+  mistral: "mistral",
+  qwen2: "qwen2",
+  mixtral: "mistral",
+} as const;
 
 /** MoE architectures the IR does not represent, and why. */
 const UNSUPPORTED_MOE_REASONS: Record<string, string> = {
@@ -35,7 +40,20 @@ const IGNORED_TENSOR_SUFFIXES = [".rotary_emb.inv_freq"];
 /** The ModelConfig fields a checkpoint's config.json decides. */
 export type CheckpointModelFields = Pick<
   ModelConfig,
-  "family" | "layers" | "hidden" | "heads" | "kvHeads" | "headDim" | "ffn" | "vocab" | "maxPositions" | "ropeTheta" | "rmsNormEps" | "tieEmbeddings" | "attentionBias" | "moe"
+  | "family"
+  | "layers"
+  | "hidden"
+  | "heads"
+  | "kvHeads"
+  | "headDim"
+  | "ffn"
+  | "vocab"
+  | "maxPositions"
+  | "ropeTheta"
+  | "rmsNormEps"
+  | "tieEmbeddings"
+  | "attentionBias"
+  | "moe"
 >;
 
 export class CheckpointError extends Error {
@@ -47,10 +65,17 @@ export class CheckpointError extends Error {
 
 /** Reads and parses `<dir>/config.json`; the error says what is wrong with the directory. */
 export function readHfConfig(dir: string): Record<string, unknown> {
-  if (!existsSync(dir)) throw new CheckpointError(`${dir} does not exist — give the path of a local Hugging Face model directory (config.json + *.safetensors)`);
-  if (!statSync(dir).isDirectory()) throw new CheckpointError(`${dir} is a file, not a directory — give the model's directory (config.json + *.safetensors)`);
+  if (!existsSync(dir))
+    throw new CheckpointError(
+      `${dir} does not exist — give the path of a local Hugging Face model directory (config.json + *.safetensors)`,
+    );
+  if (!statSync(dir).isDirectory())
+    throw new CheckpointError(
+      `${dir} is a file, not a directory — give the model's directory (config.json + *.safetensors)`,
+    );
   const path = join(dir, CONFIG_FILE);
-  if (!existsSync(path)) throw new CheckpointError(`${dir} has no ${CONFIG_FILE} — is it a Hugging Face model directory?`);
+  if (!existsSync(path))
+    throw new CheckpointError(`${dir} has no ${CONFIG_FILE} — is it a Hugging Face model directory?`);
   try {
     const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a JSON object");
@@ -90,14 +115,20 @@ function ropeOf(config: Record<string, unknown>): number {
     if (!block) continue;
     const type = (block.rope_type ?? block.type ?? "default") as string;
     if (type !== "default")
-      throw new CheckpointError(`rope type "${type}" is not implemented: the IR computes the default rotary embedding only (inv_freq = θ^(−2i/d)), so this model's positions would be wrong`);
+      throw new CheckpointError(
+        `rope type "${type}" is not implemented: the IR computes the default rotary embedding only (inv_freq = θ^(−2i/d)), so this model's positions would be wrong`,
+      );
   }
   const partial = parameters?.partial_rotary_factor ?? config.partial_rotary_factor;
   if (partial !== undefined && partial !== null && partial !== 1)
-    throw new CheckpointError(`partial_rotary_factor ${String(partial)} is not implemented: the IR rotates the whole head dimension`);
+    throw new CheckpointError(
+      `partial_rotary_factor ${String(partial)} is not implemented: the IR rotates the whole head dimension`,
+    );
   const theta = parameters?.rope_theta ?? config.rope_theta;
-  if (theta === undefined || theta === null) return (CONFIG_DEFAULTS[String(config.model_type)] ?? CONFIG_DEFAULTS.llama!).ropeTheta;
-  if (typeof theta !== "number" || !(theta > 0)) throw new CheckpointError(`rope_theta should be a positive number, got ${JSON.stringify(theta)}`);
+  if (theta === undefined || theta === null)
+    return (CONFIG_DEFAULTS[String(config.model_type)] ?? CONFIG_DEFAULTS.llama!).ropeTheta;
+  if (typeof theta !== "number" || !(theta > 0))
+    throw new CheckpointError(`rope_theta should be a positive number, got ${JSON.stringify(theta)}`);
   return theta;
 }
 
@@ -105,22 +136,37 @@ function ropeOf(config: Record<string, unknown>): number {
  * The ModelConfig fields of a config.json (llama, mistral, qwen2), plus notes on choices made. Throws a
  * CheckpointError naming what the IR cannot represent.
  */
-export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fields: CheckpointModelFields; notes: string[] } {
+export function modelFieldsFromHfConfig(config: Record<string, unknown>): {
+  fields: CheckpointModelFields;
+  notes: string[];
+} {
   const modelType = config.model_type;
   if (typeof modelType !== "string") throw new CheckpointError(`config.json has no "model_type"`);
-  if (modelType in UNSUPPORTED_MOE_REASONS) throw new CheckpointError(`model_type "${modelType}" is not supported: ${UNSUPPORTED_MOE_REASONS[modelType]} (describe the model with a moe block and synthesised weights instead)`);
+  if (modelType in UNSUPPORTED_MOE_REASONS)
+    throw new CheckpointError(
+      `model_type "${modelType}" is not supported: ${UNSUPPORTED_MOE_REASONS[modelType]} (describe the model with a moe block and synthesised weights instead)`,
+    );
   if (!(modelType in SUPPORTED_MODEL_TYPES))
-    throw new CheckpointError(`model_type "${modelType}" is not supported: checkpoints of ${Object.keys(SUPPORTED_MODEL_TYPES).join(", ")} are loaded`);
+    throw new CheckpointError(
+      `model_type "${modelType}" is not supported: checkpoints of ${Object.keys(SUPPORTED_MODEL_TYPES).join(", ")} are loaded`,
+    );
   const family = SUPPORTED_MODEL_TYPES[modelType as keyof typeof SUPPORTED_MODEL_TYPES];
   const notes: string[] = [];
   if (config.quantization_config !== undefined && config.quantization_config !== null)
-    throw new CheckpointError(`the checkpoint is quantised (quantization_config); give the fp32/fp16/bf16 checkpoint — the int4/int8 techniques quantise it themselves`);
+    throw new CheckpointError(
+      `the checkpoint is quantised (quantization_config); give the fp32/fp16/bf16 checkpoint — the int4/int8 techniques quantise it themselves`,
+    );
   const activation = config.hidden_act ?? "silu";
-  if (activation !== "silu") throw new CheckpointError(`hidden_act "${String(activation)}" is not implemented: the IR's MLP is SwiGLU (silu)`);
+  if (activation !== "silu")
+    throw new CheckpointError(`hidden_act "${String(activation)}" is not implemented: the IR's MLP is SwiGLU (silu)`);
   if (config.mlp_bias === true) throw new CheckpointError(`mlp_bias is true: the IR's MLP projections have no bias`);
   let attentionBias: boolean;
-  if (family === "qwen2") attentionBias = true; // Qwen2 always has q/k/v biases (and none on o_proj)
-  else if (config.attention_bias === true) throw new CheckpointError(`attention_bias is true: ${modelType} then has an o_proj bias too, which the IR does not have (only q/k/v biases, as Qwen2)`);
+  if (family === "qwen2")
+    attentionBias = true; // Qwen2 always has q/k/v biases (and none on o_proj)
+  else if (config.attention_bias === true)
+    throw new CheckpointError(
+      `attention_bias is true: ${modelType} then has an o_proj bias too, which the IR does not have (only q/k/v biases, as Qwen2)`,
+    );
   else attentionBias = false;
 
   const ropeTheta = ropeOf(config);
@@ -131,11 +177,22 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fiel
   let maxPositions = num(config, "max_position_embeddings");
   // A sliding window only changes attention past `window` tokens: within it, attention is plain causal.
   // The IR has no window, so the usable context is capped at it (buildOnnxModel refuses longer inputs).
-  const window = family === "qwen2" ? (config.use_sliding_window === true ? (config.sliding_window as number | null | undefined) : null) : (config.sliding_window as number | null | undefined);
-  if (family === "qwen2" && config.use_sliding_window === true && num(config, "max_window_layers", 0) >= num(config, "num_hidden_layers")) {
+  const window =
+    family === "qwen2"
+      ? config.use_sliding_window === true
+        ? (config.sliding_window as number | null | undefined)
+        : null
+      : (config.sliding_window as number | null | undefined);
+  if (
+    family === "qwen2" &&
+    config.use_sliding_window === true &&
+    num(config, "max_window_layers", 0) >= num(config, "num_hidden_layers")
+  ) {
     // Qwen2 applies the window only to layers ≥ max_window_layers: none here.
   } else if (typeof window === "number" && window > 0 && window < maxPositions) {
-    notes.push(`sliding window ${window}: maxPositions capped at ${window} (attention within the window is plain causal attention, which the IR computes)`);
+    notes.push(
+      `sliding window ${window}: maxPositions capped at ${window} (attention within the window is plain causal attention, which the IR computes)`,
+    );
     maxPositions = window;
   }
   const fields: CheckpointModelFields = {
@@ -157,7 +214,14 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): { fiel
   if (modelType === "mixtral") {
     // Mixtral: softmax over the experts, top-k, renormalised (normTopK); every layer is MoE; experts are SwiGLU of intermediate_size.
     const experts = num(config, "num_local_experts");
-    fields.moe = { experts, topK: num(config, "num_experts_per_tok", 2), expertFfn: fields.ffn, sharedExperts: 0, firstDenseLayers: 0, normTopK: true };
+    fields.moe = {
+      experts,
+      topK: num(config, "num_experts_per_tok", 2),
+      expertFfn: fields.ffn,
+      sharedExperts: 0,
+      firstDenseLayers: 0,
+      normTopK: true,
+    };
   }
   return { fields, notes };
 }
@@ -167,12 +231,27 @@ export function checkpointModelFields(dir: string): { fields: CheckpointModelFie
   try {
     return modelFieldsFromHfConfig(readHfConfig(dir));
   } catch (error) {
-    if (error instanceof CheckpointError && !error.message.startsWith(dir)) throw new CheckpointError(`${join(dir, CONFIG_FILE)}: ${error.message}`);
+    if (error instanceof CheckpointError && !error.message.startsWith(dir))
+      throw new CheckpointError(`${join(dir, CONFIG_FILE)}: ${error.message}`);
     throw error;
   }
 }
 
-const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = ["family", "layers", "hidden", "heads", "kvHeads", "headDim", "ffn", "vocab", "maxPositions", "ropeTheta", "rmsNormEps", "tieEmbeddings", "attentionBias"];
+const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = [
+  "family",
+  "layers",
+  "hidden",
+  "heads",
+  "kvHeads",
+  "headDim",
+  "ffn",
+  "vocab",
+  "maxPositions",
+  "ropeTheta",
+  "rmsNormEps",
+  "tieEmbeddings",
+  "attentionBias",
+];
 
 /**
  * Fills the models of a raw suite that name a `checkpoint` from their config.json, before validation: the
@@ -181,16 +260,21 @@ const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = ["famil
  * folder). Returns the new raw suite and the problems found, as `models[i].field: message` lines.
  */
 export function expandCheckpointModels(raw: unknown, baseDir: string): { raw: unknown; issues: string[] } {
-  if (!raw || typeof raw !== "object" || !Array.isArray((raw as { models?: unknown }).models)) return { raw, issues: [] };
+  if (!raw || typeof raw !== "object" || !Array.isArray((raw as { models?: unknown }).models))
+    return { raw, issues: [] };
   const issues: string[] = [];
-  const models = ((raw as { models: unknown[] }).models).map((entry, index) => {
+  const models = (raw as { models: unknown[] }).models.map((entry, index) => {
     if (!entry || typeof entry !== "object") return entry;
     const model = { ...(entry as Record<string, unknown>) };
     const at = `models[${index}]`;
     if (typeof model.perplexityText === "string") {
       model.perplexityText = resolve(baseDir, model.perplexityText);
-      if (!existsSync(model.perplexityText as string)) issues.push(`${at}.perplexityText: ${model.perplexityText as string} does not exist — give a UTF-8 text file`);
-      if (typeof model.checkpoint !== "string") issues.push(`${at}.perplexityText: perplexity needs a tokenizer — set checkpoint to a model directory with ${TOKENIZER_FILE}`);
+      if (!existsSync(model.perplexityText as string))
+        issues.push(`${at}.perplexityText: ${model.perplexityText as string} does not exist — give a UTF-8 text file`);
+      if (typeof model.checkpoint !== "string")
+        issues.push(
+          `${at}.perplexityText: perplexity needs a tokenizer — set checkpoint to a model directory with ${TOKENIZER_FILE}`,
+        );
     }
     if (typeof model.checkpoint !== "string") return model;
     const dir = resolve(baseDir, model.checkpoint);
@@ -204,11 +288,17 @@ export function expandCheckpointModels(raw: unknown, baseDir: string): { raw: un
       return model;
     }
     if (typeof model.perplexityText === "string" && !existsSync(join(dir, TOKENIZER_FILE)))
-      issues.push(`${at}.perplexityText: the checkpoint has no ${TOKENIZER_FILE} to tokenise the text with — add the tokenizer (save_pretrained of the tokenizer writes it) or remove perplexityText`);
+      issues.push(
+        `${at}.perplexityText: the checkpoint has no ${TOKENIZER_FILE} to tokenise the text with — add the tokenizer (save_pretrained of the tokenizer writes it) or remove perplexityText`,
+      );
     if (model.name === undefined) model.name = basename(dir);
-    if (model.moe !== undefined) issues.push(`${at}.moe: a checkpoint's architecture comes from its config.json — remove moe (a Mixtral checkpoint's MoE block is read from it)`);
+    if (model.moe !== undefined)
+      issues.push(
+        `${at}.moe: a checkpoint's architecture comes from its config.json — remove moe (a Mixtral checkpoint's MoE block is read from it)`,
+      );
     else if (mapped.fields.moe) model.moe = mapped.fields.moe;
-    if (model.weights !== undefined) issues.push(`${at}.weights: a checkpoint model's weights come from its safetensors — remove weights`);
+    if (model.weights !== undefined)
+      issues.push(`${at}.weights: a checkpoint model's weights come from its safetensors — remove weights`);
     for (const field of CHECKPOINT_FIELDS) {
       const fromConfig = mapped.fields[field];
       const given = model[field];
@@ -218,7 +308,9 @@ export function expandCheckpointModels(raw: unknown, baseDir: string): { raw: un
       }
       if (field === "maxPositions" && typeof given === "number" && given <= (fromConfig as number)) continue; // a shorter context is fine
       if (given !== fromConfig)
-        issues.push(`${at}.${field}: the checkpoint's config.json says ${JSON.stringify(fromConfig)}, the suite says ${JSON.stringify(given)} — remove the field (a checkpoint's architecture comes from its config.json)`);
+        issues.push(
+          `${at}.${field}: the checkpoint's config.json says ${JSON.stringify(fromConfig)}, the suite says ${JSON.stringify(given)} — remove the field (a checkpoint's architecture comes from its config.json)`,
+        );
     }
     return model;
   });
@@ -235,21 +327,28 @@ export function checkpointFiles(dir: string): { files: string[]; sharded: boolea
     } catch (error) {
       throw new CheckpointError(`${indexPath} is not valid JSON: ${(error as Error).message}`);
     }
-    if (!index.weight_map || typeof index.weight_map !== "object") throw new CheckpointError(`${indexPath} has no weight_map`);
+    if (!index.weight_map || typeof index.weight_map !== "object")
+      throw new CheckpointError(`${indexPath} has no weight_map`);
     const files = [...new Set(Object.values(index.weight_map))].sort();
-    for (const file of files) if (!existsSync(join(dir, file))) throw new CheckpointError(`${indexPath} lists ${file}, which is missing from ${dir}`);
+    for (const file of files)
+      if (!existsSync(join(dir, file)))
+        throw new CheckpointError(`${indexPath} lists ${file}, which is missing from ${dir}`);
     return { files: files.map((file) => join(dir, file)), sharded: true };
   }
   const single = join(dir, SAFETENSORS_FILE);
   if (existsSync(single)) return { files: [single], sharded: false };
-  const hint = existsSync(join(dir, "pytorch_model.bin")) ? " (pytorch_model.bin is not read: convert it with save_pretrained(safe_serialization=True))" : "";
+  const hint = existsSync(join(dir, "pytorch_model.bin"))
+    ? " (pytorch_model.bin is not read: convert it with save_pretrained(safe_serialization=True))"
+    : "";
   throw new CheckpointError(`${dir} has neither ${SAFETENSORS_FILE} nor ${SAFETENSORS_INDEX_FILE}${hint}`);
 }
 
 /** Names, sizes and modification times of a checkpoint's files (no file is read): changes when the weights do. */
 export function checkpointFingerprint(dir: string): string {
   const { files } = checkpointFiles(dir);
-  return [join(dir, CONFIG_FILE), ...files].map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`).join(";");
+  return [join(dir, CONFIG_FILE), ...files]
+    .map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`)
+    .join(";");
 }
 
 /**
@@ -273,7 +372,9 @@ function weightFilesOrNone(dir: string): string[] {
 
 /** The weight files' names, sizes and modification times ("" without weights): part of a checkpoint case's config hash. */
 export function checkpointFilesVersion(dir: string): string {
-  return weightFilesOrNone(dir).map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`).join(";");
+  return weightFilesOrNone(dir)
+    .map((file) => `${basename(file)}:${statSync(file).size}:${statSync(file).mtimeMs}`)
+    .join(";");
 }
 
 /** A text file's identity (its content's hash), for the case key of a perplexity text. */
@@ -337,8 +438,11 @@ function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: C
           `${file}: ${name} has shape [${raw.shape.join(", ")}], model ${model.name} expects [${shape.join(", ")}] — the model config does not match the checkpoint (a checkpoint model cannot be resized with --scale)`,
         );
       if (!["F32", "F16", "BF16", "F64"].includes(raw.dtype))
-        throw new CheckpointError(`${file}: ${name} is ${raw.dtype}; only float checkpoints (F32, F16, BF16) are loaded — the int4/int8 techniques quantise the weights themselves`);
-      if (raw.bytes.byteLength !== shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[raw.dtype]) throw new CheckpointError(`${file}: ${name} is truncated`);
+        throw new CheckpointError(
+          `${file}: ${name} is ${raw.dtype}; only float checkpoints (F32, F16, BF16) are loaded — the int4/int8 techniques quantise the weights themselves`,
+        );
+      if (raw.bytes.byteLength !== shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[raw.dtype])
+        throw new CheckpointError(`${file}: ${name} is truncated`);
       dtypes.add(raw.dtype);
       weights.set(name, { shape, data: decodeToFloat32(raw) });
     }
@@ -349,10 +453,15 @@ function loadCheckpoint(model: ModelConfig): { weights: WeightMap; provenance: C
     );
   for (const [name, tensor] of experts.stacked()) weights.set(name, tensor);
   const missing = [...expected.keys()].filter((name) => !weights.has(name));
-  if (missing.length > 0) throw new CheckpointError(`${dir}: ${missing.length} tensor(s) missing, e.g. ${missing.slice(0, 3).join(", ")}`);
+  if (missing.length > 0)
+    throw new CheckpointError(`${dir}: ${missing.length} tensor(s) missing, e.g. ${missing.slice(0, 3).join(", ")}`);
   // Keep the IR's tensor order (denseTensorShapes), whatever order the shards had.
   const ordered: WeightMap = new Map([...expected.keys()].map((name) => [name, weights.get(name)!]));
-  cached = { key, weights: ordered, provenance: { path: dir, files: files.length, fileBytes, dtypes: [...dtypes].sort() } };
+  cached = {
+    key,
+    weights: ordered,
+    provenance: { path: dir, files: files.length, fileBytes, dtypes: [...dtypes].sort() },
+  };
   return cached;
 }
 
@@ -395,8 +504,12 @@ class MixtralExperts {
     const { hidden } = this.model;
     const expertFfn = moe.expertFfn ?? this.model.ffn;
     const wanted = router ? [moe.experts, hidden] : expert![3] === "w2" ? [hidden, expertFfn] : [expertFfn, hidden];
-    if (raw.shape.join(",") !== wanted.join(",")) throw new CheckpointError(`${file}: ${name} has shape [${raw.shape.join(", ")}], model ${this.model.name} expects [${wanted.join(", ")}]`);
-    if (expert && Number(expert[2]) >= moe.experts) throw new CheckpointError(`${file}: ${name} is expert ${expert[2]}, the config has ${moe.experts}`);
+    if (raw.shape.join(",") !== wanted.join(","))
+      throw new CheckpointError(
+        `${file}: ${name} has shape [${raw.shape.join(", ")}], model ${this.model.name} expects [${wanted.join(", ")}]`,
+      );
+    if (expert && Number(expert[2]) >= moe.experts)
+      throw new CheckpointError(`${file}: ${name} is expert ${expert[2]}, the config has ${moe.experts}`);
     this.parts.set(name, decodeToFloat32(raw));
     return true;
   }
@@ -417,7 +530,8 @@ class MixtralExperts {
       for (let e = 0; e < moe.experts; e++) {
         const part = (w: string) => {
           const data = this.parts.get(`${legacy}.experts.${e}.${w}.weight`);
-          if (!data) throw new CheckpointError(`${this.model.checkpoint}: ${legacy}.experts.${e}.${w}.weight is missing`);
+          if (!data)
+            throw new CheckpointError(`${this.model.checkpoint}: ${legacy}.experts.${e}.${w}.weight is missing`);
           return data;
         };
         gateUp.set(part("w1"), e * 2 * ffn * hidden);

@@ -25,7 +25,9 @@ export function emitDoraInt4(emitter: LinearEmitter, linear: DoraLinear & { base
   /** [n, m] packed bytes → [n, 2m] float nibbles, low nibble first. */
   const unpack = (packed: string, rows: number, bytesPerRow: number): string => {
     const high = g.op("BitShift", [packed, four], { direction: "RIGHT" });
-    const low = g.op("BitShift", [g.op("BitShift", [packed, four], { direction: "LEFT" }), four], { direction: "RIGHT" });
+    const low = g.op("BitShift", [g.op("BitShift", [packed, four], { direction: "LEFT" }), four], {
+      direction: "RIGHT",
+    });
     const axis = g.int64([-1]);
     const pairs = g.op("Concat", [g.op("Unsqueeze", [low, axis]), g.op("Unsqueeze", [high, axis])], { axis: -1 });
     return g.op("Cast", [g.op("Reshape", [pairs, g.int64([rows, 2 * bytesPerRow])])], { to: ELEMENT_TYPE.float32 });
@@ -33,7 +35,10 @@ export function emitDoraInt4(emitter: LinearEmitter, linear: DoraLinear & { base
 
   const blobBytes = base.blockSize / 2;
   const packedWeight = emitter.tensor(base.packedWeight); // [out, blocks, blockSize/2] uint8, shared with MatMulNBits
-  const quantized = g.op("Reshape", [unpack(packedWeight, out * blocks, blobBytes), g.int64([out, blocks, base.blockSize])]);
+  const quantized = g.op("Reshape", [
+    unpack(packedWeight, out * blocks, blobBytes),
+    g.int64([out, blocks, base.blockSize]),
+  ]);
   let zero: string;
   if (base.zeroPoints) {
     const zeroBytes = Math.ceil(blocks / 2);
@@ -42,8 +47,12 @@ export function emitDoraInt4(emitter: LinearEmitter, linear: DoraLinear & { base
     zero = g.op("Unsqueeze", [used, g.int64([-1])]); // [out, blocks, 1]
   } else zero = g.scalar(8);
   const scales = g.op("Reshape", [emitter.tensor(base.scales), g.int64([out, blocks, 1])]);
-  let weight = g.op("Reshape", [g.op("Mul", [g.op("Sub", [quantized, zero]), scales]), g.int64([out, blocks * base.blockSize])]);
-  if (blocks * base.blockSize !== inFeatures) weight = g.op("Slice", [weight, g.int64([0]), g.int64([inFeatures]), g.int64([1])]); // drop the padding
+  let weight = g.op("Reshape", [
+    g.op("Mul", [g.op("Sub", [quantized, zero]), scales]),
+    g.int64([out, blocks * base.blockSize]),
+  ]);
+  if (blocks * base.blockSize !== inFeatures)
+    weight = g.op("Slice", [weight, g.int64([0]), g.int64([inFeatures]), g.int64([1])]); // drop the padding
 
   // ‖Ŵ + s·B·A‖ per output row, with B and A transposed back at run time from the [in, r] / [r, out]
   // initialisers the activation path reads (tiny transposes; no second copy of the adapter in the file).

@@ -38,7 +38,8 @@ function argmax(x: Numbers, offset: number, vocab: number): number {
 export function top1Agreement(a: Numbers, b: Numbers, vocab: number): number {
   checkSameLength(a, b);
   const rows = a.length / vocab;
-  if (!Number.isInteger(rows) || rows === 0) throw new Error(`logits length ${a.length} is not a positive multiple of vocab ${vocab}`);
+  if (!Number.isInteger(rows) || rows === 0)
+    throw new Error(`logits length ${a.length} is not a positive multiple of vocab ${vocab}`);
   let agree = 0;
   for (let r = 0; r < rows; r++) if (argmax(a, r * vocab, vocab) === argmax(b, r * vocab, vocab)) agree++;
   return agree / rows;
@@ -59,7 +60,8 @@ function logSoftmaxRow(x: Numbers, offset: number, vocab: number): Float64Array 
 export function klDivergence(base: Numbers, technique: Numbers, vocab: number): number {
   checkSameLength(base, technique);
   const rows = base.length / vocab;
-  if (!Number.isInteger(rows) || rows === 0) throw new Error(`logits length ${base.length} is not a positive multiple of vocab ${vocab}`);
+  if (!Number.isInteger(rows) || rows === 0)
+    throw new Error(`logits length ${base.length} is not a positive multiple of vocab ${vocab}`);
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const p = logSoftmaxRow(base, r * vocab, vocab);

@@ -18,8 +18,24 @@ import {
 } from "./architecture.js";
 import type { RawTensor } from "./safetensors.js";
 import type { Tensor, WeightMap } from "./weights.js";
-import { ffnLinears, ffnOwnTensorNames, isMoeLayer, mapFfnLinears, moeFfnIr, type MoeFfn, type SwigluFfn } from "./moe.js";
-import { mapMixloraLinears, mixloraLinears, mixloraOwnTensorNames, moleLinearTensorNames, type MixloraFfn, type MoleLinear, type XloraClassifier } from "./mole.js";
+import {
+  ffnLinears,
+  ffnOwnTensorNames,
+  isMoeLayer,
+  mapFfnLinears,
+  moeFfnIr,
+  type MoeFfn,
+  type SwigluFfn,
+} from "./moe.js";
+import {
+  mapMixloraLinears,
+  mixloraLinears,
+  mixloraOwnTensorNames,
+  moleLinearTensorNames,
+  type MixloraFfn,
+  type MoleLinear,
+  type XloraClassifier,
+} from "./mole.js";
 
 /** A float32 tensor, or raw bytes of another dtype (packed int4, int8, fp16…). */
 export type IrTensor = Tensor | RawTensor;
@@ -33,14 +49,7 @@ export function isFloatTensor(tensor: IrTensor): tensor is Tensor {
  * (lora/dora wrap a base linear; quantised kinds replace it); every consumer switches on `kind` and
  * refuses a kind it does not know with a clear error.
  */
-export type LinearOp =
-  | DenseLinear
-  | LoraLinear
-  | DoraLinear
-  | Int4Linear
-  | Int8Linear
-  | HalfLinear
-  | MoleLinear; // mixtures of LoRA experts (issue 5, src/model/mole.ts)
+export type LinearOp = DenseLinear | LoraLinear | DoraLinear | Int4Linear | Int8Linear | HalfLinear | MoleLinear; // mixtures of LoRA experts (issue 5, src/model/mole.ts)
 
 export interface LinearShape {
   inFeatures: number;
@@ -174,12 +183,14 @@ export function buildModelIr(model: ModelConfig, weights: WeightMap): ModelIr {
         o: denseLinear(model, dims, layer, "o_proj"),
       },
       postAttentionNorm: `${layerPrefix(layer)}.post_attention_layernorm.weight`,
-      ffn: isMoeLayer(model, layer) ? moeFfnIr(model, dims, layer, weights) : {
-        kind: "swiglu",
-        gate: denseLinear(model, dims, layer, "gate_proj"),
-        up: denseLinear(model, dims, layer, "up_proj"),
-        down: denseLinear(model, dims, layer, "down_proj"),
-      },
+      ffn: isMoeLayer(model, layer)
+        ? moeFfnIr(model, dims, layer, weights)
+        : {
+            kind: "swiglu",
+            gate: denseLinear(model, dims, layer, "gate_proj"),
+            up: denseLinear(model, dims, layer, "up_proj"),
+            down: denseLinear(model, dims, layer, "down_proj"),
+          },
     });
   }
   const ir: ModelIr = {
@@ -192,7 +203,8 @@ export function buildModelIr(model: ModelConfig, weights: WeightMap): ModelIr {
     lmHead: model.tieEmbeddings ? EMBED_TOKENS : LM_HEAD,
     notes: [],
   };
-  for (const name of irTensorNames(ir)) if (!ir.tensors.has(name)) throw new Error(`model ${model.name}: missing tensor ${name}`);
+  for (const name of irTensorNames(ir))
+    if (!ir.tensors.has(name)) throw new Error(`model ${model.name}: missing tensor ${name}`);
   return ir;
 }
 
@@ -204,12 +216,16 @@ export function* linearsOf(ir: ModelIr): Generator<{ layer: number; projection: 
     yield { layer, projection: "k_proj", linear: attention.k };
     yield { layer, projection: "v_proj", linear: attention.v };
     yield { layer, projection: "o_proj", linear: attention.o };
-    for (const { projection, linear } of ffn.kind === "mixlora" ? mixloraLinears(ffn) : ffnLinears(ffn)) yield { layer, projection, linear }; // MoE: shared experts only
+    for (const { projection, linear } of ffn.kind === "mixlora" ? mixloraLinears(ffn) : ffnLinears(ffn))
+      yield { layer, projection, linear }; // MoE: shared experts only
   }
 }
 
 /** Returns a copy of the IR with each linear replaced by `map(linear, layer, projection)` (structure copied, tensors shared). */
-export function mapLinears(ir: ModelIr, map: (linear: LinearOp, layer: number, projection: ProjectionName) => LinearOp): ModelIr {
+export function mapLinears(
+  ir: ModelIr,
+  map: (linear: LinearOp, layer: number, projection: ProjectionName) => LinearOp,
+): ModelIr {
   return {
     ...ir,
     tensors: new Map(ir.tensors),
@@ -222,7 +238,10 @@ export function mapLinears(ir: ModelIr, map: (linear: LinearOp, layer: number, p
         v: map(layer.attention.v, index, "v_proj"),
         o: map(layer.attention.o, index, "o_proj"),
       },
-      ffn: layer.ffn.kind === "mixlora" ? mapMixloraLinears(layer.ffn, (linear, projection) => map(linear, index, projection)) : mapFfnLinears(layer.ffn, (linear, projection) => map(linear, index, projection)),
+      ffn:
+        layer.ffn.kind === "mixlora"
+          ? mapMixloraLinears(layer.ffn, (linear, projection) => map(linear, index, projection))
+          : mapFfnLinears(layer.ffn, (linear, projection) => map(linear, index, projection)),
     })),
   };
 }
@@ -238,7 +257,12 @@ export function linearTensorNames(linear: LinearOp): string[] {
     case "dora":
       return [...linearTensorNames(linear.base), linear.loraA, linear.loraB, linear.magnitude];
     case "int4":
-      return [linear.packedWeight, linear.scales, ...(linear.zeroPoints ? [linear.zeroPoints] : []), ...(linear.bias ? [linear.bias] : [])];
+      return [
+        linear.packedWeight,
+        linear.scales,
+        ...(linear.zeroPoints ? [linear.zeroPoints] : []),
+        ...(linear.bias ? [linear.bias] : []),
+      ];
     case "int8":
       return [linear.quantizedWeight, linear.scales, ...(linear.bias ? [linear.bias] : [])];
     case "mole":
@@ -252,7 +276,8 @@ export function irTensorNames(ir: ModelIr): string[] {
   for (const layer of ir.layers) {
     names.add(layer.inputNorm);
     names.add(layer.postAttentionNorm);
-    for (const name of layer.ffn.kind === "mixlora" ? mixloraOwnTensorNames(layer.ffn) : ffnOwnTensorNames(layer.ffn)) names.add(name);
+    for (const name of layer.ffn.kind === "mixlora" ? mixloraOwnTensorNames(layer.ffn) : ffnOwnTensorNames(layer.ffn))
+      names.add(name);
   }
   for (const { linear } of linearsOf(ir)) for (const name of linearTensorNames(linear)) names.add(name);
   names.add(ir.finalNorm);
@@ -269,7 +294,8 @@ export function irTensor(ir: ModelIr, name: string): IrTensor {
 
 export function irFloatTensor(ir: ModelIr, name: string): Tensor {
   const tensor = irTensor(ir, name);
-  if (!isFloatTensor(tensor)) throw new Error(`IR of ${ir.config.name}: tensor ${name} is ${tensor.dtype}, expected float32`);
+  if (!isFloatTensor(tensor))
+    throw new Error(`IR of ${ir.config.name}: tensor ${name} is ${tensor.dtype}, expected float32`);
   return tensor;
 }
 

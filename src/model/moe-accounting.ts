@@ -33,7 +33,12 @@ export function accountMoeModel(model: ModelConfig): MoeAccounting {
   const moeParams = routerParams + routedExpertParams + sharedExpertParams;
   const totalParams = dense.totalParams - moeLayers * denseMlp + moeParams;
   const activeParams = totalParams - moeLayers * (s.experts - s.topK) * perExpertParams;
-  const layerLinearParams = dense.layerLinearParams - moeLayers * denseMlp + routerParams + sharedExpertParams + moeLayers * s.topK * perExpertParams;
+  const layerLinearParams =
+    dense.layerLinearParams -
+    moeLayers * denseMlp +
+    routerParams +
+    sharedExpertParams +
+    moeLayers * s.topK * perExpertParams;
   return {
     ...dense,
     totalParams,

@@ -54,7 +54,8 @@ function stackedTransposed(g: GraphBuilder, emitter: LinearEmitter, name: string
   const tensor = irFloatTensor(emitter.ir, name);
   const [experts, rows, cols] = tensor.shape as [number, number, number];
   const out = new Float32Array(tensor.data.length);
-  for (let e = 0; e < experts; e++) out.set(transpose2d(tensor.data.subarray(e * rows * cols, (e + 1) * rows * cols), rows, cols), e * rows * cols);
+  for (let e = 0; e < experts; e++)
+    out.set(transpose2d(tensor.data.subarray(e * rows * cols, (e + 1) * rows * cols), rows, cols), e * rows * cols);
   return g.float(initName, [experts, cols, rows], out);
 }
 
@@ -64,7 +65,11 @@ function expertTransposed(g: GraphBuilder, emitter: LinearEmitter, name: string,
   if (g.hasInitializer(initName)) return initName;
   const tensor = irFloatTensor(emitter.ir, name);
   const [, rows, cols] = tensor.shape as [number, number, number];
-  return g.float(initName, [cols, rows], transpose2d(tensor.data.subarray(expert * rows * cols, (expert + 1) * rows * cols), rows, cols));
+  return g.float(
+    initName,
+    [cols, rows],
+    transpose2d(tensor.data.subarray(expert * rows * cols, (expert + 1) * rows * cols), rows, cols),
+  );
 }
 
 export interface RoutedExpertsOptions {
@@ -119,7 +124,11 @@ export function emitRoutedExperts(
     return accumulated;
   }
   // Which experts have at least one token, computed once for all E: [T, k] → one-hot [T, k, E] → any → E flags [1].
-  const oneHot = g.op("OneHot", [topIndices, g.int64([experts], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))], { axis: -1 });
+  const oneHot = g.op(
+    "OneHot",
+    [topIndices, g.int64([experts], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))],
+    { axis: -1 },
+  );
   const anyToken = g.op("ReduceMax", [oneHot], { axes: [0, 1], keepdims: 0 }); // [E] float 1/0
   const busy = g.op("Greater", [anyToken, g.scalar(0)]); // [E] bool
   const flags = g.node("Split", [busy, g.int64(new Array<number>(experts).fill(1))], experts, { axis: 0 });
@@ -129,7 +138,9 @@ export function emitRoutedExperts(
     let value = input;
     for (let e = from; e < to; e++) {
       const into = value;
-      const thenBranch = g.subgraph(g.fresh(`expert_${e}`), () => [{ name: g.op("Identity", [branch(e, into)]), type: "float32" }]);
+      const thenBranch = g.subgraph(g.fresh(`expert_${e}`), () => [
+        { name: g.op("Identity", [branch(e, into)]), type: "float32" },
+      ]);
       const elseBranch = g.subgraph(g.fresh(`idle_${e}`), () => [{ name: g.op("Identity", [into]), type: "float32" }]);
       value = g.op("If", [flags[e]!], { then_branch: { graph: thenBranch }, else_branch: { graph: elseBranch } });
     }
@@ -140,27 +151,51 @@ export function emitRoutedExperts(
   const groups = Math.ceil(experts / groupSize);
   const padded = groups * groupSize;
   const anyPadded = padded === experts ? anyToken : g.op("Pad", [anyToken, g.int64([0, padded - experts])]); // zero pads
-  const groupBusy = g.op("ReduceMax", [g.op("Reshape", [anyPadded, g.int64([groups, groupSize])])], { axes: [1], keepdims: 0 });
-  const groupFlags = g.node("Split", [g.op("Greater", [groupBusy, g.scalar(0)]), g.int64(new Array<number>(groups).fill(1))], groups, { axis: 0 });
+  const groupBusy = g.op("ReduceMax", [g.op("Reshape", [anyPadded, g.int64([groups, groupSize])])], {
+    axes: [1],
+    keepdims: 0,
+  });
+  const groupFlags = g.node(
+    "Split",
+    [g.op("Greater", [groupBusy, g.scalar(0)]), g.int64(new Array<number>(groups).fill(1))],
+    groups,
+    { axis: 0 },
+  );
   for (let group = 0; group < groups; group++) {
     const into = accumulated;
     const from = group * groupSize;
     const to = Math.min(experts, from + groupSize);
-    const thenBranch = g.subgraph(g.fresh(`experts_${from}_${to - 1}`), () => [{ name: g.op("Identity", [chain(from, to, into)]), type: "float32" }]);
-    const elseBranch = g.subgraph(g.fresh(`idle_${from}_${to - 1}`), () => [{ name: g.op("Identity", [into]), type: "float32" }]);
-    accumulated = g.op("If", [groupFlags[group]!], { then_branch: { graph: thenBranch }, else_branch: { graph: elseBranch } });
+    const thenBranch = g.subgraph(g.fresh(`experts_${from}_${to - 1}`), () => [
+      { name: g.op("Identity", [chain(from, to, into)]), type: "float32" },
+    ]);
+    const elseBranch = g.subgraph(g.fresh(`idle_${from}_${to - 1}`), () => [
+      { name: g.op("Identity", [into]), type: "float32" },
+    ]);
+    accumulated = g.op("If", [groupFlags[group]!], {
+      then_branch: { graph: thenBranch },
+      else_branch: { graph: elseBranch },
+    });
   }
   return accumulated;
 }
 
-export function emitMoeFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: MoeFfn, x: string, ctx: MoeEmitContext): string {
+export function emitMoeFfn(
+  g: GraphBuilder,
+  emitter: LinearEmitter,
+  ffn: MoeFfn,
+  x: string,
+  ctx: MoeEmitContext,
+): string {
   const { experts: E, topK: k, expertFfn: I } = ffn;
   const H = emitter.ir.dims.hidden;
   const flat = g.op("Reshape", [x, g.int64([-1, H])]); // [T, H]
   let logits = g.op("MatMul", [flat, emitter.transposedWeight(ffn.router)]); // [T, E]
   if (ffn.routerBias) logits = g.op("Add", [logits, emitter.tensor(ffn.routerBias)]);
   const probs = g.op("Softmax", [logits], { axis: -1 });
-  const [topValues, topIndices] = g.node("TopK", [probs, g.int64([k])], 2, { axis: -1, largest: 1, sorted: 1 }) as [string, string];
+  const [topValues, topIndices] = g.node("TopK", [probs, g.int64([k])], 2, { axis: -1, largest: 1, sorted: 1 }) as [
+    string,
+    string,
+  ];
   let weights = topValues; // [T, k]
   if (ffn.normTopK) weights = g.op("Div", [weights, g.op("ReduceSum", [weights, g.int64([-1])], { keepdims: 1 })]);
   if (ffn.capacityFactor !== undefined) {
@@ -188,13 +223,18 @@ export function emitMoeFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: MoeFfn,
     const tokens = g.op("Reshape", [flat, g.int64([-1, 1, 1, H])]); // [T, 1, 1, H]
     const hidden = g.op("MatMul", [tokens, g.op("Gather", [gateUpT, topIndices], { axis: 0 })]); // [T, k, 1, 2I]
     const out = g.op("MatMul", [swiglu(hidden), g.op("Gather", [downT, topIndices], { axis: 0 })]); // [T, k, 1, H]
-    const weighted = g.op("Mul", [g.op("Reshape", [out, g.int64([-1, k, H])]), g.op("Unsqueeze", [weights, g.int64([2])])]);
+    const weighted = g.op("Mul", [
+      g.op("Reshape", [out, g.int64([-1, k, H])]),
+      g.op("Unsqueeze", [weights, g.int64([2])]),
+    ]);
     routed = g.op("ReduceSum", [weighted, g.int64([1])], { keepdims: 0 }); // [T, H]
   } else {
     const gateUpT = stackedTransposed(g, emitter, ffn.gateUp); // [E, H, 2I]
     const downT = stackedTransposed(g, emitter, ffn.down); // [E, I, H]
     const out = g.op("MatMul", [swiglu(g.op("MatMul", [flat, gateUpT])), downT]); // [E, T, H]
-    const dense = g.op("ScatterElements", [g.op("ConstantOfShape", [g.op("Shape", [probs])]), topIndices, weights], { axis: 1 }); // [T, E]
+    const dense = g.op("ScatterElements", [g.op("ConstantOfShape", [g.op("Shape", [probs])]), topIndices, weights], {
+      axis: 1,
+    }); // [T, E]
     const perExpert = g.op("Unsqueeze", [g.op("Transpose", [dense], { perm: [1, 0] }), g.int64([2])]); // [E, T, 1]
     routed = g.op("ReduceSum", [g.op("Mul", [out, perExpert]), g.int64([0])], { keepdims: 0 }); // [T, H]
   }
@@ -205,8 +245,16 @@ export function emitMoeFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: MoeFfn,
 /** [T, k] float 1/0: whether each assignment fits its expert's capacity (token-major order). */
 function emitCapacityKeep(g: GraphBuilder, topIndices: string, E: number, k: number, capacityFactor: number): string {
   const assignments = g.op("Reshape", [topIndices, g.int64([-1])]); // [T·k]
-  const oneHot = g.op("OneHot", [assignments, g.int64([E], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))], { axis: -1 }); // [T·k, E]
-  const position = g.op("ReduceSum", [g.op("Mul", [g.op("CumSum", [oneHot, g.int64([0], [])]), oneHot]), g.int64([1])], { keepdims: 0 }); // 1-based
+  const oneHot = g.op(
+    "OneHot",
+    [assignments, g.int64([E], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))],
+    { axis: -1 },
+  ); // [T·k, E]
+  const position = g.op(
+    "ReduceSum",
+    [g.op("Mul", [g.op("CumSum", [oneHot, g.int64([0], [])]), oneHot]), g.int64([1])],
+    { keepdims: 0 },
+  ); // 1-based
   const count = g.op("Cast", [g.op("Shape", [assignments])], { to: ELEMENT_TYPE.float32 }); // [1] = T·k
   const capacity = g.op("Ceil", [g.op("Mul", [count, g.scalar(capacityFactor / E)])]);
   const keep = g.op("Cast", [g.op("LessOrEqual", [position, capacity])], { to: ELEMENT_TYPE.float32 });

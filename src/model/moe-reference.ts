@@ -102,7 +102,8 @@ export function referenceMoeFfn(
         expertOut[e * H + h] = sum;
       }
     }
-    for (let e = 0; e < E; e++) if (mask[e] !== 0) for (let h = 0; h < H; h++) y[r * H + h] += mask[e]! * expertOut[e * H + h]!;
+    for (let e = 0; e < E; e++)
+      if (mask[e] !== 0) for (let h = 0; h < H; h++) y[r * H + h] += mask[e]! * expertOut[e * H + h]!;
   }
   if (ffn.shared) {
     const shared = sharedFfn(ffn.shared, x, rows);

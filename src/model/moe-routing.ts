@@ -29,7 +29,10 @@ export interface RoutingSummary {
 }
 
 /** Summarises the chosen experts of each MoE layer ([tokens·k] indices, token-major) of one forward pass. */
-export function summarizeRouting(model: ModelConfig, indicesByLayer: Map<number, ArrayLike<number | bigint>>): RoutingSummary {
+export function summarizeRouting(
+  model: ModelConfig,
+  indicesByLayer: Map<number, ArrayLike<number | bigint>>,
+): RoutingSummary {
   const s = moeShapeOf(model);
   const k = s.topK;
   const layers: LayerRouting[] = [];
@@ -40,7 +43,10 @@ export function summarizeRouting(model: ModelConfig, indicesByLayer: Map<number,
     const indices = indicesByLayer.get(layer);
     if (!indices) throw new Error(`routing of MoE layer ${layer} is missing`);
     tokens = indices.length / k;
-    const capacity = model.moe!.capacityFactor === undefined ? Infinity : Math.ceil((model.moe!.capacityFactor * tokens * k) / s.experts);
+    const capacity =
+      model.moe!.capacityFactor === undefined
+        ? Infinity
+        : Math.ceil((model.moe!.capacityFactor * tokens * k) / s.experts);
     const counts = new Array<number>(s.experts).fill(0);
     let dropped = 0;
     for (let i = 0; i < indices.length; i++) {
@@ -51,7 +57,13 @@ export function summarizeRouting(model: ModelConfig, indicesByLayer: Map<number,
     keptAssignments += indices.length - dropped;
     const mean = indices.length / s.experts;
     const variance = counts.reduce((a, c) => a + (c - mean) ** 2, 0) / s.experts;
-    layers.push({ layer, tokensPerExpert: counts, maxMeanLoad: Math.max(...counts) / mean, cv: Math.sqrt(variance) / mean, droppedAssignments: dropped });
+    layers.push({
+      layer,
+      tokensPerExpert: counts,
+      maxMeanLoad: Math.max(...counts) / mean,
+      cv: Math.sqrt(variance) / mean,
+      droppedAssignments: dropped,
+    });
   }
   const a = accountMoeModel(model);
   const nonRouted = a.totalParams - a.routedExpertParams;

@@ -106,7 +106,8 @@ export function moeModelTensorShapes(model: ModelConfig, denseShapes: Map<string
     if (match && isMoeLayer(model, Number(match[1]))) continue;
     shapes.set(name, shape);
   }
-  for (let layer = 0; layer < dims.layers; layer++) if (isMoeLayer(model, layer)) for (const [n, s] of moeLayerTensorShapes(model, layer)) shapes.set(n, s);
+  for (let layer = 0; layer < dims.layers; layer++)
+    if (isMoeLayer(model, layer)) for (const [n, s] of moeLayerTensorShapes(model, layer)) shapes.set(n, s);
   return shapes;
 }
 
@@ -224,8 +225,16 @@ export function ffnLinears(ffn: SwigluFfn | MoeFfn): { projection: ProjectionNam
 }
 
 /** The FFN with its plain linears mapped (structure copied). */
-export function mapFfnLinears<F extends SwigluFfn | MoeFfn>(ffn: F, map: (linear: LinearOp, projection: ProjectionName) => LinearOp): F {
-  const mapSwiglu = (s: SwigluFfn): SwigluFfn => ({ ...s, gate: map(s.gate, "gate_proj"), up: map(s.up, "up_proj"), down: map(s.down, "down_proj") });
+export function mapFfnLinears<F extends SwigluFfn | MoeFfn>(
+  ffn: F,
+  map: (linear: LinearOp, projection: ProjectionName) => LinearOp,
+): F {
+  const mapSwiglu = (s: SwigluFfn): SwigluFfn => ({
+    ...s,
+    gate: map(s.gate, "gate_proj"),
+    up: map(s.up, "up_proj"),
+    down: map(s.down, "down_proj"),
+  });
   if (ffn.kind === "swiglu") return mapSwiglu(ffn) as F;
   return { ...ffn, shared: ffn.shared ? mapSwiglu(ffn.shared) : undefined };
 }

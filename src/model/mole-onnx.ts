@@ -43,14 +43,21 @@ function stackedB(emitter: LinearEmitter, name: string): string {
   const tensor = irFloatTensor(emitter.ir, name);
   const [experts, outFeatures, rank] = tensor.shape as [number, number, number];
   const out = new Float32Array(tensor.data.length);
-  for (let e = 0; e < experts; e++) out.set(transpose2d(tensor.data.subarray(e * outFeatures * rank, (e + 1) * outFeatures * rank), outFeatures, rank), e * outFeatures * rank);
+  for (let e = 0; e < experts; e++)
+    out.set(
+      transpose2d(tensor.data.subarray(e * outFeatures * rank, (e + 1) * outFeatures * rank), outFeatures, rank),
+      e * outFeatures * rank,
+    );
   return emitter.g.float(initName, [experts * rank, outFeatures], out);
 }
 
 /** [..., E] → [..., E·r]: each expert's weight repeated over its r ranks. */
 function perRank(g: GraphBuilder, gates: string, experts: number, rank: number, leading: number[]): string {
   if (rank === 1) return gates;
-  const expanded = g.op("Expand", [g.op("Unsqueeze", [gates, g.int64([-1])]), g.int64([...leading.map(() => 1), 1, rank])]);
+  const expanded = g.op("Expand", [
+    g.op("Unsqueeze", [gates, g.int64([-1])]),
+    g.int64([...leading.map(() => 1), 1, rank]),
+  ]);
   return g.op("Reshape", [expanded, g.int64([...leading.map(() => 0), experts * rank])]);
 }
 
@@ -65,8 +72,19 @@ interface TopK {
  * routing output when asked and when there is a choice (k < E: a router that takes every expert chooses nothing,
  * and its flat histogram would only dilute the routing metrics, as dense soft routing would).
  */
-function emitTopK(g: GraphBuilder, ctx: MoleEmitContext, probs: string, k: number, experts: number, gain: number, outputName: string): TopK {
-  const [values, indices] = g.node("TopK", [probs, g.int64([k])], 2, { axis: -1, largest: 1, sorted: 1 }) as [string, string];
+function emitTopK(
+  g: GraphBuilder,
+  ctx: MoleEmitContext,
+  probs: string,
+  k: number,
+  experts: number,
+  gain: number,
+  outputName: string,
+): TopK {
+  const [values, indices] = g.node("TopK", [probs, g.int64([k])], 2, { axis: -1, largest: 1, sorted: 1 }) as [
+    string,
+    string,
+  ];
   let weights = g.op("Div", [values, g.op("ReduceSum", [values, g.int64([-1])], { keepdims: 1 })]);
   if (gain !== 1) weights = g.op("Mul", [weights, g.scalar(gain)]);
   if (ctx.routingOutputs && k < experts) {
@@ -86,14 +104,26 @@ function emitRouterProbs(emitter: LinearEmitter, flat: string, router: string, r
 
 /** A dense [T, E] gate from top-k indices and weights (zero off the top-k). */
 function scatterGates(g: GraphBuilder, probs: string, topK: TopK): string {
-  return g.op("ScatterElements", [g.op("ConstantOfShape", [g.op("Shape", [probs])]), topK.indices, topK.weights], { axis: 1 });
+  return g.op("ScatterElements", [g.op("ConstantOfShape", [g.op("Shape", [probs])]), topK.indices, topK.weights], {
+    axis: 1,
+  });
 }
 
 /** X-LoRA: scalings [T, L, E] = softmax_E((z·Cᵀ + c) reshaped), z [B, S, H] the base pass's final normed hidden state. */
-export function emitXloraScalings(g: GraphBuilder, emitter: LinearEmitter, classifier: XloraClassifier, z: string): string {
+export function emitXloraScalings(
+  g: GraphBuilder,
+  emitter: LinearEmitter,
+  classifier: XloraClassifier,
+  z: string,
+): string {
   const flat = g.op("Reshape", [z, g.int64([-1, emitter.ir.dims.hidden])]);
-  const logits = g.op("Add", [g.op("MatMul", [flat, emitter.transposedWeight(classifier.weight)]), emitter.tensor(classifier.bias)]);
-  return g.op("Softmax", [g.op("Reshape", [logits, g.int64([-1, classifier.layers, classifier.experts])])], { axis: -1 });
+  const logits = g.op("Add", [
+    g.op("MatMul", [flat, emitter.transposedWeight(classifier.weight)]),
+    emitter.tensor(classifier.bias),
+  ]);
+  return g.op("Softmax", [g.op("Reshape", [logits, g.int64([-1, classifier.layers, classifier.experts])])], {
+    axis: -1,
+  });
 }
 
 /** The per-token expert gate [T, E] of a linear-level mixture. */
@@ -106,14 +136,31 @@ function emitLinearGates(emitter: LinearEmitter, linear: MoleLinear, flat: strin
       return emitRouterProbs(emitter, flat, gating.router, gating.routerBias);
     case "top-k": {
       const probs = emitRouterProbs(emitter, flat, gating.router, gating.routerBias);
-      return scatterGates(g, probs, emitTopK(g, ctx, probs, gating.topK, linear.experts, gating.gain, moleRoutingOutput(linear.layer, linear.projection)));
+      return scatterGates(
+        g,
+        probs,
+        emitTopK(
+          g,
+          ctx,
+          probs,
+          gating.topK,
+          linear.experts,
+          gating.gain,
+          moleRoutingOutput(linear.layer, linear.projection),
+        ),
+      );
     }
     case "xlora": {
       const cached = ctx.xloraGates.get(linear.layer);
       if (cached) return cached;
       if (!ctx.xloraScalings) throw new Error("an X-LoRA linear needs the scaling pass: the IR has no xloraClassifier");
       let gates = g.op("Gather", [ctx.xloraScalings, g.int64([linear.layer], [])], { axis: 1 }); // [T, E]
-      if (gating.topK !== undefined && gating.topK < linear.experts) gates = scatterGates(g, gates, emitTopK(g, ctx, gates, gating.topK, linear.experts, 1, moleRoutingOutput(linear.layer)));
+      if (gating.topK !== undefined && gating.topK < linear.experts)
+        gates = scatterGates(
+          g,
+          gates,
+          emitTopK(g, ctx, gates, gating.topK, linear.experts, 1, moleRoutingOutput(linear.layer)),
+        );
       ctx.xloraGates.set(linear.layer, gates);
       return gates;
     }
@@ -140,7 +187,11 @@ export function emitMixloraFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: Mix
   const probs = emitRouterProbs(emitter, flat, ffn.router, ffn.routerBias);
   const topK = emitTopK(g, emitter.mole, probs, k, E, 1, moleRoutingOutput(ffn.layer));
   // Slot j's mask [k, T, E·r]: 1 on the r ranks of the expert chosen in slot j, 0 elsewhere.
-  const oneHot = g.op("OneHot", [topK.indices, g.int64([E], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))], { axis: -1 }); // [T, k, E]
+  const oneHot = g.op(
+    "OneHot",
+    [topK.indices, g.int64([E], []), g.float(g.fresh("onehot_values"), [2], Float32Array.of(0, 1))],
+    { axis: -1 },
+  ); // [T, k, E]
   const masks = perRank(g, g.op("Transpose", [oneHot], { perm: [1, 0, 2] }), E, r, [0, 0]); // [k, T, E·r]
   const scale = g.scalar(ffn.scale);
   const expertDelta = (projection: "gate_proj" | "up_proj" | "down_proj", input: string): string | undefined => {
@@ -153,7 +204,8 @@ export function emitMixloraFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: Mix
   const gate = withDelta(emitter.emit(ffn.base.gate, flat), expertDelta("gate_proj", flat)); // [k, T, I] or shared [T, I]
   const up = withDelta(emitter.emit(ffn.base.up, flat), expertDelta("up_proj", flat));
   let hidden = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up]);
-  if (!ffn.adapters.gate_proj && !ffn.adapters.up_proj) hidden = g.op("Expand", [g.op("Unsqueeze", [hidden, g.int64([0])]), g.int64([k, 1, 1])]); // one copy per slot
+  if (!ffn.adapters.gate_proj && !ffn.adapters.up_proj)
+    hidden = g.op("Expand", [g.op("Unsqueeze", [hidden, g.int64([0])]), g.int64([k, 1, 1])]); // one copy per slot
   const out = withDelta(emitter.emit(ffn.base.down, hidden), expertDelta("down_proj", hidden)); // [k, T, H]: the base down k times
   const slotWeights = g.op("Unsqueeze", [g.op("Transpose", [topK.weights], { perm: [1, 0] }), g.int64([2])]); // [k, T, 1]
   const routed = g.op("ReduceSum", [g.op("Mul", [out, slotWeights]), g.int64([0])], { keepdims: 0 }); // [T, H]

@@ -32,7 +32,14 @@ function softmaxInPlace(values: Float64Array): void {
 }
 
 /** Router probabilities [rows, E] = softmax(x·Rᵀ + b). */
-function routerProbs(ir: ModelIr, router: string, routerBias: string | undefined, x: Float64Array, rows: number, inFeatures: number): Float64Array {
+function routerProbs(
+  ir: ModelIr,
+  router: string,
+  routerBias: string | undefined,
+  x: Float64Array,
+  rows: number,
+  inFeatures: number,
+): Float64Array {
   const weight = irFloatTensor(ir, router).data;
   const bias = routerBias ? irFloatTensor(ir, routerBias).data : undefined;
   const experts = weight.length / inFeatures;
@@ -53,7 +60,15 @@ function routerProbs(ir: ModelIr, router: string, routerBias: string | undefined
  * Top-k gates [rows, E] from probabilities: p_K / Σ_K p × gain on the chosen experts (ORT's choice when forced),
  * zero elsewhere; the reference's own choice and margin go to the trace.
  */
-function topKGates(probs: Float64Array, rows: number, experts: number, k: number, gain: number, outputName: string, call: MoleReferenceCall): Float64Array {
+function topKGates(
+  probs: Float64Array,
+  rows: number,
+  experts: number,
+  k: number,
+  gain: number,
+  outputName: string,
+  call: MoleReferenceCall,
+): Float64Array {
   const gates = new Float64Array(rows * experts);
   const forced = call.options.forcedRouting?.get(outputName);
   for (let r = 0; r < rows; r++) {
@@ -74,7 +89,12 @@ function topKGates(probs: Float64Array, rows: number, experts: number, k: number
 }
 
 /** X-LoRA scalings [rows, L, E] = softmax_E((z·Cᵀ + c) reshaped), z [rows, H] the base pass's final normed hidden state. */
-export function referenceXloraScalings(ir: ModelIr, classifier: XloraClassifier, z: Float64Array, rows: number): Float64Array {
+export function referenceXloraScalings(
+  ir: ModelIr,
+  classifier: XloraClassifier,
+  z: Float64Array,
+  rows: number,
+): Float64Array {
   const H = ir.dims.hidden;
   const { layers: L, experts: E } = classifier;
   const weight = irFloatTensor(ir, classifier.weight).data;
@@ -94,23 +114,41 @@ export function referenceXloraScalings(ir: ModelIr, classifier: XloraClassifier,
 }
 
 /** The gate [rows, E] of a linear-level mixture. */
-function linearGates(ir: ModelIr, linear: MoleLinear, x: Float64Array, rows: number, call: MoleReferenceCall): Float64Array {
+function linearGates(
+  ir: ModelIr,
+  linear: MoleLinear,
+  x: Float64Array,
+  rows: number,
+  call: MoleReferenceCall,
+): Float64Array {
   const E = linear.experts;
   const gating = linear.gating;
   switch (gating.kind) {
     case "soft":
       return routerProbs(ir, gating.router, gating.routerBias, x, rows, linear.inFeatures);
     case "top-k":
-      return topKGates(routerProbs(ir, gating.router, gating.routerBias, x, rows, linear.inFeatures), rows, E, gating.topK, gating.gain, moleRoutingOutput(linear.layer, linear.projection), call);
+      return topKGates(
+        routerProbs(ir, gating.router, gating.routerBias, x, rows, linear.inFeatures),
+        rows,
+        E,
+        gating.topK,
+        gating.gain,
+        moleRoutingOutput(linear.layer, linear.projection),
+        call,
+      );
     case "xlora": {
       const scalings = call.xloraScalings;
       if (!scalings) throw new Error("an X-LoRA linear needs the scaling pass: the IR has no xloraClassifier");
       const layers = scalings.length / (rows * E);
       const gates = new Float64Array(rows * E);
-      for (let r = 0; r < rows; r++) gates.set(scalings.subarray((r * layers + linear.layer) * E, (r * layers + linear.layer + 1) * E), r * E);
+      for (let r = 0; r < rows; r++)
+        gates.set(scalings.subarray((r * layers + linear.layer) * E, (r * layers + linear.layer + 1) * E), r * E);
       if (gating.topK === undefined || gating.topK >= E) return gates;
       // Only the layer's first linear traces its routing (they all share it).
-      const quiet: MoleReferenceCall = linear.projection === firstXloraProjection(ir, linear.layer) ? call : { ...call, options: { forcedRouting: call.options.forcedRouting } };
+      const quiet: MoleReferenceCall =
+        linear.projection === firstXloraProjection(ir, linear.layer)
+          ? call
+          : { ...call, options: { forcedRouting: call.options.forcedRouting } };
       return topKGates(gates, rows, E, gating.topK, 1, moleRoutingOutput(linear.layer), quiet);
     }
   }
@@ -118,12 +156,25 @@ function linearGates(ir: ModelIr, linear: MoleLinear, x: Float64Array, rows: num
 
 function firstXloraProjection(ir: ModelIr, layer: number): string | undefined {
   const { attention, ffn } = ir.layers[layer]!;
-  const linears = [attention.q, attention.k, attention.v, attention.o, ...(ffn.kind === "swiglu" ? [ffn.gate, ffn.up, ffn.down] : [])];
+  const linears = [
+    attention.q,
+    attention.k,
+    attention.v,
+    attention.o,
+    ...(ffn.kind === "swiglu" ? [ffn.gate, ffn.up, ffn.down] : []),
+  ];
   return linears.find((l): l is MoleLinear => l.kind === "mole")?.projection;
 }
 
 /** Every expert's s·B_e·(A_e·x) on every row: [E, rows, out]. */
-function allExpertDeltas(ir: ModelIr, loraA: string, loraB: string, scale: number, x: Float64Array, rows: number): { deltas: Float64Array; experts: number; out: number } {
+function allExpertDeltas(
+  ir: ModelIr,
+  loraA: string,
+  loraB: string,
+  scale: number,
+  x: Float64Array,
+  rows: number,
+): { deltas: Float64Array; experts: number; out: number } {
   const a = irFloatTensor(ir, loraA);
   const b = irFloatTensor(ir, loraB);
   const [E, rank, inFeatures] = a.shape as [number, number, number];
@@ -147,7 +198,14 @@ function allExpertDeltas(ir: ModelIr, loraA: string, loraB: string, scale: numbe
 }
 
 /** y [rows, out] of a linear-level mixture: base(x) + Σ_e gate_e · s·B_e·A_e·x, every expert computed. */
-export function referenceMoleLinear(ir: ModelIr, linear: MoleLinear, x: Float64Array, rows: number, call: MoleReferenceCall, linearFn: LinearFn): Float64Array {
+export function referenceMoleLinear(
+  ir: ModelIr,
+  linear: MoleLinear,
+  x: Float64Array,
+  rows: number,
+  call: MoleReferenceCall,
+  linearFn: LinearFn,
+): Float64Array {
   const y = linearFn(linear.base, x, rows);
   const gates = linearGates(ir, linear, x, rows, call);
   const { deltas, experts: E, out } = allExpertDeltas(ir, linear.loraA, linear.loraB, linear.scale, x, rows);
@@ -160,16 +218,33 @@ export function referenceMoleLinear(ir: ModelIr, linear: MoleLinear, x: Float64A
 }
 
 /** y [rows, H] of MixLoRA's FFN: every expert's SwiGLU on every row, weighted by the (renormalised) top-k. */
-export function referenceMixloraFfn(ir: ModelIr, ffn: MixloraFfn, x: Float64Array, rows: number, call: MoleReferenceCall, linearFn: LinearFn): Float64Array {
+export function referenceMixloraFfn(
+  ir: ModelIr,
+  ffn: MixloraFfn,
+  x: Float64Array,
+  rows: number,
+  call: MoleReferenceCall,
+  linearFn: LinearFn,
+): Float64Array {
   const H = ir.dims.hidden;
   const { experts: E } = ffn;
-  const gates = topKGates(routerProbs(ir, ffn.router, ffn.routerBias, x, rows, H), rows, E, ffn.topK, 1, moleRoutingOutput(ffn.layer), call);
+  const gates = topKGates(
+    routerProbs(ir, ffn.router, ffn.routerBias, x, rows, H),
+    rows,
+    E,
+    ffn.topK,
+    1,
+    moleRoutingOutput(ffn.layer),
+    call,
+  );
   const baseGate = linearFn(ffn.base.gate, x, rows);
   const baseUp = linearFn(ffn.base.up, x, rows);
   const I = baseGate.length / rows;
   const delta = (projection: "gate_proj" | "up_proj" | "down_proj", input: Float64Array, inputRows: number) => {
     const adapters = ffn.adapters[projection];
-    return adapters ? allExpertDeltas(ir, adapters.loraA, adapters.loraB, ffn.scale, input, inputRows).deltas : undefined;
+    return adapters
+      ? allExpertDeltas(ir, adapters.loraA, adapters.loraB, ffn.scale, input, inputRows).deltas
+      : undefined;
   };
   const gateDeltas = delta("gate_proj", x, rows); // [E, rows, I]
   const upDeltas = delta("up_proj", x, rows);

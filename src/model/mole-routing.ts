@@ -24,19 +24,32 @@ export interface MoleRoutingSummary {
 }
 
 /** Load of each router from its chosen experts ([tokens·k], token-major); `expertsOf` gives a router's expert count. */
-export function summarizeMoleRouting(indicesByOutput: Map<string, ArrayLike<number | bigint>>, topKOf: (router: string) => number, expertsOf: (router: string) => number): MoleRoutingSummary {
+export function summarizeMoleRouting(
+  indicesByOutput: Map<string, ArrayLike<number | bigint>>,
+  topKOf: (router: string) => number,
+  expertsOf: (router: string) => number,
+): MoleRoutingSummary {
   const routers: MoleRouterLoad[] = [];
   let tokens = 0;
-  for (const [router, indices] of [...indicesByOutput].sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }))) {
+  for (const [router, indices] of [...indicesByOutput].sort(([a], [b]) =>
+    a.localeCompare(b, "en", { numeric: true }),
+  )) {
     const experts = expertsOf(router);
     tokens = indices.length / topKOf(router);
     const counts = new Array<number>(experts).fill(0);
     for (let i = 0; i < indices.length; i++) counts[Number(indices[i])]! += 1;
     const mean = indices.length / experts;
     const variance = counts.reduce((a, c) => a + (c - mean) ** 2, 0) / experts;
-    routers.push({ router, layer: Number(router.split(".")[1]), tokensPerExpert: counts, maxMeanLoad: Math.max(...counts) / mean, cv: Math.sqrt(variance) / mean });
+    routers.push({
+      router,
+      layer: Number(router.split(".")[1]),
+      tokensPerExpert: counts,
+      maxMeanLoad: Math.max(...counts) / mean,
+      cv: Math.sqrt(variance) / mean,
+    });
   }
-  const average = (f: (r: MoleRouterLoad) => number) => (routers.length > 0 ? routers.reduce((sum, r) => sum + f(r), 0) / routers.length : NaN);
+  const average = (f: (r: MoleRouterLoad) => number) =>
+    routers.length > 0 ? routers.reduce((sum, r) => sum + f(r), 0) / routers.length : NaN;
   return { tokens, routers, maxMeanLoad: average((r) => r.maxMeanLoad), cv: average((r) => r.cv) };
 }
 
@@ -47,14 +60,33 @@ export function moleRoutingMeasures(
   expertsOf: (router: string) => number,
   /** What the captured tokens were, for the label: "one timed iteration", "the forward of one train step"… */
   pass = "one timed iteration",
-): { scalars: { metric: string; unit: string; value: number | null; label?: string; reason?: string }[]; details: Record<string, unknown> } | undefined {
+):
+  | {
+      scalars: { metric: string; unit: string; value: number | null; label?: string; reason?: string }[];
+      details: Record<string, unknown>;
+    }
+  | undefined {
   if (indicesByOutput.size === 0) return undefined;
-  const summary = summarizeMoleRouting(indicesByOutput, (router) => indicesByOutput.get(router)!.length / tokens, expertsOf);
+  const summary = summarizeMoleRouting(
+    indicesByOutput,
+    (router) => indicesByOutput.get(router)!.length / tokens,
+    expertsOf,
+  );
   const over = `over the ${summary.tokens} tokens of ${pass}, mean over ${summary.routers.length} MoLE routers`;
   return {
     scalars: [
-      { metric: "routing_max_mean_load", unit: "ratio", value: summary.maxMeanLoad, label: `max/mean expert load, ${over}` },
-      { metric: "routing_cv", unit: "ratio", value: summary.cv, label: `coefficient of variation of expert load, ${over}` },
+      {
+        metric: "routing_max_mean_load",
+        unit: "ratio",
+        value: summary.maxMeanLoad,
+        label: `max/mean expert load, ${over}`,
+      },
+      {
+        metric: "routing_cv",
+        unit: "ratio",
+        value: summary.cv,
+        label: `coefficient of variation of expert load, ${over}`,
+      },
     ],
     details: { ...summary },
   };

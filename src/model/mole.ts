@@ -95,7 +95,15 @@ export function expertBStd(scale: number, adapterRank: number): number {
 }
 
 /** Stacked expert adapters A [E, r, in] ~ N(0, 1/in), B [E, out, r] ~ N(0, σ_B²), named `{module}.mole_experts.lora_{A,B}`. */
-export function expertStacks(seed: number, module: string, experts: number, rank: number, inFeatures: number, outFeatures: number, bStd: number): { loraA: [string, Tensor]; loraB: [string, Tensor] } {
+export function expertStacks(
+  seed: number,
+  module: string,
+  experts: number,
+  rank: number,
+  inFeatures: number,
+  outFeatures: number,
+  bStd: number,
+): { loraA: [string, Tensor]; loraB: [string, Tensor] } {
   const a = `${module}.mole_experts.lora_A`;
   const b = `${module}.mole_experts.lora_B`;
   return {
@@ -105,7 +113,13 @@ export function expertStacks(seed: number, module: string, experts: number, rank
 }
 
 /** A router [E, in] seeded Gaussian (σ = 1/√in, like the MoE router) and, with skew > 0, its Zipf bias `{prefix}.bias`. */
-export function moleRouter(seed: number, prefix: string, experts: number, inFeatures: number, routingSkew: number): { weight: [string, Tensor]; bias?: [string, Tensor] } {
+export function moleRouter(
+  seed: number,
+  prefix: string,
+  experts: number,
+  inFeatures: number,
+  routingSkew: number,
+): { weight: [string, Tensor]; bias?: [string, Tensor] } {
   const weight = `${prefix}.weight`;
   const bias = `${prefix}.bias`;
   return {
@@ -118,11 +132,22 @@ export function moleRouter(seed: number, prefix: string, experts: number, inFeat
  * X-LoRA's classifier: weight [L·E, H] Gaussian (σ = 1/√H); bias [L·E] = the routing skew's Zipf bias of each layer
  * (slice l is routerSkewBias(E, s, seed, `xlora_classifier.bias.{l}`)), zero without skew.
  */
-export function xloraClassifierTensors(seed: number, layers: number, experts: number, hidden: number, routingSkew: number): Map<string, Tensor> {
+export function xloraClassifierTensors(
+  seed: number,
+  layers: number,
+  experts: number,
+  hidden: number,
+  routingSkew: number,
+): Map<string, Tensor> {
   const bias = new Float32Array(layers * experts);
-  if (routingSkew > 0) for (let l = 0; l < layers; l++) bias.set(routerSkewBias(experts, routingSkew, seed, `${XLORA_CLASSIFIER_BIAS}.${l}`).data, l * experts);
+  if (routingSkew > 0)
+    for (let l = 0; l < layers; l++)
+      bias.set(routerSkewBias(experts, routingSkew, seed, `${XLORA_CLASSIFIER_BIAS}.${l}`).data, l * experts);
   return new Map([
-    [XLORA_CLASSIFIER_WEIGHT, synthesizeTensor(XLORA_CLASSIFIER_WEIGHT, [layers * experts, hidden], { seed, distribution: "gaussian" })],
+    [
+      XLORA_CLASSIFIER_WEIGHT,
+      synthesizeTensor(XLORA_CLASSIFIER_WEIGHT, [layers * experts, hidden], { seed, distribution: "gaussian" }),
+    ],
     [XLORA_CLASSIFIER_BIAS, { shape: [layers * experts], data: bias }],
   ]);
 }
@@ -132,7 +157,8 @@ export function xloraClassifierTensors(seed: number, layers: number, experts: nu
 /** The linear-level mixture's gating input names (router and bias) to emit or read. */
 export function moleLinearTensorNames(linear: MoleLinear): string[] {
   const names = [linear.loraA, linear.loraB];
-  if (linear.gating.kind !== "xlora") names.push(linear.gating.router, ...(linear.gating.routerBias ? [linear.gating.routerBias] : []));
+  if (linear.gating.kind !== "xlora")
+    names.push(linear.gating.router, ...(linear.gating.routerBias ? [linear.gating.routerBias] : []));
   return names;
 }
 
@@ -151,8 +177,19 @@ export function mixloraLinears(ffn: MixloraFfn): { projection: ProjectionName; l
   ];
 }
 
-export function mapMixloraLinears(ffn: MixloraFfn, map: (linear: LinearOp, projection: ProjectionName) => LinearOp): MixloraFfn {
-  return { ...ffn, base: { ...ffn.base, gate: map(ffn.base.gate, "gate_proj"), up: map(ffn.base.up, "up_proj"), down: map(ffn.base.down, "down_proj") } };
+export function mapMixloraLinears(
+  ffn: MixloraFfn,
+  map: (linear: LinearOp, projection: ProjectionName) => LinearOp,
+): MixloraFfn {
+  return {
+    ...ffn,
+    base: {
+      ...ffn.base,
+      gate: map(ffn.base.gate, "gate_proj"),
+      up: map(ffn.base.up, "up_proj"),
+      down: map(ffn.base.down, "down_proj"),
+    },
+  };
 }
 
 /** X-LoRA's base pass: the IR with every mixture linear replaced by its base and no classifier (adapters off, scalings 0). */
@@ -163,8 +200,16 @@ export function xloraBaseIr(ir: ModelIr): ModelIr {
     xloraClassifier: undefined,
     layers: ir.layers.map((layer) => ({
       ...layer,
-      attention: { q: strip(layer.attention.q), k: strip(layer.attention.k), v: strip(layer.attention.v), o: strip(layer.attention.o) },
-      ffn: layer.ffn.kind === "swiglu" ? { ...layer.ffn, gate: strip(layer.ffn.gate), up: strip(layer.ffn.up), down: strip(layer.ffn.down) } : layer.ffn,
+      attention: {
+        q: strip(layer.attention.q),
+        k: strip(layer.attention.k),
+        v: strip(layer.attention.v),
+        o: strip(layer.attention.o),
+      },
+      ffn:
+        layer.ffn.kind === "swiglu"
+          ? { ...layer.ffn, gate: strip(layer.ffn.gate), up: strip(layer.ffn.up), down: strip(layer.ffn.down) }
+          : layer.ffn,
     })),
   };
 }

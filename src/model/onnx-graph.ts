@@ -26,12 +26,14 @@ export const ELEMENT_TYPE: Record<ElementType, number> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
-export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] } | { int: number } | { graph: Onnx.IGraphProto };
+export type AttributeValue =
+  number | number[] | string | { float: number } | { floats: number[] } | { int: number } | { graph: Onnx.IGraphProto };
 
 function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === "string") return { name, type: T.STRING, s: new TextEncoder().encode(value) };
-  if (typeof value === "number") return Number.isInteger(value) ? { name, type: T.INT, i: value } : { name, type: T.FLOAT, f: value };
+  if (typeof value === "number")
+    return Number.isInteger(value) ? { name, type: T.INT, i: value } : { name, type: T.FLOAT, f: value };
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
   if ("float" in value) return { name, type: T.FLOAT, f: value.float };
   if ("floats" in value) return { name, type: T.FLOATS, floats: value.floats };
@@ -107,8 +109,19 @@ export class GraphBuilder {
     return `${prefix}_${this.counter++}`;
   }
 
-  node(op: string, inputs: string[], outputs: string[] | number | string, attributes: Record<string, AttributeValue> = {}, domain?: string): string[] {
-    const outs = typeof outputs === "number" ? Array.from({ length: outputs }, () => this.fresh(op)) : typeof outputs === "string" ? [outputs] : outputs;
+  node(
+    op: string,
+    inputs: string[],
+    outputs: string[] | number | string,
+    attributes: Record<string, AttributeValue> = {},
+    domain?: string,
+  ): string[] {
+    const outs =
+      typeof outputs === "number"
+        ? Array.from({ length: outputs }, () => this.fresh(op))
+        : typeof outputs === "string"
+          ? [outputs]
+          : outputs;
     if (domain === MS_DOMAIN) this.usesMsDomain = true;
     this.nodes.push({
       opType: op,
@@ -122,7 +135,12 @@ export class GraphBuilder {
   }
 
   /** One-output node; returns the output name. */
-  op(op: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, options: { name?: string; domain?: string } = {}): string {
+  op(
+    op: string,
+    inputs: string[],
+    attributes: Record<string, AttributeValue> = {},
+    options: { name?: string; domain?: string } = {},
+  ): string {
     return this.node(op, inputs, options.name ?? 1, attributes, options.domain)[0]!;
   }
 
@@ -136,7 +154,11 @@ export class GraphBuilder {
     this.nodes = [];
     try {
       const outputs = build();
-      return { name, node: this.nodes, output: outputs.map((o) => ({ name: o.name, type: { tensorType: { elemType: ELEMENT_TYPE[o.type] } } })) };
+      return {
+        name,
+        node: this.nodes,
+        output: outputs.map((o) => ({ name: o.name, type: { tensorType: { elemType: ELEMENT_TYPE[o.type] } } })),
+      };
     } finally {
       this.nodes = outer;
     }
@@ -219,7 +241,13 @@ export class GraphBuilder {
       producerVersion: "0.1.0",
       docString,
       opsetImport,
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: {
+        name: graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     });
     if (this.dataFd !== undefined) {
       closeSync(this.dataFd);

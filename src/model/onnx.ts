@@ -75,8 +75,12 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     const values: string[] = [];
     if (decode)
       for (let layer = 0; layer < dims.layers; layer++) {
-        keys.push(addInput(`${prefix}past_key.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
-        values.push(addInput(`${prefix}past_value.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]));
+        keys.push(
+          addInput(`${prefix}past_key.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]),
+        );
+        values.push(
+          addInput(`${prefix}past_value.${layer}`, "float32", ["batch", dims.kvHeads, "past_sequence", dims.headDim]),
+        );
       }
     return { prefix, keys, values };
   };
@@ -86,7 +90,11 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
 
   const emitter = new LinearEmitter(g, ir);
   const outputs: string[] = [];
-  emitter.mole = { routingOutputs: options.routingOutputs ?? false, addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)), xloraGates: new Map() };
+  emitter.mole = {
+    routingOutputs: options.routingOutputs ?? false,
+    addOutput: (name, type, shape) => (g.output(name, type, shape), outputs.push(name)),
+    xloraGates: new Map(),
+  };
 
   // Positions: pastLength … pastLength + S − 1, where pastLength is the cache length (0 in prefill).
   const zero = decode ? "" : g.int64([0], []);
@@ -129,9 +137,12 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     return g.op("Concat", [r1, r2], { axis: -1 });
   };
 
-  const embedFloat = () => g.float(ir.embedTokens, irFloatTensor(ir, ir.embedTokens).shape, irFloatTensor(ir, ir.embedTokens).data);
+  const embedFloat = () =>
+    g.float(ir.embedTokens, irFloatTensor(ir, ir.embedTokens).shape, irFloatTensor(ir, ir.embedTokens).data);
   // [B, S, H]; int4/int8 `embeddings`: rows dequantised per token (quantized-embedding-onnx.ts).
-  const embedded = ir.embeddingLinear ? emitQuantizedEmbedding(emitter, ir.embeddingLinear, inputIds) : g.op("Gather", [embedFloat(), inputIds], { axis: 0 });
+  const embedded = ir.embeddingLinear
+    ? emitQuantizedEmbedding(emitter, ir.embeddingLinear, inputIds)
+    : g.op("Gather", [embedFloat(), inputIds], { axis: 0 });
 
   const qShape = g.int64([0, 0, dims.heads, dims.headDim]);
   const kvShape = g.int64([0, 0, dims.kvHeads, dims.headDim]);
@@ -152,9 +163,17 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
       let keys = g.op("Transpose", [rope(k)], { perm: [0, 2, 1, 3] }); // [B, kv, S, D]
       let values = g.op("Transpose", [v], { perm: [0, 2, 1, 3] });
       if (decode) {
-        const [presentKey, presentValue] = [`${cache.prefix}present_key.${index}`, `${cache.prefix}present_value.${index}`];
+        const [presentKey, presentValue] = [
+          `${cache.prefix}present_key.${index}`,
+          `${cache.prefix}present_value.${index}`,
+        ];
         keys = g.op("Concat", [cache.keys[index]!, keys], { axis: 2 }, presentOutputs ? { name: presentKey } : {});
-        values = g.op("Concat", [cache.values[index]!, values], { axis: 2 }, presentOutputs ? { name: presentValue } : {});
+        values = g.op(
+          "Concat",
+          [cache.values[index]!, values],
+          { axis: 2 },
+          presentOutputs ? { name: presentValue } : {},
+        );
         if (presentOutputs) presents.push({ name: presentKey, value: keys }, { name: presentValue, value: values });
       }
       const grouped = g.op("Reshape", [qHeads, groupedShape]); // [B, kv, group·S, D]
@@ -186,7 +205,8 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
   // The output projection: a Gemm over lm_head (or the tied embedding), or a quantised linear (int4/int8 `lmHead`).
   const project = (x: string, name?: string): string => {
     if (ir.outputLinear) return g.op("Identity", [emitter.emit(ir.outputLinear, x)], {}, name ? { name } : {});
-    if (!g.hasInitializer(ir.lmHead)) g.float(ir.lmHead, irFloatTensor(ir, ir.lmHead).shape, irFloatTensor(ir, ir.lmHead).data);
+    if (!g.hasInitializer(ir.lmHead))
+      g.float(ir.lmHead, irFloatTensor(ir, ir.lmHead).shape, irFloatTensor(ir, ir.lmHead).data);
     return g.op("Gemm", [x, ir.lmHead], { transB: 1 }, name ? { name } : {});
   };
   let logits: string;
@@ -209,11 +229,20 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     g.output(present.name, "float32", ["batch", dims.kvHeads, "total_sequence", dims.headDim]);
     outputs.push(present.name);
   }
-  const bytes = g.toBytes(`${config.name}-${options.scenario}`, `effbench ${config.name} ${options.scenario}; ${ir.notes.join("; ")}`);
+  const bytes = g.toBytes(
+    `${config.name}-${options.scenario}`,
+    `effbench ${config.name} ${options.scenario}; ${ir.notes.join("; ")}`,
+  );
   return { bytes, inputs, outputs, initializerBytes: g.initializerBytes };
 }
 
-function emitFfn(g: GraphBuilder, emitter: LinearEmitter, ffn: ModelIr["layers"][number]["ffn"], x: string, moeContext: MoeEmitContext): string {
+function emitFfn(
+  g: GraphBuilder,
+  emitter: LinearEmitter,
+  ffn: ModelIr["layers"][number]["ffn"],
+  x: string,
+  moeContext: MoeEmitContext,
+): string {
   switch (ffn.kind) {
     case "swiglu": {
       const gate = emitter.emit(ffn.gate, x);
@@ -309,7 +338,13 @@ export class LinearEmitter {
         const y = g.op(
           "MatMulNBits",
           inputs,
-          { K: linear.inFeatures, N: linear.outFeatures, bits: 4, block_size: linear.blockSize, accuracy_level: linear.accuracyLevel },
+          {
+            K: linear.inFeatures,
+            N: linear.outFeatures,
+            bits: 4,
+            block_size: linear.blockSize,
+            accuracy_level: linear.accuracyLevel,
+          },
           { domain: MS_DOMAIN },
         );
         return this.addBias(y, linear.bias);
@@ -319,7 +354,10 @@ export class LinearEmitter {
         // then rescaled; ORT fuses this into DynamicQuantizeMatMul.
         const [quantized, scale, zeroPoint] = g.node("DynamicQuantizeLinear", [x], 3) as [string, string, string];
         const accumulated = g.op("MatMulInteger", [quantized, this.tensor(linear.quantizedWeight), zeroPoint]);
-        const y = g.op("Mul", [g.op("Cast", [accumulated], { to: ELEMENT_TYPE.float32 }), g.op("Mul", [scale, this.tensor(linear.scales)])]);
+        const y = g.op("Mul", [
+          g.op("Cast", [accumulated], { to: ELEMENT_TYPE.float32 }),
+          g.op("Mul", [scale, this.tensor(linear.scales)]),
+        ]);
         return this.addBias(y, linear.bias);
       }
       case "half": {
@@ -332,7 +370,14 @@ export class LinearEmitter {
   }
 }
 
-const RAW_ELEMENT_TYPE: Partial<Record<string, ElementType>> = { U8: "uint8", I8: "int8", F16: "float16", BF16: "bfloat16", I64: "int64", I32: "int32" };
+const RAW_ELEMENT_TYPE: Partial<Record<string, ElementType>> = {
+  U8: "uint8",
+  I8: "int8",
+  F16: "float16",
+  BF16: "bfloat16",
+  I64: "int64",
+  I32: "int32",
+};
 
 /** What the runner pre-allocates for one input: its concrete dims and how to fill it. */
 export interface InputSpec {
@@ -368,11 +413,32 @@ export interface BuiltModel extends EmittedGraph {
 export function buildOnnxModel(model: ModelConfig, options: BuildOptions): BuiltModel {
   const needed = options.scenario === "decode" ? options.promptTokens + 1 : options.promptTokens;
   if (needed > model.maxPositions)
-    throw new Error(`model ${model.name}: ${options.scenario} at ${options.promptTokens} tokens needs ${needed} positions, maxPositions is ${model.maxPositions}`);
-  const ir = options.ir ?? buildModelIr(model, options.weights ?? (model.checkpoint ? loadCheckpointWeights(model) : synthesizeWeights(model)));
-  const emitted = emitOnnx(ir, { scenario: options.scenario, allLogits: options.allLogits, presentOutputs: options.presentOutputs, routingOutputs: options.routingOutputs, moeCompute: options.moeCompute });
+    throw new Error(
+      `model ${model.name}: ${options.scenario} at ${options.promptTokens} tokens needs ${needed} positions, maxPositions is ${model.maxPositions}`,
+    );
+  const ir =
+    options.ir ??
+    buildModelIr(
+      model,
+      options.weights ?? (model.checkpoint ? loadCheckpointWeights(model) : synthesizeWeights(model)),
+    );
+  const emitted = emitOnnx(ir, {
+    scenario: options.scenario,
+    allLogits: options.allLogits,
+    presentOutputs: options.presentOutputs,
+    routingOutputs: options.routingOutputs,
+    moeCompute: options.moeCompute,
+  });
   const concrete = (dims: Dim[]): number[] =>
-    dims.map((d) => (typeof d === "number" ? d : d === "batch" ? options.batch : d === "sequence" || d === "past_sequence" ? options.promptTokens : NaN));
+    dims.map((d) =>
+      typeof d === "number"
+        ? d
+        : d === "batch"
+          ? options.batch
+          : d === "sequence" || d === "past_sequence"
+            ? options.promptTokens
+            : NaN,
+    );
   const inputSpecs: InputSpec[] = emitted.inputs.map((input) => ({
     name: input.name,
     type: input.type === "int64" ? "int64" : "float32",

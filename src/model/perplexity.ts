@@ -35,7 +35,8 @@ export function perplexityChunks(ids: readonly number[], chunkTokens: number): n
 
 /** Σ −log p(ids[t+1] | logits row t) over the rows of one chunk's logits [ids.length, vocab] (float64 log-softmax). */
 export function chunkNll(logits: ArrayLike<number>, ids: readonly number[], vocab: number): number {
-  if (logits.length !== ids.length * vocab) throw new Error(`logits of ${logits.length} values do not match ${ids.length} tokens × vocab ${vocab}`);
+  if (logits.length !== ids.length * vocab)
+    throw new Error(`logits of ${logits.length} values do not match ${ids.length} tokens × vocab ${vocab}`);
   let total = 0;
   for (let t = 0; t + 1 < ids.length; t++) {
     const offset = t * vocab;
@@ -54,21 +55,41 @@ export function perplexityChunkTokens(maxPositions: number): number {
 }
 
 /** Perplexity of an IR on token ids, run through ORT one chunk at a time. */
-export async function perplexityOfIr(ir: ModelIr, ids: readonly number[], sessionOptions: ort.InferenceSession.SessionOptions = {}, chunkTokens = perplexityChunkTokens(ir.config.maxPositions)): Promise<PerplexityResult> {
+export async function perplexityOfIr(
+  ir: ModelIr,
+  ids: readonly number[],
+  sessionOptions: ort.InferenceSession.SessionOptions = {},
+  chunkTokens = perplexityChunkTokens(ir.config.maxPositions),
+): Promise<PerplexityResult> {
   const chunks = perplexityChunks(ids, chunkTokens);
   if (chunks.length === 0) throw new Error(`the text has ${ids.length} token(s): perplexity needs at least 2`);
-  const built = buildOnnxModel(ir.config, { scenario: "prefill", ir, batch: 1, promptTokens: chunkTokens, allLogits: true });
+  const built = buildOnnxModel(ir.config, {
+    scenario: "prefill",
+    ir,
+    batch: 1,
+    promptTokens: chunkTokens,
+    allLogits: true,
+  });
   const session = await ort.InferenceSession.create(built.bytes, sessionOptions);
   let nll = 0;
   let predicted = 0;
   try {
     for (const chunk of chunks) {
-      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(chunk, BigInt), [1, chunk.length]) });
+      const out = await session.run({
+        input_ids: new ort.Tensor("int64", BigInt64Array.from(chunk, BigInt), [1, chunk.length]),
+      });
       nll += chunkNll(out.logits!.data as Float32Array, chunk, ir.dims.vocab);
       predicted += chunk.length - 1;
     }
   } finally {
     await session.release();
   }
-  return { perplexity: Math.exp(nll / predicted), meanNll: nll / predicted, predictedTokens: predicted, textTokens: ids.length, chunks: chunks.length, chunkTokens };
+  return {
+    perplexity: Math.exp(nll / predicted),
+    meanNll: nll / predicted,
+    predictedTokens: predicted,
+    textTokens: ids.length,
+    chunks: chunks.length,
+    chunkTokens,
+  };
 }

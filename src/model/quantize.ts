@@ -1,6 +1,12 @@
 // Weight quantisation math shared by the int4/int8/fp16 techniques, the ONNX emitter and the float64
 // reference (which runs on the dequantised weights, i.e. exactly what the stored integers mean).
-import { float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, bfloat16BitsToFloat32, type RawTensor } from "./safetensors.js";
+import {
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
+  bfloat16BitsToFloat32,
+  type RawTensor,
+} from "./safetensors.js";
 import type { Tensor } from "./weights.js";
 
 export interface Int4Quantized {
@@ -21,7 +27,8 @@ export interface Int4Quantized {
  */
 export function quantizeInt4(weight: Tensor, blockSize: number, symmetric: boolean): Int4Quantized {
   const [rows, cols] = weight.shape as [number, number];
-  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new Error(`int4 block size must be a power of two ≥ 16, got ${blockSize}`);
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)
+    throw new Error(`int4 block size must be a power of two ≥ 16, got ${blockSize}`);
   const blocks = Math.ceil(cols / blockSize);
   const blobBytes = blockSize / 2;
   const packed = new Uint8Array(rows * blocks * blobBytes);
@@ -52,7 +59,8 @@ export function quantizeInt4(weight: Tensor, blockSize: number, symmetric: boole
       scale = Math.fround(scale);
       const inverse = scale === 0 ? 0 : 1 / scale;
       q.fill(zero);
-      for (let c = start; c < end; c++) q[c - start] = Math.min(15, Math.max(0, Math.round(weight.data[r * cols + c]! * inverse) + zero));
+      for (let c = start; c < end; c++)
+        q[c - start] = Math.min(15, Math.max(0, Math.round(weight.data[r * cols + c]! * inverse) + zero));
       const offset = (r * blocks + b) * blobBytes;
       for (let j = 0; j < blobBytes; j++) packed[offset + j] = q[2 * j]! | (q[2 * j + 1]! << 4);
       scales[r * blocks + b] = scale;
@@ -67,14 +75,20 @@ export function quantizeInt4(weight: Tensor, blockSize: number, symmetric: boole
 }
 
 /** W [out, in] that the int4 tensors stand for: (q − zp) · scale. */
-export function dequantizeInt4(quantized: Pick<Int4Quantized, "packed" | "scales" | "zeroPoints">, inFeatures: number, blockSize: number): Tensor {
+export function dequantizeInt4(
+  quantized: Pick<Int4Quantized, "packed" | "scales" | "zeroPoints">,
+  inFeatures: number,
+  blockSize: number,
+): Tensor {
   const [rows, blocks, blobBytes] = quantized.packed.shape as [number, number, number];
   const zeroBytes = Math.ceil(blocks / 2);
   const data = new Float32Array(rows * inFeatures);
   for (let r = 0; r < rows; r++)
     for (let b = 0; b < blocks; b++) {
       const scale = quantized.scales.data[r * blocks + b]!;
-      const zero = quantized.zeroPoints ? (quantized.zeroPoints.bytes[r * zeroBytes + (b >> 1)]! >> ((b & 1) * 4)) & 0xf : 8;
+      const zero = quantized.zeroPoints
+        ? (quantized.zeroPoints.bytes[r * zeroBytes + (b >> 1)]! >> ((b & 1) * 4)) & 0xf
+        : 8;
       for (let j = 0; j < blobBytes; j++) {
         const byte = quantized.packed.bytes[(r * blocks + b) * blobBytes + j]!;
         for (const [k, nibble] of [
@@ -113,9 +127,13 @@ export function quantizeInt8(weight: Tensor, reduceRange: boolean): Int8Quantize
     const scale = Math.fround(absmax / qmax);
     scales[r] = scale;
     const inverse = scale === 0 ? 0 : 1 / scale;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = Math.max(-qmax, Math.min(qmax, Math.round(weight.data[r * cols + c]! * inverse)));
+    for (let c = 0; c < cols; c++)
+      out[c * rows + r] = Math.max(-qmax, Math.min(qmax, Math.round(weight.data[r * cols + c]! * inverse)));
   }
-  return { weight: { dtype: "I8", shape: [cols, rows], bytes: new Uint8Array(out.buffer) }, scales: { shape: [rows], data: scales } };
+  return {
+    weight: { dtype: "I8", shape: [cols, rows], bytes: new Uint8Array(out.buffer) },
+    scales: { shape: [rows], data: scales },
+  };
 }
 
 /** W [out, in] that int8 tensors stand for. */
@@ -123,7 +141,8 @@ export function dequantizeInt8(quantized: Int8Quantized): Tensor {
   const [cols, rows] = quantized.weight.shape as [number, number];
   const q = new Int8Array(quantized.weight.bytes.buffer, quantized.weight.bytes.byteOffset, rows * cols);
   const data = new Float32Array(rows * cols);
-  for (let c = 0; c < cols; c++) for (let r = 0; r < rows; r++) data[r * cols + c] = q[c * rows + r]! * quantized.scales.data[r]!;
+  for (let c = 0; c < cols; c++)
+    for (let r = 0; r < rows; r++) data[r * cols + c] = q[c * rows + r]! * quantized.scales.data[r]!;
   return { shape: [rows, cols], data };
 }
 
@@ -144,7 +163,11 @@ export function fromHalf(raw: RawTensor): Tensor {
 /** Bytes of an int4 linear as stored: packed weights, fp32 scales, packed zero points. */
 export function int4Bytes(outFeatures: number, inFeatures: number, blockSize: number, symmetric: boolean): number {
   const blocks = Math.ceil(inFeatures / blockSize);
-  return outFeatures * blocks * (blockSize / 2) + outFeatures * blocks * 4 + (symmetric ? 0 : outFeatures * Math.ceil(blocks / 2));
+  return (
+    outFeatures * blocks * (blockSize / 2) +
+    outFeatures * blocks * 4 +
+    (symmetric ? 0 : outFeatures * Math.ceil(blocks / 2))
+  );
 }
 
 /** Bytes of an int8 linear as stored: int8 weights and fp32 per-channel scales. */

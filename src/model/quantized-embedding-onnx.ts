@@ -17,7 +17,10 @@ export function emitQuantizedEmbedding(emitter: LinearEmitter, linear: Int4Linea
   if (linear.kind === "int8") {
     const columns = g.op("Gather", [emitter.tensor(linear.quantizedWeight), ids], { axis: 1 }); // [H, B, S] int8
     const rows = g.op("Cast", [g.op("Transpose", [columns], { perm: [1, 2, 0] })], { to: ELEMENT_TYPE.float32 });
-    const scales = g.op("Unsqueeze", [g.op("Gather", [emitter.tensor(linear.scales), ids], { axis: 0 }), g.int64([-1])]); // [B, S, 1]
+    const scales = g.op("Unsqueeze", [
+      g.op("Gather", [emitter.tensor(linear.scales), ids], { axis: 0 }),
+      g.int64([-1]),
+    ]); // [B, S, 1]
     return g.op("Mul", [rows, scales]);
   }
   const blocks = Math.ceil(hidden / linear.blockSize);
@@ -26,16 +29,28 @@ export function emitQuantizedEmbedding(emitter: LinearEmitter, linear: Int4Linea
   /** Gathered packed bytes [..., n] → float nibbles [..., 2n], low nibble first. */
   const unpack = (packed: string, shape: number[]): string => {
     const high = g.op("BitShift", [packed, four], { direction: "RIGHT" });
-    const low = g.op("BitShift", [g.op("BitShift", [packed, four], { direction: "LEFT" }), four], { direction: "RIGHT" });
-    const pairs = g.op("Concat", [g.op("Unsqueeze", [low, lastAxis]), g.op("Unsqueeze", [high, lastAxis])], { axis: -1 });
+    const low = g.op("BitShift", [g.op("BitShift", [packed, four], { direction: "LEFT" }), four], {
+      direction: "RIGHT",
+    });
+    const pairs = g.op("Concat", [g.op("Unsqueeze", [low, lastAxis]), g.op("Unsqueeze", [high, lastAxis])], {
+      axis: -1,
+    });
     return g.op("Cast", [g.op("Reshape", [pairs, g.int64(shape)])], { to: ELEMENT_TYPE.float32 });
   };
   /** Gathers `width` consecutive entries per token from a flat [vocab · width] initialiser: [B, S, width]. */
   const rowsOfFlat = (flat: string, width: number): string => {
-    const offsets = g.op("Add", [g.op("Unsqueeze", [g.op("Mul", [ids, g.int64([width], [])]), lastAxis]), g.int64(Array.from({ length: width }, (_, i) => i))]);
+    const offsets = g.op("Add", [
+      g.op("Unsqueeze", [g.op("Mul", [ids, g.int64([width], [])]), lastAxis]),
+      g.int64(Array.from({ length: width }, (_, i) => i)),
+    ]);
     return g.op("Gather", [flat, offsets], { axis: 0 });
   };
-  const quantized = unpack(g.op("Gather", [emitter.tensor(linear.packedWeight), ids], { axis: 0 }), [0, 0, blocks, linear.blockSize]); // [B, S, blocks, bs]
+  const quantized = unpack(g.op("Gather", [emitter.tensor(linear.packedWeight), ids], { axis: 0 }), [
+    0,
+    0,
+    blocks,
+    linear.blockSize,
+  ]); // [B, S, blocks, bs]
   let zero: string;
   if (linear.zeroPoints) {
     const zeroBytes = Math.ceil(blocks / 2);
@@ -43,7 +58,10 @@ export function emitQuantizedEmbedding(emitter: LinearEmitter, linear: Int4Linea
     zero = g.op("Unsqueeze", [g.op("Slice", [zeros, g.int64([0]), g.int64([blocks]), g.int64([2])]), lastAxis]); // [B, S, blocks, 1]
   } else zero = g.scalar(8);
   const scales = g.op("Unsqueeze", [rowsOfFlat(emitter.tensor(linear.scales), blocks), lastAxis]); // [B, S, blocks, 1]
-  let rows = g.op("Reshape", [g.op("Mul", [g.op("Sub", [quantized, zero]), scales]), g.int64([0, 0, blocks * linear.blockSize])]);
+  let rows = g.op("Reshape", [
+    g.op("Mul", [g.op("Sub", [quantized, zero]), scales]),
+    g.int64([0, 0, blocks * linear.blockSize]),
+  ]);
   if (blocks * linear.blockSize !== hidden) rows = g.op("Slice", [rows, g.int64([0]), g.int64([hidden]), g.int64([2])]);
   return rows;
 }

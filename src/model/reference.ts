@@ -2,11 +2,25 @@
 // checked against. For tiny models only (no blocking, no threads).
 import type { ModelConfig } from "../suite/schema.js";
 import { rotaryTables } from "./architecture.js";
-import { buildModelIr, irFloatTensor, irRawTensor, type Int4Linear, type Int8Linear, type LinearOp, type ModelIr } from "./ir.js";
+import {
+  buildModelIr,
+  irFloatTensor,
+  irRawTensor,
+  type Int4Linear,
+  type Int8Linear,
+  type LinearOp,
+  type ModelIr,
+} from "./ir.js";
 import { dequantizeInt4, dequantizeInt8, fromHalf } from "./quantize.js";
 import type { Tensor, WeightMap } from "./weights.js";
 import { referenceMoeFfn, type MoeReferenceOptions } from "./moe-reference.js";
-import { referenceMixloraFfn, referenceMoleLinear, referenceXloraScalings, type MoleReferenceCall, type MoleReferenceOptions } from "./mole-reference.js";
+import {
+  referenceMixloraFfn,
+  referenceMoleLinear,
+  referenceXloraScalings,
+  type MoleReferenceCall,
+  type MoleReferenceOptions,
+} from "./mole-reference.js";
 import { xloraBaseIr } from "./mole.js";
 
 /** Logits [batch, seq, vocab] (row-major) of the unmodified model, in float64. */
@@ -15,7 +29,13 @@ export function referenceForward(model: ModelConfig, weights: WeightMap, inputId
 }
 
 /** y [rows, out] = x [rows, in] · Wᵀ for W [out, in] given as float32. */
-export function matmulTransposed(x: Float64Array, rows: number, weight: Float32Array | Float64Array, outFeatures: number, inFeatures: number): Float64Array {
+export function matmulTransposed(
+  x: Float64Array,
+  rows: number,
+  weight: Float32Array | Float64Array,
+  outFeatures: number,
+  inFeatures: number,
+): Float64Array {
   const y = new Float64Array(rows * outFeatures);
   for (let r = 0; r < rows; r++)
     for (let o = 0; o < outFeatures; o++) {
@@ -29,7 +49,13 @@ export function matmulTransposed(x: Float64Array, rows: number, weight: Float32A
 }
 
 /** A linear of the IR applied to rows of x, in float64. `call` places the rows in the run (mixtures of LoRA experts). */
-export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, rows: number, call: MoleReferenceCall = { tokenOffset: 0, options: {} }): Float64Array {
+export function referenceLinear(
+  ir: ModelIr,
+  linear: LinearOp,
+  x: Float64Array,
+  rows: number,
+  call: MoleReferenceCall = { tokenOffset: 0, options: {} },
+): Float64Array {
   switch (linear.kind) {
     case "dense": {
       const y = matmulTransposed(x, rows, irFloatTensor(ir, linear.weight).data, linear.outFeatures, linear.inFeatures);
@@ -44,7 +70,8 @@ export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, 
       return y;
     }
     case "dora": {
-      const base = linear.base.kind === "dense" ? irFloatTensor(ir, linear.base.weight) : dequantizedInt4(ir, linear.base);
+      const base =
+        linear.base.kind === "dense" ? irFloatTensor(ir, linear.base.weight) : dequantizedInt4(ir, linear.base);
       const { outFeatures: out, inFeatures: inF, rank } = linear;
       const a = irFloatTensor(ir, linear.loraA).data;
       const bMatrix = irFloatTensor(ir, linear.loraB).data;
@@ -73,18 +100,24 @@ export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, 
       return y;
     }
     case "int8": {
-      const weight = dequantizeInt8({ weight: irRawTensor(ir, linear.quantizedWeight), scales: irFloatTensor(ir, linear.scales) });
+      const weight = dequantizeInt8({
+        weight: irRawTensor(ir, linear.quantizedWeight),
+        scales: irFloatTensor(ir, linear.scales),
+      });
       const y = matmulTransposed(x, rows, weight.data, linear.outFeatures, linear.inFeatures);
       if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
       return y;
     }
     case "mole": // issue 5: src/model/mole-reference.ts
-      return referenceMoleLinear(ir, linear, x, rows, call, (base, input, inputRows) => referenceLinear(ir, base, input, inputRows, call));
+      return referenceMoleLinear(ir, linear, x, rows, call, (base, input, inputRows) =>
+        referenceLinear(ir, base, input, inputRows, call),
+      );
     case "half": {
       const weightT = fromHalf(irRawTensor(ir, linear.weight)); // [in, out]
       const weight = new Float64Array(linear.outFeatures * linear.inFeatures);
       for (let i = 0; i < linear.inFeatures; i++)
-        for (let o = 0; o < linear.outFeatures; o++) weight[o * linear.inFeatures + i] = weightT.data[i * linear.outFeatures + o]!;
+        for (let o = 0; o < linear.outFeatures; o++)
+          weight[o * linear.inFeatures + i] = weightT.data[i * linear.outFeatures + o]!;
       const y = matmulTransposed(x, rows, weight, linear.outFeatures, linear.inFeatures);
       if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
       return y;
@@ -94,12 +127,18 @@ export function referenceLinear(ir: ModelIr, linear: LinearOp, x: Float64Array, 
 
 /** W [out, in] that a quantised linear's stored integers mean (int4/int8 embeddings: the rows). */
 function dequantizedLinearWeight(ir: ModelIr, linear: Int4Linear | Int8Linear): Tensor {
-  return linear.kind === "int4" ? dequantizedInt4(ir, linear) : dequantizeInt8({ weight: irRawTensor(ir, linear.quantizedWeight), scales: irFloatTensor(ir, linear.scales) });
+  return linear.kind === "int4"
+    ? dequantizedInt4(ir, linear)
+    : dequantizeInt8({ weight: irRawTensor(ir, linear.quantizedWeight), scales: irFloatTensor(ir, linear.scales) });
 }
 
 function dequantizedInt4(ir: ModelIr, linear: Int4Linear): Tensor {
   return dequantizeInt4(
-    { packed: irRawTensor(ir, linear.packedWeight), scales: irFloatTensor(ir, linear.scales), zeroPoints: linear.zeroPoints ? irRawTensor(ir, linear.zeroPoints) : undefined },
+    {
+      packed: irRawTensor(ir, linear.packedWeight),
+      scales: irFloatTensor(ir, linear.scales),
+      zeroPoints: linear.zeroPoints ? irRawTensor(ir, linear.zeroPoints) : undefined,
+    },
     linear.inFeatures,
     linear.blockSize,
   );
@@ -122,7 +161,15 @@ function rmsNorm(x: Float64Array, rows: number, width: number, weight: Float32Ar
 }
 
 /** Rotates pairs (i, i + D/2) of each head in place (HF rotate_half). x: [seq, heads, D] for one sequence. */
-function applyRope(x: Float64Array, seq: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array, startPosition: number): void {
+function applyRope(
+  x: Float64Array,
+  seq: number,
+  heads: number,
+  headDim: number,
+  cos: Float64Array,
+  sin: Float64Array,
+  startPosition: number,
+): void {
   const half = headDim / 2;
   for (let s = 0; s < seq; s++) {
     const p = (startPosition + s) * half;
@@ -139,37 +186,63 @@ function applyRope(x: Float64Array, seq: number, heads: number, headDim: number,
 }
 
 /** Logits [batch, seq, vocab] of any IR (techniques included), in float64. */
-export function referenceForwardIr(ir: ModelIr, inputIds: number[][], moe: MoeReferenceOptions = {}, mole: MoleReferenceOptions = {}): Float64Array {
+export function referenceForwardIr(
+  ir: ModelIr,
+  inputIds: number[][],
+  moe: MoeReferenceOptions = {},
+  mole: MoleReferenceOptions = {},
+): Float64Array {
   const hidden = referenceFinalHidden(ir, inputIds, moe, mole);
   const { vocab, hidden: H } = ir.dims;
   const rows = hidden.length / H;
   const logits = new Float64Array(rows * vocab);
-  logits.set(ir.outputLinear ? referenceLinear(ir, ir.outputLinear, hidden, rows) : matmulTransposed(hidden, rows, irFloatTensor(ir, ir.lmHead).data, vocab, H));
+  logits.set(
+    ir.outputLinear
+      ? referenceLinear(ir, ir.outputLinear, hidden, rows)
+      : matmulTransposed(hidden, rows, irFloatTensor(ir, ir.lmHead).data, vocab, H),
+  );
   return logits;
 }
 
 /** The final normed hidden states [batch, seq, H] of an IR, in float64 (X-LoRA: its base pass first, for the scalings). */
-function referenceFinalHidden(ir: ModelIr, inputIds: number[][], moe: MoeReferenceOptions, mole: MoleReferenceOptions): Float64Array {
+function referenceFinalHidden(
+  ir: ModelIr,
+  inputIds: number[][],
+  moe: MoeReferenceOptions,
+  mole: MoleReferenceOptions,
+): Float64Array {
   const { dims, config } = ir;
   const batch = inputIds.length;
   const seq = inputIds[0]?.length ?? 0;
-  if (seq === 0 || inputIds.some((row) => row.length !== seq)) throw new Error("referenceForward needs a non-empty rectangular [batch][seq] of token ids");
+  if (seq === 0 || inputIds.some((row) => row.length !== seq))
+    throw new Error("referenceForward needs a non-empty rectangular [batch][seq] of token ids");
   const { cos, sin } = rotaryTables(config, seq);
   const classifier = ir.xloraClassifier;
-  const scalings = classifier ? referenceXloraScalings(ir, classifier, referenceFinalHidden(xloraBaseIr(ir), inputIds, moe, {}), batch * seq) : undefined;
+  const scalings = classifier
+    ? referenceXloraScalings(ir, classifier, referenceFinalHidden(xloraBaseIr(ir), inputIds, moe, {}), batch * seq)
+    : undefined;
   const finalHidden = new Float64Array(batch * seq * dims.hidden);
-  const embed = ir.embeddingLinear ? dequantizedLinearWeight(ir, ir.embeddingLinear).data : irFloatTensor(ir, ir.embedTokens).data; // [vocab, H]
+  const embed = ir.embeddingLinear
+    ? dequantizedLinearWeight(ir, ir.embeddingLinear).data
+    : irFloatTensor(ir, ir.embedTokens).data; // [vocab, H]
   const H = dims.hidden;
   const D = dims.headDim;
-  const moeCounts = ir.layers.map((layer) => (layer.ffn.kind === "moe" ? new Int32Array(layer.ffn.experts) : undefined)); // capacity, per layer
+  const moeCounts = ir.layers.map((layer) =>
+    layer.ffn.kind === "moe" ? new Int32Array(layer.ffn.experts) : undefined,
+  ); // capacity, per layer
   for (let b = 0; b < batch; b++) {
     const perTokenScalings = classifier ? classifier.layers * classifier.experts : 0;
-    const call: MoleReferenceCall = { tokenOffset: b * seq, options: mole, xloraScalings: scalings?.subarray(b * seq * perTokenScalings, (b + 1) * seq * perTokenScalings) };
+    const call: MoleReferenceCall = {
+      tokenOffset: b * seq,
+      options: mole,
+      xloraScalings: scalings?.subarray(b * seq * perTokenScalings, (b + 1) * seq * perTokenScalings),
+    };
     const linear = (op: LinearOp, x: Float64Array, rows: number) => referenceLinear(ir, op, x, rows, call);
     let hidden: Float64Array = new Float64Array(seq * H);
     for (let s = 0; s < seq; s++) {
       const token = inputIds[b]![s]!;
-      if (!(token >= 0 && token < dims.vocab)) throw new Error(`token id ${token} is outside the vocabulary (${dims.vocab})`);
+      if (!(token >= 0 && token < dims.vocab))
+        throw new Error(`token id ${token} is outside the vocabulary (${dims.vocab})`);
       for (let i = 0; i < H; i++) hidden[s * H + i] = embed[token * H + i]!;
     }
     for (const [layerIndex, layer] of ir.layers.entries()) {
@@ -196,7 +269,8 @@ function referenceFinalHidden(ir: ModelIr, inputIds: number[][], moe: MoeReferen
           for (let t = 0; t <= s; t++) total += scores[t] = Math.exp(scores[t]! - max);
           for (let t = 0; t <= s; t++) {
             const p = scores[t]! / total;
-            for (let d = 0; d < D; d++) context[(s * dims.heads + h) * D + d] += p * v[(t * dims.kvHeads + kv) * D + d]!;
+            for (let d = 0; d < D; d++)
+              context[(s * dims.heads + h) * D + d] += p * v[(t * dims.kvHeads + kv) * D + d]!;
           }
         }
       }
@@ -205,7 +279,15 @@ function referenceFinalHidden(ir: ModelIr, inputIds: number[][], moe: MoeReferen
       const normed2 = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.postAttentionNorm).data, config.rmsNormEps);
       const ffnOut =
         layer.ffn.kind === "moe" // issue 5: src/model/moe-reference.ts
-          ? referenceMoeFfn(ir, layer.ffn, normed2, seq, { layer: layerIndex, tokenOffset: b * seq, counts: moeCounts[layerIndex] }, { totalTokens: batch * seq, ...moe }, (f, x, rows) => referenceFfn(ir, f, x, rows, call))
+          ? referenceMoeFfn(
+              ir,
+              layer.ffn,
+              normed2,
+              seq,
+              { layer: layerIndex, tokenOffset: b * seq, counts: moeCounts[layerIndex] },
+              { totalTokens: batch * seq, ...moe },
+              (f, x, rows) => referenceFfn(ir, f, x, rows, call),
+            )
           : referenceFfn(ir, layer.ffn, normed2, seq, call);
       for (let i = 0; i < hidden.length; i++) hidden[i] += ffnOut[i]!;
     }
@@ -214,8 +296,15 @@ function referenceFinalHidden(ir: ModelIr, inputIds: number[][], moe: MoeReferen
   return finalHidden;
 }
 
-function referenceFfn(ir: ModelIr, ffn: ModelIr["layers"][number]["ffn"], x: Float64Array, rows: number, call: MoleReferenceCall): Float64Array {
-  const linear = (op: LinearOp, input: Float64Array, inputRows: number) => referenceLinear(ir, op, input, inputRows, call);
+function referenceFfn(
+  ir: ModelIr,
+  ffn: ModelIr["layers"][number]["ffn"],
+  x: Float64Array,
+  rows: number,
+  call: MoleReferenceCall,
+): Float64Array {
+  const linear = (op: LinearOp, input: Float64Array, inputRows: number) =>
+    referenceLinear(ir, op, input, inputRows, call);
   switch (ffn.kind) {
     case "swiglu": {
       const gate = linear(ffn.gate, x, rows);

@@ -40,12 +40,12 @@ export function float32ToFloat16Bits(value: number): number {
     let half = mantissa >>> shift;
     const rest = mantissa & ((1 << shift) - 1);
     const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && (half & 1))) half++;
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mantissa >>> 13);
   const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++; // may carry into the exponent: still correct
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent: still correct
   return sign | half;
 }
 
@@ -119,15 +119,24 @@ export function decodeToFloat32(tensor: RawTensor): Float32Array {
 }
 
 /** Writes tensors (in the Map's order) and optional string metadata to a .safetensors file. */
-export function writeSafetensors(path: string, tensors: Map<string, SafetensorsEntry>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, SafetensorsEntry>,
+  metadata?: Record<string, string>,
+): void {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [name, entry] of tensors) {
-    const raw: RawTensor = isRaw(entry) ? entry : { dtype: entry.dtype ?? "F32", shape: entry.shape, bytes: encodeFloats(entry.data, entry.dtype ?? "F32") };
+    const raw: RawTensor = isRaw(entry)
+      ? entry
+      : { dtype: entry.dtype ?? "F32", shape: entry.shape, bytes: encodeFloats(entry.data, entry.dtype ?? "F32") };
     const expected = raw.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[raw.dtype];
-    if (raw.bytes.byteLength !== expected) throw new Error(`safetensors: ${name} has ${raw.bytes.byteLength} bytes, shape [${raw.shape}] of ${raw.dtype} needs ${expected}`);
+    if (raw.bytes.byteLength !== expected)
+      throw new Error(
+        `safetensors: ${name} has ${raw.bytes.byteLength} bytes, shape [${raw.shape}] of ${raw.dtype} needs ${expected}`,
+      );
     header[name] = { dtype: raw.dtype, shape: raw.shape, data_offsets: [offset, offset + expected] };
     blobs.push(raw.bytes);
     offset += expected;
@@ -160,13 +169,14 @@ export function readSafetensors(path: string): SafetensorsFile {
     const lengthBytes = Buffer.alloc(8);
     readSync(fd, lengthBytes, 0, 8, 0);
     const headerLength = Number(lengthBytes.readBigUInt64LE());
-    if (headerLength + 8 > size) throw new Error(`${path}: not a safetensors file (header length ${headerLength} exceeds the file size ${size})`);
+    if (headerLength + 8 > size)
+      throw new Error(`${path}: not a safetensors file (header length ${headerLength} exceeds the file size ${size})`);
     const headerBytes = Buffer.alloc(headerLength);
     readSync(fd, headerBytes, 0, headerLength, 8);
     const header = JSON.parse(headerBytes.toString("utf8")) as Record<string, any>;
     const dataStart = 8 + headerLength;
     const data = new Uint8Array(size - dataStart);
-    for (let read = 0; read < data.byteLength; ) {
+    for (let read = 0; read < data.byteLength;) {
       const n = readSync(fd, data, read, data.byteLength - read, dataStart + read);
       if (n === 0) break;
       read += n;
@@ -176,7 +186,11 @@ export function readSafetensors(path: string): SafetensorsFile {
       if (name === "__metadata__") continue;
       const [begin, end] = info.data_offsets as [number, number];
       if (!(info.dtype in DTYPE_BYTES)) throw new Error(`${path}: tensor ${name} has unsupported dtype ${info.dtype}`);
-      tensors.set(name, { dtype: info.dtype as Dtype, shape: info.shape as number[], bytes: data.subarray(begin, end) });
+      tensors.set(name, {
+        dtype: info.dtype as Dtype,
+        shape: info.shape as number[],
+        bytes: data.subarray(begin, end),
+      });
     }
     return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
   } finally {

@@ -67,7 +67,13 @@ export function scaleModelDetailed(model: ModelConfig, scale: Scale): ScaledMode
     if (scaled.moe.expertFfn === undefined) delete scaled.moe.expertFfn;
     if (scaled.moe.sharedFfn === undefined) delete scaled.moe.sharedFfn;
   }
-  return { model: scaled, requested: scale, requestedWidthFactor, widthFactor, layers: { from: model.layers, to: layers } };
+  return {
+    model: scaled,
+    requested: scale,
+    requestedWidthFactor,
+    widthFactor,
+    layers: { from: model.layers, to: layers },
+  };
 }
 
 /** The scaled model alone (see scaleModelDetailed for the factors applied). */
@@ -95,7 +101,8 @@ function resolveScale(model: ModelConfig, scale: Scale): { widthFactor: number; 
     if (!preset) throw new Error(`unknown scale "${String(scale)}"; expected tiny, small or a factor in (0, 1]`);
     return preset;
   }
-  if (!Number.isFinite(scale) || scale <= 0 || scale > 1) throw new Error(`scale factor must be in (0, 1], got ${scale}`);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 1)
+    throw new Error(`scale factor must be in (0, 1], got ${scale}`);
   // A number scales width and depth by the same factor.
   return { widthFactor: scale, layers: Math.max(MIN_SCALED_LAYERS, Math.round(model.layers * scale)) };
 }

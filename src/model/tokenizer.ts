@@ -17,7 +17,10 @@ export interface TextTokenizer {
 /** The tokenizer of a checkpoint directory (tokenizer.json, plus tokenizer_config.json when present). */
 export function loadTokenizer(dir: string): TextTokenizer {
   const path = join(dir, TOKENIZER_FILE);
-  if (!existsSync(path)) throw new Error(`${dir} has no ${TOKENIZER_FILE}: perplexity needs the checkpoint's tokenizer (tokenizer.save_pretrained writes it)`);
+  if (!existsSync(path))
+    throw new Error(
+      `${dir} has no ${TOKENIZER_FILE}: perplexity needs the checkpoint's tokenizer (tokenizer.save_pretrained writes it)`,
+    );
   let json: object;
   try {
     json = JSON.parse(readFileSync(path, "utf8")) as object;
@@ -25,16 +28,21 @@ export function loadTokenizer(dir: string): TextTokenizer {
     throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
   }
   const configPath = join(dir, "tokenizer_config.json");
-  const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>) : {};
+  const config = existsSync(configPath)
+    ? (JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>)
+    : {};
   // WordLevel has no model class in @huggingface/tokenizers 0.2.0: its fallback reads the unknown token from the
   // tokenizer config, not from tokenizer.json (without it, unknown words get no id).
   const model = (json as { model?: { type?: string; unk_token?: string } }).model;
-  if (model?.type === "WordLevel" && config.unk_token === undefined && model.unk_token !== undefined) config.unk_token = model.unk_token;
+  if (model?.type === "WordLevel" && config.unk_token === undefined && model.unk_token !== undefined)
+    config.unk_token = model.unk_token;
   let tokenizer: Tokenizer;
   try {
     tokenizer = new Tokenizer(json, config);
   } catch (error) {
-    throw new Error(`${path}: this tokenizer is not supported by @huggingface/tokenizers (${(error as Error).message})`);
+    throw new Error(
+      `${path}: this tokenizer is not supported by @huggingface/tokenizers (${(error as Error).message})`,
+    );
   }
   fixWhitespacePreTokenizers(tokenizer.pre_tokenizer);
   return { path, encode: (text) => tokenizer.encode(text, { add_special_tokens: true }).ids };
@@ -64,6 +72,9 @@ export function tokenizeTextFile(model: ModelConfig, textPath: string): number[]
   const tokenizer = loadTokenizer(model.checkpoint);
   const ids = tokenizer.encode(readFileSync(textPath, "utf8"));
   const outside = ids.find((id) => !(id >= 0 && id < model.vocab));
-  if (outside !== undefined) throw new Error(`${tokenizer.path} gives token id ${outside}, outside the model's vocabulary (${model.vocab}): the tokenizer does not belong to these weights`);
+  if (outside !== undefined)
+    throw new Error(
+      `${tokenizer.path} gives token id ${outside}, outside the model's vocabulary (${model.vocab}): the tokenizer does not belong to these weights`,
+    );
   return ids;
 }

@@ -44,7 +44,8 @@ export function outlierChannels(seed: number, inFeatures: number): { channel: nu
   const chosen = new Map<number, number>();
   while (chosen.size < Math.min(count, inFeatures)) {
     const channel = Math.floor(rng() * inFeatures);
-    if (!chosen.has(channel)) chosen.set(channel, OUTLIER_SCALE_RANGE[0] + (OUTLIER_SCALE_RANGE[1] - OUTLIER_SCALE_RANGE[0]) * rng());
+    if (!chosen.has(channel))
+      chosen.set(channel, OUTLIER_SCALE_RANGE[0] + (OUTLIER_SCALE_RANGE[1] - OUTLIER_SCALE_RANGE[0]) * rng());
   }
   return [...chosen].map(([channel, scale]) => ({ channel, scale })).sort((x, y) => x.channel - y.channel);
 }
@@ -71,7 +72,8 @@ export function synthesizeTensor(name: string, shape: number[], options: Synthes
     fillRandom(data, generator, "normal", BIAS_STD);
     return { shape, data };
   }
-  if (shape.length !== 2) throw new Error(`cannot synthesise ${name}: expected a 2-D weight, got shape [${shape.join(", ")}]`);
+  if (shape.length !== 2)
+    throw new Error(`cannot synthesise ${name}: expected a 2-D weight, got shape [${shape.join(", ")}]`);
   const inFeatures = shape[1]!;
   const std = 1 / Math.sqrt(inFeatures);
   if (options.distribution === "gaussian") {
@@ -90,12 +92,17 @@ export function synthesizeTensor(name: string, shape: number[], options: Synthes
 
 /** Every weight of the model, deterministic in `model.weights.seed` (HF names, [out, in] layout). */
 export function synthesizeWeights(model: ModelConfig): WeightMap {
-  if (model.checkpoint) throw new Error(`model ${model.name} comes from the checkpoint ${model.checkpoint}: load its weights (loadCheckpointWeights in src/model/checkpoint.ts), do not synthesise them`);
+  if (model.checkpoint)
+    throw new Error(
+      `model ${model.name} comes from the checkpoint ${model.checkpoint}: load its weights (loadCheckpointWeights in src/model/checkpoint.ts), do not synthesise them`,
+    );
   dimensionsOf(model); // validates the shape before allocating anything
   const options: SynthesisOptions = { seed: model.weights.seed, distribution: model.weights.distribution };
   const weights: WeightMap = new Map();
   // MoE (issue 5): routers and 3-D expert stacks replace the mlp.* of MoE layers (src/model/moe.ts).
-  if (model.moe) for (const [name, shape] of moeModelTensorShapes(model, denseTensorShapes(model))) weights.set(name, synthesizeMoeTensor(name, shape, options));
+  if (model.moe)
+    for (const [name, shape] of moeModelTensorShapes(model, denseTensorShapes(model)))
+      weights.set(name, synthesizeMoeTensor(name, shape, options));
   else for (const [name, shape] of denseTensorShapes(model)) weights.set(name, synthesizeTensor(name, shape, options));
   return weights;
 }
@@ -114,7 +121,13 @@ export function requireTensor(weights: WeightMap, name: string): Tensor {
 }
 
 /** A tensor of `std` × unit-variance draws, seeded by (seed, name) like every synthesised weight. */
-export function randomTensor(seed: number, name: string, shape: number[], std: number, distribution: "normal" | "student-t4" = "normal"): Tensor {
+export function randomTensor(
+  seed: number,
+  name: string,
+  shape: number[],
+  std: number,
+  distribution: "normal" | "student-t4" = "normal",
+): Tensor {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
   fillRandom(data, new Sfc32(seed, name), distribution, std);
   return { shape, data };

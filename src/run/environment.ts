@@ -13,8 +13,13 @@ export function packageVersion(): string {
 /** The git commit of effbench's own checkout, with `-dirty` when it has uncommitted changes; null outside git. */
 export function gitCommit(): string | null {
   try {
-    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] })
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      cwd: projectRoot,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
       .toString()
       .trim();
     return dirty ? `${commit}-dirty` : commit;
@@ -35,7 +40,14 @@ export async function readEnvironment(): Promise<Record<string, unknown>> {
     si.graphics().catch(() => ({ controllers: [] as Array<Record<string, unknown>> })),
   ]);
   return {
-    cpu: { manufacturer: cpu.manufacturer, brand: cpu.brand, cores: cpu.cores, physicalCores: cpu.physicalCores, speedGHz: cpu.speed, flags: cpu.flags },
+    cpu: {
+      manufacturer: cpu.manufacturer,
+      brand: cpu.brand,
+      cores: cpu.cores,
+      physicalCores: cpu.physicalCores,
+      speedGHz: cpu.speed,
+      flags: cpu.flags,
+    },
     memoryBytes: mem.total,
     os: { platform: os.platform, distro: os.distro, release: os.release, kernel: os.kernel, arch: os.arch },
     gpus: graphics.controllers.map((g) => ({ model: g.model, vendor: g.vendor, vramMB: g.vram })),

@@ -26,7 +26,9 @@ export function doesNotFit(c: Case, memoryBytes = totalmem()): string | undefine
   if (!onHost) return undefined;
   const inspection = inspectCase(c);
   const external = c.runner === "ort" && inspection.weightBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
-  const buildBytes = external ? inspection.weightBytes + EXTERNAL_DATA_THRESHOLD_BYTES : HOST_COPIES_OF_WEIGHTS * inspection.weightBytes;
+  const buildBytes = external
+    ? inspection.weightBytes + EXTERNAL_DATA_THRESHOLD_BYTES
+    : HOST_COPIES_OF_WEIGHTS * inspection.weightBytes;
   const neededBytes = buildBytes + minimumMemoryBytes(inspection) - inspection.weightBytes;
   if (neededBytes <= memoryBytes) return undefined;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
@@ -75,7 +77,11 @@ export async function executeCases(cases: Case[], options: ExecuteOptions): Prom
   for (const [index, c] of cases.entries()) {
     if (options.signal?.aborted || options.shouldStop?.()) break;
     if (options.skipConfigHashes?.has(c.configHash)) {
-      const summary: CaseSummary = { case: c, status: "skipped", reason: "already completed with the same config hash (--resume)" };
+      const summary: CaseSummary = {
+        case: c,
+        status: "skipped",
+        reason: "already completed with the same config hash (--resume)",
+      };
       summaries.push(summary);
       options.onCaseEnd?.(summary, index, cases.length);
       continue;
@@ -87,7 +93,17 @@ export async function executeCases(cases: Case[], options: ExecuteOptions): Prom
       if ((error as { name?: string }).name === "StoreError") throw error;
       const reason = `effbench could not process this case's results: ${error instanceof Error ? error.message : String(error)}`;
       const now = new Date().toISOString();
-      await options.store.recordResult(options.runId, { case: c, status: "failed", reason, startedAt: now, finishedAt: now, repeats: 0, samples: [], metrics: [], validity: [] });
+      await options.store.recordResult(options.runId, {
+        case: c,
+        status: "failed",
+        reason,
+        startedAt: now,
+        finishedAt: now,
+        repeats: 0,
+        samples: [],
+        metrics: [],
+        validity: [],
+      });
       return { case: c, status: "failed" as const, reason };
     });
     if (summary === "interrupted") break;
@@ -101,7 +117,9 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   const startedAt = new Date().toISOString();
   const { runner, probe } = await options.runners.get(c.runner);
   const unsupported =
-    getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model) ?? runner.unsupportedReason(c, probe) ?? doesNotFit(c);
+    getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model) ??
+    runner.unsupportedReason(c, probe) ??
+    doesNotFit(c);
   const record = (partial: Omit<ResultRecord, "case" | "startedAt" | "finishedAt">) =>
     options.store.recordResult(options.runId, { case: c, startedAt, finishedAt: new Date().toISOString(), ...partial });
 
@@ -124,20 +142,26 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
       onProcess: (pid) => profiler.onProcess(pid),
       onWindow: (phase) => profiler.onWindow(phase),
     });
-    const iterations = outcome.status === "completed" ? outcome.series.find((s) => s.metric === "latency_ms")?.values.length : undefined;
-    const profile = profiler.finish(outcome.status === "completed" && iterations ? outcome.tokensPerIteration * iterations : undefined);
+    const iterations =
+      outcome.status === "completed" ? outcome.series.find((s) => s.metric === "latency_ms")?.values.length : undefined;
+    const profile = profiler.finish(
+      outcome.status === "completed" && iterations ? outcome.tokensPerIteration * iterations : undefined,
+    );
     // Ctrl-C: the case in flight is not recorded as a failure; the run stops after it.
     if (options.signal?.aborted) return "interrupted";
     // A Ctrl-C that reached a child in the instant it was being spawned (before it has its own process group)
     // kills it with SIGINT: when a stop was asked for, that is an interruption, not the case's failure.
     if (outcome.status !== "completed" && options.shouldStop?.() && /SIGINT/.test(outcome.reason)) return "interrupted";
     if (outcome.status !== "completed") {
-      const reason = c.protocol.repeats > 1 ? `repeat ${repeat + 1}/${c.protocol.repeats}: ${outcome.reason}` : outcome.reason;
+      const reason =
+        c.protocol.repeats > 1 ? `repeat ${repeat + 1}/${c.protocol.repeats}: ${outcome.reason}` : outcome.reason;
       await record({ status: outcome.status, reason, repeats: repeat, samples: [], metrics: [], validity: [] });
       return { case: c, status: outcome.status, reason };
     }
     outcome.scalars.push(...profile.scalars);
-    samplerValidity.push(...profile.validity.map((v) => ({ flag: v.flag, detail: `repeat ${repeat + 1}: ${v.detail}` })));
+    samplerValidity.push(
+      ...profile.validity.map((v) => ({ flag: v.flag, detail: `repeat ${repeat + 1}: ${v.detail}` })),
+    );
     samplerSeries.push(...profile.series.map((s) => ({ repeat, ...s })));
     profiles.push(profile.info);
     outcomes.push(outcome);

@@ -2,11 +2,25 @@
 // tree (and NVML devices on GPU cases) from the parent; the metrics cover the measure window the worker reports.
 import type { Case } from "../suite/case.js";
 import type { ScalarMeasure } from "../../runners/runner.js";
-import { monotonicNowMs, ProfilingSampler, probeNvml, selectDeviceUuids, type SamplerTrace } from "../measure/sampler.js";
+import {
+  monotonicNowMs,
+  ProfilingSampler,
+  probeNvml,
+  selectDeviceUuids,
+  type SamplerTrace,
+} from "../measure/sampler.js";
 import { samplerMetrics, unavailableSamplerMetrics, type SamplerValidity } from "../measure/sampler-metrics.js";
 
 /** Sampler columns kept as time series in the store (for the report's per-case page). */
-const STORED_COLUMNS = ["rss_bytes", "cpu_time_ms", "gpu0.memory_used_bytes", "gpu0.power_mw", "gpu0.utilization_gpu_pct", "gpu0.sm_clock_mhz", "gpu0.energy_mj"];
+const STORED_COLUMNS = [
+  "rss_bytes",
+  "cpu_time_ms",
+  "gpu0.memory_used_bytes",
+  "gpu0.power_mw",
+  "gpu0.utilization_gpu_pct",
+  "gpu0.sm_clock_mhz",
+  "gpu0.energy_mj",
+];
 /** At most this many rows per stored series (every k-th row). */
 const MAX_STORED_ROWS = 2000;
 

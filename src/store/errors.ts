@@ -42,8 +42,10 @@ export const storeMessages = {
     `${path}: the SQLite database is corrupt (${detail}) — restore it from a copy, or recover what is readable with \`sqlite3 ${path} .recover | sqlite3 recovered.db\``,
   notAStore: (path: string) =>
     `${path}: an SQLite database, but not an effbench results database (no effbench schema) — pass a file written by \`bench run\``,
-  cannotOpen: (path: string, detail: string) => `${path}: cannot open the results database (${detail}) — check that the path exists and is readable`,
-  readOnly: (path: string) => `${path}: the results database is read-only — check the file's permissions, or write to another --db file`,
+  cannotOpen: (path: string, detail: string) =>
+    `${path}: cannot open the results database (${detail}) — check that the path exists and is readable`,
+  readOnly: (path: string) =>
+    `${path}: the results database is read-only — check the file's permissions, or write to another --db file`,
   busy: (path: string, waitedMs: number) =>
     `${path}: the results database stayed locked by another writer for ${Math.round(waitedMs / 1000)} s — is another bench process stuck? On a network filesystem (NFS, Lustre) SQLite locking does not work: write a local --db per shard and join them with \`bench merge\``,
   diskFull: (path: string) => `${path}: the disk is full — free space or write to another --db file`,
@@ -54,7 +56,8 @@ export const storeMessages = {
   statusWithoutReason: (caseName: string, status: string) => `${caseName}: a ${status} result needs a reason`,
   nonFiniteSample: (caseName: string, metric: string, repeat: number, index: number, value: number) =>
     `${caseName}: sample ${metric}[repeat ${repeat}][${index}] is ${value} — per-iteration samples must be finite numbers`,
-  seriesLengths: (caseName: string, metric: string) => `${caseName}: sampler series "${metric}" has different numbers of times and values`,
+  seriesLengths: (caseName: string, metric: string) =>
+    `${caseName}: sampler series "${metric}" has different numbers of times and values`,
   unknownRun: (path: string, runId: number) => `${path}: no run with id ${runId}`,
   closed: (path: string) => `${path}: the store is closed`,
 } as const;

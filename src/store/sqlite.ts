@@ -46,7 +46,9 @@ export class Connection {
 
   get<T>(sql: string, params: SqlValue[] = []): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
-      this.db.get(sql, params, (error, row) => (error ? reject(storeError(this.path, error)) : resolve(row as T | undefined)));
+      this.db.get(sql, params, (error, row) =>
+        error ? reject(storeError(this.path, error)) : resolve(row as T | undefined),
+      );
     });
   }
 
@@ -102,7 +104,8 @@ export function storeError(path: string, error: Error): Error {
       return new StoreError("busy", storeMessages.busy(path, BUSY_TIMEOUT_MS), { cause: error });
     default:
       // SQLITE_IOERR_* (e.g. SHMSIZE when a full disk cannot hold the WAL index): an environment fault, not a bug.
-      if (code?.startsWith("SQLITE_IOERR")) return new StoreError("io-error", storeMessages.ioError(path, code), { cause: error });
+      if (code?.startsWith("SQLITE_IOERR"))
+        return new StoreError("io-error", storeMessages.ioError(path, code), { cause: error });
       return error;
   }
 }

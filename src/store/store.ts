@@ -164,10 +164,12 @@ async function prepareConnection(connection: Connection, options: OpenOptions): 
   );
   const version = snapshot?.version ?? 0;
   const tables = snapshot?.tables ?? 0;
-  if (version > SCHEMA_VERSION) throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
+  if (version > SCHEMA_VERSION)
+    throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
   if (options.readonly) {
     if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(connection.path));
-    if (version < OLDEST_READABLE_VERSION) throw new StoreError("schema-too-old", storeMessages.schemaTooOld(connection.path, version, SCHEMA_VERSION));
+    if (version < OLDEST_READABLE_VERSION)
+      throw new StoreError("schema-too-old", storeMessages.schemaTooOld(connection.path, version, SCHEMA_VERSION));
     await connection.exec("PRAGMA foreign_keys = ON");
     return;
   }
@@ -175,8 +177,14 @@ async function prepareConnection(connection: Connection, options: OpenOptions): 
   // Before appending, make sure the file is sound: a damaged page under old results would otherwise take new
   // ones with it. quick_check reads every page (about a second per 150 MB).
   if (version > 0) {
-    const check = await connection.get<{ quick_check: string }>("PRAGMA quick_check(1)").catch((error: Error) => ({ quick_check: error.message }));
-    if (check?.quick_check !== "ok") throw new StoreError("corrupt", storeMessages.corrupt(connection.path, `integrity check: ${check?.quick_check ?? "no answer"}`));
+    const check = await connection
+      .get<{ quick_check: string }>("PRAGMA quick_check(1)")
+      .catch((error: Error) => ({ quick_check: error.message }));
+    if (check?.quick_check !== "ok")
+      throw new StoreError(
+        "corrupt",
+        storeMessages.corrupt(connection.path, `integrity check: ${check?.quick_check ?? "no answer"}`),
+      );
   }
   await retryBusy(() => connection.exec("PRAGMA journal_mode = WAL"));
   await connection.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
@@ -190,7 +198,9 @@ async function userVersion(connection: Connection): Promise<number> {
 
 /** Tables in the file: a user_version of 0 with tables in it is somebody else's database, not to be added to. */
 async function tableCount(connection: Connection): Promise<number> {
-  const row = await connection.get<{ count: number }>("SELECT count(*) AS count FROM sqlite_master WHERE type = 'table'");
+  const row = await connection.get<{ count: number }>(
+    "SELECT count(*) AS count FROM sqlite_master WHERE type = 'table'",
+  );
   return row?.count ?? 0;
 }
 
@@ -198,7 +208,8 @@ async function tableCount(connection: Connection): Promise<number> {
 async function migrate(connection: Connection): Promise<void> {
   await withTransaction(connection, async () => {
     const version = await userVersion(connection);
-    if (version > SCHEMA_VERSION) throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
+    if (version > SCHEMA_VERSION)
+      throw new StoreError("schema-too-new", storeMessages.schemaTooNew(connection.path, version, SCHEMA_VERSION));
     for (let next = version; next < SCHEMA_VERSION; next++) {
       await connection.exec(MIGRATIONS[next]);
       await connection.exec(`PRAGMA user_version = ${next + 1}`);
@@ -245,15 +256,24 @@ async function withTransaction<T>(connection: Connection, body: () => Promise<T>
 
 const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
-const finiteOrNull = (x: number | null | undefined): number | null => (x === undefined || x === null || !Number.isFinite(x) ? null : x);
+const finiteOrNull = (x: number | null | undefined): number | null =>
+  x === undefined || x === null || !Number.isFinite(x) ? null : x;
 
 /** Inserts rows with as many per statement as fit the batch (never above SQLite's parameter limit). */
-async function insertBatched(connection: Connection, table: string, columns: string[], rows: SqlValue[][]): Promise<void> {
+async function insertBatched(
+  connection: Connection,
+  table: string,
+  columns: string[],
+  rows: SqlValue[][],
+): Promise<void> {
   const perStatement = Math.min(INSERT_BATCH_ROWS, Math.floor(MAX_SQL_VARIABLES / columns.length));
   const tuple = `(${columns.map(() => "?").join(", ")})`;
   for (let start = 0; start < rows.length; start += perStatement) {
     const chunk = rows.slice(start, start + perStatement);
-    await connection.run(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`, chunk.flat());
+    await connection.run(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`,
+      chunk.flat(),
+    );
   }
 }
 
@@ -287,7 +307,19 @@ export class Store {
       const { lastId } = await this.connection.run(
         `INSERT INTO runs (uuid, started_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, pid, status)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
-        [randomUUID(), new Date().toISOString(), info.suiteName, info.suitePath, info.suiteHash, json(info.resolvedSuite) ?? "null", info.gitCommit, info.codeVersion, JSON.stringify(info.argv), hostname(), process.pid],
+        [
+          randomUUID(),
+          new Date().toISOString(),
+          info.suiteName,
+          info.suitePath,
+          info.suiteHash,
+          json(info.resolvedSuite) ?? "null",
+          info.gitCommit,
+          info.codeVersion,
+          JSON.stringify(info.argv),
+          hostname(),
+          process.pid,
+        ],
       );
       return lastId;
     });
@@ -300,9 +332,16 @@ export class Store {
    */
   async interruptOrphanRuns(): Promise<number[]> {
     return this.transaction(async () => {
-      const rows = await this.connection.all<{ id: number; pid: number }>("SELECT id, pid FROM runs WHERE status = 'running' AND pid IS NOT NULL AND merged_from IS NULL AND hostname = ?", [hostname()]);
+      const rows = await this.connection.all<{ id: number; pid: number }>(
+        "SELECT id, pid FROM runs WHERE status = 'running' AND pid IS NOT NULL AND merged_from IS NULL AND hostname = ?",
+        [hostname()],
+      );
       const orphans = rows.filter((r) => !processExists(r.pid)).map((r) => r.id);
-      for (const id of orphans) await this.connection.run("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?", [new Date().toISOString(), id]);
+      for (const id of orphans)
+        await this.connection.run("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?", [
+          new Date().toISOString(),
+          id,
+        ]);
       return orphans;
     });
   }
@@ -315,7 +354,10 @@ export class Store {
       const perStatement = Math.floor(INSERT_BATCH_ROWS / 3);
       for (let start = 0; start < rows.length; start += perStatement) {
         const chunk = rows.slice(start, start + perStatement);
-        await this.connection.run(`INSERT OR REPLACE INTO env (run_id, key, value_json) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`, chunk.flat());
+        await this.connection.run(
+          `INSERT OR REPLACE INTO env (run_id, key, value_json) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`,
+          chunk.flat(),
+        );
       }
     });
   }
@@ -332,23 +374,54 @@ export class Store {
          ON CONFLICT(id) DO UPDATE SET case_key = excluded.case_key, name = excluded.name, model = excluded.model,
            technique = excluded.technique, scenario = excluded.scenario, workload_json = excluded.workload_json,
            runner = excluded.runner, details_json = excluded.details_json`,
-        [c.id, c.caseKey, c.name, c.model.name, c.technique.kind, c.scenario, JSON.stringify(c.workload), c.runner, JSON.stringify({ model: c.model, technique: c.technique })],
+        [
+          c.id,
+          c.caseKey,
+          c.name,
+          c.model.name,
+          c.technique.kind,
+          c.scenario,
+          JSON.stringify(c.workload),
+          c.runner,
+          JSON.stringify({ model: c.model, technique: c.technique }),
+        ],
       );
       const config = { protocol: c.protocol, ...(c.runner === "torch" ? { torch: c.torch } : { ort: c.ort }) };
       const { lastId: resultId } = await this.connection.run(
         `INSERT INTO results (run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [runId, c.id, c.configHash, record.status, record.reason ?? null, record.startedAt, record.finishedAt, record.repeats, json(config), json(record.settings), json(record.details)],
+        [
+          runId,
+          c.id,
+          c.configHash,
+          record.status,
+          record.reason ?? null,
+          record.startedAt,
+          record.finishedAt,
+          record.repeats,
+          json(config),
+          json(record.settings),
+          json(record.details),
+        ],
       );
       const samples: SqlValue[][] = [];
       for (const series of record.samples)
-        series.values.forEach((value, iteration) => samples.push([resultId, series.repeat, series.metric, iteration, value]));
+        series.values.forEach((value, iteration) =>
+          samples.push([resultId, series.repeat, series.metric, iteration, value]),
+        );
       await insertBatched(this.connection, "samples", ["result_id", "repeat", "metric", "iteration", "value"], samples);
 
       const samplerRows: SqlValue[][] = [];
       for (const series of record.samplerSeries ?? [])
-        series.values.forEach((value, seq) => samplerRows.push([resultId, series.repeat, series.metric, seq, series.tMs[seq], finiteOrNull(value)]));
-      await insertBatched(this.connection, "sampler_samples", ["result_id", "repeat", "metric", "seq", "t_ms", "value"], samplerRows);
+        series.values.forEach((value, seq) =>
+          samplerRows.push([resultId, series.repeat, series.metric, seq, series.tMs[seq], finiteOrNull(value)]),
+        );
+      await insertBatched(
+        this.connection,
+        "sampler_samples",
+        ["result_id", "repeat", "metric", "seq", "t_ms", "value"],
+        samplerRows,
+      );
 
       await insertBatched(
         this.connection,
@@ -357,25 +430,48 @@ export class Store {
         record.metrics.map((m) => {
           const value = finiteOrNull(m.value);
           // A statistic that came out NaN (e.g. the CV of one value) is not measured: say so rather than store NaN.
-          const reason = m.reason ?? (value === null ? `not computable: the statistic is ${m.value} for these samples` : null);
-          return [resultId, m.name, value, m.unit, finiteOrNull(m.ciLow), finiteOrNull(m.ciHigh), reason, m.label ?? null];
+          const reason =
+            m.reason ?? (value === null ? `not computable: the statistic is ${m.value} for these samples` : null);
+          return [
+            resultId,
+            m.name,
+            value,
+            m.unit,
+            finiteOrNull(m.ciLow),
+            finiteOrNull(m.ciHigh),
+            reason,
+            m.label ?? null,
+          ];
         }),
       );
-      await insertBatched(this.connection, "validity", ["result_id", "flag", "detail"], record.validity.map((v) => [resultId, v.flag, v.detail]));
+      await insertBatched(
+        this.connection,
+        "validity",
+        ["result_id", "flag", "detail"],
+        record.validity.map((v) => [resultId, v.flag, v.detail]),
+      );
       return resultId;
     });
   }
 
   async finishRun(runId: number, status: Exclude<RunStatus, "running">): Promise<void> {
     await this.transaction(async () => {
-      const { changes } = await this.connection.run("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", [new Date().toISOString(), status, runId]);
+      const { changes } = await this.connection.run("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", [
+        new Date().toISOString(),
+        status,
+        runId,
+      ]);
       if (changes === 0) throw new StoreError("unknown-run", storeMessages.unknownRun(this.path, runId));
     });
   }
 
   /** configHashes with a completed result, in any run (what `--resume` skips). */
   async completedConfigHashes(): Promise<Set<string>> {
-    const rows = await this.exclusive(() => this.connection.all<{ config_hash: string }>("SELECT DISTINCT config_hash FROM results WHERE status = 'completed'"));
+    const rows = await this.exclusive(() =>
+      this.connection.all<{ config_hash: string }>(
+        "SELECT DISTINCT config_hash FROM results WHERE status = 'completed'",
+      ),
+    );
     return new Set(rows.map((r) => r.config_hash));
   }
 
@@ -407,13 +503,22 @@ export class Store {
 
   /** The resolved suite a run was planned from. */
   async loadResolvedSuite(runId: number): Promise<unknown> {
-    const row = await this.exclusive(() => this.connection.get<{ resolved_suite_json: string }>("SELECT resolved_suite_json FROM runs WHERE id = ?", [runId]));
+    const row = await this.exclusive(() =>
+      this.connection.get<{ resolved_suite_json: string }>("SELECT resolved_suite_json FROM runs WHERE id = ?", [
+        runId,
+      ]),
+    );
     if (!row) throw new StoreError("unknown-run", storeMessages.unknownRun(this.path, runId));
     return JSON.parse(row.resolved_suite_json);
   }
 
   async loadEnv(runId: number): Promise<Record<string, unknown>> {
-    const rows = await this.exclusive(() => this.connection.all<{ key: string; value_json: string }>("SELECT key, value_json FROM env WHERE run_id = ? ORDER BY key", [runId]));
+    const rows = await this.exclusive(() =>
+      this.connection.all<{ key: string; value_json: string }>(
+        "SELECT key, value_json FROM env WHERE run_id = ? ORDER BY key",
+        [runId],
+      ),
+    );
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value_json)]));
   }
 
@@ -465,21 +570,30 @@ export class Store {
       settings: parse(r.settings_json as string | null),
       details: parse(r.details_json as string | null),
       metrics: (metricsByResult.get(r.id as number) ?? []).map((m) => {
-        const metric: MetricRecord = { name: m.name as string, value: m.value as number | null, unit: m.unit as string };
+        const metric: MetricRecord = {
+          name: m.name as string,
+          value: m.value as number | null,
+          unit: m.unit as string,
+        };
         if (m.ci_low !== null) metric.ciLow = m.ci_low as number;
         if (m.ci_high !== null) metric.ciHigh = m.ci_high as number;
         if (m.reason !== null) metric.reason = m.reason as string;
         if (m.label !== null) metric.label = m.label as string;
         return metric;
       }),
-      validity: (validityByResult.get(r.id as number) ?? []).map((v) => ({ flag: v.flag as string, detail: v.detail as string })),
+      validity: (validityByResult.get(r.id as number) ?? []).map((v) => ({
+        flag: v.flag as string,
+        detail: v.detail as string,
+      })),
     }));
   }
 
   /** Raw per-iteration samples of a result, ordered by metric, repeat and iteration. */
   async loadSamples(resultId: number, metric?: string): Promise<SampleRow[]> {
     const sql = `SELECT repeat, metric, iteration, value FROM samples WHERE result_id = ?${metric === undefined ? "" : " AND metric = ?"} ORDER BY metric, repeat, iteration`;
-    return this.exclusive(() => this.connection.all<SampleRow>(sql, metric === undefined ? [resultId] : [resultId, metric]));
+    return this.exclusive(() =>
+      this.connection.all<SampleRow>(sql, metric === undefined ? [resultId] : [resultId, metric]),
+    );
   }
 
   /** One metric's samples of every result at once, grouped by result then repeat (for reports over many cases). */
@@ -509,7 +623,10 @@ export class Store {
   async loadSamplerSeries(resultId: number, metric?: string): Promise<SamplerSeriesRecord[]> {
     const sql = `SELECT repeat, metric, t_ms, value FROM sampler_samples WHERE result_id = ?${metric === undefined ? "" : " AND metric = ?"} ORDER BY metric, repeat, seq`;
     const rows = await this.exclusive(() =>
-      this.connection.all<{ repeat: number; metric: string; t_ms: number; value: number | null }>(sql, metric === undefined ? [resultId] : [resultId, metric]),
+      this.connection.all<{ repeat: number; metric: string; t_ms: number; value: number | null }>(
+        sql,
+        metric === undefined ? [resultId] : [resultId, metric],
+      ),
     );
     const series = new Map<string, SamplerSeriesRecord>();
     for (const row of rows) {
@@ -544,14 +661,17 @@ export class Store {
     const db = this.connection;
     const version = (await db.get<{ user_version: number }>("PRAGMA shard.user_version"))?.user_version ?? 0;
     // Older shards merge as they are: the columns copied below exist since schema 1 (runs.pid is not copied).
-    if (version < OLDEST_READABLE_VERSION || version > SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(inputPath, version, SCHEMA_VERSION));
+    if (version < OLDEST_READABLE_VERSION || version > SCHEMA_VERSION)
+      throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(inputPath, version, SCHEMA_VERSION));
     const shardRuns = await db.all<{ id: number; uuid: string }>("SELECT id, uuid FROM shard.runs ORDER BY id");
     const known = new Set((await db.all<{ uuid: string }>("SELECT uuid FROM main.runs")).map((r) => r.uuid));
     const summary: MergeInputSummary = { path: inputPath, runsAdded: 0, runsSkipped: 0, resultsAdded: 0 };
     // Result ids of the shard shift past every id here, so that each child row follows its result.
     const offset = (await db.get<{ top: number }>("SELECT COALESCE(MAX(id), 0) AS top FROM main.results"))!.top;
-    const runColumns = "uuid, started_at, finished_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, status";
-    const resultColumns = "run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json";
+    const runColumns =
+      "uuid, started_at, finished_at, suite_name, suite_path, suite_hash, resolved_suite_json, git_commit, code_version, argv_json, hostname, status";
+    const resultColumns =
+      "run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json";
     const ofRun = "IN (SELECT id FROM shard.results WHERE run_id = ?)";
     for (const run of shardRuns) {
       if (known.has(run.uuid)) {
@@ -563,17 +683,35 @@ export class Store {
          SELECT ${runColumns}, COALESCE(merged_from, ?), COALESCE(original_id, id) FROM shard.runs WHERE id = ?`,
         [inputPath, run.id],
       );
-      await db.run("INSERT INTO main.env (run_id, key, value_json) SELECT ?, key, value_json FROM shard.env WHERE run_id = ?", [runId, run.id]);
+      await db.run(
+        "INSERT INTO main.env (run_id, key, value_json) SELECT ?, key, value_json FROM shard.env WHERE run_id = ?",
+        [runId, run.id],
+      );
       // A case id names what is measured: one already here describes the same case.
-      await db.run(`INSERT OR IGNORE INTO main.cases SELECT * FROM shard.cases WHERE id IN (SELECT case_id FROM shard.results WHERE run_id = ?)`, [run.id]);
+      await db.run(
+        `INSERT OR IGNORE INTO main.cases SELECT * FROM shard.cases WHERE id IN (SELECT case_id FROM shard.results WHERE run_id = ?)`,
+        [run.id],
+      );
       const { changes } = await db.run(
         `INSERT INTO main.results (id, ${resultColumns}) SELECT id + ?, ?, ${resultColumns.replace("run_id, ", "")} FROM shard.results WHERE run_id = ?`,
         [offset, runId, run.id],
       );
-      await db.run(`INSERT INTO main.samples (result_id, repeat, metric, iteration, value) SELECT result_id + ?, repeat, metric, iteration, value FROM shard.samples WHERE result_id ${ofRun}`, [offset, run.id]);
-      await db.run(`INSERT INTO main.sampler_samples (result_id, repeat, metric, seq, t_ms, value) SELECT result_id + ?, repeat, metric, seq, t_ms, value FROM shard.sampler_samples WHERE result_id ${ofRun}`, [offset, run.id]);
-      await db.run(`INSERT INTO main.metrics (result_id, name, value, unit, ci_low, ci_high, reason, label) SELECT result_id + ?, name, value, unit, ci_low, ci_high, reason, label FROM shard.metrics WHERE result_id ${ofRun} ORDER BY rowid`, [offset, run.id]);
-      await db.run(`INSERT INTO main.validity (result_id, flag, detail) SELECT result_id + ?, flag, detail FROM shard.validity WHERE result_id ${ofRun} ORDER BY rowid`, [offset, run.id]);
+      await db.run(
+        `INSERT INTO main.samples (result_id, repeat, metric, iteration, value) SELECT result_id + ?, repeat, metric, iteration, value FROM shard.samples WHERE result_id ${ofRun}`,
+        [offset, run.id],
+      );
+      await db.run(
+        `INSERT INTO main.sampler_samples (result_id, repeat, metric, seq, t_ms, value) SELECT result_id + ?, repeat, metric, seq, t_ms, value FROM shard.sampler_samples WHERE result_id ${ofRun}`,
+        [offset, run.id],
+      );
+      await db.run(
+        `INSERT INTO main.metrics (result_id, name, value, unit, ci_low, ci_high, reason, label) SELECT result_id + ?, name, value, unit, ci_low, ci_high, reason, label FROM shard.metrics WHERE result_id ${ofRun} ORDER BY rowid`,
+        [offset, run.id],
+      );
+      await db.run(
+        `INSERT INTO main.validity (result_id, flag, detail) SELECT result_id + ?, flag, detail FROM shard.validity WHERE result_id ${ofRun} ORDER BY rowid`,
+        [offset, run.id],
+      );
       summary.runsAdded++;
       summary.resultsAdded += changes;
     }
@@ -612,7 +750,8 @@ async function checkShard(path: string): Promise<void> {
     await tableCount(connection); // a damaged schema page fails here, as in openStore
     if (version === 0) throw new StoreError("not-a-store", storeMessages.notAStore(path));
     // Older shards merge as they are: the columns copied below exist since schema 1 (runs.pid is not copied).
-    if (version < OLDEST_READABLE_VERSION || version > SCHEMA_VERSION) throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(path, version, SCHEMA_VERSION));
+    if (version < OLDEST_READABLE_VERSION || version > SCHEMA_VERSION)
+      throw new StoreError("schema-mismatch", storeMessages.schemaMismatch(path, version, SCHEMA_VERSION));
   } finally {
     await connection.close().catch(() => undefined);
   }
@@ -644,16 +783,22 @@ function groupBy<T>(rows: T[], key: (row: T) => number): Map<number, T[]> {
 /** Refuses a record that would store something misleading, before any row is written. */
 function validateRecord(record: ResultRecord): void {
   const name = record.case.name;
-  if (record.status !== "completed" && !record.reason) throw new StoreError("invalid-record", storeMessages.statusWithoutReason(name, record.status));
+  if (record.status !== "completed" && !record.reason)
+    throw new StoreError("invalid-record", storeMessages.statusWithoutReason(name, record.status));
   for (const m of record.metrics)
-    if (m.value === null && !m.reason) throw new StoreError("invalid-record", storeMessages.nullWithoutReason(name, m.name));
+    if (m.value === null && !m.reason)
+      throw new StoreError("invalid-record", storeMessages.nullWithoutReason(name, m.name));
   for (const series of record.samples)
     series.values.forEach((value, index) => {
       if (typeof value !== "number" || !Number.isFinite(value))
-        throw new StoreError("invalid-record", storeMessages.nonFiniteSample(name, series.metric, series.repeat, index, value));
+        throw new StoreError(
+          "invalid-record",
+          storeMessages.nonFiniteSample(name, series.metric, series.repeat, index, value),
+        );
     });
   for (const series of record.samplerSeries ?? [])
-    if (series.tMs.length !== series.values.length) throw new StoreError("invalid-record", storeMessages.seriesLengths(name, series.metric));
+    if (series.tMs.length !== series.values.length)
+      throw new StoreError("invalid-record", storeMessages.seriesLengths(name, series.metric));
 }
 
 export { BUSY_TIMEOUT_MS };

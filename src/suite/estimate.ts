@@ -49,7 +49,9 @@ export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS)
   const measureS = Math.max(c.protocol.minMeasureMs / 1000, c.protocol.minIterations * iterationS);
   const warmupS = Math.min(c.protocol.warmupMaxMs / 1000, Math.max(c.protocol.warmupMinIterations, 5) * iterationS);
   const gb = inspectCase(c).weightBytes / 1e9;
-  const totalS = (gb * SYNTHESIS_S_PER_GB) / sharedBy + c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
+  const totalS =
+    (gb * SYNTHESIS_S_PER_GB) / sharedBy +
+    c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
   return { id: c.id, name: c.name, iterationS, totalS };
 }
 

@@ -32,7 +32,11 @@ export async function loadSuite(path: string): Promise<LoadedSuite> {
 }
 
 /** Validates a suite object (as a suite file's default export) and fills in defaults; relative paths resolve against `baseDir`. */
-export function validateSuite(raw: unknown, displayPath: string, baseDir = process.cwd()): { suite: ResolvedSuite; suiteHash: string } {
+export function validateSuite(
+  raw: unknown,
+  displayPath: string,
+  baseDir = process.cwd(),
+): { suite: ResolvedSuite; suiteHash: string } {
   // Checkpoint models (issue 4): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
   const expanded = expandCheckpointModels(raw, baseDir);
   if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
@@ -62,10 +66,18 @@ async function importSuiteModule(absolute: string, displayPath: string): Promise
     });
     code = result.outputFiles[0]!.text;
   } catch (error) {
-    const errors = (error as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number; lineText: string } }> }).errors;
+    const errors = (
+      error as {
+        errors?: Array<{ text: string; location?: { file: string; line: number; column: number; lineText: string } }>;
+      }
+    ).errors;
     if (!errors) throw new UsageError(messages.suiteSyntax(displayPath, String(error)));
     const detail = errors
-      .map((e) => (e.location ? `  ${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}\n    ${e.location.lineText}` : `  ${e.text}`))
+      .map((e) =>
+        e.location
+          ? `  ${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}\n    ${e.location.lineText}`
+          : `  ${e.text}`,
+      )
       .join("\n");
     throw new UsageError(messages.suiteSyntax(displayPath, detail));
   }
@@ -116,7 +128,11 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
       const hint = typeof got.value === "string" ? closest(got.value, techniqueKinds) : undefined;
       return `${path}: unknown technique ${describe(got.value)} — known: ${techniqueKinds.join(", ")}${hint ? ` (did you mean "${hint}"?)` : ""}`;
     }
-    const gotText = got.found ? `, got ${describe(got.value)}` : issue.code === "invalid_type" ? " — this field is required" : "";
+    const gotText = got.found
+      ? `, got ${describe(got.value)}`
+      : issue.code === "invalid_type"
+        ? " — this field is required"
+        : "";
     let message = issue.message.replace(/^Invalid input: /, "");
     if (issue.code === "invalid_value" && typeof got.value === "string") {
       const hint = closest(got.value, (issue.values as unknown[]).map(String));
@@ -131,13 +147,22 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
 function knownKeysAt(path: PropertyKey[]): string[] {
   let schema: unknown = suiteSchema;
   for (const key of path) {
-    const def = (schema as { def?: { type: string; shape?: Record<string, unknown>; element?: unknown; innerType?: unknown; in?: unknown } }).def;
+    const def = (
+      schema as {
+        def?: { type: string; shape?: Record<string, unknown>; element?: unknown; innerType?: unknown; in?: unknown };
+      }
+    ).def;
     if (!def) return [];
     if (def.type === "array") schema = def.element;
     else if (def.shape) schema = def.shape[String(key)];
     else return [];
-    while ((schema as { def?: { innerType?: unknown; in?: unknown } })?.def?.innerType || (schema as { def?: { in?: unknown } })?.def?.in)
-      schema = (schema as { def: { innerType?: unknown; in?: unknown } }).def.innerType ?? (schema as { def: { in?: unknown } }).def.in;
+    while (
+      (schema as { def?: { innerType?: unknown; in?: unknown } })?.def?.innerType ||
+      (schema as { def?: { in?: unknown } })?.def?.in
+    )
+      schema =
+        (schema as { def: { innerType?: unknown; in?: unknown } }).def.innerType ??
+        (schema as { def: { in?: unknown } }).def.in;
   }
   const shape = (schema as { def?: { shape?: Record<string, unknown> } })?.def?.shape;
   return shape ? Object.keys(shape) : [];

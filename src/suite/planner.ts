@@ -17,12 +17,18 @@ export interface PlanOptions {
 
 export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
   const cases: Case[] = [];
-  const scaled = suite.models.map((m) => (options.scale === undefined ? { model: m } : scaleModelDetailed(m, options.scale)));
+  const scaled = suite.models.map((m) =>
+    options.scale === undefined ? { model: m } : scaleModelDetailed(m, options.scale),
+  );
   for (const [modelIndex, { model, ...scaling }] of scaled.entries()) {
     // A checkpoint's case key names it by content, not by its absolute path (the same checkpoint in another folder
     // is the same case); the config hash also carries the files' modification times, so --resume reruns new weights.
     const keyModel = model.checkpoint
-      ? { ...model, checkpoint: checkpointIdentity(model.checkpoint), ...(model.perplexityText ? { perplexityText: textIdentity(model.perplexityText) } : {}) }
+      ? {
+          ...model,
+          checkpoint: checkpointIdentity(model.checkpoint),
+          ...(model.perplexityText ? { perplexityText: textIdentity(model.perplexityText) } : {}),
+        }
       : model;
     const weightsVersion = model.checkpoint ? { checkpointFiles: checkpointFilesVersion(model.checkpoint) } : {};
     for (const technique of suite.techniques)
@@ -30,12 +36,35 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
         for (const workload of suite.workloads)
           for (const runner of suite.runners) {
             // Excludes name the model as written (before --scale renames it).
-            if (isExcluded(suite.exclude ?? [], { model: suite.models[modelIndex]!.name, technique, scenario, workload, runner })) continue;
+            if (
+              isExcluded(suite.exclude ?? [], {
+                model: suite.models[modelIndex]!.name,
+                technique,
+                scenario,
+                workload,
+                runner,
+              })
+            )
+              continue;
             const deviceClass = deviceClassOf(suite, runner);
             const caseKey = canonicalJson({ model: keyModel, technique, scenario, workload, runner, deviceClass });
             const settings = runner === "ort" ? suite.ort : suite.torch;
-            const configHash = sha256(canonicalJson({ caseKey, protocol: suite.protocol, settings, codeVersion: options.codeVersion, ...weightsVersion }));
-            const name = [model.name, getTechnique(technique.kind).label(technique), scenario, workloadLabel(workload), runner].join(" · ");
+            const configHash = sha256(
+              canonicalJson({
+                caseKey,
+                protocol: suite.protocol,
+                settings,
+                codeVersion: options.codeVersion,
+                ...weightsVersion,
+              }),
+            );
+            const name = [
+              model.name,
+              getTechnique(technique.kind).label(technique),
+              scenario,
+              workloadLabel(workload),
+              runner,
+            ].join(" · ");
             cases.push({
               id: sha256(caseKey).slice(0, 12),
               caseKey,
@@ -49,7 +78,16 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               protocol: suite.protocol,
               ort: suite.ort,
               torch: suite.torch,
-              ...("widthFactor" in scaling ? { scale: { requested: scaling.requested, widthFactor: scaling.widthFactor, layersFrom: scaling.layers.from, layersTo: scaling.layers.to } } : {}),
+              ...("widthFactor" in scaling
+                ? {
+                    scale: {
+                      requested: scaling.requested,
+                      widthFactor: scaling.widthFactor,
+                      layersFrom: scaling.layers.from,
+                      layersTo: scaling.layers.to,
+                    },
+                  }
+                : {}),
             });
           }
   }
@@ -57,7 +95,16 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
 }
 
 /** Whether an `exclude` entry drops this case: every field the entry gives matches. */
-function isExcluded(exclude: ExcludeEntry[], c: { model: string; technique: { kind: string; name?: string }; scenario: string; workload: Workload; runner: string }): boolean {
+function isExcluded(
+  exclude: ExcludeEntry[],
+  c: {
+    model: string;
+    technique: { kind: string; name?: string };
+    scenario: string;
+    workload: Workload;
+    runner: string;
+  },
+): boolean {
   const matches = (value: string | string[] | undefined, candidates: (string | undefined)[]) =>
     value === undefined || (Array.isArray(value) ? value : [value]).some((v) => candidates.includes(v));
   return exclude.some(

@@ -62,11 +62,23 @@ export const modelSchema = z
     const kv = m.kvHeads ?? m.heads;
     if (!(m.heads > 0 && kv > 0 && m.hidden > 0)) return; // already reported by the field checks
     if (m.heads % kv !== 0)
-      ctx.addIssue({ code: "custom", path: ["kvHeads"], message: `heads (${m.heads}) must be a multiple of kvHeads (${kv})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["kvHeads"],
+        message: `heads (${m.heads}) must be a multiple of kvHeads (${kv})`,
+      });
     if (m.headDim === undefined && m.hidden % m.heads !== 0)
-      ctx.addIssue({ code: "custom", path: ["heads"], message: `hidden (${m.hidden}) must be divisible by heads (${m.heads}), or set headDim` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["heads"],
+        message: `hidden (${m.hidden}) must be divisible by heads (${m.heads}), or set headDim`,
+      });
     if (m.moe && m.moe.topK > m.moe.experts)
-      ctx.addIssue({ code: "custom", path: ["moe", "topK"], message: `topK (${m.moe.topK}) cannot exceed experts (${m.moe.experts})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["moe", "topK"],
+        message: `topK (${m.moe.topK}) cannot exceed experts (${m.moe.experts})`,
+      });
   });
 
 export const scenarioSchema = z.enum(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
@@ -121,16 +133,28 @@ const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]
  * `workload` a workload's `name`; a field may list several values (any of them matches).
  */
 export const excludeSchema = z
-  .object({ model: oneOrMany.optional(), technique: oneOrMany.optional(), scenario: oneOrMany.optional(), workload: oneOrMany.optional(), runner: oneOrMany.optional() })
+  .object({
+    model: oneOrMany.optional(),
+    technique: oneOrMany.optional(),
+    scenario: oneOrMany.optional(),
+    workload: oneOrMany.optional(),
+    runner: oneOrMany.optional(),
+  })
   .strict()
-  .refine((e) => Object.keys(e).length > 0, "an exclude entry needs at least one of model, technique, scenario, workload, runner");
+  .refine(
+    (e) => Object.keys(e).length > 0,
+    "an exclude entry needs at least one of model, technique, scenario, workload, runner",
+  );
 
 export const suiteSchema = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
     models: z.array(modelSchema).min(1, "a suite needs at least one model"),
-    techniques: z.array(techniqueSchema).min(1).default([{ kind: "base" }]),
+    techniques: z
+      .array(techniqueSchema)
+      .min(1)
+      .default([{ kind: "base" }]),
     scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
     workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
     runners: z.array(runnerNameSchema).min(1).default(["ort"]),
@@ -144,7 +168,14 @@ export const suiteSchema = z
     // Every value an exclude names must exist in the suite: a typo would otherwise silently exclude nothing.
     const known: Record<string, string[]> = {
       model: suite.models.map((m) => m.name),
-      technique: [...new Set(suite.techniques.flatMap((t) => [t.kind, ...((t as { name?: string }).name ? [(t as { name: string }).name] : [])]))],
+      technique: [
+        ...new Set(
+          suite.techniques.flatMap((t) => [
+            t.kind,
+            ...((t as { name?: string }).name ? [(t as { name: string }).name] : []),
+          ]),
+        ),
+      ],
       scenario: suite.scenarios,
       workload: suite.workloads.flatMap((w) => (w.name ? [w.name] : [])),
       runner: suite.runners,

@@ -20,7 +20,9 @@ export function parseShard(text: string): ShardSpec {
 /** A relative cost estimate: weight work per token × tokens per iteration × repeats (enough to balance shards). */
 export function expectedCost(c: Case): number {
   const m = c.model;
-  const perToken = m.layers * (4 * m.hidden * m.hidden + 3 * m.hidden * (m.moe ? (m.moe.expertFfn ?? m.ffn) * m.moe.topK : m.ffn)) + m.hidden * m.vocab;
+  const perToken =
+    m.layers * (4 * m.hidden * m.hidden + 3 * m.hidden * (m.moe ? (m.moe.expertFfn ?? m.ffn) * m.moe.topK : m.ffn)) +
+    m.hidden * m.vocab;
   const tokens = c.scenario === "decode" ? c.workload.batch : c.workload.batch * c.workload.promptTokens;
   const scenarioFactor = c.scenario === "train-step" ? 3 : c.scenario === "generate" ? c.workload.newTokens : 1;
   // Fixed per-process cost (start-up, warm-up, the minimum measure time) dominates small cases.

@@ -8,8 +8,22 @@
 // (`…q_proj.lora_A.weight`, `…q_proj.lora_magnitude_vector`), prefixed `base_model.model.` in a peft file.
 import { z } from "zod";
 import type { ModelConfig, RunnerName } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
-import { irFloatTensor, irRawTensor, mapLinears, type DenseLinear, type Int4Linear, type LinearOp, type ModelIr } from "../model/ir.js";
+import {
+  PROJECTIONS,
+  dimensionsOf,
+  projectionModule,
+  projectionShape,
+  type ProjectionName,
+} from "../model/architecture.js";
+import {
+  irFloatTensor,
+  irRawTensor,
+  mapLinears,
+  type DenseLinear,
+  type Int4Linear,
+  type LinearOp,
+  type ModelIr,
+} from "../model/ir.js";
 import { dequantizeInt4 } from "../model/quantize.js";
 import { randomTensor, type Tensor } from "../model/weights.js";
 import { accountModel } from "../model/accounting.js";
@@ -54,12 +68,18 @@ export function adapterScale(variant: AdapterVariant, params: Pick<AdapterParams
 }
 
 export function adapterLabel(variant: AdapterVariant, params: AdapterParams): string {
-  const targets = params.targets === "all-linear" ? "all-linear" : params.targets.map((t) => t.replace("_proj", "")).join("");
+  const targets =
+    params.targets === "all-linear" ? "all-linear" : params.targets.map((t) => t.replace("_proj", "")).join("");
   return `${variant} r${params.rank} α${params.alpha} ${targets}${params.base === "int4" ? " int4-base" : ""} ${params.merged ? "merged" : "unmerged"}`;
 }
 
-export function adapterUnsupportedReason(variant: AdapterVariant, params: AdapterParams, _runner: RunnerName): string | undefined {
-  if (params.merged && params.base !== "fp32") return `a merged ${variant} needs an fp32 base: merging into int4 weights would need requantisation`;
+export function adapterUnsupportedReason(
+  variant: AdapterVariant,
+  params: AdapterParams,
+  _runner: RunnerName,
+): string | undefined {
+  if (params.merged && params.base !== "fp32")
+    return `a merged ${variant} needs an fp32 base: merging into int4 weights would need requantisation`;
   // Every runner runs unmerged adapters over either base (ort: DoRA over int4 in src/model/dora-int4-onnx.ts).
   return undefined;
 }
@@ -92,7 +112,11 @@ function combinedWeight(weight: Tensor, a: Tensor, b: Tensor, rank: number, scal
 /** W [out, in] that an int4 linear's stored integers mean (what MatMulNBits multiplies by). */
 export function dequantizeInt4Linear(ir: ModelIr, linear: Int4Linear): Tensor {
   const zeroPoints = linear.zeroPoints ? irRawTensor(ir, linear.zeroPoints) : undefined;
-  return dequantizeInt4({ packed: irRawTensor(ir, linear.packedWeight), scales: irFloatTensor(ir, linear.scales), zeroPoints }, linear.inFeatures, linear.blockSize);
+  return dequantizeInt4(
+    { packed: irRawTensor(ir, linear.packedWeight), scales: irFloatTensor(ir, linear.scales), zeroPoints },
+    linear.inFeatures,
+    linear.blockSize,
+  );
 }
 
 /** The IR with adapters on the target linears (merged into W, or as adapter ops on activations). */
@@ -107,16 +131,23 @@ export function applyAdapter(ir: ModelIr, variant: AdapterVariant, params: Adapt
   const added = new Map<string, Tensor>();
   const result = mapLinears(source, (linear, layer, projection): LinearOp => {
     if (!targets.has(projection)) return linear;
-    if (linear.kind !== "dense" && linear.kind !== "int4") throw new Error(`${variant}: cannot adapt a ${linear.kind} linear`);
+    if (linear.kind !== "dense" && linear.kind !== "int4")
+      throw new Error(`${variant}: cannot adapt a ${linear.kind} linear`);
     const module = projectionModule(layer, projection);
     const { inFeatures, outFeatures } = linear;
     const loraA = randomTensor(seed, `${module}.lora_A.weight`, [rank, inFeatures], 1 / Math.sqrt(inFeatures));
-    const loraB = randomTensor(seed, `${module}.lora_B.weight`, [outFeatures, rank], ADAPTER_RELATIVE_UPDATE / (scale * Math.sqrt(rank)));
+    const loraB = randomTensor(
+      seed,
+      `${module}.lora_B.weight`,
+      [outFeatures, rank],
+      ADAPTER_RELATIVE_UPDATE / (scale * Math.sqrt(rank)),
+    );
     let magnitude: Tensor | undefined;
     let combined: Float64Array | undefined;
     if (variant === "dora" || params.merged) {
       // DoRA over int4: the magnitude starts from the dequantised weight's norm, as peft initialises it over a quantised layer.
-      const weight = linear.kind === "dense" ? irFloatTensor(source, linear.weight) : dequantizeInt4Linear(source, linear);
+      const weight =
+        linear.kind === "dense" ? irFloatTensor(source, linear.weight) : dequantizeInt4Linear(source, linear);
       combined = combinedWeight(weight, loraA, loraB, rank, scale);
     }
     if (variant === "dora") {
@@ -128,17 +159,30 @@ export function applyAdapter(ir: ModelIr, variant: AdapterVariant, params: Adapt
       const dense = linear as DenseLinear;
       if (magnitude) {
         const norms = rowNormsOf(combined!, outFeatures, inFeatures);
-        for (let o = 0; o < outFeatures; o++) for (let i = 0; i < inFeatures; i++) combined![o * inFeatures + i] *= magnitude.data[o]! / norms[o]!;
+        for (let o = 0; o < outFeatures; o++)
+          for (let i = 0; i < inFeatures; i++) combined![o * inFeatures + i] *= magnitude.data[o]! / norms[o]!;
       }
       added.set(dense.weight, { shape: [outFeatures, inFeatures], data: Float32Array.from(combined!) });
       return dense;
     }
     added.set(`${module}.lora_A.weight`, loraA);
     added.set(`${module}.lora_B.weight`, loraB);
-    const common = { inFeatures, outFeatures, loraA: `${module}.lora_A.weight`, loraB: `${module}.lora_B.weight`, rank, scale };
+    const common = {
+      inFeatures,
+      outFeatures,
+      loraA: `${module}.lora_A.weight`,
+      loraB: `${module}.lora_B.weight`,
+      rank,
+      scale,
+    };
     if (variant === "dora") {
       added.set(`${module}.lora_magnitude_vector`, magnitude!);
-      return { kind: "dora", base: linear as DenseLinear | Int4Linear, magnitude: `${module}.lora_magnitude_vector`, ...common };
+      return {
+        kind: "dora",
+        base: linear as DenseLinear | Int4Linear,
+        magnitude: `${module}.lora_magnitude_vector`,
+        ...common,
+      };
     }
     return { kind: "lora", base: linear, ...common };
   });
@@ -148,7 +192,11 @@ export function applyAdapter(ir: ModelIr, variant: AdapterVariant, params: Adapt
 }
 
 /** Parameters, bytes and FLOPs of an adapter technique, by arithmetic (peft's counts: r·(in + out) per adapted linear, + out for DoRA's magnitude). */
-export function adapterAccounting(model: ModelConfig, variant: AdapterVariant, params: AdapterParams): TechniqueAccounting {
+export function adapterAccounting(
+  model: ModelConfig,
+  variant: AdapterVariant,
+  params: AdapterParams,
+): TechniqueAccounting {
   const dims = dimensionsOf(model);
   const base = params.base === "int4" ? int4Accounting(model, { ...INT4_DEFAULTS, kind: "int4" }) : undefined;
   const a = accountModel(model);
@@ -161,7 +209,8 @@ export function adapterAccounting(model: ModelConfig, variant: AdapterVariant, p
     if (!params.merged) {
       extraFlopsPerToken += dims.layers * 2 * params.rank * (inFeatures + out);
       // DoRA recomputes ‖W + s·B·A‖ each forward: B·A (2·r·in·out) plus the add and the squared sum (2·in·out).
-      if (variant === "dora") extraFlopsPerForward += dims.layers * (2 * params.rank * inFeatures * out + 2 * inFeatures * out);
+      if (variant === "dora")
+        extraFlopsPerForward += dims.layers * (2 * params.rank * inFeatures * out + 2 * inFeatures * out);
       // …over int4, Ŵ = (q − zero point)·scale is rebuilt first: a subtract and a multiply per weight.
       if (variant === "dora" && params.base === "int4") extraFlopsPerForward += dims.layers * 2 * inFeatures * out;
     }
@@ -177,6 +226,8 @@ export function adapterAccounting(model: ModelConfig, variant: AdapterVariant, p
     adapterBytes,
     extraFlopsPerToken,
     extraFlopsPerForward,
-    notes: params.merged ? ["adapters folded into the base weights: no run-time cost, trainable counts are the adapters'"] : [],
+    notes: params.merged
+      ? ["adapters folded into the base weights: no run-time cost, trainable counts are the adapters'"]
+      : [],
   };
 }

@@ -23,10 +23,17 @@ export function castIrToHalf(ir: ModelIr, dtype: "F16" | "BF16"): ModelIr {
     const [rows, cols] = tensor.shape as [number, number];
     const name = `${projectionModule(layer, projection)}.weight_${dtype.toLowerCase()}_t`;
     added.set(name, toHalf({ shape: [cols, rows], data: transpose2d(tensor.data, rows, cols) }, dtype));
-    return { kind: "half", inFeatures: linear.inFeatures, outFeatures: linear.outFeatures, weight: name, bias: linear.bias };
+    return {
+      kind: "half",
+      inFeatures: linear.inFeatures,
+      outFeatures: linear.outFeatures,
+      weight: name,
+      bias: linear.bias,
+    };
   });
   for (const [name, tensor] of added) result.tensors.set(name, tensor);
-  for (let layer = 0; layer < ir.layers.length; layer++) for (const projection of PROJECTIONS) result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
+  for (let layer = 0; layer < ir.layers.length; layer++)
+    for (const projection of PROJECTIONS) result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
   result.notes.push(`${dtype} linear weights cast to fp32 in the graph`);
   return result;
 }
@@ -53,7 +60,9 @@ export function halfAccounting(model: ModelConfig): TechniqueAccounting {
 }
 
 export function halfRuntimeNotes(dtype: "fp16" | "bf16", runner: RunnerName): string[] {
-  return runner === "ort" ? [`${dtype} weights are cast to fp32 at load on the ort CPU EP: stored ${dtype}, run in fp32`] : [];
+  return runner === "ort"
+    ? [`${dtype} weights are cast to fp32 at load on the ort CPU EP: stored ${dtype}, run in fp32`]
+    : [];
 }
 
 const fp16 = halfParams("fp16");

@@ -8,7 +8,12 @@ import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { int4Bytes, quantizeInt4 } from "../model/quantize.js";
 import type { Technique } from "./technique.js";
 import { quantizedAccounting, type TechniqueAccounting } from "./accounting.js";
-import { quantizedOutputsLabel, quantizedOutputsParams, withQuantizedOutputs, type QuantizeMatrix } from "./quantized-outputs.js";
+import {
+  quantizedOutputsLabel,
+  quantizedOutputsParams,
+  withQuantizedOutputs,
+  type QuantizeMatrix,
+} from "./quantized-outputs.js";
 
 const projectionEnum = z.enum(PROJECTIONS as [ProjectionName, ...ProjectionName[]]);
 
@@ -26,7 +31,14 @@ const params = z
   .strict();
 
 export type Int4Params = z.output<typeof params>;
-export const INT4_DEFAULTS: Omit<Int4Params, "kind"> = { blockSize: 32, symmetric: true, accuracyLevel: 4, targets: "all-linear", lmHead: false, embeddings: false };
+export const INT4_DEFAULTS: Omit<Int4Params, "kind"> = {
+  blockSize: 32,
+  symmetric: true,
+  accuracyLevel: 4,
+  targets: "all-linear",
+  lmHead: false,
+  embeddings: false,
+};
 
 function targets(p: Pick<Int4Params, "targets">): Set<ProjectionName> {
   return new Set(p.targets === "all-linear" ? PROJECTIONS : p.targets);
@@ -55,17 +67,33 @@ export function quantizeIrInt4(ir: ModelIr, p: Int4Params): ModelIr {
       bias: linear.bias,
     };
   });
-  for (const [name, tensor] of added) if (tensor && typeof tensor === "object" && "shape" in tensor) result.tensors.set(name, tensor);
+  for (const [name, tensor] of added)
+    if (tensor && typeof tensor === "object" && "shape" in tensor) result.tensors.set(name, tensor);
   // The fp32 originals of quantised weights are not needed by the graph; drop them from the IR.
-  for (const { layer, projection } of iterateTargets(ir, chosen)) result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
-  result.notes.push(`int4 block ${p.blockSize} ${p.symmetric ? "symmetric" : "asymmetric"} accuracy_level ${p.accuracyLevel}`);
+  for (const { layer, projection } of iterateTargets(ir, chosen))
+    result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
+  result.notes.push(
+    `int4 block ${p.blockSize} ${p.symmetric ? "symmetric" : "asymmetric"} accuracy_level ${p.accuracyLevel}`,
+  );
   // The vocabulary matrices [vocab, hidden], when asked for: one MatMulNBits linear hidden → vocab each.
   const quantizeMatrix: QuantizeMatrix = (weight, module) => {
     const q = quantizeInt4(weight, p.blockSize, p.symmetric);
-    const tensors = new Map<string, RawOrFloat>([[`${module}.qweight`, q.packed], [`${module}.scales`, q.scales]]);
+    const tensors = new Map<string, RawOrFloat>([
+      [`${module}.qweight`, q.packed],
+      [`${module}.scales`, q.scales],
+    ]);
     if (q.zeroPoints) tensors.set(`${module}.qzeros`, q.zeroPoints);
     const [outFeatures, inFeatures] = weight.shape as [number, number];
-    const linear = { kind: "int4", inFeatures, outFeatures, packedWeight: `${module}.qweight`, scales: `${module}.scales`, zeroPoints: q.zeroPoints ? `${module}.qzeros` : undefined, blockSize: p.blockSize, accuracyLevel: p.accuracyLevel } as const;
+    const linear = {
+      kind: "int4",
+      inFeatures,
+      outFeatures,
+      packedWeight: `${module}.qweight`,
+      scales: `${module}.scales`,
+      zeroPoints: q.zeroPoints ? `${module}.qzeros` : undefined,
+      blockSize: p.blockSize,
+      accuracyLevel: p.accuracyLevel,
+    } as const;
     return { linear, tensors };
   };
   return withQuantizedOutputs(result, p, quantizeMatrix);
@@ -78,7 +106,13 @@ function* iterateTargets(ir: ModelIr, chosen: Set<ProjectionName>) {
 }
 
 export function int4Accounting(model: ModelConfig, p: Int4Params): TechniqueAccounting {
-  return quantizedAccounting(model, targets(p), (out, inFeatures) => int4Bytes(out, inFeatures, p.blockSize, p.symmetric), "a quantised model alone is not fine-tuned (stack an adapter with base: int4 for QLoRA)", p);
+  return quantizedAccounting(
+    model,
+    targets(p),
+    (out, inFeatures) => int4Bytes(out, inFeatures, p.blockSize, p.symmetric),
+    "a quantised model alone is not fine-tuned (stack an adapter with base: int4 for QLoRA)",
+    p,
+  );
 }
 
 export const int4Technique: Technique<typeof params> = {
@@ -86,8 +120,11 @@ export const int4Technique: Technique<typeof params> = {
   params,
   label: (p) => `int4 b${p.blockSize} ${p.symmetric ? "sym" : "asym"}${quantizedOutputsLabel(p)}`,
   unsupportedReason: (p, runner, scenario) => {
-    if (runner === "torch" && (p.lmHead || p.embeddings)) return "int4 lmHead/embeddings run on the ort runner only: the torch worker quantises the decoder linears";
-    return runner === "torch" && scenario === "train-step" ? "int4 alone is not fine-tuned on torch: the packed int4 weights have no gradient (train LoRA over it with base: int4, QLoRA-style)" : undefined;
+    if (runner === "torch" && (p.lmHead || p.embeddings))
+      return "int4 lmHead/embeddings run on the ort runner only: the torch worker quantises the decoder linears";
+    return runner === "torch" && scenario === "train-step"
+      ? "int4 alone is not fine-tuned on torch: the packed int4 weights have no gradient (train LoRA over it with base: int4, QLoRA-style)"
+      : undefined;
   },
   rewriteIr: quantizeIrInt4,
   account: int4Accounting,

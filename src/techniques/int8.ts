@@ -8,7 +8,12 @@ import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { int8Bytes, quantizeInt8 } from "../model/quantize.js";
 import type { Technique } from "./technique.js";
 import { quantizedAccounting, type TechniqueAccounting } from "./accounting.js";
-import { quantizedOutputsLabel, quantizedOutputsParams, withQuantizedOutputs, type QuantizeMatrix } from "./quantized-outputs.js";
+import {
+  quantizedOutputsLabel,
+  quantizedOutputsParams,
+  withQuantizedOutputs,
+  type QuantizeMatrix,
+} from "./quantized-outputs.js";
 
 const projectionEnum = z.enum(PROJECTIONS as [ProjectionName, ...ProjectionName[]]);
 
@@ -54,23 +59,51 @@ export function quantizeIrInt8(ir: ModelIr, p: Int8Params): ModelIr {
     const q = quantizeInt8(irFloatTensor(ir, linear.weight), reduceRange);
     added.set(`${module}.weight_int8`, q.weight);
     added.set(`${module}.weight_scale`, q.scales);
-    return { kind: "int8", inFeatures: linear.inFeatures, outFeatures: linear.outFeatures, quantizedWeight: `${module}.weight_int8`, scales: `${module}.weight_scale`, reduceRange, bias: linear.bias };
+    return {
+      kind: "int8",
+      inFeatures: linear.inFeatures,
+      outFeatures: linear.outFeatures,
+      quantizedWeight: `${module}.weight_int8`,
+      scales: `${module}.weight_scale`,
+      reduceRange,
+      bias: linear.bias,
+    };
   });
   for (const [name, tensor] of added) result.tensors.set(name, tensor);
-  for (let layer = 0; layer < ir.layers.length; layer++) for (const projection of chosen) result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
+  for (let layer = 0; layer < ir.layers.length; layer++)
+    for (const projection of chosen) result.tensors.delete(`${projectionModule(layer, projection)}.weight`);
   result.notes.push(`int8 per-channel weights${reduceRange ? " (7-bit, reduce_range)" : ""}, dynamic u8 activations`);
   // The vocabulary matrices [vocab, hidden], when asked for: per-row (per-token) scales; stored [hidden, vocab].
   const quantizeMatrix: QuantizeMatrix = (weight, module) => {
     const q = quantizeInt8(weight, reduceRange);
     const [outFeatures, inFeatures] = weight.shape as [number, number];
-    const linear = { kind: "int8", inFeatures, outFeatures, quantizedWeight: `${module}.weight_int8`, scales: `${module}.weight_scale`, reduceRange } as const;
-    return { linear, tensors: new Map<string, typeof q.weight | typeof q.scales>([[linear.quantizedWeight, q.weight], [linear.scales, q.scales]]) };
+    const linear = {
+      kind: "int8",
+      inFeatures,
+      outFeatures,
+      quantizedWeight: `${module}.weight_int8`,
+      scales: `${module}.weight_scale`,
+      reduceRange,
+    } as const;
+    return {
+      linear,
+      tensors: new Map<string, typeof q.weight | typeof q.scales>([
+        [linear.quantizedWeight, q.weight],
+        [linear.scales, q.scales],
+      ]),
+    };
   };
   return withQuantizedOutputs(result, p, quantizeMatrix);
 }
 
 export function int8Accounting(model: ModelConfig, p: Int8Params): TechniqueAccounting {
-  return quantizedAccounting(model, targets(p), (out, inFeatures) => int8Bytes(out, inFeatures), "a quantised model alone is not fine-tuned", p);
+  return quantizedAccounting(
+    model,
+    targets(p),
+    (out, inFeatures) => int8Bytes(out, inFeatures),
+    "a quantised model alone is not fine-tuned",
+    p,
+  );
 }
 
 export const int8Technique: Technique<typeof params> = {
@@ -78,10 +111,15 @@ export const int8Technique: Technique<typeof params> = {
   params,
   label: (p) => `int8${p.reduceRange === true ? " 7-bit" : ""}${quantizedOutputsLabel(p)}`,
   unsupportedReason: (p, runner, scenario) => {
-    if (runner === "torch" && (p.lmHead || p.embeddings)) return "int8 lmHead/embeddings run on the ort runner only: the torch worker quantises the decoder linears";
-    return runner === "torch" && scenario === "train-step" ? "int8 alone is not fine-tuned on torch: int8 weights have no gradient (train an adapter over an fp32 or int4 base instead)" : undefined;
+    if (runner === "torch" && (p.lmHead || p.embeddings))
+      return "int8 lmHead/embeddings run on the ort runner only: the torch worker quantises the decoder linears";
+    return runner === "torch" && scenario === "train-step"
+      ? "int8 alone is not fine-tuned on torch: int8 weights have no gradient (train an adapter over an fp32 or int4 base instead)"
+      : undefined;
   },
   rewriteIr: quantizeIrInt8,
   account: int8Accounting,
-  runtimeNotes: (p) => [`int8 weights ${resolveReduceRange(p) ? "7-bit (reduce_range: no VNNI on this CPU)" : "8-bit"}, u8 activations quantised per run`],
+  runtimeNotes: (p) => [
+    `int8 weights ${resolveReduceRange(p) ? "7-bit (reduce_range: no VNNI on this CPU)" : "8-bit"}, u8 activations quantised per run`,
+  ],
 };

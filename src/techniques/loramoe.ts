@@ -1,7 +1,17 @@
 // LoRAMoE (Dou et al. 2023, arXiv 2312.09979): E LoRA experts on each target linear, dense soft routing — every
 // expert runs, weighted by softmax(x·Rᵀ): y = W·x + s·Σ_e p_e·B_e·A_e·x (docs/mole.md).
 import { z } from "zod";
-import { ORT_DENSE_RANKS_NOTE, applyLinearMixture, expertCount, mixtureAccounting, moleUnsupportedReason, positiveInt, targetProjections, targetsLabel, targetsSchema } from "./mole.js";
+import {
+  ORT_DENSE_RANKS_NOTE,
+  applyLinearMixture,
+  expertCount,
+  mixtureAccounting,
+  moleUnsupportedReason,
+  positiveInt,
+  targetProjections,
+  targetsLabel,
+  targetsSchema,
+} from "./mole.js";
 import type { Technique } from "./technique.js";
 
 const params = z
@@ -25,17 +35,36 @@ export const loramoeTechnique: Technique<typeof params> = {
   rewriteIr: (ir, p, context) => {
     const result = applyLinearMixture(
       ir,
-      { kind: "loramoe", targets: targetProjections(p.targets), rank: p.rank, scale: p.alpha / p.rank, bStdRank: p.rank, expertsAt: () => p.experts, gating: (_l, _e, router) => ({ kind: "soft", ...router() }) },
+      {
+        kind: "loramoe",
+        targets: targetProjections(p.targets),
+        rank: p.rank,
+        scale: p.alpha / p.rank,
+        bStdRank: p.rank,
+        expertsAt: () => p.experts,
+        gating: (_l, _e, router) => ({ kind: "soft", ...router() }),
+      },
       context,
     );
-    result.notes.push(`${loramoeTechnique.label(p)} (scale ${(p.alpha / p.rank).toPrecision(4)})`, ORT_DENSE_RANKS_NOTE);
+    result.notes.push(
+      `${loramoeTechnique.label(p)} (scale ${(p.alpha / p.rank).toPrecision(4)})`,
+      ORT_DENSE_RANKS_NOTE,
+    );
     return result;
   },
   account: (model, p) => {
     const targets = new Set(targetProjections(p.targets));
-    return mixtureAccounting(model, "loramoe", (_l, projection) => (targets.has(projection) ? { experts: p.experts, activeExperts: p.experts, rank: p.rank, router: true } : undefined), {
-      notes: ["dense soft routing: every expert runs on every token (active = total)"],
-    });
+    return mixtureAccounting(
+      model,
+      "loramoe",
+      (_l, projection) =>
+        targets.has(projection)
+          ? { experts: p.experts, activeExperts: p.experts, rank: p.rank, router: true }
+          : undefined,
+      {
+        notes: ["dense soft routing: every expert runs on every token (active = total)"],
+      },
+    );
   },
   runtimeNotes: (_p, runner) => (runner === "ort" ? [ORT_DENSE_RANKS_NOTE] : []),
 };

@@ -5,11 +5,24 @@
 // LLaVA-MoLE (arXiv 2401.16160) is this with topK 1 and attentionLora false (datasets/technique-presets.ts).
 // The auxiliary load-balance loss (Switch: E·Σ_e f_e·P_e) is reported by the torch train step (docs/mole.md).
 import { z } from "zod";
-import { ATTENTION_PROJECTIONS, MLP_PROJECTIONS, dimensionsOf, layerPrefix, projectionModule } from "../model/architecture.js";
+import {
+  ATTENTION_PROJECTIONS,
+  MLP_PROJECTIONS,
+  dimensionsOf,
+  layerPrefix,
+  projectionModule,
+} from "../model/architecture.js";
 import { expertBStd, expertStacks, moleRouter, type MixloraExpertAdapters, type MixloraFfn } from "../model/mole.js";
 import type { Tensor } from "../model/weights.js";
 import { applyAdapter } from "./adapters.js";
-import { expertCount, mixtureAccounting, moleUnsupportedReason, positiveInt, refuseMoeBase, topKAtMost } from "./mole.js";
+import {
+  expertCount,
+  mixtureAccounting,
+  moleUnsupportedReason,
+  positiveInt,
+  refuseMoeBase,
+  topKAtMost,
+} from "./mole.js";
 import type { Technique } from "./technique.js";
 
 const ffnProjection = z.enum(MLP_PROJECTIONS);
@@ -27,7 +40,10 @@ const params = z
     /** Weight of the load-balance loss added to the train step's loss. */
     auxLossCoefficient: z.number().nonnegative().default(0.01),
     /** FFN projections that carry the experts' LoRA. */
-    ffnTargets: z.array(ffnProjection).min(1, "expected at least one FFN projection").default(["gate_proj", "up_proj", "down_proj"]),
+    ffnTargets: z
+      .array(ffnProjection)
+      .min(1, "expected at least one FFN projection")
+      .default(["gate_proj", "up_proj", "down_proj"]),
   })
   .strict()
   .superRefine((p, ctx) => topKAtMost(p.topK, p.experts, "experts", ctx));
@@ -47,23 +63,59 @@ export const mixloraTechnique: Technique<typeof params> = {
     refuseMoeBase("mixlora", ir.config);
     const scale = p.alpha / p.rank;
     const seed = ir.config.weights.seed;
-    const source = p.attentionLora ? applyAdapter(ir, "lora", { kind: "lora", rank: p.rank, alpha: p.alpha, targets: [...ATTENTION_PROJECTIONS], merged: false, base: "fp32" }) : ir;
+    const source = p.attentionLora
+      ? applyAdapter(ir, "lora", {
+          kind: "lora",
+          rank: p.rank,
+          alpha: p.alpha,
+          targets: [...ATTENTION_PROJECTIONS],
+          merged: false,
+          base: "fp32",
+        })
+      : ir;
     const added = new Map<string, Tensor>();
     const layers = source.layers.map((layer, index) => {
       const ffn = layer.ffn;
       if (ffn.kind !== "swiglu" || ffn.gate.kind !== "dense" || ffn.up.kind !== "dense" || ffn.down.kind !== "dense")
-        throw new Error(`mixlora: layer ${index} has a ${ffn.kind === "swiglu" ? "non-dense" : ffn.kind} FFN; MixLoRA's experts need a dense fp32 SwiGLU FFN`);
+        throw new Error(
+          `mixlora: layer ${index} has a ${ffn.kind === "swiglu" ? "non-dense" : ffn.kind} FFN; MixLoRA's experts need a dense fp32 SwiGLU FFN`,
+        );
       const adapters: MixloraFfn["adapters"] = {};
       for (const projection of new Set(p.ffnTargets)) {
         const linear = ffn[projection === "gate_proj" ? "gate" : projection === "up_proj" ? "up" : "down"];
-        const stacks = expertStacks(seed, projectionModule(index, projection), p.experts, p.rank, linear.inFeatures, linear.outFeatures, expertBStd(scale, p.rank));
+        const stacks = expertStacks(
+          seed,
+          projectionModule(index, projection),
+          p.experts,
+          p.rank,
+          linear.inFeatures,
+          linear.outFeatures,
+          expertBStd(scale, p.rank),
+        );
         added.set(...stacks.loraA).set(...stacks.loraB);
         adapters[projection] = { loraA: stacks.loraA[0], loraB: stacks.loraB[0] } satisfies MixloraExpertAdapters;
       }
-      const router = moleRouter(seed, `${layerPrefix(index)}.mlp.mole_router`, p.experts, ir.dims.hidden, context?.routingSkew ?? 0);
+      const router = moleRouter(
+        seed,
+        `${layerPrefix(index)}.mlp.mole_router`,
+        p.experts,
+        ir.dims.hidden,
+        context?.routingSkew ?? 0,
+      );
       added.set(...router.weight);
       if (router.bias) added.set(...router.bias);
-      const mixture: MixloraFfn = { kind: "mixlora", layer: index, base: ffn, experts: p.experts, topK: p.topK, rank: p.rank, scale, router: router.weight[0], routerBias: router.bias?.[0], adapters };
+      const mixture: MixloraFfn = {
+        kind: "mixlora",
+        layer: index,
+        base: ffn,
+        experts: p.experts,
+        topK: p.topK,
+        rank: p.rank,
+        scale,
+        router: router.weight[0],
+        routerBias: router.bias?.[0],
+        adapters,
+      };
       return { ...layer, ffn: mixture };
     });
     const result = { ...source, layers, tensors: new Map(source.tensors), notes: [...source.notes] };
@@ -79,8 +131,10 @@ export const mixloraTechnique: Technique<typeof params> = {
       model,
       "mixlora",
       (_l, projection) => {
-        if (ffnTargets.has(projection)) return { experts: p.experts, activeExperts: p.topK, rank: p.rank, router: false };
-        if (p.attentionLora && (ATTENTION_PROJECTIONS as readonly string[]).includes(projection)) return { experts: 1, activeExperts: 1, rank: p.rank, router: false };
+        if (ffnTargets.has(projection))
+          return { experts: p.experts, activeExperts: p.topK, rank: p.rank, router: false };
+        if (p.attentionLora && (ATTENTION_PROJECTIONS as readonly string[]).includes(projection))
+          return { experts: 1, activeExperts: 1, rank: p.rank, router: false };
         return undefined;
       },
       {

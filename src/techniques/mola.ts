@@ -4,7 +4,16 @@
 import { z } from "zod";
 import { molaExpertsAt } from "../model/mole.js";
 import { dimensionsOf } from "../model/architecture.js";
-import { ORT_DENSE_RANKS_NOTE, applyLinearMixture, mixtureAccounting, moleUnsupportedReason, positiveInt, targetProjections, targetsLabel, targetsSchema } from "./mole.js";
+import {
+  ORT_DENSE_RANKS_NOTE,
+  applyLinearMixture,
+  mixtureAccounting,
+  moleUnsupportedReason,
+  positiveInt,
+  targetProjections,
+  targetsLabel,
+  targetsSchema,
+} from "./mole.js";
 import type { Technique } from "./technique.js";
 
 const params = z
@@ -12,7 +21,10 @@ const params = z
     kind: z.literal("mola"),
     name: z.string().optional(),
     /** Experts of each layer group, from the lowest to the highest group of layers. */
-    expertsPerLayerGroup: z.array(positiveInt("experts in a layer group")).min(1, "expected at least one layer group").default([2, 4, 6, 8]),
+    expertsPerLayerGroup: z
+      .array(positiveInt("experts in a layer group"))
+      .min(1, "expected at least one layer group")
+      .default([2, 4, 6, 8]),
     topK: positiveInt("experts each token uses").default(2),
     rank: positiveInt("the rank of each expert").default(8),
     alpha: z.number().positive().default(16),
@@ -25,7 +37,8 @@ export type MolaParams = z.output<typeof params>;
 export const molaTechnique: Technique<typeof params> = {
   kind: "mola",
   params,
-  label: (p) => `mola E${p.expertsPerLayerGroup.join("/")} top${p.topK} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
+  label: (p) =>
+    `mola E${p.expertsPerLayerGroup.join("/")} top${p.topK} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
   unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("mola", runner, model),
   rewriteIr: (ir, p, context) => {
     const layers = ir.dims.layers;
@@ -43,7 +56,10 @@ export const molaTechnique: Technique<typeof params> = {
       context,
     );
     const perLayer = Array.from({ length: layers }, (_, l) => molaExpertsAt(p.expertsPerLayerGroup, l, layers));
-    result.notes.push(`${molaTechnique.label(p)} (experts per layer ${perLayer.join(",")}; scale ${(p.alpha / p.rank).toPrecision(4)})`, ORT_DENSE_RANKS_NOTE);
+    result.notes.push(
+      `${molaTechnique.label(p)} (experts per layer ${perLayer.join(",")}; scale ${(p.alpha / p.rank).toPrecision(4)})`,
+      ORT_DENSE_RANKS_NOTE,
+    );
     return result;
   },
   account: (model, p) => {

@@ -8,7 +8,13 @@
 //   The routing-skew bias is a fixed workload prior, not a parameter, and is not counted.
 import { z } from "zod";
 import type { ModelConfig, RunnerName } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape, type ProjectionName } from "../model/architecture.js";
+import {
+  PROJECTIONS,
+  dimensionsOf,
+  projectionModule,
+  projectionShape,
+  type ProjectionName,
+} from "../model/architecture.js";
 import { mapLinears, type LinearOp, type ModelIr } from "../model/ir.js";
 import { expertBStd, expertStacks, molaExpertsAt, moleRouter, type MoleGating } from "../model/mole.js";
 import { accountModel } from "../model/accounting.js";
@@ -21,8 +27,12 @@ export const MOLE_KINDS: readonly MoleKind[] = ["mixlora", "loramoe", "mola", "x
 
 const projectionEnum = z.enum(PROJECTIONS as [ProjectionName, ...ProjectionName[]]);
 
-export const positiveInt = (what: string) => z.number().int("expected a whole number").positive(`expected a positive integer — ${what}`);
-export const expertCount = z.number().int("expected a whole number").min(2, "expected ≥ 2 — a mixture needs at least two experts");
+export const positiveInt = (what: string) =>
+  z.number().int("expected a whole number").positive(`expected a positive integer — ${what}`);
+export const expertCount = z
+  .number()
+  .int("expected a whole number")
+  .min(2, "expected ≥ 2 — a mixture needs at least two experts");
 export const targetsSchema = z.union([z.literal("all-linear"), z.array(projectionEnum).min(1)]);
 
 export function targetProjections(targets: "all-linear" | ProjectionName[]): ProjectionName[] {
@@ -34,9 +44,18 @@ export function targetsLabel(targets: "all-linear" | ProjectionName[]): string {
 }
 
 /** A zod check that topK ≤ the expert count named `expertsField` (a clear message at `topK`). */
-export function topKAtMost(topK: number | undefined, experts: number, expertsField: string, ctx: z.core.$RefinementCtx): void {
+export function topKAtMost(
+  topK: number | undefined,
+  experts: number,
+  expertsField: string,
+  ctx: z.core.$RefinementCtx,
+): void {
   if (topK !== undefined && topK > experts)
-    ctx.addIssue({ code: "custom", path: ["topK"], message: `expected ≤ ${expertsField} (${experts}), got ${topK} — top-k picks among the experts` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["topK"],
+      message: `expected ≤ ${expertsField} (${experts}), got ${topK} — top-k picks among the experts`,
+    });
 }
 
 /** Every MoLE kind runs on both runners (ort: prefill and decode; torch: runners/torch/mole.py) over a dense model. */
@@ -57,7 +76,10 @@ export function refuseMoeBase(kind: MoleKind, model: ModelConfig): void {
  * The expert count behind each routing output of a MoLE case (`router_indices.{layer}[.{projection}]`), for the
  * routing metrics; undefined for a technique that is not a mixture of LoRA experts.
  */
-export function moleRouterExperts(technique: { kind: string } & Record<string, unknown>, model: ModelConfig): ((router: string) => number) | undefined {
+export function moleRouterExperts(
+  technique: { kind: string } & Record<string, unknown>,
+  model: ModelConfig,
+): ((router: string) => number) | undefined {
   switch (technique.kind) {
     case "mixlora":
     case "xlora":
@@ -66,14 +88,16 @@ export function moleRouterExperts(technique: { kind: string } & Record<string, u
     case "smora":
       return () => technique.rank as number;
     case "mola":
-      return (router) => molaExpertsAt(technique.expertsPerLayerGroup as number[], Number(router.split(".")[1]), model.layers);
+      return (router) =>
+        molaExpertsAt(technique.expertsPerLayerGroup as number[], Number(router.split(".")[1]), model.layers);
     default:
       return undefined;
   }
 }
 
 /** What the ort graph of a linear-level mixture computes beyond the design (said in the result's notes). */
-export const ORT_DENSE_RANKS_NOTE = "ort: the A·x of all E experts is one MatMul over the stacked E·r ranks, masked by the per-token gate (dense over ranks, exact routing); never a B·A product on weights";
+export const ORT_DENSE_RANKS_NOTE =
+  "ort: the A·x of all E experts is one MatMul over the stacked E·r ranks, masked by the per-token gate (dense over ranks, exact routing); never a B·A product on weights";
 
 export interface LinearMixtureSpec {
   kind: MoleKind;
@@ -89,18 +113,33 @@ export interface LinearMixtureSpec {
 }
 
 /** The IR with a linear-level mixture of LoRA experts on every target linear (dense bases only). */
-export function applyLinearMixture(ir: ModelIr, spec: LinearMixtureSpec, context: RewriteContext = { routingSkew: 0 }): ModelIr {
+export function applyLinearMixture(
+  ir: ModelIr,
+  spec: LinearMixtureSpec,
+  context: RewriteContext = { routingSkew: 0 },
+): ModelIr {
   refuseMoeBase(spec.kind, ir.config);
   const targets = new Set(spec.targets);
   const seed = ir.config.weights.seed;
   const added = new Map<string, Tensor>();
   const result = mapLinears(ir, (linear, layer, projection): LinearOp => {
     if (!targets.has(projection)) return linear;
-    if (linear.kind !== "dense") throw new Error(`${spec.kind}: cannot adapt a ${linear.kind} linear (mixtures of LoRA experts need a dense fp32 base)`);
+    if (linear.kind !== "dense")
+      throw new Error(
+        `${spec.kind}: cannot adapt a ${linear.kind} linear (mixtures of LoRA experts need a dense fp32 base)`,
+      );
     const module = projectionModule(layer, projection);
     const experts = spec.expertsAt(layer);
     const { inFeatures, outFeatures } = linear;
-    const stacks = expertStacks(seed, module, experts, spec.rank, inFeatures, outFeatures, expertBStd(spec.scale, spec.bStdRank));
+    const stacks = expertStacks(
+      seed,
+      module,
+      experts,
+      spec.rank,
+      inFeatures,
+      outFeatures,
+      expertBStd(spec.scale, spec.bStdRank),
+    );
     added.set(...stacks.loraA).set(...stacks.loraB);
     const router = () => {
       const tensors = moleRouter(seed, `${module}.mole_router`, experts, inFeatures, context.routingSkew);
@@ -142,7 +181,13 @@ export function mixtureAccounting(
   model: ModelConfig,
   kind: MoleKind,
   linearAt: (layer: number, projection: ProjectionName) => MixtureLinearCount | undefined,
-  extra: { params?: number; trainableExcluded?: number; activeParams?: number; flopsPerToken?: number; notes?: string[] } = {},
+  extra: {
+    params?: number;
+    trainableExcluded?: number;
+    activeParams?: number;
+    flopsPerToken?: number;
+    notes?: string[];
+  } = {},
 ): TechniqueAccounting {
   refuseMoeBase(kind, model);
   const dims = dimensionsOf(model);

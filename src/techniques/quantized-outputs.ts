@@ -25,7 +25,10 @@ export interface QuantizedOutputsOptions {
 }
 
 /** One [vocab, hidden] matrix quantised under a module name: the linear that reads it and its new tensors. */
-export type QuantizeMatrix = (weight: Tensor, module: string) => { linear: Int4Linear | Int8Linear; tensors: Map<string, IrTensor> };
+export type QuantizeMatrix = (
+  weight: Tensor,
+  module: string,
+) => { linear: Int4Linear | Int8Linear; tensors: Map<string, IrTensor> };
 
 /** The IR with its embedding and/or output projection quantised (a copy; tensors shared). */
 export function withQuantizedOutputs(ir: ModelIr, options: QuantizedOutputsOptions, quantize: QuantizeMatrix): ModelIr {
@@ -57,8 +60,12 @@ export function withQuantizedOutputs(ir: ModelIr, options: QuantizedOutputsOptio
 
 export function quantizedOutputsNote(model: ModelConfig, options: QuantizedOutputsOptions): string {
   if (!options.lmHead && !options.embeddings) return "embeddings, lm_head and norms stay fp32";
-  const parts = [options.embeddings ? "embeddings quantised (rows dequantised per token)" : "embeddings fp32", options.lmHead ? "lm_head quantised" : "lm_head fp32"];
-  if (model.tieEmbeddings && options.lmHead !== options.embeddings) parts.push("tied: the quantised copy is stored beside the fp32 matrix");
+  const parts = [
+    options.embeddings ? "embeddings quantised (rows dequantised per token)" : "embeddings fp32",
+    options.lmHead ? "lm_head quantised" : "lm_head fp32",
+  ];
+  if (model.tieEmbeddings && options.lmHead !== options.embeddings)
+    parts.push("tied: the quantised copy is stored beside the fp32 matrix");
   return `${parts.join(", ")}; norms fp32`;
 }
 
@@ -70,7 +77,11 @@ export function quantizedOutputsLabel(options: QuantizedOutputsOptions): string 
  * Parameters that change from fp32 to quantised storage, and the quantised bytes added, for the vocabulary
  * matrices (`bytesOf(vocab, hidden)` is one quantised [vocab, hidden] matrix).
  */
-export function quantizedOutputsBytes(model: ModelConfig, options: QuantizedOutputsOptions, bytesOf: (out: number, inFeatures: number) => number): { quantizedParams: number; quantizedBytes: number } {
+export function quantizedOutputsBytes(
+  model: ModelConfig,
+  options: QuantizedOutputsOptions,
+  bytesOf: (out: number, inFeatures: number) => number,
+): { quantizedParams: number; quantizedBytes: number } {
   const { vocab, hidden } = dimensionsOf(model);
   const matrix = vocab * hidden;
   const bytes = bytesOf(vocab, hidden);

@@ -14,7 +14,21 @@ import { xloraTechnique } from "./xlora.js";
 import { smoraTechnique } from "./smora.js";
 import type { Technique } from "./technique.js";
 
-export const TECHNIQUES = [baseTechnique, loraTechnique, rsloraTechnique, doraTechnique, int4Technique, int8Technique, fp16Technique, bf16Technique, mixloraTechnique, loramoeTechnique, molaTechnique, xloraTechnique, smoraTechnique] as const satisfies readonly Technique<any>[];
+export const TECHNIQUES = [
+  baseTechnique,
+  loraTechnique,
+  rsloraTechnique,
+  doraTechnique,
+  int4Technique,
+  int8Technique,
+  fp16Technique,
+  bf16Technique,
+  mixloraTechnique,
+  loramoeTechnique,
+  molaTechnique,
+  xloraTechnique,
+  smoraTechnique,
+] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();
 for (const technique of TECHNIQUES) {
@@ -31,5 +45,8 @@ export function getTechnique(kind: string): Technique<any> {
 export const techniqueKinds = [...byKind.keys()];
 
 type ParamsSchema = (typeof TECHNIQUES)[number] extends infer T ? (T extends Technique<infer P> ? P : never) : never;
-export const techniqueSchema = z.discriminatedUnion("kind", TECHNIQUES.map((t) => t.params) as unknown as [ParamsSchema, ...ParamsSchema[]]);
+export const techniqueSchema = z.discriminatedUnion(
+  "kind",
+  TECHNIQUES.map((t) => t.params) as unknown as [ParamsSchema, ...ParamsSchema[]],
+);
 export type TechniqueConfig = z.output<typeof techniqueSchema>;

@@ -2,7 +2,17 @@
 // top-k ranks active per token with g_r = k·p_r / Σ_K p (a uniform router weights each active rank 1, i.e. a LoRA
 // restricted to the chosen ranks): y = W·x + s·Σ_{r∈K} g_r·(a_r·x)·b_r, s = α/R. Stored as E = R stacks of rank 1.
 import { z } from "zod";
-import { ORT_DENSE_RANKS_NOTE, applyLinearMixture, mixtureAccounting, moleUnsupportedReason, positiveInt, targetProjections, targetsLabel, targetsSchema, topKAtMost } from "./mole.js";
+import {
+  ORT_DENSE_RANKS_NOTE,
+  applyLinearMixture,
+  mixtureAccounting,
+  moleUnsupportedReason,
+  positiveInt,
+  targetProjections,
+  targetsLabel,
+  targetsSchema,
+  topKAtMost,
+} from "./mole.js";
 import type { Technique } from "./technique.js";
 
 const params = z
@@ -10,7 +20,11 @@ const params = z
     kind: z.literal("smora"),
     name: z.string().optional(),
     /** The LoRA's rank R: R rank-1 experts. */
-    rank: z.number().int("expected a whole number").min(2, "expected ≥ 2 — rank-wise experts need at least two ranks").default(64),
+    rank: z
+      .number()
+      .int("expected a whole number")
+      .min(2, "expected ≥ 2 — rank-wise experts need at least two ranks")
+      .default(64),
     topK: positiveInt("ranks each token uses").default(8),
     alpha: z.number().positive().default(128),
     targets: targetsSchema.default("all-linear"),
@@ -29,7 +43,15 @@ export const smoraTechnique: Technique<typeof params> = {
     const scale = p.alpha / p.rank;
     const result = applyLinearMixture(
       ir,
-      { kind: "smora", targets: targetProjections(p.targets), rank: 1, scale, bStdRank: p.rank, expertsAt: () => p.rank, gating: (_l, _e, router) => ({ kind: "top-k", ...router(), topK: p.topK, gain: p.topK }) },
+      {
+        kind: "smora",
+        targets: targetProjections(p.targets),
+        rank: 1,
+        scale,
+        bStdRank: p.rank,
+        expertsAt: () => p.rank,
+        gating: (_l, _e, router) => ({ kind: "top-k", ...router(), topK: p.topK, gain: p.topK }),
+      },
       context,
     );
     result.notes.push(`${smoraTechnique.label(p)} (scale ${scale.toPrecision(4)})`, ORT_DENSE_RANKS_NOTE);
@@ -37,7 +59,9 @@ export const smoraTechnique: Technique<typeof params> = {
   },
   account: (model, p) => {
     const targets = new Set(targetProjections(p.targets));
-    return mixtureAccounting(model, "smora", (_l, projection) => (targets.has(projection) ? { experts: p.rank, activeExperts: p.topK, rank: 1, router: true } : undefined));
+    return mixtureAccounting(model, "smora", (_l, projection) =>
+      targets.has(projection) ? { experts: p.rank, activeExperts: p.topK, rank: 1, router: true } : undefined,
+    );
   },
   runtimeNotes: (_p, runner) => (runner === "ort" ? [ORT_DENSE_RANKS_NOTE] : []),
 };

@@ -17,7 +17,12 @@ export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>
   /** A short human label, e.g. "lora r8 unmerged". */
   label(params: z.output<P>): string;
   /** Which runners, scenarios (and models, when given) can run it; `undefined` means supported, a string is the reason it is not. */
-  unsupportedReason(params: z.output<P>, runner: RunnerName, scenario: Scenario, model?: ModelConfig): string | undefined;
+  unsupportedReason(
+    params: z.output<P>,
+    runner: RunnerName,
+    scenario: Scenario,
+    model?: ModelConfig,
+  ): string | undefined;
   /**
    * Rewrites the model IR (ort runner, `bench export`, fidelity): wraps linears in adapters, swaps them
    * for quantised ones, replaces FFNs by mixtures. Absent ⇒ the technique has no ONNX form (torch only).

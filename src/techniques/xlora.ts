@@ -6,7 +6,18 @@ import { z } from "zod";
 import { dimensionsOf } from "../model/architecture.js";
 import { XLORA_CLASSIFIER_BIAS, XLORA_CLASSIFIER_WEIGHT, xloraClassifierTensors } from "../model/mole.js";
 import { accountModel } from "../model/accounting.js";
-import { ORT_DENSE_RANKS_NOTE, applyLinearMixture, expertCount, mixtureAccounting, moleUnsupportedReason, positiveInt, targetProjections, targetsLabel, targetsSchema, topKAtMost } from "./mole.js";
+import {
+  ORT_DENSE_RANKS_NOTE,
+  applyLinearMixture,
+  expertCount,
+  mixtureAccounting,
+  moleUnsupportedReason,
+  positiveInt,
+  targetProjections,
+  targetsLabel,
+  targetsSchema,
+  topKAtMost,
+} from "./mole.js";
 import type { Technique } from "./technique.js";
 
 const params = z
@@ -25,23 +36,50 @@ const params = z
 
 export type XloraParams = z.output<typeof params>;
 
-const XLORA_ORT_NOTE = "ort: two passes per forward — the base pass (its own KV cache in decode, xlora_base.*) for the classifier's scalings, then the adapted pass";
+const XLORA_ORT_NOTE =
+  "ort: two passes per forward — the base pass (its own KV cache in decode, xlora_base.*) for the classifier's scalings, then the adapted pass";
 
 export const xloraTechnique: Technique<typeof params> = {
   kind: "xlora",
   params,
-  label: (p) => `xlora E${p.experts}${p.topK !== undefined ? ` top${p.topK}` : ""} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
+  label: (p) =>
+    `xlora E${p.experts}${p.topK !== undefined ? ` top${p.topK}` : ""} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
   unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("xlora", runner, model),
   rewriteIr: (ir, p, context) => {
     const scale = p.alpha / p.rank;
     const result = applyLinearMixture(
       ir,
-      { kind: "xlora", targets: targetProjections(p.targets), rank: p.rank, scale, bStdRank: p.rank, expertsAt: () => p.experts, gating: () => ({ kind: "xlora", topK: p.topK }) },
+      {
+        kind: "xlora",
+        targets: targetProjections(p.targets),
+        rank: p.rank,
+        scale,
+        bStdRank: p.rank,
+        expertsAt: () => p.experts,
+        gating: () => ({ kind: "xlora", topK: p.topK }),
+      },
       context,
     );
-    for (const [name, tensor] of xloraClassifierTensors(ir.config.weights.seed, ir.dims.layers, p.experts, ir.dims.hidden, context?.routingSkew ?? 0)) result.tensors.set(name, tensor);
-    result.xloraClassifier = { weight: XLORA_CLASSIFIER_WEIGHT, bias: XLORA_CLASSIFIER_BIAS, experts: p.experts, layers: ir.dims.layers, topK: p.topK };
-    result.notes.push(`${xloraTechnique.label(p)} (scale ${scale.toPrecision(4)})`, XLORA_ORT_NOTE, ORT_DENSE_RANKS_NOTE);
+    for (const [name, tensor] of xloraClassifierTensors(
+      ir.config.weights.seed,
+      ir.dims.layers,
+      p.experts,
+      ir.dims.hidden,
+      context?.routingSkew ?? 0,
+    ))
+      result.tensors.set(name, tensor);
+    result.xloraClassifier = {
+      weight: XLORA_CLASSIFIER_WEIGHT,
+      bias: XLORA_CLASSIFIER_BIAS,
+      experts: p.experts,
+      layers: ir.dims.layers,
+      topK: p.topK,
+    };
+    result.notes.push(
+      `${xloraTechnique.label(p)} (scale ${scale.toPrecision(4)})`,
+      XLORA_ORT_NOTE,
+      ORT_DENSE_RANKS_NOTE,
+    );
     return result;
   },
   account: (model, p) => {
@@ -67,7 +105,11 @@ export const xloraTechnique: Technique<typeof params> = {
         ],
       },
     );
-    return { ...result, trainableParams: classifierParams, notes: [...result.notes, `${result.adapterParams - classifierParams} frozen expert parameters`] };
+    return {
+      ...result,
+      trainableParams: classifierParams,
+      notes: [...result.notes, `${result.adapterParams - classifierParams} frozen expert parameters`],
+    };
   },
   runtimeNotes: (_p, runner) => (runner === "ort" ? [XLORA_ORT_NOTE, ORT_DENSE_RANKS_NOTE] : []),
 };

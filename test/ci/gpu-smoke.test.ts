@@ -16,14 +16,17 @@ describe("scripts/gpu-smoke.sh (the carried bundle, on CPU)", () => {
     expect((await execa("bash", ["-n", "scripts/gpu-smoke.sh"], { reject: false })).exitCode).toBe(0);
   });
 
-  it("bundles the CLI and suites; the bundle plans the GPU smoke suite and runs a torch suite into SQLite", { timeout: 180_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "effbench-gpu-bundle-"));
-    // The bundle resolves its external packages (@vscode/sqlite3) from node_modules beside it, as .gpu/ does.
-    symlinkSync(resolve("node_modules"), join(dir, "node_modules"));
-    const cpuSuite = join(dir, "cpu-torch.ts");
-    writeFileSync(
-      cpuSuite,
-      `import { defineSuite } from "effbench";
+  it(
+    "bundles the CLI and suites; the bundle plans the GPU smoke suite and runs a torch suite into SQLite",
+    { timeout: 180_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "effbench-gpu-bundle-"));
+      // The bundle resolves its external packages (@vscode/sqlite3) from node_modules beside it, as .gpu/ does.
+      symlinkSync(resolve("node_modules"), join(dir, "node_modules"));
+      const cpuSuite = join(dir, "cpu-torch.ts");
+      writeFileSync(
+        cpuSuite,
+        `import { defineSuite } from "effbench";
 export default defineSuite({
   name: "bundle-cpu-torch",
   models: [${JSON.stringify({ ...MICRO_MODEL, moe: { experts: 4, topK: 2 } })}],
@@ -34,27 +37,39 @@ export default defineSuite({
   protocol: { repeats: 1, minMeasureMs: 1, minIterations: 5, maxIterations: 5, warmupMinIterations: 1, warmupMaxMs: 20 },
 });
 `,
-    );
-    const bundled = await execa("node", ["scripts/bundle.mjs", join(dir, "bench.mjs"), "suites/gpu-smoke.ts", cpuSuite], { reject: false });
-    expect(bundled.exitCode, bundled.stderr).toBe(0);
+      );
+      const bundled = await execa(
+        "node",
+        ["scripts/bundle.mjs", join(dir, "bench.mjs"), "suites/gpu-smoke.ts", cpuSuite],
+        { reject: false },
+      );
+      expect(bundled.exitCode, bundled.stderr).toBe(0);
 
-    const env = { ...process.env, EFFBENCH_ROOT: process.cwd() };
-    const listed = await execa("node", [join(dir, "bench.mjs"), "list", join(dir, "suites/gpu-smoke.mjs")], { env, reject: false });
-    expect(listed.exitCode, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(/mixtral-0\.6b · base · decode/);
-    expect(listed.stdout).toMatch(/llama-0\.2b · mixlora .* train-step/);
+      const env = { ...process.env, EFFBENCH_ROOT: process.cwd() };
+      const listed = await execa("node", [join(dir, "bench.mjs"), "list", join(dir, "suites/gpu-smoke.mjs")], {
+        env,
+        reject: false,
+      });
+      expect(listed.exitCode, listed.stderr).toBe(0);
+      expect(listed.stdout).toMatch(/mixtral-0\.6b · base · decode/);
+      expect(listed.stdout).toMatch(/llama-0\.2b · mixlora .* train-step/);
 
-    const db = join(dir, "gpu.db");
-    const ran = await execa("node", [join(dir, "bench.mjs"), "run", join(dir, "suites/cpu-torch.mjs"), "--db", db, "--python", venvPython], { env, reject: false });
-    expect(ran.exitCode, ran.stdout + ran.stderr).toBe(0);
-    const store = await openStore(db, { readonly: true });
-    try {
-      const [result] = await store.loadResults();
-      expect(result).toMatchObject({ status: "completed" });
-      expect(result!.metrics.find((m) => m.name === "latency_p50_ms")?.value).toBeGreaterThan(0);
-    } finally {
-      await store.close();
-    }
-    rmSync(dir, { recursive: true, force: true }); // kept when the test failed, to look at
-  });
+      const db = join(dir, "gpu.db");
+      const ran = await execa(
+        "node",
+        [join(dir, "bench.mjs"), "run", join(dir, "suites/cpu-torch.mjs"), "--db", db, "--python", venvPython],
+        { env, reject: false },
+      );
+      expect(ran.exitCode, ran.stdout + ran.stderr).toBe(0);
+      const store = await openStore(db, { readonly: true });
+      try {
+        const [result] = await store.loadResults();
+        expect(result).toMatchObject({ status: "completed" });
+        expect(result!.metrics.find((m) => m.name === "latency_p50_ms")?.value).toBeGreaterThan(0);
+      } finally {
+        await store.close();
+      }
+      rmSync(dir, { recursive: true, force: true }); // kept when the test failed, to look at
+    },
+  );
 });

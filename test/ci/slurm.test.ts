@@ -35,15 +35,29 @@ describe("scripts/slurm-array.sh", () => {
     const results = join(dir, "results");
     const local = join(dir, "node-local");
     mkdirSync(local);
-    const env = { SUITE: suite, RESULTS_DIR: results, TMPDIR: local, SLURM_ARRAY_JOB_ID: "4242", SLURM_ARRAY_TASK_COUNT: "2" };
+    const env = {
+      SUITE: suite,
+      RESULTS_DIR: results,
+      TMPDIR: local,
+      SLURM_ARRAY_JOB_ID: "4242",
+      SLURM_ARRAY_TASK_COUNT: "2",
+    };
     for (const task of ["1", "2"]) {
       const shard = await execa("bash", [SCRIPT], { env: { ...env, SLURM_ARRAY_TASK_ID: task }, reject: false });
       expect(shard.exitCode, shard.stderr + shard.stdout).toBe(0);
       expect(shard.stdout).toContain(`shard ${task}/2`);
       expect(shard.stdout).toContain(join(local, `effbench-4242-${task}`, `shard-${task}.db`));
-      expect(await count(join(results, "4242", `shard-${task}.db`), "SELECT count(*) AS n FROM results WHERE status = 'completed'")).toBe(1);
+      expect(
+        await count(
+          join(results, "4242", `shard-${task}.db`),
+          "SELECT count(*) AS n FROM results WHERE status = 'completed'",
+        ),
+      ).toBe(1);
     }
-    const merged = await execa("bash", [SCRIPT, "merge"], { env: { ...env, RUN_NAME: "4242", SHARDS: "2" }, reject: false });
+    const merged = await execa("bash", [SCRIPT, "merge"], {
+      env: { ...env, RUN_NAME: "4242", SHARDS: "2" },
+      reject: false,
+    });
     // The report step needs the report module (reports/); the merged file is saved before it runs.
     const mergedDb = join(results, "4242", "merged.db");
     expect(existsSync(mergedDb), merged.stderr).toBe(true);
@@ -55,7 +69,10 @@ describe("scripts/slurm-array.sh", () => {
     }
 
     // A resubmitted task with the same RUN_NAME resumes from its copied file: nothing runs twice.
-    const again = await execa("bash", [SCRIPT], { env: { ...env, SLURM_ARRAY_JOB_ID: "4343", RUN_NAME: "4242", SLURM_ARRAY_TASK_ID: "1" }, reject: false });
+    const again = await execa("bash", [SCRIPT], {
+      env: { ...env, SLURM_ARRAY_JOB_ID: "4343", RUN_NAME: "4242", SLURM_ARRAY_TASK_ID: "1" },
+      reject: false,
+    });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/skipped/);
     expect(await count(join(results, "4242", "shard-1.db"), "SELECT count(*) AS n FROM results")).toBe(1);
@@ -66,9 +83,15 @@ describe("scripts/slurm-array.sh", () => {
     const log = join(dir, "sbatch.log");
     const sbatch = join(dir, "sbatch");
     // A stand-in sbatch: records its arguments, answers --parsable with a job id.
-    writeFileSync(sbatch, `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> "${log}"\nif grep -q -- '--array' <<< "$*"; then echo "1001;cluster"; else echo 1002; fi\n`);
+    writeFileSync(
+      sbatch,
+      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> "${log}"\nif grep -q -- '--array' <<< "$*"; then echo "1001;cluster"; else echo 1002; fi\n`,
+    );
     chmodSync(sbatch, 0o755);
-    const submitted = await execa("bash", [SCRIPT, "submit"], { env: { PATH: `${dir}:${process.env.PATH}`, SHARDS: "6", RESULTS_DIR: join(dir, "r") }, reject: false });
+    const submitted = await execa("bash", [SCRIPT, "submit"], {
+      env: { PATH: `${dir}:${process.env.PATH}`, SHARDS: "6", RESULTS_DIR: join(dir, "r") },
+      reject: false,
+    });
     expect(submitted.exitCode, submitted.stderr).toBe(0);
     const [array, merge] = readFileSync(log, "utf8").trim().split("\n");
     expect(array).toMatch(/--parsable --array=1-6 .*scripts\/slurm-array\.sh$/);

@@ -14,10 +14,16 @@ const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(
 const expression = z.string().regex(/\$\{\{.*\}\}|^[^$]/);
 const step = z
   .object({
-    id: z.string().regex(/^[A-Za-z_][\w-]*$/).optional(),
+    id: z
+      .string()
+      .regex(/^[A-Za-z_][\w-]*$/)
+      .optional(),
     name: z.string().optional(),
     if: z.string().optional(),
-    uses: z.string().regex(/^[\w.-]+\/[\w./-]+@v\d+$/, "actions are pinned to a major version (owner/name@vN)").optional(),
+    uses: z
+      .string()
+      .regex(/^[\w.-]+\/[\w./-]+@v\d+$/, "actions are pinned to a major version (owner/name@vN)")
+      .optional(),
     run: z.string().min(1).optional(),
     with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
     env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
@@ -38,7 +44,11 @@ const job = z
     environment: z.object({ name: z.string(), url: expression.optional() }).strict().optional(),
     outputs: z.record(z.string(), expression).optional(),
     strategy: z
-      .object({ "fail-fast": z.boolean().optional(), "max-parallel": z.number().optional(), matrix: z.record(z.string(), z.array(z.union([z.string(), z.number()])).min(1)) })
+      .object({
+        "fail-fast": z.boolean().optional(),
+        "max-parallel": z.number().optional(),
+        matrix: z.record(z.string(), z.array(z.union([z.string(), z.number()])).min(1)),
+      })
       .strict()
       .optional(),
     "timeout-minutes": z.number().positive().optional(),
@@ -49,7 +59,12 @@ const job = z
 const workflow = z
   .object({
     name: z.string(),
-    on: z.object({ schedule: z.array(z.object({ cron: z.string().regex(/^(\S+\s+){4}\S+$/) }).strict()).optional(), workflow_dispatch: z.unknown().optional() }).strict(),
+    on: z
+      .object({
+        schedule: z.array(z.object({ cron: z.string().regex(/^(\S+\s+){4}\S+$/) }).strict()).optional(),
+        workflow_dispatch: z.unknown().optional(),
+      })
+      .strict(),
     permissions: z.record(z.string(), permission).optional(),
     concurrency: z.object({ group: z.string(), "cancel-in-progress": z.boolean() }).strict().optional(),
     env: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
@@ -69,7 +84,13 @@ function benchInvocations(j: Job): string[][] {
   const out: string[][] = [];
   for (const s of j.steps)
     for (const line of (s.run ?? "").replace(/\\\n/g, " ").split("\n"))
-      for (const match of line.matchAll(/node bin\/bench\.js ([^|>&;]*)/g)) out.push(match[1]!.trim().split(/\s+/).map((w) => w.replace(/^"|"$/g, "")));
+      for (const match of line.matchAll(/node bin\/bench\.js ([^|>&;]*)/g))
+        out.push(
+          match[1]!
+            .trim()
+            .split(/\s+/)
+            .map((w) => w.replace(/^"|"$/g, "")),
+        );
   return out;
 }
 
@@ -81,7 +102,8 @@ describe("scripts/nightly-gpu.yml", () => {
 
   it("has every job's dependencies defined and acyclic, in the order shards → merge → deploy → gate", () => {
     const jobs = parsed.jobs;
-    for (const [name, j] of Object.entries(jobs)) for (const dependency of list(j.needs)) expect(jobs, `${name} needs ${dependency}`).toHaveProperty(dependency);
+    for (const [name, j] of Object.entries(jobs))
+      for (const dependency of list(j.needs)) expect(jobs, `${name} needs ${dependency}`).toHaveProperty(dependency);
     const order: string[] = [];
     const visit = (name: string, path: string[]) => {
       expect(path, `cycle through ${name}`).not.toContain(name);
@@ -128,7 +150,8 @@ describe("scripts/nightly-gpu.yml", () => {
       const ids = new Set(j.steps.map((s) => s.id).filter(Boolean));
       const needs = new Set(list(j.needs));
       const json = JSON.stringify(j);
-      for (const [, id] of json.matchAll(/steps\.([\w-]+)\.outputs/g)) expect(ids, `${name}: steps.${id}`).toContain(id);
+      for (const [, id] of json.matchAll(/steps\.([\w-]+)\.outputs/g))
+        expect(ids, `${name}: steps.${id}`).toContain(id);
       for (const [, other, output] of json.matchAll(/needs\.([\w-]+)\.(?:outputs\.([\w-]+)|result)/g)) {
         expect(needs, `${name} refers to needs.${other} without needing it`).toContain(other);
         if (output) expect(parsed.jobs[other!]!.outputs ?? {}, `${other} declares ${output}`).toHaveProperty(output);

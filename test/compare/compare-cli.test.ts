@@ -25,7 +25,14 @@ describe("bench compare (CLI)", () => {
     const head = join(dir, "head.db");
     expect((await execa("node", [bench, "run", suite, "--db", base], { reject: false })).exitCode).toBe(0);
     // A large slowdown, so that the verdict holds on a machine busy with other work.
-    expect((await execa("node", [bench, "run", suite, "--db", head], { reject: false, env: { EFFBENCH_TEST_EXTRA_WORK: "3" } })).exitCode).toBe(0);
+    expect(
+      (
+        await execa("node", [bench, "run", suite, "--db", head], {
+          reject: false,
+          env: { EFFBENCH_TEST_EXTRA_WORK: "3" },
+        })
+      ).exitCode,
+    ).toBe(0);
 
     const store = await openStore(head, { readonly: true });
     const [result] = await store.loadResults();

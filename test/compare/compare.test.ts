@@ -2,7 +2,16 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareSamples, compareStores, decide, equivalenceConfidence, expandInterval, latestPerCase, lowerIsBetterFor, smallSampleExpansion } from "../../src/compare/compare.js";
+import {
+  compareSamples,
+  compareStores,
+  decide,
+  equivalenceConfidence,
+  expandInterval,
+  latestPerCase,
+  lowerIsBetterFor,
+  smallSampleExpansion,
+} from "../../src/compare/compare.js";
 import { clopperPearson } from "../../src/compare/distributions.js";
 import { compareCommand, exitCodeOf, parseCompareArgs, parseThreshold } from "../../src/compare/command.js";
 import { toJson, toMarkdown, toText } from "../../src/compare/format.js";
@@ -13,7 +22,14 @@ import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 
 /** `count` processes of `iterations` samples around `medianMs`: 2% noise within a process, 1% between processes. */
-function processes(medianMs: number, seed: number, count = 5, iterations = 60, withinCv = 0.02, betweenCv = 0.01): number[][] {
+function processes(
+  medianMs: number,
+  seed: number,
+  count = 5,
+  iterations = 60,
+  withinCv = 0.02,
+  betweenCv = 0.01,
+): number[][] {
   const rng = createRng(seed);
   return Array.from({ length: count }, () => {
     const level = medianMs * (1 + betweenCv * normalDraw(rng));
@@ -44,7 +60,9 @@ describe("decide", () => {
     expect(decide(1.0, 0.94, 1.06, options)).toBe("inconclusive");
     expect(decide(1.0, 0.94, 1.06, options, { low: 0.955, high: 1.045 })).toBe("unchanged");
     expect(decide(1.0, 0.94, 1.06, options, { low: 0.94, high: 1.051 })).toBe("inconclusive");
-    expect(decide(1.0, 0.94, 1.06, { ...options, lowerIsBetter: false }, { low: 0.955, high: 1.045 })).toBe("unchanged");
+    expect(decide(1.0, 0.94, 1.06, { ...options, lowerIsBetter: false }, { low: 0.955, high: 1.045 })).toBe(
+      "unchanged",
+    );
     expect(equivalenceConfidence(0.95)).toBeCloseTo(0.9, 12);
   });
 
@@ -101,14 +119,20 @@ describe("the small-sample correction", () => {
     const trials = 300;
     const misses = { plain: 0, corrected: 0 };
     const rng = createRng(9);
-    const side = () => Array.from({ length: 3 }, () => {
-      const level = 1 + 0.03 * normalDraw(rng);
-      return Array.from({ length: 50 }, () => level * (1 + 0.02 * normalDraw(rng)));
-    });
+    const side = () =>
+      Array.from({ length: 3 }, () => {
+        const level = 1 + 0.03 * normalDraw(rng);
+        return Array.from({ length: 50 }, () => level * (1 + 0.02 * normalDraw(rng)));
+      });
     for (let k = 0; k < trials; k++) {
       const [a, b] = [side(), side()];
       for (const kind of ["plain", "corrected"] as const) {
-        const r = compareSamples(a, b, { threshold: 0.05, resamples: 500, seed: k + 1, smallSampleCorrection: kind === "corrected" });
+        const r = compareSamples(a, b, {
+          threshold: 0.05,
+          resamples: 500,
+          seed: k + 1,
+          smallSampleCorrection: kind === "corrected",
+        });
         if (r.low! > 1 || r.high! < 1) misses[kind]++;
       }
     }
@@ -147,7 +171,15 @@ function record(c: Case, samples: number[][], finishedAt = "2026-01-01T00:00:05.
 
 async function writeRun(path: string, results: ResultRecord[]): Promise<number> {
   const store = await openStore(path);
-  const runId = await store.beginRun({ suiteName: "compare-test", suitePath: "compare-test.ts", suiteHash: "h", resolvedSuite: null, gitCommit: null, codeVersion: "test", argv: [] });
+  const runId = await store.beginRun({
+    suiteName: "compare-test",
+    suitePath: "compare-test.ts",
+    suiteHash: "h",
+    resolvedSuite: null,
+    gitCommit: null,
+    codeVersion: "test",
+    argv: [],
+  });
   for (const r of results) await store.recordResult(runId, r);
   await store.finishRun(runId, "completed");
   await store.close();
@@ -159,16 +191,31 @@ describe("compareStores", () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-compare-"));
     const [prefill8, decode8, prefill16, decode16] = (() => {
       const all = cases();
-      const find = (scenario: string, tokens: number) => all.find((c) => c.scenario === scenario && c.workload.promptTokens === tokens)!;
+      const find = (scenario: string, tokens: number) =>
+        all.find((c) => c.scenario === scenario && c.workload.promptTokens === tokens)!;
       return [find("prefill", 8), find("decode", 8), find("prefill", 16), find("decode", 16)];
     })();
     const base = join(dir, "base.db");
     const head = join(dir, "head.db");
-    await writeRun(base, [record(prefill8, processes(2, 11)), record(decode8, processes(1, 12)), record(prefill16, processes(3, 13))]);
+    await writeRun(base, [
+      record(prefill8, processes(2, 11)),
+      record(decode8, processes(1, 12)),
+      record(prefill16, processes(3, 13)),
+    ]);
     await writeRun(head, [
       record(prefill8, processes(2.4, 21)),
       record(decode8, processes(1, 22)),
-      { case: prefill16, status: "failed", reason: "the ort child process was killed by SIGKILL", startedAt: "x", finishedAt: "x", repeats: 0, samples: [], metrics: [], validity: [] },
+      {
+        case: prefill16,
+        status: "failed",
+        reason: "the ort child process was killed by SIGKILL",
+        startedAt: "x",
+        finishedAt: "x",
+        repeats: 0,
+        samples: [],
+        metrics: [],
+        validity: [],
+      },
       record(decode16, processes(1, 24)),
     ]);
     const report = await compareStores({ path: base }, { path: head }, options);
@@ -195,7 +242,19 @@ describe("compareStores", () => {
     await writeRun(base, [record(c!, processes(2, 31))]);
     await writeRun(head, [record(c!, processes(3, 32), "2026-01-01T00:00:05.000Z")]);
     await writeRun(head, [record(c!, processes(2, 33), "2026-01-02T00:00:05.000Z")]);
-    await writeRun(head, [{ case: c!, status: "timed-out", reason: "no result within 1 ms", startedAt: "x", finishedAt: "2026-01-03T00:00:00.000Z", repeats: 0, samples: [], metrics: [], validity: [] }]);
+    await writeRun(head, [
+      {
+        case: c!,
+        status: "timed-out",
+        reason: "no result within 1 ms",
+        startedAt: "x",
+        finishedAt: "2026-01-03T00:00:00.000Z",
+        repeats: 0,
+        samples: [],
+        metrics: [],
+        validity: [],
+      },
+    ]);
     const report = await compareStores({ path: base }, { path: head }, options);
     expect(report.cases).toHaveLength(1);
     expect(report.cases[0]!.verdict).toBe("unchanged");
@@ -241,8 +300,14 @@ describe("bench compare (command)", () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-compare-"));
     const path = join(dir, "r.db");
     const all = cases();
-    await writeRun(path, all.map((c, i) => record(c, processes(1 + i, 60 + i))));
-    await writeRun(path, all.map((c, i) => record(c, processes((1 + i) * (i === 0 ? slowdown : 1), 70 + i))));
+    await writeRun(
+      path,
+      all.map((c, i) => record(c, processes(1 + i, 60 + i))),
+    );
+    await writeRun(
+      path,
+      all.map((c, i) => record(c, processes((1 + i) * (i === 0 ? slowdown : 1), 70 + i))),
+    );
     return path;
   }
 
@@ -261,7 +326,10 @@ describe("bench compare (command)", () => {
   it("exits 0 when nothing regressed, and prints JSON with null for what was not computed", async () => {
     const path = await twoRunFile(1);
     let out = "";
-    const code = await compareCommand(parseCompareArgs({ json: true, "base-run": "1", "head-run": "2", threshold: "5%" }, [path]), (t) => (out += t));
+    const code = await compareCommand(
+      parseCompareArgs({ json: true, "base-run": "1", "head-run": "2", threshold: "5%" }, [path]),
+      (t) => (out += t),
+    );
     expect(code).toBe(0);
     const report = JSON.parse(out);
     expect(report.summary.unchanged).toBe(4);
@@ -273,22 +341,72 @@ describe("bench compare (command)", () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-compare-"));
     const path = join(dir, "r.db");
     const all = cases();
-    await writeRun(path, all.map((c, i) => record(c, processes(1 + i, 80 + i))));
-    await writeRun(path, all.slice(1).map((c, i) => record(c, processes(2 + i, 90 + i))));
+    await writeRun(
+      path,
+      all.map((c, i) => record(c, processes(1 + i, 80 + i))),
+    );
+    await writeRun(
+      path,
+      all.slice(1).map((c, i) => record(c, processes(2 + i, 90 + i))),
+    );
     const report = await compareStores({ path, runId: 1 }, { path, runId: 2 }, options);
     expect(report.summary.onlyInBase).toBe(1);
     expect(exitCodeOf(report, false)).toBe(0);
     expect(exitCodeOf(report, true)).toBe(1);
     expect(toText(report)).toMatch(/only-in-base/);
     expect(toMarkdown(report)).toContain("1 only in base");
-    expect(JSON.parse(toJson(report)).cases.find((c: { verdict: string }) => c.verdict === "only-in-base").head).toBeNull();
+    expect(
+      JSON.parse(toJson(report)).cases.find((c: { verdict: string }) => c.verdict === "only-in-base").head,
+    ).toBeNull();
   });
 
   it("folds many unchanged cases into a details block and escapes pipes in case names", () => {
-    const side = { resultId: 1, runId: 1, status: "completed" as const, reason: null, finishedAt: "", processes: 5, iterations: 100, median: 1, flags: [] };
-    const caseOf = (i: number, verdict: "unchanged" | "regressed") => ({ caseKey: `k${i}`, caseName: `m | ${i}`, verdict, ratio: verdict === "regressed" ? 1.2 : 1, low: 0.99, high: verdict === "regressed" ? 1.3 : 1.01, equivalenceLow: 0.995, equivalenceHigh: 1.005, base: side, head: side });
+    const side = {
+      resultId: 1,
+      runId: 1,
+      status: "completed" as const,
+      reason: null,
+      finishedAt: "",
+      processes: 5,
+      iterations: 100,
+      median: 1,
+      flags: [],
+    };
+    const caseOf = (i: number, verdict: "unchanged" | "regressed") => ({
+      caseKey: `k${i}`,
+      caseName: `m | ${i}`,
+      verdict,
+      ratio: verdict === "regressed" ? 1.2 : 1,
+      low: 0.99,
+      high: verdict === "regressed" ? 1.3 : 1.01,
+      equivalenceLow: 0.995,
+      equivalenceHigh: 1.005,
+      base: side,
+      head: side,
+    });
     const cases = [caseOf(0, "regressed"), ...Array.from({ length: 12 }, (_, i) => caseOf(i + 1, "unchanged"))];
-    const report = { base: { path: "a.db", runId: null, runIds: [1] }, head: { path: "b.db", runId: null, runIds: [1] }, metric: "latency_ms", threshold: 0.05, lowerIsBetter: true, smallSampleCorrection: true, confidence: 0.95, resamples: 100, seed: 1, cases, summary: { total: 13, regressed: 1, improved: 0, unchanged: 12, inconclusive: 0, onlyInBase: 0, onlyInHead: 0, notComparable: 0 } };
+    const report = {
+      base: { path: "a.db", runId: null, runIds: [1] },
+      head: { path: "b.db", runId: null, runIds: [1] },
+      metric: "latency_ms",
+      threshold: 0.05,
+      lowerIsBetter: true,
+      smallSampleCorrection: true,
+      confidence: 0.95,
+      resamples: 100,
+      seed: 1,
+      cases,
+      summary: {
+        total: 13,
+        regressed: 1,
+        improved: 0,
+        unchanged: 12,
+        inconclusive: 0,
+        onlyInBase: 0,
+        onlyInHead: 0,
+        notComparable: 0,
+      },
+    };
     const markdown = toMarkdown(report);
     const beforeDetails = markdown.slice(0, markdown.indexOf("<details>"));
     expect(beforeDetails).toContain("| m \\| 0 | **regressed** |");

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { betaQuantile, clopperPearson, formatProportion, logGamma, normalQuantile, regularizedIncompleteBeta, studentTCdf, studentTQuantile } from "../../src/compare/distributions.js";
+import {
+  betaQuantile,
+  clopperPearson,
+  formatProportion,
+  logGamma,
+  normalQuantile,
+  regularizedIncompleteBeta,
+  studentTCdf,
+  studentTQuantile,
+} from "../../src/compare/distributions.js";
 
 /** P(X ≤ k) for X ~ Binomial(n, p), by summing the pmf built up multiplicatively: independent of the beta code. */
 function binomialCdf(k: number, n: number, p: number): number {
@@ -25,7 +34,12 @@ describe("regularizedIncompleteBeta", () => {
   it("equals the binomial tail it stands for at integer parameters", () => {
     // I_x(a, b) = P(Binomial(a + b − 1, x) ≥ a)
     expect(regularizedIncompleteBeta(0.5, 2, 3)).toBeCloseTo(11 / 16, 14);
-    for (const [x, a, b] of [[0.1, 3, 40], [0.7, 12, 5], [0.03, 1, 200], [0.9, 199, 2]] as const)
+    for (const [x, a, b] of [
+      [0.1, 3, 40],
+      [0.7, 12, 5],
+      [0.03, 1, 200],
+      [0.9, 199, 2],
+    ] as const)
       expect(regularizedIncompleteBeta(x, a, b)).toBeCloseTo(1 - binomialCdf(a - 1, a + b - 1, x), 12);
   });
 
@@ -43,7 +57,11 @@ describe("regularizedIncompleteBeta", () => {
 
 describe("betaQuantile", () => {
   it("inverts the CDF", () => {
-    for (const [q, a, b] of [[0.025, 3, 198], [0.975, 190, 11], [0.5, 2, 2]] as const)
+    for (const [q, a, b] of [
+      [0.025, 3, 198],
+      [0.975, 190, 11],
+      [0.5, 2, 2],
+    ] as const)
       expect(regularizedIncompleteBeta(betaQuantile(q, a, b), a, b)).toBeCloseTo(q, 12);
   });
 });
@@ -68,7 +86,11 @@ describe("clopperPearson", () => {
   });
 
   it("puts exactly α/2 of binomial probability beyond each bound", () => {
-    for (const [x, n] of [[7, 200], [183, 200], [40, 250]] as const) {
+    for (const [x, n] of [
+      [7, 200],
+      [183, 200],
+      [40, 250],
+    ] as const) {
       const ci = clopperPearson(x, n);
       expect(1 - binomialCdf(x - 1, n, ci.low)).toBeCloseTo(0.025, 10); // P(X ≥ x | low)
       expect(binomialCdf(x, n, ci.high)).toBeCloseTo(0.025, 10); // P(X ≤ x | high)

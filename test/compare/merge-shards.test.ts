@@ -19,8 +19,19 @@ function suite(dir: string): string {
   return writeTinySuite(dir, {
     file: "shards.ts",
     name: "shards",
-    workloads: [{ batch: 1, promptTokens: 8 }, { batch: 1, promptTokens: 16 }, { batch: 2, promptTokens: 8 }],
-    protocol: { repeats: REPEATS, minMeasureMs: 1, minIterations: ITERATIONS, maxIterations: ITERATIONS, warmupMinIterations: 2, warmupMaxMs: 20 },
+    workloads: [
+      { batch: 1, promptTokens: 8 },
+      { batch: 1, promptTokens: 16 },
+      { batch: 2, promptTokens: 8 },
+    ],
+    protocol: {
+      repeats: REPEATS,
+      minMeasureMs: 1,
+      minIterations: ITERATIONS,
+      maxIterations: ITERATIONS,
+      warmupMinIterations: 2,
+      warmupMaxMs: 20,
+    },
   });
 }
 
@@ -33,7 +44,8 @@ function sql<T = Record<string, unknown>>(path: string, query: string): Promise<
   });
 }
 
-const count = async (path: string, table: string) => (await sql<{ n: number }>(path, `SELECT count(*) AS n FROM ${table}`))[0]!.n;
+const count = async (path: string, table: string) =>
+  (await sql<{ n: number }>(path, `SELECT count(*) AS n FROM ${table}`))[0]!.n;
 
 /** Row counts that do not depend on timing noise (validity flags and sampler rows do, so they are left out). */
 async function stableCounts(path: string) {
@@ -46,7 +58,8 @@ async function stableCounts(path: string) {
   };
 }
 
-const caseKeys = async (path: string) => (await sql<{ case_key: string }>(path, "SELECT case_key FROM cases ORDER BY case_key")).map((r) => r.case_key);
+const caseKeys = async (path: string) =>
+  (await sql<{ case_key: string }>(path, "SELECT case_key FROM cases ORDER BY case_key")).map((r) => r.case_key);
 
 async function run(args: string[]) {
   const result = await execa("node", [bench, "run", ...args], { reject: false });
@@ -71,14 +84,32 @@ describe("shards, merge and resume through the CLI", () => {
     expect(first.exitCode, first.stderr).toBe(0);
     expect(await caseKeys(merged)).toEqual(await caseKeys(whole));
     const wholeCounts = await stableCounts(whole);
-    expect(wholeCounts).toEqual({ cases: 6, results: 6, completed: 6, samples: 6 * REPEATS * ITERATIONS, metrics: wholeCounts.metrics });
+    expect(wholeCounts).toEqual({
+      cases: 6,
+      results: 6,
+      completed: 6,
+      samples: 6 * REPEATS * ITERATIONS,
+      metrics: wholeCounts.metrics,
+    });
     expect(await stableCounts(merged)).toEqual(wholeCounts);
     expect(await count(merged, "runs")).toBe(4);
 
-    const before = { ...(await stableCounts(merged)), runs: 4, validity: await count(merged, "validity"), sampler: await count(merged, "sampler_samples"), env: await count(merged, "env") };
+    const before = {
+      ...(await stableCounts(merged)),
+      runs: 4,
+      validity: await count(merged, "validity"),
+      sampler: await count(merged, "sampler_samples"),
+      env: await count(merged, "env"),
+    };
     const second = await execa("node", [bench, "merge", merged, ...shards, shards[0]!], { reject: false });
     expect(second.exitCode, second.stderr).toBe(0);
-    expect({ ...(await stableCounts(merged)), runs: await count(merged, "runs"), validity: await count(merged, "validity"), sampler: await count(merged, "sampler_samples"), env: await count(merged, "env") }).toEqual(before);
+    expect({
+      ...(await stableCounts(merged)),
+      runs: await count(merged, "runs"),
+      validity: await count(merged, "validity"),
+      sampler: await count(merged, "sampler_samples"),
+      env: await count(merged, "env"),
+    }).toEqual(before);
 
     // The merged file and the unsharded one compare case for case: nothing is missing on either side.
     const report = await compareStores({ path: whole }, { path: merged }, { resamples: 200 });
@@ -91,7 +122,10 @@ describe("shards, merge and resume through the CLI", () => {
     const suitePath = suite(dir);
     const db = join(dir, "shard-1.db");
     // Shard 1 of 2 holds 3 of the 6 cases: SIGKILL the bench process as soon as it reports the first one.
-    const child = execa("node", [bench, "run", suitePath, "--shard", "1/2", "--db", db], { reject: false, buffer: false });
+    const child = execa("node", [bench, "run", suitePath, "--shard", "1/2", "--db", db], {
+      reject: false,
+      buffer: false,
+    });
     let killedAfter = "";
     child.stdout!.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
@@ -110,13 +144,29 @@ describe("shards, merge and resume through the CLI", () => {
 
     const resumed = await run([suitePath, "--shard", "1/2", "--db", db, "--resume"]);
     expect(resumed.stdout).toMatch(/skipped/);
-    const perCase = await sql<{ case_id: string; n: number }>(db, "SELECT case_id, count(*) AS n FROM results WHERE status = 'completed' GROUP BY case_id");
+    const perCase = await sql<{ case_id: string; n: number }>(
+      db,
+      "SELECT case_id, count(*) AS n FROM results WHERE status = 'completed' GROUP BY case_id",
+    );
     expect(perCase).toHaveLength(3);
     expect(perCase.every((r) => r.n === 1)).toBe(true);
     const final = await stableCounts(db);
-    expect(final).toEqual({ cases: 3, results: 3, completed: 3, samples: 3 * REPEATS * ITERATIONS, metrics: final.metrics });
+    expect(final).toEqual({
+      cases: 3,
+      results: 3,
+      completed: 3,
+      samples: 3 * REPEATS * ITERATIONS,
+      metrics: final.metrics,
+    });
     // No sample rows belong to a result that does not exist (nothing half-written by the killed run).
-    expect((await sql<{ n: number }>(db, "SELECT count(*) AS n FROM samples WHERE result_id NOT IN (SELECT id FROM results)"))[0]!.n).toBe(0);
+    expect(
+      (
+        await sql<{ n: number }>(
+          db,
+          "SELECT count(*) AS n FROM samples WHERE result_id NOT IN (SELECT id FROM results)",
+        )
+      )[0]!.n,
+    ).toBe(0);
 
     // Resuming a finished shard runs nothing and adds no result.
     await run([suitePath, "--shard", "1/2", "--db", db, "--resume"]);

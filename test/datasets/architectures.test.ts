@@ -62,14 +62,14 @@ describe("architecture files", () => {
     for (const a of ARCHITECTURES) {
       const hf = a.hfConfig as Record<string, unknown>;
       const m = a.model;
-      expect([a.id, hf.hidden_size, hf.num_hidden_layers, hf.num_attention_heads, hf.vocab_size, hf.tie_word_embeddings ?? false]).toEqual([
+      expect([
         a.id,
-        m.hidden,
-        m.layers,
-        m.heads,
-        m.vocab,
-        m.tieEmbeddings ?? false,
-      ]);
+        hf.hidden_size,
+        hf.num_hidden_layers,
+        hf.num_attention_heads,
+        hf.vocab_size,
+        hf.tie_word_embeddings ?? false,
+      ]).toEqual([a.id, m.hidden, m.layers, m.heads, m.vocab, m.tieEmbeddings ?? false]);
       expect([a.id, hf.num_key_value_heads]).toEqual([a.id, m.kvHeads ?? m.heads]);
     }
   });
@@ -81,48 +81,59 @@ describe.skipIf(!hasPython)("parameter counts against transformers on the meta d
   beforeAll(() => {
     // One Python process for all configs: importing torch and transformers is the slow part.
     const input = JSON.stringify(ARCHITECTURES.map((a) => ({ id: a.id, hfConfig: a.hfConfig })));
-    const stdout = execFileSync(python, [fromRoot("test/datasets/hf-param-count.py")], { input, encoding: "utf8", timeout: 120_000 });
+    const stdout = execFileSync(python, [fromRoot("test/datasets/hf-param-count.py")], {
+      input,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     hfCounts = new Map((JSON.parse(stdout) as HfCount[]).map((c) => [c.id, c]));
   });
 
-  it.each(ARCHITECTURES.map((a) => [a.id, a] as const))("%s: total and active parameters equal transformers' exactly", (_id, a) => {
-    const hf = hfCounts.get(a.id)!;
-    const model = resolvedModel(a);
-    // The real model's count: the transformers count, less what a stand-in architecture adds.
-    const realTotal = hf.totalParams - sum(a.proxyExtra);
-    const realActive = (hf.activeParams ?? hf.totalParams) - sum(a.proxyExtra);
-    const unmodelled = sum(a.unmodelled);
-    const hand = handCount(model);
+  it.each(ARCHITECTURES.map((a) => [a.id, a] as const))(
+    "%s: total and active parameters equal transformers' exactly",
+    (_id, a) => {
+      const hf = hfCounts.get(a.id)!;
+      const model = resolvedModel(a);
+      // The real model's count: the transformers count, less what a stand-in architecture adds.
+      const realTotal = hf.totalParams - sum(a.proxyExtra);
+      const realActive = (hf.activeParams ?? hf.totalParams) - sum(a.proxyExtra);
+      const unmodelled = sum(a.unmodelled);
+      const hand = handCount(model);
 
-    const published = a.published.activeParams ? `${a.published.text}` : a.published.text;
-    console.log(
-      `${a.id.padEnd(20)} transformers ${String(realTotal).padStart(12)} (${billions(realTotal)})` +
-        (hf.activeParams !== undefined ? ` active ${String(realActive).padStart(11)} (${billions(realActive)})` : "") +
-        ` · published ${published} [${a.published.source}, ${a.published.section}]` +
-        (unmodelled ? ` · ${unmodelled} params outside ModelConfig (${a.unmodelled.map((u) => u.feature).join("; ")})` : ""),
-    );
+      const published = a.published.activeParams ? `${a.published.text}` : a.published.text;
+      console.log(
+        `${a.id.padEnd(20)} transformers ${String(realTotal).padStart(12)} (${billions(realTotal)})` +
+          (hf.activeParams !== undefined
+            ? ` active ${String(realActive).padStart(11)} (${billions(realActive)})`
+            : "") +
+          ` · published ${published} [${a.published.source}, ${a.published.section}]` +
+          (unmodelled
+            ? ` · ${unmodelled} params outside ModelConfig (${a.unmodelled.map((u) => u.feature).join("; ")})`
+            : ""),
+      );
 
-    expect(hand.totalParams + unmodelled).toBe(realTotal);
-    expect(hand.activeParams + unmodelled).toBe(realActive);
-    if (a.model.moe) {
-      expect(hf.experts).toBe(a.model.moe.experts);
-      expect(hf.topK).toBe(a.model.moe.topK);
-      expect(hf.moeLayers).toBe(a.model.layers - (a.model.moe.firstDenseLayers ?? 0));
-    }
-    // src/model/accounting.ts (another engineer's) must agree too; while a feature is still unimplemented there
-    // (MoE, issue 5) it says so by throwing, and only the hand arithmetic above holds the line.
-    let ours: ReturnType<typeof accountModel> & { activeParams?: number };
-    try {
-      ours = accountModel(model);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (!/not implemented/i.test(message)) throw error;
-      console.log(`${a.id}: accountModel pending — ${message}`);
-      return;
-    }
-    expect(ours.totalParams + unmodelled).toBe(realTotal);
-    if (ours.activeParams !== undefined) expect(ours.activeParams + unmodelled).toBe(realActive);
-  });
+      expect(hand.totalParams + unmodelled).toBe(realTotal);
+      expect(hand.activeParams + unmodelled).toBe(realActive);
+      if (a.model.moe) {
+        expect(hf.experts).toBe(a.model.moe.experts);
+        expect(hf.topK).toBe(a.model.moe.topK);
+        expect(hf.moeLayers).toBe(a.model.layers - (a.model.moe.firstDenseLayers ?? 0));
+      }
+      // src/model/accounting.ts (another engineer's) must agree too; while a feature is still unimplemented there
+      // (MoE, issue 5) it says so by throwing, and only the hand arithmetic above holds the line.
+      let ours: ReturnType<typeof accountModel> & { activeParams?: number };
+      try {
+        ours = accountModel(model);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!/not implemented/i.test(message)) throw error;
+        console.log(`${a.id}: accountModel pending — ${message}`);
+        return;
+      }
+      expect(ours.totalParams + unmodelled).toBe(realTotal);
+      if (ours.activeParams !== undefined) expect(ours.activeParams + unmodelled).toBe(realActive);
+    },
+  );
 
   it('is within 5% of the published rounded figures (they are rounded, and "7B" names a 6.74B model)', () => {
     // Published sizes are rounded ("7B", "14.3B"), and some are names rather than counts (Llama-2-7B has 6.74B);

@@ -17,10 +17,12 @@ export function handCount(model: ModelConfig): Counts {
   const headDim = model.headDim ?? model.hidden / model.heads;
   const qDim = model.heads * headDim;
   const kvDim = kvHeads * headDim;
-  const attention = model.hidden * qDim + 2 * model.hidden * kvDim + qDim * model.hidden + (model.attentionBias ? qDim + 2 * kvDim : 0);
+  const attention =
+    model.hidden * qDim + 2 * model.hidden * kvDim + qDim * model.hidden + (model.attentionBias ? qDim + 2 * kvDim : 0);
   const norms = 2 * model.hidden;
   const denseMlp = 3 * model.hidden * model.ffn;
-  let total = model.layers * (attention + norms) + model.hidden + model.vocab * model.hidden * (model.tieEmbeddings ? 1 : 2);
+  let total =
+    model.layers * (attention + norms) + model.hidden + model.vocab * model.hidden * (model.tieEmbeddings ? 1 : 2);
   let inactive = 0;
   const moe = model.moe;
   if (!moe) return { totalParams: total + model.layers * denseMlp, activeParams: total + model.layers * denseMlp };
@@ -28,8 +30,8 @@ export function handCount(model: ModelConfig): Counts {
   const perExpert = 3 * model.hidden * expertFfn;
   const shared = moe.sharedExperts * 3 * model.hidden * (moe.sharedFfn ?? expertFfn);
   const moeLayers = model.layers - moe.firstDenseLayers;
-  total += moe.firstDenseLayers * denseMlp + moeLayers * (model.hidden * moe.experts + moe.experts * perExpert + shared);
+  total +=
+    moe.firstDenseLayers * denseMlp + moeLayers * (model.hidden * moe.experts + moe.experts * perExpert + shared);
   inactive = moeLayers * (moe.experts - moe.topK) * perExpert;
   return { totalParams: total, activeParams: total - inactive };
 }
-

@@ -24,11 +24,23 @@ describe("reference files", () => {
 
   it("carries the EfficientLLM headline ratios the report puts beside ours", () => {
     const byId = new Map(allReferences().map((r) => [r.id, r]));
-    expect(byId.get("efficientllm-int4-bf16-amu-qwen2.5-32b")).toMatchObject({ metric: "amu_bytes", paperValue: 0.68, numerator: { technique: "int4" }, denominator: { technique: "bf16" } });
+    expect(byId.get("efficientllm-int4-bf16-amu-qwen2.5-32b")).toMatchObject({
+      metric: "amu_bytes",
+      paperValue: 0.68,
+      numerator: { technique: "int4" },
+      denominator: { technique: "bf16" },
+    });
     expect(byId.get("efficientllm-int4-bf16-it-qwen2.5-32b")?.paperValue).toBe(1.09);
-    expect(byId.get("efficientllm-int4-bf16-aec-qwen2.5-32b")).toMatchObject({ metric: "mean_power_w", paperValue: 0.77 });
+    expect(byId.get("efficientllm-int4-bf16-aec-qwen2.5-32b")).toMatchObject({
+      metric: "mean_power_w",
+      paperValue: 0.77,
+    });
     expect(byId.get("efficientllm-int4-bf16-mcr-qwen2.5-32b")?.paperValue).toBe(3.7);
-    expect(byId.get("efficientllm-moe-dense-amu-1.5b")).toMatchObject({ valueKind: "computed", numerator: { paperValue: 76.5 }, denominator: { paperValue: 44.8 } });
+    expect(byId.get("efficientllm-moe-dense-amu-1.5b")).toMatchObject({
+      valueKind: "computed",
+      numerator: { paperValue: 76.5 },
+      denominator: { paperValue: 44.8 },
+    });
   });
 
   const valid = {
@@ -54,8 +66,13 @@ describe("reference files", () => {
 
   it("rejects a direction that contradicts the value, and a direction-only claim with a value", () => {
     expect(referenceSchema.safeParse({ ...valid, direction: "numerator-higher" }).success).toBe(false);
-    expect(referenceSchema.safeParse({ ...valid, valueKind: "direction", direction: "numerator-higher" }).success).toBe(false);
-    expect(referenceSchema.safeParse({ ...valid, valueKind: "direction", paperValue: null, direction: "numerator-higher" }).success).toBe(true);
+    expect(referenceSchema.safeParse({ ...valid, valueKind: "direction", direction: "numerator-higher" }).success).toBe(
+      false,
+    );
+    expect(
+      referenceSchema.safeParse({ ...valid, valueKind: "direction", paperValue: null, direction: "numerator-higher" })
+        .success,
+    ).toBe(true);
   });
 
   it("rejects a metric name that is not one of ours", () => {

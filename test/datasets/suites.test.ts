@@ -9,7 +9,13 @@ import { accountModel } from "../../src/model/accounting.js";
 import { modelSchema, type SuiteInput } from "../../src/suite/schema.js";
 import { handCount } from "./param-arithmetic.js";
 
-const SUITES = ["efficientllm-inference", "efficientllm-finetune", "efficientllm-moe", "moe-lora", "gpu-nightly"] as const;
+const SUITES = [
+  "efficientllm-inference",
+  "efficientllm-finetune",
+  "efficientllm-moe",
+  "moe-lora",
+  "gpu-nightly",
+] as const;
 
 /** The unknown technique kinds of a suite error, or undefined when the error has any other kind of issue. */
 function onlyUnregisteredTechniques(message: string): string[] | undefined {
@@ -31,7 +37,13 @@ describe.each(SUITES)("suites/%s.ts", (name) => {
     }
     const { suite } = loaded;
     const cases = planSuite(suite, { codeVersion: "test" });
-    expect(cases.length).toBe(suite.models.length * suite.techniques.length * suite.scenarios.length * suite.workloads.length * suite.runners.length);
+    expect(cases.length).toBe(
+      suite.models.length *
+        suite.techniques.length *
+        suite.scenarios.length *
+        suite.workloads.length *
+        suite.runners.length,
+    );
     expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length);
   });
 });
@@ -50,8 +62,16 @@ describe("the nightly GPU suite", () => {
 
 describe("suite loading reports", () => {
   it("tells a pending technique from another error", () => {
-    expect(onlyUnregisteredTechniques('x: the suite is not valid —\n  x › techniques[1].kind: unknown technique "lora" — known: base')).toEqual(["lora"]);
-    expect(onlyUnregisteredTechniques("x: the suite is not valid —\n  x › techniques[1].rank: expected a positive integer, got 0")).toBeUndefined();
+    expect(
+      onlyUnregisteredTechniques(
+        'x: the suite is not valid —\n  x › techniques[1].kind: unknown technique "lora" — known: base',
+      ),
+    ).toEqual(["lora"]);
+    expect(
+      onlyUnregisteredTechniques(
+        "x: the suite is not valid —\n  x › techniques[1].rank: expected a positive integer, got 0",
+      ),
+    ).toBeUndefined();
   });
 });
 

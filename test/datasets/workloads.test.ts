@@ -24,11 +24,14 @@ describe("workload datasets", () => {
   });
 
   it("turns a dataset's points into suite workloads, marking capped ones", () => {
-    expect(workloadsFrom("chat-sharegpt")).toEqual([{ name: "sharegpt-mean", batch: 1, promptTokens: 161, newTokens: 338 }]);
+    expect(workloadsFrom("chat-sharegpt")).toEqual([
+      { name: "sharegpt-mean", batch: 1, promptTokens: 161, newTokens: 338 },
+    ]);
     const capped = workloadsFrom("chat-sharegpt", { batch: 4, maxNewTokens: 32 });
     expect(capped).toEqual([{ name: "sharegpt-mean-capped", batch: 4, promptTokens: 161, newTokens: 32 }]);
     for (const dataset of WORKLOAD_DATASETS)
-      for (const workload of workloadsFrom(dataset.id as Parameters<typeof workloadsFrom>[0])) expect(() => workloadSchema.parse(workload)).not.toThrow();
+      for (const workload of workloadsFrom(dataset.id as Parameters<typeof workloadsFrom>[0]))
+        expect(() => workloadSchema.parse(workload)).not.toThrow();
   });
 
   it("rejects a dataset without a citation", () => {

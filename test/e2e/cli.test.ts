@@ -10,19 +10,28 @@ import { writeTinySuite } from "../helpers/tiny-suite.js";
 const bench = resolve("bin/bench.js");
 
 function tinySuite(dir: string, extra = ""): string {
-  return writeTinySuite(dir, { name: "e2e-tiny", workloads: [{ batch: 1, promptTokens: 16 }], protocol: { repeats: 2, minMeasureMs: 50, minIterations: 10, warmupMaxMs: 50 }, extra });
+  return writeTinySuite(dir, {
+    name: "e2e-tiny",
+    workloads: [{ batch: 1, promptTokens: 16 }],
+    protocol: { repeats: 2, minMeasureMs: 50, minIterations: 10, warmupMaxMs: 50 },
+    extra,
+  });
 }
 
 describe("bench run", () => {
-  it("runs a suite from a folder that has no node_modules (the ort children find tsx by path)", { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "effbench-cwd-"));
-    const suite = writeTinySuite(dir, { name: "elsewhere", scenarios: ["decode"] });
-    const result = await execa("node", [bench, "run", suite, "--db", "r.db"], { cwd: dir, reject: false });
-    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
-    const store = await openStore(join(dir, "r.db"), { readonly: true });
-    expect((await store.loadResults()).map((r) => r.status)).toEqual(["completed"]);
-    await store.close();
-  });
+  it(
+    "runs a suite from a folder that has no node_modules (the ort children find tsx by path)",
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "effbench-cwd-"));
+      const suite = writeTinySuite(dir, { name: "elsewhere", scenarios: ["decode"] });
+      const result = await execa("node", [bench, "run", suite, "--db", "r.db"], { cwd: dir, reject: false });
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+      const store = await openStore(join(dir, "r.db"), { readonly: true });
+      expect((await store.loadResults()).map((r) => r.status)).toEqual(["completed"]);
+      await store.close();
+    },
+  );
 
   it("runs a small suite end to end and stores results, samples and metrics", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-e2e-"));
@@ -41,7 +50,14 @@ describe("bench run", () => {
       expect(results).toHaveLength(2);
       for (const r of results) {
         const names = r.metrics.map((m) => m.name);
-        for (const required of ["latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "tokens_per_s", "peak_rss_bytes", "params_total"])
+        for (const required of [
+          "latency_p50_ms",
+          "latency_p90_ms",
+          "latency_p99_ms",
+          "tokens_per_s",
+          "peak_rss_bytes",
+          "params_total",
+        ])
           expect(names, `${r.caseName} lacks ${required}`).toContain(required);
         const p50 = r.metrics.find((m) => m.name === "latency_p50_ms")!;
         expect(p50.ciLow!).toBeLessThanOrEqual(p50.value!);
@@ -77,7 +93,10 @@ export default defineSuite({ name: "bad", models: [{ name: "m", layers: 1, hidde
     });
     expect(result.exitCode).toBe(1);
     const summary = JSON.parse(result.stdout) as Array<{ name: string; status: string; reason?: string }>;
-    expect(summary.find((s) => s.name.includes("decode"))).toMatchObject({ status: "failed", reason: expect.stringContaining("injected fault") });
+    expect(summary.find((s) => s.name.includes("decode"))).toMatchObject({
+      status: "failed",
+      reason: expect.stringContaining("injected fault"),
+    });
     expect(summary.find((s) => s.name.includes("prefill"))?.status).toBe("completed");
     const store = await openStore(db, { readonly: true });
     try {

@@ -22,7 +22,9 @@ describe("bench export --scale", () => {
     const c = cases.find((x) => /mixlora/i.test(x.name) && x.name.includes("decode") && x.name.endsWith("· ort"));
     expect(c, "moe-lora.ts plans an ort MixLoRA decode case").toBeDefined();
     const out = join(mkdtempSync(join(tmpdir(), "effbench-export-")), "model.onnx");
-    const result = await execa("node", [bench, "export", suite, "--case", c!.id, "--scale", "tiny", "-o", out], { reject: false });
+    const result = await execa("node", [bench, "export", suite, "--case", c!.id, "--scale", "tiny", "-o", out], {
+      reject: false,
+    });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain("@tiny");
     const model = onnx.ModelProto.decode(readFileSync(out));
@@ -40,7 +42,9 @@ describe("bench export --scale", () => {
     const missing = await execa("node", [bench, "export", suite, "--case", scaled!.id, "-o", out], { reject: false });
     expect(missing.exitCode).not.toBe(0);
     expect(missing.stderr).toContain(`--case ${scaled!.id}`);
-    const bad = await execa("node", [bench, "export", suite, "--case", scaled!.id, "--scale", "huge", "-o", out], { reject: false });
+    const bad = await execa("node", [bench, "export", suite, "--case", scaled!.id, "--scale", "huge", "-o", out], {
+      reject: false,
+    });
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stderr).toMatch(/scale/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
@@ -49,7 +53,9 @@ describe("bench export --scale", () => {
   it("refuses, as a usage error without a stack trace, a case that has no ONNX graph (a train-step case)", async () => {
     const train = (await listIds("tiny")).find((x) => x.name.includes("train-step") && x.name.includes("· ort"))!;
     const out = join(mkdtempSync(join(tmpdir(), "effbench-export-")), "model.onnx");
-    const result = await execa("node", [bench, "export", suite, "--case", train.id, "--scale", "tiny", "-o", out], { reject: false });
+    const result = await execa("node", [bench, "export", suite, "--case", train.id, "--scale", "tiny", "-o", out], {
+      reject: false,
+    });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/the train-step scenario has no ONNX graph/);
     expect(result.stderr).not.toMatch(/\n\s+at /);

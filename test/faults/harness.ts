@@ -15,8 +15,13 @@ export const TINY_PROTOCOL = "{ repeats: 1, minMeasureMs: 50, minIterations: 5, 
 export const TINY_MODEL = `{ name: "micro", layers: 1, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97 }`;
 
 /** A tiny ort suite with one prefill case per workload name; names become part of the case names (fault filters). */
-export function tinySuite(dir: string, options: { file?: string; name?: string; workloads?: string[]; runner?: "ort" | "torch"; extra?: string } = {}): string {
-  const workloads = (options.workloads ?? ["ok1", "ok2"]).map((name, i) => `{ name: "${name}", batch: 1, promptTokens: ${8 + 4 * i} }`);
+export function tinySuite(
+  dir: string,
+  options: { file?: string; name?: string; workloads?: string[]; runner?: "ort" | "torch"; extra?: string } = {},
+): string {
+  const workloads = (options.workloads ?? ["ok1", "ok2"]).map(
+    (name, i) => `{ name: "${name}", batch: 1, promptTokens: ${8 + 4 * i} }`,
+  );
   const path = join(dir, options.file ?? "tiny.ts");
   writeFileSync(
     path,
@@ -103,7 +108,11 @@ export async function settle(child: ResultPromise): Promise<BenchResult> {
 }
 
 /** Resolves when bench's stdout has printed `count` progress lines whose status matches (`[2/5] completed …`). */
-export function waitForProgress(child: ResultPromise, count: number, status = /completed|failed|timed-out/): Promise<string[]> {
+export function waitForProgress(
+  child: ResultPromise,
+  count: number,
+  status = /completed|failed|timed-out/,
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const lines: string[] = [];
     let buffered = "";
@@ -134,7 +143,16 @@ export function fileHash(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
-export const RESULT_TABLES = ["runs", "env", "cases", "results", "samples", "sampler_samples", "metrics", "validity"] as const;
+export const RESULT_TABLES = [
+  "runs",
+  "env",
+  "cases",
+  "results",
+  "samples",
+  "sampler_samples",
+  "metrics",
+  "validity",
+] as const;
 
 /** Opens a results file read-only through the project's own driver (nothing is written to it). */
 async function withReadonly<T>(db: string, body: (c: Connection) => Promise<T>): Promise<T> {
@@ -149,13 +167,16 @@ async function withReadonly<T>(db: string, body: (c: Connection) => Promise<T>):
 export async function tableCounts(db: string): Promise<Record<string, number>> {
   return withReadonly(db, async (c) => {
     const counts: Record<string, number> = {};
-    for (const table of RESULT_TABLES) counts[table] = (await c.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))!.n;
+    for (const table of RESULT_TABLES)
+      counts[table] = (await c.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))!.n;
     return counts;
   });
 }
 
 export async function integrityCheck(db: string): Promise<string> {
-  return withReadonly(db, async (c) => (await c.all<{ integrity_check: string }>("PRAGMA integrity_check")).map((r) => r.integrity_check).join("; "));
+  return withReadonly(db, async (c) =>
+    (await c.all<{ integrity_check: string }>("PRAGMA integrity_check")).map((r) => r.integrity_check).join("; "),
+  );
 }
 
 export interface ResultSummaryRow {
@@ -178,7 +199,9 @@ export async function resultRows(db: string): Promise<ResultSummaryRow[]> {
 }
 
 export async function runStatuses(db: string): Promise<string[]> {
-  return withReadonly(db, async (c) => (await c.all<{ status: string }>("SELECT status FROM runs ORDER BY id")).map((r) => r.status));
+  return withReadonly(db, async (c) =>
+    (await c.all<{ status: string }>("SELECT status FROM runs ORDER BY id")).map((r) => r.status),
+  );
 }
 
 /** Rows that were in `before` and are not in `after`, over every table. */
@@ -196,7 +219,8 @@ export function markedProcesses(marker: string, commandPart: string, exclude?: s
       if (!environ.split("\0").includes(`${MARKER_VARIABLE}=${marker}`)) continue;
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0").join(" ");
       const state = /^State:\s+(\w)/m.exec(readFileSync(`/proc/${entry}/status`, "latin1"))?.[1];
-      if (cmdline.includes(commandPart) && !(exclude && cmdline.includes(exclude)) && state !== "Z") found.push(Number(entry));
+      if (cmdline.includes(commandPart) && !(exclude && cmdline.includes(exclude)) && state !== "Z")
+        found.push(Number(entry));
     } catch {
       // exited while we looked, or not ours to read
     }
@@ -214,7 +238,12 @@ export async function waitForNoProcesses(marker: string, commandPart: string, gr
   }
 }
 
-export async function waitForProcess(marker: string, commandPart: string, timeoutMs = 30_000, exclude?: string): Promise<number | undefined> {
+export async function waitForProcess(
+  marker: string,
+  commandPart: string,
+  timeoutMs = 30_000,
+  exclude?: string,
+): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const [pid] = markedProcesses(marker, commandPart, exclude);

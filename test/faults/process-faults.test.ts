@@ -3,5 +3,14 @@ import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";
 
 describe("bench under process faults", () => {
-  faultTests(["kill-9-mid-run", "ort-segv", "ort-exit", "ort-throw", "ort-hang", "ort-alloc", "kill-9-during-hang", "sigint"]);
+  faultTests([
+    "kill-9-mid-run",
+    "ort-segv",
+    "ort-exit",
+    "ort-throw",
+    "ort-hang",
+    "ort-alloc",
+    "kill-9-during-hang",
+    "sigint",
+  ]);
 });

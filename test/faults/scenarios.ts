@@ -3,7 +3,22 @@
 // what was recorded is still there, the message is clear (no stack trace), the exit code is right, the run goes
 // on, and no process is left behind. `rows lost` counts rows that existed (or that bench reported as recorded)
 // before the fault and are missing after it.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, chmodSync, openSync, writeSync, closeSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  chmodSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import type { ResultPromise } from "execa";
@@ -112,7 +127,11 @@ class Tally {
   /** The checks every bad-input or fault run of the CLI shares: exit code, a clear message, no stack trace. */
   expectCleanFailure(result: BenchResult, exitCodes: number[], message: RegExp): void {
     const output = `${result.stderr}\n${result.stdout}`;
-    this.expect(result.exitCode !== undefined && exitCodes.includes(result.exitCode), `exit code ${exitCodes.join(" or ")}`, () => `${result.exitCode ?? result.signal} (stderr: ${tail(result.stderr)})`);
+    this.expect(
+      result.exitCode !== undefined && exitCodes.includes(result.exitCode),
+      `exit code ${exitCodes.join(" or ")}`,
+      () => `${result.exitCode ?? result.signal} (stderr: ${tail(result.stderr)})`,
+    );
     this.expect(message.test(output), `a message matching ${message}`, () => tail(output));
     this.expect(!hasStackTrace(output), "no stack trace", () => tail(output));
   }
@@ -130,7 +149,8 @@ async function killBenchAndCheckOrphans(t: Tally, child: ResultPromise, marker: 
   const killedAt = Date.now();
   const left = await waitForNoProcesses(marker, ORT_CHILD, graceMs);
   t.expectNoOrphans(left, `ort child ${graceMs / 1000} s after bench was killed`);
-  if (left.length === 0) t.note(`${t.outcome.fault}: the ort child was gone ${Date.now() - killedAt} ms after bench was killed`);
+  if (left.length === 0)
+    t.note(`${t.outcome.fault}: the ort child was gone ${Date.now() - killedAt} ms after bench was killed`);
   for (const pid of left) process.kill(pid, "SIGKILL");
   await child;
 }
@@ -146,7 +166,9 @@ export function seedDatabase(): Promise<string> {
   seed ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-faults-seed-"));
     const db = join(dir, "seed.db");
-    const result = await runBench(["run", tinySuite(dir, { name: "faults-seed" }), "--db", db], { marker: newMarker("seed") });
+    const result = await runBench(["run", tinySuite(dir, { name: "faults-seed" }), "--db", db], {
+      marker: newMarker("seed"),
+    });
     if (result.exitCode !== 0) throw new Error(`seeding ${db} failed (exit ${result.exitCode}): ${result.stderr}`);
     return db;
   })();
@@ -161,19 +183,31 @@ export async function removeSeedDatabase(): Promise<void> {
   if (db) rmSync(dirname(db), { recursive: true, force: true });
 }
 
-async function seededCopy(dir: string, name = "results.db"): Promise<{ db: string; counts: Record<string, number>; hash: string }> {
+async function seededCopy(
+  dir: string,
+  name = "results.db",
+): Promise<{ db: string; counts: Record<string, number>; hash: string }> {
   const db = join(dir, name);
   copyFileSync(await seedDatabase(), db);
   return { db, counts: await tableCounts(db), hash: fileHash(db) };
 }
 
 /** The recorded rows and the file must be as before; returns the rows lost. */
-async function expectUntouched(t: Tally, db: string, before: { counts: Record<string, number>; hash: string }, sameBytes: boolean): Promise<void> {
+async function expectUntouched(
+  t: Tally,
+  db: string,
+  before: { counts: Record<string, number>; hash: string },
+  sameBytes: boolean,
+): Promise<void> {
   if (sameBytes) t.expect(fileHash(db) === before.hash, `${db} byte for byte unchanged`, () => "a different hash");
   try {
     const after = await tableCounts(db);
     t.lost(rowsLostBetween(before.counts, after));
-    t.expect(JSON.stringify(after) === JSON.stringify(before.counts), "the same row counts", () => `${JSON.stringify(before.counts)} → ${JSON.stringify(after)}`);
+    t.expect(
+      JSON.stringify(after) === JSON.stringify(before.counts),
+      "the same row counts",
+      () => `${JSON.stringify(before.counts)} → ${JSON.stringify(after)}`,
+    );
   } catch (error) {
     // The file no longer opens: everything in it is lost.
     t.lost(Object.values(before.counts).reduce((a, b) => a + b, 0));
@@ -187,7 +221,8 @@ async function expectUntouched(t: Tally, db: string, before: { counts: Record<st
 const killMidRun: FaultScenario = {
   id: "kill-9-mid-run",
   fault: "bench killed -9 mid-run",
-  behaviour: "a bench killed with -9 after two cases keeps them, the DB passes integrity_check, and --resume finishes the rest once each",
+  behaviour:
+    "a bench killed with -9 after two cases keeps them, the DB passes integrity_check, and --resume finishes the rest once each",
   timeoutMs: 120_000,
   async run() {
     const t = new Tally(this.fault);
@@ -201,7 +236,9 @@ const killMidRun: FaultScenario = {
           sameCode = await killThenResume(scratch);
         });
         if (!sameCode && attempt < 3) {
-          t.note(`${this.fault}: the code version changed between the kill and --resume (a commit landed); tried again`);
+          t.note(
+            `${this.fault}: the code version changed between the kill and --resume (a commit landed); tried again`,
+          );
           continue;
         }
         t.absorb(scratch.outcome);
@@ -225,29 +262,50 @@ async function killThenResume(t: Tally): Promise<boolean> {
   const before = await resultRows(db);
   const completedBefore = before.filter((r) => r.status === "completed");
   t.lost(reported.length - completedBefore.length);
-  t.expect(completedBefore.length >= reported.length, `the ${reported.length} cases reported completed in the DB`, () => `${completedBefore.length}`);
+  t.expect(
+    completedBefore.length >= reported.length,
+    `the ${reported.length} cases reported completed in the DB`,
+    () => `${completedBefore.length}`,
+  );
 
   const resumed = await runBench(["run", suite, "--db", db, "--resume"], { marker });
   const versions = await codeVersions(db);
   if (new Set(versions).size > 1) return false;
   t.expect(resumed.exitCode === 0, "--resume exits 0", () => `${resumed.exitCode}: ${tail(resumed.stderr)}`);
   const statuses = await runStatuses(db);
-  t.expect(statuses[0] === "interrupted" && /run 1 was left `running`.*marked interrupted/.test(resumed.stdout), "the killed run marked interrupted by the next run, which says so", () => `${JSON.stringify(statuses)}: ${tail(resumed.stdout)}`);
+  t.expect(
+    statuses[0] === "interrupted" && /run 1 was left `running`.*marked interrupted/.test(resumed.stdout),
+    "the killed run marked interrupted by the next run, which says so",
+    () => `${JSON.stringify(statuses)}: ${tail(resumed.stdout)}`,
+  );
   const skipped = (resumed.stdout.match(/^\[\d+\/5\] skipped/gm) ?? []).length;
-  t.expect(skipped === completedBefore.length, `--resume to skip the ${completedBefore.length} completed cases`, () => `${skipped} skipped`);
+  t.expect(
+    skipped === completedBefore.length,
+    `--resume to skip the ${completedBefore.length} completed cases`,
+    () => `${skipped} skipped`,
+  );
   const after = (await resultRows(db)).filter((r) => r.status === "completed");
   const perHash = new Map<string, number>();
   for (const r of after) perHash.set(r.configHash, (perHash.get(r.configHash) ?? 0) + 1);
   t.expect(perHash.size === 5, "5 distinct cases completed", () => `${perHash.size}`);
-  t.expect([...perHash.values()].every((n) => n === 1), "one completed result per case (no duplicates)", () => JSON.stringify([...perHash.values()]));
-  t.expect(after.every((r) => r.samples > 0), "samples for every completed result");
+  t.expect(
+    [...perHash.values()].every((n) => n === 1),
+    "one completed result per case (no duplicates)",
+    () => JSON.stringify([...perHash.values()]),
+  );
+  t.expect(
+    after.every((r) => r.samples > 0),
+    "samples for every completed result",
+  );
   return true;
 }
 
 async function codeVersions(db: string): Promise<string[]> {
   const connection = await Connection.open(db, { readonly: true });
   try {
-    return (await connection.all<{ code_version: string }>("SELECT code_version FROM runs ORDER BY id")).map((r) => r.code_version);
+    return (await connection.all<{ code_version: string }>("SELECT code_version FROM runs ORDER BY id")).map(
+      (r) => r.code_version,
+    );
   } finally {
     await connection.close();
   }
@@ -264,8 +322,18 @@ const CHILD_FAULTS: ChildFault[] = [
   { kind: "segv", fault: "ort child segfaults", status: "failed", reason: /killed by SIGSEGV/ },
   { kind: "exit", fault: "ort child exits non-zero", status: "failed", reason: /exited with code 3/ },
   { kind: "throw", fault: "ort child throws", status: "failed", reason: /injected fault/ },
-  { kind: "hang", fault: "ort child hangs past --case-timeout", status: "timed-out", reason: /case timeout of 3000 ms/ },
-  { kind: "alloc", fault: "ort child exceeds --case-memory", status: "failed", reason: /exceeded the memory cap: RSS \d+ MiB > 600 MiB/ },
+  {
+    kind: "hang",
+    fault: "ort child hangs past --case-timeout",
+    status: "timed-out",
+    reason: /case timeout of 3000 ms/,
+  },
+  {
+    kind: "alloc",
+    fault: "ort child exceeds --case-memory",
+    status: "failed",
+    reason: /exceeded the memory cap: RSS \d+ MiB > 600 MiB/,
+  },
 ];
 
 function childFaultScenario(f: ChildFault): FaultScenario {
@@ -280,10 +348,22 @@ function childFaultScenario(f: ChildFault): FaultScenario {
         const dir = tempDir(`child-${f.kind}`);
         const db = join(dir, "r.db");
         const marker = newMarker(f.kind);
-        const result = await runBench(["run", tinySuite(dir, { workloads: ["fault", "ok"] }), "--db", db, "--case-timeout", "3s", "--case-memory", "600MiB"], {
-          marker,
-          env: { EFFBENCH_TEST_FAULT: f.kind, EFFBENCH_TEST_FAULT_FILTER: "fault" },
-        });
+        const result = await runBench(
+          [
+            "run",
+            tinySuite(dir, { workloads: ["fault", "ok"] }),
+            "--db",
+            db,
+            "--case-timeout",
+            "3s",
+            "--case-memory",
+            "600MiB",
+          ],
+          {
+            marker,
+            env: { EFFBENCH_TEST_FAULT: f.kind, EFFBENCH_TEST_FAULT_FILTER: "fault" },
+          },
+        );
         t.expectCleanFailure(result, [1], /1 completed/);
         t.expectNoOrphans(await waitForNoProcesses(marker, ORT_CHILD), "ort child");
         const rows = await resultRows(db);
@@ -292,7 +372,11 @@ function childFaultScenario(f: ChildFault): FaultScenario {
         const ok = rows.find((r) => r.caseName.includes("ok"));
         t.expect(faulty?.status === f.status, `the faulty case recorded ${f.status}`, () => `${faulty?.status}`);
         t.expect(f.reason.test(faulty?.reason ?? ""), `its reason to match ${f.reason}`, () => `${faulty?.reason}`);
-        t.expect(ok?.status === "completed" && ok.samples > 0, "the next case completed with samples", () => `${ok?.status}`);
+        t.expect(
+          ok?.status === "completed" && ok.samples > 0,
+          "the next case completed with samples",
+          () => `${ok?.status}`,
+        );
       });
       return t.outcome;
     },
@@ -302,23 +386,31 @@ function childFaultScenario(f: ChildFault): FaultScenario {
 const killDuringHang: FaultScenario = {
   id: "kill-9-during-hang",
   fault: "bench killed -9 during a hanging case",
-  behaviour: "the ort child of a bench killed with -9, while the child starts or while it hangs, exits by itself within 2.5 s",
+  behaviour:
+    "the ort child of a bench killed with -9, while the child starts or while it hangs, exits by itself within 2.5 s",
   timeoutMs: 60_000,
   async run() {
     const t = new Tally(this.fault);
     // While the child is still loading its modules (the parent dies before the child's parent watch exists), and
     // once it hangs in the measured code.
-    for (const [label, afterStartMs] of [["kill -9 while the child starts", 0], ["kill -9 while the child hangs", 2500]] as const)
+    for (const [label, afterStartMs] of [
+      ["kill -9 while the child starts", 0],
+      ["kill -9 while the child hangs", 2500],
+    ] as const)
       await t.inject(label, async () => {
         const dir = tempDir("kill9-hang");
         const db = join(dir, "r.db");
         const marker = newMarker("hang");
-        const child = startBench(["run", tinySuite(dir, { workloads: ["fault", "ok"] }), "--db", db, "--case-timeout", "60s"], {
-          marker,
-          env: { EFFBENCH_TEST_FAULT: "hang", EFFBENCH_TEST_FAULT_FILTER: "fault" },
-        });
+        const child = startBench(
+          ["run", tinySuite(dir, { workloads: ["fault", "ok"] }), "--db", db, "--case-timeout", "60s"],
+          {
+            marker,
+            env: { EFFBENCH_TEST_FAULT: "hang", EFFBENCH_TEST_FAULT_FILTER: "fault" },
+          },
+        );
         const pid = await waitForProcess(marker, ORT_CHILD);
-        if (!t.expect(pid !== undefined, "an ort child to start")) return void (await killBenchAndCheckOrphans(t, child, marker));
+        if (!t.expect(pid !== undefined, "an ort child to start"))
+          return void (await killBenchAndCheckOrphans(t, child, marker));
         await sleep(afterStartMs);
         t.expect(markedProcesses(marker, ORT_CHILD).includes(pid!), "the child still running before the kill");
         await killBenchAndCheckOrphans(t, child, marker);
@@ -331,7 +423,8 @@ const killDuringHang: FaultScenario = {
 const ctrlC: FaultScenario = {
   id: "sigint",
   fault: "Ctrl-C (SIGINT) mid-run, once and twice",
-  behaviour: "Ctrl-C stops after the current case (twice: aborts it unrecorded), keeps what completed, prints the resume command and exits 1",
+  behaviour:
+    "Ctrl-C stops after the current case (twice: aborts it unrecorded), keeps what completed, prints the resume command and exits 1",
   timeoutMs: 60_000,
   async run() {
     const t = new Tally(this.fault);
@@ -355,15 +448,27 @@ const ctrlC: FaultScenario = {
         }
         const result = await settle(child);
         t.expect(result.exitCode === 1, "exit code 1", () => `${result.exitCode ?? result.signal}`);
-        t.expect(result.stdout.includes(`resume with: bench run ${suite} --db ${db} --resume`), "the resume command", () => tail(result.stdout));
+        t.expect(
+          result.stdout.includes(`resume with: bench run ${suite} --db ${db} --resume`),
+          "the resume command",
+          () => tail(result.stdout),
+        );
         t.expect(!hasStackTrace(result.stdout + result.stderr), "no stack trace");
         const printed = (result.stdout.match(/^\[\d+\/5\] completed/gm) ?? []).length;
         const rows = await resultRows(db);
         t.lost(printed - rows.filter((r) => r.status === "completed").length);
-        t.expect(rows.length === printed && rows.every((r) => r.status === "completed"), `the ${printed} cases printed as completed, and only those, recorded completed`, () => JSON.stringify(rows.map((r) => `${r.status}: ${r.reason}`)));
+        t.expect(
+          rows.length === printed && rows.every((r) => r.status === "completed"),
+          `the ${printed} cases printed as completed, and only those, recorded completed`,
+          () => JSON.stringify(rows.map((r) => `${r.status}: ${r.reason}`)),
+        );
         // Once: the case in flight finishes (2 completed; 3 if it had finished before the signal on a fast machine).
         // Twice: it is aborted and not recorded (1 completed, or 2).
-        t.expect(printed >= 3 - presses && printed <= 4 - presses, `${3 - presses} case(s) completed`, () => `${printed} of 5 ran`);
+        t.expect(
+          printed >= 3 - presses && printed <= 4 - presses,
+          `${3 - presses} case(s) completed`,
+          () => `${printed} of 5 ran`,
+        );
         const statuses = await runStatuses(db);
         t.expect(statuses[0] === "interrupted", "the run marked interrupted", () => JSON.stringify(statuses));
         t.expectNoOrphans(await waitForNoProcesses(marker, ORT_CHILD), "ort child");
@@ -381,7 +486,8 @@ const noPython = () => (pythonAvailable() ? undefined : "no .venv with torch (sc
 const torchWorkerFaults: FaultScenario = {
   id: "torch-worker",
   fault: "torch worker dies mid-request / garbage on stdout",
-  behaviour: "a torch worker that dies mid-request or prints garbage fails only that case with a clear reason, and the next case proceeds",
+  behaviour:
+    "a torch worker that dies mid-request or prints garbage fails only that case with a clear reason, and the next case proceeds",
   timeoutMs: 180_000,
   unavailable: noPython,
   async run() {
@@ -406,11 +512,20 @@ const torchWorkerFaults: FaultScenario = {
         t.expect(!hasStackTrace(result.stdout + result.stderr), "no stack trace", () => tail(result.stderr));
         const bad = byWorkload(faulty);
         const ok = byWorkload(next);
-        t.expect(bad?.status === "failed" && reason.test(bad.reason ?? ""), `the ${faulty} case failed with a reason matching ${reason}`, () => `${bad?.status}: ${bad?.reason}`);
-        t.expect(ok?.status === "completed" && ok.samples > 0, `the ${next} case completed with samples`, () => `${ok?.status}: ${ok?.reason}`);
+        t.expect(
+          bad?.status === "failed" && reason.test(bad.reason ?? ""),
+          `the ${faulty} case failed with a reason matching ${reason}`,
+          () => `${bad?.status}: ${bad?.reason}`,
+        );
+        t.expect(
+          ok?.status === "completed" && ok.samples > 0,
+          `the ${next} case completed with samples`,
+          () => `${ok?.status}: ${ok?.reason}`,
+        );
       });
     t.lost(4 - rows.length);
-    if (result.exitCode !== 1) t.outcome.problems.push(`expected exit code 1 — saw ${result.exitCode ?? result.signal}: ${tail(result.stderr)}`);
+    if (result.exitCode !== 1)
+      t.outcome.problems.push(`expected exit code 1 — saw ${result.exitCode ?? result.signal}: ${tail(result.stderr)}`);
     const left = await waitForNoProcesses(marker, TORCH_WORKER);
     if (left.length) t.outcome.problems.push(`expected no torch worker left running — saw pids ${left.join(", ")}`);
     return t.outcome;
@@ -428,11 +543,21 @@ const killDuringTorchHang: FaultScenario = {
     await t.inject("kill -9 while the worker hangs", async () => {
       const dir = tempDir("torch-kill9");
       const marker = newMarker("torch-hang");
-      const child = startBench(["run", tinySuite(dir, { runner: "torch", workloads: ["stuck"] }), "--db", join(dir, "r.db"), "--case-timeout", "120s"], {
-        marker,
-        env: { EFFBENCH_TEST_FAULT: "hang=stuck" },
-        timeoutMs: 110_000,
-      });
+      const child = startBench(
+        [
+          "run",
+          tinySuite(dir, { runner: "torch", workloads: ["stuck"] }),
+          "--db",
+          join(dir, "r.db"),
+          "--case-timeout",
+          "120s",
+        ],
+        {
+          marker,
+          env: { EFFBENCH_TEST_FAULT: "hang=stuck" },
+          timeoutMs: 110_000,
+        },
+      );
       // The serving worker, not the probe (`worker.py --hello`, which comes and goes first).
       const pid = await waitForProcess(marker, TORCH_WORKER, 60_000, "--hello");
       if (!t.expect(pid !== undefined, "a torch worker serving the case")) {
@@ -467,14 +592,24 @@ const concurrentWriters: FaultScenario = {
       const a = tinySuite(dir, { file: "a.ts", name: "faults-a", workloads: ["a1", "a2", "a3"] });
       const b = tinySuite(dir, { file: "b.ts", name: "faults-b", workloads: ["b1", "b2", "b3"] });
       const marker = newMarker("concurrent");
-      const [ra, rb] = await Promise.all([runBench(["run", a, "--db", db], { marker }), runBench(["run", b, "--db", db], { marker })]);
-      for (const [name, r] of [["a", ra], ["b", rb]] as const)
+      const [ra, rb] = await Promise.all([
+        runBench(["run", a, "--db", db], { marker }),
+        runBench(["run", b, "--db", db], { marker }),
+      ]);
+      for (const [name, r] of [
+        ["a", ra],
+        ["b", rb],
+      ] as const)
         t.expect(r.exitCode === 0, `writer ${name} exits 0`, () => `${r.exitCode}: ${tail(r.stderr)}`);
       const rows = await resultRows(db);
       const completed = rows.filter((r) => r.status === "completed" && r.samples > 0);
       t.lost(6 - completed.length);
       t.expect(completed.length === 6, "6 completed results with samples", () => `${completed.length}`);
-      t.expect(JSON.stringify(await runStatuses(db)) === '["completed","completed"]', "two completed runs", () => "other run statuses");
+      t.expect(
+        JSON.stringify(await runStatuses(db)) === '["completed","completed"]',
+        "two completed runs",
+        () => "other run statuses",
+      );
       t.expect((await integrityCheck(db)) === "ok", "PRAGMA integrity_check = ok");
     });
     return t.outcome;
@@ -496,7 +631,11 @@ async function withDbVariant(
     const size = statSync(db).size;
     const result = await runBench(["run", tinySuite(dir), "--db", db], { marker: newMarker("db") });
     t.expectCleanFailure(result, expected.exitCodes, expected.message);
-    t.expect(fileHash(db) === hash && statSync(db).size === size, `${label}: the file unchanged`, () => "it was written to");
+    t.expect(
+      fileHash(db) === hash && statSync(db).size === size,
+      `${label}: the file unchanged`,
+      () => "it was written to",
+    );
   });
 }
 
@@ -526,14 +665,18 @@ const newerSchema: FaultScenario = {
 const corruptDb: FaultScenario = {
   id: "corrupt-db",
   fault: "truncated or corrupt DB file",
-  behaviour: "a truncated, overwritten or non-SQLite DB file is refused with exit 2 and a clear message, and not written to",
+  behaviour:
+    "a truncated, overwritten or non-SQLite DB file is refused with exit 2 and a clear message, and not written to",
   timeoutMs: 90_000,
   async run() {
     const t = new Tally(this.fault);
     const corrupt = { exitCodes: [2], message: /corrupt|malformed|not an SQLite database/ };
     await withDbVariant(t, "truncated to half", (db) => truncateSync(db, Math.floor(statSync(db).size / 2)), corrupt);
     await withDbVariant(t, "truncated to 100 bytes", (db) => truncateSync(db, 100), corrupt);
-    await withDbVariant(t, "random bytes", (db) => writeFileSync(db, randomBytes(64 * 1024)), { exitCodes: [2], message: /not an SQLite database/ });
+    await withDbVariant(t, "random bytes", (db) => writeFileSync(db, randomBytes(64 * 1024)), {
+      exitCodes: [2],
+      message: /not an SQLite database/,
+    });
     await withDbVariant(
       t,
       "schema page overwritten",
@@ -599,7 +742,8 @@ function unmount(dir: string): void {
 const readOnlyDir: FaultScenario = {
   id: "read-only-dir",
   fault: "read-only directory for --db",
-  behaviour: "a --db in a read-only directory, new or existing, gives exit 2 and a clear message and leaves the file as it was",
+  behaviour:
+    "a --db in a read-only directory, new or existing, gives exit 2 and a clear message and leaves the file as it was",
   timeoutMs: 60_000,
   async run() {
     const t = new Tally(this.fault);
@@ -626,7 +770,10 @@ const readOnlyDir: FaultScenario = {
         return t.outcome;
       }
       const suite = tinySuite(dir);
-      for (const [label, db] of [["new file", join(mountPoint, "new.db")], ["existing file", existing]] as const)
+      for (const [label, db] of [
+        ["new file", join(mountPoint, "new.db")],
+        ["existing file", existing],
+      ] as const)
         await t.inject(label, async () => {
           const result = await runBench(["run", suite, "--db", db], { marker: newMarker("ro") });
           t.expectCleanFailure(result, [2], /read-only|cannot open|readonly|permission/i);
@@ -658,7 +805,11 @@ const fullDisk: FaultScenario = {
       // The run may begin (a `runs` row) or record a case before the disk fills; nothing before it may go.
       const after = await tableCounts(db);
       t.lost(rowsLostBetween(before.counts, after));
-      t.expect(after.results >= before.counts.results, "no result lost", () => `${JSON.stringify(before.counts)} → ${JSON.stringify(after)}`);
+      t.expect(
+        after.results >= before.counts.results,
+        "no result lost",
+        () => `${JSON.stringify(before.counts)} → ${JSON.stringify(after)}`,
+      );
     };
 
     const mountPoint = join(dir, "small");
@@ -667,7 +818,10 @@ const fullDisk: FaultScenario = {
       t.note("full disk: a tmpfs of the seed DB's size + 2 MiB, filled with a filler file");
       try {
         // Free space left after the filler: none at all (the WAL index cannot be created), then a little.
-        for (const [label, freeBytes] of [["no space left", 0], ["48 KiB left", 48 * 1024]] as const)
+        for (const [label, freeBytes] of [
+          ["no space left", 0],
+          ["48 KiB left", 48 * 1024],
+        ] as const)
           await t.inject(label, async () => {
             const db = join(mountPoint, "results.db");
             const filler = join(mountPoint, "filler");
@@ -689,7 +843,10 @@ const fullDisk: FaultScenario = {
     await t.inject("file-size limit reached mid-run", async () => {
       const db = join(dir, "limited.db");
       copyFileSync(seedDb, db);
-      const result = await runBench(["run", suite, "--db", db], { marker: newMarker("fsize"), wrapper: ["prlimit", `--fsize=${statSync(db).size}`] });
+      const result = await runBench(["run", suite, "--db", db], {
+        marker: newMarker("fsize"),
+        wrapper: ["prlimit", `--fsize=${statSync(db).size}`],
+      });
       t.expectCleanFailure(result, [1, 2], /disk is full|disk may be full/);
       await expectRecordsKept(db);
     });
@@ -725,7 +882,13 @@ function freeBytes(mountPoint: string): number {
 // ---------------------------------------------------------------------------------------------------------------
 // Malformed suites: each refused with exit 2 and a message, before the DB is touched.
 
-function badSuiteScenario(id: string, fault: string, source: string, message: RegExp, extraArgs: string[] = []): FaultScenario {
+function badSuiteScenario(
+  id: string,
+  fault: string,
+  source: string,
+  message: RegExp,
+  extraArgs: string[] = [],
+): FaultScenario {
   return {
     id,
     fault,
@@ -738,7 +901,10 @@ function badSuiteScenario(id: string, fault: string, source: string, message: Re
         const before = await seededCopy(dir);
         const suite = join(dir, "bad.ts");
         writeFileSync(suite, source);
-        const result = await runBench(["run", suite, "--db", before.db, ...extraArgs], { marker: newMarker(id), timeoutMs: 60_000 });
+        const result = await runBench(["run", suite, "--db", before.db, ...extraArgs], {
+          marker: newMarker(id),
+          timeoutMs: 60_000,
+        });
         t.expectCleanFailure(result, [2], message);
         await expectUntouched(t, before.db, before, true);
       });
@@ -778,7 +944,8 @@ const unknownTechnique = badSuiteScenario(
 const absurdSize: FaultScenario = {
   id: "suite-absurd-size",
   fault: "suite: model that cannot fit in memory",
-  behaviour: "a model that cannot fit in memory is refused up front with the numbers, exit 1 under --strict, and what was recorded stays",
+  behaviour:
+    "a model that cannot fit in memory is refused up front with the numbers, exit 1 under --strict, and what was recorded stays",
   timeoutMs: 90_000,
   async run() {
     const t = new Tally(this.fault);
@@ -792,15 +959,26 @@ const absurdSize: FaultScenario = {
   scenarios: ["prefill"], workloads: [{ promptTokens: 16 }], protocol: ${TINY_PROTOCOL} });\n`,
       );
       const marker = newMarker("absurd");
-      const result = await runBench(["run", suite, "--db", before.db, "--strict", "--case-memory", "1GiB"], { marker, timeoutMs: 60_000 });
+      const result = await runBench(["run", suite, "--db", before.db, "--strict", "--case-memory", "1GiB"], {
+        marker,
+        timeoutMs: 60_000,
+      });
       const refusal = /does not fit in memory: needs about [\d.]+ GiB .*this machine has [\d.]+ GiB/;
       t.expectCleanFailure(result, [1], refusal);
       const after = await tableCounts(before.db);
       t.lost(rowsLostBetween(before.counts, after));
       const rows = await resultRows(before.db);
       const huge = rows.find((r) => r.caseName.startsWith("huge"));
-      t.expect(huge?.status === "unsupported" && refusal.test(huge.reason ?? ""), "the case recorded unsupported with the numbers", () => `${huge?.status}: ${huge?.reason}`);
-      t.expect(after.results === before.counts.results + 1 && after.samples === before.counts.samples, "one more result and no samples (nothing ran)", () => JSON.stringify(after));
+      t.expect(
+        huge?.status === "unsupported" && refusal.test(huge.reason ?? ""),
+        "the case recorded unsupported with the numbers",
+        () => `${huge?.status}: ${huge?.reason}`,
+      );
+      t.expect(
+        after.results === before.counts.results + 1 && after.samples === before.counts.samples,
+        "one more result and no samples (nothing ran)",
+        () => JSON.stringify(after),
+      );
     });
     return t.outcome;
   },
@@ -853,8 +1031,12 @@ const hostileReport: FaultScenario = {
       try {
         for (const page of [join(site, "index.html"), `${join(site, "case.html")}#${caseId}`]) {
           const seen = await browser.check(page);
-          t.expect(seen.dialogs.length === 0, `no dialog on ${page.slice(site.length + 1)}`, () => JSON.stringify(seen.dialogs));
-          t.expect(seen.pageErrors.length === 0, `no page error on ${page.slice(site.length + 1)}`, () => JSON.stringify(seen.pageErrors));
+          t.expect(seen.dialogs.length === 0, `no dialog on ${page.slice(site.length + 1)}`, () =>
+            JSON.stringify(seen.dialogs),
+          );
+          t.expect(seen.pageErrors.length === 0, `no page error on ${page.slice(site.length + 1)}`, () =>
+            JSON.stringify(seen.pageErrors),
+          );
           t.expect(seen.text.includes(HOSTILE.model), `the model name shown as text on ${page.slice(site.length + 1)}`);
         }
       } finally {

@@ -10,7 +10,9 @@ import { UsageError } from "../../src/messages.js";
 
 const valid = {
   name: "fuzz",
-  models: [{ name: "m", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, moe: { experts: 4, topK: 2 } }],
+  models: [
+    { name: "m", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, moe: { experts: 4, topK: 2 } },
+  ],
   techniques: [{ kind: "base" }],
   scenarios: ["prefill", "decode"],
   workloads: [{ batch: 1, promptTokens: 16, routingSkew: 0.5 }],
@@ -18,7 +20,26 @@ const valid = {
   protocol: { repeats: 2, minMeasureMs: 100 },
 };
 
-const junk: unknown[] = [0, -1, 1.5, 1e308, NaN, Infinity, "", "x", "<script>", null, undefined, true, [], {}, [1, 2], { kind: "nope" }, 2 ** 53, "prefill"];
+const junk: unknown[] = [
+  0,
+  -1,
+  1.5,
+  1e308,
+  NaN,
+  Infinity,
+  "",
+  "x",
+  "<script>",
+  null,
+  undefined,
+  true,
+  [],
+  {},
+  [1, 2],
+  { kind: "nope" },
+  2 ** 53,
+  "prefill",
+];
 
 function mutate(value: unknown, rng: () => number): unknown {
   if (Array.isArray(value)) {
@@ -32,7 +53,8 @@ function mutate(value: unknown, rng: () => number): unknown {
     const keys = Object.keys(copy);
     const key = keys[Math.floor(rng() * keys.length)];
     const roll = rng();
-    if (key === undefined || roll < 0.15) copy[`extra${Math.floor(rng() * 10)}`] = junk[Math.floor(rng() * junk.length)];
+    if (key === undefined || roll < 0.15)
+      copy[`extra${Math.floor(rng() * 10)}`] = junk[Math.floor(rng() * junk.length)];
     else if (roll < 0.3) delete copy[key];
     else if (roll < 0.6) copy[key] = junk[Math.floor(rng() * junk.length)];
     else copy[key] = mutate(copy[key], rng);

@@ -29,6 +29,9 @@ export function writeTinySuite(dir: string, options: TinySuiteOptions = {}): str
     `protocol: ${JSON.stringify(options.protocol ?? { repeats: 1, minMeasureMs: 1, minIterations: 8, maxIterations: 8, warmupMinIterations: 2, warmupMaxMs: 20 })}`,
     ...(options.extra ? [options.extra] : []),
   ];
-  writeFileSync(path, `import { defineSuite } from "effbench";\nexport default defineSuite({\n  ${fields.join(",\n  ")},\n});\n`);
+  writeFileSync(
+    path,
+    `import { defineSuite } from "effbench";\nexport default defineSuite({\n  ${fields.join(",\n  ")},\n});\n`,
+  );
   return path;
 }

@@ -113,7 +113,14 @@ describe("createRng", () => {
 });
 
 /** Lognormal per-iteration noise times a lognormal per-process offset; the true median of the marginal is `truth`. */
-function syntheticProcesses(rng: () => number, processes: number, iterations: number, truth: number, betweenSd: number, withinSd: number) {
+function syntheticProcesses(
+  rng: () => number,
+  processes: number,
+  iterations: number,
+  truth: number,
+  betweenSd: number,
+  withinSd: number,
+) {
   return Array.from({ length: processes }, () => {
     const offset = betweenSd * normalDraw(rng);
     return Array.from({ length: iterations }, () => truth * Math.exp(offset + withinSd * normalDraw(rng)));
@@ -154,7 +161,11 @@ describe("hierarchicalBootstrap", () => {
   it("computes several statistics on shared resamples, each equal to its own bootstrap", () => {
     const data = syntheticProcesses(createRng(8), 3, 150, 10, 0.05, 0.1);
     const options = { resamples: 300, seed: 4 };
-    const all = hierarchicalBootstrapAll(data, { p50: medianStatistic, p99: percentileStatistic(99), mean, trimmed: (xs: number[]) => percentile(xs, 25) }, options);
+    const all = hierarchicalBootstrapAll(
+      data,
+      { p50: medianStatistic, p99: percentileStatistic(99), mean, trimmed: (xs: number[]) => percentile(xs, 25) },
+      options,
+    );
     expect(all.p50).toEqual(hierarchicalBootstrap(data, medianStatistic, options));
     expect(all.p99).toEqual(hierarchicalBootstrap(data, percentileStatistic(99), options));
     expect(all.mean).toEqual(hierarchicalBootstrap(data, mean, options));
@@ -165,7 +176,7 @@ describe("hierarchicalBootstrap", () => {
     const rng = createRng(4);
     const tight = syntheticProcesses(rng, 5, 400, 10, 0, 0.1);
     // Same iterations, shifted per process by ±10%.
-    const spread = tight.map((p, i) => p.map((x) => x * (1 + 0.1 * (i - 2) / 2)));
+    const spread = tight.map((p, i) => p.map((x) => x * (1 + (0.1 * (i - 2)) / 2)));
     const width = (ci: { low: number; high: number }) => ci.high - ci.low;
     const hierarchical = medianCI(spread, { resamples: 1000, seed: 1 });
     const iid = medianCI([spread.flat()], { resamples: 1000, seed: 1 });
@@ -175,13 +186,27 @@ describe("hierarchicalBootstrap", () => {
 
   it("ignores empty processes and gives NaN without data", () => {
     const withEmpty = medianCI([[1, 2, 3], [], [2, 3, 4]], { resamples: 200, seed: 1 });
-    const without = medianCI([[1, 2, 3], [2, 3, 4]], { resamples: 200, seed: 1 });
+    const without = medianCI(
+      [
+        [1, 2, 3],
+        [2, 3, 4],
+      ],
+      { resamples: 200, seed: 1 },
+    );
     expect(withEmpty).toEqual(without);
     expect(medianCI([[], []], { resamples: 10, seed: 1 }).estimate).toBeNaN();
   });
 
   it("gives a zero-width interval when every value is equal", () => {
-    expect(medianCI([[2, 2], [2, 2, 2]], { resamples: 100, seed: 1 })).toEqual({ estimate: 2, low: 2, high: 2 });
+    expect(
+      medianCI(
+        [
+          [2, 2],
+          [2, 2, 2],
+        ],
+        { resamples: 100, seed: 1 },
+      ),
+    ).toEqual({ estimate: 2, low: 2, high: 2 });
   });
 
   it("refuses a confidence outside (0, 1) and a non-positive resample count", () => {
@@ -215,7 +240,9 @@ describe("hierarchicalBootstrap", () => {
       }
     }
     const coverage = covered / trials;
-    console.log(`median CI coverage: ${(coverage * 100).toFixed(1)}% hierarchical, ${((coveredIid / 200) * 100).toFixed(1)}% iid`);
+    console.log(
+      `median CI coverage: ${(coverage * 100).toFixed(1)}% hierarchical, ${((coveredIid / 200) * 100).toFixed(1)}% iid`,
+    );
     expect(coverage).toBeGreaterThanOrEqual(0.93);
     expect(coverage).toBeLessThanOrEqual(0.97);
     // Treating iterations as independent ignores the between-process spread and is far too narrow.

@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { betweenProcessSpread, combineValidity, MIN_PROCESSES_FOR_CI, validityFlags } from "../../src/measure/validity.js";
+import {
+  betweenProcessSpread,
+  combineValidity,
+  MIN_PROCESSES_FOR_CI,
+  validityFlags,
+} from "../../src/measure/validity.js";
 import { createRng, normalDraw } from "../../src/measure/stats.js";
 import { MIN_SAMPLES_PER_REPEAT, UNSTABLE_CV } from "../../src/measure/protocol.js";
 
 const protocol = { minMeasureMs: 100 };
 /** n iterations alternating around `center` by ±spread (so the CV is known: ≈ spread/center). */
-const steady = (n: number, center = 10, spread = 0.1) => Array.from({ length: n }, (_, i) => center + (i % 2 === 0 ? spread : -spread));
+const steady = (n: number, center = 10, spread = 0.1) =>
+  Array.from({ length: n }, (_, i) => center + (i % 2 === 0 ? spread : -spread));
 
 describe("validityFlags", () => {
   it("raises nothing for enough stable iterations over a long enough window", () => {
@@ -13,13 +19,18 @@ describe("validityFlags", () => {
   });
 
   it("flags too-few-samples and names the repeat that lacks them", () => {
-    const flags = validityFlags({ processes: [steady(20), steady(MIN_SAMPLES_PER_REPEAT - 1)], protocol: { minMeasureMs: 10 } });
+    const flags = validityFlags({
+      processes: [steady(20), steady(MIN_SAMPLES_PER_REPEAT - 1)],
+      protocol: { minMeasureMs: 10 },
+    });
     expect(flags.map((f) => f.flag)).toEqual(["too-few-samples"]);
     expect(flags[0].detail).toContain(`repeat 2/2 has ${MIN_SAMPLES_PER_REPEAT - 1} timed iterations`);
   });
 
   it("honours a custom minimum per repeat", () => {
-    expect(validityFlags({ processes: [steady(20)], protocol, minSamplesPerRepeat: 21 })[0].flag).toBe("too-few-samples");
+    expect(validityFlags({ processes: [steady(20)], protocol, minSamplesPerRepeat: 21 })[0].flag).toBe(
+      "too-few-samples",
+    );
   });
 
   it("flags unstable when the robust coefficient of variation exceeds UNSTABLE_CV, not below it", () => {
@@ -29,7 +40,9 @@ describe("validityFlags", () => {
     expect(validityFlags({ processes: [justBelow], protocol })).toEqual([]);
     const flags = validityFlags({ processes: [above], protocol });
     expect(flags.map((f) => f.flag)).toEqual(["unstable"]);
-    expect(flags[0].detail).toMatch(/coefficient of variation \(1\.4826·MAD\/median\) 0\.12\d* over 1000 iterations exceeds 0\.1/);
+    expect(flags[0].detail).toMatch(
+      /coefficient of variation \(1\.4826·MAD\/median\) 0\.12\d* over 1000 iterations exceeds 0\.1/,
+    );
   });
 
   it("does not flag a steady case whose few outliers inflate the classic CV", () => {
@@ -55,7 +68,10 @@ describe("validityFlags", () => {
     const rate = (processes: number, betweenSd: number) => {
       let flagged = 0;
       for (let i = 0; i < 400; i++)
-        if (validityFlags({ processes: simulate(processes, betweenSd), protocol }).some((f) => f.flag === "few-processes")) flagged++;
+        if (
+          validityFlags({ processes: simulate(processes, betweenSd), protocol }).some((f) => f.flag === "few-processes")
+        )
+          flagged++;
       return flagged / 400;
     };
     // No real difference: the variance ratio is χ²₂/2, above 4 with probability e⁻⁴ ≈ 2%.
@@ -79,7 +95,9 @@ describe("validityFlags", () => {
     expect(validityFlags({ processes, protocol }).map((f) => f.flag)).toEqual(["too-short"]);
     expect(validityFlags({ processes, protocol })[0].detail).toContain("repeat 1/2 measured ≈50.1 ms");
     expect(validityFlags({ processes, protocol, measureWindowsMs: [150, 150] })).toEqual([]);
-    expect(validityFlags({ processes, protocol, measureWindowsMs: [150, 90] })[0].detail).toContain("repeat 2/2 measured 90.0 ms");
+    expect(validityFlags({ processes, protocol, measureWindowsMs: [150, 90] })[0].detail).toContain(
+      "repeat 2/2 measured 90.0 ms",
+    );
   });
 
   it("merges sampler flags in, once per flag", () => {
@@ -101,6 +119,11 @@ describe("validityFlags", () => {
 
 describe("combineValidity", () => {
   it("drops repeated details of the same flag", () => {
-    expect(combineValidity([{ flag: "thermal-throttle", detail: "x" }, { flag: "thermal-throttle", detail: "x" }])).toEqual([{ flag: "thermal-throttle", detail: "x" }]);
+    expect(
+      combineValidity([
+        { flag: "thermal-throttle", detail: "x" },
+        { flag: "thermal-throttle", detail: "x" },
+      ]),
+    ).toEqual([{ flag: "thermal-throttle", detail: "x" }]);
   });
 });

@@ -15,10 +15,48 @@ const python = join(process.cwd(), ".venv/bin/python");
 const parse = (m: object): ModelConfig => modelSchema.parse(m);
 
 const llama2_7b = parse({ name: "llama-2-7b", layers: 32, hidden: 4096, heads: 32, ffn: 11008, vocab: 32000 });
-const llama2_70b = parse({ name: "llama-2-70b", layers: 80, hidden: 8192, heads: 64, kvHeads: 8, ffn: 28672, vocab: 32000 });
-const qwen2_05b = parse({ name: "qwen2-0.5b", family: "qwen2", layers: 24, hidden: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936, tieEmbeddings: true, attentionBias: true });
-const mistral7b = parse({ name: "mistral-7b", family: "mistral", layers: 32, hidden: 4096, heads: 32, kvHeads: 8, ffn: 14336, vocab: 32000 });
-const gemmaLikeHeadDim = parse({ name: "wide-heads", layers: 3, hidden: 1024, heads: 8, kvHeads: 2, headDim: 256, ffn: 2816, vocab: 5000, tieEmbeddings: true });
+const llama2_70b = parse({
+  name: "llama-2-70b",
+  layers: 80,
+  hidden: 8192,
+  heads: 64,
+  kvHeads: 8,
+  ffn: 28672,
+  vocab: 32000,
+});
+const qwen2_05b = parse({
+  name: "qwen2-0.5b",
+  family: "qwen2",
+  layers: 24,
+  hidden: 896,
+  heads: 14,
+  kvHeads: 2,
+  ffn: 4864,
+  vocab: 151936,
+  tieEmbeddings: true,
+  attentionBias: true,
+});
+const mistral7b = parse({
+  name: "mistral-7b",
+  family: "mistral",
+  layers: 32,
+  hidden: 4096,
+  heads: 32,
+  kvHeads: 8,
+  ffn: 14336,
+  vocab: 32000,
+});
+const gemmaLikeHeadDim = parse({
+  name: "wide-heads",
+  layers: 3,
+  hidden: 1024,
+  heads: 8,
+  kvHeads: 2,
+  headDim: 256,
+  ffn: 2816,
+  vocab: 5000,
+  tieEmbeddings: true,
+});
 
 describe("model accounting", () => {
   it("counts Llama-2-7B's 6,738,415,616 parameters", () => {
@@ -32,7 +70,7 @@ describe("model accounting", () => {
   it("is instant for a 70B config (no weights allocated)", () => {
     const start = performance.now();
     const a = accountModel(llama2_70b);
-    expect(performance.now() - start).toBeLessThan(1000) // generous: allocating 70B weights would take minutes; machines are noisy;
+    expect(performance.now() - start).toBeLessThan(1000); // generous: allocating 70B weights would take minutes; machines are noisy;
     expect(a.totalParams).toBe(68_976_648_192);
   });
 
@@ -46,7 +84,9 @@ describe("model accounting", () => {
     expect(prefillFlopsPerToken(llama2_7b, 1024)).toBe(2 * matmulParams + 32 * 4 * 4096 * 512.5);
     // the emitted prefill graph runs lm_head once per sequence
     const layerMatmul = matmulParams - 32000 * 4096;
-    expect(prefillFlopsPerSequence(llama2_7b, 1024)).toBe(1024 * 2 * layerMatmul + 2 * 32000 * 4096 + 32 * 4 * 4096 * ((1024 * 1025) / 2));
+    expect(prefillFlopsPerSequence(llama2_7b, 1024)).toBe(
+      1024 * 2 * layerMatmul + 2 * 32000 * 4096 + 32 * 4 * 4096 * ((1024 * 1025) / 2),
+    );
     expect(prefillFlopsPerSequence(llama2_7b, 1024, true)).toBe(1024 * prefillFlopsPerToken(llama2_7b, 1024));
   });
 
@@ -55,12 +95,16 @@ describe("model accounting", () => {
     expect(a.kvCacheValuesPerToken).toBe(32 * 2 * 8 * 128);
     const weightsRead = 4 * (a.totalParams - a.embeddingParams + 32000 * 4096) + 4 * 4096;
     expect(bytesPerDecodeStep(mistral7b, 0)).toBe(weightsRead);
-    expect(bytesPerDecodeStep(mistral7b, 4096, 2) - bytesPerDecodeStep(mistral7b, 0, 2)).toBe(2 * 4 * 32 * 2 * 8 * 128 * 4096);
+    expect(bytesPerDecodeStep(mistral7b, 4096, 2) - bytesPerDecodeStep(mistral7b, 0, 2)).toBe(
+      2 * 4 * 32 * 2 * 8 * 128 * 4096,
+    );
   });
 
-  it.skipIf(!existsSync(python))("equals what transformers counts on a meta-device model, tied embeddings and q/k/v biases included", () => {
-    const configs = [llama2_7b, llama2_70b, qwen2_05b, mistral7b, gemmaLikeHeadDim];
-    const script = `
+  it.skipIf(!existsSync(python))(
+    "equals what transformers counts on a meta-device model, tied embeddings and q/k/v biases included",
+    () => {
+      const configs = [llama2_7b, llama2_70b, qwen2_05b, mistral7b, gemmaLikeHeadDim];
+      const script = `
 import json, sys, torch
 from transformers import LlamaConfig, Qwen2Config, MistralConfig, AutoModelForCausalLM
 out = []
@@ -75,10 +119,13 @@ for m in json.loads(sys.argv[1]):
     bias = any(n.endswith("q_proj.bias") for n, _ in model.named_parameters())
     out.append({"total": sum(p.numel() for p in model.parameters()), "bias": bias})
 print(json.dumps(out))`;
-    const counts = JSON.parse(execFileSync(python, ["-c", script, JSON.stringify(configs)], { encoding: "utf8", timeout: 60_000 })) as { total: number; bias: boolean }[];
-    configs.forEach((model, i) => {
-      expect(counts[i]!.bias, `${model.name}: q/k/v bias`).toBe(model.attentionBias);
-      expect(accountModel(model).totalParams, model.name).toBe(counts[i]!.total);
-    });
-  });
+      const counts = JSON.parse(
+        execFileSync(python, ["-c", script, JSON.stringify(configs)], { encoding: "utf8", timeout: 60_000 }),
+      ) as { total: number; bias: boolean }[];
+      configs.forEach((model, i) => {
+        expect(counts[i]!.bias, `${model.name}: q/k/v bias`).toBe(model.attentionBias);
+        expect(accountModel(model).totalParams, model.name).toBe(counts[i]!.total);
+      });
+    },
+  );
 });

@@ -13,7 +13,9 @@ let fixture: CheckpointFixture;
 
 beforeAll(() => {
   let fixtures: CheckpointFixture[];
-  ({ root, fixtures } = writeCheckpoints([{ name: "tiny-llama", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 150_000, tokenizer: true }]));
+  ({ root, fixtures } = writeCheckpoints([
+    { name: "tiny-llama", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 150_000, tokenizer: true },
+  ]));
   fixture = fixtures[0]!;
   writeFileSync(
     join(root, "suite.ts"),
@@ -55,7 +57,9 @@ describe("a checkpoint suite on the command line", () => {
       expect(metric("perplexity")!.value).toBeGreaterThan(1);
       expect(metric("perplexity")!.value).not.toBe(metric("perplexity_base")!.value);
       expect(metric("rel_l2_error")!.value).toBeGreaterThan(0);
-      expect(dora.settings).toMatchObject({ weightsSource: { checkpoint: { path: fixture.dir, dtypes: ["BF16"] }, convertedTo: "float32" } });
+      expect(dora.settings).toMatchObject({
+        weightsSource: { checkpoint: { path: fixture.dir, dtypes: ["BF16"] }, convertedTo: "float32" },
+      });
     } finally {
       await store.close();
     }

@@ -39,7 +39,10 @@ export const FIXTURE_MAX_POSITIONS = 48;
 
 /** A deterministic English-ish text (a few hundred words), so that the tokenizer has merges to learn. */
 export function fixtureText(): string {
-  const words = "the model reads a token and writes the next one while memory and latency are measured on every layer of the small network".split(" ");
+  const words =
+    "the model reads a token and writes the next one while memory and latency are measured on every layer of the small network".split(
+      " ",
+    );
   let state = 7;
   const out: string[] = [];
   for (let i = 0; i < 420; i++) {
@@ -123,7 +126,11 @@ export const FIXTURE_IDS = [
 ];
 
 /** Writes one checkpoint per spec (all in one Python process: importing torch takes seconds) under a fresh temporary folder. */
-export function writeCheckpoints(specs: CheckpointSpec[]): { root: string; fixtures: CheckpointFixture[]; textPath: string } {
+export function writeCheckpoints(specs: CheckpointSpec[]): {
+  root: string;
+  fixtures: CheckpointFixture[];
+  textPath: string;
+} {
   const root = mkdtempSync(join(tmpdir(), "effbench-checkpoints-"));
   const textPath = join(root, "text.txt");
   writeFileSync(textPath, fixtureText());
@@ -136,11 +143,24 @@ export function writeCheckpoints(specs: CheckpointSpec[]): { root: string; fixtu
     stdio: ["ignore", "pipe", "pipe"],
     maxBuffer: 64 * 1024 * 1024,
   });
-  const results = JSON.parse(output.trim().split("\n").at(-1)!) as Omit<CheckpointFixture, "dir" | "spec" | "ids" | "files">[];
+  const results = JSON.parse(output.trim().split("\n").at(-1)!) as Omit<
+    CheckpointFixture,
+    "dir" | "spec" | "ids" | "files"
+  >[];
   const fixtures = jobs.map(({ spec, dir }, i) => {
     let files = ["model.safetensors"];
     try {
-      files = [...new Set(Object.values((JSON.parse(readFileSync(join(dir, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> }).weight_map))];
+      files = [
+        ...new Set(
+          Object.values(
+            (
+              JSON.parse(readFileSync(join(dir, "model.safetensors.index.json"), "utf8")) as {
+                weight_map: Record<string, string>;
+              }
+            ).weight_map,
+          ),
+        ),
+      ];
     } catch {
       // not sharded
     }

@@ -26,25 +26,68 @@ const fixture = (name: string) => fixtures.find((f) => f.spec.name === name)!;
 
 beforeAll(() => {
   ({ root, fixtures } = writeCheckpoints([
-    { name: "llama-fp32-sharded", arch: "llama", dtype: "float32", tie: false, maxShardBytes: 150_000, tokenizer: false },
-    { name: "llama-bf16-sharded", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 100_000, tokenizer: false },
+    {
+      name: "llama-fp32-sharded",
+      arch: "llama",
+      dtype: "float32",
+      tie: false,
+      maxShardBytes: 150_000,
+      tokenizer: false,
+    },
+    {
+      name: "llama-bf16-sharded",
+      arch: "llama",
+      dtype: "bfloat16",
+      tie: false,
+      maxShardBytes: 100_000,
+      tokenizer: false,
+    },
     { name: "qwen2-bf16-tied", arch: "qwen2", dtype: "bfloat16", tie: true, maxShardBytes: 100_000, tokenizer: false },
-    { name: "mistral-fp16-single", arch: "mistral", dtype: "float16", tie: false, maxShardBytes: 100_000_000, tokenizer: false },
-    { name: "mixtral-fp32-sharded", arch: "mixtral", dtype: "float32", tie: false, maxShardBytes: 150_000, tokenizer: false },
+    {
+      name: "mistral-fp16-single",
+      arch: "mistral",
+      dtype: "float16",
+      tie: false,
+      maxShardBytes: 100_000_000,
+      tokenizer: false,
+    },
+    {
+      name: "mixtral-fp32-sharded",
+      arch: "mixtral",
+      dtype: "float32",
+      tie: false,
+      maxShardBytes: 150_000,
+      tokenizer: false,
+    },
   ]));
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function planCheckpoint(model: object, techniques: object[] = [{ kind: "base" }], baseDir?: string): Case[] {
-  const { suite } = validateSuite({ name: "ckpt", models: [model], techniques, scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] }, "ckpt.ts", baseDir);
+  const { suite } = validateSuite(
+    { name: "ckpt", models: [model], techniques, scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] },
+    "ckpt.ts",
+    baseDir,
+  );
   return planSuite(suite, { codeVersion: "test" });
 }
 
 async function ortLogits(c: Case, ids: number[][]): Promise<Float32Array> {
-  const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: ids.length, promptTokens: ids[0]!.length, allLogits: true });
-  const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1, graphOptimizationLevel: "all" });
+  const built = buildOnnxModel(c.model, {
+    scenario: "prefill",
+    ir: caseIr(c),
+    batch: ids.length,
+    promptTokens: ids[0]!.length,
+    allLogits: true,
+  });
+  const session = await ort.InferenceSession.create(built.bytes, {
+    intraOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+  });
   try {
-    const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [ids.length, ids[0]!.length]) });
+    const out = await session.run({
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [ids.length, ids[0]!.length]),
+    });
     return out.logits!.data as Float32Array;
   } finally {
     await session.release();
@@ -87,7 +130,11 @@ describe("a checkpoint model", () => {
 
   it("reads a Mixtral's MoE block from config.json and stacks its per-expert tensors into the fused layout", () => {
     const [c] = planCheckpoint({ checkpoint: fixture("mixtral-fp32-sharded").dir });
-    expect(c!.model).toMatchObject({ family: "mistral", ffn: 96, moe: { experts: 4, topK: 2, expertFfn: 96, sharedExperts: 0, firstDenseLayers: 0, normTopK: true } });
+    expect(c!.model).toMatchObject({
+      family: "mistral",
+      ffn: 96,
+      moe: { experts: 4, topK: 2, expertFfn: 96, sharedExperts: 0, firstDenseLayers: 0, normTopK: true },
+    });
     const weights = loadCheckpointWeights(c!.model);
     expect(weights.get("model.layers.1.mlp.experts.gate_up_proj")!.shape).toEqual([4, 192, 64]);
     expect(weights.get("model.layers.1.mlp.experts.down_proj")!.shape).toEqual([4, 64, 96]);
@@ -101,7 +148,13 @@ describe("a checkpoint model", () => {
     expect(fixture("mistral-fp16-single").files).toEqual(["model.safetensors"]);
   });
 
-  for (const name of ["llama-fp32-sharded", "llama-bf16-sharded", "qwen2-bf16-tied", "mistral-fp16-single", "mixtral-fp32-sharded"]) {
+  for (const name of [
+    "llama-fp32-sharded",
+    "llama-bf16-sharded",
+    "qwen2-bf16-tied",
+    "mistral-fp16-single",
+    "mixtral-fp32-sharded",
+  ]) {
     it(`${name}: ORT logits equal transformers' within 1e-4 and the parameter counts are transformers'`, async () => {
       const f = fixture(name);
       const [c] = planCheckpoint({ checkpoint: f.dir });
@@ -139,10 +192,15 @@ describe("a checkpoint model", () => {
     const f = fixture("qwen2-bf16-tied");
     const [c] = planCheckpoint({ checkpoint: f.dir }, [{ kind: "lora", rank: 2, alpha: 4 }]);
     const built = buildCaseOnnx(c!);
-    expect(built.settings.weightsSource).toMatchObject({ checkpoint: { path: f.dir, files: f.files.length, dtypes: ["BF16"] }, convertedTo: "float32" });
+    expect(built.settings.weightsSource).toMatchObject({
+      checkpoint: { path: f.dir, files: f.files.length, dtypes: ["BF16"] },
+      convertedTo: "float32",
+    });
     const ir = weightsIr(c!);
     const loaded = loadCheckpointWeights(c!.model);
-    expect(irFloatTensor(ir, "model.layers.1.mlp.down_proj.weight").data).toEqual(loaded.get("model.layers.1.mlp.down_proj.weight")!.data);
+    expect(irFloatTensor(ir, "model.layers.1.mlp.down_proj.weight").data).toEqual(
+      loaded.get("model.layers.1.mlp.down_proj.weight")!.data,
+    );
     expect(irTensorNames(ir)).toContain("model.layers.0.self_attn.q_proj.lora_A.weight");
     expect(() => synthesizeWeights(c!.model)).toThrow(/comes from the checkpoint/);
   });
@@ -170,8 +228,47 @@ describe("a checkpoint case's identity", () => {
 describe("a full-size checkpoint is planned and inspected from its config.json alone", () => {
   // The published config.json fields of two real models; no weights on disk (inspect must not need them).
   const configs: [string, Record<string, unknown>, number][] = [
-    ["Llama-2-7b-hf", { model_type: "llama", hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32000, max_position_embeddings: 4096, rms_norm_eps: 1e-5, rope_theta: 10000, rope_scaling: null, tie_word_embeddings: false, hidden_act: "silu", attention_bias: false }, 6_738_415_616],
-    ["Qwen2-0.5B", { model_type: "qwen2", hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, max_position_embeddings: 131072, max_window_layers: 24, sliding_window: 131072, use_sliding_window: false, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, hidden_act: "silu" }, 494_032_768],
+    [
+      "Llama-2-7b-hf",
+      {
+        model_type: "llama",
+        hidden_size: 4096,
+        intermediate_size: 11008,
+        num_hidden_layers: 32,
+        num_attention_heads: 32,
+        num_key_value_heads: 32,
+        vocab_size: 32000,
+        max_position_embeddings: 4096,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10000,
+        rope_scaling: null,
+        tie_word_embeddings: false,
+        hidden_act: "silu",
+        attention_bias: false,
+      },
+      6_738_415_616,
+    ],
+    [
+      "Qwen2-0.5B",
+      {
+        model_type: "qwen2",
+        hidden_size: 896,
+        intermediate_size: 4864,
+        num_hidden_layers: 24,
+        num_attention_heads: 14,
+        num_key_value_heads: 2,
+        vocab_size: 151936,
+        max_position_embeddings: 131072,
+        max_window_layers: 24,
+        sliding_window: 131072,
+        use_sliding_window: false,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1000000,
+        tie_word_embeddings: true,
+        hidden_act: "silu",
+      },
+      494_032_768,
+    ],
   ];
   for (const [name, config, params] of configs)
     it(`${name}: ${params.toLocaleString("en")} parameters, as transformers counts them`, () => {
@@ -191,22 +288,34 @@ describe("a checkpoint the IR cannot represent is refused with the reason", () =
     const config = JSON.parse(readFileSync(join(source, "config.json"), "utf8")) as Record<string, unknown>;
     edit(config);
     writeFileSync(join(dir, "config.json"), JSON.stringify(config));
-    if (dropFile !== "model.safetensors") copyFileSync(join(source, "model.safetensors"), join(dir, "model.safetensors"));
+    if (dropFile !== "model.safetensors")
+      copyFileSync(join(source, "model.safetensors"), join(dir, "model.safetensors"));
     return dir;
   };
 
   it("rope scaling it does not implement (llama3, yarn, linear…)", () => {
-    const dir = variant("llama3-rope", (c) => (c.rope_parameters = { rope_type: "llama3", rope_theta: 500000, factor: 8 }));
-    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir }))).toMatch(/ckpt\.ts › models\[0\]\.checkpoint: .*config\.json: rope type "llama3" is not implemented/);
-    expect(() => modelFieldsFromHfConfig({ model_type: "llama", rope_scaling: { type: "linear", factor: 2 } })).toThrow(/rope type "linear"/);
+    const dir = variant(
+      "llama3-rope",
+      (c) => (c.rope_parameters = { rope_type: "llama3", rope_theta: 500000, factor: 8 }),
+    );
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir }))).toMatch(
+      /ckpt\.ts › models\[0\]\.checkpoint: .*config\.json: rope type "llama3" is not implemented/,
+    );
+    expect(() => modelFieldsFromHfConfig({ model_type: "llama", rope_scaling: { type: "linear", factor: 2 } })).toThrow(
+      /rope type "linear"/,
+    );
   });
 
   it("architectures, biases and quantised checkpoints it does not model", () => {
     expect(() => modelFieldsFromHfConfig({ model_type: "gemma2" })).toThrow(CheckpointError);
-    expect(() => modelFieldsFromHfConfig({ model_type: "gemma2" })).toThrow(/model_type "gemma2" is not supported: checkpoints of llama, mistral, qwen2/);
+    expect(() => modelFieldsFromHfConfig({ model_type: "gemma2" })).toThrow(
+      /model_type "gemma2" is not supported: checkpoints of llama, mistral, qwen2/,
+    );
     expect(() => modelFieldsFromHfConfig({ model_type: "llama", attention_bias: true })).toThrow(/o_proj bias/);
     expect(() => modelFieldsFromHfConfig({ model_type: "llama", mlp_bias: true })).toThrow(/mlp_bias/);
-    expect(() => modelFieldsFromHfConfig({ model_type: "llama", quantization_config: { quant_method: "gptq" } })).toThrow(/quantised/);
+    expect(() =>
+      modelFieldsFromHfConfig({ model_type: "llama", quantization_config: { quant_method: "gptq" } }),
+    ).toThrow(/quantised/);
     expect(() => modelFieldsFromHfConfig({ model_type: "llama", hidden_act: "gelu" })).toThrow(/SwiGLU/);
   });
 
@@ -219,13 +328,20 @@ describe("a checkpoint the IR cannot represent is refused with the reason", () =
 
   it("a field the suite gives must agree with config.json; maxPositions may only be lowered", () => {
     const dir = fixture("llama-fp32-sharded").dir;
-    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir, layers: 4 }))).toMatch(/models\[0\]\.layers: the checkpoint's config\.json says 2, the suite says 4 — remove the field/);
-    expect(planCheckpoint({ checkpoint: dir, name: "mine", maxPositions: 32, layers: 2 })[0]!.model).toMatchObject({ name: "mine", maxPositions: 32 });
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir, layers: 4 }))).toMatch(
+      /models\[0\]\.layers: the checkpoint's config\.json says 2, the suite says 4 — remove the field/,
+    );
+    expect(planCheckpoint({ checkpoint: dir, name: "mine", maxPositions: 32, layers: 2 })[0]!.model).toMatchObject({
+      name: "mine",
+      maxPositions: 32,
+    });
     expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir, maxPositions: 4096 }))).toMatch(/maxPositions/);
   });
 
   it("a missing directory, config or weights", () => {
-    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: join(root, "nowhere") }))).toMatch(/models\[0\]\.checkpoint: .*nowhere does not exist/);
+    expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: join(root, "nowhere") }))).toMatch(
+      /models\[0\]\.checkpoint: .*nowhere does not exist/,
+    );
     const noWeights = variant("no-weights", () => {}, "model.safetensors");
     const [c] = planCheckpoint({ checkpoint: noWeights }); // config.json alone is enough to plan and inspect
     expect(inspectCase(c!).totalParams).toBe(fixture("mistral-fp16-single").params);
@@ -235,13 +351,23 @@ describe("a checkpoint the IR cannot represent is refused with the reason", () =
   it("a config that does not match the weights names the tensor", () => {
     const dir = variant("wrong-ffn", (c) => (c.intermediate_size = 128));
     const [c] = planCheckpoint({ checkpoint: dir });
-    expect(() => caseIr(c!)).toThrow(/model\.layers\.0\.mlp\.\w+_proj\.weight has shape \[\d+, \d+\], model wrong-ffn expects \[\d+, \d+\]/);
+    expect(() => caseIr(c!)).toThrow(
+      /model\.layers\.0\.mlp\.\w+_proj\.weight has shape \[\d+, \d+\], model wrong-ffn expects \[\d+, \d+\]/,
+    );
   });
 });
 
 describe("a checkpoint model under --scale", () => {
   it("keeps the config's shape, scaled, and runs seeded weights (its own do not fit): no checkpoint, no perplexity text", () => {
-    const { suite } = validateSuite({ name: "ckpt", models: [{ checkpoint: fixture("llama-fp32-sharded").dir }], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] }, "ckpt.ts");
+    const { suite } = validateSuite(
+      {
+        name: "ckpt",
+        models: [{ checkpoint: fixture("llama-fp32-sharded").dir }],
+        scenarios: ["prefill"],
+        workloads: [{ promptTokens: 8 }],
+      },
+      "ckpt.ts",
+    );
     const [c] = planSuite(suite, { codeVersion: "test", scale: "tiny" });
     expect(c!.model.checkpoint).toBeUndefined();
     expect(c!.model.name).toMatch(/@tiny$/);
@@ -251,8 +377,22 @@ describe("a checkpoint model under --scale", () => {
 
 describe("config.json keys left out", () => {
   it("take transformers' default of that model type (Mixtral: rope θ 1e6, rms eps 1e-5; llama: 1e4, 1e-6)", () => {
-    const common = { hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 97, max_position_embeddings: 64, hidden_act: "silu" };
-    const mixtral = modelFieldsFromHfConfig({ model_type: "mixtral", ...common, num_local_experts: 4, num_experts_per_tok: 2 }).fields;
+    const common = {
+      hidden_size: 64,
+      intermediate_size: 128,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 97,
+      max_position_embeddings: 64,
+      hidden_act: "silu",
+    };
+    const mixtral = modelFieldsFromHfConfig({
+      model_type: "mixtral",
+      ...common,
+      num_local_experts: 4,
+      num_experts_per_tok: 2,
+    }).fields;
     expect(mixtral).toMatchObject({ ropeTheta: 1e6, rmsNormEps: 1e-5 });
     const llama = modelFieldsFromHfConfig({ model_type: "llama", ...common }).fields;
     expect(llama).toMatchObject({ ropeTheta: 10000, rmsNormEps: 1e-6 });

@@ -6,18 +6,33 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { modelSchema } from "../../src/suite/schema.js";
 import { buildOnnxModel } from "../../src/model/onnx.js";
-import { EXTERNAL_DATA_ALIGNMENT_BYTES, EXTERNAL_DATA_MIN_TENSOR_BYTES, GraphBuilder } from "../../src/model/onnx-graph.js";
+import {
+  EXTERNAL_DATA_ALIGNMENT_BYTES,
+  EXTERNAL_DATA_MIN_TENSOR_BYTES,
+  GraphBuilder,
+} from "../../src/model/onnx-graph.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import { prepareOrtCase } from "../../runners/ort/prepare.js";
 import { OrtRunner } from "../../runners/ort/runner.js";
 import { spawnSync } from "node:child_process";
 
-const model = modelSchema.parse({ name: "tiny-moe", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64, moe: { experts: 4, topK: 2, expertFfn: 32 } });
+const model = modelSchema.parse({
+  name: "tiny-moe",
+  layers: 2,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  ffn: 96,
+  vocab: 97,
+  maxPositions: 64,
+  moe: { experts: 4, topK: 2, expertFfn: 32 },
+});
 const ids = new ort.Tensor("int64", BigInt64Array.from([5, 17, 3, 88, 41, 9], BigInt), [1, 6]);
 
 async function logits(model: Uint8Array | string): Promise<Float32Array> {
-  const session = typeof model === "string" ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+  const session =
+    typeof model === "string" ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
   const out = await session.run({ input_ids: ids });
   await session.release();
   return out.logits!.data as Float32Array;
@@ -30,7 +45,9 @@ describe("ONNX external data", () => {
       const options = { scenario: "prefill" as const, batch: 1, promptTokens: 6, allLogits: true };
       const inMemory = buildOnnxModel(model, options);
       const dataPath = join(dir, "model.onnx.data");
-      const external = GraphBuilder.withExternalData({ dataPath, thresholdBytes: 64 * 1024 }, () => buildOnnxModel(model, options));
+      const external = GraphBuilder.withExternalData({ dataPath, thresholdBytes: 64 * 1024 }, () =>
+        buildOnnxModel(model, options),
+      );
       writeFileSync(join(dir, "model.onnx"), external.bytes);
 
       expect(external.initializerBytes).toBe(inMemory.initializerBytes);
@@ -38,7 +55,9 @@ describe("ONNX external data", () => {
       const tensors = onnxProto.onnx.ModelProto.decode(external.bytes).graph!.initializer!;
       const outside = tensors.filter((t) => t.dataLocation === onnxProto.onnx.TensorProto.DataLocation.EXTERNAL);
       expect(outside.length).toBeGreaterThan(0);
-      for (const t of tensors) if ((t.rawData?.byteLength ?? 0) >= EXTERNAL_DATA_MIN_TENSOR_BYTES) throw new Error(`${t.name} stayed in the protobuf`);
+      for (const t of tensors)
+        if ((t.rawData?.byteLength ?? 0) >= EXTERNAL_DATA_MIN_TENSOR_BYTES)
+          throw new Error(`${t.name} stayed in the protobuf`);
       let end = 0;
       for (const t of outside) {
         const entry = Object.fromEntries(t.externalData!.map((e) => [e.key, e.value]));
@@ -57,14 +76,33 @@ describe("ONNX external data", () => {
   it("a model under the threshold is one protobuf and writes no data file", () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-external-"));
     const dataPath = join(dir, "model.onnx.data");
-    GraphBuilder.withExternalData({ dataPath }, () => buildOnnxModel(model, { scenario: "prefill", batch: 1, promptTokens: 6 }));
+    GraphBuilder.withExternalData({ dataPath }, () =>
+      buildOnnxModel(model, { scenario: "prefill", batch: 1, promptTokens: 6 }),
+    );
     expect(existsSync(dataPath)).toBe(false);
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("the ort runner builds a case over the threshold into its cache once, and later repeats load the same files", async () => {
     const { suite } = validateSuite(
-      { name: "external", models: [{ name: "tiny-moe", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64, moe: { experts: 4, topK: 2, expertFfn: 32 } }], scenarios: ["decode"], workloads: [{ batch: 1, promptTokens: 8 }] },
+      {
+        name: "external",
+        models: [
+          {
+            name: "tiny-moe",
+            layers: 2,
+            hidden: 64,
+            heads: 4,
+            kvHeads: 2,
+            ffn: 96,
+            vocab: 97,
+            maxPositions: 64,
+            moe: { experts: 4, topK: 2, expertFfn: 32 },
+          },
+        ],
+        scenarios: ["decode"],
+        workloads: [{ batch: 1, promptTokens: 8 }],
+      },
       "external",
     );
     const [c] = planSuite(suite, { codeVersion: "test" });
@@ -83,7 +121,10 @@ describe("ONNX external data", () => {
       expect(inMemory.modelPath).toBeUndefined();
       expect(second.settings.externalData).toBeDefined();
       const run = async (model: Uint8Array | string) => {
-        const session = typeof model === "string" ? await ort.InferenceSession.create(model) : await ort.InferenceSession.create(model);
+        const session =
+          typeof model === "string"
+            ? await ort.InferenceSession.create(model)
+            : await ort.InferenceSession.create(model);
         const out = await session.run(inMemory.feeds, ["logits"]);
         await session.release();
         return out.logits!.data as Float32Array;
@@ -101,12 +142,22 @@ describe("ONNX external data", () => {
     const live = join(tmpdir(), `effbench-ort-cache-${process.pid}-0badf00d`);
     for (const dir of [orphan, live]) mkdirSync(join(dir, "model"), { recursive: true });
     const { suite } = validateSuite(
-      { name: "orphans", models: [{ name: "tiny", layers: 1, hidden: 32, heads: 2, ffn: 64, vocab: 50, maxPositions: 32 }], scenarios: ["decode"], workloads: [{ batch: 1, promptTokens: 4 }], protocol: { repeats: 1, minMeasureMs: 10, minIterations: 3, warmupMaxMs: 10 } },
+      {
+        name: "orphans",
+        models: [{ name: "tiny", layers: 1, hidden: 32, heads: 2, ffn: 64, vocab: 50, maxPositions: 32 }],
+        scenarios: ["decode"],
+        workloads: [{ batch: 1, promptTokens: 4 }],
+        protocol: { repeats: 1, minMeasureMs: 10, minIterations: 3, warmupMaxMs: 10 },
+      },
       "orphans",
     );
     const runner = new OrtRunner();
     try {
-      const outcome = await runner.runRepeat(planSuite(suite, { codeVersion: "test" })[0]!, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
+      const outcome = await runner.runRepeat(planSuite(suite, { codeVersion: "test" })[0]!, {
+        repeat: 0,
+        signal: new AbortController().signal,
+        timeoutMs: 60_000,
+      });
       expect(outcome.status).toBe("completed");
       expect(existsSync(orphan)).toBe(false);
       expect(existsSync(live)).toBe(true);

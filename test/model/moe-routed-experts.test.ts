@@ -7,7 +7,12 @@ import { createRng } from "../../src/measure/stats.js";
 const [T, H, OUT, K, E] = [5, 6, 4, 2, 7];
 
 /** Σ over each token's chosen experts of weight · (token · W_e), in float64. */
-function expected(tokens: Float32Array, indices: number[], weights: Float32Array, matrices: Float32Array[]): Float64Array {
+function expected(
+  tokens: Float32Array,
+  indices: number[],
+  weights: Float32Array,
+  matrices: Float32Array[],
+): Float64Array {
   const out = new Float64Array(T * OUT);
   for (let t = 0; t < T; t++)
     for (let j = 0; j < K; j++) {
@@ -32,7 +37,15 @@ async function run(options: RoutedExpertsOptions, indices: number[], zeroWeightT
   g.input("indices", "int64", ["tokens", K]);
   g.input("weights", "float32", ["tokens", K]);
   const outputShape = g.int64([T, OUT]);
-  const result = emitRoutedExperts(g, "tokens", "indices", "weights", E, (e, rows) => g.op("MatMul", [rows, g.float(`w.${e}`, [H, OUT], matrices[e]!)]), { ...options, outputShape });
+  const result = emitRoutedExperts(
+    g,
+    "tokens",
+    "indices",
+    "weights",
+    E,
+    (e, rows) => g.op("MatMul", [rows, g.float(`w.${e}`, [H, OUT], matrices[e]!)]),
+    { ...options, outputShape },
+  );
   g.op("Identity", [result], {}, { name: "out" });
   g.output("out", "float32", ["tokens", OUT]);
   const session = await ort.InferenceSession.create(g.toBytes("routed"), { intraOpNumThreads: 1 });

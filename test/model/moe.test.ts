@@ -14,7 +14,18 @@ import { routerIndicesOutput, type MoeCompute } from "../../src/model/moe-onnx.j
 import { withRoutingSkew } from "../../src/model/moe.js";
 
 function tinyMoe(moe: object, extra: object = {}): ModelConfig {
-  return modelSchema.parse({ name: "tiny-moe", layers: 3, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64, moe, ...extra });
+  return modelSchema.parse({
+    name: "tiny-moe",
+    layers: 3,
+    hidden: 64,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 96,
+    vocab: 97,
+    maxPositions: 64,
+    moe,
+    ...extra,
+  });
 }
 
 const TOKENS = [
@@ -28,30 +39,68 @@ interface OrtRun {
   optimized: onnxProto.onnx.ModelProto;
 }
 
-async function runOrt(ir: ModelIr, scenario: "prefill" | "decode", compute: MoeCompute | undefined, ids: number[][]): Promise<OrtRun> {
-  const { bytes, outputs } = emitOnnx(ir, { scenario, allLogits: scenario === "prefill", presentOutputs: false, routingOutputs: true, moeCompute: compute });
+async function runOrt(
+  ir: ModelIr,
+  scenario: "prefill" | "decode",
+  compute: MoeCompute | undefined,
+  ids: number[][],
+): Promise<OrtRun> {
+  const { bytes, outputs } = emitOnnx(ir, {
+    scenario,
+    allLogits: scenario === "prefill",
+    presentOutputs: false,
+    routingOutputs: true,
+    moeCompute: compute,
+  });
   const optimizedModelFilePath = join(mkdtempSync(join(tmpdir(), "effbench-moe-")), "optimized.onnx");
-  const session = await ort.InferenceSession.create(bytes, { optimizedModelFilePath, graphOptimizationLevel: "all", intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(bytes, {
+    optimizedModelFilePath,
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: 1,
+  });
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [ids.length, ids[0]!.length]),
+    input_ids: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(ids.flat(), (v) => BigInt(v)),
+      [ids.length, ids[0]!.length],
+    ),
   };
   if (scenario === "decode")
     for (let layer = 0; layer < ir.dims.layers; layer++)
-      for (const kind of ["key", "value"]) feeds[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [ids.length, ir.dims.kvHeads, 0, ir.dims.headDim]);
+      for (const kind of ["key", "value"])
+        feeds[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [
+          ids.length,
+          ir.dims.kvHeads,
+          0,
+          ir.dims.headDim,
+        ]);
   const out = await session.run(feeds);
   await session.release();
   const routing = new Map<number, BigInt64Array>();
-  for (const name of outputs) if (name.startsWith("router_indices.")) routing.set(Number(name.split(".")[1]), out[name]!.data as BigInt64Array);
-  return { logits: out.logits!.data as Float32Array, routing, optimized: onnxProto.onnx.ModelProto.decode(readFileSync(optimizedModelFilePath)) };
+  for (const name of outputs)
+    if (name.startsWith("router_indices.")) routing.set(Number(name.split(".")[1]), out[name]!.data as BigInt64Array);
+  return {
+    logits: out.logits!.data as Float32Array,
+    routing,
+    optimized: onnxProto.onnx.ModelProto.decode(readFileSync(optimizedModelFilePath)),
+  };
 }
 
 /** Checks ORT against the float64 reference routed as ORT routed, and ORT's routing against the reference's own. */
-async function expectMatchesReference(ir: ModelIr, scenario: "prefill" | "decode", compute: MoeCompute | undefined, ids: number[][]) {
+async function expectMatchesReference(
+  ir: ModelIr,
+  scenario: "prefill" | "decode",
+  compute: MoeCompute | undefined,
+  ids: number[][],
+) {
   const run = await runOrt(ir, scenario, compute, ids);
   const trace = new Map<number, { indices: number[]; margins: number[] }>();
   const reference = referenceForwardIr(ir, ids, { forcedRouting: run.routing, trace });
   expect(relativeL2(run.logits, reference)).toBeLessThan(1e-5);
-  const k = ir.layers.find((l) => l.ffn.kind === "moe")!.ffn.kind === "moe" ? (ir.layers.find((l) => l.ffn.kind === "moe")!.ffn as { topK: number }).topK : 0;
+  const k =
+    ir.layers.find((l) => l.ffn.kind === "moe")!.ffn.kind === "moe"
+      ? (ir.layers.find((l) => l.ffn.kind === "moe")!.ffn as { topK: number }).topK
+      : 0;
   let compared = 0;
   for (const [layer, ortIndices] of run.routing) {
     const own = trace.get(layer)!;
@@ -101,22 +150,36 @@ describe("MoE FFN in ONNX", () => {
     const expertMatMuls = new Set<string>();
     const visit = (graph: onnxProto.onnx.IGraphProto) => {
       for (const node of graph.node ?? []) {
-        if (node.opType === "MatMul" && (node.input ?? []).some((i) => /experts\.(gate_up|down)_proj\.T\.\d+$/.test(i))) expertMatMuls.add(node.name!);
+        if (node.opType === "MatMul" && (node.input ?? []).some((i) => /experts\.(gate_up|down)_proj\.T\.\d+$/.test(i)))
+          expertMatMuls.add(node.name!);
         for (const attribute of node.attribute ?? []) if (attribute.g) visit(attribute.g);
       }
     };
     visit(onnxProto.onnx.ModelProto.decode(bytes).graph!);
     expect(expertMatMuls.size).toBe(3 * 20 * 2); // every expert exists in the graph…
     const dir = mkdtempSync(join(tmpdir(), "effbench-moe-profile-"));
-    const session = await ort.InferenceSession.create(bytes, { enableProfiling: true, profileFilePrefix: join(dir, "profile"), intraOpNumThreads: 1 });
+    const session = await ort.InferenceSession.create(bytes, {
+      enableProfiling: true,
+      profileFilePrefix: join(dir, "profile"),
+      intraOpNumThreads: 1,
+    });
     const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", BigInt64Array.of(5n), [1, 1]) };
     for (let layer = 0; layer < wideIr.dims.layers; layer++)
-      for (const kind of ["key", "value"]) feeds[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [1, wideIr.dims.kvHeads, 0, wideIr.dims.headDim]);
+      for (const kind of ["key", "value"])
+        feeds[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [
+          1,
+          wideIr.dims.kvHeads,
+          0,
+          wideIr.dims.headDim,
+        ]);
     await session.run(feeds);
     session.endProfiling();
     await session.release();
     const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), "utf8")) as { cat: string; name: string }[];
-    const ran = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && expertMatMuls.has(e.name.replace(/_kernel_time$/, "")));
+    const ran = events.filter(
+      (e) =>
+        e.cat === "Node" && e.name.endsWith("_kernel_time") && expertMatMuls.has(e.name.replace(/_kernel_time$/, "")),
+    );
     expect(ran.length).toBe(3 * 2 * 2); // …but only the 2 chosen ones run, per layer
     rmSync(dir, { recursive: true, force: true });
   });
@@ -127,7 +190,10 @@ describe("MoE FFN in ONNX", () => {
     const run = await expectMatchesReference(dropIr, "prefill", "dense-masked", TOKENS);
     // Capacity ceil(0.5·20·2/4) = 5 of 20·2/4 = 10 assignments per expert on average: some must be dropped, which
     // changes the output against the same model without a capacity factor.
-    const free = buildModelIr({ ...dropping, moe: { ...dropping.moe!, capacityFactor: undefined } }, synthesizeWeights(dropping));
+    const free = buildModelIr(
+      { ...dropping, moe: { ...dropping.moe!, capacityFactor: undefined } },
+      synthesizeWeights(dropping),
+    );
     const freeRun = await runOrt(free, "prefill", "dense-masked", TOKENS);
     expect(relativeL2(run.logits, freeRun.logits)).toBeGreaterThan(1e-3);
     // The default (sparse) path drops the same assignments: a dropped one runs with weight 0.

@@ -15,7 +15,10 @@ describe("MoLE routing summary", () => {
       (router) => (router === "router_indices.0" ? 4 : 2),
     );
     expect(summary.tokens).toBe(4);
-    expect(summary.routers.map((r) => r.tokensPerExpert)).toEqual([[2, 2, 2, 2], [0, 4]]);
+    expect(summary.routers.map((r) => r.tokensPerExpert)).toEqual([
+      [2, 2, 2, 2],
+      [0, 4],
+    ]);
     expect(summary.routers[0]!.maxMeanLoad).toBe(1);
     expect(summary.routers[0]!.cv).toBe(0);
     expect(summary.routers[1]!.maxMeanLoad).toBe(2); // 4 of a mean of 2

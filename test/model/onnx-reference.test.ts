@@ -8,21 +8,38 @@ import { relativeL2 } from "../../src/model/fidelity.js";
 import { dimensionsOf } from "../../src/model/architecture.js";
 
 function tinyModel(overrides: Partial<ModelConfig> = {}): ModelConfig {
-  return modelSchema.parse({ name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64, ...overrides });
+  return modelSchema.parse({
+    name: "tiny",
+    layers: 2,
+    hidden: 64,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 128,
+    vocab: 97,
+    maxPositions: 64,
+    ...overrides,
+  });
 }
 
 function tokens(batch: number, seq: number, vocab: number, salt: number): number[][] {
-  return Array.from({ length: batch }, (_, b) => Array.from({ length: seq }, (_, s) => (b * 31 + s * 17 + salt * 7 + 3) % vocab));
+  return Array.from({ length: batch }, (_, b) =>
+    Array.from({ length: seq }, (_, s) => (b * 31 + s * 17 + salt * 7 + 3) % vocab),
+  );
 }
 
 function idsTensor(ids: number[][]): ort.Tensor {
-  return new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [ids.length, ids[0]!.length]);
+  return new ort.Tensor(
+    "int64",
+    BigInt64Array.from(ids.flat(), (v) => BigInt(v)),
+    [ids.length, ids[0]!.length],
+  );
 }
 
 /** Rows [b, s, :] of reference logits [batch, seq, vocab] for the given position s. */
 function logitsAt(all: Float64Array, batch: number, seq: number, vocab: number, position: number): Float64Array {
   const out = new Float64Array(batch * vocab);
-  for (let b = 0; b < batch; b++) out.set(all.subarray((b * seq + position) * vocab, (b * seq + position + 1) * vocab), b * vocab);
+  for (let b = 0; b < batch; b++)
+    out.set(all.subarray((b * seq + position) * vocab, (b * seq + position + 1) * vocab), b * vocab);
   return out;
 }
 
@@ -54,7 +71,9 @@ describe.each(variants)("the ONNX graph of a tiny model (%s)", (_, overrides) =>
     const session = await ort.InferenceSession.create(built.bytes);
     const out = await session.run({ input_ids: idsTensor(ids) });
     expect(out.logits!.dims).toEqual([batch, model.vocab]);
-    expect(relativeL2(out.logits!.data as Float32Array, logitsAt(reference, batch, seq, model.vocab, seq - 1))).toBeLessThan(1e-4);
+    expect(
+      relativeL2(out.logits!.data as Float32Array, logitsAt(reference, batch, seq, model.vocab, seq - 1)),
+    ).toBeLessThan(1e-4);
   });
 
   it("decodes the next token from a KV cache that an ORT prefill produced, matching the reference", async () => {
@@ -62,9 +81,15 @@ describe.each(variants)("the ONNX graph of a tiny model (%s)", (_, overrides) =>
     const past = seq - 1;
     // Prefill of the first `past` tokens with present outputs: a decode graph with an empty cache.
     const decode = buildOnnxModel(model, { scenario: "decode", weights, batch, promptTokens: past });
-    expect(decode.inputSpecs.find((s) => s.name === "past_key.0")!.dims).toEqual([batch, dims.kvHeads, past, dims.headDim]);
+    expect(decode.inputSpecs.find((s) => s.name === "past_key.0")!.dims).toEqual([
+      batch,
+      dims.kvHeads,
+      past,
+      dims.headDim,
+    ]);
     const session = await ort.InferenceSession.create(decode.bytes);
-    const emptyCache = (): ort.Tensor => new ort.Tensor("float32", new Float32Array(0), [batch, dims.kvHeads, 0, dims.headDim]);
+    const emptyCache = (): ort.Tensor =>
+      new ort.Tensor("float32", new Float32Array(0), [batch, dims.kvHeads, 0, dims.headDim]);
     // Feed tokens one by one from an empty cache (exercises the decode graph at every position)...
     let cache: Record<string, ort.Tensor> = {};
     for (let layer = 0; layer < dims.layers; layer++) {

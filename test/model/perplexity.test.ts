@@ -12,7 +12,13 @@ import { caseFidelity } from "../../src/model/case-fidelity.js";
 import { loadTokenizer, tokenizeTextFile } from "../../src/model/tokenizer.js";
 import { chunkNll, perplexityChunks, perplexityOfIr } from "../../src/model/perplexity.js";
 import { UsageError } from "../../src/messages.js";
-import { FIXTURE_MAX_POSITIONS, fixtureText, venvPython, writeCheckpoints, type CheckpointFixture } from "./checkpoint-fixtures.js";
+import {
+  FIXTURE_MAX_POSITIONS,
+  fixtureText,
+  venvPython,
+  writeCheckpoints,
+  type CheckpointFixture,
+} from "./checkpoint-fixtures.js";
 
 /** Trains tokenizers of other kinds with the Python library (one folder each) and returns Python's ids of `sample`. */
 const TOKENIZER_KINDS_SCRIPT = String.raw`
@@ -70,14 +76,25 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function plan(model: object, techniques: object[] = [{ kind: "base" }]): Case[] {
-  const { suite } = validateSuite({ name: "ppl", models: [model], techniques, scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] }, "ppl.ts", root);
+  const { suite } = validateSuite(
+    { name: "ppl", models: [model], techniques, scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] },
+    "ppl.ts",
+    root,
+  );
   return planSuite(suite, { codeVersion: "test" });
 }
 
 describe("chunked perplexity", () => {
   it("splits a text into non-overlapping chunks and drops a last chunk that predicts nothing", () => {
-    expect(perplexityChunks([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([[1, 2, 3], [4, 5, 6]]);
-    expect(perplexityChunks([1, 2, 3, 4, 5, 6, 7, 8], 3)).toEqual([[1, 2, 3], [4, 5, 6], [7, 8]]);
+    expect(perplexityChunks([1, 2, 3, 4, 5, 6, 7], 3)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(perplexityChunks([1, 2, 3, 4, 5, 6, 7, 8], 3)).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8],
+    ]);
   });
 
   it("scores uniform logits at log(vocab) nats per predicted token, and a confident right guess near 0", () => {
@@ -89,16 +106,30 @@ describe("chunked perplexity", () => {
 });
 
 describe("tokenizers of other kinds", () => {
-  const sample = "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42, 漢字. IT'S\n\n  end   ";
+  const sample =
+    "Hello wörld — the café's naïve résumé: 1234 tokens!\n  Two  spaces, tabs\tand emoji 🙂. Ünïcode 42, 漢字. IT'S\n\n  end   ";
   it("give the Python library's ids (SentencePiece BPE, Llama-2-style byte-fallback BPE, Qwen2's regex split + byte-level BPE, WordPiece with BERT normalisation, WordLevel, Whitespace+Digits BPE), or a clear refusal", () => {
-    const kinds = ["sentencepiece-bpe", "bpe-byte-fallback", "qwen2-split-bytelevel", "wordpiece", "wordlevel-whitespace", "bpe-whitespace-digits", "unigram-nmt"];
+    const kinds = [
+      "sentencepiece-bpe",
+      "bpe-byte-fallback",
+      "qwen2-split-bytelevel",
+      "wordpiece",
+      "wordlevel-whitespace",
+      "bpe-whitespace-digits",
+      "unigram-nmt",
+    ];
     const dir = join(root, "tokenizers");
     for (const kind of kinds) mkdirSync(join(dir, kind), { recursive: true });
     const script = join(dir, "write.py");
     writeFileSync(script, TOKENIZER_KINDS_SCRIPT);
-    const expected = JSON.parse(execFileSync(venvPython, [script, dir, textPath, sample], { encoding: "utf8" })) as Record<string, number[]>;
-    for (const kind of kinds.filter((k) => k !== "unigram-nmt")) expect(loadTokenizer(join(dir, kind)).encode(sample), kind).toEqual(expected[kind]);
-    expect(() => loadTokenizer(join(dir, "unigram-nmt"))).toThrow(/tokenizer\.json: this tokenizer is not supported by @huggingface\/tokenizers \(Unknown Normalizer type: Nmt\)/);
+    const expected = JSON.parse(
+      execFileSync(venvPython, [script, dir, textPath, sample], { encoding: "utf8" }),
+    ) as Record<string, number[]>;
+    for (const kind of kinds.filter((k) => k !== "unigram-nmt"))
+      expect(loadTokenizer(join(dir, kind)).encode(sample), kind).toEqual(expected[kind]);
+    expect(() => loadTokenizer(join(dir, "unigram-nmt"))).toThrow(
+      /tokenizer\.json: this tokenizer is not supported by @huggingface\/tokenizers \(Unknown Normalizer type: Nmt\)/,
+    );
   });
 });
 
@@ -115,8 +146,12 @@ describe("perplexity of a checkpoint on a text", () => {
     it(`${name}: ORT's perplexity equals transformers' within 1e-3 relative (chunks of the ${FIXTURE_MAX_POSITIONS}-token context)`, async () => {
       const f = fixtures.find((x) => x.spec.name === name)!;
       const [c] = plan({ checkpoint: f.dir, perplexityText: "text.txt" });
-      const result = await perplexityOfIr(caseIr(c!), tokenizeTextFile(c!.model, c!.model.perplexityText!), { intraOpNumThreads: 1 });
-      console.log(`${name}: perplexity ORT ${result.perplexity.toFixed(4)} vs transformers ${f.perplexity!.toFixed(4)} over ${result.predictedTokens} tokens in ${result.chunks} chunks`);
+      const result = await perplexityOfIr(caseIr(c!), tokenizeTextFile(c!.model, c!.model.perplexityText!), {
+        intraOpNumThreads: 1,
+      });
+      console.log(
+        `${name}: perplexity ORT ${result.perplexity.toFixed(4)} vs transformers ${f.perplexity!.toFixed(4)} over ${result.predictedTokens} tokens in ${result.chunks} chunks`,
+      );
       expect(result.chunkTokens).toBe(f.chunkTokens);
       expect(Math.abs(result.perplexity / f.perplexity! - 1)).toBeLessThan(1e-3);
     });
@@ -130,17 +165,27 @@ describe("perplexity of a checkpoint on a text", () => {
     expect([...byName.keys()]).toEqual(expect.arrayContaining(["rel_l2_error", "perplexity", "perplexity_base"]));
     expect(Math.abs(byName.get("perplexity_base")!.value! / f.perplexity! - 1)).toBeLessThan(1e-3);
     const int4 = byName.get("perplexity")!.value!;
-    console.log(`llama-fp32 text perplexity: base ${byName.get("perplexity_base")!.value!.toFixed(3)}, int4 ${int4.toFixed(3)}`);
+    console.log(
+      `llama-fp32 text perplexity: base ${byName.get("perplexity_base")!.value!.toFixed(3)}, int4 ${int4.toFixed(3)}`,
+    );
     expect(int4).not.toBe(byName.get("perplexity_base")!.value);
     expect(byName.get("perplexity")!.label).toMatch(/non-overlapping chunks of ≤ 48 tokens/);
   });
 
   it("is refused at validation without a checkpoint or without its tokenizer; a tokenizer larger than the vocabulary is a reason, not a crash", async () => {
-    expect(() => plan({ name: "synthetic", layers: 1, hidden: 16, heads: 2, ffn: 32, vocab: 50, perplexityText: "text.txt" })).toThrow(UsageError);
-    expect(() => plan({ name: "synthetic", layers: 1, hidden: 16, heads: 2, ffn: 32, vocab: 50, perplexityText: "text.txt" })).toThrow(/models\[0\]\.perplexityText: perplexity needs a tokenizer/);
-    expect(() => plan({ checkpoint: fixtures[0]!.dir, perplexityText: "missing.txt" })).toThrow(/missing\.txt does not exist/);
+    expect(() =>
+      plan({ name: "synthetic", layers: 1, hidden: 16, heads: 2, ffn: 32, vocab: 50, perplexityText: "text.txt" }),
+    ).toThrow(UsageError);
+    expect(() =>
+      plan({ name: "synthetic", layers: 1, hidden: 16, heads: 2, ffn: 32, vocab: 50, perplexityText: "text.txt" }),
+    ).toThrow(/models\[0\]\.perplexityText: perplexity needs a tokenizer/);
+    expect(() => plan({ checkpoint: fixtures[0]!.dir, perplexityText: "missing.txt" })).toThrow(
+      /missing\.txt does not exist/,
+    );
     const [c] = plan({ checkpoint: fixtures[0]!.dir, perplexityText: textPath });
     const small = { ...c!, model: { ...c!.model, vocab: 100 } };
-    expect(() => tokenizeTextFile(small.model, textPath)).toThrow(/outside the model's vocabulary \(100\): the tokenizer does not belong to these weights/);
+    expect(() => tokenizeTextFile(small.model, textPath)).toThrow(
+      /outside the model's vocabulary \(100\): the tokenizer does not belong to these weights/,
+    );
   });
 });

@@ -68,11 +68,17 @@ import json, sys
 from safetensors.numpy import load_file
 t = load_file(sys.argv[1])
 print(json.dumps({k: [list(v.shape), float(v.astype('float64').sum())] for k, v in t.items()}))`;
-    const loaded = JSON.parse(execFileSync(python, ["-c", script, path], { encoding: "utf8" })) as Record<string, [number[], number]>;
+    const loaded = JSON.parse(execFileSync(python, ["-c", script, path], { encoding: "utf8" })) as Record<
+      string,
+      [number[], number]
+    >;
     expect(Object.keys(loaded).sort()).toEqual([...weights.keys()].sort());
     for (const [name, tensor] of weights) {
       expect(loaded[name]![0]).toEqual(tensor.shape);
-      expect(loaded[name]![1]).toBeCloseTo(tensor.data.reduce((a, b) => a + b, 0), 3);
+      expect(loaded[name]![1]).toBeCloseTo(
+        tensor.data.reduce((a, b) => a + b, 0),
+        3,
+      );
     }
   });
 });

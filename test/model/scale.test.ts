@@ -10,19 +10,44 @@ describe("scaleModel", () => {
     const detailed = scaleModelDetailed(model("qwen2.5-32b"), "tiny");
     // 8 KV heads × 1/16 rounds up to 1 KV head, so the realised factor is 1/8 (40 → 5 query heads, group of 5 kept).
     expect(detailed.widthFactor).toBe(1 / 8);
-    expect(detailed.model).toMatchObject({ name: "qwen2.5-32b@tiny", layers: 2, heads: 5, kvHeads: 1, headDim: 128, hidden: 640, ffn: 3456, vocab: 19008 });
+    expect(detailed.model).toMatchObject({
+      name: "qwen2.5-32b@tiny",
+      layers: 2,
+      heads: 5,
+      kvHeads: 1,
+      headDim: 128,
+      hidden: 640,
+      ffn: 3456,
+      vocab: 19008,
+    });
     expect(detailed.layers).toEqual({ from: 64, to: 2 });
   });
 
   it("keeps the realised width factor equal to the requested one when KV heads divide evenly", () => {
     const detailed = scaleModelDetailed(model("llama-2-7b"), "tiny");
     expect(detailed.widthFactor).toBe(1 / 16);
-    expect(detailed.model).toMatchObject({ layers: 2, heads: 2, kvHeads: 2, headDim: 128, hidden: 256, ffn: 688, vocab: 2000 });
+    expect(detailed.model).toMatchObject({
+      layers: 2,
+      heads: 2,
+      kvHeads: 2,
+      headDim: 128,
+      hidden: 256,
+      ffn: 688,
+      vocab: 2000,
+    });
   });
 
   it("keeps experts, top-k and shared experts, scales expert widths, and keeps one MoE layer after dense-first layers", () => {
     const scaled = scaleModel(model("deepseek-moe-16b"), "tiny");
-    expect(scaled.moe).toMatchObject({ experts: 64, topK: 6, sharedExperts: 2, expertFfn: 88, sharedFfn: 88, firstDenseLayers: 1, normTopK: false });
+    expect(scaled.moe).toMatchObject({
+      experts: 64,
+      topK: 6,
+      sharedExperts: 2,
+      expertFfn: 88,
+      sharedFfn: 88,
+      firstDenseLayers: 1,
+      normTopK: false,
+    });
     expect(scaled.layers).toBe(2);
     const mixtral = scaleModel(model("mixtral-8x7b-v0.1"), "small");
     expect(mixtral.moe).toMatchObject({ experts: 8, topK: 2, expertFfn: 3584 });
@@ -36,7 +61,13 @@ describe("scaleModel", () => {
         const scaled = scaleModel(original, scale);
         expect(() => modelSchema.parse(scaled), `${id}@${scale}`).not.toThrow();
         expect(scaled.hidden % scaled.heads, `${id}@${scale}`).toBe(original.hidden % original.heads);
-        expect([scaled.tieEmbeddings, scaled.attentionBias, scaled.ropeTheta, scaled.rmsNormEps, scaled.family]).toEqual([
+        expect([
+          scaled.tieEmbeddings,
+          scaled.attentionBias,
+          scaled.ropeTheta,
+          scaled.rmsNormEps,
+          scaled.family,
+        ]).toEqual([
           original.tieEmbeddings,
           original.attentionBias,
           original.ropeTheta,
@@ -49,7 +80,15 @@ describe("scaleModel", () => {
 
   it("scales depth and width by the same factor for a number, never below two layers", () => {
     const scaled = scaleModelDetailed(model("llama-3.1-8b"), 0.25);
-    expect(scaled.model).toMatchObject({ name: "llama-3.1-8b@0.25", layers: 8, kvHeads: 2, heads: 8, hidden: 1024, ffn: 3584, vocab: 32064 });
+    expect(scaled.model).toMatchObject({
+      name: "llama-3.1-8b@0.25",
+      layers: 8,
+      kvHeads: 2,
+      heads: 8,
+      hidden: 1024,
+      ffn: 3584,
+      vocab: 32064,
+    });
     expect(scaleModel(model("qwen2.5-0.5b"), 0.01).layers).toBe(2);
   });
 

@@ -4,7 +4,8 @@ import { OUTLIER_SCALE_RANGE, outlierChannels, synthesizeTensor, synthesizeWeigh
 import { normalQuantile, studentT4Cdf, studentT4Quantile } from "../../src/model/sampling.js";
 import { accountModel } from "../../src/model/accounting.js";
 
-const tiny = (extra: object = {}) => modelSchema.parse({ name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, ...extra });
+const tiny = (extra: object = {}) =>
+  modelSchema.parse({ name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, ...extra });
 
 function moments(data: Float32Array): { std: number; kurtosis: number } {
   let mean = 0;
@@ -47,16 +48,24 @@ describe("synthesised weights", () => {
     const two = synthesizeWeights(tiny());
     const three = synthesizeWeights(tiny({ layers: 3, attentionBias: true }));
     for (const name of ["model.layers.1.self_attn.v_proj.weight", "model.embed_tokens.weight", "model.norm.weight"])
-      expect(Buffer.from(two.get(name)!.data.buffer).equals(Buffer.from(three.get(name)!.data.buffer)), name).toBe(true);
+      expect(Buffer.from(two.get(name)!.data.buffer).equals(Buffer.from(three.get(name)!.data.buffer)), name).toBe(
+        true,
+      );
   });
 
   it("scale linears to 1/√fan_in and keep norms near 1", () => {
     const shape = [512, 256];
-    const gaussian = synthesizeTensor("model.layers.0.mlp.gate_proj.weight", shape, { seed: 0, distribution: "gaussian" });
+    const gaussian = synthesizeTensor("model.layers.0.mlp.gate_proj.weight", shape, {
+      seed: 0,
+      distribution: "gaussian",
+    });
     expect(moments(gaussian.data).std).toBeCloseTo(1 / 16, 3);
     expect(moments(gaussian.data).kurtosis).toBeGreaterThan(2.85);
     expect(moments(gaussian.data).kurtosis).toBeLessThan(3.15);
-    const norm = synthesizeTensor("model.layers.0.input_layernorm.weight", [4096], { seed: 0, distribution: "llm-like" });
+    const norm = synthesizeTensor("model.layers.0.input_layernorm.weight", [4096], {
+      seed: 0,
+      distribution: "llm-like",
+    });
     const mean = norm.data.reduce((a, b) => a + b, 0) / norm.data.length;
     expect(mean).toBeGreaterThan(0.99);
     expect(mean).toBeLessThan(1.01);
@@ -68,7 +77,8 @@ describe("synthesised weights", () => {
     const llm = synthesizeTensor(name, [rows, cols], { seed: 0, distribution: "llm-like" });
     const outliers = outlierChannels(0, cols);
     expect(outliers.length).toBe(5); // 0.5% of 1024
-    const columnRms = (c: number) => Math.sqrt(Array.from({ length: rows }, (_, r) => llm.data[r * cols + c]! ** 2).reduce((a, b) => a + b) / rows);
+    const columnRms = (c: number) =>
+      Math.sqrt(Array.from({ length: rows }, (_, r) => llm.data[r * cols + c]! ** 2).reduce((a, b) => a + b) / rows);
     const outlierSet = new Set(outliers.map((o) => o.channel));
     const ordinary = Array.from({ length: cols }, (_, c) => c).filter((c) => !outlierSet.has(c));
     const ordinaryRms = Math.sqrt(ordinary.reduce((s, c) => s + columnRms(c) ** 2, 0) / ordinary.length);
@@ -85,16 +95,25 @@ describe("synthesised weights", () => {
   });
 
   it("sample the Student-t quantile exactly (CDF round trip) and the normal quantile to 1e-8", () => {
-    for (const p of [1e-9, 1e-4, 0.01, 0.2, 0.5, 0.7, 0.99, 1 - 1e-6]) expect(studentT4Cdf(studentT4Quantile(p))).toBeCloseTo(p, 9);
+    for (const p of [1e-9, 1e-4, 0.01, 0.2, 0.5, 0.7, 0.99, 1 - 1e-6])
+      expect(studentT4Cdf(studentT4Quantile(p))).toBeCloseTo(p, 9);
     expect(normalQuantile(0.975)).toBeCloseTo(1.959963985, 8);
     expect(normalQuantile(1e-6)).toBeCloseTo(-4.753424309, 6);
   });
 
   it("synthesise a two-layer hidden-256 model in milliseconds", () => {
-    const model = modelSchema.parse({ name: "quick", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 688, vocab: 1024 });
+    const model = modelSchema.parse({
+      name: "quick",
+      layers: 2,
+      hidden: 256,
+      heads: 4,
+      kvHeads: 2,
+      ffn: 688,
+      vocab: 1024,
+    });
     synthesizeWeights(model); // warm the JIT and the quantile tables
     const start = performance.now();
     synthesizeWeights(model);
-    expect(performance.now() - start).toBeLessThan(5000) // generous: a bound that catches pathology, not a benchmark (machines are noisy);
+    expect(performance.now() - start).toBeLessThan(5000); // generous: a bound that catches pathology, not a benchmark (machines are noisy);
   });
 });

@@ -50,7 +50,12 @@ describe("energy and time-averages from samples", () => {
     const counter = t.map((ms) => Math.floor(ms / 20) * 1000); // updates every 20 ms, 1 J each
     const long = energyFromCounter(t, counter, { startMs: 0, endMs: 1000 }, 1e-3);
     expect(long).toMatchObject({ energyJ: 50, tooShort: false, updatePeriodMs: 20 });
-    const short = energyFromCounter(t, counter, { startMs: 100, endMs: 100 + (MIN_ENERGY_WINDOW_UPDATES * 20) / 2 }, 1e-3);
+    const short = energyFromCounter(
+      t,
+      counter,
+      { startMs: 100, endMs: 100 + (MIN_ENERGY_WINDOW_UPDATES * 20) / 2 },
+      1e-3,
+    );
     expect(short).toMatchObject({ tooShort: true });
   });
 

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { monotonicNowMs, ProfilingSampler, probeNvml, selectDeviceUuids, type SamplerOptions, type SamplerTrace } from "../../src/measure/sampler.js";
+import {
+  monotonicNowMs,
+  ProfilingSampler,
+  probeNvml,
+  selectDeviceUuids,
+  type SamplerOptions,
+  type SamplerTrace,
+} from "../../src/measure/sampler.js";
 import { samplerMetrics } from "../../src/measure/sampler-metrics.js";
 import { buildNative, FAKE_NVML, FAKE_NVML_OLD_DRIVER } from "./native-build.js";
 
@@ -19,16 +26,32 @@ function script(lines: string[]): void {
 }
 
 /** Every source on every row unless `rates` says otherwise (the production defaults read NVML less often). */
-async function sample(ms: number, libPath = FAKE_NVML, rates: Partial<SamplerOptions> = { fullHz: 100, energyHz: 100 }): Promise<SamplerTrace> {
+async function sample(
+  ms: number,
+  libPath = FAKE_NVML,
+  rates: Partial<SamplerOptions> = { fullHz: 100, energyHz: 100 },
+): Promise<SamplerTrace> {
   const created = ProfilingSampler.create();
   if (!created.ok) throw new Error(created.reason);
-  created.sampler.start({ pids: [process.pid], hz: 100, nvmlDeviceUuids: [UUID], nvmlLibPath: libPath, perf: false, rapl: false, ...rates });
+  created.sampler.start({
+    pids: [process.pid],
+    hz: 100,
+    nvmlDeviceUuids: [UUID],
+    nvmlLibPath: libPath,
+    perf: false,
+    rapl: false,
+    ...rates,
+  });
   await sleep(ms);
   return created.sampler.stop();
 }
 
-const whole = (trace: SamplerTrace) => ({ startMs: trace.timestampsMs[0]!, endMs: trace.timestampsMs[trace.timestampsMs.length - 1]! });
-const metric = (result: ReturnType<typeof samplerMetrics>, name: string) => result.metrics.find((m) => m.metric === name)!;
+const whole = (trace: SamplerTrace) => ({
+  startMs: trace.timestampsMs[0]!,
+  endMs: trace.timestampsMs[trace.timestampsMs.length - 1]!,
+});
+const metric = (result: ReturnType<typeof samplerMetrics>, name: string) =>
+  result.metrics.find((m) => m.metric === name)!;
 const flags = (result: ReturnType<typeof samplerMetrics>) => result.validity.map((v) => v.flag);
 
 beforeAll(() => buildNative());
@@ -63,7 +86,14 @@ describe("NVML through the fake library", () => {
     const created = ProfilingSampler.create();
     if (!created.ok) throw new Error(created.reason);
     const sampler = created.sampler;
-    sampler.start({ pids: [process.pid], hz: 100, nvmlDeviceUuids: [UUID], nvmlLibPath: FAKE_NVML, perf: false, rapl: false });
+    sampler.start({
+      pids: [process.pid],
+      hz: 100,
+      nvmlDeviceUuids: [UUID],
+      nvmlLibPath: FAKE_NVML,
+      perf: false,
+      rapl: false,
+    });
     await sleep(1200); // past the first second, where the counter is read densely
     const markedAt = monotonicNowMs();
     sampler.mark();
@@ -107,7 +137,9 @@ describe("NVML through the fake library", () => {
   it("flags clock and power-limit changes inside the window, read at the default 10 Hz", async () => {
     script(["0.sm_clock 1980 @2 1410", "0.power_limit_mw 700000 @3 500000"]);
     const trace = await sample(400, FAKE_NVML, {});
-    expect(flags(samplerMetrics(trace, whole(trace)))).toEqual(expect.arrayContaining(["clocks-changed", "power-limit-changed"]));
+    expect(flags(samplerMetrics(trace, whole(trace)))).toEqual(
+      expect.arrayContaining(["clocks-changed", "power-limit-changed"]),
+    );
   });
 
   it("takes PCU as the time-averaged utilization.gpu and labels it a duty cycle", async () => {
@@ -147,7 +179,9 @@ describe("NVML through the fake library", () => {
     const window = whole(trace);
     const r = samplerMetrics(trace, window);
     expect(metric(r, "gpu_energy_j").value).toBeCloseTo((250 * (window.endMs - window.startMs)) / 1000, 9);
-    expect(flags(r)).toEqual(expect.arrayContaining(["energy-integrated-from-power", "energy-window-too-short", "power-capped"]));
+    expect(flags(r)).toEqual(
+      expect.arrayContaining(["energy-integrated-from-power", "energy-window-too-short", "power-capped"]),
+    );
     // The throttle-reasons fallback still reads the bit mask.
     expect(trace.columns["gpu0.clock_event_reasons"]![0]).toBe(4);
   });

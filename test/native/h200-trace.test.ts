@@ -13,7 +13,11 @@ const value = (name: string) => result.metrics.find((m) => m.metric === name)!.v
 
 describe("the sampler's metrics on a real H200 trace", () => {
   it("agrees within 5% between the energy counter and integrated power over the 12 s window", () => {
-    const integrated = energyFromPower(trace.timestampsMs, Float64Array.from(trace.columns["gpu0.power_mw"]!, (mw) => mw / 1000), window);
+    const integrated = energyFromPower(
+      trace.timestampsMs,
+      Float64Array.from(trace.columns["gpu0.power_mw"]!, (mw) => mw / 1000),
+      window,
+    );
     expect(integrated.energyJ).not.toBeNull();
     expect(Math.abs(value("gpu_energy_j") / integrated.energyJ! - 1)).toBeLessThan(0.05);
     expect(value("gpu_power_avg_w")).toBeGreaterThan(600);

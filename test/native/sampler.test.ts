@@ -6,7 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadNativeAddon, monotonicNowMs, ProfilingSampler, resetPeakRss, threadCpuTimeMs } from "../../src/measure/sampler.js";
+import {
+  loadNativeAddon,
+  monotonicNowMs,
+  ProfilingSampler,
+  resetPeakRss,
+  threadCpuTimeMs,
+} from "../../src/measure/sampler.js";
 import { samplerMetrics } from "../../src/measure/sampler-metrics.js";
 import { fromRoot } from "../../src/paths.js";
 import { buildNative } from "./native-build.js";
@@ -42,9 +48,18 @@ describe("the sampler on this machine", () => {
   it("reports the peak RSS of a child within 5% of GNU time's maximum resident set size", async () => {
     const allocateMiB = 300;
     const sampler = newSampler();
-    const child = spawn("/usr/bin/time", ["-v", process.execPath, "-e", `const b = Buffer.alloc(${allocateMiB} * 1024 * 1024, 1); setTimeout(() => b.length, 500)`], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      "/usr/bin/time",
+      [
+        "-v",
+        process.execPath,
+        "-e",
+        `const b = Buffer.alloc(${allocateMiB} * 1024 * 1024, 1); setTimeout(() => b.length, 500)`,
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     sampler.start({ pids: [child.pid!], hz: 100 });
@@ -52,9 +67,10 @@ describe("the sampler on this machine", () => {
     const trace = sampler.stop();
     const maxRssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1]);
     expect(maxRssKb * 1024).toBeGreaterThan(allocateMiB * MiB);
-    const peak = samplerMetrics(trace, { startMs: trace.timestampsMs[0]!, endMs: trace.timestampsMs.at(-1)! }).metrics.find(
-      (m) => m.metric === "cpu_rss_peak_bytes",
-    )!;
+    const peak = samplerMetrics(trace, {
+      startMs: trace.timestampsMs[0]!,
+      endMs: trace.timestampsMs.at(-1)!,
+    }).metrics.find((m) => m.metric === "cpu_rss_peak_bytes")!;
     expect(peak.label).toMatch(/CPU analogue/);
     expect(Math.abs(peak.value! / (maxRssKb * 1024) - 1)).toBeLessThan(0.05);
     // The tree was found: GNU time and node.
@@ -63,9 +79,13 @@ describe("the sampler on this machine", () => {
 
   it("resets the peak RSS with clear_refs, so that the peak excludes what came before", async () => {
     // The buffer is freed (large buffers are mmapped, so RSS drops), leaving VmHWM above VmRSS.
-    const child = spawn(process.execPath, ["--expose-gc", "-e", "let b = Buffer.alloc(200 * 1024 * 1024, 1); b = null; gc(); setTimeout(() => {}, 5000)"], {
-      stdio: "ignore",
-    });
+    const child = spawn(
+      process.execPath,
+      ["--expose-gc", "-e", "let b = Buffer.alloc(200 * 1024 * 1024, 1); b = null; gc(); setTimeout(() => {}, 5000)"],
+      {
+        stdio: "ignore",
+      },
+    );
     await sleep(600);
     const statusBefore = execFileSync("cat", [`/proc/${child.pid}/status`]).toString();
     const hwmBefore = Number(/VmHWM:\s+(\d+)/.exec(statusBefore)![1]);
@@ -82,7 +102,9 @@ describe("the sampler on this machine", () => {
 
   it("counts CPU time of the whole tree and, where perf is permitted, its task clock", async () => {
     const sampler = newSampler();
-    const child = spawn(process.execPath, ["-e", "const end = Date.now() + 600; while (Date.now() < end);"], { stdio: "ignore" });
+    const child = spawn(process.execPath, ["-e", "const end = Date.now() + 600; while (Date.now() < end);"], {
+      stdio: "ignore",
+    });
     sampler.start({ pids: [child.pid!], hz: 100 });
     await new Promise((resolve) => child.on("exit", resolve));
     const trace = sampler.stop();
@@ -142,7 +164,9 @@ describe("the sampler on this machine", () => {
     const sampler = newSampler();
     sampler.start({ pids: [process.pid], hz: 1000 });
     const tid = sampler.threadId;
-    const comm = execFileSync("cat", [`/proc/${process.pid}/task/${tid}/comm`]).toString().trim();
+    const comm = execFileSync("cat", [`/proc/${process.pid}/task/${tid}/comm`])
+      .toString()
+      .trim();
     expect(comm).toBe("effbench-sample");
     await sleep(300);
     expect(threadCpuTimeMs(tid)).not.toBeNull();
@@ -161,7 +185,10 @@ describe("loading and teardown", () => {
     }).toString();
     const load = JSON.parse(out);
     expect(load.ok).toBe(false);
-    expect(load.triedPaths).toEqual([join(empty, "gpu", "effbench_native.node"), join(empty, "native/build/Release/effbench_native.node")]);
+    expect(load.triedPaths).toEqual([
+      join(empty, "gpu", "effbench_native.node"),
+      join(empty, "native/build/Release/effbench_native.node"),
+    ]);
     expect(load.reason).toMatch(/npm run build:native.*not found/);
     expect(loadNativeAddon().ok).toBe(true);
   });
@@ -171,7 +198,11 @@ describe("loading and teardown", () => {
     for (const exit of ["", "process.exit(0)", "setTimeout(() => process.exit(3), 50)"]) {
       const code = `const a = require(${JSON.stringify(addon)}); const s = new a.Sampler(); s.start({ pids: [process.pid], hz: 1000 }); ${exit}`;
       const result = spawnSync(process.execPath, ["-e", code], { timeout: 10_000 });
-      expect({ exit, status: result.status, signal: result.signal }).toEqual({ exit, status: exit.includes("3") ? 3 : 0, signal: null });
+      expect({ exit, status: result.status, signal: result.signal }).toEqual({
+        exit,
+        status: exit.includes("3") ? 3 : 0,
+        signal: null,
+      });
     }
   });
 });

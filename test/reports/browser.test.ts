@@ -18,7 +18,14 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
   beforeAll(async () => {
     // Three runs, so that trends exist; 2 models × 8 techniques × 3 scenarios × 2 workloads = 96 cases, some failed.
     const { data } = await syntheticReportData(
-      { suiteName: SUITE_NAME, models: 2, techniques: 8, workloads: 2, runs: 3, scenarios: ["prefill", "decode", "train-step"] },
+      {
+        suiteName: SUITE_NAME,
+        models: 2,
+        techniques: 8,
+        workloads: 2,
+        runs: 3,
+        scenarios: ["prefill", "decode", "train-step"],
+      },
       allReferences(),
     );
     site = tempDir("report-site");
@@ -63,7 +70,9 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
       interact: async (p) => {
         const techniqueSelect = (await p.$$(".filters select"))[1];
         await techniqueSelect.select("int8");
-        techniques = await p.$$eval("table.board tbody tr td:nth-child(4)", (cells) => cells.map((c) => c.textContent ?? ""));
+        techniques = await p.$$eval("table.board tbody tr td:nth-child(4)", (cells) =>
+          cells.map((c) => c.textContent ?? ""),
+        );
       },
     });
     expect(techniques.length).toBeGreaterThan(0);
@@ -101,7 +110,14 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
   it("loads vendored scripts only from files next to the page", () => {
     const html = readFileSync(join(site, "index.html"), "utf8");
     expect(html).not.toMatch(/https?:\/\/[^"']*\.js/);
-    expect(readdirSync(join(site, "assets")).sort()).toEqual(["case.js", "index.js", "report.css", "vega-embed.min.js", "vega-lite.min.js", "vega.min.js"]);
+    expect(readdirSync(join(site, "assets")).sort()).toEqual([
+      "case.js",
+      "index.js",
+      "report.css",
+      "vega-embed.min.js",
+      "vega-lite.min.js",
+      "vega.min.js",
+    ]);
   });
 });
 
@@ -114,8 +130,20 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
     const { data } = await routingReportData();
     site = tempDir("report-routing-site");
     await generateReport(data, site, { exports: false });
-    const id = (model: string, technique: string) => data.results.find((r) => r.model === model && r.name.includes(` ${technique} `) && r.workloadLabel.startsWith("zipf") && r.runner === "ort")!.caseId;
-    ids = { moe: id("tiny-moe-cap", "base"), mola: id("tiny-dense", "mola"), dense: id("tiny-dense", "base"), loramoe: id("tiny-dense", "loramoe") };
+    const id = (model: string, technique: string) =>
+      data.results.find(
+        (r) =>
+          r.model === model &&
+          r.name.includes(` ${technique} `) &&
+          r.workloadLabel.startsWith("zipf") &&
+          r.runner === "ort",
+      )!.caseId;
+    ids = {
+      moe: id("tiny-moe-cap", "base"),
+      mola: id("tiny-dense", "mola"),
+      dense: id("tiny-dense", "base"),
+      loramoe: id("tiny-dense", "loramoe"),
+    };
     browser = await ChromiumSession.launch();
   }, 120_000);
 
@@ -124,11 +152,15 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
   });
 
   const heatmapCells = async (p: import("puppeteer-core").Page) =>
-    p.$$eval(".chart svg", (svgs) => svgs.map((svg) => svg.querySelectorAll('[aria-roledescription="rect mark container"] path').length));
+    p.$$eval(".chart svg", (svgs) =>
+      svgs.map((svg) => svg.querySelectorAll('[aria-roledescription="rect mark container"] path').length),
+    );
 
   it("draws a MoE case's heatmap with its dropped assignments and the workload's skew", async () => {
     let cells: number[] = [];
-    const page = await browser.check(`${join(site, "case.html")}#${ids.moe}`, { interact: async (p) => void (cells = await heatmapCells(p)) });
+    const page = await browser.check(`${join(site, "case.html")}#${ids.moe}`, {
+      interact: async (p) => void (cells = await heatmapCells(p)),
+    });
     expect(page.renderedCharts).toBe(page.charts);
     expect(page.consoleErrors).toEqual([]);
     expect(page.text).toMatch(/\nRouting\n/);
@@ -142,7 +174,9 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
 
   it("draws a MoLA case's heatmap per router (layer × projection)", async () => {
     let cells: number[] = [];
-    const page = await browser.check(`${join(site, "case.html")}#${ids.mola}`, { interact: async (p) => void (cells = await heatmapCells(p)) });
+    const page = await browser.check(`${join(site, "case.html")}#${ids.mola}`, {
+      interact: async (p) => void (cells = await heatmapCells(p)),
+    });
     expect(page.renderedCharts).toBe(page.charts);
     expect(page.consoleErrors).toEqual([]);
     expect(page.text).toContain("layer 1 · q_proj");
@@ -171,7 +205,9 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
 
 // Real-hardware databases returned by scripts/gpu-smoke.sh (DESIGN.md §7), when this checkout has them.
 const gpuFixtures = existsSync(join(import.meta.dirname, "../fixtures/gpu"))
-  ? readdirSync(join(import.meta.dirname, "../fixtures/gpu")).filter((f) => f.endsWith(".db")).map((f) => join(import.meta.dirname, "../fixtures/gpu", f))
+  ? readdirSync(join(import.meta.dirname, "../fixtures/gpu"))
+      .filter((f) => f.endsWith(".db"))
+      .map((f) => join(import.meta.dirname, "../fixtures/gpu", f))
   : [];
 
 describe.skipIf(!existsSync(CHROMIUM_PATH) || gpuFixtures.length === 0)("the site of a real GPU run", () => {

@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/store.js";
 import { bulkRead } from "../../reports/bulk-read.js";
 import { compactSeries, deviceOf, MAX_SAMPLES_PER_REPEAT } from "../../reports/data.js";
-import { buildIndexModel, caseChunks, chunkOf, packRows, unpackChunk, unpackRows, versusPaper, latestResults } from "../../reports/model.js";
+import {
+  buildIndexModel,
+  caseChunks,
+  chunkOf,
+  packRows,
+  unpackChunk,
+  unpackRows,
+  versusPaper,
+  latestResults,
+} from "../../reports/model.js";
 import { syntheticReportData } from "./helpers.js";
 import type { ReportReference } from "../../reports/data.js";
 
@@ -14,7 +23,12 @@ function expectNear(actual: unknown, expected: unknown, path = "$"): void {
   }
   if (expected && typeof expected === "object" && actual && typeof actual === "object") {
     expect(Object.keys(actual).sort(), path).toEqual(Object.keys(expected).sort());
-    for (const key of Object.keys(expected)) expectNear((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key], `${path}.${key}`);
+    for (const key of Object.keys(expected))
+      expectNear(
+        (actual as Record<string, unknown>)[key],
+        (expected as Record<string, unknown>)[key],
+        `${path}.${key}`,
+      );
     return;
   }
   expect(actual, path).toEqual(expected);
@@ -55,7 +69,10 @@ describe("loadReportData and the index model", () => {
   it("keeps a null metric null with its reason, in the index rows too", async () => {
     const { data } = await syntheticReportData({ models: 1, techniques: 2, workloads: 1 });
     const completed = data.results.find((r) => r.status === "completed")!;
-    expect(completed.metrics.find((m) => m.name === "gpu_amu_bytes")).toMatchObject({ value: null, reason: "synthetic fixture: no NVML device" });
+    expect(completed.metrics.find((m) => m.name === "gpu_amu_bytes")).toMatchObject({
+      value: null,
+      reason: "synthetic fixture: no NVML device",
+    });
     const row = buildIndexModel(data).rows.find((r) => r.id === completed.caseId)!;
     expect(row.m.gpu_amu_bytes).toEqual([null, "synthetic fixture: no NVML device"]);
   });
@@ -65,7 +82,11 @@ describe("loadReportData and the index model", () => {
     const model = buildIndexModel(data);
     expect(model.rows.length).toBe(data.results.length / 3);
     expect(new Set(model.rows.map((r) => r.run))).toEqual(new Set([3]));
-    const completedCases = new Set(latestResults(data).filter((r) => r.status === "completed").map((r) => r.caseId));
+    const completedCases = new Set(
+      latestResults(data)
+        .filter((r) => r.status === "completed")
+        .map((r) => r.caseId),
+    );
     expect(new Set(model.trends.map((p) => p[0]))).toEqual(completedCases);
     expect(model.synthetic).toBe(true);
   });
@@ -81,7 +102,13 @@ describe("loadReportData and the index model", () => {
       const back = entry.results.find((r) => r.resultId === result.resultId)!;
       expect(back.config).toEqual(result.config);
       expect(back.metrics.map((m) => m.name)).toEqual(result.metrics.map((m) => m.name));
-      back.metrics.forEach((m, i) => (m.value === null ? expect(result.metrics[i].value).toBeNull() : expect(Math.abs(m.value - result.metrics[i].value!)).toBeLessThanOrEqual(1e-5 * Math.abs(result.metrics[i].value!))));
+      back.metrics.forEach((m, i) =>
+        m.value === null
+          ? expect(result.metrics[i].value).toBeNull()
+          : expect(Math.abs(m.value - result.metrics[i].value!)).toBeLessThanOrEqual(
+              1e-5 * Math.abs(result.metrics[i].value!),
+            ),
+      );
     }
   });
 
@@ -96,11 +123,28 @@ describe("loadReportData and the index model", () => {
   });
 
   it("names the device from the run's environment", () => {
-    expect(deviceOf("ort", { ort: { executionProvider: "cpu" } }, { cpu: { manufacturer: "Intel", brand: "Xeon" } })).toBe("cpu · Intel Xeon");
-    expect(deviceOf("torch", { torch: { device: "cuda" } }, { gpus: [{ model: "Matrox" }, { model: "NVIDIA H100 80GB HBM3" }] })).toBe("cuda · NVIDIA H100 80GB HBM3");
+    expect(
+      deviceOf("ort", { ort: { executionProvider: "cpu" } }, { cpu: { manufacturer: "Intel", brand: "Xeon" } }),
+    ).toBe("cpu · Intel Xeon");
+    expect(
+      deviceOf(
+        "torch",
+        { torch: { device: "cuda" } },
+        { gpus: [{ model: "Matrox" }, { model: "NVIDIA H100 80GB HBM3" }] },
+      ),
+    ).toBe("cuda · NVIDIA H100 80GB HBM3");
     // torch.device "auto": the device the worker resolved and recorded in the result's settings names it.
-    expect(deviceOf("torch", { torch: { device: "auto" } }, { cpu: { manufacturer: "AMD", brand: "EPYC" } }, { device: "cpu" })).toBe("cpu · AMD EPYC");
-    expect(deviceOf("torch", { torch: { device: "auto" } }, { gpus: [{ model: "NVIDIA H200" }] }, { device: "cuda:0" })).toBe("cuda · NVIDIA H200");
+    expect(
+      deviceOf(
+        "torch",
+        { torch: { device: "auto" } },
+        { cpu: { manufacturer: "AMD", brand: "EPYC" } },
+        { device: "cpu" },
+      ),
+    ).toBe("cpu · AMD EPYC");
+    expect(
+      deviceOf("torch", { torch: { device: "auto" } }, { gpus: [{ model: "NVIDIA H200" }] }, { device: "cuda:0" }),
+    ).toBe("cuda · NVIDIA H200");
   });
 });
 
@@ -128,7 +172,8 @@ describe("versusPaper", () => {
     expect(row.pairs.length).toBeGreaterThan(0);
     const pair = row.pairs[0];
     const latest = latestResults(data);
-    const bytes = (id: string) => latest.find((r) => r.caseId === id)!.metrics.find((m) => m.name === "weight_bytes")!.value!;
+    const bytes = (id: string) =>
+      latest.find((r) => r.caseId === id)!.metrics.find((m) => m.name === "weight_bytes")!.value!;
     expect(pair.ratio).toBeCloseTo(bytes(pair.numeratorId) / bytes(pair.denominatorId), 12);
     expect(pair.ratio).toBeLessThan(0.5);
     expect(pair.notComparable).toBeNull();
@@ -136,7 +181,10 @@ describe("versusPaper", () => {
 
   it("greys a ratio measured in another regime and says why", async () => {
     const { data } = await syntheticReportData({ models: 1, techniques: 8, workloads: 1, scenarios: ["prefill"] });
-    const [row] = versusPaper([reference({ regime: { device: "NVIDIA H100", precision: "int4", scale: "7B", scenario: "inference" } })], latestResults(data));
+    const [row] = versusPaper(
+      [reference({ regime: { device: "NVIDIA H100", precision: "int4", scale: "7B", scenario: "inference" } })],
+      latestResults(data),
+    );
     expect(row.pairs[0].notComparable).toMatch(/paper measured on NVIDIA H100; ours on cpu/);
   });
 
@@ -147,7 +195,8 @@ describe("versusPaper", () => {
     expect(row.pairs.length).toBeGreaterThan(0);
     const pair = row.pairs[0];
     expect(pair.metric).toBe("cpu_rss_avg_bytes");
-    const rss = (id: string) => latest.find((r) => r.caseId === id)!.metrics.find((m) => m.name === "cpu_rss_avg_bytes")!.value!;
+    const rss = (id: string) =>
+      latest.find((r) => r.caseId === id)!.metrics.find((m) => m.name === "cpu_rss_avg_bytes")!.value!;
     expect(pair.ratio).toBeCloseTo(rss(pair.numeratorId) / rss(pair.denominatorId), 12);
     expect(pair.notComparable).toMatch(/CPU analogue of AMU/);
   });

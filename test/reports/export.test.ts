@@ -6,7 +6,9 @@ import { syntheticReportData } from "./helpers.js";
 
 describe("escaping", () => {
   it("escapes HTML special characters in user strings", () => {
-    expect(escapeHtml(`<script>alert("x")</script> & 'y'`)).toBe("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;");
+    expect(escapeHtml(`<script>alert("x")</script> & 'y'`)).toBe(
+      "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;",
+    );
   });
 
   it("inlines JSON that cannot close its script element and parses back to the same value", () => {
@@ -38,14 +40,23 @@ describe("formatValue", () => {
 
 describe("exports", () => {
   it("write the leaderboards as markdown with the synthetic warning, CIs and not-completed cases", async () => {
-    const { data } = await syntheticReportData({ suiteName: "export <b>test</b>", models: 2, techniques: 3, workloads: 2 });
+    const { data } = await syntheticReportData({
+      suiteName: "export <b>test</b>",
+      models: 2,
+      techniques: 3,
+      workloads: 2,
+    });
     const markdown = toMarkdown(data);
     expect(markdown).toContain("Synthetic data");
     expect(markdown).toContain("synthetic-export &lt;b&gt;test&lt;/b&gt;");
     expect(markdown).not.toContain("<b>");
     expect(markdown).toMatch(/### Latency: p50 latency \(`latency_p50_ms`, lower is better\)/);
     // Every ranked row has a value with its CI.
-    const latencyRows = markdown.split("### Latency")[1].split("###")[0].split("\n").filter((l) => /^\| [^|]+ \| =?\d/.test(l));
+    const latencyRows = markdown
+      .split("### Latency")[1]
+      .split("###")[0]
+      .split("\n")
+      .filter((l) => /^\| [^|]+ \| =?\d/.test(l));
     expect(latencyRows.length).toBeGreaterThan(0);
     for (const row of latencyRows) expect(row).toMatch(/\d (µs|ms|s) \[[\d.]+, [\d.]+\]/);
   });
@@ -71,7 +82,10 @@ describe("exports", () => {
     const json = JSON.parse(toJson(data));
     expect(json.results).toHaveLength(data.results.length);
     expect(json.results[0].samples).toBeUndefined();
-    expect(json.results[0].metrics.find((m: { name: string }) => m.name === "gpu_amu_bytes")).toMatchObject({ value: null, reason: "synthetic fixture: no NVML device" });
+    expect(json.results[0].metrics.find((m: { name: string }) => m.name === "gpu_amu_bytes")).toMatchObject({
+      value: null,
+      reason: "synthetic fixture: no NVML device",
+    });
   });
 });
 

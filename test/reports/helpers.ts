@@ -15,7 +15,10 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `effbench-${prefix}-`));
 }
 
-export async function syntheticReportData(options: SyntheticOptions = {}, references?: ReportReference[]): Promise<{ data: ReportData; dbPath: string }> {
+export async function syntheticReportData(
+  options: SyntheticOptions = {},
+  references?: ReportReference[],
+): Promise<{ data: ReportData; dbPath: string }> {
   const dbPath = join(tempDir("report-db"), "results.db");
   await writeSyntheticStore(dbPath, options);
   const store = await openStore(dbPath, { readonly: true });
@@ -36,8 +39,13 @@ async function routingDb(): Promise<string> {
   if (existsSync(cached)) return cached;
   const dir = tempDir("routing-fixture");
   const db = join(dir, "routing.db");
-  const result = await execa("node", [resolve("bin/bench.js"), "run", resolve("test/reports/routing-suite.ts"), "--db", db], { reject: false });
-  if (result.exitCode !== 0) throw new Error(`the routing fixture run failed (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`);
+  const result = await execa(
+    "node",
+    [resolve("bin/bench.js"), "run", resolve("test/reports/routing-suite.ts"), "--db", db],
+    { reject: false },
+  );
+  if (result.exitCode !== 0)
+    throw new Error(`the routing fixture run failed (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`);
   renameSync(db, cached);
   return cached;
 }

@@ -92,10 +92,30 @@ describe("paretoFront", () => {
 
   it("follows each axis' direction", () => {
     // Lower x and higher y are better: (1, 1) and (2, 3) are on the front, (3, 2) is dominated by (2, 3).
-    expect(paretoFront([{ x: 1, y: 1 }, { x: 2, y: 3 }, { x: 3, y: 2 }], "lower", "higher")).toEqual([true, true, false]);
+    expect(
+      paretoFront(
+        [
+          { x: 1, y: 1 },
+          { x: 2, y: 3 },
+          { x: 3, y: 2 },
+        ],
+        "lower",
+        "higher",
+      ),
+    ).toEqual([true, true, false]);
   });
 
   it("keeps identical points on the front together", () => {
-    expect(paretoFront([{ x: 1, y: 1 }, { x: 1, y: 1 }, { x: 2, y: 2 }], "lower", "lower")).toEqual([true, true, false]);
+    expect(
+      paretoFront(
+        [
+          { x: 1, y: 1 },
+          { x: 1, y: 1 },
+          { x: 2, y: 2 },
+        ],
+        "lower",
+        "lower",
+      ),
+    ).toEqual([true, true, false]);
   });
 });

@@ -5,7 +5,19 @@ import { defineSuite } from "effbench";
 export default defineSuite({
   name: "report-demo",
   description: "Tiny llama-style model, base vs adapters vs quantised, prefill and decode on the ort CPU runner",
-  models: [{ name: "tiny-llama", family: "llama", layers: 2, hidden: 256, heads: 8, kvHeads: 2, ffn: 704, vocab: 2048, weights: { seed: 7 } }],
+  models: [
+    {
+      name: "tiny-llama",
+      family: "llama",
+      layers: 2,
+      hidden: 256,
+      heads: 8,
+      kvHeads: 2,
+      ffn: 704,
+      vocab: 2048,
+      weights: { seed: 7 },
+    },
+  ],
   techniques: [
     { kind: "base" },
     { kind: "lora", rank: 8, alpha: 16 },

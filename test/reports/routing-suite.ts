@@ -9,7 +9,8 @@ const tiny = { layers: 2, hidden: 128, heads: 4, kvHeads: 2, ffn: 256, vocab: 51
 
 export default defineSuite({
   name: "report-routing",
-  description: "Tiny MoE (capacity factor 1) and MoLE designs, uniform and Zipf-skewed routing, for the report's routing section",
+  description:
+    "Tiny MoE (capacity factor 1) and MoLE designs, uniform and Zipf-skewed routing, for the report's routing section",
   models: [
     { name: "tiny-dense", ...tiny },
     { name: "tiny-moe-cap", ...tiny, moe: { experts: 8, topK: 2, expertFfn: 64, sharedExperts: 1, capacityFactor: 1 } },

@@ -15,7 +15,9 @@ beforeAll(async () => {
 });
 
 const result = (technique: RegExp, model: string, workload: string, runner = "ort"): ReportResult => {
-  const r = data.results.find((x) => x.model === model && technique.test(x.name) && x.workloadLabel.startsWith(workload) && x.runner === runner);
+  const r = data.results.find(
+    (x) => x.model === model && technique.test(x.name) && x.workloadLabel.startsWith(workload) && x.runner === runner,
+  );
   if (!r) throw new Error(`the fixture has no ${technique} ${model} ${workload} ${runner} result`);
   return r;
 };
@@ -51,7 +53,9 @@ describe("routingView", () => {
     expect(view.kind).toBe("mole");
     // expertsPerLayerGroup [3, 4] over 2 layers, all seven linears of each layer routed (3 and 4 > top-2: a choice).
     expect(view.routers).toHaveLength(14);
-    expect(view.routers.slice(0, 7).map((x) => x.label)).toEqual(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].map((p) => `layer 0 · ${p}`));
+    expect(view.routers.slice(0, 7).map((x) => x.label)).toEqual(
+      ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].map((p) => `layer 0 · ${p}`),
+    );
     expect(view.routers.slice(0, 7).every((x) => x.tokensPerExpert.length === 3)).toBe(true);
     expect(view.routers.slice(7).every((x) => x.tokensPerExpert.length === 4 && x.layer === 1)).toBe(true);
     for (const router of view.routers) expect(sum(router.tokensPerExpert)).toBe(view.tokens * 2);
@@ -64,10 +68,15 @@ describe("routingView", () => {
   it("reads the torch runner's routing (its own routing pass) in the same shape", () => {
     const moe = result(/ base /, "tiny-moe-cap", "zipf", "torch");
     const view = viewOf(moe)!;
-    expect(view.routers.map((x) => [x.label, x.tokensPerExpert.length, sum(x.tokensPerExpert)])).toEqual([["layer 0", 8, 64], ["layer 1", 8, 64]]);
+    expect(view.routers.map((x) => [x.label, x.tokensPerExpert.length, sum(x.tokensPerExpert)])).toEqual([
+      ["layer 0", 8, 64],
+      ["layer 1", 8, 64],
+    ]);
     expect(view.droppedAssignments).toBe(metric(moe, "routing_dropped_tokens"));
     const mola = viewOf(result(/ mola /, "tiny-dense", "zipf", "torch"))!;
-    expect(mola.routers.map((x) => x.label)).toEqual(viewOf(result(/ mola /, "tiny-dense", "zipf"))!.routers.map((x) => x.label));
+    expect(mola.routers.map((x) => x.label)).toEqual(
+      viewOf(result(/ mola /, "tiny-dense", "zipf"))!.routers.map((x) => x.label),
+    );
     expect(viewOf(result(/ base /, "tiny-dense", "zipf", "torch"))).toBeNull();
   });
 
@@ -75,7 +84,10 @@ describe("routingView", () => {
     const r = result(/ mixlora /, "tiny-dense", "zipf");
     const view = viewOf(r)!;
     expect(view.kind).toBe("mole");
-    expect(view.routers.map((x) => [x.label, x.tokensPerExpert.length])).toEqual([["layer 0", 4], ["layer 1", 4]]);
+    expect(view.routers.map((x) => [x.label, x.tokensPerExpert.length])).toEqual([
+      ["layer 0", 4],
+      ["layer 1", 4],
+    ]);
     expect(view.maxMeanLoad).toBeCloseTo(metric(r, "routing_max_mean_load")!, 12);
   });
 
@@ -85,7 +97,9 @@ describe("routingView", () => {
     const unsupported = result(/ mixlora /, "tiny-moe-cap", "uniform");
     expect(unsupported.status).toBe("unsupported");
     expect(viewOf(unsupported)).toBeNull();
-    expect(routingView({ routing: { tokens: 4, layers: [{ layer: 0, tokensPerExpert: "not counts" }] } }, {}, {})).toBeNull();
+    expect(
+      routingView({ routing: { tokens: 4, layers: [{ layer: 0, tokensPerExpert: "not counts" }] } }, {}, {}),
+    ).toBeNull();
   });
 });
 
@@ -95,7 +109,9 @@ describe("the routing heatmap", () => {
     const cells = heatmapCells(view);
     expect(cells).toHaveLength(16);
     // load is relative to the router's mean: a balanced expert is 1.
-    expect(cells.find((c) => c.router === "layer 0" && c.tokens === view.routers[0].tokensPerExpert[0])!.load).toBeCloseTo(view.routers[0].tokensPerExpert[0] / 8, 3);
+    expect(
+      cells.find((c) => c.router === "layer 0" && c.tokens === view.routers[0].tokensPerExpert[0])!.load,
+    ).toBeCloseTo(view.routers[0].tokensPerExpert[0] / 8, 3);
     const svg = await renderSvg(routingHeatmapSpec(cells, view.maxExperts, view.routers.length));
     expect(svg).toContain('aria-roledescription="rect mark container"');
     expect(svg).toContain('aria-roledescription="text mark container"');
@@ -105,7 +121,8 @@ describe("the routing heatmap", () => {
 
   it("drops the count labels and thins the expert axis when 64 or 256 experts make the cells narrow", () => {
     const cell = [{ router: "layer 0", order: 0, expert: 0, tokens: 3, load: 1 }];
-    const axisValues = (spec: VegaLiteSpec) => ((spec.encoding as { x: { axis: { values?: number[] } } }).x.axis.values ?? null);
+    const axisValues = (spec: VegaLiteSpec) =>
+      (spec.encoding as { x: { axis: { values?: number[] } } }).x.axis.values ?? null;
     const wide = routingHeatmapSpec(cell, 64, 1);
     expect((wide.layer as unknown[]).length).toBe(1);
     expect((wide.width as { step: number }).step).toBeLessThan(20);
@@ -125,7 +142,9 @@ describe("routing in the site's data", () => {
     const entry = unpackChunk(chunk)[r.caseId]!.results[0]!;
     const fromChunk = routingView(entry.details, entry.caseDetails, entry.workload)!;
     const stored = viewOf(r)!;
-    expect(fromChunk.routers.map((x) => [x.label, x.tokensPerExpert])).toEqual(stored.routers.map((x) => [x.label, x.tokensPerExpert]));
+    expect(fromChunk.routers.map((x) => [x.label, x.tokensPerExpert])).toEqual(
+      stored.routers.map((x) => [x.label, x.tokensPerExpert]),
+    );
     for (const [i, router] of fromChunk.routers.entries()) {
       expect(router.cv).toBeCloseTo(stored.routers[i]!.cv, 5);
       expect(String(router.cv).replace(/^0\.0*/, "").length).toBeLessThanOrEqual(6);
@@ -144,11 +163,20 @@ describe("routing in the site's data", () => {
   it("puts routing max/mean load, CV and dropped assignments on a leaderboard that a dense-only report does not draw", () => {
     const family = METRIC_FAMILIES.find((f) => f.id === "routing")!;
     expect(family.optional).toBe(true);
-    expect(family.metrics.map((m) => m.name)).toEqual(["routing_max_mean_load", "routing_cv", "routing_dropped_tokens"]);
+    expect(family.metrics.map((m) => m.name)).toEqual([
+      "routing_max_mean_load",
+      "routing_cv",
+      "routing_dropped_tokens",
+    ]);
     const model = buildIndexModel(data);
     const routed = model.rows.filter((row) => row.m.routing_max_mean_load !== undefined);
     // ort: MoE base ×2, MixLoRA ×2, MoLA ×2; torch: MoE base, MoLA — not the dense base, LoRAMoE or the unsupported cases.
-    expect(routed.map((row) => row.name).sort()).toEqual(data.results.filter((x) => viewOf(x) !== null).map((x) => x.name).sort());
+    expect(routed.map((row) => row.name).sort()).toEqual(
+      data.results
+        .filter((x) => viewOf(x) !== null)
+        .map((x) => x.name)
+        .sort(),
+    );
     expect(routed).toHaveLength(8);
     expect(toMarkdown(data)).toContain("### Routing (MoE & mixtures of LoRA experts): routing max/mean load");
   });

@@ -22,7 +22,8 @@ async function writeShard(dir: string, name: string, results: number, salt: numb
   const runId = await store.beginRun({ ...runInfo, argv: ["run", "--shard", name] });
   await store.recordEnv(runId, { host: name });
   const cases = plannedCases();
-  for (let i = 0; i < results; i++) await store.recordResult(runId, completedRecord(cases[i % cases.length]!, 2, 30, salt + i));
+  for (let i = 0; i < results; i++)
+    await store.recordResult(runId, completedRecord(cases[i % cases.length]!, 2, 30, salt + i));
   await store.finishRun(runId, "completed");
   await store.close();
   return path;
@@ -31,7 +32,10 @@ async function writeShard(dir: string, name: string, results: number, salt: numb
 const counts = async (path: string) =>
   Object.fromEntries(
     await Promise.all(
-      ["runs", "env", "cases", "results", "samples", "sampler_samples", "metrics", "validity"].map(async (t) => [t, (await rawSql(path, `SELECT count(*) AS n FROM ${t}`))[0].n]),
+      ["runs", "env", "cases", "results", "samples", "sampler_samples", "metrics", "validity"].map(async (t) => [
+        t,
+        (await rawSql(path, `SELECT count(*) AS n FROM ${t}`))[0].n,
+      ]),
     ),
   );
 
@@ -66,7 +70,8 @@ describe("mergeStores", () => {
     ]);
     const [ca, cb] = [await counts(a), await counts(b)];
     const merged = await counts(out);
-    for (const table of ["runs", "env", "results", "samples", "sampler_samples", "metrics", "validity"]) expect(merged[table], table).toBe(ca[table] + cb[table]);
+    for (const table of ["runs", "env", "results", "samples", "sampler_samples", "metrics", "validity"])
+      expect(merged[table], table).toBe(ca[table] + cb[table]);
     expect(merged.cases).toBe(2); // both shards measured the same two cases
     expect(await contents(out)).toEqual([...(await contents(a)), ...(await contents(b))]);
 
@@ -114,7 +119,9 @@ describe("mergeStores", () => {
     const error = await mergeStores(out, [newer, a]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).code).toBe("schema-mismatch");
-    expect((error as StoreError).message).toContain(`newer.db: shard has schema version ${SCHEMA_VERSION + 1}, but this effbench merges versions 1 to ${SCHEMA_VERSION} — it was written by a newer effbench: upgrade effbench here to merge it`);
+    expect((error as StoreError).message).toContain(
+      `newer.db: shard has schema version ${SCHEMA_VERSION + 1}, but this effbench merges versions 1 to ${SCHEMA_VERSION} — it was written by a newer effbench: upgrade effbench here to merge it`,
+    );
     expect((await counts(out)).runs).toBe(0);
   });
 

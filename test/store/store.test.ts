@@ -14,7 +14,9 @@ function rawSql(path: string, sql: string): Promise<Array<Record<string, unknown
   return new Promise((resolvePromise, reject) => {
     const db = new sqlite3.Database(path, (error) => {
       if (error) return reject(error);
-      db.all(sql, (err, rows) => db.close(() => (err ? reject(err) : resolvePromise(rows as Array<Record<string, unknown>>))));
+      db.all(sql, (err, rows) =>
+        db.close(() => (err ? reject(err) : resolvePromise(rows as Array<Record<string, unknown>>))),
+      );
     });
   });
 }
@@ -34,7 +36,9 @@ describe("openStore", () => {
     const path = tempDb();
     const store = await openStore(path);
     await store.close();
-    const tables = (await rawSql(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).map((r) => r.name);
+    const tables = (await rawSql(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).map(
+      (r) => r.name,
+    );
     expect(tables).toEqual(["cases", "env", "metrics", "results", "runs", "sampler_samples", "samples", "validity"]);
     expect((await rawSql(path, "PRAGMA user_version"))[0].user_version).toBe(SCHEMA_VERSION);
     expect((await rawSql(path, "PRAGMA journal_mode"))[0].journal_mode).toBe("wal");
@@ -137,7 +141,16 @@ describe("Store", () => {
     const reader = await openStore(path, { readonly: true });
     const runs = await reader.listRuns();
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ id: runId, suiteName: "store-test", suiteHash: "abc123", gitCommit: "0123456789abcdef", argv: runInfo.argv, status: "completed", resultCount: 2, mergedFrom: null });
+    expect(runs[0]).toMatchObject({
+      id: runId,
+      suiteName: "store-test",
+      suiteHash: "abc123",
+      gitCommit: "0123456789abcdef",
+      argv: runInfo.argv,
+      status: "completed",
+      resultCount: 2,
+      mergedFrom: null,
+    });
     expect(runs[0].uuid).toMatch(/^[0-9a-f-]{36}$/);
     expect(runs[0].finishedAt).not.toBeNull();
     expect(await reader.loadResolvedSuite(runId)).toEqual(runInfo.resolvedSuite);
@@ -168,11 +181,24 @@ describe("Store", () => {
     expect(a.config).toEqual(JSON.parse(JSON.stringify({ protocol: prefill!.protocol, ort: prefill!.ort })));
     expect(a.metrics).toEqual(completed.metrics);
     expect(a.validity).toEqual(completed.validity);
-    expect(b).toMatchObject({ caseId: decode!.id, status: "failed", reason: failed.reason, repeats: 1, metrics: [], validity: [], settings: null });
+    expect(b).toMatchObject({
+      caseId: decode!.id,
+      status: "failed",
+      reason: failed.reason,
+      repeats: 1,
+      metrics: [],
+      validity: [],
+      settings: null,
+    });
 
     const samples = await reader.loadSamples(completedId, "latency_ms");
     expect(samples).toHaveLength(100);
-    expect(samples[0]).toEqual({ repeat: 0, metric: "latency_ms", iteration: 0, value: completed.samples[0].values[0] });
+    expect(samples[0]).toEqual({
+      repeat: 0,
+      metric: "latency_ms",
+      iteration: 0,
+      value: completed.samples[0].values[0],
+    });
     expect(await reader.loadSampleProcesses(completedId, "latency_ms")).toEqual(completed.samples.map((s) => s.values));
     expect(await reader.loadSamplerSeries(completedId)).toEqual(completed.samplerSeries);
     expect(await reader.completedConfigHashes()).toEqual(new Set([prefill!.configHash]));
@@ -199,7 +225,12 @@ describe("Store", () => {
     record.metrics = [{ name: "latency_cv", value: NaN, unit: "ratio" }];
     await store.recordResult(runId, record);
     const [metric] = (await store.loadResults())[0].metrics;
-    expect(metric).toEqual({ name: "latency_cv", value: null, unit: "ratio", reason: "not computable: the statistic is NaN for these samples" });
+    expect(metric).toEqual({
+      name: "latency_cv",
+      value: null,
+      unit: "ratio",
+      reason: "not computable: the statistic is NaN for these samples",
+    });
     await store.close();
   });
 
@@ -208,7 +239,9 @@ describe("Store", () => {
     const runId = await store.beginRun(runInfo);
     const record = completedRecord(plannedCases()[0]!);
     record.samples[1].values[3] = Infinity;
-    expect((await storeError(store.recordResult(runId, record))).message).toContain("latency_ms[repeat 1][3] is Infinity");
+    expect((await storeError(store.recordResult(runId, record))).message).toContain(
+      "latency_ms[repeat 1][3] is Infinity",
+    );
     const failed = { ...completedRecord(plannedCases()[0]!), status: "failed" as const };
     expect((await storeError(store.recordResult(runId, failed))).message).toContain("a failed result needs a reason");
     await store.close();
@@ -272,7 +305,9 @@ describe("Store", () => {
     const ids = await Promise.all(writes);
     expect(new Set(ids).size).toBe(40);
     await Promise.all([first.close(), second.close()]);
-    expect((await rawSql(path, "SELECT run_id, count(*) AS n FROM results GROUP BY run_id")).map((r) => r.n)).toEqual([20, 20]);
+    expect((await rawSql(path, "SELECT run_id, count(*) AS n FROM results GROUP BY run_id")).map((r) => r.n)).toEqual([
+      20, 20,
+    ]);
     expect((await rawSql(path, "SELECT count(*) AS n FROM samples"))[0].n).toBe(40 * 400);
     expect((await rawSql(path, "SELECT count(*) AS n FROM metrics"))[0].n).toBe(40 * 3);
   });
@@ -281,7 +316,9 @@ describe("Store", () => {
     const path = tempDb();
     const writer = resolve("test/store/concurrent-writer.ts");
     const startAt = String(Date.now() + 2000);
-    await Promise.all([0, 1].map((salt) => execa("node", ["--import", "tsx", writer, path, "60", String(salt), startAt])));
+    await Promise.all(
+      [0, 1].map((salt) => execa("node", ["--import", "tsx", writer, path, "60", String(salt), startAt])),
+    );
     const store = await openStore(path, { readonly: true });
     const runs = await store.listRuns();
     expect(runs.map((r) => [r.status, r.resultCount])).toEqual([

@@ -7,7 +7,10 @@ import { doesNotFit } from "../../src/run/execute.js";
 const llama2_7b = { name: "llama-2-7b", layers: 32, hidden: 4096, heads: 32, ffn: 11008, vocab: 32000 };
 
 function plan(models: unknown[], techniques: unknown[] = [{ kind: "base" }]) {
-  const { suite } = validateSuite({ name: "x", models, techniques, scenarios: ["decode"], workloads: [{ promptTokens: 128 }] }, "x.ts");
+  const { suite } = validateSuite(
+    { name: "x", models, techniques, scenarios: ["decode"], workloads: [{ promptTokens: 128 }] },
+    "x.ts",
+  );
   return planSuite(suite, { codeVersion: "t" });
 }
 
@@ -29,19 +32,46 @@ describe("bench inspect", () => {
   });
 
   it("refuses up front, with the numbers, a CPU case that cannot fit in memory", () => {
-    const [c] = plan([{ ...llama2_7b, name: "llama-2-70b-ish", layers: 80, hidden: 8192, heads: 64, kvHeads: 8, ffn: 28672 }]);
+    const [c] = plan([
+      { ...llama2_7b, name: "llama-2-70b-ish", layers: 80, hidden: 8192, heads: 64, kvHeads: 8, ffn: 28672 },
+    ]);
     const reason = doesNotFit(c!, 24 * 2 ** 30);
     expect(reason).toMatch(/does not fit in memory: needs about \d+\.\d GiB .* this machine has 24\.0 GiB/);
-    expect(doesNotFit(plan([{ name: "tiny", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }])[0]!, 24 * 2 ** 30)).toBeUndefined();
+    expect(
+      doesNotFit(plan([{ name: "tiny", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }])[0]!, 24 * 2 ** 30),
+    ).toBeUndefined();
   });
 
   it("counts an ort model over the external-data threshold once (its weights stream to a mapped file), torch on CPU three times", () => {
     // E=64 experts of 2816 over hidden 1024, 4 layers: ~8.9 GB of fp32 weights (bench:moe's largest model).
-    const moe = { name: "moe-e64", layers: 4, hidden: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 4096, maxPositions: 512, moe: { experts: 64, topK: 2 } };
+    const moe = {
+      name: "moe-e64",
+      layers: 4,
+      hidden: 1024,
+      heads: 16,
+      kvHeads: 4,
+      ffn: 2816,
+      vocab: 4096,
+      maxPositions: 512,
+      moe: { experts: 64, topK: 2 },
+    };
     const [ort] = plan([moe]);
     expect(doesNotFit(ort!, 16 * 2 ** 30)).toBeUndefined();
     expect(doesNotFit(ort!, 8 * 2 ** 30)).toMatch(/of weights plus up to 1\.8 GiB in the graph while building/);
-    const [torchCpu] = planSuite(validateSuite({ name: "s", models: [moe], scenarios: ["decode"], workloads: [{ promptTokens: 8 }], runners: ["torch"], torch: { device: "cpu" } }, "s").suite, { codeVersion: "t" });
+    const [torchCpu] = planSuite(
+      validateSuite(
+        {
+          name: "s",
+          models: [moe],
+          scenarios: ["decode"],
+          workloads: [{ promptTokens: 8 }],
+          runners: ["torch"],
+          torch: { device: "cpu" },
+        },
+        "s",
+      ).suite,
+      { codeVersion: "t" },
+    );
     expect(doesNotFit(torchCpu!, 16 * 2 ** 30)).toMatch(/3 × 8\.\d GiB of weights while building/);
   });
 });

@@ -28,7 +28,11 @@ async function loadError(path: string): Promise<string> {
 
 describe("suite loader", () => {
   it("fills every default into the resolved suite", async () => {
-    const loaded = await loadSuite(writeSuite(`export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`));
+    const loaded = await loadSuite(
+      writeSuite(
+        `export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`,
+      ),
+    );
     expect(loaded.suite.runners).toEqual(["ort"]);
     expect(loaded.suite.techniques).toEqual([{ kind: "base" }]);
     expect(loaded.suite.protocol.repeats).toBeGreaterThan(0);
@@ -37,18 +41,31 @@ describe("suite loader", () => {
   });
 
   it("names the file, the path and the value of a wrong field", async () => {
-    const message = await loadError(writeSuite(`export default defineSuite({ name: "x", models: [{ ...${model}, heads: 0 }], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`, "bad.ts"));
+    const message = await loadError(
+      writeSuite(
+        `export default defineSuite({ name: "x", models: [{ ...${model}, heads: 0 }], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`,
+        "bad.ts",
+      ),
+    );
     expect(message).toMatch(/bad\.ts › models\[0\]\.heads: .*got 0/);
   });
 
   it("rejects an unknown top-level key and says how to fix it", async () => {
-    const message = await loadError(writeSuite(`export default { name: "x", modles: [], models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] };`));
+    const message = await loadError(
+      writeSuite(
+        `export default { name: "x", modles: [], models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] };`,
+      ),
+    );
     expect(message).toMatch(/modles/);
     expect(message).toMatch(/modles: unknown field — did you mean "models"\?/);
   });
 
   it("rejects an unknown technique with the known kinds", async () => {
-    const message = await loadError(writeSuite(`export default { name: "x", models: [${model}], techniques: [{ kind: "lorax" }], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] };`));
+    const message = await loadError(
+      writeSuite(
+        `export default { name: "x", models: [${model}], techniques: [{ kind: "lorax" }], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] };`,
+      ),
+    );
     expect(message).toMatch(/techniques\[0\]\.kind/);
   });
 
@@ -65,16 +82,26 @@ describe("suite loader", () => {
   it("lets a suite import JSON relative to itself", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-suite-"));
     mkdirSync(join(dir, "data"));
-    writeFileSync(join(dir, "data", "model.json"), JSON.stringify({ name: "j", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }));
+    writeFileSync(
+      join(dir, "data", "model.json"),
+      JSON.stringify({ name: "j", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 97 }),
+    );
     const path = join(dir, "s.ts");
-    writeFileSync(path, `import { defineSuite } from "effbench";\nimport m from "./data/model.json";\nexport default defineSuite({ name: "x", models: [m], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`);
+    writeFileSync(
+      path,
+      `import { defineSuite } from "effbench";\nimport m from "./data/model.json";\nexport default defineSuite({ name: "x", models: [m], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`,
+    );
     expect((await loadSuite(path)).suite.models[0]!.name).toBe("j");
   });
 });
 
 describe("planner", () => {
   async function plan(filter?: string) {
-    const loaded = await loadSuite(writeSuite(`export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill", "decode"], workloads: [{ promptTokens: 8 }, { batch: 4, promptTokens: 16 }] });`));
+    const loaded = await loadSuite(
+      writeSuite(
+        `export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill", "decode"], workloads: [{ promptTokens: 8 }, { batch: 4, promptTokens: 16 }] });`,
+      ),
+    );
     return planSuite(loaded.suite, { codeVersion: "test", filter });
   }
 
@@ -86,7 +113,11 @@ describe("planner", () => {
   });
 
   it("changes the config hash but not the case key when the code version changes", async () => {
-    const loaded = await loadSuite(writeSuite(`export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`));
+    const loaded = await loadSuite(
+      writeSuite(
+        `export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }] });`,
+      ),
+    );
     const [v1] = planSuite(loaded.suite, { codeVersion: "1" });
     const [v2] = planSuite(loaded.suite, { codeVersion: "2" });
     expect(v1!.caseKey).toBe(v2!.caseKey);
@@ -102,7 +133,12 @@ describe("planner", () => {
   it("splits cases into disjoint shards that cover the plan", async () => {
     const all = await plan();
     const shards = [1, 2, 3].map((i) => shardCases(all, parseShard(`${i}/3`)));
-    expect(shards.flat().map((c) => c.id).sort()).toEqual(all.map((c) => c.id).sort());
+    expect(
+      shards
+        .flat()
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(all.map((c) => c.id).sort());
     expect(() => parseShard("4/3")).toThrow(/1 ≤ i ≤ n/);
   });
 
@@ -124,7 +160,9 @@ describe("planner", () => {
 
   it("refuses an exclude that names something the suite does not have, with the path and what it has", async () => {
     const message = await loadError(
-      writeSuite(`export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }], exclude: [{ model: ["m", "mm"] }, {}] });`),
+      writeSuite(
+        `export default defineSuite({ name: "x", models: [${model}], scenarios: ["prefill"], workloads: [{ promptTokens: 8 }], exclude: [{ model: ["m", "mm"] }, {}] });`,
+      ),
     );
     expect(message).toMatch(/exclude\.0\.model\.1|exclude › 0 › model › 1|exclude\[0\]\.model\[1\]/);
     expect(message).toContain('no model "mm" in this suite; its models: m');

@@ -16,7 +16,8 @@ const techniques: [string, Technique<any>][] = [
 describe.each(techniques)("%s", (kind, technique) => {
   const model = tinyModel({ attentionBias: true });
   const base = baseIr(model);
-  const params = (merged: boolean) => technique.params.parse({ kind, rank: 4, alpha: 8, targets: "all-linear", merged });
+  const params = (merged: boolean) =>
+    technique.params.parse({ kind, rank: 4, alpha: 8, targets: "all-linear", merged });
 
   it("gives the same logits unmerged (adapter ops on activations) and merged (folded into W), within 1e-5", async () => {
     const unmerged = await runPrefill(technique.rewriteIr!(base, params(false)));

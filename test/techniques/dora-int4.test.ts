@@ -13,12 +13,17 @@ import { referenceForwardIr } from "../../src/model/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { TOKENS, baseIr, opTypes, runPrefill, tinyModel } from "./helpers.js";
 
-const doraParams = (extra: object = {}) => doraTechnique.params.parse({ kind: "dora", rank: 4, alpha: 8, targets: "all-linear", base: "int4", ...extra });
+const doraParams = (extra: object = {}) =>
+  doraTechnique.params.parse({ kind: "dora", rank: 4, alpha: 8, targets: "all-linear", base: "int4", ...extra });
 
 /** The IR with every int4 linear's accuracy_level set (0: float activations, so ORT computes what the reference does). */
 function withAccuracyLevel(ir: ModelIr, accuracyLevel: number): ModelIr {
   const set = (linear: LinearOp): LinearOp =>
-    linear.kind === "dora" && linear.base.kind === "int4" ? { ...linear, base: { ...linear.base, accuracyLevel } } : linear.kind === "int4" ? { ...linear, accuracyLevel } : linear;
+    linear.kind === "dora" && linear.base.kind === "int4"
+      ? { ...linear, base: { ...linear.base, accuracyLevel } }
+      : linear.kind === "int4"
+        ? { ...linear, accuracyLevel }
+        : linear;
   return mapLinears(ir, set);
 }
 
@@ -26,16 +31,22 @@ function withAccuracyLevel(ir: ModelIr, accuracyLevel: number): ModelIr {
 function withAsymmetricBase(dora: ModelIr, fp32: ModelIr): ModelIr {
   const asymmetric = quantizeIrInt4(fp32, { ...INT4_DEFAULTS, kind: "int4", symmetric: false });
   const bases = new Map<string, Int4Linear>();
-  for (const { layer, projection, linear } of linearsOf(asymmetric)) bases.set(`${layer}.${projection}`, linear as Int4Linear);
-  const ir = mapLinears(dora, (linear, layer, projection) => (linear.kind === "dora" ? { ...linear, base: bases.get(`${layer}.${projection}`)! } : linear));
-  for (const [name, tensor] of asymmetric.tensors) if (name.endsWith(".qweight") || name.endsWith(".scales") || name.endsWith(".qzeros")) ir.tensors.set(name, tensor);
+  for (const { layer, projection, linear } of linearsOf(asymmetric))
+    bases.set(`${layer}.${projection}`, linear as Int4Linear);
+  const ir = mapLinears(dora, (linear, layer, projection) =>
+    linear.kind === "dora" ? { ...linear, base: bases.get(`${layer}.${projection}`)! } : linear,
+  );
+  for (const [name, tensor] of asymmetric.tensors)
+    if (name.endsWith(".qweight") || name.endsWith(".scales") || name.endsWith(".qzeros")) ir.tensors.set(name, tensor);
   return ir;
 }
 
 describe("DoRA over an int4 base on ORT", () => {
   it("is no longer refused for ort (a merged DoRA over int4 still is)", () => {
     expect(adapterUnsupportedReason("dora", doraParams(), "ort")).toBeUndefined();
-    expect(adapterUnsupportedReason("dora", doraParams({ merged: true }), "ort")).toMatch(/merged dora needs an fp32 base/);
+    expect(adapterUnsupportedReason("dora", doraParams({ merged: true }), "ort")).toMatch(
+      /merged dora needs an fp32 base/,
+    );
   });
 
   for (const [label, model] of [
@@ -55,7 +66,11 @@ describe("DoRA over an int4 base on ORT", () => {
     const model = tinyModel({ ffn: 80 });
     const fp32 = baseIr(model);
     const ir = withAccuracyLevel(withAsymmetricBase(applyAdapter(fp32, "dora", doraParams()), fp32), 0);
-    expect([...linearsOf(ir)].every(({ linear }) => linear.kind === "dora" && linear.base.kind === "int4" && linear.base.zeroPoints !== undefined)).toBe(true);
+    expect(
+      [...linearsOf(ir)].every(
+        ({ linear }) => linear.kind === "dora" && linear.base.kind === "int4" && linear.base.zeroPoints !== undefined,
+      ),
+    ).toBe(true);
     const { logits } = await runPrefill(ir);
     expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-5);
   });
@@ -83,7 +98,14 @@ describe("DoRA over an int4 base on ORT", () => {
     expect(ops.get("MatMulNBits")).toBe(14);
     expect(ops.get("BitShift")).toBeGreaterThanOrEqual(14 * 3);
     // The only float initialisers of a projection's size would be a folded Ŵ or B·A: there must be none.
-    const floatMatrices = (optimized.graph!.initializer ?? []).filter((t) => t.dataType === 1 && (t.dims ?? []).length === 2 && Number(t.dims![0]) * Number(t.dims![1]) >= 64 * 64 && !t.name!.includes("embed_tokens") && !t.name!.includes("lm_head"));
+    const floatMatrices = (optimized.graph!.initializer ?? []).filter(
+      (t) =>
+        t.dataType === 1 &&
+        (t.dims ?? []).length === 2 &&
+        Number(t.dims![0]) * Number(t.dims![1]) >= 64 * 64 &&
+        !t.name!.includes("embed_tokens") &&
+        !t.name!.includes("lm_head"),
+    );
     expect(floatMatrices.map((t) => t.name)).toEqual([]);
   });
 
@@ -103,24 +125,35 @@ describe("DoRA over an int4 base on ORT", () => {
   it("decodes token by token from a KV cache as the reference computes (DoRA over int4, with int4 embeddings and lm_head too)", async () => {
     const model = tinyModel({ tieEmbeddings: true });
     const dora = withAccuracyLevel(doraTechnique.rewriteIr!(baseIr(model), doraParams()), 0);
-    const vocabularyToo = int4Technique.rewriteIr!(baseIr(model), int4Technique.params.parse({ kind: "int4", accuracyLevel: 0, lmHead: true, embeddings: true }));
+    const vocabularyToo = int4Technique.rewriteIr!(
+      baseIr(model),
+      int4Technique.params.parse({ kind: "int4", accuracyLevel: 0, lmHead: true, embeddings: true }),
+    );
     for (const ir of [dora, vocabularyToo]) {
-      const session = await ort.InferenceSession.create(emitOnnx(ir, { scenario: "decode" }).bytes, { intraOpNumThreads: 1 });
+      const session = await ort.InferenceSession.create(emitOnnx(ir, { scenario: "decode" }).bytes, {
+        intraOpNumThreads: 1,
+      });
       const { kvHeads, headDim, layers, vocab } = ir.dims;
       const batch = TOKENS.length;
       const seq = TOKENS[0]!.length;
       const reference = referenceForwardIr(ir, TOKENS);
       let cache: Record<string, ort.Tensor> = {};
       for (let layer = 0; layer < layers; layer++)
-        for (const kind of ["key", "value"]) cache[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [batch, kvHeads, 0, headDim]);
+        for (const kind of ["key", "value"])
+          cache[`past_${kind}.${layer}`] = new ort.Tensor("float32", new Float32Array(0), [batch, kvHeads, 0, headDim]);
       for (let position = 0; position < seq; position++) {
-        const ids = new ort.Tensor("int64", BigInt64Array.from(TOKENS.map((row) => BigInt(row[position]!))), [batch, 1]);
+        const ids = new ort.Tensor("int64", BigInt64Array.from(TOKENS.map((row) => BigInt(row[position]!))), [
+          batch,
+          1,
+        ]);
         const out = await session.run({ input_ids: ids, ...cache });
         const expected = new Float64Array(batch * vocab);
-        for (let b = 0; b < batch; b++) expected.set(reference.subarray((b * seq + position) * vocab, (b * seq + position + 1) * vocab), b * vocab);
+        for (let b = 0; b < batch; b++)
+          expected.set(reference.subarray((b * seq + position) * vocab, (b * seq + position + 1) * vocab), b * vocab);
         expect(relativeL2(out.logits!.data as Float32Array, expected), `position ${position}`).toBeLessThan(1e-5);
         cache = {};
-        for (let layer = 0; layer < layers; layer++) for (const kind of ["key", "value"]) cache[`past_${kind}.${layer}`] = out[`present_${kind}.${layer}`]!;
+        for (let layer = 0; layer < layers; layer++)
+          for (const kind of ["key", "value"]) cache[`past_${kind}.${layer}`] = out[`present_${kind}.${layer}`]!;
       }
       await session.release();
     }

@@ -10,7 +10,17 @@ import { synthesizeWeights } from "../../src/model/weights.js";
 import { emitOnnx } from "../../src/model/onnx.js";
 
 export function tinyModel(extra: object = {}): ModelConfig {
-  return modelSchema.parse({ name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64, ...extra });
+  return modelSchema.parse({
+    name: "tiny",
+    layers: 2,
+    hidden: 64,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 128,
+    vocab: 97,
+    maxPositions: 64,
+    ...extra,
+  });
 }
 
 export function baseIr(model: ModelConfig): ModelIr {
@@ -23,11 +33,22 @@ export const TOKENS: number[][] = [
 ];
 
 /** All-position logits [batch, seq, vocab] of an IR's prefill graph, and the optimised model ORT wrote. */
-export async function runPrefill(ir: ModelIr, ids: number[][] = TOKENS): Promise<{ logits: Float32Array; optimized: onnxProto.onnx.ModelProto }> {
+export async function runPrefill(
+  ir: ModelIr,
+  ids: number[][] = TOKENS,
+): Promise<{ logits: Float32Array; optimized: onnxProto.onnx.ModelProto }> {
   const { bytes } = emitOnnx(ir, { scenario: "prefill", allLogits: true });
   const optimizedModelFilePath = join(mkdtempSync(join(tmpdir(), "effbench-opt-")), "optimized.onnx");
-  const session = await ort.InferenceSession.create(bytes, { optimizedModelFilePath, graphOptimizationLevel: "all", intraOpNumThreads: 1 });
-  const input = new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [ids.length, ids[0]!.length]);
+  const session = await ort.InferenceSession.create(bytes, {
+    optimizedModelFilePath,
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: 1,
+  });
+  const input = new ort.Tensor(
+    "int64",
+    BigInt64Array.from(ids.flat(), (v) => BigInt(v)),
+    [ids.length, ids[0]!.length],
+  );
   const out = await session.run({ input_ids: input });
   await session.release();
   const optimized = onnxProto.onnx.ModelProto.decode(readFileSync(optimizedModelFilePath));
@@ -35,10 +56,17 @@ export async function runPrefill(ir: ModelIr, ids: number[][] = TOKENS): Promise
 }
 
 /** Nodes of the optimised graph that read the given initialiser together with a non-initialiser (an activation). */
-export function nodesOnActivations(model: onnxProto.onnx.ModelProto, initializerPart: string): { opType: string; inputs: string[] }[] {
+export function nodesOnActivations(
+  model: onnxProto.onnx.ModelProto,
+  initializerPart: string,
+): { opType: string; inputs: string[] }[] {
   const initializers = new Set((model.graph!.initializer ?? []).map((t) => t.name!));
   return (model.graph!.node ?? [])
-    .filter((n) => (n.input ?? []).some((i) => i.includes(initializerPart)) && (n.input ?? []).some((i) => i !== "" && !initializers.has(i)))
+    .filter(
+      (n) =>
+        (n.input ?? []).some((i) => i.includes(initializerPart)) &&
+        (n.input ?? []).some((i) => i !== "" && !initializers.has(i)),
+    )
     .map((n) => ({ opType: n.opType!, inputs: [...(n.input ?? [])] }));
 }
 

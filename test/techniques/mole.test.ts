@@ -8,7 +8,14 @@ import { synthesizeWeights } from "../../src/model/weights.js";
 import { MOE_LORA } from "../../datasets/technique-presets.js";
 
 // LLaMA-2-7B: H 4096, I 11008, 32 layers, MHA (k/v 4096 wide), vocab 32000; 6,738,415,616 parameters.
-const llama7b = modelSchema.parse({ name: "llama-2-7b", layers: 32, hidden: 4096, heads: 32, ffn: 11008, vocab: 32000 });
+const llama7b = modelSchema.parse({
+  name: "llama-2-7b",
+  layers: 32,
+  hidden: 4096,
+  heads: 32,
+  ffn: 11008,
+  vocab: 32000,
+});
 const BASE_7B = 6_738_415_616;
 
 function account(raw: Record<string, unknown>, model = llama7b) {
@@ -74,11 +81,22 @@ describe("MoLE accounting", () => {
     expect(a.trainableParams).toBe(classifier);
     expect(a.adapterParams).toBe(32 * 4 * 8 * 78_080 + classifier);
     // The base pass's linears (2 × layer linear params) + the classifier's matmul + the adapters of 4 experts.
-    expect(a.extraFlopsPerToken).toBe(2 * accountModel(llama7b).layerLinearParams + 2 * 32 * 4 * 4096 + 2 * 32 * 4 * 8 * 78_080);
+    expect(a.extraFlopsPerToken).toBe(
+      2 * accountModel(llama7b).layerLinearParams + 2 * 32 * 4 * 4096 + 2 * 32 * 4 * 8 * 78_080,
+    );
   });
 
   it("counts exactly the tensors the IR rewrite adds (tiny model, every design)", () => {
-    const tiny = modelSchema.parse({ name: "tiny", layers: 4, hidden: 32, heads: 4, kvHeads: 2, ffn: 48, vocab: 50, weights: { seed: 9 } });
+    const tiny = modelSchema.parse({
+      name: "tiny",
+      layers: 4,
+      hidden: 32,
+      heads: 4,
+      kvHeads: 2,
+      ffn: 48,
+      vocab: 50,
+      weights: { seed: 9 },
+    });
     const base = buildModelIr(tiny, synthesizeWeights(tiny));
     const baseCount = [...base.tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
     for (const raw of [
@@ -99,18 +117,36 @@ describe("MoLE accounting", () => {
   });
 
   it("refuses a MoE base model with a clear reason", () => {
-    const moe = modelSchema.parse({ name: "tiny-moe", layers: 2, hidden: 32, heads: 4, ffn: 48, vocab: 50, moe: { experts: 4, topK: 2 } });
-    expect(() => account({ kind: "loramoe" }, moe)).toThrow(/loramoe adapts a dense model; model tiny-moe has a moe block/);
+    const moe = modelSchema.parse({
+      name: "tiny-moe",
+      layers: 2,
+      hidden: 32,
+      heads: 4,
+      ffn: 48,
+      vocab: 50,
+      moe: { experts: 4, topK: 2 },
+    });
+    expect(() => account({ kind: "loramoe" }, moe)).toThrow(
+      /loramoe adapts a dense model; model tiny-moe has a moe block/,
+    );
     for (const kind of ["mixlora", "loramoe", "mola", "xlora", "smora"]) {
       const technique = getTechnique(kind);
-      expect(technique.unsupportedReason(technique.params.parse({ kind }), "ort", "prefill", moe)).toMatch(new RegExp(`^${kind} adapts a dense model`));
+      expect(technique.unsupportedReason(technique.params.parse({ kind }), "ort", "prefill", moe)).toMatch(
+        new RegExp(`^${kind} adapts a dense model`),
+      );
       expect(technique.unsupportedReason(technique.params.parse({ kind }), "ort", "prefill", llama7b)).toBeUndefined();
     }
   });
 });
 
 describe("MoLE parameters and labels", () => {
-  const suite = (technique: Record<string, unknown>) => ({ name: "s", models: [{ name: "m", layers: 1, hidden: 32, heads: 4, ffn: 48, vocab: 50 }], techniques: [technique], scenarios: ["prefill"], workloads: [{ batch: 1, promptTokens: 8 }] });
+  const suite = (technique: Record<string, unknown>) => ({
+    name: "s",
+    models: [{ name: "m", layers: 1, hidden: 32, heads: 4, ffn: 48, vocab: 50 }],
+    techniques: [technique],
+    scenarios: ["prefill"],
+    workloads: [{ batch: 1, promptTokens: 8 }],
+  });
   const error = (technique: Record<string, unknown>) => {
     try {
       validateSuite(suite(technique), "suites/x.ts");
@@ -121,18 +157,27 @@ describe("MoLE parameters and labels", () => {
   };
 
   it("says where and why a parameter is wrong", () => {
-    expect(error({ kind: "mixlora", experts: 4, topK: 5 })).toContain("techniques[0].topK: expected ≤ experts (4), got 5 — top-k picks among the experts");
-    expect(error({ kind: "loramoe", experts: 1 })).toContain("techniques[0].experts: expected ≥ 2 — a mixture needs at least two experts");
+    expect(error({ kind: "mixlora", experts: 4, topK: 5 })).toContain(
+      "techniques[0].topK: expected ≤ experts (4), got 5 — top-k picks among the experts",
+    );
+    expect(error({ kind: "loramoe", experts: 1 })).toContain(
+      "techniques[0].experts: expected ≥ 2 — a mixture needs at least two experts",
+    );
     expect(error({ kind: "smora", rank: 8, topK: 9 })).toContain("techniques[0].topK: expected ≤ rank (8), got 9");
-    expect(error({ kind: "mola", expertsPerLayerGroup: [] })).toContain("techniques[0].expertsPerLayerGroup: expected at least one layer group");
+    expect(error({ kind: "mola", expertsPerLayerGroup: [] })).toContain(
+      "techniques[0].expertsPerLayerGroup: expected at least one layer group",
+    );
     expect(error({ kind: "xlora", experts: 4, topK: 0 })).toContain("techniques[0].topK");
     expect(error({ kind: "mixlora", ffnTargets: ["q_proj"] })).toContain("techniques[0].ffnTargets[0]");
     expect(error({ kind: "mixlora", experts: 4, topk: 2 })).toContain("techniques[0].topk: unknown field");
   });
 
   it("labels each design with its shape", () => {
-    const label = (raw: Record<string, unknown>) => getTechnique(raw.kind as string).label(getTechnique(raw.kind as string).params.parse(raw));
-    expect(label(MOE_LORA.mixlora as Record<string, unknown>)).toBe("mixlora E8 top2 r8 α16 ffn:gate,up,down +attn-lora");
+    const label = (raw: Record<string, unknown>) =>
+      getTechnique(raw.kind as string).label(getTechnique(raw.kind as string).params.parse(raw));
+    expect(label(MOE_LORA.mixlora as Record<string, unknown>)).toBe(
+      "mixlora E8 top2 r8 α16 ffn:gate,up,down +attn-lora",
+    );
     expect(label(MOE_LORA.llavaMole as Record<string, unknown>)).toBe("mixlora E8 top1 r8 α16 ffn:gate,up,down");
     expect(label(MOE_LORA.loramoe as Record<string, unknown>)).toBe("loramoe E8 soft r4 α8 gate,up,down");
     expect(label(MOE_LORA.mola as Record<string, unknown>)).toBe("mola E2/4/6/8 top2 r8 α16 all-linear");

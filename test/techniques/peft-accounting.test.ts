@@ -10,8 +10,28 @@ const python = join(process.cwd(), ".venv/bin/python");
 
 // Mistral-7B-shaped (GQA) and a Qwen2-shaped model with q/k/v biases and tied embeddings.
 const models = [
-  modelSchema.parse({ name: "mistral-7b", family: "mistral", layers: 32, hidden: 4096, heads: 32, kvHeads: 8, ffn: 14336, vocab: 32000 }),
-  modelSchema.parse({ name: "qwen2-0.5b", family: "qwen2", layers: 24, hidden: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936, tieEmbeddings: true, attentionBias: true }),
+  modelSchema.parse({
+    name: "mistral-7b",
+    family: "mistral",
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 8,
+    ffn: 14336,
+    vocab: 32000,
+  }),
+  modelSchema.parse({
+    name: "qwen2-0.5b",
+    family: "qwen2",
+    layers: 24,
+    hidden: 896,
+    heads: 14,
+    kvHeads: 2,
+    ffn: 4864,
+    vocab: 151936,
+    tieEmbeddings: true,
+    attentionBias: true,
+  }),
 ];
 const adapters = [
   { kind: "lora", rank: 8 },
@@ -29,8 +49,23 @@ describe.skipIf(!existsSync(python))("adapter accounting against peft", () => {
       }),
     );
     const request = cases.map(({ model, raw, params }) => ({
-      model: { family: model.family, hidden: model.hidden, layers: model.layers, heads: model.heads, kvHeads: model.kvHeads ?? model.heads, ffn: model.ffn, vocab: model.vocab, tie: model.tieEmbeddings },
-      lora: { r: params.rank, lora_alpha: params.alpha, target_modules: params.targets === "all-linear" ? "all-linear" : targetProjections(params), use_dora: raw.kind === "dora", use_rslora: raw.kind === "rslora" },
+      model: {
+        family: model.family,
+        hidden: model.hidden,
+        layers: model.layers,
+        heads: model.heads,
+        kvHeads: model.kvHeads ?? model.heads,
+        ffn: model.ffn,
+        vocab: model.vocab,
+        tie: model.tieEmbeddings,
+      },
+      lora: {
+        r: params.rank,
+        lora_alpha: params.alpha,
+        target_modules: params.targets === "all-linear" ? "all-linear" : targetProjections(params),
+        use_dora: raw.kind === "dora",
+        use_rslora: raw.kind === "rslora",
+      },
     }));
     const script = `
 import json, sys, torch
@@ -46,7 +81,9 @@ for case in json.loads(sys.argv[1]):
         model = get_peft_model(AutoModelForCausalLM.from_config(cfg), LoraConfig(**case["lora"]))
     out.append({"trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), "total": sum(p.numel() for p in model.parameters())})
 print(json.dumps(out))`;
-    const counts = JSON.parse(execFileSync(python, ["-c", script, JSON.stringify(request)], { encoding: "utf8", timeout: 110_000 })) as { trainable: number; total: number }[];
+    const counts = JSON.parse(
+      execFileSync(python, ["-c", script, JSON.stringify(request)], { encoding: "utf8", timeout: 110_000 }),
+    ) as { trainable: number; total: number }[];
     cases.forEach(({ model, raw, accounting }, i) => {
       const label = `${model.name} ${JSON.stringify(raw)}`;
       expect(accounting.trainableParams, label).toBe(counts[i]!.trainable);

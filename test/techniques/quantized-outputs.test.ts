@@ -23,7 +23,9 @@ function storedBytes(ir: ModelIr): number {
 
 /** The IR with its decoder linears put back to the fp32 base's, so only the vocabulary matrices are quantised. */
 function onlyVocabularyQuantised(quantised: ModelIr, base: ModelIr): ModelIr {
-  const linears = new Map([...linearsOf(base)].map(({ layer, projection, linear }) => [`${layer}.${projection}`, linear]));
+  const linears = new Map(
+    [...linearsOf(base)].map(({ layer, projection, linear }) => [`${layer}.${projection}`, linear]),
+  );
   const ir = mapLinears(quantised, (_linear, layer, projection) => linears.get(`${layer}.${projection}`)!);
   for (const [name, tensor] of base.tensors) if (name.includes(".layers.")) ir.tensors.set(name, tensor);
   return ir;
@@ -45,8 +47,18 @@ describe("quantised embeddings and lm_head", () => {
           expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-5);
           expect(opTypes(optimized).get("MatMulNBits")).toBe(14 + ("lmHead" in options ? 1 : 0));
           expect(storedBytes(ir)).toBe(int4Technique.account!(model, params).weightBytes);
-          const floatVocabulary = (optimized.graph!.initializer ?? []).filter((t) => t.dataType === 1 && /embed_tokens\.weight|lm_head\.weight/.test(t.name!));
-          expect(floatVocabulary.length).toBe(tie ? ("lmHead" in options && "embeddings" in options ? 0 : 1) : "lmHead" in options && "embeddings" in options ? 0 : 1);
+          const floatVocabulary = (optimized.graph!.initializer ?? []).filter(
+            (t) => t.dataType === 1 && /embed_tokens\.weight|lm_head\.weight/.test(t.name!),
+          );
+          expect(floatVocabulary.length).toBe(
+            tie
+              ? "lmHead" in options && "embeddings" in options
+                ? 0
+                : 1
+              : "lmHead" in options && "embeddings" in options
+                ? 0
+                : 1,
+          );
         });
 
   it("quantising both vocabulary matrices shrinks a tiny model's whole-model bytes well below the decoder-only int4", () => {
@@ -54,16 +66,25 @@ describe("quantised embeddings and lm_head", () => {
     const fp32 = int4Technique.account!(model, int4({})).weightBytes;
     const both = int4Technique.account!(model, int4({ lmHead: true, embeddings: true })).weightBytes;
     expect(both / fp32).toBeLessThan(0.3);
-    expect(int4Technique.account!(model, int4({ lmHead: true, embeddings: true })).notes[0]).toMatch(/embeddings quantised.*lm_head quantised/);
-    expect(int4Technique.account!(tinyModel({ tieEmbeddings: true }), int4({ lmHead: true })).notes[0]).toMatch(/tied: the quantised copy is stored beside the fp32 matrix/);
+    expect(int4Technique.account!(model, int4({ lmHead: true, embeddings: true })).notes[0]).toMatch(
+      /embeddings quantised.*lm_head quantised/,
+    );
+    expect(int4Technique.account!(tinyModel({ tieEmbeddings: true }), int4({ lmHead: true })).notes[0]).toMatch(
+      /tied: the quantised copy is stored beside the fp32 matrix/,
+    );
   });
 
   it("int8 embeddings gather exact dequantised rows; int8 lm_head runs fused dynamic quantisation", async () => {
     const model = tinyModel();
     const base = baseIr(model);
-    const embeddingsOnly = onlyVocabularyQuantised(int8Technique.rewriteIr!(base, int8({ embeddings: true, reduceRange: false })), base);
+    const embeddingsOnly = onlyVocabularyQuantised(
+      int8Technique.rewriteIr!(base, int8({ embeddings: true, reduceRange: false })),
+      base,
+    );
     expect(embeddingsOnly.embeddingLinear?.kind).toBe("int8");
-    expect(relativeL2((await runPrefill(embeddingsOnly)).logits, referenceForwardIr(embeddingsOnly, TOKENS))).toBeLessThan(1e-5);
+    expect(
+      relativeL2((await runPrefill(embeddingsOnly)).logits, referenceForwardIr(embeddingsOnly, TOKENS)),
+    ).toBeLessThan(1e-5);
 
     const params = int8({ lmHead: true, embeddings: true, reduceRange: false });
     const ir = int8Technique.rewriteIr!(base, params);

@@ -14,22 +14,27 @@ import { TOKENS, baseIr, nodesOnActivations, opTypes, runPrefill, tinyModel } fr
 describe("int4 block quantisation", () => {
   const weight = synthesizeTensor("model.layers.0.mlp.up_proj.weight", [48, 80], { seed: 2, distribution: "gaussian" });
 
-  it.each([true, false])("round-trips within half a step of each block's scale (symmetric: %s), in[] padded to whole blocks", (symmetric) => {
-    const q = quantizeInt4(weight, 32, symmetric);
-    expect(q.packed.shape).toEqual([48, 3, 16]); // 80 → 3 blocks of 32
-    const back = dequantizeInt4(q, 80, 32);
-    for (let r = 0; r < 48; r++)
-      for (let c = 0; c < 80; c++) {
-        const scale = q.scales.data[r * 3 + Math.floor(c / 32)]!;
-        expect(Math.abs(back.data[r * 80 + c]! - weight.data[r * 80 + c]!)).toBeLessThanOrEqual(scale / 2 + 1e-7);
-      }
-  });
+  it.each([true, false])(
+    "round-trips within half a step of each block's scale (symmetric: %s), in[] padded to whole blocks",
+    (symmetric) => {
+      const q = quantizeInt4(weight, 32, symmetric);
+      expect(q.packed.shape).toEqual([48, 3, 16]); // 80 → 3 blocks of 32
+      const back = dequantizeInt4(q, 80, 32);
+      for (let r = 0; r < 48; r++)
+        for (let c = 0; c < 80; c++) {
+          const scale = q.scales.data[r * 3 + Math.floor(c / 32)]!;
+          expect(Math.abs(back.data[r * 80 + c]! - weight.data[r * 80 + c]!)).toBeLessThanOrEqual(scale / 2 + 1e-7);
+        }
+    },
+  );
 
   it("takes ≤ 0.16× (symmetric) and ≤ 0.165× (asymmetric) of the fp32 bytes, scales and zero points counted", () => {
     expect(int4Bytes(4096, 4096, 32, true) / (4096 * 4096 * 4)).toBeLessThanOrEqual(0.16);
     expect(int4Bytes(4096, 4096, 32, false) / (4096 * 4096 * 4)).toBeLessThanOrEqual(0.165);
     const q = quantizeInt4(weight, 32, false);
-    expect(q.packed.bytes.byteLength + q.scales.data.byteLength + q.zeroPoints!.bytes.byteLength).toBe(int4Bytes(48, 80, 32, false));
+    expect(q.packed.bytes.byteLength + q.scales.data.byteLength + q.zeroPoints!.bytes.byteLength).toBe(
+      int4Bytes(48, 80, 32, false),
+    );
   });
 
   it("int8 per-channel round-trips within half a step, and reduce_range keeps weights in 7 bits", () => {
@@ -38,7 +43,11 @@ describe("int4 block quantisation", () => {
       const values = new Int8Array(q.weight.bytes.buffer, q.weight.bytes.byteOffset, q.weight.bytes.byteLength);
       expect(Math.max(...values.map(Math.abs))).toBe(reduceRange ? 63 : 127);
       const back = dequantizeInt8(q);
-      for (let r = 0; r < 48; r++) for (let c = 0; c < 80; c++) expect(Math.abs(back.data[r * 80 + c]! - weight.data[r * 80 + c]!)).toBeLessThanOrEqual(q.scales.data[r]! / 2 + 1e-7);
+      for (let r = 0; r < 48; r++)
+        for (let c = 0; c < 80; c++)
+          expect(Math.abs(back.data[r * 80 + c]! - weight.data[r * 80 + c]!)).toBeLessThanOrEqual(
+            q.scales.data[r]! / 2 + 1e-7,
+          );
     }
   });
 });
@@ -47,12 +56,18 @@ describe("quantised graphs on ORT", () => {
   const model = tinyModel();
   const base = baseIr(model);
 
-  it.each([true, false])("int4 (MatMulNBits, symmetric: %s) runs exactly what its dequantised weights mean at accuracy_level 0", async (symmetric) => {
-    const ir = int4Technique.rewriteIr!(base, int4Technique.params.parse({ kind: "int4", symmetric, accuracyLevel: 0 }));
-    const { logits, optimized } = await runPrefill(ir);
-    expect(opTypes(optimized).get("MatMulNBits")).toBe(14);
-    expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-5);
-  });
+  it.each([true, false])(
+    "int4 (MatMulNBits, symmetric: %s) runs exactly what its dequantised weights mean at accuracy_level 0",
+    async (symmetric) => {
+      const ir = int4Technique.rewriteIr!(
+        base,
+        int4Technique.params.parse({ kind: "int4", symmetric, accuracyLevel: 0 }),
+      );
+      const { logits, optimized } = await runPrefill(ir);
+      expect(opTypes(optimized).get("MatMulNBits")).toBe(14);
+      expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-5);
+    },
+  );
 
   it("int4 at accuracy_level 4 (the fast CPU path) adds int8 activation rounding on top of the weights' error", async () => {
     const ir = int4Technique.rewriteIr!(base, int4Technique.params.parse({ kind: "int4" }));
@@ -83,16 +98,22 @@ describe("quantised graphs on ORT", () => {
   it.each<[string, Technique<any>]>([
     ["fp16", fp16Technique],
     ["bf16", bf16Technique],
-  ])("%s weights are cast to fp32 at load (no Cast left in the optimised graph) and match the rounded weights' reference", async (kind, technique) => {
-    const ir = technique.rewriteIr!(base, technique.params.parse({ kind }));
-    const { logits, optimized } = await runPrefill(ir);
-    expect(opTypes(optimized).get("Cast") ?? 0).toBe(0);
-    expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-4);
-    expect(technique.runtimeNotes!(technique.params.parse({ kind }), "ort")[0]).toMatch(/cast to fp32 at load/);
-  });
+  ])(
+    "%s weights are cast to fp32 at load (no Cast left in the optimised graph) and match the rounded weights' reference",
+    async (kind, technique) => {
+      const ir = technique.rewriteIr!(base, technique.params.parse({ kind }));
+      const { logits, optimized } = await runPrefill(ir);
+      expect(opTypes(optimized).get("Cast") ?? 0).toBe(0);
+      expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-4);
+      expect(technique.runtimeNotes!(technique.params.parse({ kind }), "ort")[0]).toMatch(/cast to fp32 at load/);
+    },
+  );
 
   it("QLoRA-style LoRA over an int4 base keeps the adapter unmerged over MatMulNBits", async () => {
-    const ir = loraTechnique.rewriteIr!(base, loraTechnique.params.parse({ kind: "lora", base: "int4", targets: "all-linear" }));
+    const ir = loraTechnique.rewriteIr!(
+      base,
+      loraTechnique.params.parse({ kind: "lora", base: "int4", targets: "all-linear" }),
+    );
     const { logits, optimized } = await runPrefill(ir);
     expect(opTypes(optimized).get("MatMulNBits")).toBe(14);
     expect(nodesOnActivations(optimized, "lora_A.weight").length).toBeGreaterThanOrEqual(14);
@@ -102,7 +123,17 @@ describe("quantised graphs on ORT", () => {
   it("int4 loses visibly more fidelity on llm-like weights (outlier channels, heavy tails) than on Gaussian ones", async () => {
     const results: Record<string, number> = {};
     for (const distribution of ["gaussian", "llm-like"] as const) {
-      const m = modelSchema.parse({ name: "tiny", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 512, vocab: 97, maxPositions: 64, weights: { seed: 5, distribution } });
+      const m = modelSchema.parse({
+        name: "tiny",
+        layers: 2,
+        hidden: 256,
+        heads: 4,
+        kvHeads: 2,
+        ffn: 512,
+        vocab: 97,
+        maxPositions: 64,
+        weights: { seed: 5, distribution },
+      });
       const b = baseIr(m);
       const quantized = int4Technique.rewriteIr!(b, int4Technique.params.parse({ kind: "int4" }));
       const f = fidelity((await runPrefill(b)).logits, (await runPrefill(quantized)).logits, m.vocab);

@@ -28,7 +28,13 @@ describe("a Hugging Face checkpoint on the torch runner", () => {
     it(`gives transformers' own logits (fp32, relative L2 ≤ 1e-4): ${name}`, { timeout: 120_000 }, async () => {
       const fixture = fixtures.find((f) => f.spec.name === name)!;
       const { suite } = validateSuite(
-        { name: "torch-checkpoint", models: [{ name, checkpoint: fixture.dir }], scenarios: ["prefill"], workloads: [{ batch: 1, promptTokens: 8 }], runners: ["torch"] },
+        {
+          name: "torch-checkpoint",
+          models: [{ name, checkpoint: fixture.dir }],
+          scenarios: ["prefill"],
+          workloads: [{ batch: 1, promptTokens: 8 }],
+          runners: ["torch"],
+        },
         "torch-checkpoint",
         root,
       );

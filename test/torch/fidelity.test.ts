@@ -23,8 +23,26 @@ function reference(c: Case, ids: number[][]): Float64Array {
 }
 
 const models: [string, SuiteInput["models"][number]][] = [
-  ["llama, GQA, untied", { name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 }],
-  ["qwen2-style q/k/v biases, tied embeddings", { name: "tiny-qwen", family: "qwen2", layers: 2, hidden: 64, heads: 4, kvHeads: 1, ffn: 96, vocab: 97, maxPositions: 64, attentionBias: true, tieEmbeddings: true }],
+  [
+    "llama, GQA, untied",
+    { name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 },
+  ],
+  [
+    "qwen2-style q/k/v biases, tied embeddings",
+    {
+      name: "tiny-qwen",
+      family: "qwen2",
+      layers: 2,
+      hidden: 64,
+      heads: 4,
+      kvHeads: 1,
+      ffn: 96,
+      vocab: 97,
+      maxPositions: 64,
+      attentionBias: true,
+      tieEmbeddings: true,
+    },
+  ],
 ];
 
 const techniques: SuiteInput["techniques"] = [
@@ -56,11 +74,24 @@ describe("torch logits against the float64 reference", () => {
     }
 });
 
-const moeModel = { name: "tiny-moe", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 97, maxPositions: 64 };
+const moeModel = {
+  name: "tiny-moe",
+  layers: 2,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  ffn: 96,
+  vocab: 97,
+  maxPositions: 64,
+};
 const moeVariants: [string, NonNullable<SuiteInput["models"][number]["moe"]>, number][] = [
   ["Mixtral-style (transformers' own block)", { experts: 4, topK: 2 }, 0],
   ["Mixtral-style with a Zipf routing skew (router bias)", { experts: 4, topK: 2 }, 1],
-  ["DeepSeekMoE-style: fine-grained and shared experts, a dense first layer", { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 2, sharedFfn: 32, firstDenseLayers: 1 }, 0.5],
+  [
+    "DeepSeekMoE-style: fine-grained and shared experts, a dense first layer",
+    { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 2, sharedFfn: 32, firstDenseLayers: 1 },
+    0.5,
+  ],
   ["top-1 without renormalisation", { experts: 4, topK: 1, normTopK: false }, 0],
 ];
 
@@ -80,10 +111,19 @@ describe("torch MoE logits against the float64 reference (routed as ort routes)"
 });
 
 describe("parameter counts", () => {
-  for (const technique of [{ kind: "base" }, { kind: "lora", rank: 8, targets: "all-linear" }, { kind: "rslora", rank: 4 }, { kind: "dora", rank: 8, targets: ["q_proj", "v_proj", "down_proj"] }] as NonNullable<SuiteInput["techniques"]>) {
+  for (const technique of [
+    { kind: "base" },
+    { kind: "lora", rank: 8, targets: "all-linear" },
+    { kind: "rslora", rank: 4 },
+    { kind: "dora", rank: 8, targets: ["q_proj", "v_proj", "down_proj"] },
+  ] as NonNullable<SuiteInput["techniques"]>) {
     const c = planCase({ models: [models[0]![1]], techniques: [technique], scenarios: ["train-step"] });
     it(`of ${c.name.split(" · ")[1]} are peft's get_nb_trainable_parameters and equal the TypeScript accounting`, async () => {
-      const outcome = await torchRunner().runRepeat(c, { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000 });
+      const outcome = await torchRunner().runRepeat(c, {
+        repeat: 0,
+        signal: new AbortController().signal,
+        timeoutMs: 60_000,
+      });
       if (outcome.status !== "completed") throw new Error(outcome.reason);
       const trainable = outcome.scalars.find((s) => s.metric === "params_trainable")!.value;
       const total = outcome.scalars.find((s) => s.metric === "params_total_runner")!.value;
@@ -107,7 +147,12 @@ describe("the H200 run of runners/torch/gpu_check.py (test/torch/fixtures, 2025-
   const { readFileSync } = await import("node:fs");
   const report = JSON.parse(readFileSync(new URL("./fixtures/h200-torch-gpu-check.json", import.meta.url), "utf8")) as {
     hello: { cuda: Array<{ name: string; uuid: string }> };
-    cases: Array<{ name: string; status: string; scalars?: Record<string, number>; settings?: Record<string, unknown> }>;
+    cases: Array<{
+      name: string;
+      status: string;
+      scalars?: Record<string, number>;
+      settings?: Record<string, unknown>;
+    }>;
     logits: Array<{ name: string; device: string; relativeL2VsCpu: number }>;
   };
 
@@ -126,11 +171,19 @@ describe("the H200 run of runners/torch/gpu_check.py (test/torch/fixtures, 2025-
 
   it("counted the trainable parameters of full fine-tune, LoRA and DoRA as the TypeScript accounting does", () => {
     const train = report.cases.filter((c) => c.name.includes("train-step"));
-    const byTechnique = (fragment: string) => train.find((c) => c.name.includes(fragment) && !c.name.includes("int4-base"))!.scalars!;
-    const c = planCase({ models: [{ name: "gpu-small", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 512, vocab: 1024, maxPositions: 1024 }] });
+    const byTechnique = (fragment: string) =>
+      train.find((c) => c.name.includes(fragment) && !c.name.includes("int4-base"))!.scalars!;
+    const c = planCase({
+      models: [
+        { name: "gpu-small", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 512, vocab: 1024, maxPositions: 1024 },
+      ],
+    });
     expect(byTechnique("base").params_trainable).toBe(accountModel(c.model).totalParams);
     for (const kind of ["lora", "dora"] as const) {
-      const expected = getTechnique(kind).account!(c.model, getTechnique(kind).params.parse({ kind, rank: 16, targets: "all-linear" }));
+      const expected = getTechnique(kind).account!(
+        c.model,
+        getTechnique(kind).params.parse({ kind, rank: 16, targets: "all-linear" }),
+      );
       expect(byTechnique(`${kind} r16`).params_trainable).toBe(expected.trainableParams);
     }
     // The allocator peak of every train step was measured (not 0, not null).

@@ -15,12 +15,35 @@ import { fromRoot } from "../../src/paths.js";
 /** The torch tests run the project's .venv (scripts/setup-python.sh, run by `npm run setup` and CI): never skipped. */
 export const venvPython = fromRoot(".venv/bin/python");
 
-export const TINY_MODEL = { name: "tiny", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 };
-export const FAST_PROTOCOL = { repeats: 1, warmupMinIterations: 2, warmupMaxMs: 50, minMeasureMs: 30, minIterations: 5 };
+export const TINY_MODEL = {
+  name: "tiny",
+  layers: 2,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  ffn: 128,
+  vocab: 97,
+  maxPositions: 64,
+};
+export const FAST_PROTOCOL = {
+  repeats: 1,
+  warmupMinIterations: 2,
+  warmupMaxMs: 50,
+  minMeasureMs: 30,
+  minIterations: 5,
+};
 
 export function planCases(input: Partial<SuiteInput>): Case[] {
   const { suite } = validateSuite(
-    { name: "torch-test", runners: ["torch"], models: [TINY_MODEL], scenarios: ["prefill"], workloads: [{ batch: 1, promptTokens: 8 }], protocol: FAST_PROTOCOL, ...input },
+    {
+      name: "torch-test",
+      runners: ["torch"],
+      models: [TINY_MODEL],
+      scenarios: ["prefill"],
+      workloads: [{ batch: 1, promptTokens: 8 }],
+      protocol: FAST_PROTOCOL,
+      ...input,
+    },
     "torch-test",
   );
   return planSuite(suite, { codeVersion: "test" });
@@ -33,7 +56,9 @@ export function planCase(input: Partial<SuiteInput>): Case {
 }
 
 export function tokens(batch: number, seq: number, vocab: number, salt = 0): number[][] {
-  return Array.from({ length: batch }, (_, b) => Array.from({ length: seq }, (_, s) => (b * 31 + s * 17 + salt * 7 + 3) % vocab));
+  return Array.from({ length: batch }, (_, b) =>
+    Array.from({ length: seq }, (_, s) => (b * 31 + s * 17 + salt * 7 + 3) % vocab),
+  );
 }
 
 /**

@@ -21,16 +21,69 @@ const cases: [string, Partial<SuiteInput>][] = [
   ["RSLoRA unmerged", { techniques: [{ kind: "rslora", rank: 16, alpha: 16 }] }],
   ["DoRA unmerged", { techniques: [{ kind: "dora", rank: 8, targets: "all-linear" }] }],
   ["DoRA merged", { techniques: [{ kind: "dora", rank: 8, targets: "all-linear", merged: true }] }],
-  ["Mixtral-style MoE with routing skew", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
-  ["DeepSeekMoE-style MoE", { models: [{ ...dense, ffn: 64, moe: { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 } }] }],
-  ["MixLoRA (top-2 FFN experts, attention LoRA)", { techniques: [{ kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 }] }],
-  ["LLaVA-MoLE (MixLoRA top-1, no attention LoRA, up/down only), skewed", { techniques: [{ kind: "mixlora", experts: 3, topK: 1, rank: 4, alpha: 8, attentionLora: false, ffnTargets: ["up_proj", "down_proj"] }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
+  [
+    "Mixtral-style MoE with routing skew",
+    {
+      models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2 } }],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
+  [
+    "DeepSeekMoE-style MoE",
+    {
+      models: [
+        { ...dense, ffn: 64, moe: { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 } },
+      ],
+    },
+  ],
+  [
+    "MixLoRA (top-2 FFN experts, attention LoRA)",
+    { techniques: [{ kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 }] },
+  ],
+  [
+    "LLaVA-MoLE (MixLoRA top-1, no attention LoRA, up/down only), skewed",
+    {
+      techniques: [
+        {
+          kind: "mixlora",
+          experts: 3,
+          topK: 1,
+          rank: 4,
+          alpha: 8,
+          attentionLora: false,
+          ffnTargets: ["up_proj", "down_proj"],
+        },
+      ],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
   ["LoRAMoE (dense soft routing)", { techniques: [{ kind: "loramoe", experts: 4, rank: 4, alpha: 8 }] }],
-  ["MoLA (2 then 4 experts per layer, top-2), skewed", { techniques: [{ kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8 }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
-  ["SMoRA (rank 16, top-4 rank-wise experts)", { techniques: [{ kind: "smora", rank: 16, topK: 4, alpha: 32, targets: ["q_proj", "v_proj", "down_proj"] }] }],
+  [
+    "MoLA (2 then 4 experts per layer, top-2), skewed",
+    {
+      techniques: [{ kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8 }],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
+  [
+    "SMoRA (rank 16, top-4 rank-wise experts)",
+    { techniques: [{ kind: "smora", rank: 16, topK: 4, alpha: 32, targets: ["q_proj", "v_proj", "down_proj"] }] },
+  ],
   ["X-LoRA (dense layer-wise scalings)", { techniques: [{ kind: "xlora", experts: 3, rank: 4, alpha: 8 }] }],
-  ["X-LoRA top-2, skewed", { techniques: [{ kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
-  ["MoE with a capacity factor that drops assignments", { models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 0.5 } }], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }] }],
+  [
+    "X-LoRA top-2, skewed",
+    {
+      techniques: [{ kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
+  [
+    "MoE with a capacity factor that drops assignments",
+    {
+      models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 0.5 } }],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
 ];
 
 describe("ort and torch on the same case", () => {
@@ -38,9 +91,21 @@ describe("ort and torch on the same case", () => {
     it(`give the same logits (fp32, relative L2 ≤ 1e-4): ${label}`, async () => {
       const c = planCase({ models: [dense], ...input });
       const ids = tokens(2, 9, c.model.vocab, 2);
-      const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: 2, promptTokens: 9, allLogits: true });
+      const built = buildOnnxModel(c.model, {
+        scenario: "prefill",
+        ir: caseIr(c),
+        batch: 2,
+        promptTokens: 9,
+        allLogits: true,
+      });
       const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
-      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
+      const out = await session.run({
+        input_ids: new ort.Tensor(
+          "int64",
+          BigInt64Array.from(ids.flat(), (v) => BigInt(v)),
+          [2, 9],
+        ),
+      });
       await session.release();
       const torch = await torchRunner().forwardLogits(c, ids);
       expect(torch.shape).toEqual(out.logits!.dims);
@@ -57,50 +122,107 @@ describe("ort and torch MoE routing on the same tokens", () => {
   const moeCases: [string, NonNullable<SuiteInput["models"][number]["moe"]>, number][] = [
     ["Mixtral-style, Zipf-skewed", { experts: 4, topK: 2 }, 1.5],
     ["with a capacity factor of 0.5", { experts: 4, topK: 2, capacityFactor: 0.5 }, 1],
-    ["DeepSeekMoE-style, dense first layer", { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 }, 0],
+    [
+      "DeepSeekMoE-style, dense first layer",
+      { experts: 8, topK: 2, expertFfn: 32, sharedExperts: 1, firstDenseLayers: 1 },
+      0,
+    ],
   ];
   for (const [label, moe, routingSkew] of moeCases)
     it(`choose the same experts per token and layer, so the histograms and dropped counts agree: ${label}`, async () => {
-      const c = planCase({ models: [{ ...dense, ffn: 64, moe }], workloads: [{ batch: 1, promptTokens: 9, routingSkew }] });
+      const c = planCase({
+        models: [{ ...dense, ffn: 64, moe }],
+        workloads: [{ batch: 1, promptTokens: 9, routingSkew }],
+      });
       const ids = tokens(2, 9, c.model.vocab, 5);
-      const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: 2, promptTokens: 9, allLogits: true, routingOutputs: true });
+      const built = buildOnnxModel(c.model, {
+        scenario: "prefill",
+        ir: caseIr(c),
+        batch: 2,
+        promptTokens: 9,
+        allLogits: true,
+        routingOutputs: true,
+      });
       const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
-      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
+      const out = await session.run({
+        input_ids: new ort.Tensor(
+          "int64",
+          BigInt64Array.from(ids.flat(), (v) => BigInt(v)),
+          [2, 9],
+        ),
+      });
       await session.release();
-      const ortIndices = new Map(Object.entries(out).filter(([name]) => name.startsWith("router_indices.")).map(([name, v]) => [Number(name.split(".")[1]), Array.from(v.data as BigInt64Array, Number)]));
+      const ortIndices = new Map(
+        Object.entries(out)
+          .filter(([name]) => name.startsWith("router_indices."))
+          .map(([name, v]) => [Number(name.split(".")[1]), Array.from(v.data as BigInt64Array, Number)]),
+      );
       const torch = await torchRunner().forwardLogits(c, ids);
       const torchIndices = new Map(Object.entries(torch.routing!).map(([layer, v]) => [Number(layer), v]));
       expect([...torchIndices.keys()]).toEqual([...ortIndices.keys()]);
       for (const [layer, indices] of ortIndices) expect(torchIndices.get(layer), `layer ${layer}`).toEqual(indices);
       const summary = summarizeRouting(c.model, torchIndices);
       expect(summary).toEqual(summarizeRouting(c.model, ortIndices));
-      for (const layer of summary.layers) expect(layer.tokensPerExpert.reduce((a, b) => a + b, 0)).toBe(2 * 9 * moe.topK!);
+      for (const layer of summary.layers)
+        expect(layer.tokensPerExpert.reduce((a, b) => a + b, 0)).toBe(2 * 9 * moe.topK!);
       if (moe.capacityFactor !== undefined) expect(summary.droppedAssignments).toBeGreaterThan(0);
     });
 
   const moleCases: [string, NonNullable<SuiteInput["techniques"]>[number]][] = [
     ["MixLoRA's FFN routers", { kind: "mixlora", experts: 4, topK: 2, rank: 4, alpha: 8 }],
-    ["MoLA's per-linear routers", { kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8, targets: ["q_proj", "down_proj"] }],
+    [
+      "MoLA's per-linear routers",
+      { kind: "mola", expertsPerLayerGroup: [2, 4], topK: 2, rank: 4, alpha: 8, targets: ["q_proj", "down_proj"] },
+    ],
     ["SMoRA's rank routers", { kind: "smora", rank: 8, topK: 2, alpha: 16, targets: ["v_proj"] }],
     ["X-LoRA's top-k scalings", { kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }],
   ];
   for (const [label, technique] of moleCases)
     it(`choose the same experts per token for mixtures of LoRA experts, under the same output names: ${label}`, async () => {
-      const c = planCase({ models: [dense], techniques: [technique], workloads: [{ batch: 1, promptTokens: 9, routingSkew: 0.5 }] });
+      const c = planCase({
+        models: [dense],
+        techniques: [technique],
+        workloads: [{ batch: 1, promptTokens: 9, routingSkew: 0.5 }],
+      });
       const ids = tokens(2, 9, c.model.vocab, 6);
-      const built = buildOnnxModel(c.model, { scenario: "prefill", ir: caseIr(c), batch: 2, promptTokens: 9, allLogits: true, routingOutputs: true });
+      const built = buildOnnxModel(c.model, {
+        scenario: "prefill",
+        ir: caseIr(c),
+        batch: 2,
+        promptTokens: 9,
+        allLogits: true,
+        routingOutputs: true,
+      });
       const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
-      const out = await session.run({ input_ids: new ort.Tensor("int64", BigInt64Array.from(ids.flat(), (v) => BigInt(v)), [2, 9]) });
+      const out = await session.run({
+        input_ids: new ort.Tensor(
+          "int64",
+          BigInt64Array.from(ids.flat(), (v) => BigInt(v)),
+          [2, 9],
+        ),
+      });
       await session.release();
-      const ortIndices = Object.fromEntries(Object.entries(out).filter(([name]) => name.startsWith("router_indices.")).map(([name, v]) => [name, Array.from(v.data as BigInt64Array, Number)]));
+      const ortIndices = Object.fromEntries(
+        Object.entries(out)
+          .filter(([name]) => name.startsWith("router_indices."))
+          .map(([name, v]) => [name, Array.from(v.data as BigInt64Array, Number)]),
+      );
       expect(Object.keys(ortIndices).length).toBeGreaterThan(0);
       const torch = await torchRunner().forwardLogits(c, ids);
       expect(torch.routing).toEqual(ortIndices);
     });
 
   it("are recorded by a timed torch case like the ort runner's (per-layer histograms over one iteration)", async () => {
-    const c = planCase({ models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }], scenarios: ["decode"], workloads: [{ batch: 3, promptTokens: 8, routingSkew: 2 }] });
-    const outcome = await torchRunner().runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
+    const c = planCase({
+      models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }],
+      scenarios: ["decode"],
+      workloads: [{ batch: 3, promptTokens: 8, routingSkew: 2 }],
+    });
+    const outcome = await torchRunner().runRepeat(c, {
+      repeat: 1,
+      signal: new AbortController().signal,
+      timeoutMs: 60_000,
+    });
     if (outcome.status !== "completed") throw new Error(outcome.reason);
     const routing = outcome.details!.routing as RoutingSummary;
     // A decode step routes batch tokens through each of the 2 MoE layers.
@@ -114,12 +236,22 @@ describe("ort and torch MoE routing on the same tokens", () => {
   });
 
   it("of a generate case are the prompt's forward alone (capacity counts per forward), not the prompt and every step pooled", async () => {
-    const c = planCase({ models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }], scenarios: ["generate"], workloads: [{ batch: 2, promptTokens: 8, newTokens: 4, routingSkew: 2 }] });
-    const outcome = await torchRunner().runRepeat(c, { repeat: 1, signal: new AbortController().signal, timeoutMs: 60_000 });
+    const c = planCase({
+      models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2, capacityFactor: 1 } }],
+      scenarios: ["generate"],
+      workloads: [{ batch: 2, promptTokens: 8, newTokens: 4, routingSkew: 2 }],
+    });
+    const outcome = await torchRunner().runRepeat(c, {
+      repeat: 1,
+      signal: new AbortController().signal,
+      timeoutMs: 60_000,
+    });
     if (outcome.status !== "completed") throw new Error(outcome.reason);
     const routing = outcome.details!.routing as RoutingSummary;
     expect(routing.tokens).toBe(2 * 8);
     expect(routing.layers.map((l) => l.tokensPerExpert.reduce((a, b) => a + b, 0))).toEqual([32, 32]);
-    expect(outcome.scalars.find((s) => s.metric === "routing_max_mean_load")!.label).toMatch(/the prompt's forward of one generation/);
+    expect(outcome.scalars.find((s) => s.metric === "routing_max_mean_load")!.label).toMatch(
+      /the prompt's forward of one generation/,
+    );
   });
 });

@@ -18,7 +18,8 @@ const torchRunner = torchRunnerForFile("quant");
 // Every projection's out_features is a multiple of 16 (torch's CPU int4 pack needs it) and in_features of 32.
 const model = { name: "tiny-q", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, maxPositions: 64 };
 
-const scalar = (o: Extract<RepeatOutcome, { status: "completed" }>, metric: string) => o.scalars.find((s) => s.metric === metric)?.value;
+const scalar = (o: Extract<RepeatOutcome, { status: "completed" }>, metric: string) =>
+  o.scalars.find((s) => s.metric === metric)?.value;
 
 const quantized: [string, NonNullable<SuiteInput["techniques"]>[number]][] = [
   ["int8 (8-bit)", { kind: "int8", reduceRange: false }],
@@ -36,7 +37,9 @@ describe("int8 and int4 on torch", () => {
       const { data, counts } = await torchRunner().forwardLogits(c, ids);
       expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
       // Not the base: quantisation changed the logits.
-      expect(relativeL2(data, referenceForwardIr(caseIr({ ...c, technique: { kind: "base" } } as Case), ids))).toBeGreaterThan(1e-3);
+      expect(
+        relativeL2(data, referenceForwardIr(caseIr({ ...c, technique: { kind: "base" } } as Case), ids)),
+      ).toBeGreaterThan(1e-3);
       expect(counts.quantizedLinears).toBe(2 * 7);
     });
 
@@ -46,7 +49,10 @@ describe("int8 and int4 on torch", () => {
       const outcome = completed(await torchRunner().runRepeat(c, repeatContext()));
       const torchRelL2 = scalar(outcome, "rel_l2_error")!;
       // Not fine-tunable alone: no trainable count (null with the reason, as the TypeScript accounting has it).
-      expect(outcome.scalars.find((s) => s.metric === "params_trainable")).toMatchObject({ value: null, reason: expect.stringMatching(/not fine-tuned/) });
+      expect(outcome.scalars.find((s) => s.metric === "params_trainable")).toMatchObject({
+        value: null,
+        reason: expect.stringMatching(/not fine-tuned/),
+      });
       // The worker's float64 math is fidelity.ts's: recompute from the logits of both models on the same prompt.
       const ids = fidelityInputIds(c);
       const base = await torchRunner().forwardLogits({ ...c, technique: { kind: "base" } } as Case, ids);
@@ -76,22 +82,36 @@ describe("int8 and int4 on torch", () => {
     });
 
   it("train LoRA adapters over a packed int4 base (QLoRA-style): backward runs through the packed weights, the adapters are all that is trainable", async () => {
-    const c = planCase({ models: [model], techniques: [{ kind: "lora", rank: 4, base: "int4", targets: "all-linear" }], scenarios: ["train-step"] });
+    const c = planCase({
+      models: [model],
+      techniques: [{ kind: "lora", rank: 4, base: "int4", targets: "all-linear" }],
+      scenarios: ["train-step"],
+    });
     const outcome = completed(await torchRunner().runRepeat(c, repeatContext()));
-    expect(scalar(outcome, "params_trainable")).toBe(getTechnique("lora").account!(c.model, c.technique as never).trainableParams);
-    expect(outcome.settings).toMatchObject({ adapterBase: expect.stringMatching(/^int4/), int4: expect.stringContaining("_weight_int4pack_mm_for_cpu") });
+    expect(scalar(outcome, "params_trainable")).toBe(
+      getTechnique("lora").account!(c.model, c.technique as never).trainableParams,
+    );
+    expect(outcome.settings).toMatchObject({
+      adapterBase: expect.stringMatching(/^int4/),
+      int4: expect.stringContaining("_weight_int4pack_mm_for_cpu"),
+    });
   });
 
   it("refuse a train step of int4 or int8 alone, with the reason", () => {
     for (const kind of ["int4", "int8"] as const) {
       const c = planCase({ models: [model], techniques: [{ kind }], scenarios: ["train-step"] });
-      expect(getTechnique(kind).unsupportedReason(c.technique, "torch", "train-step")).toMatch(new RegExp(`^${kind} alone is not fine-tuned on torch`));
+      expect(getTechnique(kind).unsupportedReason(c.technique, "torch", "train-step")).toMatch(
+        new RegExp(`^${kind} alone is not fine-tuned on torch`),
+      );
     }
   });
 
   it("say unsupported, with the reason, for a shape torch's CPU int4 pack does not take", async () => {
     const c = planCase({ models: [{ ...model, kvHeads: 1, heads: 8 }], techniques: [{ kind: "int4" }] });
     const outcome = await torchRunner().runRepeat(c, repeatContext());
-    expect(outcome).toMatchObject({ status: "unsupported", reason: expect.stringMatching(/out_features 8 is not a multiple of 16/) });
+    expect(outcome).toMatchObject({
+      status: "unsupported",
+      reason: expect.stringMatching(/out_features 8 is not a multiple of 16/),
+    });
   });
 });

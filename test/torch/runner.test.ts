@@ -14,7 +14,16 @@ afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 function context(overrides: Partial<RepeatContext> = {}): RepeatContext & { windows: string[]; pids: number[] } {
   const windows: string[] = [];
   const pids: number[] = [];
-  return { repeat: 0, signal: new AbortController().signal, timeoutMs: 60_000, onWindow: (p) => windows.push(p), onProcess: (pid) => pids.push(pid), windows, pids, ...overrides };
+  return {
+    repeat: 0,
+    signal: new AbortController().signal,
+    timeoutMs: 60_000,
+    onWindow: (p) => windows.push(p),
+    onProcess: (pid) => pids.push(pid),
+    windows,
+    pids,
+    ...overrides,
+  };
 }
 
 function completed(outcome: RepeatOutcome): Extract<RepeatOutcome, { status: "completed" }> {
@@ -83,7 +92,13 @@ describe("the torch runner", () => {
     expect(ctx.windows).toEqual(["measure-start", "measure-end"]);
     expect(ctx.pids).toHaveLength(1);
     expect(outcome.tokensPerIteration).toBe(8);
-    expect(outcome.settings).toMatchObject({ device: "cpu", dtype: "fp32", attnImplementation: "sdpa", architecture: "LlamaForCausalLM", timer: "perf_counter" });
+    expect(outcome.settings).toMatchObject({
+      device: "cpu",
+      dtype: "fp32",
+      attnImplementation: "sdpa",
+      architecture: "LlamaForCausalLM",
+      timer: "perf_counter",
+    });
     const peak = outcome.scalars.find((s) => s.metric === "peak_rss_bytes")!;
     expect(peak.value).toBeGreaterThan(50 * 2 ** 20);
   });
@@ -106,12 +121,17 @@ describe("the torch runner", () => {
     expect(ttft).toHaveLength(n);
     expect(tpot).toHaveLength(n);
     // A request is its first token plus two more steps.
-    for (let i = 0; i < n; i++) expect(ttft[i]! + 2 * tpot[i]!).toBeLessThanOrEqual(latencies(outcome)[i]! * 1.001 + 0.01);
+    for (let i = 0; i < n; i++)
+      expect(ttft[i]! + 2 * tpot[i]!).toBeLessThanOrEqual(latencies(outcome)[i]! * 1.001 + 0.01);
     expect(outcome.tokensPerIteration).toBe(3);
   });
 
   it("times an adapter hot-swap (copy from host memory, set_adapter) followed by a decode step", async () => {
-    const c = planCase({ scenarios: ["adapter-swap"], techniques: [{ kind: "dora", rank: 4, targets: "all-linear" }], workloads: [{ batch: 1, promptTokens: 8 }] });
+    const c = planCase({
+      scenarios: ["adapter-swap"],
+      techniques: [{ kind: "dora", rank: 4, targets: "all-linear" }],
+      workloads: [{ batch: 1, promptTokens: 8 }],
+    });
     const outcome = completed(await runner.runRepeat(c, context()));
     const total = latencies(outcome);
     const swap = outcome.series.find((s) => s.metric === "swap_ms")!.values;
@@ -150,7 +170,10 @@ describe("the torch runner", () => {
   it("reports a Python exception as failed with its message, keeping the worker", async () => {
     const before = context();
     completed(await runner.runRepeat(planCase({}), before));
-    const outcome = await runner.runRepeat(planCase({ models: [{ name: "throw-me", layers: 1, hidden: 32, heads: 2, ffn: 64, vocab: 50 }] }), context());
+    const outcome = await runner.runRepeat(
+      planCase({ models: [{ name: "throw-me", layers: 1, hidden: 32, heads: 2, ffn: 64, vocab: 50 }] }),
+      context(),
+    );
     expect(outcome.status !== "completed" && outcome.reason).toMatch(/RuntimeError: injected fault/);
     const after = context();
     completed(await runner.runRepeat(planCase({}), after));
@@ -186,7 +209,9 @@ describe("the torch runner", () => {
 
 describe("finding the interpreter", () => {
   it("tries --python alone when it is given, then BENCH_PYTHON, then .venv and python3", () => {
-    expect(interpreterCandidates({ python: "/opt/py" }, { BENCH_PYTHON: "/x" }).map((c) => c.source)).toEqual(["--python"]);
+    expect(interpreterCandidates({ python: "/opt/py" }, { BENCH_PYTHON: "/x" }).map((c) => c.source)).toEqual([
+      "--python",
+    ]);
     expect(interpreterCandidates({}, { BENCH_PYTHON: "/x" }).map((c) => c.source)).toEqual(["BENCH_PYTHON"]);
     expect(interpreterCandidates({}, {}).map((c) => c.source)).toEqual([".venv", "python3"]);
   });
@@ -204,7 +229,9 @@ describe("finding the interpreter", () => {
   it("explains an interpreter that lacks torch", async () => {
     // A Python without site-packages (-S) cannot import torch, whatever is installed on this machine.
     const wrapper = join(cacheDir, "python-without-site");
-    writeFileSync(wrapper, `#!/bin/sh\nexec ${process.env.PYTHON_WITHOUT_TORCH ?? "/usr/bin/python3"} -S "$@"\n`, { mode: 0o755 });
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${process.env.PYTHON_WITHOUT_TORCH ?? "/usr/bin/python3"} -S "$@"\n`, {
+      mode: 0o755,
+    });
     const bare = new TorchRunner({ python: wrapper });
     const probe = await bare.probe();
     expect(probe.available).toBe(false);
