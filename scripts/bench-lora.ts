@@ -4,7 +4,7 @@ import * as ort from "onnxruntime-node";
 import { modelSchema } from "../src/suite/schema.js";
 import { buildModelIr } from "../src/model/ir.js";
 import { synthesizeWeights } from "../src/model/weights.js";
-import { buildOnnxModel } from "../src/model/onnx.js";
+import { buildOnnxModel } from "../runners/ort/onnx/onnx.js";
 import { loraTechnique } from "../src/techniques/lora.js";
 import { SESSION_OPTIONS, feedsFor, ratioLine, timeInterleaved } from "./technique-timing.js";
 

@@ -5,7 +5,7 @@
 //   (b) E=64 top-2 over E=8 top-2, experts of FFN 2816                                                  target ≤ 1.2×
 //   (b') the same at expert FFN 512 (extra information: a narrow expert makes the per-step routing overhead, which
 //        is what could grow with E, a larger share of a step); FFN512=0 leaves it out.
-// The MoE runs "sparse" (src/model/moe-onnx.ts, docs/moe.md): per-expert initialisers, an If per expert (grouped
+// The MoE runs "sparse" (runners/ort/onnx/moe-onnx.ts, docs/moe.md): per-expert initialisers, an If per expert (grouped
 // from 16 experts), the routed tokens gathered and scattered back, so a step reads only the chosen experts'
 // weights in place. E=64 × FFN 2816 is 8.9 GB of fp32 weights, over the 2 GiB protobuf limit: the runner builds it
 // once with ONNX external data into its cache (a temp folder removed at the end) and ORT loads it from the path;

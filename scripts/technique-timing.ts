@@ -3,7 +3,7 @@
 // (blocks resampled, then iterations — blocks stand in for processes here; the suite runner uses real ones).
 import * as ort from "onnxruntime-node";
 import { median, ratioOfMediansCI } from "../src/measure/stats.js";
-import type { InputSpec } from "../src/model/onnx.js";
+import type { InputSpec } from "../runners/ort/onnx/onnx.js";
 
 export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1,

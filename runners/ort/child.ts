@@ -10,7 +10,7 @@ import { prepareOrtCase } from "./prepare.js";
 import { measureLoop } from "../measure-loop.js";
 import { readPeakRssBytes, resetPeakRss } from "../proc.js";
 import { dieWithParent } from "../parent-watch.js";
-import { caseFidelity } from "../../src/model/case-fidelity.js";
+import { caseFidelity } from "./case-fidelity.js";
 import { routingMeasures } from "./routing.js";
 import { ORT_CACHE_DIR_VARIABLE } from "./runner.js";
 

@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { join } from "node:path";
 import type { Case } from "../../src/suite/case.js";
 import { createRng } from "../../src/measure/stats.js";
-import { buildCaseOnnx, type CaseOnnx, type InputSpec } from "../../src/model/case-model.js";
-import { GraphBuilder, EXTERNAL_DATA_THRESHOLD_BYTES } from "../../src/model/onnx-graph.js";
+import { buildCaseOnnx, type CaseOnnx, type InputSpec } from "./onnx/case-onnx.js";
+import { GraphBuilder, EXTERNAL_DATA_THRESHOLD_BYTES } from "./onnx/onnx-graph.js";
 import { caseTechniqueAccounting } from "../../src/model/case-accounting.js";
 
 export interface PrepareOptions {

@@ -44,7 +44,7 @@ class Router(nn.Module):
 
 
 def capacity_keep(index, experts, capacity_factor):
-    """src/model/moe-onnx.ts's capacity rule: an assignment is kept while its expert has had fewer than
+    """runners/ort/onnx/moe-onnx.ts's capacity rule: an assignment is kept while its expert has had fewer than
     C = ceil(capacityFactor · T · k / E) earlier assignments, counted in token-major order over the T tokens of
     this forward; C is computed in float32 as the ORT graph computes it. Returns a bool mask shaped like `index`."""
     flat = index.reshape(-1)

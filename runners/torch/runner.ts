@@ -264,7 +264,7 @@ export class TorchRunner implements Runner {
   }
 }
 
-/** Tokens of the fidelity prompt: the very ids src/model/case-fidelity.ts feeds the ort runner (same seed, same cap). */
+/** Tokens of the fidelity prompt: the very ids runners/ort/case-fidelity.ts feeds the ort runner (same seed, same cap). */
 const FIDELITY_TOKENS = 32;
 export function fidelityInputIds(c: Case): number[][] {
   const rng = createRng(c.protocol.seed + 1);

@@ -10,7 +10,7 @@ import { validityFlags } from "../measure/validity.js";
 import { RepeatProfiler } from "./repeat-profiler.js";
 import { inspectCase, minimumMemoryBytes } from "../inspect.js";
 import { totalmem } from "node:os";
-import { EXTERNAL_DATA_THRESHOLD_BYTES } from "../model/onnx-graph.js";
+import { EXTERNAL_DATA_THRESHOLD_BYTES } from "../../runners/ort/onnx/onnx-graph.js";
 
 /**
  * Host memory a CPU case needs at least: the runner holds the weights about three times while it builds (the

@@ -80,7 +80,7 @@ export function adapterUnsupportedReason(
 ): string | undefined {
   if (params.merged && params.base !== "fp32")
     return `a merged ${variant} needs an fp32 base: merging into int4 weights would need requantisation`;
-  // Every runner runs unmerged adapters over either base (ort: DoRA over int4 in src/model/dora-int4-onnx.ts).
+  // Every runner runs unmerged adapters over either base (ort: DoRA over int4 in runners/ort/onnx/dora-int4-onnx.ts).
   return undefined;
 }
 

@@ -6,7 +6,7 @@ import type { ModelConfig, RunnerName } from "../suite/schema.js";
 import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape } from "../model/architecture.js";
 import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { toHalf } from "../model/quantize.js";
-import { transpose2d } from "../model/onnx-graph.js";
+import { transpose2d } from "../model/transpose.js";
 import { accountModel, FP32_BYTES } from "../model/accounting.js";
 import type { Technique } from "./technique.js";
 import type { TechniqueAccounting } from "./accounting.js";

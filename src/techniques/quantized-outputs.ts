@@ -2,7 +2,7 @@
 // token embedding and lm_head stay fp32 (they are often the most sensitive weights, and for small models with
 // large vocabularies the largest). With `lmHead: true` the logits come from a quantised linear (MatMulNBits /
 // MatMulInteger over hidden → vocab); with `embeddings: true` the token rows are gathered from a quantised
-// table and dequantised per token (src/model/quantized-embedding-onnx.ts). A tied model quantises its one matrix
+// table and dequantised per token (runners/ort/onnx/quantized-embedding-onnx.ts). A tied model quantises its one matrix
 // once when both are asked for; with only one of them, the other use keeps the fp32 matrix and the quantised
 // copy is stored beside it (counted in the bytes).
 import { z } from "zod";

@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { modelSchema } from "../../src/suite/schema.js";
-import { buildOnnxModel } from "../../src/model/onnx.js";
+import { buildOnnxModel } from "../../runners/ort/onnx/onnx.js";
 import {
   EXTERNAL_DATA_ALIGNMENT_BYTES,
   EXTERNAL_DATA_MIN_TENSOR_BYTES,
   GraphBuilder,
-} from "../../src/model/onnx-graph.js";
+} from "../../runners/ort/onnx/onnx-graph.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import { prepareOrtCase } from "../../runners/ort/prepare.js";

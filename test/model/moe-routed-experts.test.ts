@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { GraphBuilder } from "../../src/model/onnx-graph.js";
-import { emitRoutedExperts, type RoutedExpertsOptions } from "../../src/model/moe-onnx.js";
+import { GraphBuilder } from "../../runners/ort/onnx/onnx-graph.js";
+import { emitRoutedExperts, type RoutedExpertsOptions } from "../../runners/ort/onnx/moe-onnx.js";
 import { createRng } from "../../src/measure/stats.js";
 
 const [T, H, OUT, K, E] = [5, 6, 4, 2, 7];

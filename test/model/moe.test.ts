@@ -7,10 +7,10 @@ import onnxProto from "onnx-proto";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 import { buildModelIr, type ModelIr } from "../../src/model/ir.js";
 import { synthesizeWeights } from "../../src/model/weights.js";
-import { emitOnnx } from "../../src/model/onnx.js";
-import { referenceForwardIr } from "../../src/model/reference.js";
+import { emitOnnx } from "../../runners/ort/onnx/onnx.js";
+import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
-import { routerIndicesOutput, type MoeCompute } from "../../src/model/moe-onnx.js";
+import { routerIndicesOutput, type MoeCompute } from "../../runners/ort/onnx/moe-onnx.js";
 import { withRoutingSkew } from "../../src/model/moe.js";
 
 function tinyMoe(moe: object, extra: object = {}): ModelConfig {

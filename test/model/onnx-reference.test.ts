@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 import { synthesizeWeights } from "../../src/model/weights.js";
-import { buildOnnxModel } from "../../src/model/onnx.js";
-import { referenceForward } from "../../src/model/reference.js";
+import { buildOnnxModel } from "../../runners/ort/onnx/onnx.js";
+import { referenceForward } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { dimensionsOf } from "../../src/model/architecture.js";
 

@@ -8,9 +8,9 @@ import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";
 import { caseIr } from "../../src/model/case-model.js";
-import { caseFidelity } from "../../src/model/case-fidelity.js";
+import { caseFidelity } from "../../runners/ort/case-fidelity.js";
 import { loadTokenizer, tokenizeTextFile } from "../../src/model/tokenizer.js";
-import { chunkNll, perplexityChunks, perplexityOfIr } from "../../src/model/perplexity.js";
+import { chunkNll, perplexityChunks, perplexityOfIr } from "../../runners/ort/perplexity.js";
 import { UsageError } from "../../src/messages.js";
 import {
   FIXTURE_MAX_POSITIONS,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { doraTechnique } from "../../src/techniques/dora.js";
 import { loraTechnique } from "../../src/techniques/lora.js";
 import { rsloraTechnique } from "../../src/techniques/rslora.js";
-import { referenceForwardIr } from "../../src/model/reference.js";
+import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import type { Technique } from "../../src/techniques/technique.js";
 import { TOKENS, baseIr, nodesOnActivations, opTypes, runPrefill, tinyModel } from "./helpers.js";

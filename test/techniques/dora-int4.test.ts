@@ -1,15 +1,15 @@
 // Unmerged DoRA over an int4 base on ORT: the int4 matmul stays MatMulNBits, the column norm is computed from the
-// dequantised weight on every forward (src/model/dora-int4-onnx.ts), and the result is what the float64 reference
+// dequantised weight on every forward (runners/ort/onnx/dora-int4-onnx.ts), and the result is what the float64 reference
 // computes from the same stored integers.
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { emitOnnx } from "../../src/model/onnx.js";
+import { emitOnnx } from "../../runners/ort/onnx/onnx.js";
 import { int4Technique } from "../../src/techniques/int4.js";
 import { applyAdapter, adapterUnsupportedReason, dequantizeInt4Linear } from "../../src/techniques/adapters.js";
 import { doraTechnique } from "../../src/techniques/dora.js";
 import { quantizeIrInt4, INT4_DEFAULTS } from "../../src/techniques/int4.js";
 import { linearsOf, mapLinears, type Int4Linear, type LinearOp, type ModelIr } from "../../src/model/ir.js";
-import { referenceForwardIr } from "../../src/model/reference.js";
+import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { TOKENS, baseIr, opTypes, runPrefill, tinyModel } from "./helpers.js";
 

@@ -7,7 +7,7 @@ import onnxProto from "onnx-proto";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 import { buildModelIr, type ModelIr } from "../../src/model/ir.js";
 import { synthesizeWeights } from "../../src/model/weights.js";
-import { emitOnnx } from "../../src/model/onnx.js";
+import { emitOnnx } from "../../runners/ort/onnx/onnx.js";
 
 export function tinyModel(extra: object = {}): ModelConfig {
   return modelSchema.parse({

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { int4Technique } from "../../src/techniques/int4.js";
 import { int8Technique } from "../../src/techniques/int8.js";
 import { irTensor, irTensorNames, isFloatTensor, linearsOf, mapLinears, type ModelIr } from "../../src/model/ir.js";
-import { referenceForwardIr } from "../../src/model/reference.js";
+import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { TOKENS, baseIr, opTypes, runPrefill, tinyModel } from "./helpers.js";
 

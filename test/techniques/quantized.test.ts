@@ -3,7 +3,7 @@ import { int4Technique } from "../../src/techniques/int4.js";
 import { int8Technique } from "../../src/techniques/int8.js";
 import { bf16Technique, fp16Technique } from "../../src/techniques/half.js";
 import { loraTechnique } from "../../src/techniques/lora.js";
-import { referenceForwardIr } from "../../src/model/reference.js";
+import { referenceForwardIr } from "../support/reference.js";
 import { fidelity, relativeL2 } from "../../src/model/fidelity.js";
 import { dequantizeInt4, int4Bytes, quantizeInt4, quantizeInt8, dequantizeInt8 } from "../../src/model/quantize.js";
 import { synthesizeTensor } from "../../src/model/weights.js";

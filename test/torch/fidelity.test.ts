@@ -3,7 +3,7 @@
 // peft's own and equal the TypeScript accounting.
 import { describe, expect, it } from "vitest";
 import { buildModelIr } from "../../src/model/ir.js";
-import { referenceForwardIr } from "../../src/model/reference.js";
+import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { synthesizeWeights } from "../../src/model/weights.js";
 import { getTechnique } from "../../src/techniques/registry.js";

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { caseIr } from "../../src/model/case-model.js";
-import { buildOnnxModel } from "../../src/model/onnx.js";
+import { buildOnnxModel } from "../../runners/ort/onnx/onnx.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { summarizeRouting, type RoutingSummary } from "../../src/model/moe-routing.js";
 import type { SuiteInput } from "../../src/suite/schema.js";

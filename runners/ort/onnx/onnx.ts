@@ -12,17 +12,17 @@
 //   shared by all layers; rotate_half as Split/Mul/Sub/Add/Concat (HF Llama, non-interleaved).
 // - prefill outputs only the last position's logits [B, vocab] (large outputs cost copies, DESIGN.md §4)
 //   unless `allLogits`; decode takes the KV cache as inputs and derives the position from its length.
-import type { ModelConfig, Scenario } from "../suite/schema.js";
-import { rotaryTables } from "./architecture.js";
-import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
+import type { ModelConfig, Scenario } from "../../../src/suite/schema.js";
+import { rotaryTables } from "../../../src/model/architecture.js";
+import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "../../../src/model/ir.js";
 import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
-import { synthesizeWeights, type WeightMap } from "./weights.js";
+import { synthesizeWeights, type WeightMap } from "../../../src/model/weights.js";
 import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
 import { emitDoraInt4 } from "./dora-int4-onnx.js";
-import { loadCheckpointWeights } from "./checkpoint.js";
+import { loadCheckpointWeights } from "../../../src/model/checkpoint.js";
 import { emitQuantizedEmbedding } from "./quantized-embedding-onnx.js";
 import { emitMixloraFfn, emitMoleLinear, emitXloraScalings, type MoleEmitContext } from "./mole-onnx.js";
-import { xloraBaseIr } from "./mole.js";
+import { xloraBaseIr } from "../../../src/model/mole.js";
 
 /** X-LoRA's base (scaling) pass keeps its own KV cache in decode: inputs `xlora_base.past_key.{i}`, outputs `xlora_base.present_key.{i}`. */
 export const XLORA_BASE_CACHE_PREFIX = "xlora_base.";
@@ -42,7 +42,7 @@ export interface EmitOptions {
   presentOutputs?: boolean;
   /** MoE (issue 5): also output each MoE layer's chosen experts `router_indices.{layer}` [tokens, k]. */
   routingOutputs?: boolean;
-  /** MoE: how routed experts run; default sparse (per-expert branches) for decode and prefill (src/model/moe-onnx.ts). */
+  /** MoE: how routed experts run; default sparse (per-expert branches) for decode and prefill (runners/ort/onnx/moe-onnx.ts). */
   moeCompute?: MoeCompute;
 }
 
@@ -195,7 +195,7 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
     });
     return hidden;
   };
-  // X-LoRA (src/model/mole-onnx.ts): the base pass over the same tokens gives the classifier's scalings, then the adapted pass.
+  // X-LoRA (runners/ort/onnx/mole-onnx.ts): the base pass over the same tokens gives the classifier's scalings, then the adapted pass.
   if (ir.xloraClassifier && xloraCache) {
     const baseHidden = decoderStack(xloraBaseIr(ir).layers, embedded, xloraCache);
     emitter.mole.xloraScalings = emitXloraScalings(g, emitter, ir.xloraClassifier, rmsNorm(baseHidden, ir.finalNorm));
@@ -261,7 +261,7 @@ function emitFfn(
 /** Emits linear operators; each weight initialiser is added once even when two ops read it. */
 export class LinearEmitter {
   private one?: string;
-  /** Mixtures of LoRA experts (src/model/mole-onnx.ts): routing outputs and X-LoRA's scalings. */
+  /** Mixtures of LoRA experts (runners/ort/onnx/mole-onnx.ts): routing outputs and X-LoRA's scalings. */
   mole: MoleEmitContext = { routingOutputs: false, addOutput: () => undefined, xloraGates: new Map() };
 
   constructor(

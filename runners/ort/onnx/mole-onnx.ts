@@ -13,9 +13,9 @@
 // summed. No per-token gathers of weights: the only wide products are the base's.
 import type { GraphBuilder } from "./onnx-graph.js";
 import { transpose2d } from "./onnx-graph.js";
-import { irFloatTensor } from "./ir.js";
+import { irFloatTensor } from "../../../src/model/ir.js";
 import type { LinearEmitter } from "./onnx.js";
-import { moleRoutingOutput, type MixloraFfn, type MoleLinear, type XloraClassifier } from "./mole.js";
+import { moleRoutingOutput, type MixloraFfn, type MoleLinear, type XloraClassifier } from "../../../src/model/mole.js";
 
 export interface MoleEmitContext {
   /** Output the chosen experts of each top-k router (`router_indices.{layer}[.{projection}]`, [tokens, k] int64). */

@@ -9,7 +9,7 @@
 // initialiser — four times the int4 bytes — and precompute the norm. So each weights-only chain starts from a
 // run-time value: the shift amount 4 is the run-time 1 of LinearEmitter.runtimeOne() times 4, and the adapter
 // factors are multiplied by that run-time 1 before B·A (as the fp32 DoRA path does).
-import type { DoraLinear, Int4Linear } from "./ir.js";
+import type { DoraLinear, Int4Linear } from "../../../src/model/ir.js";
 import { ELEMENT_TYPE } from "./onnx-graph.js";
 import type { LinearEmitter } from "./onnx.js";
 

@@ -1,14 +1,14 @@
 // Fidelity of a case's technique against the unmodified fp32 base (DESIGN.md §5): both models run the same fixed,
 // seeded prompt through ORT (all positions' logits), off the timed path.
 import * as ort from "onnxruntime-node";
-import type { Case } from "../suite/case.js";
-import type { ScalarMeasure } from "../../runners/runner.js";
-import { caseIr } from "./case-model.js";
-import { buildOnnxModel } from "./onnx.js";
-import { fidelity } from "./fidelity.js";
-import { createRng } from "../measure/stats.js";
+import type { Case } from "../../src/suite/case.js";
+import type { ScalarMeasure } from "../runner.js";
+import { caseIr } from "../../src/model/case-model.js";
+import { buildOnnxModel } from "./onnx/onnx.js";
+import { fidelity } from "../../src/model/fidelity.js";
+import { createRng } from "../../src/measure/stats.js";
 import { basename } from "node:path";
-import { tokenizeTextFile } from "./tokenizer.js";
+import { tokenizeTextFile } from "../../src/model/tokenizer.js";
 import { perplexityOfIr } from "./perplexity.js";
 
 /** Tokens of the fixed fidelity prompt (capped: fidelity needs coverage of positions, not a long context). */
@@ -64,7 +64,7 @@ export async function caseFidelity(
 
 /**
  * Perplexity of the technique's model and of the unmodified base on the model's `perplexityText`, tokenised
- * with the checkpoint's tokenizer.json (src/model/perplexity.ts: non-overlapping chunks of the context). A
+ * with the checkpoint's tokenizer.json (runners/ort/perplexity.ts: non-overlapping chunks of the context). A
  * failure is a null with its reason, so that the logits fidelity above is still recorded.
  */
 export async function casePerplexity(

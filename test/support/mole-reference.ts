@@ -2,8 +2,8 @@
 // masked and weighted. The experts used are the reference's own top-k, or — for comparing with ORT, so that
 // near-ties cannot flip a test — the experts ORT chose (its `router_indices.*` outputs), weighted with the
 // reference's own probabilities at those experts.
-import { irFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
-import { moleRoutingOutput, type MixloraFfn, type MoleLinear, type XloraClassifier } from "./mole.js";
+import { irFloatTensor, type LinearOp, type ModelIr } from "../../src/model/ir.js";
+import { moleRoutingOutput, type MixloraFfn, type MoleLinear, type XloraClassifier } from "../../src/model/mole.js";
 
 export interface MoleReferenceOptions {
   /** By routing output name (`router_indices.{layer}[.{projection}]`): chosen experts [batch·seq, k], token-major, as ORT output them. */

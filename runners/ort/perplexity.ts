@@ -6,8 +6,8 @@
 // each token is predicted once, at the cost of short contexts at chunk starts (a sliding window with stride
 // s < context gives lower, more context-rich numbers at context/s times the compute).
 import * as ort from "onnxruntime-node";
-import type { ModelIr } from "./ir.js";
-import { buildOnnxModel } from "./onnx.js";
+import type { ModelIr } from "../../src/model/ir.js";
+import { buildOnnxModel } from "./onnx/onnx.js";
 
 /** Longest chunk: all-position logits are [chunk, vocab] floats (512 × 152k vocab = 311 MB), fetched per chunk. */
 export const PERPLEXITY_MAX_CHUNK_TOKENS = 512;

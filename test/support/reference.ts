@@ -1,7 +1,7 @@
 // A float64 forward pass of the IR with plain loops: the numerical ground truth the ONNX graphs are
 // checked against. For tiny models only (no blocking, no threads).
-import type { ModelConfig } from "../suite/schema.js";
-import { rotaryTables } from "./architecture.js";
+import type { ModelConfig } from "../../src/suite/schema.js";
+import { rotaryTables } from "../../src/model/architecture.js";
 import {
   buildModelIr,
   irFloatTensor,
@@ -10,9 +10,9 @@ import {
   type Int8Linear,
   type LinearOp,
   type ModelIr,
-} from "./ir.js";
-import { dequantizeInt4, dequantizeInt8, fromHalf } from "./quantize.js";
-import type { Tensor, WeightMap } from "./weights.js";
+} from "../../src/model/ir.js";
+import { dequantizeInt4, dequantizeInt8, fromHalf } from "../../src/model/quantize.js";
+import type { Tensor, WeightMap } from "../../src/model/weights.js";
 import { referenceMoeFfn, type MoeReferenceOptions } from "./moe-reference.js";
 import {
   referenceMixloraFfn,
@@ -21,7 +21,7 @@ import {
   type MoleReferenceCall,
   type MoleReferenceOptions,
 } from "./mole-reference.js";
-import { xloraBaseIr } from "./mole.js";
+import { xloraBaseIr } from "../../src/model/mole.js";
 
 /** Logits [batch, seq, vocab] (row-major) of the unmodified model, in float64. */
 export function referenceForward(model: ModelConfig, weights: WeightMap, inputIds: number[][]): Float64Array {
@@ -108,7 +108,7 @@ export function referenceLinear(
       if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
       return y;
     }
-    case "mole": // issue 5: src/model/mole-reference.ts
+    case "mole": // issue 5: test/support/mole-reference.ts
       return referenceMoleLinear(ir, linear, x, rows, call, (base, input, inputRows) =>
         referenceLinear(ir, base, input, inputRows, call),
       );
@@ -278,7 +278,7 @@ function referenceFinalHidden(
       for (let i = 0; i < hidden.length; i++) hidden[i] += attended[i]!;
       const normed2 = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.postAttentionNorm).data, config.rmsNormEps);
       const ffnOut =
-        layer.ffn.kind === "moe" // issue 5: src/model/moe-reference.ts
+        layer.ffn.kind === "moe" // issue 5: test/support/moe-reference.ts
           ? referenceMoeFfn(
               ir,
               layer.ffn,
@@ -312,7 +312,7 @@ function referenceFfn(
       for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
       return linear(ffn.down, gate, rows);
     }
-    case "mixlora": // issue 5: src/model/mole-reference.ts
+    case "mixlora": // issue 5: test/support/mole-reference.ts
       return referenceMixloraFfn(ir, ffn, x, rows, call, linear);
     default:
       throw new Error(`the float64 reference does not know the FFN kind "${(ffn as { kind: string }).kind}"`);

@@ -2,8 +2,8 @@
 // used are the reference's own top-k, or — for comparing with ORT, so that near-ties cannot flip a test — the
 // experts ORT chose (read from the graph's `router_indices.{layer}` outputs), with the reference's own softmax
 // probabilities at those experts.
-import { irFloatTensor, type ModelIr } from "./ir.js";
-import type { MoeFfn, SwigluFfn } from "./moe.js";
+import { irFloatTensor, type ModelIr } from "../../src/model/ir.js";
+import type { MoeFfn, SwigluFfn } from "../../src/model/moe.js";
 
 export interface MoeReferenceOptions {
   /** Per layer: chosen experts [batch·seq, k] (token-major), as ORT output them. */

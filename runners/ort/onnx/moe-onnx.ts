@@ -22,9 +22,9 @@
 // sequence tokens of the run (dropped assignments contribute nothing; the residual carries the token).
 import type { GraphBuilder } from "./onnx-graph.js";
 import { ELEMENT_TYPE, transpose2d } from "./onnx-graph.js";
-import { irFloatTensor } from "./ir.js";
+import { irFloatTensor } from "../../../src/model/ir.js";
 import type { LinearEmitter } from "./onnx.js";
-import type { MoeFfn, SwigluFfn } from "./moe.js";
+import type { MoeFfn, SwigluFfn } from "../../../src/model/moe.js";
 
 /** How routed experts run (see the file header): "sparse" (default), or the older "gathered" and "dense-masked". */
 export type MoeCompute = "sparse" | "gathered" | "dense-masked";

@@ -6,7 +6,7 @@
 //   MatMulNBits' layout), (q − zero point) · scale per block; scales and zero points are gathered from their flat
 //   initialisers at token·blocks + block (a Reshape of them would be folded into a second copy).
 // - int8: weights are stored [hidden, vocab] for MatMulInteger, so the rows are a Gather on axis 1, transposed.
-import type { Int4Linear, Int8Linear } from "./ir.js";
+import type { Int4Linear, Int8Linear } from "../../../src/model/ir.js";
 import { ELEMENT_TYPE } from "./onnx-graph.js";
 import type { LinearEmitter } from "./onnx.js";
 
