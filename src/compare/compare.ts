@@ -394,6 +394,7 @@ export async function compareStores(
     const cases: CaseComparison[] = [];
     for (const key of keys)
       cases.push(await compareRows(baseStore, headStore, baseRows.get(key), headRows.get(key), metric, resolved));
+    markSettingsApart(cases);
     const runIds = (rows: Map<string, ResultRow>) =>
       [...new Set([...rows.values()].map((r) => r.runId))].sort((a, b) => a - b);
     return {
@@ -408,6 +409,43 @@ export async function compareStores(
     await baseStore.close();
     if (headStore !== baseStore) await headStore.close();
   }
+}
+
+/** A case key without its runner settings: what the same case measured under other settings shares. */
+function keyWithoutSettings(caseKey: string): { rest: string; settings: Record<string, unknown> } {
+  try {
+    const { settings, ...rest } = JSON.parse(caseKey) as { settings?: Record<string, unknown> };
+    return { rest: JSON.stringify(rest), settings: settings ?? {} };
+  } catch {
+    return { rest: caseKey, settings: {} };
+  }
+}
+
+/**
+ * Cases that differ only in runner settings that change the measurement (dtype, threads, execution mode…) have
+ * different case keys, so they are never paired; a case found on one side only whose twin under other settings is on
+ * the other side says so, with both settings, instead of the plain "only in" reason.
+ */
+function markSettingsApart(cases: CaseComparison[]): void {
+  const byRest = new Map<string, CaseComparison[]>();
+  for (const c of cases) {
+    if (c.verdict !== "only-in-base" && c.verdict !== "only-in-head") continue;
+    const { rest } = keyWithoutSettings(c.caseKey);
+    byRest.set(rest, [...(byRest.get(rest) ?? []), c]);
+  }
+  for (const group of byRest.values()) {
+    const bases = group.filter((c) => c.verdict === "only-in-base");
+    const heads = group.filter((c) => c.verdict === "only-in-head");
+    if (bases.length === 0 || heads.length === 0) continue;
+    const show = (cs: CaseComparison[]) => cs.map((c) => describeSettings(keyWithoutSettings(c.caseKey).settings));
+    for (const c of bases) c.reason = compareMessages.settingsDiffer("base", show([c])[0]!, show(heads));
+    for (const c of heads) c.reason = compareMessages.settingsDiffer("head", show([c])[0]!, show(bases));
+  }
+}
+
+function describeSettings(settings: Record<string, unknown>): string {
+  const entries = Object.entries(settings);
+  return entries.length === 0 ? "default settings" : entries.map(([k, v]) => `${k} ${String(v)}`).join(", ");
 }
 
 /** The runs of a file that hold results, oldest first: the defaults of a one-file comparison. */

@@ -3,6 +3,8 @@
 export const compareMessages = {
   onlyInHead: "only in head: a new case, nothing to compare against",
   onlyInBase: "only in base: the case was not run in head (removed, filtered out, or its shard is missing)",
+  settingsDiffer: (side: "base" | "head", own: string, other: string[]) =>
+    `only in ${side} with ${own}; the ${side === "base" ? "head" : "base"} ran this case with ${other.join(" / ")} — not compared, since other runner settings measure something else (run both sides with the same settings)`,
   notCompleted: (side: "base" | "head", status: string, reason: string | null) =>
     `${side} result is ${status}${reason ? `: ${reason}` : ""}`,
   noSamples: (side: "base" | "head", metric: string, available: string[]) =>

@@ -6,6 +6,8 @@ import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { scaleModelDetailed, type Scale } from "../model/scale.js";
 import { checkpointFilesVersion, checkpointIdentity, textIdentity } from "../model/checkpoint.js";
+import { runnerIdentity } from "../../runners/identity.js";
+import type { TorchCaseSettings } from "../../runners/torch/identity.js";
 
 export interface PlanOptions {
   /** `--scale`: every model scaled down by this rule (src/model/scale.ts), recorded with the case. */
@@ -46,49 +48,66 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               })
             )
               continue;
-            const deviceClass = deviceClassOf(suite, runner);
-            const caseKey = canonicalJson({ model: keyModel, technique, scenario, workload, runner, deviceClass });
-            const settings = runner === "ort" ? suite.ort : suite.torch;
-            const configHash = sha256(
-              canonicalJson({
+            const identity = runnerIdentity(runner);
+            for (const settings of identity.settingsVariants(runner === "ort" ? suite.ort : suite.torch)) {
+              const deviceClass = deviceClassOf(suite, runner);
+              // Settings that change what is measured join the key; at defaults it is today's key, so ids stay.
+              const keySettings = identity.caseKeySettings(settings);
+              const caseKey = canonicalJson({
+                model: keyModel,
+                technique,
+                scenario,
+                workload,
+                runner,
+                deviceClass,
+                ...(Object.keys(keySettings).length > 0 ? { settings: keySettings } : {}),
+              });
+              const configHash = sha256(
+                canonicalJson({
+                  caseKey,
+                  protocol: suite.protocol,
+                  settings,
+                  codeVersion: options.codeVersion,
+                  ...weightsVersion,
+                }),
+              );
+              const label = identity.caseLabel(settings);
+              const name = [
+                model.name,
+                getTechnique(technique.kind).label(technique),
+                scenario,
+                workloadLabel(workload),
+                runner,
+                ...(label ? [label] : []),
+              ].join(" · ");
+              cases.push({
+                id: sha256(caseKey).slice(0, 12),
                 caseKey,
+                configHash,
+                name,
+                model,
+                technique,
+                scenario,
+                workload,
+                runner,
                 protocol: suite.protocol,
-                settings,
-                codeVersion: options.codeVersion,
-                ...weightsVersion,
-              }),
-            );
-            const name = [
-              model.name,
-              getTechnique(technique.kind).label(technique),
-              scenario,
-              workloadLabel(workload),
-              runner,
-            ].join(" · ");
-            cases.push({
-              id: sha256(caseKey).slice(0, 12),
-              caseKey,
-              configHash,
-              name,
-              model,
-              technique,
-              scenario,
-              workload,
-              runner,
-              protocol: suite.protocol,
-              ort: suite.ort,
-              torch: suite.torch,
-              ...("widthFactor" in scaling
-                ? {
-                    scale: {
-                      requested: scaling.requested,
-                      widthFactor: scaling.widthFactor,
-                      layersFrom: scaling.layers.from,
-                      layersTo: scaling.layers.to,
-                    },
-                  }
-                : {}),
-            });
+                ort: runner === "ort" ? (settings as typeof suite.ort) : suite.ort,
+                torch:
+                  runner === "torch"
+                    ? (settings as TorchCaseSettings)
+                    : (runnerIdentity("torch").settingsVariants(suite.torch)[0] as TorchCaseSettings),
+                ...("widthFactor" in scaling
+                  ? {
+                      scale: {
+                        requested: scaling.requested,
+                        widthFactor: scaling.widthFactor,
+                        layersFrom: scaling.layers.from,
+                        layersTo: scaling.layers.to,
+                      },
+                    }
+                  : {}),
+              });
+            }
           }
   }
   return options.filter ? filterCases(cases, options.filter) : cases;

@@ -105,11 +105,18 @@ export const ortSettingsSchema = z.object({
   executionProvider: z.enum(["cpu", "cuda"]).default("cpu"),
 });
 
+/** How the torch runner executes the model (docs/torch-runner.md): eager PyTorch, CUDA graphs replayed, or torch.compile. */
+export const executionModeSchema = z.enum(["eager", "cuda-graph", "compile"]);
+
 export const torchSettingsSchema = z.object({
   device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
   dtype: z.enum(["fp32", "fp16", "bf16"]).default("fp32"),
   threads: positiveInt.optional(),
   gradientCheckpointing: z.boolean().default(false),
+  /** One mode, or a list: each mode is its own case (an axis, so eager and cuda-graph run side by side). */
+  mode: z.union([executionModeSchema, z.array(executionModeSchema).min(1)]).default("eager"),
+  /** torch.compile's mode in the `compile` execution mode. */
+  compileMode: z.enum(["default", "reduce-overhead", "max-autotune"]).default("default"),
 });
 
 export const protocolSchema = z.object({
@@ -207,4 +214,5 @@ export type RunnerName = z.output<typeof runnerNameSchema>;
 export type ExcludeEntry = z.output<typeof excludeSchema>;
 export type OrtSettings = z.output<typeof ortSettingsSchema>;
 export type TorchSettings = z.output<typeof torchSettingsSchema>;
+export type ExecutionMode = z.output<typeof executionModeSchema>;
 export type Protocol = z.output<typeof protocolSchema>;
