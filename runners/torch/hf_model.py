@@ -163,6 +163,20 @@ def parameter_counts(model):
     return {"trainable": int(trainable), "total": int(total + packed), "packedLogical": int(packed)}
 
 
+def held_bytes(model):
+    """Bytes of every parameter and persistent buffer (not rotary tables) the model holds, in the dtype and packing held (tied weights
+    once): what a forward reads at most, and what bytes-per-iteration and the weight-read floor use."""
+    seen = set()
+    total = 0
+    buffers = [b for m in model.modules() for name, b in m._buffers.items() if b is not None and name not in m._non_persistent_buffers_set]
+    for tensor in list(model.parameters()) + buffers:
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+    return int(total)
+
+
 def build_model(case, weights_path, device, dtype, training=False, attn_implementation="sdpa"):
     """The case's model on `device` in `dtype`, weights from the harness's safetensors; returns (model, notes)."""
     from safetensors.torch import load_file
@@ -219,6 +233,7 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
                 own[k].copy_(v)
         notes["adapterTargets"] = adapter_targets(technique)
         notes["magnitudeFrom"] = "weights file" if any("magnitude" in k for k in adapter_state) else "peft init (row norms of W)"
+        del adapter_state, own
         if technique.get("merged"):
             if training:
                 raise Unsupported("a merged adapter has no separate trainable parameters: train-step needs merged: false")
@@ -235,13 +250,18 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     elif kind == "base" and training:
         notes["training"] = "full fine-tune"
 
+    # The file's tensors (fp32, on the device) are copied into the model by now: drop them before casting and
+    # quantising, so the build's peak is not two full copies plus the quantised one.
+    del tensors, base_state, expected
     model = model.to(dtype)
     quant = dict(technique) if kind in QUANT_KINDS else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
     if quant is not None:
         import weight_quant
 
         try:
-            notes.update(weight_quant.quantize_model(model, quant, device, dtype))
+            # Unpacked int4 codes stay only for backward (train step) and DoRA's per-forward weight norm.
+            keep = training or kind == "dora"
+            notes.update(weight_quant.quantize_model(model, quant, device, dtype, keep_unpacked=keep))
         except ValueError as error:  # a shape or group size torch's int4 kernels do not take
             raise Unsupported(f"{quant['kind']} on torch: {error}")
         if kind in ADAPTER_KINDS:

@@ -114,6 +114,22 @@ def peak_rss_bytes():
     return None
 
 
+def live_tensor_bytes(device):
+    """Bytes of every tensor storage alive in the worker on `device`: the CUDA allocator's count, or on the CPU a scan
+    of the live tensors (each storage once). What the case holds when its measure window opens."""
+    if device.type == "cuda":
+        return int(torch.cuda.memory_allocated(device)), "torch.cuda.memory_allocated at the measure window's start"
+    seen = {}
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, torch.Tensor) and obj.device.type == "cpu" and not obj.is_meta:
+                storage = obj.untyped_storage()
+                seen[storage.data_ptr()] = storage.nbytes()
+        except Exception:  # objects gc lists that cannot be inspected (weak proxies…)
+            continue
+    return int(sum(seen.values())), "live CPU tensor storages (gc scan, each storage once) at the measure window's start"
+
+
 def _inputs(case, device, generator_seed):
     workload = case["workload"]
     generator = torch.Generator().manual_seed(generator_seed)
@@ -328,6 +344,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     fidelity_wanted = bool(fidelity_input_ids) and technique.get("kind", "base") != "base"
     try:
         model, notes, counts = hf_model.build_model(case, weights_path, device, dtype, training=training)
+        held_bytes = hf_model.held_bytes(model)
         settings.update(notes)
         if fidelity_wanted:
             import fidelity
@@ -369,6 +386,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         else:
             raise Unsupported(f"unknown scenario {scenario!r}")
         _free(device)
+        tensor_bytes, tensor_bytes_label = live_tensor_bytes(device)
         memory_reset = reset_peak_memory(device)
         samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window, reset)
         mole_kind = technique.get("kind") in hf_model.MOLE_KINDS
@@ -387,6 +405,8 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             if technique.get("kind") in hf_model.QUANT_KINDS
             else {"metric": "params_trainable", "unit": "count", "value": counts["trainable"], "label": "peft get_nb_trainable_parameters (trainable)"},
             {"metric": "params_total_runner", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all), packed weights counted as the parameters they stand for"},
+            {"metric": "tensor_bytes_at_measure_start", "unit": "B", "value": tensor_bytes, "label": tensor_bytes_label},
+            {"metric": "weight_bytes", "unit": "B", "value": held_bytes, "label": f"parameters and buffers as the worker holds them ({dtype_name}; int4/int8 packed with their scales)"},
         ]
         if device.type == "cuda":
             scalars.append({"metric": "torch_max_memory_allocated_bytes", "unit": "B", "value": int(torch.cuda.max_memory_allocated(device)), "label": "torch allocator peak since the end of model load"})

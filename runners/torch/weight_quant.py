@@ -63,7 +63,7 @@ class _Int4MatMul(torch.autograd.Function):
 
 
 class Int4Linear(_QuantLinearBase):
-    def __init__(self, linear, group_size, device, symmetric=True):
+    def __init__(self, linear, group_size, device, symmetric=True, keep_unpacked=False):
         super().__init__(linear)
         n, k = linear.weight.shape
         if k % group_size:
@@ -99,10 +99,18 @@ class Int4Linear(_QuantLinearBase):
             self.register_buffer("packed", packed)
         else:
             self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(device), 2))
-        # Kept for dequantisation in backward and for DoRA's norm (small next to activations of a train step).
-        self.register_buffer("q4", q.to(torch.uint8).to(device))
+        # The unpacked codes (1 byte per weight, twice the packed size) are kept only where dequantisation is routine:
+        # backward of a train step and DoRA's weight norm. Inference holds the packed weights and scales alone.
+        if keep_unpacked:
+            self.register_buffer("q4", q.to(torch.uint8).to(device))
+        else:
+            self.q4 = None
 
     def dequantized(self):
+        if self.q4 is None:
+            # From the packed weights themselves: the kernel applied to the identity gives W^T (rare; no copy is held).
+            eye = torch.eye(self.in_features, dtype=self.scales_and_zeros.dtype, device=self.packed.device)
+            return self.packed_mm(eye).t().contiguous()
         n, k = self.q4.shape
         sz = self.scales_and_zeros.transpose(0, 1).float()  # [n, groups, 2]
         groups = self.q4.float().reshape(n, -1, self.group_size)
@@ -132,7 +140,7 @@ def int4_unsupported_reason(device, dtype):
     return None
 
 
-def quantize_model(model, technique, device, dtype=None):
+def quantize_model(model, technique, device, dtype=None, keep_unpacked=False):
     """Replaces every projection of the decoder layers (not embeddings or lm_head) in place; returns notes."""
     kind = technique["kind"]
     group_size = int(technique.get("blockSize", technique.get("groupSize", 32)))
@@ -145,17 +153,24 @@ def quantize_model(model, technique, device, dtype=None):
     targets = technique.get("targets", "all-linear")
     chosen = PROJECTIONS if targets == "all-linear" else tuple(targets)
     replaced = 0
-    for name, module in list(model.named_modules()):
-        for child_name, child in list(module.named_children()):
+    # Modules are looked up by name, not held in a list: a list of modules would keep every replaced float linear
+    # alive until the end, so the full-precision weights and their quantised copies would coexist for the whole model.
+    for name in [n for n, _ in model.named_modules()]:
+        module = model.get_submodule(name)
+        for child_name in [n for n, _ in module.named_children()]:
             if child_name not in chosen:
                 continue
+            child = getattr(module, child_name)
             # A peft LoRA layer keeps the original linear as base_layer (QLoRA-style adapters over a packed base).
             owner, attr = (child, "base_layer") if type(getattr(child, "base_layer", None)) is nn.Linear else (module, child_name)
+            del child
             linear = getattr(owner, attr)
             if type(linear) is not nn.Linear:
                 continue
-            new = Int8Linear(linear, int8_qmax) if kind == "int8" else Int4Linear(linear, group_size, device, symmetric)
+            new = Int8Linear(linear, int8_qmax) if kind == "int8" else Int4Linear(linear, group_size, device, symmetric, keep_unpacked)
             setattr(owner, attr, new.to(device))
+            # The float weight goes now: one layer's full-precision copy at a time.
+            del linear, new
             replaced += 1
     notes = {"quantizedLinears": replaced, "quantizedIn": "worker (from the float weights)"}
     if kind == "int8":

@@ -7,6 +7,9 @@ import { caseAccountingMetrics } from "../model/case-accounting.js";
 
 type Completed = Extract<RepeatOutcome, { status: "completed" }>;
 
+/** Bytes of one value of the activation dtype a runner reports in its settings (`settings.dtype`). */
+const DTYPE_BYTES: Record<string, number> = { fp32: 4, fp16: 2, bf16: 2 };
+
 /** This machine's calibrated peaks (`bench calibrate`), against which MFU and MBU are computed. */
 export interface Peaks {
   cpuThreads: number;
@@ -88,7 +91,13 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
 
   // What the runner measured wins over the analytic count of the same name (the contract tests check they agree).
   const measured = new Set(metrics.map((m) => m.name));
-  metrics.push(...caseAccountingMetrics(c).filter((m) => !measured.has(m.name)));
+  // Bytes per iteration (and MBU, the floor) from the weights and cache dtype the runner holds, when it reports them.
+  const heldWeights = metrics.find((m) => m.name === "weight_bytes")?.value ?? null;
+  const dtype = outcomes[0]!.settings.dtype;
+  const cacheValueBytes = typeof dtype === "string" ? (DTYPE_BYTES[dtype] ?? null) : null;
+  metrics.push(
+    ...caseAccountingMetrics(c, { weightBytes: heldWeights, cacheValueBytes }).filter((m) => !measured.has(m.name)),
+  );
   metrics.push(...utilisation(c, metrics, peaks));
   return metrics;
 }

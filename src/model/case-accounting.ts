@@ -4,7 +4,7 @@ import type { Case } from "../suite/case.js";
 import type { MetricRecord } from "../store/store.js";
 import { bytesPerDecodeStep, decodeFlopsPerToken, prefillFlopsPerSequence } from "./accounting.js";
 import { getTechnique } from "../techniques/registry.js";
-import { baseAccounting, type TechniqueAccounting } from "../techniques/accounting.js";
+import { baseAccounting, FP32_BYTES, type TechniqueAccounting } from "../techniques/accounting.js";
 
 /** The accounting of a case's model after its technique. */
 export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): TechniqueAccounting {
@@ -12,8 +12,19 @@ export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): T
   return technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
 }
 
-export function caseAccountingMetrics(c: Case): MetricRecord[] {
+/**
+ * What the runner actually holds, when it says so: its weights' bytes (dtype and packing as held, e.g. bf16 = 2 bytes,
+ * int4 packed + scales) and the bytes of one KV-cache value (its activation dtype). Without it, the analytic
+ * accounting (weights as the technique stores them, fp32 cache).
+ */
+export interface HeldBytes {
+  weightBytes?: number | null;
+  cacheValueBytes?: number | null;
+}
+
+export function caseAccountingMetrics(c: Case, held: HeldBytes = {}): MetricRecord[] {
   const a = caseTechniqueAccounting(c);
+  const heldWeightBytes = held.weightBytes ?? a.weightBytes;
   const { batch, promptTokens } = c.workload;
   const metrics: MetricRecord[] = [
     { name: "params_total", value: a.totalParams, unit: "count" },
@@ -40,15 +51,16 @@ export function caseAccountingMetrics(c: Case): MetricRecord[] {
       unit: "FLOP",
       label: "analytic: one token per sequence at context promptTokens (+ adapter paths)",
     });
-    const base = bytesPerDecodeStep(c.model, promptTokens, batch);
+    const cacheValueBytes = held.cacheValueBytes ?? FP32_BYTES;
+    const base = bytesPerDecodeStep(c.model, promptTokens, batch, FP32_BYTES, cacheValueBytes);
     const fp32Weights = bytesPerDecodeStep(c.model, 0, 0);
-    // Weights as stored by the technique: scale the fp32 weight traffic by the stored/fp32 ratio of the whole model.
-    const weightRatio = a.weightBytes / baseAccounting(c.model).weightBytes;
+    // Weights as held: scale the fp32 weight traffic by the held/fp32 ratio of the whole model.
+    const weightRatio = heldWeightBytes / baseAccounting(c.model).weightBytes;
     metrics.push({
       name: "bytes_per_iteration",
       value: base - fp32Weights + fp32Weights * weightRatio,
       unit: "B",
-      label: "analytic minimum: weights once (as stored) + KV cache read",
+      label: `analytic minimum: weights once (${held.weightBytes != null ? "as the runner holds them" : "as stored"}) + KV cache read (${cacheValueBytes} B per value)`,
     });
   }
   return metrics;
