@@ -14,8 +14,11 @@
  *   <d>.energy_start_mj <u64>          the energy counter's first value (may sit just below 2^64 to test wraparound)
  *   <d>.energy_step_mj <u64>           added on every call of nvmlDeviceGetTotalEnergyConsumption
  *   <d>.energy_rate_mw <u64>           added per second since nvmlInit (a steady power draw)
+ *   <d>.energy_period_ms <u64>         the counter moves only every this many ms (real ones: ~100 ms), with energy_rate_mw
  *   <d>.energy not_supported
  *   <d>.process <pid> <usedBytes>      one line per process NVML lists on the device
+ *   <d>.processes_children_of <ppid>   NVML lists every child process of <ppid>, its used memory being its host RSS
+ *                                      (so a CPU worker's memory stands in for device memory in tests)
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -23,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #define MAX_DEVICES 8
 #define MAX_STEPS 16
@@ -47,7 +52,8 @@ typedef struct {
   char name[96];
   Metric metrics[M_COUNT];
   int energyNotSupported;
-  unsigned long long energyStart, energyStep, energyRateMw, energyCalls;
+  unsigned long long energyStart, energyStep, energyRateMw, energyCalls, energyPeriodMs;
+  int childrenOf;
   int procCount;
   unsigned int procPid[MAX_PROCS];
   unsigned long long procUsed[MAX_PROCS];
@@ -109,6 +115,8 @@ static void parseLine(char* line) {
   if (strcmp(field, "energy_start_mj") == 0) { dev->energyStart = strtoull(rest, NULL, 0); return; }
   if (strcmp(field, "energy_step_mj") == 0) { dev->energyStep = strtoull(rest, NULL, 0); return; }
   if (strcmp(field, "energy_rate_mw") == 0) { dev->energyRateMw = strtoull(rest, NULL, 0); return; }
+  if (strcmp(field, "energy_period_ms") == 0) { dev->energyPeriodMs = strtoull(rest, NULL, 0); return; }
+  if (strcmp(field, "processes_children_of") == 0) { dev->childrenOf = atoi(rest); return; }
   if (strcmp(field, "process") == 0) {
     if (dev->procCount < MAX_PROCS) {
       char* end;
@@ -301,10 +309,44 @@ int nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long
   return metricValue(device, M_REASONS, reasons);
 }
 
+/* Children of ppid from /proc, each with its RSS in bytes, into the device's process list. */
+static void refreshChildren(Device* dev) {
+  DIR* proc = opendir("/proc");
+  if (!proc) return;
+  long page = sysconf(_SC_PAGESIZE);
+  dev->procCount = 0;
+  struct dirent* entry;
+  while ((entry = readdir(proc)) != NULL && dev->procCount < MAX_PROCS) {
+    if (!isdigit((unsigned char)entry->d_name[0])) continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+    FILE* f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    char* close = strrchr(buf, ')');
+    int ppid = 0;
+    if (!close || sscanf(close + 1, " %*c %d", &ppid) != 1 || ppid != dev->childrenOf) continue;
+    snprintf(path, sizeof path, "/proc/%s/statm", entry->d_name);
+    f = fopen(path, "r");
+    if (!f) continue;
+    unsigned long size = 0, resident = 0;
+    int ok = fscanf(f, "%lu %lu", &size, &resident) == 2;
+    fclose(f);
+    if (!ok) continue;
+    dev->procPid[dev->procCount] = (unsigned int)atoi(entry->d_name);
+    dev->procUsed[dev->procCount] = (unsigned long long)resident * (unsigned long long)page;
+    dev->procCount++;
+  }
+  closedir(proc);
+}
+
 static int listProcesses(nvmlDevice_t device, unsigned int* count, void* infos, int v2) {
   int d = deviceIndex(device);
   if (!initialised) return NVML_ERROR_UNINITIALIZED;
   if (d < 0 || !count) return NVML_ERROR_INVALID_ARGUMENT;
+  if (devices[d].childrenOf > 0) refreshChildren(&devices[d]);
   unsigned int n = (unsigned int)devices[d].procCount;
   if (*count < n) { *count = n; return NVML_ERROR_INSUFFICIENT_SIZE; }
   for (unsigned int i = 0; i < n; i++) {
@@ -348,6 +390,10 @@ int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long*
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   double elapsedS = (double)(now.tv_sec - initTime.tv_sec) + (double)(now.tv_nsec - initTime.tv_nsec) / 1e9;
+  if (devices[d].energyPeriodMs > 0) {
+    double period = (double)devices[d].energyPeriodMs / 1000.0;
+    elapsedS = period * (double)(unsigned long long)(elapsedS / period);
+  }
   /* Unsigned arithmetic: the counter wraps at 2^64 like the real one would. */
   *energyMj = devices[d].energyStart + devices[d].energyCalls * devices[d].energyStep +
               (unsigned long long)(elapsedS * (double)devices[d].energyRateMw);

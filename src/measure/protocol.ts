@@ -13,6 +13,9 @@ export const PROTOCOL_DEFAULTS = {
    * undercovers when processes really differ (flagged `few-processes`); 5 is a compromise with run time. */
   repeats: 5,
   caseTimeoutMs: 300_000,
+  /** When a repeat's energy is read from a GPU's energy counter (NVML), its measure window lasts at least this long:
+   * the counter updates about every 100 ms, and `energy-window-too-short` needs ≥ 10 updates in the window. */
+  minEnergyWindowMs: 2000,
   samplerHz: 100,
   seed: 1,
   /** Resamples of the hierarchical bootstrap. */

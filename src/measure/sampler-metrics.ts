@@ -88,6 +88,7 @@ const METRIC_UNITS: [string, string][] = [
   ["gpu_energy_j", "J"],
   ["gpu_energy_j_per_token", "J/tok"],
   ["gpu_power_avg_w", "W"],
+  ["gpu_energy_window_ms", "ms"],
   ["gpu_sm_clock_mhz", "MHz"],
   ["gpu_temperature_max_c", "°C"],
   ["gpu_power_limit_w", "W"],
@@ -373,6 +374,7 @@ function putEnergy(
   if (e.energyJ === null) {
     for (const name of [`${side}_energy_j`, `${side}_energy_j_per_token`, `${side}_power_avg_w`])
       put(name, null, { reason: e.reason });
+    if (side === "gpu") put("gpu_energy_window_ms", null, { reason: e.reason });
     return;
   }
   const source =
@@ -391,4 +393,9 @@ function putEnergy(
     label:
       side === "gpu" ? "AEC: average power over the window (EfficientLLM)" : "average package power over the window",
   });
+  // The window the energy covers, beside the counter's update period: the flag needs ≥ 10 updates in it.
+  if (side === "gpu")
+    put("gpu_energy_window_ms", e.windowMs, {
+      label: `window the energy covers${e.updatePeriodMs !== null ? `; the ${e.source === "counter" ? "counter updates" : "power reading averages"} about every ${e.updatePeriodMs.toFixed(0)} ms` : ""}`,
+    });
 }

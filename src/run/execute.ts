@@ -134,14 +134,19 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   const profiles: Record<string, unknown>[] = [];
   for (let repeat = 0; repeat < c.protocol.repeats; repeat++) {
     const profiler = new RepeatProfiler(c);
-    const outcome = await runner.runRepeat(c, {
-      repeat,
-      signal: options.signal ?? new AbortController().signal,
-      timeoutMs: options.caseTimeoutMs ?? c.protocol.caseTimeoutMs,
-      memoryCapBytes: options.memoryCapBytes,
-      onProcess: (pid) => profiler.onProcess(pid),
-      onWindow: (phase) => profiler.onWindow(phase),
-    });
+    // A repeat whose GPU energy is measured runs a longer measure window (protocol.minEnergyWindowMs).
+    const measured = profiler.measureProtocol();
+    const outcome = await runner.runRepeat(
+      measured.protocol === c.protocol ? c : { ...c, protocol: measured.protocol },
+      {
+        repeat,
+        signal: options.signal ?? new AbortController().signal,
+        timeoutMs: options.caseTimeoutMs ?? c.protocol.caseTimeoutMs,
+        memoryCapBytes: options.memoryCapBytes,
+        onProcess: (pid) => profiler.onProcess(pid),
+        onWindow: (phase) => profiler.onWindow(phase),
+      },
+    );
     const iterations =
       outcome.status === "completed" ? outcome.series.find((s) => s.metric === "latency_ms")?.values.length : undefined;
     const profile = profiler.finish(
@@ -163,7 +168,7 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
       ...profile.validity.map((v) => ({ flag: v.flag, detail: `repeat ${repeat + 1}: ${v.detail}` })),
     );
     samplerSeries.push(...profile.series.map((s) => ({ repeat, ...s })));
-    profiles.push(profile.info);
+    profiles.push({ ...profile.info, ...(measured.energyWindow ? { energyWindow: measured.energyWindow } : {}) });
     outcomes.push(outcome);
   }
 

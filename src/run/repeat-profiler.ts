@@ -38,7 +38,33 @@ export class RepeatProfiler {
   private measureStartMs: number | undefined;
   private measureEndMs: number | undefined;
 
+  private nvmlProbed: boolean | undefined;
+
   constructor(private readonly c: Case) {}
+
+  /** Whether this repeat samples a GPU through NVML (a torch case not pinned to the CPU, NVML present). */
+  private samplesNvml(): boolean {
+    if (this.nvmlProbed === undefined)
+      this.nvmlProbed = this.c.runner === "torch" && this.c.torch.device !== "cpu" && probeNvml().ok;
+    return this.nvmlProbed;
+  }
+
+  /**
+   * The protocol this repeat runs under: when its energy comes from a GPU's energy counter, the measure window lasts
+   * at least `minEnergyWindowMs`, so that the counter (about 100 ms per update) covers enough updates. The flag's
+   * own rule (≥ 10 updates in the window) is unchanged: a window still too short stays flagged.
+   */
+  measureProtocol(): { protocol: Case["protocol"]; energyWindow?: { minMs: number; reason: string } } {
+    const p = this.c.protocol;
+    if (!this.samplesNvml() || p.minEnergyWindowMs <= p.minMeasureMs) return { protocol: p };
+    return {
+      protocol: { ...p, minMeasureMs: p.minEnergyWindowMs },
+      energyWindow: {
+        minMs: p.minEnergyWindowMs,
+        reason: `GPU energy is measured: the measure window was extended from minMeasureMs ${p.minMeasureMs} ms to minEnergyWindowMs ${p.minEnergyWindowMs} ms`,
+      },
+    };
+  }
 
   /** Called with the worker's PID as soon as it exists. */
   onProcess(pid: number): void {

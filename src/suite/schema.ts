@@ -127,6 +127,7 @@ export const protocolSchema = z.object({
   maxIterations: positiveInt.default(PROTOCOL_DEFAULTS.maxIterations),
   repeats: positiveInt.default(PROTOCOL_DEFAULTS.repeats),
   caseTimeoutMs: positiveInt.default(PROTOCOL_DEFAULTS.caseTimeoutMs),
+  minEnergyWindowMs: positiveInt.default(PROTOCOL_DEFAULTS.minEnergyWindowMs),
   samplerHz: positiveInt.default(PROTOCOL_DEFAULTS.samplerHz),
   seed: nonNegativeInt.default(PROTOCOL_DEFAULTS.seed),
   bootstrapResamples: positiveInt.default(PROTOCOL_DEFAULTS.bootstrapResamples),
