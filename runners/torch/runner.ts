@@ -1,6 +1,7 @@
-// The torch runner (DESIGN.md §4): real transformers + peft in a Python worker. Importing torch costs seconds, so one
-// worker per repeat index serves that repeat of every case (DESIGN.md §1); a crash fails only the current case and
-// the worker is restarted for the next one.
+// The torch runner (DESIGN.md §4): real transformers + peft in a Python worker. Importing torch costs seconds, so on the
+// CPU one worker per repeat index serves that repeat of every case (DESIGN.md §1); on a GPU each case gets a fresh
+// worker, so that device memory (allocator cache, cuBLAS workspaces, graph pools) is the case's own. A crash fails
+// only the current case and the worker is restarted for the next one.
 import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { fromRoot } from "../../src/paths.js";
@@ -149,10 +150,26 @@ export class TorchRunner implements Runner {
     return worker;
   }
 
+  /**
+   * Whether a case gets a worker of its own, closed after its repeat: on a GPU, yes. The CUDA caching allocator,
+   * cuBLAS workspaces, CUDA-graph pools and compiled kernels are process-wide, so a kept worker would carry what earlier
+   * cases left into this case's NVML device and process memory (seen on an H200: AMU growing with case order).
+   * Freeing (empty_cache) and subtracting a measured baseline leaves graph pools and fragmentation behind; a fresh
+   * process makes the memory the case's by construction, for one worker start (a few seconds) per case and repeat.
+   * EFFBENCH_TORCH_WORKER_PER_CASE=1 forces it on the CPU too (tests, or to compare host memory across cases).
+   */
+  private workerPerCase(c: Case, probe: ProbeResult): boolean {
+    if ((this.options.env?.EFFBENCH_TORCH_WORKER_PER_CASE ?? process.env.EFFBENCH_TORCH_WORKER_PER_CASE) === "1")
+      return true;
+    const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
+    return c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
+  }
+
   async runRepeat(c: Case, ctx: RepeatContext): Promise<RepeatOutcome> {
     const probe = await this.probe();
     const unsupported = this.unsupportedReason(c, probe);
     if (unsupported) return { status: "unsupported", reason: unsupported };
+    const perCase = this.workerPerCase(c, probe);
     let weightsPath: string;
     try {
       weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
@@ -193,7 +210,10 @@ export class TorchRunner implements Runner {
         },
       );
       if (reply.type === "error") return { status: "failed", reason: errorReason(reply) };
-      return routingOutcome(c, reply.outcome as RepeatOutcome & WorkerRouting);
+      const outcome = routingOutcome(c, reply.outcome as RepeatOutcome & WorkerRouting);
+      if (outcome.status === "completed")
+        outcome.settings.worker = perCase ? "fresh worker per case" : "worker of this repeat index, shared by cases";
+      return outcome;
     } catch (error) {
       if (!(error instanceof WorkerError)) throw error;
       this.retire(ctx.repeat, worker);
@@ -206,6 +226,10 @@ export class TorchRunner implements Runner {
       return { status: "failed", reason: error.message };
     } finally {
       stopWatchdog();
+      if (perCase && this.workers.get(ctx.repeat) === worker) {
+        this.workers.delete(ctx.repeat);
+        await worker.close();
+      }
     }
   }
 
@@ -236,6 +260,16 @@ export class TorchRunner implements Runner {
       counts: reply.counts as Record<string, unknown>,
       routing: (reply.routing as Record<string, number[]> | null) ?? null,
     };
+  }
+
+  /** Logits [batch, vocab] of a prefill or decode case's timed step in its execution mode (eager, cuda-graph or
+   * compile) on its own inputs: what checks that a mode computes what eager does. */
+  async stepLogits(c: Case): Promise<{ shape: number[]; data: Float64Array }> {
+    const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
+    const worker = await this.workerFor(0);
+    const reply = await worker.request({ type: "step-logits", case: c, weightsPath }, { final: ["logits"] });
+    if (reply.type === "error") throw new Error(errorReason(reply));
+    return { shape: reply.shape as number[], data: Float64Array.from(reply.data as number[]) };
   }
 
   /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */
