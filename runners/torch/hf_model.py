@@ -184,6 +184,8 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     technique = case.get("technique") or {"kind": "base"}
     kind = technique.get("kind", "base")
     notes = {"attnImplementation": attn_implementation}
+    if weights_path is None:
+        return _build_seeded(case, device, dtype, training, attn_implementation, notes)
     tensors = load_file(weights_path, device=str(device))
     router_bias = any(k.endswith(".mlp.gate.bias") or k.endswith(".mole_router.bias") for k in tensors)
     mole_kind = kind in MOLE_KINDS
@@ -270,6 +272,76 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
         raise Unsupported(f"the torch worker does not implement technique {kind!r}")
     counts = parameter_counts(model)
     return model, notes, counts
+
+
+SEEDED_STD = 0.02  # transformers' initializer_range
+
+
+def seed_tensors(module, seed, skip=lambda name: False):
+    """Fills every floating parameter from its own generator, seeded by (seed, its name): the same seed gives the same
+    tensors whatever the order or the set of modules around them. Norm weights 1, biases 0, the rest N(0, 0.02²)."""
+    import zlib
+
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if skip(name) or not param.is_floating_point():
+                continue
+            if name.endswith("bias"):
+                param.zero_()
+            elif "norm" in name.rsplit(".", 2)[-2]:  # the owning module: input_layernorm, norm, …
+                param.fill_(1.0)
+            else:
+                generator = torch.Generator(device=param.device).manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63)
+                param.normal_(0.0, SEEDED_STD, generator=generator)
+
+
+def _build_seeded(case, device, dtype, training, attn_implementation, notes):
+    """The case's model with worker-seeded weights, built on the device in its dtype (no weights file): base weights
+    from the seed, then the technique (adapters seeded too, so B·A is not zero; int4/int8 quantised from them)."""
+    technique = case.get("technique") or {"kind": "base"}
+    kind = technique.get("kind", "base")
+    seed = int(((case["model"].get("weights") or {}).get("seed", 0)))
+    if kind in QUANT_KINDS and training:
+        raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
+    mole_kind = kind in MOLE_KINDS
+    model, config, arch = meta_model(case["model"], attn_implementation, False, technique if mole_kind else None)
+    notes.update(architecture=arch, weightsSource="worker-seeded", weightsInit=f"N(0, {SEEDED_STD}²) per tensor from seed {seed} and its name; norms 1, biases 0")
+    if case["model"].get("moe"):
+        notes["expertsImplementation"] = getattr(config, "_experts_implementation", None) or "eager"
+    # Built in the run dtype directly (an 8B model in fp32 would need twice the memory); int4/int8 quantise from it.
+    model.to_empty(device=device)
+    model.to(dtype)
+    _refresh_rotary(model, config, device)
+    seed_tensors(model, seed)
+    if config.tie_word_embeddings:
+        model.tie_weights()
+    if kind in ADAPTER_KINDS:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(technique))
+        seed_tensors(model, seed + 1, skip=lambda name: not ("lora_A" in name or "lora_B" in name))
+        notes["adapterTargets"] = adapter_targets(technique)
+        if technique.get("merged"):
+            if training:
+                raise Unsupported("a merged adapter has no separate trainable parameters: train-step needs merged: false")
+            model = model.merge_and_unload()
+            notes["adapter"] = "merged (merge_and_unload)"
+        else:
+            notes["adapter"] = "unmerged (peft LoraLayer forward)"
+    elif mole_kind:
+        import mole
+
+        mole.freeze_base(model, technique)
+    model = model.to(dtype)
+    quant = dict(technique) if kind in QUANT_KINDS else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
+    if quant is not None:
+        import weight_quant
+
+        try:
+            notes.update(weight_quant.quantize_model(model, quant, device, dtype, keep_unpacked=training or kind == "dora"))
+        except ValueError as error:
+            raise Unsupported(f"{quant['kind']} on torch: {error}")
+    return model, notes, parameter_counts(model)
 
 
 def inspect_counts(case):

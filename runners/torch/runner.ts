@@ -11,6 +11,7 @@ import type { RunnerOptions } from "../registry.js";
 import { watchRss } from "../proc.js";
 import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
 import { ensureWeightsFile } from "./weights-file.js";
+import { workerSeeded } from "./seeded.js";
 import { routingOutcome, type WorkerRouting } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
@@ -161,6 +162,8 @@ export class TorchRunner implements Runner {
   private workerPerCase(c: Case, probe: ProbeResult): boolean {
     if ((this.options.env?.EFFBENCH_TORCH_WORKER_PER_CASE ?? process.env.EFFBENCH_TORCH_WORKER_PER_CASE) === "1")
       return true;
+    // compile mode: dynamo's and inductor's in-process caches would make a later case's compile warm.
+    if (c.torch.mode === "compile") return true;
     const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
     return c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
   }
@@ -170,9 +173,9 @@ export class TorchRunner implements Runner {
     const unsupported = this.unsupportedReason(c, probe);
     if (unsupported) return { status: "unsupported", reason: unsupported };
     const perCase = this.workerPerCase(c, probe);
-    let weightsPath: string;
+    let weightsPath: string | null;
     try {
-      weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
+      weightsPath = this.weightsPathOf(c);
     } catch (error) {
       return { status: "failed", reason: `could not write the case's weights: ${(error as Error).message}` };
     }
@@ -233,6 +236,11 @@ export class TorchRunner implements Runner {
     }
   }
 
+  /** The case's weights file, or null when the worker seeds the weights itself (runners/torch/seeded.ts). */
+  private weightsPathOf(c: Case): string | null {
+    return workerSeeded(c) ? null : ensureWeightsFile(c, this.options.weightsCacheDir);
+  }
+
   /** Full-sequence logits of a case's model on given tokens (fidelity and contract tests), from the repeat-0 worker;
    * for MoE models also the experts each layer's router chose ({layer: token-major [T·k]}, before capacity drops), for
    * routed mixtures of LoRA experts those of each router under the ort graph's output name (`router_indices.{layer}[.{projection}]`). */
@@ -245,7 +253,7 @@ export class TorchRunner implements Runner {
     counts: Record<string, unknown>;
     routing: Record<string, number[]> | null;
   }> {
-    const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
+    const weightsPath = this.weightsPathOf(c);
     const worker = await this.workerFor(0);
     const reply = await worker
       .request({ type: "forward", case: c, weightsPath, inputIds }, { final: ["logits"] })
@@ -265,7 +273,7 @@ export class TorchRunner implements Runner {
   /** Logits [batch, vocab] of a prefill or decode case's timed step in its execution mode (eager, cuda-graph or
    * compile) on its own inputs: what checks that a mode computes what eager does. */
   async stepLogits(c: Case): Promise<{ shape: number[]; data: Float64Array }> {
-    const weightsPath = ensureWeightsFile(c, this.options.weightsCacheDir);
+    const weightsPath = this.weightsPathOf(c);
     const worker = await this.workerFor(0);
     const reply = await worker.request({ type: "step-logits", case: c, weightsPath }, { final: ["logits"] });
     if (reply.type === "error") throw new Error(errorReason(reply));

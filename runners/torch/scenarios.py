@@ -8,7 +8,10 @@ import time
 
 import torch
 
+import contextlib
+
 import hf_model
+import modes
 from hf_model import DTYPES, Unsupported
 
 # Warm-up is stable once the last WARMUP_WINDOW iterations vary by less than WARMUP_STABLE_CV (as measure-loop.ts).
@@ -157,11 +160,14 @@ def _decode(model, ids):
     next_ids = ids[:, -1:].contiguous()
     position_ids = torch.full((batch, 1), prompt, dtype=torch.long, device=ids.device)
 
+    last = {}
+
     def iteration():
         with torch.inference_mode():
-            model(input_ids=next_ids, past_key_values=cache, position_ids=position_ids, use_cache=True, logits_to_keep=1)
+            last["logits"] = model(input_ids=next_ids, past_key_values=cache, position_ids=position_ids, use_cache=True, logits_to_keep=1).logits
             cache.crop(-1)
 
+    iteration.last_logits = last  # the step's logits, for mode-equality checks (step_logits)
     return iteration, batch
 
 
@@ -293,7 +299,8 @@ def _free(device):
 
 def run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     try:
-        return _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids)
+        with modes.ColdInductorCache() if modes.mode_of(case) == "compile" else contextlib.nullcontext():
+            return _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids)
     except Unsupported as reason:
         return {"status": "unsupported", "reason": str(reason)}
 
@@ -324,6 +331,10 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     technique = case.get("technique") or {"kind": "base"}
     device = resolve_device(case)
     dtype_name, dtype = resolve_dtype(case)
+    mode = modes.mode_of(case)
+    mode_reason = modes.unsupported_reason(case, device)
+    if mode_reason:
+        raise Unsupported(mode_reason)
     if scenario in ("adapter-swap", "merge") and technique.get("kind") not in hf_model.ADAPTER_KINDS:
         raise Unsupported(f"the {scenario} scenario needs an adapter technique (lora, rslora, dora)")
     if technique.get("kind") == "int4":
@@ -337,11 +348,15 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     threads = _set_threads(case)
     training = scenario == "train-step"
     torch.manual_seed(case["protocol"].get("seed", 1))
-    settings = {"device": str(device), "dtype": dtype_name, "threads": threads, "torch": torch.__version__, "timer": "cuda-events" if device.type == "cuda" else "perf_counter"}
+    settings = {"device": str(device), "dtype": dtype_name, "mode": mode, "threads": threads, "torch": torch.__version__, "timer": "cuda-events" if device.type == "cuda" else "perf_counter"}
     model = None
-    fidelity_scalars = []
     technique_logits = None
+    fidelity_scalars = []
     fidelity_wanted = bool(fidelity_input_ids) and technique.get("kind", "base") != "base"
+    if fidelity_wanted and weights_path is None:
+        # Worker-seeded weights are for models too large for a weights file; fidelity's fp32 base copy would not fit.
+        fidelity_wanted = False
+        fidelity_scalars = [{"metric": "rel_l2_error", "unit": "ratio", "value": None, "reason": "fidelity skipped: worker-seeded weights (a model too large for a weights file), whose fp32 base copy for fidelity would not fit — run a smaller shape (or weights.source: file) for fidelity"}]
     try:
         model, notes, counts = hf_model.build_model(case, weights_path, device, dtype, training=training)
         held_bytes = hf_model.held_bytes(model)
@@ -370,7 +385,11 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         timer = Timer(device)
         extra = {"ttft_ms": [], "tpot_ms": [], "swap_ms": [], "aux_loss": []}
         reset = None
-        if scenario == "prefill":
+        prepare_scalars = []
+        if mode != "eager":
+            iteration, tokens, _, prepare = modes.build_iteration(case, model, ids, device, settings)
+            prepare_scalars.append(prepare)
+        elif scenario == "prefill":
             iteration, tokens = _prefill(model, ids)
         elif scenario == "decode":
             iteration, tokens = _decode(model, ids)
@@ -432,6 +451,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             except Exception as error:
                 fidelity_scalars = fidelity.not_computed(error)
         scalars.extend(fidelity_scalars)
+        scalars.extend(prepare_scalars)
         outcome = {
             "status": "completed",
             "series": series,
@@ -469,6 +489,43 @@ def forward_logits(case, weights_path, input_ids):
     _free(device)
     routing = capture.indices() if case["model"].get("moe") or mole_kind else None
     return list(logits.shape), logits.flatten().tolist(), {**counts, **notes}, routing
+
+
+def step_logits(case, weights_path):
+    """Logits of the case's timed step (prefill: last position; decode: the one new token) in its execution mode, on
+    the case's own inputs, after two calls (so a captured graph has been replayed): what checks mode equality."""
+    device = resolve_device(case)
+    _, dtype = resolve_dtype(case)
+    reason = modes.unsupported_reason(case, device)
+    if reason:
+        raise Unsupported(reason)
+    _set_threads(case)
+    torch.manual_seed(case["protocol"].get("seed", 1))
+    with modes.ColdInductorCache() if modes.mode_of(case) == "compile" else contextlib.nullcontext():
+        model, _, _ = hf_model.build_model(case, weights_path, device, dtype)
+        model.eval()
+        ids = _inputs(case, device, case["protocol"].get("seed", 1))
+        if modes.mode_of(case) != "eager":
+            iteration, _, logits, _ = modes.build_iteration(case, model, ids, device, {})
+        elif case["scenario"] == "decode":
+            iteration, _ = _decode(model, ids)
+            logits = lambda: iteration.last_logits["logits"]
+        else:
+            state = {}
+
+            def iteration():
+                with torch.inference_mode():
+                    state["logits"] = model(input_ids=ids, use_cache=False, logits_to_keep=1).logits
+
+            logits = lambda: state["logits"]
+        iteration()
+        iteration()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        out = logits()[:, -1].float().cpu()
+    del model
+    _free(device)
+    return list(out.shape), out.flatten().tolist()
 
 
 def inspect_counts(case):

@@ -8,6 +8,8 @@ one request per line, each answered by one reply with the request's id:
       -> {"id": n, "type": "result", "outcome": RepeatOutcome}
   {"id": n, "type": "forward", "case": {...}, "weightsPath": "...", "inputIds": [[...]]}
       -> {"id": n, "type": "logits", "shape": [...], "data": [...], "counts": {...}, "routing": {layer: [T·k experts]} | null}
+  {"id": n, "type": "step-logits", "case": {...}, "weightsPath": "..."}
+      -> {"id": n, "type": "logits", "shape": [batch, vocab], "data": [...]}   (the timed step's logits in the case's mode)
   {"id": n, "type": "inspect", "case": {...}}
       -> {"id": n, "type": "counts", "counts": {...}}   (meta device: no weights allocated)
   errors  -> {"id": n, "type": "error", "message": "...", "traceback": "..."}
@@ -138,6 +140,11 @@ def handle(request):
 
         shape, data, counts, routing = scenarios.forward_logits(request["case"], request.get("weightsPath"), request["inputIds"])
         send({"id": rid, "type": "logits", "shape": shape, "data": data, "counts": counts, "routing": routing})
+    elif kind == "step-logits":
+        import scenarios
+
+        shape, data = scenarios.step_logits(request["case"], request.get("weightsPath"))
+        send({"id": rid, "type": "logits", "shape": shape, "data": data})
     elif kind == "inspect":
         import scenarios
 

@@ -1,5 +1,6 @@
 // `bench list --estimate`: how long a suite will take, from the protocol and analytic work per iteration — so a
 // nightly suite can be sized to its budget before it runs. An estimate, with its assumptions printed.
+import { workerSeeded } from "../../runners/torch/seeded.js";
 import type { Case } from "./case.js";
 import { inspectCase } from "../inspect.js";
 import { caseAccountingMetrics } from "../model/case-accounting.js";
@@ -49,9 +50,10 @@ export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS)
   const measureS = Math.max(c.protocol.minMeasureMs / 1000, c.protocol.minIterations * iterationS);
   const warmupS = Math.min(c.protocol.warmupMaxMs / 1000, Math.max(c.protocol.warmupMinIterations, 5) * iterationS);
   const gb = inspectCase(c).weightBytes / 1e9;
+  // Worker-seeded weights (runners/torch/seeded.ts) are initialised on the device: no file is synthesised.
+  const synthesisS = c.runner === "torch" && workerSeeded(c) ? 0 : gb * SYNTHESIS_S_PER_GB;
   const totalS =
-    (gb * SYNTHESIS_S_PER_GB) / sharedBy +
-    c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
+    synthesisS / sharedBy + c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
   return { id: c.id, name: c.name, iterationS, totalS };
 }
 

@@ -29,6 +29,12 @@ export const weightsSchema = z.object({
   seed: nonNegativeInt.default(0),
   /** `llm-like`: heavy tails and outlier input channels, as real LLM weights have; `gaussian`: plain N(0, σ²). */
   distribution: z.enum(["llm-like", "gaussian"]).default("llm-like"),
+  /**
+   * Who makes the weights: `file` — the harness synthesises them into a weights file (both runners run the same
+   * numbers); `worker` — the torch worker initialises them from the seed on the device (seconds for an 8B model; torch
+   * only). Unset: `worker` for a torch case whose fp32 weights would exceed 8 GiB (runners/torch/seeded.ts), else file.
+   */
+  source: z.enum(["file", "worker"]).optional(),
 });
 
 export const modelSchema = z
