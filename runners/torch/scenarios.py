@@ -410,6 +410,10 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window, reset)
         mole_kind = technique.get("kind") in hf_model.MOLE_KINDS
         routing = _routing_pass(model, scenario, ids, iteration, mole_kind) if (case["model"].get("moe") or mole_kind) and scenario != "merge" else None
+        import gpu_profile
+
+        # Untimed, after the window: the GPU's own time per iteration and its share of the wall time.
+        busy_scalars = gpu_profile.profiling_pass(iteration, device, statistics.median(samples), reset)
 
         series = [{"metric": "latency_ms", "unit": "ms", "values": samples}]
         for metric in ("ttft_ms", "tpot_ms", "swap_ms"):
@@ -452,6 +456,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
                 fidelity_scalars = fidelity.not_computed(error)
         scalars.extend(fidelity_scalars)
         scalars.extend(prepare_scalars)
+        scalars.extend(busy_scalars)
         outcome = {
             "status": "completed",
             "series": series,

@@ -26,3 +26,5 @@ export const PROTOCOL_DEFAULTS = {
 export const UNSTABLE_CV = 0.1;
 /** Fewer per-iteration samples than this in a repeat marks a result `too-few-samples`. */
 export const MIN_SAMPLES_PER_REPEAT = 5;
+/** A GPU result whose kernels keep the GPU busy less than this share of the step is flagged `host-bound`. */
+export const HOST_BOUND_BUSY_FRACTION = 0.5;

@@ -37,6 +37,8 @@ export type ValidityFlag =
   | "sampler-overhead"
   | "sampler-dropped-rows"
   | "process-memory-from-device"
+  // GPU profiling pass
+  | "host-bound"
   | (string & {});
 
 export interface ValidityRecord {

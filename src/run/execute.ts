@@ -7,6 +7,7 @@ import type { ResultRecord, Store, ValidityRecord } from "../store/store.js";
 import { getTechnique } from "../techniques/registry.js";
 import { resultMetrics, type Peaks } from "../measure/result-metrics.js";
 import { validityFlags } from "../measure/validity.js";
+import { hostBoundFlag } from "../measure/gpu-busy.js";
 import { RepeatProfiler } from "./repeat-profiler.js";
 import { inspectCase, minimumMemoryBytes } from "../inspect.js";
 import { totalmem } from "node:os";
@@ -174,11 +175,12 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
 
   const metrics = resultMetrics(c, outcomes, options.peaks);
   const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
+  const hostBound = hostBoundFlag(metrics);
   const validity = validityFlags({
     processes: latencyProcesses,
     protocol: c.protocol,
     measureWindowsMs: outcomes.map((o) => o.measureWindowMs),
-    extra: samplerValidity,
+    extra: [...samplerValidity, ...(hostBound ? [hostBound] : [])],
   });
   await record({
     status: "completed",
