@@ -15,6 +15,16 @@ import { workerSeeded } from "./seeded.js";
 import { routingOutcome, type WorkerRouting } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
+export interface GpuCalibration {
+  uuid: string | null;
+  name: string;
+  copyBytesPerS: number;
+  copyMedianBytesPerS: number;
+  bf16FlopsPerS: number;
+  bf16MedianFlopsPerS: number;
+  method: string;
+}
+
 /** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
 export const TORCH_TECHNIQUES = new Set([
   "base",
@@ -278,6 +288,16 @@ export class TorchRunner implements Runner {
     const reply = await worker.request({ type: "step-logits", case: c, weightsPath }, { final: ["logits"] });
     if (reply.type === "error") throw new Error(errorReason(reply));
     return { shape: reply.shape as number[], data: Float64Array.from(reply.data as number[]) };
+  }
+
+  /** `bench calibrate` on a GPU: each CUDA device's copy bandwidth and bf16 GEMM peak (calibrate_gpu.py), by UUID. */
+  async calibrateGpus(): Promise<{ gpus: GpuCalibration[]; reason?: string }> {
+    const probe = await this.probe();
+    if (!probe.available) return { gpus: [], reason: probe.reason };
+    const worker = await this.workerFor(0);
+    const reply = await worker.request({ type: "calibrate-gpu" }, { final: ["calibration"], timeoutMs: 600_000 });
+    if (reply.type === "error") throw new Error(errorReason(reply));
+    return reply.calibration as { gpus: GpuCalibration[]; reason?: string };
   }
 
   /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */

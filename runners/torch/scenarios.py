@@ -349,6 +349,9 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     training = scenario == "train-step"
     torch.manual_seed(case["protocol"].get("seed", 1))
     settings = {"device": str(device), "dtype": dtype_name, "mode": mode, "threads": threads, "torch": torch.__version__, "timer": "cuda-events" if device.type == "cuda" else "perf_counter"}
+    if device.type == "cuda":
+        uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)
+        settings["deviceUuid"] = None if uuid is None else (str(uuid) if str(uuid).startswith("GPU-") else f"GPU-{uuid}")
     model = None
     technique_logits = None
     fidelity_scalars = []

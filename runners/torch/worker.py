@@ -10,6 +10,8 @@ one request per line, each answered by one reply with the request's id:
       -> {"id": n, "type": "logits", "shape": [...], "data": [...], "counts": {...}, "routing": {layer: [T·k experts]} | null}
   {"id": n, "type": "step-logits", "case": {...}, "weightsPath": "..."}
       -> {"id": n, "type": "logits", "shape": [batch, vocab], "data": [...]}   (the timed step's logits in the case's mode)
+  {"id": n, "type": "calibrate-gpu"}
+      -> {"id": n, "type": "calibration", "calibration": {"gpus": [{uuid, copyBytesPerS, bf16FlopsPerS, ...}]}}
   {"id": n, "type": "inspect", "case": {...}}
       -> {"id": n, "type": "counts", "counts": {...}}   (meta device: no weights allocated)
   errors  -> {"id": n, "type": "error", "message": "...", "traceback": "..."}
@@ -145,6 +147,11 @@ def handle(request):
 
         shape, data = scenarios.step_logits(request["case"], request.get("weightsPath"))
         send({"id": rid, "type": "logits", "shape": shape, "data": data})
+    elif kind == "calibrate-gpu":
+        import calibrate_gpu
+
+        uuids = {d["index"]: d["uuid"] for d in hello()["cuda"]}
+        send({"id": rid, "type": "calibration", "calibration": calibrate_gpu.calibrate(lambda i: uuids.get(i))})
     elif kind == "inspect":
         import scenarios
 

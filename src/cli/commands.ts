@@ -7,6 +7,7 @@ import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
 import type { Peaks } from "../measure/result-metrics.js";
+import type { GpuCalibration } from "../../runners/torch/runner.js";
 import {
   compareCommand,
   compareCommandOptions,
@@ -406,6 +407,7 @@ Object.assign(commands, {
     options: {
       db: dbOption,
       threads: { type: "string", description: "threads (default 1, as the ort runner's default)" },
+      python: { type: "string", description: "interpreter for the GPU calibration (torch), as bench run's --python" },
       json: { type: "boolean", description: "print JSON" },
     },
     async run(values) {
@@ -414,6 +416,8 @@ Object.assign(commands, {
         throw new UsageError(messages.badOption("--threads", `expected a positive integer, got "${values.threads}"`));
       const { calibrate } = await import("../measure/calibrate.js");
       const result = await calibrate({ threads });
+      // The GPUs the torch runner sees: copy bandwidth and bf16 GEMM peak per device UUID (MBU/MFU, decode floor).
+      const gpu = await calibrateGpus(values.python as string | undefined);
       const dbPath = (values.db as string | undefined) ?? "results.db";
       const store = await openStore(dbPath);
       try {
@@ -426,27 +430,48 @@ Object.assign(commands, {
           codeVersion: codeVersion(),
           argv: process.argv.slice(2),
         });
-        await store.recordEnv(runId, { calibration: result });
+        await store.recordEnv(runId, { calibration: result, gpuCalibration: gpu });
         await store.finishRun(runId, "completed");
       } finally {
         await store.close();
       }
-      if (values.json) console.log(JSON.stringify(result, null, 2));
-      else
+      if (values.json) console.log(JSON.stringify({ ...result, gpuCalibration: gpu }, null, 2));
+      else {
         console.log(
           `${result.cpuModel}, ${threads} thread(s): peak GEMM ${formatNumber(result.gemm.peakFlopsPerS / 1e9)} GFLOP/s, copy bandwidth ${formatNumber(result.memory.peakBytesPerS / 1e9)} GB/s → stored in ${dbPath}; later runs report MFU and MBU against it`,
         );
+        for (const g of gpu.gpus)
+          console.log(
+            `${g.name} (${g.uuid}): copy bandwidth ${formatNumber(g.copyBytesPerS / 1e9)} GB/s, bf16 GEMM ${formatNumber(g.bf16FlopsPerS / 1e12)} TFLOP/s`,
+          );
+        if (gpu.gpus.length === 0) console.log(`no GPU calibrated: ${gpu.reason}`);
+      }
       return 0;
     },
   },
 } satisfies Record<string, Command>);
 
-/** The newest `bench calibrate` result stored in this DB for this CPU, if any. */
+/** Each CUDA device's copy bandwidth and bf16 GEMM peak, through the torch runner; none with the reason without one. */
+async function calibrateGpus(python: string | undefined): Promise<{ gpus: GpuCalibration[]; reason?: string }> {
+  const { TorchRunner } = await import("../../runners/torch/runner.js");
+  const runner = new TorchRunner(python ? { python } : {});
+  try {
+    return await runner.calibrateGpus();
+  } catch (error) {
+    return { gpus: [], reason: `the GPU calibration failed: ${(error as Error).message}` };
+  } finally {
+    await runner.close();
+  }
+}
+
+/** The newest `bench calibrate` result stored in this DB for this CPU, if any, and the newest per GPU UUID. */
 async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): Promise<Peaks | undefined> {
   const { cpus } = await import("node:os");
   const runs = (await store.listRuns())
     .filter((r) => r.suiteName === CALIBRATION_SUITE_NAME && r.status === "completed")
     .reverse();
+  let cpu: Omit<Peaks, "gpus" | "cpuCalibrated"> | undefined;
+  const gpus: NonNullable<Peaks["gpus"]> = {};
   for (const run of runs) {
     const env = (await store.loadEnv(run.id)) as {
       calibration?: {
@@ -457,15 +482,24 @@ async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): 
       };
     };
     const c = env.calibration;
-    if (c && c.cpuModel === (cpus()[0]?.model ?? "unknown"))
-      return {
+    const source = `bench calibrate, run ${run.id} (${run.startedAt})`;
+    for (const g of (env as { gpuCalibration?: { gpus: GpuCalibration[] } }).gpuCalibration?.gpus ?? [])
+      if (g.uuid && !gpus[g.uuid])
+        gpus[g.uuid] = { copyBytesPerS: g.copyBytesPerS, bf16FlopsPerS: g.bf16FlopsPerS, name: g.name, source };
+    if (!cpu && c && c.cpuModel === (cpus()[0]?.model ?? "unknown"))
+      cpu = {
         cpuThreads: c.threads,
         cpuFlopsPerS: c.gemm.peakFlopsPerS,
         cpuBytesPerS: c.memory.peakBytesPerS,
-        source: `bench calibrate, run ${run.id} (${run.startedAt})`,
+        source,
       };
   }
-  return undefined;
+  if (!cpu && Object.keys(gpus).length === 0) return undefined;
+  return {
+    ...(cpu ?? { cpuThreads: 0, cpuFlopsPerS: 0, cpuBytesPerS: 0, source: "" }),
+    cpuCalibrated: cpu !== undefined,
+    gpus,
+  };
 }
 
 function scaleOption(values: Record<string, unknown>): Scale | undefined {

@@ -16,6 +16,10 @@ export interface Peaks {
   cpuFlopsPerS: number;
   cpuBytesPerS: number;
   source: string;
+  /** False when only GPUs were calibrated (the cpu fields are then not a calibration). */
+  cpuCalibrated?: boolean;
+  /** Per device UUID (`bench calibrate` on a GPU): copy bandwidth and bf16 GEMM peak. */
+  gpus?: Record<string, { copyBytesPerS: number; bf16FlopsPerS: number; name: string; source: string }>;
 }
 
 export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): MetricRecord[] {
@@ -98,28 +102,75 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
   metrics.push(
     ...caseAccountingMetrics(c, { weightBytes: heldWeights, cacheValueBytes }).filter((m) => !measured.has(m.name)),
   );
-  metrics.push(...utilisation(c, metrics, peaks));
+  const deviceUuid = outcomes[0]!.settings.deviceUuid;
+  metrics.push(...utilisation(c, metrics, peaks, typeof deviceUuid === "string" ? deviceUuid : undefined));
   return metrics;
 }
 
-/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (DESIGN.md §5). */
-function utilisation(c: Case, metrics: MetricRecord[], peaks: Peaks | undefined): MetricRecord[] {
+/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (DESIGN.md §5). On a GPU, against
+ * that device's `bench calibrate` (by UUID): bf16 GEMM peak and copy bandwidth; decode results also get the
+ * weight-read floor (bytes per iteration as held ÷ copy bandwidth) and their ratio to it. */
+function utilisation(c: Case, metrics: MetricRecord[], peaks: Peaks | undefined, deviceUuid?: string): MetricRecord[] {
   const get = (name: string) => metrics.find((m) => m.name === name)?.value ?? null;
   const p50Ms = get("latency_p50_ms");
   const flops = get("flops_per_iteration");
   const bytes = get("bytes_per_iteration");
-  const onCpu = c.runner === "ort" ? c.ort.executionProvider === "cpu" : c.torch.device === "cpu";
+  const onCpu = c.runner === "ort" ? c.ort.executionProvider === "cpu" : c.torch.device === "cpu" || !deviceUuid;
+  const gpu = !onCpu && deviceUuid ? peaks?.gpus?.[deviceUuid] : undefined;
   let reason: string | undefined;
-  if (!onCpu) reason = "no calibrated peak for this accelerator (bench calibrate measures the CPU)";
-  else if (!peaks) reason = "no calibration in this database: run `bench calibrate --db <this db>` first";
-  else if (c.runner === "ort" && peaks.cpuThreads !== c.ort.intraOpThreads)
-    reason = `calibrated with ${peaks.cpuThreads} thread(s), the case runs ${c.ort.intraOpThreads}: run \`bench calibrate --threads ${c.ort.intraOpThreads}\``;
-  const label = peaks ? `against ${peaks.source}` : undefined;
-  const ratio = (work: number | null, peak: number | undefined, what: string): MetricRecord =>
+  if (!onCpu && !gpu)
+    reason = `no calibration of this GPU (${deviceUuid ?? "unknown UUID"}) in this database: run \`bench calibrate --db <this db>\` on it first`;
+  else if (onCpu && (!peaks || peaks.cpuCalibrated === false))
+    reason = "no calibration in this database: run `bench calibrate --db <this db>` first";
+  else if (onCpu && c.runner === "ort" && peaks!.cpuThreads !== c.ort.intraOpThreads)
+    reason = `calibrated with ${peaks!.cpuThreads} thread(s), the case runs ${c.ort.intraOpThreads}: run \`bench calibrate --threads ${c.ort.intraOpThreads}\``;
+  const label = gpu ? `against ${gpu.name}, ${gpu.source}` : peaks ? `against ${peaks.source}` : undefined;
+  const ratio = (work: number | null, peak: number | undefined, what: string, peakLabel?: string): MetricRecord =>
     reason || !peak || !p50Ms
       ? { name: what, value: null, unit: "ratio", reason: reason ?? "no analytic work count for this scenario" }
       : work === null
         ? { name: what, value: null, unit: "ratio", reason: "no analytic work count for this scenario" }
-        : { name: what, value: work / (p50Ms / 1000) / peak, unit: "ratio", label };
-  return [ratio(flops, peaks?.cpuFlopsPerS, "mfu"), ratio(bytes, peaks?.cpuBytesPerS, "mbu")];
+        : {
+            name: what,
+            value: work / (p50Ms / 1000) / peak,
+            unit: "ratio",
+            label: peakLabel ? `${peakLabel} ${label}` : label,
+          };
+  const out = gpu
+    ? [
+        ratio(flops, gpu.bf16FlopsPerS, "mfu", "bf16 GEMM peak,"),
+        ratio(bytes, gpu.copyBytesPerS, "mbu", "copy bandwidth,"),
+      ]
+    : [ratio(flops, peaks?.cpuFlopsPerS, "mfu"), ratio(bytes, peaks?.cpuBytesPerS, "mbu")];
+  if (c.scenario === "decode") out.push(...decodeFloor(bytes, p50Ms, gpu, onCpu, reason));
+  return out;
+}
+
+/** The decode weight-read floor: one step must read the weights (as held) and the KV cache once at the device's
+ * calibrated copy bandwidth; the ratio says how far the step is from it. GPU results only. */
+function decodeFloor(
+  bytes: number | null,
+  p50Ms: number | null,
+  gpu: NonNullable<Peaks["gpus"]>[string] | undefined,
+  onCpu: boolean,
+  reason: string | undefined,
+): MetricRecord[] {
+  const why = onCpu
+    ? "the weight-read floor is computed for GPU results (the CPU's caches make a DRAM floor misleading for small models)"
+    : (reason ?? (bytes === null || !p50Ms ? "no analytic bytes per iteration" : undefined));
+  if (why || !gpu || bytes === null || !p50Ms)
+    return [
+      { name: "decode_floor_ms", value: null, unit: "ms", reason: why ?? "no calibration" },
+      { name: "decode_floor_ratio", value: null, unit: "ratio", reason: why ?? "no calibration" },
+    ];
+  const floorMs = (bytes / gpu.copyBytesPerS) * 1000;
+  return [
+    {
+      name: "decode_floor_ms",
+      value: floorMs,
+      unit: "ms",
+      label: `bytes per iteration as held ÷ calibrated copy bandwidth (${(gpu.copyBytesPerS / 1e12).toFixed(2)} TB/s)`,
+    },
+    { name: "decode_floor_ratio", value: p50Ms / floorMs, unit: "ratio", label: "latency p50 ÷ the weight-read floor" },
+  ];
 }
