@@ -26,6 +26,9 @@ const START_S = { ort: 0.8, torch: 2.0 };
  * Llama-3.2-1B's 4.9 GB on a shared 2-core VM); loading them into a worker, per repeat. Calibrated on the H200 smoke run. */
 const SYNTHESIS_S_PER_GB = 7;
 const LOAD_S_PER_GB = 1.5;
+/** Worker-seeded weights are generated on the device (normal_ per tensor, no file read): an assumed 0.1 s per fp32 GB,
+ * to be replaced by a measured rate from a GPU DB. */
+const SEEDED_BUILD_S_PER_GB = 0.1;
 
 export interface CaseEstimate {
   id: string;
@@ -47,13 +50,19 @@ export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS)
   const trainFactor = c.scenario === "train-step" ? 3 : c.scenario === "generate" ? c.workload.newTokens : 1;
   const bytes = inspectCase(c).weightBytes * (c.scenario === "train-step" ? 3 : 1);
   const iterationS = Math.max((flops * trainFactor) / rate.flopsPerS, bytes / rate.bytesPerS);
-  const measureS = Math.max(c.protocol.minMeasureMs / 1000, c.protocol.minIterations * iterationS);
+  // A GPU case's measure window lasts at least minEnergyWindowMs (its energy is measured).
+  const minMeasureMs =
+    device === "cuda" ? Math.max(c.protocol.minMeasureMs, c.protocol.minEnergyWindowMs) : c.protocol.minMeasureMs;
+  const measureS = Math.max(minMeasureMs / 1000, c.protocol.minIterations * iterationS);
   const warmupS = Math.min(c.protocol.warmupMaxMs / 1000, Math.max(c.protocol.warmupMinIterations, 5) * iterationS);
   const gb = inspectCase(c).weightBytes / 1e9;
   // Worker-seeded weights (runners/torch/seeded.ts) are initialised on the device: no file is synthesised.
-  const synthesisS = c.runner === "torch" && workerSeeded(c) ? 0 : gb * SYNTHESIS_S_PER_GB;
+  const seeded = c.runner === "torch" && workerSeeded(c);
+  const synthesisS = seeded ? 0 : gb * SYNTHESIS_S_PER_GB;
   const totalS =
-    synthesisS / sharedBy + c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
+    synthesisS / sharedBy +
+    c.protocol.repeats *
+      (START_S[c.runner] + gb * (seeded ? SEEDED_BUILD_S_PER_GB : LOAD_S_PER_GB) + warmupS + measureS);
   return { id: c.id, name: c.name, iterationS, totalS };
 }
 

@@ -8,6 +8,7 @@ import { fromRoot } from "../../src/paths.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { modelSchema, type SuiteInput } from "../../src/suite/schema.js";
 import { handCount } from "./param-arithmetic.js";
+import { workerSeeded } from "../../runners/torch/seeded.js";
 
 const SUITES = [
   "efficientllm-inference",
@@ -15,6 +16,7 @@ const SUITES = [
   "efficientllm-moe",
   "moe-lora",
   "gpu-nightly",
+  "gpu-smoke",
 ] as const;
 
 /** The unknown technique kinds of a suite error, or undefined when the error has any other kind of issue. */
@@ -37,26 +39,54 @@ describe.each(SUITES)("suites/%s.ts", (name) => {
     }
     const { suite } = loaded;
     const cases = planSuite(suite, { codeVersion: "test" });
-    expect(cases.length).toBe(
+    const modes = suite.runners.includes("torch") && Array.isArray(suite.torch.mode) ? suite.torch.mode.length : 1;
+    const product =
       suite.models.length *
-        suite.techniques.length *
-        suite.scenarios.length *
-        suite.workloads.length *
-        suite.runners.length,
-    );
+      suite.techniques.length *
+      suite.scenarios.length *
+      suite.workloads.length *
+      suite.runners.length *
+      modes;
+    if (suite.exclude.length === 0) expect(cases.length).toBe(product);
+    else expect(cases.length).toBeLessThan(product);
     expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length);
   });
 });
 
-describe("the nightly GPU suite", () => {
-  it("runs on CUDA in bf16 with the torch runner and stays near 1B parameters", async () => {
-    const { default: suite } = (await import("../../suites/gpu-nightly.js")) as { default: SuiteInput };
+describe("the GPU suites", () => {
+  it("nightly: 8B, 7B and Mixtral-8x7B shapes in bf16 on CUDA, eager and cuda-graph, worker-seeded", async () => {
+    const { suite } = await loadSuite(fromRoot("suites/gpu-nightly.ts"));
     expect(suite.runners).toEqual(["torch"]);
-    expect(suite.torch).toMatchObject({ device: "cuda", dtype: "bf16" });
-    expect(suite.models).toHaveLength(1);
-    const params = accountModel(modelSchema.parse(suite.models[0])).totalParams;
-    expect(params).toBeGreaterThan(0.9e9);
-    expect(params).toBeLessThan(1.5e9);
+    expect(suite.torch).toMatchObject({ device: "cuda", dtype: "bf16", mode: ["eager", "cuda-graph"] });
+    const params = suite.models.map((m) => accountModel(m).totalParams / 1e9);
+    expect(params[0]).toBeCloseTo(8.0, 0);
+    expect(params[1]).toBeCloseTo(7.6, 0);
+    expect(params[2]).toBeGreaterThan(46);
+    const cases = planSuite(suite, { codeVersion: "test" });
+    expect(cases.every((c) => workerSeeded(c))).toBe(true);
+    // Decode at batch 1 and 16, prefill at 1 × 2048 only.
+    expect(cases.filter((c) => c.scenario === "prefill").every((c) => c.workload.batch === 1)).toBe(true);
+    expect(new Set(cases.filter((c) => c.scenario === "decode").map((c) => c.workload.batch))).toEqual(
+      new Set([1, 16]),
+    );
+  });
+
+  it("smoke: the 8B shape at batch 1, base/LoRA/DoRA/int4 decode in both modes, then the small memory probe", async () => {
+    const { suite } = await loadSuite(fromRoot("suites/gpu-smoke.ts"));
+    const cases = planSuite(suite, { codeVersion: "test" });
+    expect(cases.map((c) => c.name)).toEqual([
+      "llama-8b · base · decode · latency b1 p512 · torch",
+      "llama-8b · base · decode · latency b1 p512 · torch · cuda-graph",
+      "llama-8b · lora r16 α32 qkvogateupdown unmerged · decode · latency b1 p512 · torch",
+      "llama-8b · lora r16 α32 qkvogateupdown unmerged · decode · latency b1 p512 · torch · cuda-graph",
+      "llama-8b · dora r16 α32 qkvogateupdown unmerged · decode · latency b1 p512 · torch",
+      "llama-8b · dora r16 α32 qkvogateupdown unmerged · decode · latency b1 p512 · torch · cuda-graph",
+      "llama-8b · int4 b32 sym · decode · latency b1 p512 · torch",
+      "llama-8b · int4 b32 sym · decode · latency b1 p512 · torch · cuda-graph",
+      "llama-0.2b · base · decode · latency b1 p512 · torch",
+      "llama-0.2b · base · decode · latency b1 p512 · torch · cuda-graph",
+    ]);
+    expect(cases.every((c) => workerSeeded(c))).toBe(true);
   });
 });
 
