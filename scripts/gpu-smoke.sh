@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# GPU smoke check (DESIGN.md §7). Two halves:
+# GPU smoke check: every GPU acceptance check in one go, ≤ 5 minutes on an H100/H200. Two halves:
 #   scripts/gpu-smoke.sh prepare   — here (has Node and node_modules): packs what the GPU machine needs into .gpu/
-#                                    (the Node tarball, an esbuild bundle of the CLI and runners, the native .node files).
-#   scripts/gpu-smoke.sh run       — there (no Node, no network): unpacks Node, runs the GPU checks and
-#                                    suites/gpu-nightly.ts (or $GPU_FILTER) with NVML sampling, writes the DB to $OUT.
+#                                    (the Node tarball, an esbuild bundle of the CLI and runners, the native .node files,
+#                                    the mode-check cases).
+#   scripts/gpu-smoke.sh run       — there (no Node, no network): unpacks Node and runs, writing everything to $OUT:
+#     1. the energy counter against integrated power (scripts/gpu-energy-check.py; SKIP_ENERGY_CHECK=1 skips it);
+#     2. `bench calibrate --gpu-only`: copy bandwidth and bf16 GEMM peak per GPU UUID (into gpu.db);
+#     3. suites/gpu-smoke.ts into gpu.db: the 8B shape's batch-1 decode, base/LoRA/DoRA/int4, eager and cuda-graph
+#        (busy fraction, host-bound flags, energy windows, allocator peaks, the floor), then the small memory probe;
+#     4. the small probe alone into small-alone.db (its device memory without the 8B cases before it);
+#     5. runners/torch/mode_check.py: cuda-graph decode logits against eager's, per technique (mode-check.json);
+#     6. scripts/gpu-smoke-checks.py: one PASS/FAIL line per check with its numbers (checks.json).
+#   The DB is also copied to test/fixtures/gpu/ in the working tree the script ran in (commit it from there).
 # Everything carried must stay under 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +28,7 @@ prepare() {
   fi
   cp "$HOME/.cache/effbench/$tgz" "$PACK/node.tgz"
   node scripts/bundle.mjs "$PACK/bench.mjs" suites/gpu-smoke.ts suites/gpu-nightly.ts
+  npx tsx scripts/gpu-mode-check-prepare.ts "$PACK/mode-check.json"
   # Native pieces the GPU path needs: SQLite and the profiling addon (the report is built back here).
   mkdir -p "$PACK/node_modules/@vscode/sqlite3/build/Release"
   cp -r node_modules/@vscode/sqlite3/lib node_modules/@vscode/sqlite3/package.json "$PACK/node_modules/@vscode/sqlite3/"
@@ -45,17 +54,38 @@ run() {
   nvidia-smi --query-gpu=name,uuid,driver_version,power.limit --format=csv || true
   local py="${BENCH_PYTHON:-python3}"
   "$py" -c 'import torch, transformers, peft; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "peft", peft.__version__)' || echo "no torch in $py"
+  local t0=$SECONDS
   # 1. Energy counter vs integrated power over a steady >= 10 s GPU load, and memory vs torch.
   if [ -z "${SKIP_ENERGY_CHECK:-}" ]; then
     PYTHONUNBUFFERED=1 "$py" scripts/gpu-energy-check.py > "$OUT/energy-check.json" && cat "$OUT/energy-check.json" || echo "energy check failed"
   fi
-  # 2. The GPU suite through the real harness (torch runner, NVML sampling).
   set +e
+  # 2. GPU peaks per device UUID (MBU/MFU and the decode floor of the results below read them from the same DB).
+  node "$PACK/bench.mjs" calibrate --gpu-only --db "$OUT/gpu.db" --python "$py" 2>&1 | tee "$OUT/calibrate.log"
+  echo "[$((SECONDS - t0)) s] calibrated"
+  # 3. The smoke suite (or $GPU_SUITE / $GPU_FILTER) through the real harness: torch runner, NVML sampling.
   node "$PACK/bench.mjs" run "$PACK/suites/${GPU_SUITE:-gpu-smoke}.mjs" --db "$OUT/gpu.db" --python "$py" ${GPU_FILTER:+--filter "$GPU_FILTER"} 2>&1 | tee "$OUT/run.log"
   local rc=${PIPESTATUS[0]}
+  echo "[$((SECONDS - t0)) s] bench run exited $rc"
+  if [ -z "${GPU_SUITE:-}" ] && [ -z "${GPU_FILTER:-}" ]; then
+    # 4. The small memory probe alone: its device memory without the 8B cases before it.
+    node "$PACK/bench.mjs" run "$PACK/suites/gpu-smoke.mjs" --db "$OUT/small-alone.db" --python "$py" --filter "llama-0.2b" 2>&1 | tee "$OUT/small-alone.log"
+    echo "[$((SECONDS - t0)) s] small probe alone done"
+    # 5. cuda-graph decode logits against eager's (worker-seeded 8B shape, one technique at a time).
+    OUT="$OUT" PYTHONUNBUFFERED=1 "$py" runners/torch/mode_check.py "$PACK/mode-check.json" 2>&1 | tee "$OUT/mode-check.log"
+    echo "[$((SECONDS - t0)) s] mode check done"
+    # 6. Every check, with its numbers.
+    "$py" scripts/gpu-smoke-checks.py "$OUT" 2>&1 | tee "$OUT/checks.log"
+    rc=$(( rc | PIPESTATUS[0] ))
+  fi
   set -e
-  echo "bench run exited $rc"
+  local gpu_name
+  gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -c 'A-Za-z0-9\n' '-' | tr -s '-' | sed 's/-$//' || true)
+  mkdir -p test/fixtures/gpu
+  cp "$OUT/gpu.db" "test/fixtures/gpu/$(date -u +%Y-%m-%d)-${gpu_name:-gpu}-gpu-smoke.db" 2>/dev/null || true
+  echo "[$((SECONDS - t0)) s] done (exit $rc)"
   ls -la "$OUT"
+  return "$rc"
 }
 
 case "$mode" in

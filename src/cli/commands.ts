@@ -403,19 +403,22 @@ Object.assign(commands, {
 
   calibrate: {
     summary: "measure this machine's peak GEMM FLOP/s and memory bandwidth (for MFU and MBU), and store them",
-    usage: "[--db results.db] [--threads n] [--json]",
+    usage: "[--db results.db] [--threads n] [--python path] [--gpu-only] [--json]",
     options: {
       db: dbOption,
       threads: { type: "string", description: "threads (default 1, as the ort runner's default)" },
       python: { type: "string", description: "interpreter for the GPU calibration (torch), as bench run's --python" },
+      "gpu-only": { type: "boolean", description: "calibrate the GPUs only (no CPU GEMM through onnxruntime)" },
       json: { type: "boolean", description: "print JSON" },
     },
     async run(values) {
       const threads = values.threads ? Number(values.threads) : 1;
       if (!Number.isInteger(threads) || threads < 1)
         throw new UsageError(messages.badOption("--threads", `expected a positive integer, got "${values.threads}"`));
-      const { calibrate } = await import("../measure/calibrate.js");
-      const result = await calibrate({ threads });
+      // Imported only when used: the GPU bundle stubs onnxruntime, which the CPU calibration needs.
+      const result = values["gpu-only"]
+        ? undefined
+        : await (await import("../measure/calibrate.js")).calibrate({ threads });
       // The GPUs the torch runner sees: copy bandwidth and bf16 GEMM peak per device UUID (MBU/MFU, decode floor).
       const gpu = await calibrateGpus(values.python as string | undefined);
       const dbPath = (values.db as string | undefined) ?? "results.db";
@@ -430,16 +433,17 @@ Object.assign(commands, {
           codeVersion: codeVersion(),
           argv: process.argv.slice(2),
         });
-        await store.recordEnv(runId, { calibration: result, gpuCalibration: gpu });
+        await store.recordEnv(runId, { ...(result ? { calibration: result } : {}), gpuCalibration: gpu });
         await store.finishRun(runId, "completed");
       } finally {
         await store.close();
       }
       if (values.json) console.log(JSON.stringify({ ...result, gpuCalibration: gpu }, null, 2));
       else {
-        console.log(
-          `${result.cpuModel}, ${threads} thread(s): peak GEMM ${formatNumber(result.gemm.peakFlopsPerS / 1e9)} GFLOP/s, copy bandwidth ${formatNumber(result.memory.peakBytesPerS / 1e9)} GB/s → stored in ${dbPath}; later runs report MFU and MBU against it`,
-        );
+        if (result)
+          console.log(
+            `${result.cpuModel}, ${threads} thread(s): peak GEMM ${formatNumber(result.gemm.peakFlopsPerS / 1e9)} GFLOP/s, copy bandwidth ${formatNumber(result.memory.peakBytesPerS / 1e9)} GB/s → stored in ${dbPath}; later runs report MFU and MBU against it`,
+          );
         for (const g of gpu.gpus)
           console.log(
             `${g.name} (${g.uuid}): copy bandwidth ${formatNumber(g.copyBytesPerS / 1e9)} GB/s, bf16 GEMM ${formatNumber(g.bf16FlopsPerS / 1e12)} TFLOP/s`,

@@ -51,8 +51,8 @@ export default defineSuite({
         reject: false,
       });
       expect(listed.exitCode, listed.stderr).toBe(0);
-      expect(listed.stdout).toMatch(/mixtral-0\.6b · base · decode/);
-      expect(listed.stdout).toMatch(/llama-0\.2b · mixlora .* train-step/);
+      expect(listed.stdout).toMatch(/llama-8b · base · decode · latency b1 p512 · torch · cuda-graph/);
+      expect(listed.stdout).toMatch(/llama-8b · int4 .* decode/);
 
       const db = join(dir, "gpu.db");
       const ran = await execa(
