@@ -26,8 +26,20 @@ export function onBoard(row: IndexRow, info: MetricInfo): boolean {
   return row.m[info.name] !== undefined || row.status !== "completed";
 }
 
+/**
+ * Flags that say a result's memory is not the case's own (a worker shared by cases on a GPU, process memory read from
+ * the whole device): such a row is never ranked on a memory metric, only listed with the unranked ones.
+ */
+export const MEMORY_FLAGS = ["memory-not-isolated", "process-memory-from-device"];
+const MEMORY_METRIC = /memory|amu|rss/;
+
+export const memoryFlagged = (row: IndexRow, metric: string): boolean =>
+  MEMORY_METRIC.test(metric) && row.flags.some((f) => MEMORY_FLAGS.includes(f));
+
 export function leaderboard(rows: readonly IndexRow[], metric: string, better: Better): Leaderboard {
-  const valued = rows.filter((r) => r.status === "completed" && valueOf(r.m[metric]) !== null);
+  const valued = rows.filter(
+    (r) => r.status === "completed" && valueOf(r.m[metric]) !== null && !memoryFlagged(r, metric),
+  );
   const ranks = rankByConfidence(
     valued.map((r) => {
       const m = r.m[metric] as [number, number | null, number | null];

@@ -60,6 +60,9 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
       higher("mfu", "MFU"),
       higher("mbu", "MBU"),
       higher("gpu_pcu_pct", "PCU (duty cycle)"),
+      higher("gpu_busy_fraction", "GPU-busy share (kernel time / wall)"),
+      lower("decode_floor_ratio", "× the weight-read floor (decode)"),
+      lower("gpu_kernel_ms_per_iteration", "GPU kernel time per iteration"),
     ],
   },
   {

@@ -2,6 +2,7 @@
 // trends, versus paper) carries compact per-case rows inlined as JSON; case.html is one page for every case, which
 // loads its case's chunk (data/cases-NNN.js) by a script tag. vega, vega-lite and vega-embed are copied next to
 // the pages, so the site works from file:// and from any static host, without a CDN or fetch.
+import { modeComparison, type ModeCell } from "./modes.js";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -159,6 +160,7 @@ ${model.synthetic ? SYNTHETIC_BANNER : ""}
 <div id="leaderboards"></div>
 <section id="pareto"></section>
 <section id="trends"></section>
+${modesSection(model.rows)}
 ${model.versus ? versusSection(model.versus) : ""}
 ${runsSection(model)}
 ${exports ? `<section id="downloads"><h2>Downloads</h2><p><a href="results.md">results.md</a> (markdown, for a PR comment) · <a href="results.csv">results.csv</a> · <a href="results.json">results.json</a></p></section>` : ""}
@@ -205,6 +207,26 @@ function versusSection(rows: VersusRow[]): string {
 <table><thead><tr><th>claim</th><th>ours (numerator ÷ denominator)</th><th>metric</th><th>paper</th><th>ours [CI]</th><th>comparability</th></tr></thead><tbody>
 ${body}
 </tbody></table></details></section>`;
+}
+
+function modesSection(rows: IndexModel["rows"]): string {
+  const { modes, rows: table } = modeComparison(rows);
+  if (table.length === 0) return "";
+  const cell = (c: ModeCell | undefined) =>
+    !c
+      ? `<td class="num">—</td><td class="num"></td>`
+      : `<td class="num"><a href="case.html#${encodeURIComponent(c.id)}">${c.p50Ms === null ? "—" : `${formatPlain(c.p50Ms)} ms`}</a>${c.busy !== null ? ` <span class="ci">busy ${(c.busy * 100).toFixed(0)}%</span>` : ""}</td><td class="num">${c.vsBase === null ? "" : `×${formatPlain(c.vsBase)}`}</td>`;
+  const body = table
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.group)}</td><td>${escapeHtml(r.technique)}</td>${modes.map((m) => cell(r.cells[m])).join("")}</tr>`,
+    )
+    .join("\n");
+  return `<section id="modes"><h2>Execution modes</h2>
+<p class="blurb">The same cases in each execution mode: p50 latency, the GPU-busy share, and the ratio to the base in the same mode. Eager includes Python dispatch; cuda-graph replays the captured kernels, so its technique/base ratio is closer to the kernels' own.</p>
+<table><thead><tr><th>model · group · runner · device</th><th>technique</th>${modes.map((m) => `<th>${escapeHtml(m)} p50</th><th>÷ base</th>`).join("")}</tr></thead><tbody>
+${body}
+</tbody></table></section>`;
 }
 
 function runsSection(model: IndexModel): string {

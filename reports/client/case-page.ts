@@ -233,6 +233,17 @@ function render(id: string, entry: CaseEntry): void {
           result.validity.map((v) => [v.flag, v.detail]),
         ),
   );
+  const busy = result.metrics.find((m) => m.name === "gpu_busy_fraction");
+  if (busy && busy.value !== null)
+    main.append(
+      el(
+        "p",
+        { class: "note" },
+        result.validity.some((v) => v.flag === "host-bound")
+          ? `Host-bound: the GPU's kernels ran ${(busy.value * 100).toFixed(0)}% of the step. The rest is the host — Python, the model's modules and one kernel launch per operation — while the GPU waits, so this number measures the host more than the GPU. A cuda-graph or compile execution mode replays the kernels without that dispatch.`
+          : `GPU-busy share: the GPU's kernels ran ${(busy.value * 100).toFixed(0)}% of the step (union of kernel intervals in an untimed profiling pass after the window).`,
+      ),
+    );
 
   main.append(el("h3", {}, "Metrics"), metricsTable(result));
 

@@ -35,6 +35,17 @@ function metricCell(row: IndexRow, metric: string): Node {
 }
 
 function badge(row: IndexRow): HTMLElement {
+  if (row.status === "completed" && row.flags.includes("host-bound"))
+    return el(
+      "span",
+      {
+        class: "badge flagged host-bound",
+        title:
+          HOST_BOUND_TITLE +
+          (row.flags.length > 1 ? `; also: ${row.flags.filter((f) => f !== "host-bound").join(", ")}` : ""),
+      },
+      `⚠ host-bound${row.flags.length > 1 ? ` +${row.flags.length - 1}` : ""}`,
+    );
   if (row.status !== "completed")
     return el("span", { class: `badge ${row.status}`, title: row.reason ?? "" }, row.status);
   if (row.flags.length === 0)
@@ -45,6 +56,9 @@ function badge(row: IndexRow): HTMLElement {
     `⚠ ${row.flags.join(", ")}`,
   );
 }
+
+const HOST_BOUND_TITLE =
+  "host-bound: the GPU's kernels were busy less than half of the step; most of the time is Python and kernel launches, not GPU work";
 
 const caseLink = (row: IndexRow) => el("a", { href: `case.html#${encodeURIComponent(row.id)}` }, row.name);
 

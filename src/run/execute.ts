@@ -176,6 +176,14 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   const metrics = resultMetrics(c, outcomes, options.peaks);
   const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
   const hostBound = hostBoundFlag(metrics);
+  // Device memory read while the worker was shared by cases is not this case's own (docs/torch-runner.md).
+  const gpuMemory = metrics.find((m) => m.name === "gpu_amu_bytes")?.value ?? null;
+  if (gpuMemory !== null && outcomes.some((o) => /shared by cases/.test(String(o.settings.worker ?? ""))))
+    samplerValidity.push({
+      flag: "memory-not-isolated",
+      detail:
+        "device memory was read in a torch worker shared by earlier cases: it carries what they left in the allocator",
+    });
   const validity = validityFlags({
     processes: latencyProcesses,
     protocol: c.protocol,
