@@ -27,7 +27,8 @@ def _device_intervals(prof):
 
     out = []
     for event in prof.profiler.kineto_results.events():
-        if event.device_type() != DeviceType.CUDA:
+        # GPU-side user annotations (record_function ranges mirrored on the GPU timeline) span whole steps: not work.
+        if event.device_type() != DeviceType.CUDA or event.is_user_annotation():
             continue
         start = event.start_ns()
         out.append((start, start + event.duration_ns()))
