@@ -10,7 +10,7 @@ import { openStore, type MetricRecord, type ResultRecord } from "../src/store/st
 import { resultMetrics } from "../src/measure/result-metrics.js";
 import { validityFlags } from "../src/measure/validity.js";
 import { createRng, normalDraw } from "../src/measure/stats.js";
-import type { RepeatOutcome } from "../runners/runner.js";
+import type { RepeatOutcome } from "../src/runner/contract.js";
 
 export interface SyntheticOptions {
   /** Suite name; "synthetic-" is prepended when missing, so the page can never hide what it is. */

@@ -18,6 +18,7 @@
 // --measure-ms 300 (minimum measured time per process),
 // --nice <n> (run the pool's processes at this scheduling priority, e.g. --nice=-10 as root: on a shared machine other
 // work then takes less of their CPU; the priority and the load average are printed with the numbers).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, getPriority, loadavg, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";

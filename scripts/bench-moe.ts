@@ -13,6 +13,7 @@
 // Measured 2026-11-27, BLOCKS=8 on the shared 2-CPU VM (load average ~3.5): (a) 0.913× [0.751, 1.061],
 // (b) 0.979× [0.851, 1.124], (b') 1.122× [0.992, 1.288] (docs/moe.md has the whole output).
 // Each ratio is a ratio of medians with a 95% CI from a hierarchical bootstrap (processes, then iterations).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { validateSuite } from "../src/suite/loader.js";
 import { planSuite } from "../src/suite/planner.js";
 import { OrtRunner } from "../runners/ort/runner.js";

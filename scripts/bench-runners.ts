@@ -17,6 +17,7 @@
 //   (which the median ignores) instead of all of them.
 //
 //   PAIRS=24 BURSTS=8 THREADS=1 npm run bench:runners   (about 13 min here)
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { execa } from "execa";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";

@@ -3,7 +3,7 @@
 // `details.routing` (the per-layer histograms).
 import type * as ort from "onnxruntime-node";
 import type { Case } from "../../src/suite/case.js";
-import type { ScalarMeasure } from "../runner.js";
+import type { ScalarMeasure } from "../../src/runner/contract.js";
 import { summarizeRouting } from "../../src/model/moe-routing.js";
 import { moleRoutingMeasures } from "../../src/model/mole-routing.js";
 import { moleRouterExperts } from "../../src/techniques/mole.js";

@@ -35,7 +35,7 @@ def main():
         if name_filter not in case["name"]:
             continue
         if device:
-            case["torch"]["device"] = device
+            case["settings"]["device"] = device
         t0 = time.perf_counter()
         try:
             outcome = scenarios.run_repeat(case, 0, weights, lambda phase: None)

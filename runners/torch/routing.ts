@@ -3,7 +3,7 @@
 // here by the same functions as the ort runner's (src/model/moe-routing.ts, mole-routing.ts), with the same metric
 // names, into scalars and `details.routing` (histograms). The raw indices do not reach the store.
 import type { Case } from "../../src/suite/case.js";
-import type { RepeatOutcome } from "../runner.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { summarizeRouting } from "../../src/model/moe-routing.js";
 import { moleRoutingMeasures } from "../../src/model/mole-routing.js";
 import { moleRouterExperts } from "../../src/techniques/mole.js";

@@ -1,8 +1,8 @@
-// Each command: its options, and a run function that calls the library and prints.
+// Each command: its options, and a run function that calls the library and prints. The CLI is the composition root:
+// it registers the built-in runners (runners/index.ts) and loads the report and the ort exporter on demand.
 import { writeFileSync } from "node:fs";
 import { loadSuite } from "../suite/loader.js";
 import { planSuite } from "../suite/planner.js";
-import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
@@ -14,7 +14,9 @@ import {
   compareCommandUsage,
   parseCompareArgs,
 } from "../compare/command.js";
-import { RunnerPool } from "../../runners/registry.js";
+import { RunnerPool, runnerNames } from "../runner/registry.js";
+import "../../runners/index.js";
+import { staticUnsupportedReason } from "../runner/support.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
@@ -224,8 +226,7 @@ export const commands: Record<string, Command> = {
     async run(values) {
       const runners = new RunnerPool({ python: values.python as string | undefined });
       try {
-        await runners.get("ort");
-        await runners.get("torch");
+        for (const name of runnerNames()) await runners.get(name);
         const env: Record<string, unknown> = { ...(await readEnvironment()), runners: runners.probes() };
         delete (env.cpu as { flags?: string }).flags;
         if (values.json) console.log(JSON.stringify(env, null, 2));
@@ -262,7 +263,7 @@ export const commands: Record<string, Command> = {
         throw new UsageError(
           `bench export: ${c.name}: the ${c.scenario} scenario has no ONNX graph (only prefill and decode do) — pick a prefill or decode case from \`bench list\``,
         );
-      const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, "ort", c.scenario, c.model);
+      const unsupported = staticUnsupportedReason({ ...c, runner: "ort" });
       if (unsupported) throw new UsageError(`bench export: ${c.name}: ${unsupported}`);
       const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
       let prepared: Awaited<ReturnType<typeof prepareOrtCase>>;

@@ -1,6 +1,7 @@
 // Turns the raw repeats of a completed case into metric rows, each with its CI where one applies.
 import type { Case } from "../suite/case.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../runner/contract.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import type { MetricRecord } from "../store/store.js";
 import { cv, hierarchicalBootstrapAll, mean, percentileStatistic } from "./stats.js";
 import { caseAccountingMetrics } from "../model/case-accounting.js";
@@ -93,18 +94,20 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
   return metrics;
 }
 
-/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (DESIGN.md §5). */
+/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (docs/metrics.md). */
 function utilisation(c: Case, metrics: MetricRecord[], peaks: Peaks | undefined): MetricRecord[] {
   const get = (name: string) => metrics.find((m) => m.name === name)?.value ?? null;
   const p50Ms = get("latency_p50_ms");
   const flops = get("flops_per_iteration");
   const bytes = get("bytes_per_iteration");
-  const onCpu = c.runner === "ort" ? c.ort.executionProvider === "cpu" : c.torch.device === "cpu";
+  const definition = getRunnerDefinition(c.runner);
+  const onCpu = definition.onHost(c.settings);
+  const threads = definition.hostThreads?.(c.settings);
   let reason: string | undefined;
   if (!onCpu) reason = "no calibrated peak for this accelerator (bench calibrate measures the CPU)";
   else if (!peaks) reason = "no calibration in this database: run `bench calibrate --db <this db>` first";
-  else if (c.runner === "ort" && peaks.cpuThreads !== c.ort.intraOpThreads)
-    reason = `calibrated with ${peaks.cpuThreads} thread(s), the case runs ${c.ort.intraOpThreads}: run \`bench calibrate --threads ${c.ort.intraOpThreads}\``;
+  else if (threads !== undefined && peaks.cpuThreads !== threads)
+    reason = `calibrated with ${peaks.cpuThreads} thread(s), the case runs ${threads}: run \`bench calibrate --threads ${threads}\``;
   const label = peaks ? `against ${peaks.source}` : undefined;
   const ratio = (work: number | null, peak: number | undefined, what: string): MetricRecord =>
     reason || !peak || !p50Ms

@@ -1,7 +1,8 @@
 // Samples a repeat's worker while it runs (DESIGN.md §5): the native sampler thread watches the worker's process
 // tree (and NVML devices on GPU cases) from the parent; the metrics cover the measure window the worker reports.
 import type { Case } from "../suite/case.js";
-import type { ScalarMeasure } from "../../runners/runner.js";
+import type { ScalarMeasure } from "../runner/contract.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import {
   monotonicNowMs,
   ProfilingSampler,
@@ -49,7 +50,8 @@ export class RepeatProfiler {
       return;
     }
     this.sampler = created.sampler;
-    const gpu = this.c.runner === "torch" && this.c.torch.device !== "cpu";
+    // A case that does not compute on the host runs on a GPU: the sampler also reads NVML for it.
+    const gpu = !getRunnerDefinition(this.c.runner).onHost(this.c.settings);
     let deviceUuids: string[] | undefined;
     if (gpu) {
       const probe = probeNvml();

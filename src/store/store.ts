@@ -386,7 +386,8 @@ export class Store {
           JSON.stringify({ model: c.model, technique: c.technique }),
         ],
       );
-      const config = { protocol: c.protocol, ...(c.runner === "torch" ? { torch: c.torch } : { ort: c.ort }) };
+      // Stored as the suite gave it: the runner's settings under its name.
+      const config = { protocol: c.protocol, [c.runner]: c.settings };
       const { lastId: resultId } = await this.connection.run(
         `INSERT INTO results (run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

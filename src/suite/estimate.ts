@@ -3,7 +3,8 @@
 import type { Case } from "./case.js";
 import { inspectCase } from "../inspect.js";
 import { caseAccountingMetrics } from "../model/case-accounting.js";
-import { getTechnique } from "../techniques/registry.js";
+import { getRunnerDefinition } from "../runner/registry.js";
+import { staticUnsupportedReason } from "../runner/support.js";
 
 export interface Throughputs {
   /** Sustained FLOP/s for the runner's device class. */
@@ -20,7 +21,6 @@ export const DEFAULT_THROUGHPUTS: Record<"cpu" | "cuda", Throughputs> = {
 };
 
 /** Fixed cost of one repeat: process or worker start, model build, warm-up bound. */
-const START_S = { ort: 0.8, torch: 2.0 };
 /** Synthesising seeded weights costs about this per GB of fp32 weights, once per model × technique (measured: 35 s for
  * Llama-3.2-1B's 4.9 GB on a shared 2-core VM); loading them into a worker, per repeat. Calibrated on the H200 smoke run. */
 const SYNTHESIS_S_PER_GB = 7;
@@ -37,9 +37,10 @@ export interface CaseEstimate {
 
 /** `sharedBy`: how many planned cases use the same model and technique (they share one weight synthesis). */
 export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS): CaseEstimate {
-  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model);
+  const unsupported = staticUnsupportedReason(c);
   if (unsupported) return { id: c.id, name: c.name, iterationS: 0, totalS: 0, unsupported };
-  const device = c.runner === "torch" && c.torch.device !== "cpu" ? "cuda" : "cpu";
+  const estimate = getRunnerDefinition(c.runner).estimate;
+  const device = estimate.device(c.settings);
   const rate = rates[device];
   const metrics = caseAccountingMetrics(c);
   const flops = metrics.find((m) => m.name === "flops_per_iteration")?.value ?? 0;
@@ -51,7 +52,7 @@ export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS)
   const gb = inspectCase(c).weightBytes / 1e9;
   const totalS =
     (gb * SYNTHESIS_S_PER_GB) / sharedBy +
-    c.protocol.repeats * (START_S[c.runner] + gb * LOAD_S_PER_GB + warmupS + measureS);
+    c.protocol.repeats * (estimate.startS + gb * LOAD_S_PER_GB + warmupS + measureS);
   return { id: c.id, name: c.name, iterationS, totalS };
 }
 

@@ -1,7 +1,9 @@
-// Expands a resolved suite into its cases (DESIGN.md §1): model × technique × scenario × workload × runner.
+// Expands a resolved suite into its cases: model × technique × scenario × workload × runner. Each case's identity
+// (caseKey) and its runner's settings come from the runner's definition (src/runner/contract.ts).
 import type { Case } from "./case.js";
 import { canonicalJson, sha256 } from "./loader.js";
-import type { ExcludeEntry, ResolvedSuite, RunnerName, Workload } from "./schema.js";
+import type { ExcludeEntry, ResolvedSuite, Workload } from "./schema.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { scaleModelDetailed, type Scale } from "../model/scale.js";
@@ -46,9 +48,19 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               })
             )
               continue;
-            const deviceClass = deviceClassOf(suite, runner);
-            const caseKey = canonicalJson({ model: keyModel, technique, scenario, workload, runner, deviceClass });
-            const settings = runner === "ort" ? suite.ort : suite.torch;
+            const definition = getRunnerDefinition(runner);
+            const settings = suite[runner] as Record<string, unknown>;
+            const deviceClass = definition.deviceClass(settings);
+            const keySettings = definition.caseKeySettings?.(settings) ?? {};
+            const caseKey = canonicalJson({
+              model: keyModel,
+              technique,
+              scenario,
+              workload,
+              runner,
+              deviceClass,
+              ...(Object.keys(keySettings).length > 0 ? { settings: keySettings } : {}),
+            });
             const configHash = sha256(
               canonicalJson({
                 caseKey,
@@ -76,8 +88,7 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               workload,
               runner,
               protocol: suite.protocol,
-              ort: suite.ort,
-              torch: suite.torch,
+              settings,
               ...("widthFactor" in scaling
                 ? {
                     scale: {
@@ -130,8 +141,4 @@ export function workloadLabel(w: Workload): string {
   if (w.newTokens > 1) parts.push(`n${w.newTokens}`);
   if (w.routingSkew > 0) parts.push(`zipf${w.routingSkew}`);
   return parts.filter(Boolean).join(" ");
-}
-
-function deviceClassOf(suite: ResolvedSuite, runner: RunnerName): string {
-  return runner === "ort" ? suite.ort.executionProvider : suite.torch.device;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareStores } from "../../src/compare/compare.js";
-import { writeTinySuite } from "../helpers/tiny-suite.js";
+import { writeTinySuite } from "../support/tiny-suite.js";
 
 const bench = resolve("bin/bench.js");
 const REPEATS = 1; // one process per case keeps the test short; row counts scale with it

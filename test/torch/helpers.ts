@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { TorchRunner } from "../../runners/torch/runner.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";

@@ -5,6 +5,7 @@ import { moleRouterExperts } from "../../../src/techniques/mole.js";
 import { getTechnique } from "../../../src/techniques/registry.js";
 import { checkpointNotes, checkpointProvenance } from "../../../src/model/checkpoint.js";
 import { buildOnnxModel, type InputSpec } from "./onnx.js";
+import { ortTechniqueNotes } from "../technique-notes.js";
 
 export type { InputSpec } from "./onnx.js";
 
@@ -42,7 +43,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
           : "prefill: causal, last-position logits",
       weightsDtype: "float32",
       technique: getTechnique(c.technique.kind).label(c.technique),
-      techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
+      techniqueNotes: ortTechniqueNotes(c),
       weightsSource: c.model.checkpoint
         ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32", notes: checkpointNotes(c.model) }
         : { synthesized: c.model.weights },
