@@ -140,7 +140,7 @@ const suiteFields = {
     techniques: z.array(z.unknown()).min(1).default([{ kind: "base" }]),
     scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
     workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
-    runners: z.array(z.string()).min(1).default(["ort"]),
+    runners: z.array(z.string()).min(1),
     protocol: protocolSchema.default(protocolSchema.parse({})),
     exclude: z.array(excludeSchema).default([]),
 };
@@ -151,6 +151,8 @@ const suiteFields = {
  */
 export function suiteSchema() {
   const runners = runnerDefinitions();
+  if (runners.length === 0)
+    throw new Error("no runner is registered: import runners/index.ts (as the CLI does) before validating suites");
   const names = runners.map((r) => r.name);
   const settings = Object.fromEntries(runners.map((r) => [r.name, r.settingsSchema.default(r.settingsSchema.parse({}))]));
   return z
@@ -163,7 +165,8 @@ export function suiteSchema() {
       runners: z
         .array(z.enum(names as [string, ...string[]]))
         .min(1)
-        .default(["ort"]),
+        // The first registered runner (runners/index.ts registers ort first: embedded, no Python needed).
+        .default(names.slice(0, 1)),
       ...settings,
     })
     .strict()

@@ -1,5 +1,6 @@
 // Plans cases of a small suite given as an object, through the real suite validation and planner (runner: ort unless
 // the input says otherwise): for tests that need a `Case` without a suite file.
+import "../../runners/index.js"; // registers the built-in runners (child processes get no vitest setup)
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";

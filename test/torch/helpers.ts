@@ -1,5 +1,6 @@
 // Cases for the torch runner's tests: tiny models through the real suite validation and planner; one runner per test
 // file with its own weights cache.
+import "../../runners/index.js"; // registers the built-in runners (child processes get no vitest setup)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
