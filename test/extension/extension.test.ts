@@ -45,7 +45,8 @@ const matvecRunner: RunnerDefinition<Settings> = {
       close: async () => {},
       async runRepeat(c, ctx) {
         const s = c.settings as Settings;
-        const factor = (c.technique.kind as string) === "test-scaled" ? (c.technique as { factor: number }).factor : 1;
+        const factor =
+          (c.technique.kind as string) === "test-scaled" ? (c.technique as unknown as { factor: number }).factor : 1;
         const cols = c.model.hidden * factor;
         const matrix = Float64Array.from({ length: s.rows * cols }, (_, i) => Math.sin(i));
         const vector = Float64Array.from({ length: cols }, (_, i) => Math.cos(i));
