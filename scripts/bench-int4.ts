@@ -5,7 +5,7 @@ import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import * as ort from "onnxruntime-node";
 import { modelSchema } from "../src/suite/schema.js";
 import { buildModelIr } from "../src/model/ir.js";
-import { synthesizeWeights } from "../src/model/weights.js";
+import { synthesizeWeights } from "../src/model/model-weights.js";
 import { buildOnnxModel } from "../runners/ort/onnx/onnx.js";
 import { int4Technique } from "../src/techniques/int4.js";
 import { SESSION_OPTIONS, feedsFor, ratioLine, timeInterleaved } from "./technique-timing.js";

@@ -1,7 +1,8 @@
 // The weights and IR one case runs: the base (checkpoint or seeded) after its technique's rewrite. Shared by every runner.
 import type { Case } from "../suite/case.js";
 import { buildModelIr, type ModelIr } from "./ir.js";
-import { synthesizeWeights, type WeightMap } from "./weights.js";
+import { type WeightMap } from "./weights.js";
+import { synthesizeWeights } from "./model-weights.js";
 import { loadCheckpointWeights } from "./checkpoint.js";
 import { getTechnique } from "../techniques/registry.js";
 import { withRoutingSkew } from "./moe.js";

@@ -4,7 +4,7 @@ import { validateSuite } from "../../src/suite/loader.js";
 import { getTechnique, techniqueKinds } from "../../src/techniques/registry.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { buildModelIr } from "../../src/model/ir.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { MOE_LORA } from "../../datasets/technique-presets.js";
 
 // LLaMA-2-7B: H 4096, I 11008, 32 layers, MHA (k/v 4096 wide), vocab 32000; 6,738,415,616 parameters.
