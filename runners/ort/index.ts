@@ -4,6 +4,7 @@ import { getTechnique } from "../../src/techniques/registry.js";
 import { ortSettingsSchema, type OrtSettings } from "./settings.js";
 import { ortHostMemory } from "./memory.js";
 import { ortTechniqueNotes } from "./technique-notes.js";
+import { exportOrtCase } from "./export.js";
 
 export const ortRunnerDefinition: RunnerDefinition<OrtSettings> = {
   name: "ort",
@@ -22,6 +23,7 @@ export const ortRunnerDefinition: RunnerDefinition<OrtSettings> = {
   },
   hostMemory: ortHostMemory,
   techniqueNotes: ortTechniqueNotes,
+  exportCase: exportOrtCase,
   estimate: { startS: 0.8, device: () => "cpu" },
   async load() {
     const { OrtRunner } = await import("./runner.js");

@@ -7,6 +7,8 @@ export function ortTechniqueNotes(c: Case): string[] {
   const technique = getTechnique(c.technique.kind);
   const notes = technique.irFormNotes?.(c.technique) ?? [];
   if (technique.family === "half")
-    notes.push(`${c.technique.kind} weights are cast to fp32 at load on the ort CPU EP: stored ${c.technique.kind}, run in fp32`);
+    notes.push(
+      `${c.technique.kind} weights are cast to fp32 at load on the ort CPU EP: stored ${c.technique.kind}, run in fp32`,
+    );
   return notes;
 }

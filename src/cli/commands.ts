@@ -14,9 +14,8 @@ import {
   compareCommandUsage,
   parseCompareArgs,
 } from "../compare/command.js";
-import { RunnerPool, runnerNames } from "../runner/registry.js";
+import { RunnerPool, getRunnerDefinition, runnerDefinitions, runnerNames } from "../runner/registry.js";
 import "../../runners/index.js";
-import { staticUnsupportedReason } from "../runner/support.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
@@ -239,7 +238,8 @@ export const commands: Record<string, Command> = {
   },
 
   export: {
-    summary: "write the exact ONNX graph a case runs (open it in Netron, time it with another tool)",
+    summary:
+      "write the exact artifact a case runs — the ort runner's ONNX graph (open it in Netron, time it with another tool)",
     usage: "<suite.ts> --case <id> [--scale tiny] -o model.onnx",
     options: {
       case: { type: "string", description: "case id from `bench list` (with the same --scale)" },
@@ -258,27 +258,24 @@ export const commands: Record<string, Command> = {
         x.id.startsWith(values.case as string),
       );
       if (!c) throw new UsageError(messages.caseNotFound(values.case as string));
-      // What the ort runner would refuse (a scenario it has no graph for, a technique it cannot apply) is a usage error here.
-      if (c.scenario !== "prefill" && c.scenario !== "decode")
+      const definition = getRunnerDefinition(c.runner);
+      if (!definition.exportCase)
         throw new UsageError(
-          `bench export: ${c.name}: the ${c.scenario} scenario has no ONNX graph (only prefill and decode do) — pick a prefill or decode case from \`bench list\``,
+          `bench export: ${c.name}: the ${c.runner} runner has nothing to export — pick a case of a runner that does (${runnerDefinitions()
+            .filter((d) => d.exportCase)
+            .map((d) => d.name)
+            .join(", ")}) from \`bench list\``,
         );
-      const unsupported = staticUnsupportedReason({ ...c, runner: "ort" });
-      if (unsupported) throw new UsageError(`bench export: ${c.name}: ${unsupported}`);
-      const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
-      let prepared: Awaited<ReturnType<typeof prepareOrtCase>>;
+      // What the runner refuses (a scenario it has no graph for, a technique it cannot apply) is a usage error here.
+      let exported: { bytes: Uint8Array; summary: string };
       try {
-        prepared = await prepareOrtCase(c, 0);
+        exported = await definition.exportCase(c);
       } catch (error) {
         throw new UsageError(`bench export: ${c.name}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      writeFileSync(values.output as string, prepared.modelBytes);
+      writeFileSync(values.output as string, exported.bytes);
       console.log(
-        `${c.name}\n→ ${values.output} (${(prepared.modelBytes.byteLength / 1e6).toFixed(1)} MB); inputs: ${Object.entries(
-          prepared.feeds,
-        )
-          .map(([k, t]) => `${k} ${t.type}[${t.dims.join(",")}]`)
-          .join(", ")}`,
+        `${c.name}\n→ ${values.output} (${(exported.bytes.byteLength / 1e6).toFixed(1)} MB); ${exported.summary}`,
       );
       return 0;
     },

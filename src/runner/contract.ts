@@ -122,6 +122,11 @@ export interface RunnerDefinition<S extends Record<string, unknown> = Record<str
   hostMemory?(c: Case, inspection: CaseInspection): MemoryNeed | undefined;
   /** What to record about how the case's technique really runs on this runner (e.g. "fp16 cast to fp32 at load"). */
   techniqueNotes?(c: Case): string[];
+  /**
+   * `bench export`: the exact artifact the case runs (ort: its ONNX graph), for other tools; throws with the reason
+   * when the case has none. Absent ⇒ the runner has nothing to export.
+   */
+  exportCase?(c: Case): Promise<{ bytes: Uint8Array; summary: string }>;
   /** For `bench list --estimate`: seconds to start one repeat's process, and which device's throughput applies. */
   estimate: { startS: number; device(settings: S): "cpu" | "cuda" };
   /** Loads the runner (lazily: a runner's module starts nothing until a case needs it). */
