@@ -11,6 +11,7 @@ import type { Case } from "../../src/suite/case.js";
 import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../../src/runner/contract.js";
 import type { OrtSettings } from "./settings.js";
 import { ORT_CACHE_DIR_VARIABLE } from "./cache-dir.js";
+import { ortStaticReason } from "./support.js";
 import type { ChildMessage } from "./child.js";
 import { watchRss } from "../shared/proc.js";
 import { PARENT_PID_VARIABLE } from "../shared/parent-watch.js";
@@ -69,6 +70,8 @@ export class OrtRunner implements Runner {
   }
 
   unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
+    const known = ortStaticReason(c);
+    if (known) return known;
     if (!probe.available) return probe.reason;
     const providers = (probe.info.executionProviders as string[] | undefined) ?? ["cpu"];
     if ((c.settings as OrtSettings).executionProvider === "cuda" && !providers.includes("cuda"))

@@ -10,6 +10,7 @@ import { getTechnique } from "../../src/techniques/registry.js";
 import { watchRss } from "../shared/proc.js";
 import { interpreterCandidates } from "../shared/python.js";
 import type { TorchSettings } from "./settings.js";
+import { torchStaticReason } from "./support.js";
 import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
 import { ensureWeightsFile } from "./weights-file.js";
 import { routingOutcome, type WorkerRouting } from "./routing.js";
@@ -82,6 +83,8 @@ export class TorchRunner implements Runner {
   }
 
   unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
+    const known = torchStaticReason(c);
+    if (known) return known;
     if (!probe.available) return probe.reason;
     const settings = c.settings as TorchSettings;
     const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
