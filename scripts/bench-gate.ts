@@ -1,4 +1,4 @@
-// npm run bench:gate — measures the regression gate of `bench compare` on real runs (issue 9, acceptance 1).
+// npm run bench:gate — measures the regression gate of `bench compare` on real runs (docs/ci.md).
 //
 // 1. A pool of process-level repeats of one small real ORT case, in two arms run alternately (A B B A …, so slow
 //    drift of the machine reaches both alike): A as is, B with EFFBENCH_TEST_EXTRA_WORK=0.10 — the ort child

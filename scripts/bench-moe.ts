@@ -1,4 +1,4 @@
-// npm run bench:moe — sparse compute really happens (issue 5, acceptance 2). Decode at batch 1 (context 128), 4 layers,
+// npm run bench:moe — sparse compute really happens (docs/moe.md). Decode at batch 1 (context 128), 4 layers,
 // hidden 1024, fp32, ort CPU (1 intra-op thread), every case through the ort runner (a child process per repeat), in
 // interleaved blocks (BLOCKS, default 5; the order rotates each block):
 //   (a) E=8 top-2 experts of FFN 2816 over a dense stack of FFN 5632 (the same active FFN parameters)   target ≤ 1.5×

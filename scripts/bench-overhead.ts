@@ -1,4 +1,4 @@
-// npm run bench:overhead — the harness's own cost (issue 3, acceptance 3). Times one ORT case (a) through the
+// npm run bench:overhead — the harness's own cost (docs/protocol.md). Times one ORT case (a) through the
 // harness (the ort runner's child process and measure loop) and (b) in a bare session.run loop in the same kind
 // of process, in interleaved blocks, and prints the ratio of medians with its 95% hierarchical-bootstrap CI,
 // plus the measure loop's fixed cost per iteration.

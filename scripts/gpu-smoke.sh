@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU smoke check (DESIGN.md §7). Two halves:
+# GPU smoke check (README.md § GPUs, CI and clusters). Two halves:
 #   scripts/gpu-smoke.sh prepare   — here (has Node and node_modules): packs what the GPU machine needs into .gpu/
 #                                    (the Node tarball, an esbuild bundle of the CLI and runners, the native .node files).
 #   scripts/gpu-smoke.sh run       — there (no Node, no network): unpacks Node, runs the GPU checks and

@@ -1,4 +1,4 @@
-// Fidelity of a case's technique against the unmodified fp32 base (DESIGN.md §5): both models run the same fixed,
+// Fidelity of a case's technique against the unmodified fp32 base (measures in src/model/fidelity.ts): both models run the same fixed,
 // seeded prompt through ORT (all positions' logits), off the timed path.
 import * as ort from "onnxruntime-node";
 import type { Case } from "../../src/suite/case.js";

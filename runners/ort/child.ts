@@ -1,4 +1,4 @@
-// One repeat of one case, in its own process (DESIGN.md §1): build the graph, create the session,
+// One repeat of one case, in its own process (so repeats capture between-process variance): build the graph, create the session,
 // warm up, measure, and send the raw per-iteration samples to the parent over IPC.
 import * as ort from "onnxruntime-node";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -132,7 +132,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
       ? { metric: "peak_rss_bytes", unit: "B", value: null, reason: "/proc/self/status not readable" }
       : { metric: "peak_rss_bytes", unit: "B", value: peakRssBytes },
   ];
-  const routing = c.model.moe || prepared.fetches ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE and MoLE (issue 5), off the timed path
+  const routing = c.model.moe || prepared.fetches ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE and MoLE, off the timed path
   if (routing) scalars.push(...routing.scalars);
   await session.release();
   // Fidelity once per case (repeat 0), after the timed window.

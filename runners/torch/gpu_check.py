@@ -1,4 +1,4 @@
-"""A short CUDA check of the torch worker for GPU machines without Node (DESIGN.md §7): runs prepared cases
+"""A short CUDA check of the torch worker for GPU machines without Node (run by scripts/gpu-smoke.sh): runs prepared cases
 (written here by runners/torch/gpu-check-prepare.ts with their weights) through the worker's own code, and checks
 fp32 CUDA logits against CPU torch logits computed at preparation.
 

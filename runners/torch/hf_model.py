@@ -156,7 +156,7 @@ def lora_config(technique):
 
 def parameter_counts(model):
     """(trainable, total) as peft's get_nb_trainable_parameters reports them; quantised linears count the
-    parameters their packed weights stand for (DESIGN.md §4)."""
+    parameters their packed weights stand for (docs/torch-runner.md)."""
     if hasattr(model, "get_nb_trainable_parameters"):
         trainable, total = model.get_nb_trainable_parameters()
     else:

@@ -1,4 +1,4 @@
-// Metrics of one repeat's measure window from the sampler's trace (DESIGN.md §5): AMU, peak and per-process
+// Metrics of one repeat's measure window from the sampler's trace (docs/metrics.md): AMU, peak and per-process
 // memory, PCU, energy (counter difference; integrated power as a flagged fallback), J/token, AEC, the CPU
 // analogues, and the validity flags the samples raise. Unavailable ⇒ null with the reason, never 0.
 import type { ScalarMeasure } from "../runner/contract.js";

@@ -10,7 +10,7 @@ import { withRoutingSkew } from "./moe.js";
 /** The unmodified model's weights: a real checkpoint's (src/model/checkpoint.ts) or seeded synthetic ones. */
 export function caseBaseWeights(c: Pick<Case, "model" | "workload">): WeightMap {
   const weights = c.model.checkpoint ? loadCheckpointWeights(c.model) : synthesizeWeights(c.model);
-  return withRoutingSkew(c.model, weights, c.workload.routingSkew); // MoE: skewed routers (issue 5)
+  return withRoutingSkew(c.model, weights, c.workload.routingSkew); // MoE: skewed routers
 }
 
 /** The IR of a case's model after its technique (base: the model as is). */

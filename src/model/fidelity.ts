@@ -1,4 +1,4 @@
-// Fidelity of a technique's logits against the unmodified base (DESIGN.md §5): relative L2 error,
+// Fidelity of a technique's logits against the unmodified base: relative L2 error,
 // max absolute error, top-1 agreement and KL(base ‖ technique), from two logits arrays of equal shape.
 
 type Numbers = ArrayLike<number>;

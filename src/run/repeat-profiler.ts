@@ -1,4 +1,4 @@
-// Samples a repeat's worker while it runs (DESIGN.md §5): the native sampler thread watches the worker's process
+// Samples a repeat's worker while it runs (docs/metrics.md): the native sampler thread watches the worker's process
 // tree (and NVML devices on GPU cases) from the parent; the metrics cover the measure window the worker reports.
 import type { Case } from "../suite/case.js";
 import type { ScalarMeasure } from "../runner/contract.js";

@@ -1,4 +1,4 @@
-// The results store (DESIGN.md §6): one SQLite file in WAL mode keeps every run, raw sample, metric and validity
+// The results store (docs/store.md): one SQLite file in WAL mode keeps every run, raw sample, metric and validity
 // flag. One `BEGIN IMMEDIATE` transaction per case, so a killed run loses at most the case in flight, and
 // writers in other processes (shards on one machine) wait for each other instead of losing rows.
 import { metricFromColumns, resultFromRow } from "./rows.js";

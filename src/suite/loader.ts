@@ -37,7 +37,7 @@ export function validateSuite(
   displayPath: string,
   baseDir = process.cwd(),
 ): { suite: ResolvedSuite; suiteHash: string } {
-  // Checkpoint models (issue 4): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
+  // Checkpoint models (docs/checkpoints.md): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
   const expanded = expandCheckpointModels(raw, baseDir);
   if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
   raw = expanded.raw;

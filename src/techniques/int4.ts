@@ -23,7 +23,7 @@ const params = z
     name: z.string().optional(),
     blockSize: z.number().int().min(16).default(32),
     symmetric: z.boolean().default(true),
-    /** MatMulNBits accuracy_level: 4 quantises activations to int8, the fast CPU path (DESIGN.md §4). */
+    /** MatMulNBits accuracy_level: 4 quantises activations to int8, the fast CPU path. */
     accuracyLevel: z.number().int().min(0).max(4).default(4),
     targets: z.union([z.literal("all-linear"), z.array(projectionEnum).min(1)]).default("all-linear"),
     ...quantizedOutputsParams,

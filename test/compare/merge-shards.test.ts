@@ -1,4 +1,4 @@
-// Issue 9, acceptance 2–3, through the real CLI: a suite run as 4 shards and merged equals the unsharded run in
+// Shards and merge (docs/ci.md), through the real CLI: a suite run as 4 shards and merged equals the unsharded run in
 // case set and row counts; merging again changes nothing; a shard killed after its first case and rerun with
 // --resume completes without duplicate rows.
 import sqlite3 from "@vscode/sqlite3";

@@ -1,4 +1,4 @@
-// int8 and int4 on the torch runner (issue 7): torch's own kernels run exactly the integers src/model/quantize.ts
+// int8 and int4 on the torch runner (docs/torch-runner.md): torch's own kernels run exactly the integers src/model/quantize.ts
 // produces (so the float64 reference of the quantised IR is the oracle), the fidelity the worker reports against
 // the fp32 base is fidelity.ts's math on the same prompt the ort runner uses, and it sits in the range of ort's.
 import { staticUnsupportedReason } from "../../src/runner/support.js";

@@ -23,7 +23,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
     throw new Error(`the ONNX model covers prefill and decode, not ${c.scenario}`);
   const ir = caseIr(c);
   // The decode graph does not output the concatenated cache: the runner feeds the same past every
-  // iteration, and fetching presents would time a copy of the whole cache into JS (DESIGN.md §4).
+  // iteration, and fetching presents would time a copy of the whole cache into JS (large outputs cost copies).
   const built = buildOnnxModel(c.model, {
     scenario: c.scenario,
     ir,
