@@ -206,7 +206,7 @@ export function samplerMetrics(
   );
 
   // Per-process memory; NVML lists host PIDs, so in another PID namespace none of ours match: device memory then.
-  let fromDevice: string[] = [];
+  const fromDevice: string[] = [];
   const processSeries = trace.devices.map((device, k) => {
     const own = col(k, "process_memory_bytes");
     if (own && valuesIn(t, own, window).length > 0) return own;

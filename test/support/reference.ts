@@ -238,7 +238,7 @@ function referenceFinalHidden(
       xloraScalings: scalings?.subarray(b * seq * perTokenScalings, (b + 1) * seq * perTokenScalings),
     };
     const linear = (op: LinearOp, x: Float64Array, rows: number) => referenceLinear(ir, op, x, rows, call);
-    let hidden: Float64Array = new Float64Array(seq * H);
+    const hidden: Float64Array = new Float64Array(seq * H);
     for (let s = 0; s < seq; s++) {
       const token = inputIds[b]![s]!;
       if (!(token >= 0 && token < dims.vocab))
