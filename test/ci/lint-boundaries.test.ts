@@ -27,6 +27,13 @@ describe("lint: import boundaries", () => {
     ]);
   });
 
+  it("lets the CLI import the report's entry point only", async () => {
+    const entry = 'import { reportCommand } from "../../reports/command.js";\nexport const report = reportCommand;\n';
+    expect(await ruleIdsOf(entry, "src/cli/boundary-probe.ts")).toEqual([]);
+    const inner = 'import { generateReport } from "../../reports/site.js";\nexport const site = generateReport;\n';
+    expect(await ruleIdsOf(inner, "src/cli/boundary-probe.ts")).toEqual(["import-x/no-restricted-paths"]);
+  });
+
   it("fails a runner that imports another runner's folder, and passes one that imports the core", async () => {
     const cross = 'import { OrtRunner } from "../ort/runner.js";\nexport const runner = OrtRunner;\n';
     expect(await ruleIdsOf(cross, "runners/torch/boundary-probe.ts")).toEqual(["import-x/no-restricted-paths"]);
