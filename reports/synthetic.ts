@@ -91,28 +91,18 @@ export function syntheticRecord(c: Case, index: number, run: number, options: Sy
     finishedAt: new Date(Date.UTC(2026, 0, 1 + run, 0, 1)).toISOString(),
     details: { synthetic: true, generator: "reports/synthetic.ts" },
   };
-  if (index % 37 === 36)
-    return {
-      ...base,
-      case: c,
-      status: "failed",
-      reason: "synthetic: worker exited with code 1",
-      repeats: 0,
-      samples: [],
-      metrics: [],
-      validity: [],
-    };
-  if (index % 41 === 40)
-    return {
-      ...base,
-      case: c,
-      status: "unsupported",
-      reason: "synthetic: CUDA execution provider not installed",
-      repeats: 0,
-      samples: [],
-      metrics: [],
-      validity: [],
-    };
+  const notRun = (status: "failed" | "unsupported", reason: string): ResultRecord => ({
+    ...base,
+    case: c,
+    status,
+    reason,
+    repeats: 0,
+    samples: [],
+    metrics: [],
+    validity: [],
+  });
+  if (index % 37 === 36) return notRun("failed", "synthetic: worker exited with code 1");
+  if (index % 41 === 40) return notRun("unsupported", "synthetic: CUDA execution provider not installed");
 
   const size = (c.model.layers * c.model.hidden * c.model.ffn) / 1e5;
   const tokens =
