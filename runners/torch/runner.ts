@@ -2,7 +2,6 @@
 // repeat index serves that repeat of every case (repeats stay independent processes); a crash fails only the current
 // case and the worker is restarted for the next one.
 import { execa } from "execa";
-import { existsSync } from "node:fs";
 import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
 import type { ProbeResult, RepeatContext, RepeatOutcome, Runner, RunnerOptions } from "../../src/runner/contract.js";

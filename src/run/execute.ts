@@ -3,7 +3,6 @@ import type { Case } from "../suite/case.js";
 import type { RepeatOutcome } from "../runner/contract.js";
 import { RunnerPool } from "../runner/registry.js";
 import type { ResultRecord, Store, ValidityRecord } from "../store/store.js";
-import { getTechnique } from "../techniques/registry.js";
 import { resultMetrics, type Peaks } from "../measure/result-metrics.js";
 import { validityFlags } from "../measure/validity.js";
 import { RepeatProfiler } from "./repeat-profiler.js";
