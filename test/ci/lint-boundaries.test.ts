@@ -17,7 +17,7 @@ async function ruleIdsOf(code: string, filePath: string): Promise<(string | null
 describe("lint: import boundaries", () => {
   it("fails a core file that imports from runners/ or reports/", async () => {
     const code = [
-      'import { measureLoop } from "../../runners/measure-loop.js";',
+      'import { measureLoop } from "../../runners/shared/measure-loop.js";',
       'import { formatPlain } from "../../reports/format.js";',
       "export const both = [measureLoop, formatPlain];",
     ].join("\n");
@@ -27,6 +27,12 @@ describe("lint: import boundaries", () => {
     ]);
   });
 
+  it("lets the CLI import runners/index.ts, not a runner's folder", async () => {
+    expect(await ruleIdsOf('import "../../runners/index.js";\n', "src/cli/boundary-probe.ts")).toEqual([]);
+    const inner = 'import { prepareOrtCase } from "../../runners/ort/prepare.js";\nexport const p = prepareOrtCase;\n';
+    expect(await ruleIdsOf(inner, "src/cli/boundary-probe.ts")).toEqual(["import-x/no-restricted-paths"]);
+  });
+
   it("lets the CLI import the report's entry point only", async () => {
     const entry = 'import { reportCommand } from "../../reports/command.js";\nexport const report = reportCommand;\n';
     expect(await ruleIdsOf(entry, "src/cli/boundary-probe.ts")).toEqual([]);
@@ -34,10 +40,14 @@ describe("lint: import boundaries", () => {
     expect(await ruleIdsOf(inner, "src/cli/boundary-probe.ts")).toEqual(["import-x/no-restricted-paths"]);
   });
 
-  it("fails a runner that imports another runner's folder, and passes one that imports the core", async () => {
+  it("fails a runner that imports another runner's folder, and passes one that imports the core and shared helpers", async () => {
     const cross = 'import { OrtRunner } from "../ort/runner.js";\nexport const runner = OrtRunner;\n';
     expect(await ruleIdsOf(cross, "runners/torch/boundary-probe.ts")).toEqual(["import-x/no-restricted-paths"]);
-    const core = 'import { fromRoot } from "../../src/paths.js";\nexport const root = fromRoot;\n';
+    const core = [
+      'import { fromRoot } from "../../src/paths.js";',
+      'import { measureLoop } from "../shared/measure-loop.js";',
+      "export const both = [fromRoot, measureLoop];",
+    ].join("\n");
     expect(await ruleIdsOf(core, "runners/torch/boundary-probe.ts")).toEqual([]);
   });
 });
