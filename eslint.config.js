@@ -66,6 +66,26 @@ const boundaryZones = [
   },
 ];
 
+// The core and the report never name a runner: a string literal equal to a runner folder's name is refused there
+// (the list follows runners/, so a new runner is covered without editing this file).
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const noRunnerNames = runnerFolders.length
+  ? [
+      {
+        files: ["src/**", "reports/**"],
+        rules: {
+          "no-restricted-syntax": [
+            "error",
+            {
+              selector: `Literal[value=/^(${runnerFolders.map(escapeRegExp).join("|")})$/]`,
+              message: "the core names no runner: ask the runner contract (src/runner/contract.ts) instead",
+            },
+          ],
+        },
+      },
+    ]
+  : [];
+
 export default tseslint.config(
   {
     ignores: ["node_modules/", ".venv/", "native/build/", "site/", "dist/", ".gpu/", ".cache/", "test/fixtures/"],
@@ -107,6 +127,7 @@ export default tseslint.config(
       ],
     },
   },
+  ...noRunnerNames,
   {
     files: ["reports/client/**"],
     languageOptions: { globals: { ...globals.browser } },

@@ -68,7 +68,7 @@ export function syntheticCases(options: SyntheticOptions = {}): Case[] {
       batch: 1 + (i % 4),
       promptTokens: 32 * (1 + i),
     })),
-    runners: ["ort"],
+    // No `runners`: the suite's default, the first registered runner.
     protocol: { repeats: options.repeats ?? 3, bootstrapResamples: 100, seed: options.seed ?? 1 },
   };
   const { suite } = validateSuite(raw, "reports/synthetic.ts");

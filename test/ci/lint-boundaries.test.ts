@@ -1,6 +1,7 @@
-// The import rules of eslint.config.js refuse what docs/architecture.md forbids, checked on code linted as if it
-// were files of the repo: a core file importing runners/ or reports/, one runner importing another's folder, and
-// a runtime import cycle fail; a runner importing the core, and a type-only import that closes a cycle, pass.
+// The boundary rules of eslint.config.js refuse what docs/architecture.md forbids, checked on code linted as if it
+// were files of the repo: a core file importing runners/ or reports/ or naming a runner in a string, one runner
+// importing another's folder, and a runtime import cycle fail; a runner importing the core or the shared helpers,
+// and a type-only import that closes a cycle, pass.
 import { ESLint } from "eslint";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,6 +26,13 @@ describe("lint: import boundaries", () => {
       "import-x/no-restricted-paths",
       "import-x/no-restricted-paths",
     ]);
+  });
+
+  it("fails a core or report file that names a runner in a string", async () => {
+    const code = 'export const onTorch = (runner: string): boolean => runner === "torch";\n';
+    expect(await ruleIdsOf(code, "src/measure/boundary-probe.ts")).toEqual(["no-restricted-syntax"]);
+    expect(await ruleIdsOf(code, "reports/boundary-probe.ts")).toEqual(["no-restricted-syntax"]);
+    expect(await ruleIdsOf(code, "runners/torch/boundary-probe.ts")).toEqual([]);
   });
 
   it("lets the CLI import runners/index.ts, not a runner's folder", async () => {
