@@ -15,7 +15,7 @@
 // every weight read once (all matmul weights, norms, biases; the embedding rows of the batch's tokens),
 // plus the KV cache read (batch · layers · 2 · kvHeads · headDim · C values).
 import type { ModelConfig } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionHasBias, projectionShape } from "./architecture.js";
+import { dimensionsOf } from "./architecture.js";
 import { accountMoeModel } from "./moe-accounting.js";
 import { accountDenseModel, FP32_BYTES, type ModelAccounting } from "./dense-accounting.js";
 
