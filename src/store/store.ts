@@ -565,7 +565,10 @@ export class Store {
             m.label as string | null,
           ),
         ),
-        (validityByResult.get(r.id as number) ?? []).map((v) => ({ flag: v.flag as string, detail: v.detail as string })),
+        (validityByResult.get(r.id as number) ?? []).map((v) => ({
+          flag: v.flag as string,
+          detail: v.detail as string,
+        })),
       ),
     );
   }

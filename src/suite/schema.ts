@@ -134,15 +134,18 @@ export const excludeSchema = z
 
 /** The suite's fields other than the runners' settings. */
 const suiteFields = {
-    name: z.string().min(1),
-    description: z.string().optional(),
-    models: z.array(modelSchema).min(1, "a suite needs at least one model"),
-    techniques: z.array(z.unknown()).min(1).default([{ kind: "base" }]),
-    scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
-    workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
-    runners: z.array(z.string()).min(1),
-    protocol: protocolSchema.default(protocolSchema.parse({})),
-    exclude: z.array(excludeSchema).default([]),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  models: z.array(modelSchema).min(1, "a suite needs at least one model"),
+  techniques: z
+    .array(z.unknown())
+    .min(1)
+    .default([{ kind: "base" }]),
+  scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
+  workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
+  runners: z.array(z.string()).min(1),
+  protocol: protocolSchema.default(protocolSchema.parse({})),
+  exclude: z.array(excludeSchema).default([]),
 };
 
 /**
@@ -154,7 +157,9 @@ export function suiteSchema() {
   if (runners.length === 0)
     throw new Error("no runner is registered: import runners/index.ts (as the CLI does) before validating suites");
   const names = runners.map((r) => r.name);
-  const settings = Object.fromEntries(runners.map((r) => [r.name, r.settingsSchema.default(r.settingsSchema.parse({}))]));
+  const settings = Object.fromEntries(
+    runners.map((r) => [r.name, r.settingsSchema.default(r.settingsSchema.parse({}))]),
+  );
   return z
     .object({
       ...suiteFields,
@@ -174,35 +179,35 @@ export function suiteSchema() {
 }
 
 function checkExcludes(suite: ResolvedSuite, ctx: z.RefinementCtx): void {
-    // Every value an exclude names must exist in the suite: a typo would otherwise silently exclude nothing.
-    const known: Record<string, string[]> = {
-      model: suite.models.map((m) => m.name),
-      technique: [
-        ...new Set(
-          suite.techniques.flatMap((t) => [
-            t.kind,
-            ...((t as { name?: string }).name ? [(t as { name: string }).name] : []),
-          ]),
-        ),
-      ],
-      scenario: suite.scenarios,
-      workload: suite.workloads.flatMap((w) => (w.name ? [w.name] : [])),
-      runner: suite.runners,
-    };
-    suite.exclude.forEach((entry, index) => {
-      for (const [field, value] of Object.entries(entry) as [string, string | string[]][]) {
-        const values = Array.isArray(value) ? value : [value];
-        values.forEach((v, i) => {
-          if (known[field]!.includes(v)) return;
-          ctx.addIssue({
-            code: "custom",
-            path: ["exclude", index, field, ...(Array.isArray(value) ? [i] : [])],
-            message: `no ${field} ${JSON.stringify(v)} in this suite; its ${field}s: ${known[field]!.length ? known[field]!.join(", ") : "(none named)"}`,
-          });
+  // Every value an exclude names must exist in the suite: a typo would otherwise silently exclude nothing.
+  const known: Record<string, string[]> = {
+    model: suite.models.map((m) => m.name),
+    technique: [
+      ...new Set(
+        suite.techniques.flatMap((t) => [
+          t.kind,
+          ...((t as { name?: string }).name ? [(t as { name: string }).name] : []),
+        ]),
+      ),
+    ],
+    scenario: suite.scenarios,
+    workload: suite.workloads.flatMap((w) => (w.name ? [w.name] : [])),
+    runner: suite.runners,
+  };
+  suite.exclude.forEach((entry, index) => {
+    for (const [field, value] of Object.entries(entry) as [string, string | string[]][]) {
+      const values = Array.isArray(value) ? value : [value];
+      values.forEach((v, i) => {
+        if (known[field]!.includes(v)) return;
+        ctx.addIssue({
+          code: "custom",
+          path: ["exclude", index, field, ...(Array.isArray(value) ? [i] : [])],
+          message: `no ${field} ${JSON.stringify(v)} in this suite; its ${field}s: ${known[field]!.length ? known[field]!.join(", ") : "(none named)"}`,
         });
-      }
-    });
-  }
+      });
+    }
+  });
+}
 
 /** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts). */
 export type ModelInput = z.input<typeof modelSchema> | (Partial<z.input<typeof modelSchema>> & { checkpoint: string });

@@ -132,7 +132,9 @@ describe("loadReportData and the index model", () => {
     expect(deviceOf(key("auto"), { cpu: { manufacturer: "AMD", brand: "EPYC" } }, { device: "cpu" })).toBe(
       "cpu · AMD EPYC",
     );
-    expect(deviceOf(key("auto"), { gpus: [{ model: "NVIDIA H200" }] }, { device: "cuda:0" })).toBe("cuda · NVIDIA H200");
+    expect(deviceOf(key("auto"), { gpus: [{ model: "NVIDIA H200" }] }, { device: "cuda:0" })).toBe(
+      "cuda · NVIDIA H200",
+    );
   });
 });
 

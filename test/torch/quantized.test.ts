@@ -101,9 +101,7 @@ describe("int8 and int4 on torch", () => {
   it("refuse a train step of int4 or int8 alone, with the reason", () => {
     for (const kind of ["int4", "int8"] as const) {
       const c = planCase({ models: [model], techniques: [{ kind }], scenarios: ["train-step"] });
-      expect(staticUnsupportedReason(c)).toMatch(
-        new RegExp(`^${kind} alone is not fine-tuned on torch`),
-      );
+      expect(staticUnsupportedReason(c)).toMatch(new RegExp(`^${kind} alone is not fine-tuned on torch`));
     }
   });
 

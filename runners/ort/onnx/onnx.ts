@@ -14,7 +14,14 @@
 //   unless `allLogits`; decode takes the KV cache as inputs and derives the position from its length.
 import type { ModelConfig, Scenario } from "../../../src/suite/schema.js";
 import { rotaryTables } from "../../../src/model/architecture.js";
-import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "../../../src/model/ir.js";
+import {
+  buildModelIr,
+  irFloatTensor,
+  irTensor,
+  isFloatTensor,
+  type LinearOp,
+  type ModelIr,
+} from "../../../src/model/ir.js";
 import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
 import { type WeightMap } from "../../../src/model/weights.js";
 import { synthesizeWeights } from "../../../src/model/model-weights.js";
