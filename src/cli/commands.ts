@@ -37,6 +37,11 @@ export interface Command {
 }
 
 const dbOption: OptionSpec = { type: "string", description: "SQLite results file (default results.db)" };
+const scaleOptionSpec: OptionSpec = {
+  type: "string",
+  description:
+    "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
+};
 const filterOption: OptionSpec = { type: "string", description: "only cases whose id or name contains every term" };
 
 function requireSuite(cmd: string, positionals: string[]): string {
@@ -53,11 +58,7 @@ export const commands: Record<string, Command> = {
       db: dbOption,
       filter: filterOption,
       resume: { type: "boolean", description: "skip cases already completed with the same config hash" },
-      scale: {
-        type: "string",
-        description:
-          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
-      },
+      scale: scaleOptionSpec,
       shard: { type: "string", description: "run shard i of n (e.g. 2/4): a deterministic, cost-balanced split" },
       json: { type: "boolean", description: "print the summary as JSON on stdout" },
       strict: { type: "boolean", description: "exit 1 when a case is unsupported on this machine" },
@@ -165,19 +166,11 @@ export const commands: Record<string, Command> = {
       filter: filterOption,
       estimate: { type: "boolean", description: "estimate each case's and the suite's run time" },
       json: { type: "boolean", description: "print JSON" },
-      scale: {
-        type: "string",
-        description:
-          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
-      },
+      scale: scaleOptionSpec,
     },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("list", positionals));
-      const cases = planSuite(loaded.suite, {
-        codeVersion: codeVersion(),
-        filter: values.filter as string | undefined,
-        scale: scaleOption(values),
-      });
+      const cases = planFor(loaded.suite, values);
       if (values.estimate) {
         const { estimateCases, DEFAULT_THROUGHPUTS } = await import("../suite/estimate.js");
         const estimates = estimateCases(cases);
@@ -292,19 +285,11 @@ Object.assign(commands, {
     options: {
       filter: filterOption,
       json: { type: "boolean", description: "print JSON" },
-      scale: {
-        type: "string",
-        description:
-          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
-      },
+      scale: scaleOptionSpec,
     },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("inspect", positionals));
-      const cases = planSuite(loaded.suite, {
-        codeVersion: codeVersion(),
-        filter: values.filter as string | undefined,
-        scale: scaleOption(values),
-      });
+      const cases = planFor(loaded.suite, values);
       const { inspectCase } = await import("../inspect.js");
       const rows = cases.map(inspectCase);
       if (values.json) {
@@ -464,6 +449,15 @@ async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): 
       };
   }
   return undefined;
+}
+
+/** The cases `list` and `inspect` show: the suite planned with `--filter` and `--scale` as given. */
+function planFor(suite: Parameters<typeof planSuite>[0], values: Record<string, unknown>) {
+  return planSuite(suite, {
+    codeVersion: codeVersion(),
+    filter: values.filter as string | undefined,
+    scale: scaleOption(values),
+  });
 }
 
 function scaleOption(values: Record<string, unknown>): Scale | undefined {
