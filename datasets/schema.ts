@@ -144,7 +144,7 @@ export type WorkloadDataset = z.output<typeof workloadDatasetSchema>;
 
 // ── references (papers' values) ──────────────────────────────────────────────────────────────────
 
-/** Our metric names (DESIGN.md §5, docs/metrics.md) that a paper's figure corresponds to. */
+/** Our metric names (docs/metrics.md) that a paper's figure corresponds to. */
 export const metricNameSchema = z.enum([
   "amu_bytes", // EfficientLLM AMU: time-averaged device memory in use
   "peak_memory_bytes", // allocator peak (torch.cuda.max_memory_allocated), as MixLoRA measures

@@ -1,5 +1,5 @@
 // Technique configurations as the papers ran them, in one place so that every suite says "MixLoRA" the same way.
-// Parameter names follow issues 4 and 5 (src/techniques/<kind>.ts); if a technique file names a parameter
+// Parameter names follow the technique files (src/techniques/<kind>.ts); if a technique file names a parameter
 // differently, this is the one file to change (re-check with `node bin/bench.js list suites/<suite>.ts`).
 import type { SuiteInput } from "../src/suite/schema.js";
 

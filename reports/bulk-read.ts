@@ -5,6 +5,7 @@
 // with 15 significant digits: a relative difference below 1e-14, far below any measurement's resolution),
 // on three read-only connections at once. The tables are the public schema of docs/store.md; test/reports/data.test.ts
 // checks that what this returns equals what the store API returns.
+import { metricFromColumns, resultFromRow } from "../src/store/rows.js";
 import type { MetricRecord, ResultRow, SamplerSeriesRecord } from "../src/store/store.js";
 import { Connection } from "../src/store/sqlite.js";
 
@@ -76,14 +77,7 @@ async function readResults(connection: Connection, where: string, ofResults: str
         JSON.parse(row.m) as Array<
           [string, number | null, string, number | null, number | null, string | null, string | null]
         >
-      ).map(([name, value, unit, ciLow, ciHigh, reason, label]) => {
-        const metric: MetricRecord = { name, value, unit };
-        if (ciLow !== null) metric.ciLow = ciLow;
-        if (ciHigh !== null) metric.ciHigh = ciHigh;
-        if (reason !== null) metric.reason = reason;
-        if (label !== null) metric.label = label;
-        return metric;
-      }),
+      ).map((columns) => metricFromColumns(...columns)),
     );
   const validity = new Map<number, Array<{ flag: string; detail: string }>>();
   for (const v of validityRows) {
@@ -92,30 +86,9 @@ async function readResults(connection: Connection, where: string, ofResults: str
     validity.set(v.result_id, list);
   }
   const parse = parser();
-  return rows.map((r) => ({
-    resultId: r.id as number,
-    runId: r.run_id as number,
-    caseId: r.case_id as string,
-    caseKey: r.case_key as string,
-    caseName: r.case_name as string,
-    model: r.model as string,
-    technique: r.technique as string,
-    scenario: r.scenario as string,
-    runner: r.runner as string,
-    workload: parse<Record<string, unknown>>(r.workload_json as string)!,
-    caseDetails: parse<Record<string, unknown>>(r.case_details_json as string)!,
-    configHash: r.config_hash as string,
-    status: r.status as ResultRow["status"],
-    reason: r.reason as string | null,
-    startedAt: r.started_at as string,
-    finishedAt: r.finished_at as string,
-    repeats: r.repeats as number,
-    config: parse(r.config_json as string | null),
-    settings: parse(r.settings_json as string | null),
-    details: parse(r.details_json as string | null),
-    metrics: metrics.get(r.id as number) ?? [],
-    validity: validity.get(r.id as number) ?? [],
-  }));
+  return rows.map((r) =>
+    resultFromRow(r, parse, metrics.get(r.id as number) ?? [], validity.get(r.id as number) ?? []),
+  );
 }
 
 async function readSamples(connection: Connection, ofResults: string): Promise<BulkRead["samples"]> {

@@ -119,7 +119,7 @@ export async function loadReportData(store: Store, options: LoadOptions = {}): P
       workload: r.workload,
       workloadLabel: workloadLabel(r.workload as unknown as Workload),
       runner: r.runner,
-      device: deviceOf(r.runner, r.config, envOf.get(r.runId) ?? {}, r.settings),
+      device: deviceOf(r.caseKey, envOf.get(r.runId) ?? {}, r.settings),
       status: r.status,
       reason: r.reason,
       startedAt: r.startedAt,
@@ -182,18 +182,24 @@ function thinSamplerSeries(series: SamplerSeriesRecord): SamplerSeriesRecord {
   return { ...series, tMs: series.tMs.filter(keep), values: series.values.filter(keep) };
 }
 
-/** Device class from the case's planned settings, named by the run's machine facts when they say which. */
+/**
+ * The device a result ran on: the planned device class (in the case key, from the runner's settings), unless the
+ * runner recorded the device it really used (torch's `device: "auto"` resolves to cuda or cpu in the worker), named
+ * by the run's machine facts when they say which.
+ */
 export function deviceOf(
-  runner: string,
-  config: Record<string, unknown> | null,
+  caseKey: string,
   env: Record<string, unknown>,
   settings?: Record<string, unknown> | null,
 ): string {
-  const ort = config?.ort as { executionProvider?: string } | undefined;
-  const torch = config?.torch as { device?: string } | undefined;
-  // The device the runner really used (torch's `device: "auto"` resolves to cuda or cpu in the worker) wins.
+  let planned: string | undefined;
+  try {
+    planned = (JSON.parse(caseKey) as { deviceClass?: string }).deviceClass;
+  } catch {
+    planned = undefined;
+  }
   const used = typeof settings?.device === "string" ? (settings.device as string).replace(/:\d+$/, "") : undefined;
-  const deviceClass = runner === "ort" ? (ort?.executionProvider ?? "cpu") : (used ?? torch?.device ?? "auto");
+  const deviceClass = used ?? planned ?? "unknown";
   if (deviceClass === "cpu") {
     const cpu = env.cpu as { manufacturer?: string; brand?: string } | undefined;
     const name = [cpu?.manufacturer, cpu?.brand].filter(Boolean).join(" ");

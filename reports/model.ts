@@ -248,21 +248,21 @@ export interface PackedRows {
 
 export type PackedIndexModel = Omit<IndexModel, "rows"> & { packed: PackedRows };
 
+/** Numbers distinct strings in order of first use: `values[indexOf(text)] === text`. */
+function interner(): { values: string[]; indexOf: (text: string) => number } {
+  const values: string[] = [];
+  const indices = new Map<string, number>();
+  const indexOf = (text: string) => {
+    let i = indices.get(text);
+    if (i === undefined) indices.set(text, (i = values.push(text) - 1));
+    return i;
+  };
+  return { values, indexOf };
+}
+
 export function packRows(rows: readonly IndexRow[]): PackedRows {
-  const dictionary: string[] = [];
-  const indexOf = new Map<string, number>();
-  const word = (text: string) => {
-    let i = indexOf.get(text);
-    if (i === undefined) indexOf.set(text, (i = dictionary.push(text) - 1));
-    return i;
-  };
-  const metricNames: string[] = [];
-  const metricIndex = new Map<string, number>();
-  const metric = (name: string) => {
-    let i = metricIndex.get(name);
-    if (i === undefined) metricIndex.set(name, (i = metricNames.push(name) - 1));
-    return i;
-  };
+  const { values: dictionary, indexOf: word } = interner();
+  const { values: metricNames, indexOf: metric } = interner();
   return {
     dictionary,
     metricNames,

@@ -1,4 +1,4 @@
-// The routing section of a case page (issue 5): what a MoE or mixture-of-LoRA-experts result stored in
+// The routing section of a case page (docs/moe.md, docs/mole.md): what a MoE or mixture-of-LoRA-experts result stored in
 // `details.routing` (src/model/moe-routing.ts: per-layer histograms; src/model/mole-routing.ts: per-router
 // histograms, `router_indices.{layer}[.{projection}]`), read into one shape for the heatmap and the per-router table.
 // The page reads it from the details the chunk already carries, so the chunk files grow by nothing.

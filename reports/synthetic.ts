@@ -10,7 +10,7 @@ import { openStore, type MetricRecord, type ResultRecord } from "../src/store/st
 import { resultMetrics } from "../src/measure/result-metrics.js";
 import { validityFlags } from "../src/measure/validity.js";
 import { createRng, normalDraw } from "../src/measure/stats.js";
-import type { RepeatOutcome } from "../runners/runner.js";
+import type { RepeatOutcome } from "../src/runner/contract.js";
 
 export interface SyntheticOptions {
   /** Suite name; "synthetic-" is prepended when missing, so the page can never hide what it is. */
@@ -68,7 +68,7 @@ export function syntheticCases(options: SyntheticOptions = {}): Case[] {
       batch: 1 + (i % 4),
       promptTokens: 32 * (1 + i),
     })),
-    runners: ["ort"],
+    // No `runners`: the suite's default, the first registered runner.
     protocol: { repeats: options.repeats ?? 3, bootstrapResamples: 100, seed: options.seed ?? 1 },
   };
   const { suite } = validateSuite(raw, "reports/synthetic.ts");
@@ -91,28 +91,18 @@ export function syntheticRecord(c: Case, index: number, run: number, options: Sy
     finishedAt: new Date(Date.UTC(2026, 0, 1 + run, 0, 1)).toISOString(),
     details: { synthetic: true, generator: "reports/synthetic.ts" },
   };
-  if (index % 37 === 36)
-    return {
-      ...base,
-      case: c,
-      status: "failed",
-      reason: "synthetic: worker exited with code 1",
-      repeats: 0,
-      samples: [],
-      metrics: [],
-      validity: [],
-    };
-  if (index % 41 === 40)
-    return {
-      ...base,
-      case: c,
-      status: "unsupported",
-      reason: "synthetic: CUDA execution provider not installed",
-      repeats: 0,
-      samples: [],
-      metrics: [],
-      validity: [],
-    };
+  const notRun = (status: "failed" | "unsupported", reason: string): ResultRecord => ({
+    ...base,
+    case: c,
+    status,
+    reason,
+    repeats: 0,
+    samples: [],
+    metrics: [],
+    validity: [],
+  });
+  if (index % 37 === 36) return notRun("failed", "synthetic: worker exited with code 1");
+  if (index % 41 === 40) return notRun("unsupported", "synthetic: CUDA execution provider not installed");
 
   const size = (c.model.layers * c.model.hidden * c.model.ffn) / 1e5;
   const tokens =

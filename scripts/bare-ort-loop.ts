@@ -1,5 +1,7 @@
 // The baseline of `npm run bench:overhead`: the same ORT model and inputs as a harness case, in the same kind of
 // process, timed by a bare `session.run` loop (one clock read per block, not per iteration).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
+import type { OrtSettings } from "../runners/ort/settings.js";
 import * as ort from "onnxruntime-node";
 import { readFileSync } from "node:fs";
 import type { Case } from "../src/suite/case.js";
@@ -9,11 +11,12 @@ const c = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as Case;
 const blocks = Number(process.argv[3] ?? 30);
 const perBlock = Number(process.argv[4] ?? 10);
 const prepared = await prepareOrtCase(c, 0);
+const settings = c.settings as OrtSettings;
 const session = await ort.InferenceSession.create(prepared.modelBytes, {
   executionProviders: ["cpu"],
-  intraOpNumThreads: c.ort.intraOpThreads,
-  interOpNumThreads: c.ort.interOpThreads,
-  graphOptimizationLevel: c.ort.graphOptimizationLevel,
+  intraOpNumThreads: settings.intraOpThreads,
+  interOpNumThreads: settings.interOpThreads,
+  graphOptimizationLevel: settings.graphOptimizationLevel,
   executionMode: "sequential",
   extra: { session: { "intra_op.allow_spinning": "0", "inter_op.allow_spinning": "0" } },
 });

@@ -1,4 +1,4 @@
-// npm run bench:gate — measures the regression gate of `bench compare` on real runs (issue 9, acceptance 1).
+// npm run bench:gate — measures the regression gate of `bench compare` on real runs (docs/ci.md).
 //
 // 1. A pool of process-level repeats of one small real ORT case, in two arms run alternately (A B B A …, so slow
 //    drift of the machine reaches both alike): A as is, B with EFFBENCH_TEST_EXTRA_WORK=0.10 — the ort child
@@ -18,6 +18,7 @@
 // --measure-ms 300 (minimum measured time per process),
 // --nice <n> (run the pool's processes at this scheduling priority, e.g. --nice=-10 as root: on a shared machine other
 // work then takes less of their CPU; the priority and the load average are printed with the numbers).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, getPriority, loadavg, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,10 +1,11 @@
 // npm run bench:int4 — decode latency of fp32 over int4 (MatMulNBits, block 32, accuracy_level 4) on a stack of
 // 4096-wide llama layers, at batch 1 (memory-bound: int4 moves ~1/6 of the bytes) and batch 64 (compute-bound:
-// expected near 1×). Issue 4, acceptance 3. LAYERS, CONTEXT, BLOCKS override the defaults.
+// expected near 1×). docs/quantized-stacks.md. LAYERS, CONTEXT, BLOCKS override the defaults.
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import * as ort from "onnxruntime-node";
 import { modelSchema } from "../src/suite/schema.js";
 import { buildModelIr } from "../src/model/ir.js";
-import { synthesizeWeights } from "../src/model/weights.js";
+import { synthesizeWeights } from "../src/model/model-weights.js";
 import { buildOnnxModel } from "../runners/ort/onnx/onnx.js";
 import { int4Technique } from "../src/techniques/int4.js";
 import { SESSION_OPTIONS, feedsFor, ratioLine, timeInterleaved } from "./technique-timing.js";

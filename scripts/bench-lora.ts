@@ -1,9 +1,10 @@
 // npm run bench:lora — overhead of unmerged over merged LoRA ((x·A)·B·s on activations vs folded into W), all
-// linear layers adapted, at r = 8, 64, 256, for prefill and decode. Issue 4, acceptance 4.
+// linear layers adapted, at r = 8, 64, 256, for prefill and decode.
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import * as ort from "onnxruntime-node";
 import { modelSchema } from "../src/suite/schema.js";
 import { buildModelIr } from "../src/model/ir.js";
-import { synthesizeWeights } from "../src/model/weights.js";
+import { synthesizeWeights } from "../src/model/model-weights.js";
 import { buildOnnxModel } from "../runners/ort/onnx/onnx.js";
 import { loraTechnique } from "../src/techniques/lora.js";
 import { SESSION_OPTIONS, feedsFor, ratioLine, timeInterleaved } from "./technique-timing.js";

@@ -1,4 +1,4 @@
-// npm run bench:moe — sparse compute really happens (issue 5, acceptance 2). Decode at batch 1 (context 128), 4 layers,
+// npm run bench:moe — sparse compute really happens (docs/moe.md). Decode at batch 1 (context 128), 4 layers,
 // hidden 1024, fp32, ort CPU (1 intra-op thread), every case through the ort runner (a child process per repeat), in
 // interleaved blocks (BLOCKS, default 5; the order rotates each block):
 //   (a) E=8 top-2 experts of FFN 2816 over a dense stack of FFN 5632 (the same active FFN parameters)   target ≤ 1.5×
@@ -13,6 +13,7 @@
 // Measured 2026-11-27, BLOCKS=8 on the shared 2-CPU VM (load average ~3.5): (a) 0.913× [0.751, 1.061],
 // (b) 0.979× [0.851, 1.124], (b') 1.122× [0.992, 1.288] (docs/moe.md has the whole output).
 // Each ratio is a ratio of medians with a 95% CI from a hierarchical bootstrap (processes, then iterations).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { validateSuite } from "../src/suite/loader.js";
 import { planSuite } from "../src/suite/planner.js";
 import { OrtRunner } from "../runners/ort/runner.js";

@@ -1,7 +1,8 @@
-// npm run bench:overhead — the harness's own cost (issue 3, acceptance 3). Times one ORT case (a) through the
+// npm run bench:overhead — the harness's own cost (docs/protocol.md). Times one ORT case (a) through the
 // harness (the ort runner's child process and measure loop) and (b) in a bare session.run loop in the same kind
 // of process, in interleaved blocks, and prints the ratio of medians with its 95% hierarchical-bootstrap CI,
 // plus the measure loop's fixed cost per iteration.
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { execa } from "execa";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { validateSuite } from "../src/suite/loader.js";
 import { planSuite } from "../src/suite/planner.js";
 import { OrtRunner } from "../runners/ort/runner.js";
-import { measureLoop } from "../runners/measure-loop.js";
+import { measureLoop } from "../runners/shared/measure-loop.js";
 import { median, ratioOfMediansCI } from "../src/measure/stats.js";
 
 const BLOCKS = Number(process.env.BLOCKS ?? 8);

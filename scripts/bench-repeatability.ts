@@ -1,5 +1,6 @@
-// npm run bench:repeatability — two consecutive runs of the quick suite (issue 3, acceptance 4): prints every
+// npm run bench:repeatability — two consecutive runs of the quick suite (docs/protocol.md): prints every
 // case's ratio of medians run2/run1 and the share of cases within 5% (target ≥ 90%).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { execa } from "execa";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -6,6 +6,7 @@
 //
 // --db reuses (or creates) that fixture file; without it a temporary one is written and removed. Targets: generation
 // (read the store + write the site and its exports) < 5 s, first chart < 3 s.
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// npm run bench:runners — the torch runner's own cost (issue 7, acceptance 3). Times one torch case (a) through the
+// npm run bench:runners — the torch runner's own cost (docs/torch-runner.md). Times one torch case (a) through the
 // harness (a torch worker, its JSON-lines request and Python measure loop) and (b) in a bare torch loop run by a
 // separate plain Python script on the same model, weights and inputs (runners/torch/bare_loop.py), and prints the
 // ratio of medians with its 95% hierarchical-bootstrap CI (processes, then iterations), plus the JSON-lines round
@@ -17,6 +17,7 @@
 //   (which the median ignores) instead of all of them.
 //
 //   PAIRS=24 BURSTS=8 THREADS=1 npm run bench:runners   (about 13 min here)
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import { execa } from "execa";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -44,7 +45,7 @@ const { suite } = validateSuite(
   {
     name: "runner-overhead",
     runners: ["torch"],
-    // ~2 ms per iteration on one core here (≥ 1 ms, as acceptance 3 asks): short next to a scheduler time slice, so
+    // ~2 ms per iteration on one core here (≥ 1 ms, so the harness's fixed cost per iteration stays small beside it): short next to a scheduler time slice, so
     // that another process's burst on a shared machine stretches a few iterations (which the median ignores) instead
     // of every one of them (a 17 ms iteration of bench:overhead's 4-layer 512-wide model shifted whole blocks).
     models: [{ name: "runner-overhead-model", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096 }],

@@ -10,7 +10,7 @@ await build({
   format: "esm",
   target: "node20",
   outfile: out,
-  // The report is built back on the developer machine from the returned DB (DESIGN.md §7).
+  // The report is built back on the developer machine from the returned DB (a GPU machine has no Node).
   external: ["@vscode/sqlite3", "esbuild", "tsx", "tsx/*", "../../reports/*"],
   alias: { "onnxruntime-node": "./scripts/ort-stub.mjs" },
   // The bundle's own location is not the project's: source paths resolve from the working directory.

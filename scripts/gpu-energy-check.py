@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GPU check of issue 6 (run by scripts/gpu-smoke.sh on a lent GPU machine).
+"""GPU check of the energy and memory readings (run by scripts/gpu-smoke.sh on a lent GPU machine).
 
 Runs a steady >= 10 s bf16 GEMM load and compares, over the same window:
   - NVML's total-energy counter difference (nvmlDeviceGetTotalEnergyConsumption, mJ) with

@@ -6,12 +6,15 @@ import { writeFileSync } from "node:fs";
 import { loadSuite } from "../src/suite/loader.js";
 import { planSuite } from "../src/suite/planner.js";
 import { workerSeeded } from "../runners/torch/seeded.js";
+import type { TorchSettings } from "../runners/torch/settings.js";
+import "../runners/index.js";
 
 const out = process.argv[2] ?? ".gpu/mode-check.json";
 const { suite } = await loadSuite("suites/gpu-smoke.ts");
 const cases = planSuite(suite, { codeVersion: "mode-check" }).filter((c) => c.model.name === "llama-8b");
 const pairs = [...new Set(cases.map((c) => JSON.stringify(c.technique)))].map((technique) => {
-  const of = (mode: string) => cases.find((c) => JSON.stringify(c.technique) === technique && c.torch.mode === mode)!;
+  const of = (mode: string) =>
+    cases.find((c) => JSON.stringify(c.technique) === technique && (c.settings as TorchSettings).mode === mode)!;
   return { technique: JSON.parse(technique) as unknown, eager: of("eager"), graph: of("cuda-graph") };
 });
 if (!pairs.every((p) => p.eager && p.graph && workerSeeded(p.eager) && workerSeeded(p.graph)))

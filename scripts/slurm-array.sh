@@ -10,7 +10,7 @@
 #SBATCH --output=effbench-%A_%a.out
 #
 # effbench on a SLURM cluster (docs/ci.md): an array job runs one shard of a suite per task, each into a
-# database on the node's local disk (SQLite's WAL does not work on network filesystems — DESIGN.md §6), copies it
+# database on the node's local disk (SQLite's WAL does not work on network filesystems — docs/store.md), copies it
 # to a shared results folder when done, and a dependent job merges the shards into one database and a report.
 #
 #   scripts/slurm-array.sh submit          on the login node: submits the array (shards 1..N) and the merge job

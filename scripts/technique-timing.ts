@@ -1,6 +1,7 @@
 // Shared by bench:int4 and bench:lora: time ORT sessions of two model variants in interleaved blocks within
 // one process (one intra-op thread, no spinning), and report the ratio of medians with a 95% bootstrap CI
 // (blocks resampled, then iterations — blocks stand in for processes here; the suite runner uses real ones).
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import * as ort from "onnxruntime-node";
 import { median, ratioOfMediansCI } from "../src/measure/stats.js";
 import type { InputSpec } from "../runners/ort/onnx/onnx.js";

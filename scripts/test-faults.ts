@@ -1,5 +1,5 @@
 // `npm run test:faults`: runs every fault scenario of test/faults/scenarios.ts against the real CLI and prints
-// the table of issue 11 (fault | injected | survived | rows lost). Exit 1 when a scenario did not survive or lost rows.
+// the table of docs/reliability.md (fault | injected | survived | rows lost). Exit 1 when a scenario did not survive or lost rows.
 // `npm run test:faults -- kill-9 ort-segv` runs only the scenarios whose id contains one of the terms.
 import { removeSeedDatabase, scenarios, type FaultOutcome } from "../test/faults/scenarios.js";
 import { removeTempDirs } from "../test/faults/harness.js";

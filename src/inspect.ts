@@ -52,8 +52,3 @@ export function inspectCase(c: Case): CaseInspection {
       : a.notes,
   };
 }
-
-/** Memory a case needs at least on this machine: weights as stored plus the KV cache (the runner adds more). */
-export function minimumMemoryBytes(inspection: CaseInspection): number {
-  return inspection.weightBytes + inspection.kvCacheBytes;
-}

@@ -1,4 +1,4 @@
-// Every user-facing error text lives here (CONVENTIONS.md §4): what is wrong, where, how to fix it.
+// Every user-facing error text lives here: what is wrong, where, how to fix it.
 
 /** An error caused by the user's input: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {

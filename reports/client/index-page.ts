@@ -230,6 +230,24 @@ function commonReason(rows: IndexRow[], names: readonly string[]): string {
   return top ? ` (most common reason: ${top[0]})` : "";
 }
 
+/** The comparison-group picker above a chart (one group at a time): appended to `host`; returns the chosen group. */
+function chooseGroup(host: HTMLElement, groups: Array<[string, number]>, key: string, rerender: () => void): string {
+  const group = groups.find(([g]) => g === choices.get(key))?.[0] ?? groups[0][0];
+  host.append(
+    el(
+      "div",
+      { class: "controls" },
+      select(
+        "comparison group (scenario · workload)",
+        groups.map(([g, n]): [string, string] => [g, `${g} — ${n} cases`]),
+        group,
+        (v) => (choices.set(key, v), rerender()),
+      ),
+    ),
+  );
+  return group;
+}
+
 function renderPareto(def: ParetoChart, rows: IndexRow[], host: HTMLElement): void {
   const scoped = rows.filter((r) => r.status === "completed" && (!def.scenarios || def.scenarios.includes(r.scenario)));
   host.replaceChildren(el("h3", {}, def.title), el("p", { class: "blurb" }, def.blurb));
@@ -258,20 +276,7 @@ function renderPareto(def: ParetoChart, rows: IndexRow[], host: HTMLElement): vo
   const betterX: Better = def.x.find((m) => m.name === xName)!.better;
   const betterY: Better = def.y.find((m) => m.name === yName)!.better;
   const groups = countBy(both, (r) => r.group);
-  const key = `pareto:${def.id}:group`;
-  const group = groups.find(([g]) => g === choices.get(key))?.[0] ?? groups[0][0];
-  host.append(
-    el(
-      "div",
-      { class: "controls" },
-      select(
-        "comparison group (scenario · workload)",
-        groups.map(([g, n]): [string, string] => [g, `${g} — ${n} cases`]),
-        group,
-        (v) => (choices.set(key, v), renderPareto(def, filtered(), host)),
-      ),
-    ),
-  );
+  const group = chooseGroup(host, groups, `pareto:${def.id}:group`, () => renderPareto(def, filtered(), host));
   const inGroup = both.filter((r) => r.group === group);
   const xs = inGroup.map((r) => valueOf(r.m[xName])!);
   const ys = inGroup.map((r) => valueOf(r.m[yName])!);
@@ -349,20 +354,7 @@ function renderTrends(rows: IndexRow[], host: HTMLElement): void {
   }
   // One comparison group at a time: a prefill in ms and a decode step in µs on one axis would hide both.
   const groups = countBy([...all.keys()], (id) => rowById.get(id)!.group);
-  const key = "trends:group";
-  const group = groups.find(([g]) => g === choices.get(key))?.[0] ?? groups[0][0];
-  host.append(
-    el(
-      "div",
-      { class: "controls" },
-      select(
-        "comparison group (scenario · workload)",
-        groups.map(([g, n]): [string, string] => [g, `${g} — ${n} cases`]),
-        group,
-        (v) => (choices.set(key, v), renderTrends(filtered(), host)),
-      ),
-    ),
-  );
+  const group = chooseGroup(host, groups, "trends:group", () => renderTrends(filtered(), host));
   const byCase = new Map([...all].filter(([id]) => rowById.get(id)!.group === group));
   // The cases that moved most (first run to last), so that a regression is on screen.
   const change = (points: TrendPoint[]) => {

@@ -1,8 +1,8 @@
-// Fidelity of a case's technique against the unmodified fp32 base (DESIGN.md §5): both models run the same fixed,
+// Fidelity of a case's technique against the unmodified fp32 base (measures in src/model/fidelity.ts): both models run the same fixed,
 // seeded prompt through ORT (all positions' logits), off the timed path.
 import * as ort from "onnxruntime-node";
 import type { Case } from "../../src/suite/case.js";
-import type { ScalarMeasure } from "../runner.js";
+import type { ScalarMeasure } from "../../src/runner/contract.js";
 import { caseIr } from "../../src/model/case-model.js";
 import { buildOnnxModel } from "./onnx/onnx.js";
 import { fidelity } from "../../src/model/fidelity.js";

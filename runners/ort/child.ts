@@ -1,18 +1,19 @@
-// One repeat of one case, in its own process (DESIGN.md §1): build the graph, create the session,
+// One repeat of one case, in its own process (so repeats capture between-process variance): build the graph, create the session,
 // warm up, measure, and send the raw per-iteration samples to the parent over IPC.
 import * as ort from "onnxruntime-node";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Case } from "../../src/suite/case.js";
-import type { RepeatOutcome, SampleSeries, ScalarMeasure } from "../runner.js";
+import type { RepeatOutcome, SampleSeries, ScalarMeasure } from "../../src/runner/contract.js";
 import { prepareOrtCase } from "./prepare.js";
-import { measureLoop } from "../measure-loop.js";
-import { readPeakRssBytes, resetPeakRss } from "../proc.js";
-import { dieWithParent } from "../parent-watch.js";
+import { measureLoop } from "../shared/measure-loop.js";
+import { readPeakRssBytes, resetPeakRss } from "../shared/proc.js";
+import { dieWithParent } from "../shared/parent-watch.js";
 import { caseFidelity } from "./case-fidelity.js";
 import { routingMeasures } from "./routing.js";
-import { ORT_CACHE_DIR_VARIABLE } from "./runner.js";
+import { ORT_CACHE_DIR_VARIABLE } from "./cache-dir.js";
+import type { OrtSettings } from "./settings.js";
 
 export type ChildMessage =
   | { type: "ready" }
@@ -91,20 +92,21 @@ function modelCacheDir(): string {
 
 export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutcome> {
   injectTestFault(c);
+  const settings = c.settings as OrtSettings;
   const prepared = await prepareOrtCase(c, repeat, { cacheDir: modelCacheDir() });
   // A model just built held its synthesised weights in this process: let them go before ORT maps the files
   // (the runner starts children with --expose-gc).
   if (prepared.builtExternalData) (globalThis as { gc?: () => void }).gc?.();
   const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [c.ort.executionProvider],
-    intraOpNumThreads: c.ort.intraOpThreads,
-    interOpNumThreads: c.ort.interOpThreads,
-    graphOptimizationLevel: c.ort.graphOptimizationLevel,
+    executionProviders: [settings.executionProvider],
+    intraOpNumThreads: settings.intraOpThreads,
+    interOpNumThreads: settings.interOpThreads,
+    graphOptimizationLevel: settings.graphOptimizationLevel,
     executionMode: "sequential",
     extra: {
       session: {
-        "intra_op.allow_spinning": c.ort.allowSpinning ? "1" : "0",
-        "inter_op.allow_spinning": c.ort.allowSpinning ? "1" : "0",
+        "intra_op.allow_spinning": settings.allowSpinning ? "1" : "0",
+        "inter_op.allow_spinning": settings.allowSpinning ? "1" : "0",
       },
     },
   };
@@ -130,7 +132,7 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
       ? { metric: "peak_rss_bytes", unit: "B", value: null, reason: "/proc/self/status not readable" }
       : { metric: "peak_rss_bytes", unit: "B", value: peakRssBytes },
   ];
-  const routing = c.model.moe || prepared.fetches ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE and MoLE (issue 5), off the timed path
+  const routing = c.model.moe || prepared.fetches ? routingMeasures(c, await session.run(feeds)) : undefined; // MoE and MoLE, off the timed path
   if (routing) scalars.push(...routing.scalars);
   await session.release();
   // Fidelity once per case (repeat 0), after the timed window.
@@ -153,11 +155,11 @@ export async function runOrtRepeat(c: Case, repeat: number): Promise<RepeatOutco
     tokensPerIteration: prepared.tokensPerIteration,
     measureWindowMs: windowMs,
     settings: {
-      executionProvider: c.ort.executionProvider,
-      intraOpThreads: c.ort.intraOpThreads,
-      interOpThreads: c.ort.interOpThreads,
-      allowSpinning: c.ort.allowSpinning,
-      graphOptimizationLevel: c.ort.graphOptimizationLevel,
+      executionProvider: settings.executionProvider,
+      intraOpThreads: settings.intraOpThreads,
+      interOpThreads: settings.interOpThreads,
+      allowSpinning: settings.allowSpinning,
+      graphOptimizationLevel: settings.graphOptimizationLevel,
       onnxruntime: ort.env.versions.common,
       ...prepared.settings,
       ...(extraWork !== undefined ? { testExtraWork: extraWork } : {}),

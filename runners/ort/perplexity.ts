@@ -1,4 +1,4 @@
-// Perplexity of a model on a tokenised text (DESIGN.md §5, with a real checkpoint), through the same ORT graph
+// Perplexity of a model on a tokenised text (docs/checkpoints.md, with a real checkpoint), through the same ORT graph
 // the harness times. Method: non-overlapping chunks of `chunkTokens` tokens (the model's context, capped at
 // PERPLEXITY_MAX_CHUNK_TOKENS), each run from scratch; within a chunk every token after the first is predicted
 // from its prefix in that chunk. perplexity = exp(Σ NLL ÷ predicted tokens) — what summing transformers'

@@ -1,4 +1,5 @@
-// The ort runner (DESIGN.md §4): onnxruntime-node in a child process per case-repeat.
+// The ort runner: onnxruntime-node in a child process per case-repeat (a fresh process per repeat, so that each
+// repeat starts from a cold allocator and the repeats are independent samples).
 import { execaNode } from "execa";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -7,14 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
-import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../runner.js";
+import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../../src/runner/contract.js";
+import type { OrtSettings } from "./settings.js";
+import { ORT_CACHE_DIR_VARIABLE } from "./cache-dir.js";
+import { ortStaticReason } from "./support.js";
 import type { ChildMessage } from "./child.js";
-import { watchRss } from "../proc.js";
-import { PARENT_PID_VARIABLE } from "../parent-watch.js";
+import { watchRss } from "../shared/proc.js";
+import { PARENT_PID_VARIABLE } from "../shared/parent-watch.js";
 
 const childPath = fromRoot("runners/ort/child.ts");
-/** The runner's model cache (runners/ort/prepare.ts), shared by the children of one run. */
-export const ORT_CACHE_DIR_VARIABLE = "EFFBENCH_ORT_CACHE_DIR";
 const STDERR_TAIL_CHARS = 2000;
 
 /** Caches of runs whose process is gone (killed with -9: no exit handler ran), which may hold gigabytes. */
@@ -68,12 +70,12 @@ export class OrtRunner implements Runner {
   }
 
   unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
+    const known = ortStaticReason(c);
+    if (known) return known;
     if (!probe.available) return probe.reason;
     const providers = (probe.info.executionProviders as string[] | undefined) ?? ["cpu"];
-    if (c.ort.executionProvider === "cuda" && !providers.includes("cuda"))
+    if ((c.settings as OrtSettings).executionProvider === "cuda" && !providers.includes("cuda"))
       return "the CUDA execution provider is not installed: onnxruntime-node ships only the CPU EP offline (install it with network access, without onnxruntime-node-install=skip)";
-    if (c.scenario !== "prefill" && c.scenario !== "decode")
-      return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
     return undefined;
   }
 

@@ -25,7 +25,7 @@ def burst(case, weights_path, warmup_iterations):
     protocol = case["protocol"]
     device = scenarios.resolve_device(case)
     _, dtype = scenarios.resolve_dtype(case)
-    torch.set_num_threads(int((case.get("torch") or {}).get("threads") or torch.get_num_threads()))
+    torch.set_num_threads(int((case.get("settings") or {}).get("threads") or torch.get_num_threads()))
     torch.manual_seed(protocol.get("seed", 1))
     model, _, _ = hf_model.build_model(case, weights_path, device, dtype)
     model.eval()

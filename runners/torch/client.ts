@@ -1,4 +1,4 @@
-// The JSON-lines client of the torch worker (runners/torch/worker.py, CONVENTIONS.md §11): starts it, checks the
+// The JSON-lines client of the torch worker (runners/torch/worker.py; docs/torch-runner.md): starts it, checks the
 // handshake, sends one request at a time with an id and collects the replies to that id.
 import { execa, type ResultPromise } from "execa";
 import { createInterface } from "node:readline";

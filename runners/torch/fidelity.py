@@ -1,4 +1,4 @@
-"""Fidelity of a torch case's technique against the unmodified fp32 base (DESIGN.md §5), the torch twin of
+"""Fidelity of a torch case's technique against the unmodified fp32 base, the torch twin of
 runners/ort/case-fidelity.ts: both models run the same fixed, seeded prompt (the harness sends its token ids, drawn as
 case-fidelity.ts draws them), all positions' logits, compared in float64 with the definitions of
 src/model/fidelity.ts (relative L2, max abs, top-1 agreement, KL(base ‖ technique)). Off the timed path, repeat 0.

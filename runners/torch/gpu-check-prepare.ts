@@ -9,7 +9,11 @@ import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
 import type { SuiteInput } from "../../src/suite/schema.js";
 import { TorchRunner } from "./runner.js";
+import { registerRunner } from "../../src/runner/registry.js";
+import { torchRunnerDefinition } from "./index.js";
 import { ensureWeightsFile } from "./weights-file.js";
+
+registerRunner(torchRunnerDefinition);
 
 const dir = process.argv[2] ?? fromRoot(".cache/torch-gpu");
 mkdirSync(dir, { recursive: true });
@@ -72,7 +76,7 @@ for (const technique of [{ kind: "base" }, { kind: "dora", rank: 8, targets: "al
   SuiteInput["techniques"]
 >) {
   const [gpuCase] = plan({ torch: { device: "cuda", dtype: "fp32" }, techniques: [technique] });
-  const cpu = await runner.forwardLogits({ ...gpuCase!, torch: { ...gpuCase!.torch, device: "cpu" } }, ids);
+  const cpu = await runner.forwardLogits({ ...gpuCase!, settings: { ...gpuCase!.settings, device: "cpu" } }, ids);
   logits.push({ case: gpuCase, weights: weightsOf(gpuCase!), inputIds: ids, cpuLogits: Array.from(cpu.data) });
 }
 await runner.close();

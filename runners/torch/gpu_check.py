@@ -1,4 +1,4 @@
-"""A short CUDA check of the torch worker for GPU machines without Node (DESIGN.md §7): runs prepared cases
+"""A short CUDA check of the torch worker for GPU machines without Node (run by scripts/gpu-smoke.sh): runs prepared cases
 (written here by runners/torch/gpu-check-prepare.ts with their weights) through the worker's own code, and checks
 fp32 CUDA logits against CPU torch logits computed at preparation.
 
@@ -35,7 +35,7 @@ def main():
         if name_filter not in case["name"]:
             continue
         if device:
-            case["torch"]["device"] = device
+            case["settings"]["device"] = device
         t0 = time.perf_counter()
         try:
             outcome = scenarios.run_repeat(case, 0, weights, lambda phase: None)

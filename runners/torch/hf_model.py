@@ -8,9 +8,12 @@ adapters, `<module>.lora_A.weight` [r, in], `<module>.lora_B.weight` [out, r] an
 
 import torch
 
-ADAPTER_KINDS = ("lora", "rslora", "dora")
-MOLE_KINDS = ("mixlora", "loramoe", "mola", "xlora", "smora")
-QUANT_KINDS = ("int8", "int4")
+
+
+def family(technique):
+    """The technique's family ("base", "adapter", "quantized", "half", "mole", …): the harness sends it with each case
+    from its one technique registry, so this worker keeps no list of technique kinds."""
+    return (technique or {}).get("family", "base")
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 TARGET_GROUPS = {
     "all": ALL_PROJECTIONS,
@@ -87,7 +90,7 @@ def meta_model(model_config, attn_implementation="sdpa", router_bias=False, tech
 
             if moe_block.needs_project_block(model_config, router_bias):
                 arch += " + " + moe_block.install(model, config, model_config, router_bias)
-        if technique is not None and technique.get("kind") in MOLE_KINDS:
+        if technique is not None and family(technique) == "mole":
             import mole
 
             if model_config.get("moe"):
@@ -153,7 +156,7 @@ def lora_config(technique):
 
 def parameter_counts(model):
     """(trainable, total) as peft's get_nb_trainable_parameters reports them; quantised linears count the
-    parameters their packed weights stand for (DESIGN.md §4)."""
+    parameters their packed weights stand for (docs/torch-runner.md)."""
     if hasattr(model, "get_nb_trainable_parameters"):
         trainable, total = model.get_nb_trainable_parameters()
     else:
@@ -188,8 +191,8 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
         return _build_seeded(case, device, dtype, training, attn_implementation, notes)
     tensors = load_file(weights_path, device=str(device))
     router_bias = any(k.endswith(".mlp.gate.bias") or k.endswith(".mole_router.bias") for k in tensors)
-    mole_kind = kind in MOLE_KINDS
-    if kind in QUANT_KINDS and training:
+    mole_kind = family(technique) == "mole"
+    if family(technique) == "quantized" and training:
         raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
     model, config, arch = meta_model(case["model"], attn_implementation, router_bias, technique if mole_kind else None)
     notes["architecture"] = arch
@@ -215,7 +218,7 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     if config.tie_word_embeddings:
         model.tie_weights()
 
-    if kind in ADAPTER_KINDS:
+    if family(technique) == "adapter":
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(technique))
@@ -256,7 +259,7 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     # quantising, so the build's peak is not two full copies plus the quantised one.
     del tensors, base_state, expected
     model = model.to(dtype)
-    quant = dict(technique) if kind in QUANT_KINDS else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
+    quant = dict(technique) if family(technique) == "quantized" else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
     if quant is not None:
         import weight_quant
 
@@ -266,9 +269,9 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
             notes.update(weight_quant.quantize_model(model, quant, device, dtype, keep_unpacked=keep))
         except ValueError as error:  # a shape or group size torch's int4 kernels do not take
             raise Unsupported(f"{quant['kind']} on torch: {error}")
-        if kind in ADAPTER_KINDS:
+        if family(technique) == "adapter":
             notes["adapterBase"] = "int4 (QLoRA-style: packed base, dequantised in backward)"
-    elif kind not in ADAPTER_KINDS and kind not in MOLE_KINDS and kind not in ("base", "fp16", "bf16"):
+    elif family(technique) not in ("adapter", "mole", "base", "half"):
         raise Unsupported(f"the torch worker does not implement technique {kind!r}")
     counts = parameter_counts(model)
     return model, notes, counts
@@ -301,9 +304,9 @@ def _build_seeded(case, device, dtype, training, attn_implementation, notes):
     technique = case.get("technique") or {"kind": "base"}
     kind = technique.get("kind", "base")
     seed = int(((case["model"].get("weights") or {}).get("seed", 0)))
-    if kind in QUANT_KINDS and training:
+    if family(technique) == "quantized" and training:
         raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
-    mole_kind = kind in MOLE_KINDS
+    mole_kind = family(technique) == "mole"
     model, config, arch = meta_model(case["model"], attn_implementation, False, technique if mole_kind else None)
     notes.update(architecture=arch, weightsSource="worker-seeded", weightsInit=f"N(0, {SEEDED_STD}²) per tensor from seed {seed} and its name; norms 1, biases 0")
     if case["model"].get("moe"):
@@ -315,7 +318,7 @@ def _build_seeded(case, device, dtype, training, attn_implementation, notes):
     seed_tensors(model, seed)
     if config.tie_word_embeddings:
         model.tie_weights()
-    if kind in ADAPTER_KINDS:
+    if family(technique) == "adapter":
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(technique))
@@ -333,7 +336,7 @@ def _build_seeded(case, device, dtype, training, attn_implementation, notes):
 
         mole.freeze_base(model, technique)
     model = model.to(dtype)
-    quant = dict(technique) if kind in QUANT_KINDS else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
+    quant = dict(technique) if family(technique) == "quantized" else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
     if quant is not None:
         import weight_quant
 
@@ -348,14 +351,14 @@ def inspect_counts(case):
     """Parameter counts on the meta device (no weights allocated), as peft and transformers report them."""
     technique = case.get("technique") or {"kind": "base"}
     skewed = (case.get("workload") or {}).get("routingSkew", 0) > 0
-    mole_kind = technique.get("kind") in MOLE_KINDS
+    mole_kind = family(technique) == "mole"
     router_bias = (bool(case["model"].get("moe")) or mole_kind) and skewed
     model, _, arch = meta_model(case["model"], router_bias=router_bias, technique=technique if mole_kind else None)
     if mole_kind:
         import mole
 
         mole.freeze_base(model, technique)
-    if technique.get("kind") in ADAPTER_KINDS:
+    if family(technique) == "adapter":
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(technique))

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from hf_model import MOLE_KINDS, Unsupported
+from hf_model import Unsupported, family
 
 MODES = ("eager", "cuda-graph", "compile")
 GRAPH_SCENARIOS = ("prefill", "decode")
@@ -27,7 +27,7 @@ CAPTURE_WARMUP = 3
 
 
 def mode_of(case):
-    return (case.get("torch") or {}).get("mode", "eager")
+    return (case.get("settings") or {}).get("mode", "eager")
 
 
 def unsupported_reason(case, device):
@@ -38,7 +38,8 @@ def unsupported_reason(case, device):
     if mode == "eager":
         return None
     scenario = case["scenario"]
-    kind = (case.get("technique") or {}).get("kind", "base")
+    technique = case.get("technique") or {"kind": "base"}
+    kind = technique.get("kind", "base")
     if mode == "cuda-graph":
         if device.type != "cuda":
             return "cuda-graph mode captures CUDA graphs, which need a CUDA device: this case runs on the CPU (torch.device cpu, or no CUDA in this torch) — use mode eager or compile here"
@@ -46,12 +47,12 @@ def unsupported_reason(case, device):
             return f"cuda-graph mode captures prefill and decode; the {scenario} scenario is not captured (run it in eager mode)"
         if case["model"].get("moe"):
             return "cuda-graph mode: transformers' Mixtral experts select tokens with .nonzero(), a host sync that cannot be captured — run MoE models in eager mode"
-        if kind in MOLE_KINDS:
+        if family(technique) == "mole":
             return f"cuda-graph mode: {kind} routes tokens with data-dependent torch.where/nonzero, which cannot be captured — run it in eager mode"
     if mode == "compile":
         if scenario not in COMPILE_SCENARIOS:
             return f"compile mode compiles the forward of prefill and decode; the {scenario} scenario is not compiled (run it in eager mode)"
-        if case["model"].get("moe") or kind in MOLE_KINDS:
+        if case["model"].get("moe") or family(technique) == "mole":
             return "compile mode: data-dependent expert routing (nonzero / torch.where) breaks the compiled graph — run MoE and mixtures of LoRA experts in eager mode"
     return None
 
@@ -149,7 +150,7 @@ def build_iteration(case, model, ids, device, settings):
     time, measured before warm-up and kept out of it) and a `logits()` getter for equality checks."""
     mode = mode_of(case)
     scenario = case["scenario"]
-    compile_mode = (case.get("torch") or {}).get("compileMode", "default")
+    compile_mode = (case.get("settings") or {}).get("compileMode", "default")
     forward = compiled_forward(model, compile_mode) if mode == "compile" else model
     t0 = time.perf_counter()
     if scenario == "decode":

@@ -1,4 +1,4 @@
-"""MoE FFNs the torch worker builds (issue 5), over transformers' own fused experts.
+"""MoE FFNs the torch worker builds (docs/torch-runner.md), over transformers' own fused experts.
 
 A plain Mixtral-style model (softmax top-k with renormalisation, no shared experts, every layer MoE, no router bias)
 runs transformers' MixtralSparseMoeBlock as is. What ModelConfig.moe adds beyond Mixtral is this project's block:

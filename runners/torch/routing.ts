@@ -1,10 +1,10 @@
-// Routing metrics of a torch MoE or MoLE case (issue 7): the worker records the experts each router chose in one
+// Routing metrics of a torch MoE or MoLE case: the worker records the experts each router chose in one
 // untimed pass after the measure window (moe_block.py RoutingCapture, mole.py MoleRoutingCapture); they are summarised
 // here by the same functions as the ort runner's (src/model/moe-routing.ts, mole-routing.ts), with the same metric
 // names, into scalars and `details.routing` (histograms). The raw indices do not reach the store.
 import type { Case } from "../../src/suite/case.js";
-import type { RepeatOutcome } from "../runner.js";
-import { summarizeRouting } from "../../src/model/moe-routing.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
+import { moeRoutingMeasures } from "../../src/model/moe-routing.js";
 import { moleRoutingMeasures } from "../../src/model/mole-routing.js";
 import { moleRouterExperts } from "../../src/techniques/mole.js";
 
@@ -37,47 +37,14 @@ export function routingOutcome(c: Case, outcome: RepeatOutcome & WorkerRouting):
       : (rest as RepeatOutcome);
   }
   if (rest.status !== "completed" || !routingIndices || !c.model.moe) return rest as RepeatOutcome;
-  const summary = summarizeRouting(
+  const measures = moeRoutingMeasures(
     c.model,
     new Map(Object.entries(routingIndices).map(([layer, indices]) => [Number(layer), indices])),
+    pass,
   );
-  const over = `over the ${summary.tokens} tokens of ${pass} (top-${summary.topK})`;
   return {
     ...rest,
-    scalars: [
-      ...rest.scalars,
-      {
-        metric: "routing_max_mean_load",
-        unit: "ratio",
-        value: summary.maxMeanLoad,
-        label: `max/mean expert load, mean over MoE layers, ${over}`,
-      },
-      {
-        metric: "routing_cv",
-        unit: "ratio",
-        value: summary.cv,
-        label: `coefficient of variation of expert load, mean over MoE layers, ${over}`,
-      },
-      c.model.moe?.capacityFactor === undefined
-        ? {
-            metric: "routing_dropped_tokens",
-            unit: "count",
-            value: null,
-            reason: "no capacityFactor: every assignment is computed, nothing can be dropped",
-          }
-        : {
-            metric: "routing_dropped_tokens",
-            unit: "count",
-            value: summary.droppedAssignments,
-            label: `token-expert assignments over capacity, summed over layers, ${over}`,
-          },
-      {
-        metric: "params_active",
-        unit: "count",
-        value: summary.activeParamsPerToken,
-        label: `parameters per token as routed (dropped assignments excluded), ${over}`,
-      },
-    ],
-    details: { ...rest.details, routing: { ...summary } },
+    scalars: [...rest.scalars, ...measures.scalars],
+    details: { ...rest.details, routing: { ...measures.details } },
   };
 }

@@ -3,66 +3,30 @@
 // worker, so that device memory (allocator cache, cuBLAS workspaces, graph pools) is the case's own. A crash fails
 // only the current case and the worker is restarted for the next one.
 import { execa } from "execa";
-import { existsSync } from "node:fs";
 import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
-import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../runner.js";
-import type { RunnerOptions } from "../registry.js";
-import { watchRss } from "../proc.js";
+import type {
+  GpuCalibration,
+  ProbeResult,
+  RepeatContext,
+  RepeatOutcome,
+  Runner,
+  RunnerOptions,
+} from "../../src/runner/contract.js";
+import { getTechnique } from "../../src/techniques/registry.js";
+import { watchRss } from "../shared/proc.js";
+import { interpreterCandidates } from "../shared/python.js";
+import type { TorchSettings } from "./settings.js";
+import { torchStaticReason } from "./support.js";
 import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
 import { ensureWeightsFile } from "./weights-file.js";
 import { workerSeeded } from "./seeded.js";
 import { routingOutcome, type WorkerRouting } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
-export interface GpuCalibration {
-  uuid: string | null;
-  name: string;
-  copyBytesPerS: number;
-  copyMedianBytesPerS: number;
-  bf16FlopsPerS: number;
-  bf16MedianFlopsPerS: number;
-  method: string;
-}
-
-/** Techniques the worker builds (hf_model.py); others are `unsupported` with the reason. */
-export const TORCH_TECHNIQUES = new Set([
-  "base",
-  "lora",
-  "rslora",
-  "dora",
-  "int8",
-  "int4",
-  "fp16",
-  "bf16",
-  "mixlora",
-  "loramoe",
-  "mola",
-  "xlora",
-  "smora",
-]);
-const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
-const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
-
-export interface InterpreterCandidate {
-  python: string;
-  /** Where it came from: "--python", "BENCH_PYTHON", ".venv", "python3". */
-  source: string;
-}
-
-/** The interpreters to try, in order: `--python`, BENCH_PYTHON, the project's .venv, python3 on PATH. */
-export function interpreterCandidates(
-  options: RunnerOptions = {},
-  env: NodeJS.ProcessEnv = process.env,
-): InterpreterCandidate[] {
-  // An interpreter the user named is the only one tried: silently falling back would measure another install.
-  if (options.python) return [{ python: options.python, source: "--python" }];
-  if (env.BENCH_PYTHON) return [{ python: env.BENCH_PYTHON, source: "BENCH_PYTHON" }];
-  const candidates: InterpreterCandidate[] = [];
-  const venv = fromRoot(".venv/bin/python");
-  if (existsSync(venv)) candidates.push({ python: venv, source: ".venv" });
-  candidates.push({ python: "python3", source: "python3" });
-  return candidates;
+/** The case as the worker reads it: its runner settings, and its technique with the registry's family. */
+export function workerCase(c: Case): Record<string, unknown> {
+  return { ...c, technique: { ...c.technique, family: getTechnique(c.technique.kind).family } };
 }
 
 export class TorchRunner implements Runner {
@@ -127,25 +91,18 @@ export class TorchRunner implements Runner {
   }
 
   unsupportedReason(c: Case, probe: ProbeResult): string | undefined {
+    const known = torchStaticReason(c);
+    if (known) return known;
     if (!probe.available) return probe.reason;
+    const settings = c.settings as TorchSettings;
     const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
-    if (c.torch.device === "cuda" && devices.length === 0)
+    if (settings.device === "cuda" && devices.length === 0)
       return `torch.device is cuda, but ${String(probe.info.python)} has no CUDA device (torch ${String(probe.info.torch)}) — set torch.device to "auto" or "cpu", or pass --python / BENCH_PYTHON for an interpreter with a CUDA build of torch`;
-    if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
-    if (!TORCH_TECHNIQUES.has(c.technique.kind))
-      return `the torch runner does not implement technique ${c.technique.kind}`;
-    const merged = (c.technique as { merged?: boolean }).merged;
-    if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (!ADAPTER_KINDS.has(c.technique.kind) || merged))
-      return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
-    if (c.model.moe && c.model.attentionBias)
-      return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none — set the model's attentionBias to false, or run it on the ort runner";
-    const onCuda = c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
-    const dtype = c.technique.kind === "fp16" || c.technique.kind === "bf16" ? c.technique.kind : c.torch.dtype;
+    const onCuda = settings.device === "cuda" || (settings.device === "auto" && devices.length > 0);
+    const dtype = getTechnique(c.technique.kind).family === "half" ? c.technique.kind : settings.dtype;
     const int4 = c.technique.kind === "int4" || (c.technique as { base?: string }).base === "int4";
     if (int4 && onCuda && dtype !== "bf16")
       return "int4 on CUDA runs _weight_int4pack_mm, which takes bf16 activations only: set torch.dtype to bf16";
-    if ((c.technique as { merged?: boolean }).merged && c.scenario === "train-step")
-      return "a merged adapter has no separate trainable parameters: train-step needs merged: false";
     return undefined;
   }
 
@@ -173,9 +130,10 @@ export class TorchRunner implements Runner {
     if ((this.options.env?.EFFBENCH_TORCH_WORKER_PER_CASE ?? process.env.EFFBENCH_TORCH_WORKER_PER_CASE) === "1")
       return true;
     // compile mode: dynamo's and inductor's in-process caches would make a later case's compile warm.
-    if (c.torch.mode === "compile") return true;
+    const settings = c.settings as TorchSettings;
+    if (settings.mode === "compile") return true;
     const devices = (probe.info.cuda as unknown[] | undefined) ?? [];
-    return c.torch.device === "cuda" || (c.torch.device === "auto" && devices.length > 0);
+    return settings.device === "cuda" || (settings.device === "auto" && devices.length > 0);
   }
 
   async runRepeat(c: Case, ctx: RepeatContext): Promise<RepeatOutcome> {
@@ -208,7 +166,7 @@ export class TorchRunner implements Runner {
       const reply = await worker.request(
         {
           type: "run",
-          case: c,
+          case: workerCase(c),
           repeat: ctx.repeat,
           weightsPath,
           fidelityInputIds: ctx.repeat === 0 && c.technique.kind !== "base" ? fidelityInputIds(c) : undefined,
@@ -266,7 +224,7 @@ export class TorchRunner implements Runner {
     const weightsPath = this.weightsPathOf(c);
     const worker = await this.workerFor(0);
     const reply = await worker
-      .request({ type: "forward", case: c, weightsPath, inputIds }, { final: ["logits"] })
+      .request({ type: "forward", case: workerCase(c), weightsPath, inputIds }, { final: ["logits"] })
       .catch((error: unknown) => {
         this.retire(0, worker);
         throw error;
@@ -303,7 +261,7 @@ export class TorchRunner implements Runner {
   /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */
   async inspect(c: Case): Promise<{ trainable: number; total: number; architecture: string }> {
     const worker = await this.workerFor(0);
-    const reply = await worker.request({ type: "inspect", case: c }, { final: ["counts"] });
+    const reply = await worker.request({ type: "inspect", case: workerCase(c) }, { final: ["counts"] });
     if (reply.type === "error") throw new Error(errorReason(reply));
     return reply.counts as { trainable: number; total: number; architecture: string };
   }

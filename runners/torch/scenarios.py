@@ -1,5 +1,5 @@
 """What a case times (prefill, decode, generate, train-step) and the warm-up/measure protocol, the Python twin of
-runners/measure-loop.ts. CUDA events on GPU, perf_counter on CPU, synchronised after every iteration."""
+runners/shared/measure-loop.ts. CUDA events on GPU, perf_counter on CPU, synchronised after every iteration."""
 
 import gc
 import os
@@ -21,7 +21,7 @@ _DEFAULT_THREADS = torch.get_num_threads()
 
 
 def resolve_device(case):
-    wanted = (case.get("torch") or {}).get("device", "auto")
+    wanted = (case.get("settings") or {}).get("device", "auto")
     if wanted == "cuda" and not torch.cuda.is_available():
         raise Unsupported("torch.device is cuda but this torch has no CUDA device (torch.cuda.is_available() is false)")
     if wanted == "auto":
@@ -30,8 +30,9 @@ def resolve_device(case):
 
 
 def resolve_dtype(case):
-    kind = (case.get("technique") or {}).get("kind", "base")
-    name = kind if kind in ("fp16", "bf16") else (case.get("torch") or {}).get("dtype", "fp32")
+    technique = case.get("technique") or {"kind": "base"}
+    kind = technique.get("kind", "base")
+    name = kind if hf_model.family(technique) == "half" else (case.get("settings") or {}).get("dtype", "fp32")
     return name, DTYPES[name]
 
 
@@ -285,7 +286,7 @@ def _merge(model):
 
 
 def _set_threads(case):
-    threads = (case.get("torch") or {}).get("threads") or _DEFAULT_THREADS
+    threads = (case.get("settings") or {}).get("threads") or _DEFAULT_THREADS
     # One worker serves many cases: set the thread count on every case, not only when the suite names one.
     torch.set_num_threads(int(threads))
     return torch.get_num_threads()
@@ -335,7 +336,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
     mode_reason = modes.unsupported_reason(case, device)
     if mode_reason:
         raise Unsupported(mode_reason)
-    if scenario in ("adapter-swap", "merge") and technique.get("kind") not in hf_model.ADAPTER_KINDS:
+    if scenario in ("adapter-swap", "merge") and hf_model.family(technique) != "adapter":
         raise Unsupported(f"the {scenario} scenario needs an adapter technique (lora, rslora, dora)")
     if technique.get("kind") == "int4":
         import weight_quant
@@ -375,7 +376,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
                 fidelity_scalars = fidelity.not_computed(error)
         if training:
             model.train()
-            if (case.get("torch") or {}).get("gradientCheckpointing"):
+            if (case.get("settings") or {}).get("gradientCheckpointing"):
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                 if hasattr(model, "enable_input_require_grads"):
                     model.enable_input_require_grads()
@@ -411,7 +412,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
         tensor_bytes, tensor_bytes_label = live_tensor_bytes(device)
         memory_reset = reset_peak_memory(device)
         samples, window_ms, warmup_iterations = measure_loop(iteration, case["protocol"], timer, on_window, reset)
-        mole_kind = technique.get("kind") in hf_model.MOLE_KINDS
+        mole_kind = hf_model.family(technique) == "mole"
         routing = _routing_pass(model, scenario, ids, iteration, mole_kind) if (case["model"].get("moe") or mole_kind) and scenario != "merge" else None
         import gpu_profile
 
@@ -428,7 +429,7 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             series.append({"metric": "aux_loss", "unit": "ratio", "values": [float(a) for a in extra["aux_loss"][-len(samples) :]]})
         scalars = [
             {"metric": "params_trainable", "unit": "count", "value": None, "reason": f"{technique['kind']} alone is not fine-tuned: its quantised weights have no gradient (as the TypeScript accounting says)"}
-            if technique.get("kind") in hf_model.QUANT_KINDS
+            if hf_model.family(technique) == "quantized"
             else {"metric": "params_trainable", "unit": "count", "value": counts["trainable"], "label": "peft get_nb_trainable_parameters (trainable)"},
             {"metric": "params_total_runner", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all), packed weights counted as the parameters they stand for"},
             {"metric": "tensor_bytes_at_measure_start", "unit": "B", "value": tensor_bytes, "label": tensor_bytes_label},
@@ -487,7 +488,7 @@ def forward_logits(case, weights_path, input_ids):
     model.eval()
     import moe_block
 
-    mole_kind = (case.get("technique") or {}).get("kind") in hf_model.MOLE_KINDS
+    mole_kind = hf_model.family(case.get("technique")) == "mole"
     if mole_kind:
         import mole
     with torch.inference_mode(), (mole.MoleRoutingCapture(model) if mole_kind else moe_block.RoutingCapture(model)) as capture:

@@ -1,4 +1,4 @@
-"""Weight-only int8 and int4 linears from torch's own kernels (no bitsandbytes offline), DESIGN.md §4.
+"""Weight-only int8 and int4 linears from torch's own kernels (no bitsandbytes offline), docs/torch-runner.md.
 
 - int8: per-output-channel symmetric int8, dequantised in the matmul (as gpt-fast does). `torch._int_mm` would
   need quantised activations and more than 16 rows on CUDA, so decode could not use it.

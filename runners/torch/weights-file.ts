@@ -15,10 +15,10 @@ import { getTechnique } from "../../src/techniques/registry.js";
 
 /** Bumped when what the file holds changes, so that stale cache entries are not reused. */
 const WEIGHTS_FORMAT = 2;
-const ADAPTER_KINDS = new Set(["lora", "rslora", "dora"]);
-/** Mixtures of LoRA experts (docs/mole.md): the file holds the technique's IR rewrite as is (experts, routers,
- * X-LoRA's classifier), under the names runners/torch/mole.py gives its modules. */
-const MOLE_KINDS = new Set(["mixlora", "loramoe", "mola", "xlora", "smora"]);
+/** The technique's family, from the one technique registry. Mixtures of LoRA experts (`mole`, docs/mole.md): the
+ * file holds the technique's IR rewrite as is (experts, routers, X-LoRA's classifier), under the names
+ * runners/torch/mole.py gives its modules. */
+const familyOf = (c: Case) => getTechnique(c.technique.kind).family;
 
 export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS_CACHE ?? fromRoot(".cache/weights");
 
@@ -27,8 +27,8 @@ export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS
  * gets the unmerged fp32 tensors: the worker merges (merge_and_unload) or quantises itself, as a user would.
  */
 function adapterOf(c: Case): Record<string, unknown> | undefined {
-  if (MOLE_KINDS.has(c.technique.kind)) return { ...c.technique, name: undefined };
-  if (!ADAPTER_KINDS.has(c.technique.kind)) return undefined;
+  if (familyOf(c) === "mole") return { ...c.technique, name: undefined };
+  if (familyOf(c) !== "adapter") return undefined;
   const t = c.technique as Record<string, unknown>;
   // DoRA over int4: its magnitude is the row norm of the dequantised weight (as the ort graph has it), not the fp32 one.
   return {
@@ -48,7 +48,7 @@ export function weightsKey(c: Case): string {
         format: WEIGHTS_FORMAT,
         model,
         adapter: adapterOf(c) ?? null,
-        routingSkew: c.model.moe || MOLE_KINDS.has(c.technique.kind) ? c.workload.routingSkew : 0,
+        routingSkew: c.model.moe || familyOf(c) === "mole" ? c.workload.routingSkew : 0,
         ...(c.model.checkpoint ? { checkpoint: checkpointFingerprint(c.model.checkpoint) } : {}),
       }),
     )
@@ -65,8 +65,7 @@ export function weightsIr(c: Case): ModelIr {
   const technique = getTechnique(c.technique.kind);
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no weights to write`);
   // Routers of mixtures of LoRA experts carry the workload's routing skew as a logit bias (docs/mole.md).
-  if (MOLE_KINDS.has(c.technique.kind))
-    return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
+  if (familyOf(c) === "mole") return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
   const adapted = technique.rewriteIr(ir, { ...c.technique, merged: false, base: "fp32" });
   if (adapter.base === "int4") {
     // The fp32 base and adapters, with DoRA's magnitude taken from the int4 rewrite (norms of the dequantised rows).

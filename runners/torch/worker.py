@@ -1,4 +1,4 @@
-"""The torch worker (DESIGN.md §4): one process per repeat index, serving that repeat of every case.
+"""The torch worker (docs/torch-runner.md): one process per repeat index, serving that repeat of every case.
 
 JSON lines over stdio. The first line is a handshake with the protocol version and library versions; then
 one request per line, each answered by one reply with the request's id:

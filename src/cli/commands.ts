@@ -1,13 +1,13 @@
-// Each command: its options, and a run function that calls the library and prints.
+// Each command: its options, and a run function that calls the library and prints. The CLI is the composition root:
+// it registers the built-in runners (runners/index.ts) and loads the report and the ort exporter on demand.
 import { writeFileSync } from "node:fs";
 import { loadSuite } from "../suite/loader.js";
 import { planSuite } from "../suite/planner.js";
-import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { codeVersion, gitCommit, readEnvironment } from "../run/environment.js";
 import { executeCases, type CaseSummary } from "../run/execute.js";
 import type { Peaks } from "../measure/result-metrics.js";
-import type { GpuCalibration } from "../../runners/torch/runner.js";
+import type { GpuCalibration } from "../runner/contract.js";
 import {
   compareCommand,
   compareCommandOptions,
@@ -15,7 +15,8 @@ import {
   compareCommandUsage,
   parseCompareArgs,
 } from "../compare/command.js";
-import { RunnerPool } from "../../runners/registry.js";
+import { RunnerPool, getRunnerDefinition, runnerDefinitions, runnerNames } from "../runner/registry.js";
+import "../../runners/index.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
@@ -37,6 +38,11 @@ export interface Command {
 }
 
 const dbOption: OptionSpec = { type: "string", description: "SQLite results file (default results.db)" };
+const scaleOptionSpec: OptionSpec = {
+  type: "string",
+  description:
+    "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
+};
 const filterOption: OptionSpec = { type: "string", description: "only cases whose id or name contains every term" };
 
 function requireSuite(cmd: string, positionals: string[]): string {
@@ -53,11 +59,7 @@ export const commands: Record<string, Command> = {
       db: dbOption,
       filter: filterOption,
       resume: { type: "boolean", description: "skip cases already completed with the same config hash" },
-      scale: {
-        type: "string",
-        description:
-          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
-      },
+      scale: scaleOptionSpec,
       shard: { type: "string", description: "run shard i of n (e.g. 2/4): a deterministic, cost-balanced split" },
       json: { type: "boolean", description: "print the summary as JSON on stdout" },
       strict: { type: "boolean", description: "exit 1 when a case is unsupported on this machine" },
@@ -165,19 +167,11 @@ export const commands: Record<string, Command> = {
       filter: filterOption,
       estimate: { type: "boolean", description: "estimate each case's and the suite's run time" },
       json: { type: "boolean", description: "print JSON" },
-      scale: {
-        type: "string",
-        description:
-          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
-      },
+      scale: scaleOptionSpec,
     },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("list", positionals));
-      const cases = planSuite(loaded.suite, {
-        codeVersion: codeVersion(),
-        filter: values.filter as string | undefined,
-        scale: scaleOption(values),
-      });
+      const cases = planFor(loaded.suite, values);
       if (values.estimate) {
         const { estimateCases, DEFAULT_THROUGHPUTS } = await import("../suite/estimate.js");
         const estimates = estimateCases(cases);
@@ -225,8 +219,7 @@ export const commands: Record<string, Command> = {
     async run(values) {
       const runners = new RunnerPool({ python: values.python as string | undefined });
       try {
-        await runners.get("ort");
-        await runners.get("torch");
+        for (const name of runnerNames()) await runners.get(name);
         const env: Record<string, unknown> = { ...(await readEnvironment()), runners: runners.probes() };
         delete (env.cpu as { flags?: string }).flags;
         if (values.json) console.log(JSON.stringify(env, null, 2));
@@ -239,7 +232,8 @@ export const commands: Record<string, Command> = {
   },
 
   export: {
-    summary: "write the exact ONNX graph a case runs (open it in Netron, time it with another tool)",
+    summary:
+      "write the exact artifact a case runs — the ort runner's ONNX graph (open it in Netron, time it with another tool)",
     usage: "<suite.ts> --case <id> [--scale tiny] -o model.onnx",
     options: {
       case: { type: "string", description: "case id from `bench list` (with the same --scale)" },
@@ -258,27 +252,24 @@ export const commands: Record<string, Command> = {
         x.id.startsWith(values.case as string),
       );
       if (!c) throw new UsageError(messages.caseNotFound(values.case as string));
-      // What the ort runner would refuse (a scenario it has no graph for, a technique it cannot apply) is a usage error here.
-      if (c.scenario !== "prefill" && c.scenario !== "decode")
+      const definition = getRunnerDefinition(c.runner);
+      if (!definition.exportCase)
         throw new UsageError(
-          `bench export: ${c.name}: the ${c.scenario} scenario has no ONNX graph (only prefill and decode do) — pick a prefill or decode case from \`bench list\``,
+          `bench export: ${c.name}: the ${c.runner} runner has nothing to export — pick a case of a runner that does (${runnerDefinitions()
+            .filter((d) => d.exportCase)
+            .map((d) => d.name)
+            .join(", ")}) from \`bench list\``,
         );
-      const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, "ort", c.scenario, c.model);
-      if (unsupported) throw new UsageError(`bench export: ${c.name}: ${unsupported}`);
-      const { prepareOrtCase } = await import("../../runners/ort/prepare.js");
-      let prepared: Awaited<ReturnType<typeof prepareOrtCase>>;
+      // What the runner refuses (a scenario it has no graph for, a technique it cannot apply) is a usage error here.
+      let exported: { bytes: Uint8Array; summary: string };
       try {
-        prepared = await prepareOrtCase(c, 0);
+        exported = await definition.exportCase(c);
       } catch (error) {
         throw new UsageError(`bench export: ${c.name}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      writeFileSync(values.output as string, prepared.modelBytes);
+      writeFileSync(values.output as string, exported.bytes);
       console.log(
-        `${c.name}\n→ ${values.output} (${(prepared.modelBytes.byteLength / 1e6).toFixed(1)} MB); inputs: ${Object.entries(
-          prepared.feeds,
-        )
-          .map(([k, t]) => `${k} ${t.type}[${t.dims.join(",")}]`)
-          .join(", ")}`,
+        `${c.name}\n→ ${values.output} (${(exported.bytes.byteLength / 1e6).toFixed(1)} MB); ${exported.summary}`,
       );
       return 0;
     },
@@ -295,19 +286,11 @@ Object.assign(commands, {
     options: {
       filter: filterOption,
       json: { type: "boolean", description: "print JSON" },
-      scale: {
-        type: "string",
-        description:
-          "scale every model down: tiny, small or a width factor in (0, 1] (recorded; the report marks scaled results)",
-      },
+      scale: scaleOptionSpec,
     },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("inspect", positionals));
-      const cases = planSuite(loaded.suite, {
-        codeVersion: codeVersion(),
-        filter: values.filter as string | undefined,
-        scale: scaleOption(values),
-      });
+      const cases = planFor(loaded.suite, values);
       const { inspectCase } = await import("../inspect.js");
       const rows = cases.map(inspectCase);
       if (values.json) {
@@ -455,17 +438,22 @@ Object.assign(commands, {
   },
 } satisfies Record<string, Command>);
 
-/** Each CUDA device's copy bandwidth and bf16 GEMM peak, through the torch runner; none with the reason without one. */
+/** Each accelerator's copy bandwidth and bf16 GEMM peak, through the runners that can see one; none with the reasons. */
 async function calibrateGpus(python: string | undefined): Promise<{ gpus: GpuCalibration[]; reason?: string }> {
-  const { TorchRunner } = await import("../../runners/torch/runner.js");
-  const runner = new TorchRunner(python ? { python } : {});
-  try {
-    return await runner.calibrateGpus();
-  } catch (error) {
-    return { gpus: [], reason: `the GPU calibration failed: ${(error as Error).message}` };
-  } finally {
-    await runner.close();
+  const gpus: GpuCalibration[] = [];
+  const reasons: string[] = [];
+  for (const name of runnerNames()) {
+    const definition = getRunnerDefinition(name);
+    if (!definition.calibrateGpus) continue;
+    try {
+      const result = await definition.calibrateGpus(python ? { python } : {});
+      gpus.push(...result.gpus);
+      if (result.reason) reasons.push(`${name}: ${result.reason}`);
+    } catch (error) {
+      reasons.push(`${name}: the GPU calibration failed: ${(error as Error).message}`);
+    }
   }
+  return gpus.length > 0 ? { gpus } : { gpus, reason: reasons.join("; ") || "no runner calibrates accelerators" };
 }
 
 /** The newest `bench calibrate` result stored in this DB for this CPU, if any, and the newest per GPU UUID. */
@@ -504,6 +492,15 @@ async function latestCalibration(store: Awaited<ReturnType<typeof openStore>>): 
     cpuCalibrated: cpu !== undefined,
     gpus,
   };
+}
+
+/** The cases `list` and `inspect` show: the suite planned with `--filter` and `--scale` as given. */
+function planFor(suite: Parameters<typeof planSuite>[0], values: Record<string, unknown>) {
+  return planSuite(suite, {
+    codeVersion: codeVersion(),
+    filter: values.filter as string | undefined,
+    scale: scaleOption(values),
+  });
 }
 
 function scaleOption(values: Record<string, unknown>): Scale | undefined {

@@ -1,4 +1,4 @@
-// The `bench` CLI: parse → call a library function → print (CONVENTIONS.md §2). Exit codes: 0 ok,
+// The `bench` CLI: parse → call a library function → print (the work stays in functions tests call). Exit codes: 0 ok,
 // 1 a case failed or timed out (or a regression), 2 usage, suite or database errors.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError, messages } from "../messages.js";

@@ -1,4 +1,4 @@
-// `bench compare`: a noise-aware regression gate (issue 9). Cases are matched by caseKey; each side's raw samples
+// `bench compare`: a noise-aware regression gate (docs/ci.md). Cases are matched by caseKey; each side's raw samples
 // are grouped by process (repeat), and the ratio of medians head/base gets a hierarchical-bootstrap CI — the
 // process is the unit, since iterations inside one process are not independent.
 import { median, ratioOfMediansCI } from "../measure/stats.js";

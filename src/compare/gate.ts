@@ -1,4 +1,4 @@
-// The statistics of `npm run bench:gate` (issue 9, acceptance 1): how often the compare gate raises a false alarm
+// The statistics of `npm run bench:gate` (docs/ci.md): how often the compare gate raises a false alarm
 // between two samples of the same thing (A/A), how often it catches a known slowdown (A/B), and how often it
 // cannot decide — each comparison drawing R processes per side from a measured pool of process-level repeats.
 import { createRng } from "../measure/stats.js";

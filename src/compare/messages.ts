@@ -1,4 +1,4 @@
-// The texts of `bench compare` (what, where, how to fix — CONVENTIONS.md §4), kept together as the store keeps its own.
+// The texts of `bench compare` (what, where, how to fix), kept together as the store keeps its own.
 
 export const compareMessages = {
   onlyInHead: "only in head: a new case, nothing to compare against",

@@ -1,5 +1,5 @@
 // `bench calibrate` (CPU): this machine's attainable peak GEMM FLOP/s (an fp32 MatMul through onnxruntime-node,
-// threads as configured) and memory bandwidth (large copies), the denominators of MFU and MBU (DESIGN.md §5).
+// threads as configured) and memory bandwidth (large copies), the denominators of MFU and MBU (docs/metrics.md).
 // GPU peaks come from the torch worker or a datasheet table; this file measures the CPU only.
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";

@@ -1,4 +1,4 @@
-// Protocol constants, documented once (CONVENTIONS.md §8); every one is overridable from a suite's `protocol`.
+// Protocol constants, documented once (docs/protocol.md); every one is overridable from a suite's `protocol`.
 export const PROTOCOL_DEFAULTS = {
   /** Warm-up runs at least this many iterations… */
   warmupMinIterations: 3,

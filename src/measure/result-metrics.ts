@@ -1,6 +1,7 @@
 // Turns the raw repeats of a completed case into metric rows, each with its CI where one applies.
 import type { Case } from "../suite/case.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../runner/contract.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import type { MetricRecord } from "../store/store.js";
 import { cv, hierarchicalBootstrapAll, mean, percentileStatistic } from "./stats.js";
 import { caseAccountingMetrics } from "../model/case-accounting.js";
@@ -115,15 +116,18 @@ function utilisation(c: Case, metrics: MetricRecord[], peaks: Peaks | undefined,
   const p50Ms = get("latency_p50_ms");
   const flops = get("flops_per_iteration");
   const bytes = get("bytes_per_iteration");
-  const onCpu = c.runner === "ort" ? c.ort.executionProvider === "cpu" : c.torch.device === "cpu" || !deviceUuid;
+  const definition = getRunnerDefinition(c.runner);
+  const threads = definition.hostThreads?.(c.settings);
+  // A result without a device UUID from its runner ran on the host (e.g. torch's "auto" on a machine without CUDA).
+  const onCpu = definition.onHost(c.settings) || !deviceUuid;
   const gpu = !onCpu && deviceUuid ? peaks?.gpus?.[deviceUuid] : undefined;
   let reason: string | undefined;
   if (!onCpu && !gpu)
     reason = `no calibration of this GPU (${deviceUuid ?? "unknown UUID"}) in this database: run \`bench calibrate --db <this db>\` on it first`;
   else if (onCpu && (!peaks || peaks.cpuCalibrated === false))
     reason = "no calibration in this database: run `bench calibrate --db <this db>` first";
-  else if (onCpu && c.runner === "ort" && peaks!.cpuThreads !== c.ort.intraOpThreads)
-    reason = `calibrated with ${peaks!.cpuThreads} thread(s), the case runs ${c.ort.intraOpThreads}: run \`bench calibrate --threads ${c.ort.intraOpThreads}\``;
+  else if (onCpu && threads !== undefined && peaks!.cpuThreads !== threads)
+    reason = `calibrated with ${peaks!.cpuThreads} thread(s), the case runs ${threads}: run \`bench calibrate --threads ${threads}\``;
   const label = gpu ? `against ${gpu.name}, ${gpu.source}` : peaks ? `against ${peaks.source}` : undefined;
   const ratio = (work: number | null, peak: number | undefined, what: string, peakLabel?: string): MetricRecord =>
     reason || !peak || !p50Ms

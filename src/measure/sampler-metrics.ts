@@ -1,7 +1,7 @@
-// Metrics of one repeat's measure window from the sampler's trace (DESIGN.md §5): AMU, peak and per-process
+// Metrics of one repeat's measure window from the sampler's trace (docs/metrics.md): AMU, peak and per-process
 // memory, PCU, energy (counter difference; integrated power as a flagged fallback), J/token, AEC, the CPU
 // analogues, and the validity flags the samples raise. Unavailable ⇒ null with the reason, never 0.
-import type { ScalarMeasure } from "../../runners/runner.js";
+import type { ScalarMeasure } from "../runner/contract.js";
 import {
   energyFromCounter,
   energyFromPower,
@@ -207,7 +207,7 @@ export function samplerMetrics(
   );
 
   // Per-process memory; NVML lists host PIDs, so in another PID namespace none of ours match: device memory then.
-  let fromDevice: string[] = [];
+  const fromDevice: string[] = [];
   const processSeries = trace.devices.map((device, k) => {
     const own = col(k, "process_memory_bytes");
     if (own && valuesIn(t, own, window).length > 0) return own;

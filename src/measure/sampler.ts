@@ -1,6 +1,6 @@
-// Loads the native profiling addon (native/, issue 6) and wraps its sampler thread. The addon is never required:
+// Loads the native profiling addon (native/) and wraps its sampler thread. The addon is never required:
 // without it, `loadNativeAddon()` says which paths it tried and why, and the metrics it would give are null
-// with that reason (DESIGN.md §5, CONVENTIONS.md §10).
+// with that reason, never 0.
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";

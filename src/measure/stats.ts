@@ -1,4 +1,4 @@
-// Statistics as pure functions (CONVENTIONS.md §6): arrays in, numbers out. Nothing else in effbench computes
+// Statistics as pure functions, unit-tested against known values: arrays in, numbers out. Nothing else in effbench computes
 // percentiles. Empty input gives NaN (numpy gives nan or raises); callers turn NaN into `null` plus a reason.
 
 /** A seeded uniform generator on [0, 1) (mulberry32): same seed ⇒ same stream, on every machine. */
@@ -162,7 +162,7 @@ export interface ConfidenceInterval {
 
 /**
  * A two-level resample: processes with replacement, then iterations with replacement within each chosen
- * process (DESIGN.md §5). Every value is stored once, sorted, and each process refers to its values by rank, so a
+ * process (docs/protocol.md). Every value is stored once, sorted, and each process refers to its values by rank, so a
  * percentile of a resample is a counting pass over the ranks instead of a selection: O(n) with no comparisons,
  * which keeps 3 processes × 5,000 iterations × 2,000 resamples around a quarter of a second.
  */

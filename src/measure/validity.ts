@@ -1,4 +1,4 @@
-// Validity verdicts per result (DESIGN.md §5): a number comes with the reasons not to trust it. The timing
+// Validity verdicts per result (docs/protocol.md): a number comes with the reasons not to trust it. The timing
 // flags are decided here from the raw per-iteration samples; samplers add their own flags (energy, clocks…)
 // to the same list, in the same shape.
 import type { Protocol } from "../suite/schema.js";

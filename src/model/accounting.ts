@@ -15,58 +15,14 @@
 // every weight read once (all matmul weights, norms, biases; the embedding rows of the batch's tokens),
 // plus the KV cache read (batch · layers · 2 · kvHeads · headDim · C values).
 import type { ModelConfig } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionHasBias, projectionShape } from "./architecture.js";
+import { dimensionsOf } from "./architecture.js";
 import { accountMoeModel } from "./moe-accounting.js";
+import { accountDenseModel, FP32_BYTES, type ModelAccounting } from "./dense-accounting.js";
 
-export const FP32_BYTES = 4;
-
-export interface ModelAccounting {
-  totalParams: number;
-  /** embed_tokens, plus lm_head when untied (Kaplan's "embedding parameters"). */
-  embeddingParams: number;
-  nonEmbeddingParams: number;
-  /** Weights of the decoder layers' linears (q, k, v, o, gate, up, down), biases excluded. */
-  layerLinearParams: number;
-  /** vocab · hidden: the output projection's matmul weights (tied or not). */
-  lmHeadMatmulParams: number;
-  normParams: number;
-  biasParams: number;
-  /** totalParams · 4 (all fp32). */
-  weightBytes: number;
-  /** Values of K and V cached per token per sequence: layers · 2 · kvHeads · headDim. */
-  kvCacheValuesPerToken: number;
-  /** Parameters one token uses (MoE: total minus the skipped routed experts); absent for dense models. */
-  activeParams?: number;
-}
+export { FP32_BYTES, type ModelAccounting } from "./dense-accounting.js";
 
 export function accountModel(model: ModelConfig): ModelAccounting {
-  if (model.moe) return accountMoeModel(model); // MoE (issue 5): src/model/moe-accounting.ts
-  const dims = dimensionsOf(model);
-  let layerLinearParams = 0;
-  let biasParams = 0;
-  for (const projection of PROJECTIONS) {
-    const [out, inFeatures] = projectionShape(dims, projection);
-    layerLinearParams += out * inFeatures;
-    if (projectionHasBias(model, projection)) biasParams += out;
-  }
-  layerLinearParams *= dims.layers;
-  biasParams *= dims.layers;
-  const normParams = dims.layers * 2 * dims.hidden + dims.hidden;
-  const embedTokens = dims.vocab * dims.hidden;
-  const lmHead = model.tieEmbeddings ? 0 : dims.vocab * dims.hidden;
-  const embeddingParams = embedTokens + lmHead;
-  const totalParams = layerLinearParams + biasParams + normParams + embeddingParams;
-  return {
-    totalParams,
-    embeddingParams,
-    nonEmbeddingParams: totalParams - embeddingParams,
-    layerLinearParams,
-    lmHeadMatmulParams: dims.vocab * dims.hidden,
-    normParams,
-    biasParams,
-    weightBytes: totalParams * FP32_BYTES,
-    kvCacheValuesPerToken: dims.layers * 2 * dims.kvDim,
-  };
+  return model.moe ? accountMoeModel(model) : accountDenseModel(model);
 }
 
 /** Attention FLOPs of one token attending `keys` keys, over all layers. */

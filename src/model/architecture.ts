@@ -82,7 +82,7 @@ export function projectionHasBias(model: ModelConfig, projection: ProjectionName
 }
 
 /**
- * Every tensor of the dense model with its shape, in a stable order. MoE layers (issue 5) replace the
+ * Every tensor of the dense model with its shape, in a stable order. MoE layers replace the
  * `mlp.*` entries of their layers; until then a model with `moe` is refused by the callers that build it.
  */
 export function denseTensorShapes(model: ModelConfig): Map<string, number[]> {

@@ -1,7 +1,8 @@
 // The weights and IR one case runs: the base (checkpoint or seeded) after its technique's rewrite. Shared by every runner.
 import type { Case } from "../suite/case.js";
 import { buildModelIr, type ModelIr } from "./ir.js";
-import { synthesizeWeights, type WeightMap } from "./weights.js";
+import { type WeightMap } from "./weights.js";
+import { synthesizeWeights } from "./model-weights.js";
 import { loadCheckpointWeights } from "./checkpoint.js";
 import { getTechnique } from "../techniques/registry.js";
 import { withRoutingSkew } from "./moe.js";
@@ -9,7 +10,7 @@ import { withRoutingSkew } from "./moe.js";
 /** The unmodified model's weights: a real checkpoint's (src/model/checkpoint.ts) or seeded synthetic ones. */
 export function caseBaseWeights(c: Pick<Case, "model" | "workload">): WeightMap {
   const weights = c.model.checkpoint ? loadCheckpointWeights(c.model) : synthesizeWeights(c.model);
-  return withRoutingSkew(c.model, weights, c.workload.routingSkew); // MoE: skewed routers (issue 5)
+  return withRoutingSkew(c.model, weights, c.workload.routingSkew); // MoE: skewed routers
 }
 
 /** The IR of a case's model after its technique (base: the model as is). */

@@ -1,4 +1,4 @@
-// Real Hugging Face checkpoints (issue 4): a local directory with config.json and safetensors weights, one
+// Real Hugging Face checkpoints (docs/checkpoints.md): a local directory with config.json and safetensors weights, one
 // file or shards listed in model.safetensors.index.json. Two steps, deliberately apart:
 // - at suite validation, only config.json is read and mapped onto ModelConfig (so `bench inspect`, planning
 //   and accounting stay instant whatever the checkpoint's size);

@@ -1,4 +1,4 @@
-// Fidelity of a technique's logits against the unmodified base (DESIGN.md §5): relative L2 error,
+// Fidelity of a technique's logits against the unmodified base: relative L2 error,
 // max absolute error, top-1 agreement and KL(base ‖ technique), from two logits arrays of equal shape.
 
 type Numbers = ArrayLike<number>;
@@ -28,6 +28,15 @@ export function maxAbsError(a: Numbers, b: Numbers): number {
   return max;
 }
 
+/** Rows (positions) of two logits arrays of equal length, `vocab` values each. */
+function rowsOf(a: Numbers, b: Numbers, vocab: number): number {
+  checkSameLength(a, b);
+  const rows = a.length / vocab;
+  if (!Number.isInteger(rows) || rows === 0)
+    throw new Error(`logits length ${a.length} is not a positive multiple of vocab ${vocab}`);
+  return rows;
+}
+
 function argmax(x: Numbers, offset: number, vocab: number): number {
   let best = offset;
   for (let i = offset + 1; i < offset + vocab; i++) if (x[i]! > x[best]!) best = i;
@@ -36,10 +45,7 @@ function argmax(x: Numbers, offset: number, vocab: number): number {
 
 /** Share of rows (positions) whose argmax token agrees; logits are rows of `vocab` values. */
 export function top1Agreement(a: Numbers, b: Numbers, vocab: number): number {
-  checkSameLength(a, b);
-  const rows = a.length / vocab;
-  if (!Number.isInteger(rows) || rows === 0)
-    throw new Error(`logits length ${a.length} is not a positive multiple of vocab ${vocab}`);
+  const rows = rowsOf(a, b, vocab);
   let agree = 0;
   for (let r = 0; r < rows; r++) if (argmax(a, r * vocab, vocab) === argmax(b, r * vocab, vocab)) agree++;
   return agree / rows;
@@ -58,10 +64,7 @@ function logSoftmaxRow(x: Numbers, offset: number, vocab: number): Float64Array 
 
 /** Mean over rows of KL(softmax(base) ‖ softmax(technique)) in nats. */
 export function klDivergence(base: Numbers, technique: Numbers, vocab: number): number {
-  checkSameLength(base, technique);
-  const rows = base.length / vocab;
-  if (!Number.isInteger(rows) || rows === 0)
-    throw new Error(`logits length ${base.length} is not a positive multiple of vocab ${vocab}`);
+  const rows = rowsOf(base, technique, vocab);
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     const p = logSoftmaxRow(base, r * vocab, vocab);

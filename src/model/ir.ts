@@ -49,7 +49,7 @@ export function isFloatTensor(tensor: IrTensor): tensor is Tensor {
  * (lora/dora wrap a base linear; quantised kinds replace it); every consumer switches on `kind` and
  * refuses a kind it does not know with a clear error.
  */
-export type LinearOp = DenseLinear | LoraLinear | DoraLinear | Int4Linear | Int8Linear | HalfLinear | MoleLinear; // mixtures of LoRA experts (issue 5, src/model/mole.ts)
+export type LinearOp = DenseLinear | LoraLinear | DoraLinear | Int4Linear | Int8Linear | HalfLinear | MoleLinear; // mixtures of LoRA experts (src/model/mole.ts)
 
 export interface LinearShape {
   inFeatures: number;
@@ -128,7 +128,7 @@ export interface AttentionBlock {
   o: LinearOp;
 }
 
-/** The FFN of a layer: dense SwiGLU, a mixture of experts (issue 5, src/model/moe.ts) or MixLoRA's mixture of LoRA experts (src/model/mole.ts). */
+/** The FFN of a layer: dense SwiGLU, a mixture of experts (src/model/moe.ts) or MixLoRA's mixture of LoRA experts (src/model/mole.ts). */
 export type FfnBlock = SwigluFfn | MoeFfn | MixloraFfn;
 
 export interface LayerIr {

@@ -6,7 +6,7 @@
 // token runs through: attention, dense MLPs, routers, shared experts and k routed experts per MoE layer. Decode
 // bytes then assume batch 1 (a batch of B tokens reads up to min(E, B·k) experts per layer).
 import type { ModelConfig } from "../suite/schema.js";
-import { accountModel, FP32_BYTES, type ModelAccounting } from "./accounting.js";
+import { accountDenseModel, FP32_BYTES, type ModelAccounting } from "./dense-accounting.js";
 import { moeShapeOf } from "./moe.js";
 
 export interface MoeAccounting extends ModelAccounting {
@@ -22,7 +22,7 @@ export interface MoeAccounting extends ModelAccounting {
 
 export function accountMoeModel(model: ModelConfig): MoeAccounting {
   const s = moeShapeOf(model);
-  const dense = accountModel({ ...model, moe: undefined });
+  const dense = accountDenseModel({ ...model, moe: undefined });
   const h = model.hidden;
   const moeLayers = model.layers - s.firstDenseLayers;
   const denseMlp = 3 * h * model.ffn;

@@ -1,7 +1,8 @@
-// Routing metrics of one MoE run (issue 5), from the chosen experts the graph outputs (`router_indices.{layer}`,
+// Routing metrics of one MoE run, from the chosen experts the graph outputs (`router_indices.{layer}`,
 // [tokens, k]), computed off the timed path: tokens per expert per layer, max/mean load, coefficient of variation,
 // assignments dropped by the capacity factor, and active parameters per token as routed.
 import type { ModelConfig } from "../suite/schema.js";
+import type { ScalarMeasure } from "../runner/contract.js";
 import { accountMoeModel } from "./moe-accounting.js";
 import { isMoeLayer, moeShapeOf } from "./moe.js";
 
@@ -76,5 +77,54 @@ export function summarizeRouting(
     cv: average((l) => l.cv),
     droppedAssignments: layers.reduce((sum, l) => sum + l.droppedAssignments, 0),
     activeParamsPerToken: nonRouted + (tokens > 0 ? (keptAssignments / tokens) * a.perExpertParams : 0),
+  };
+}
+
+/**
+ * The routing scalars of a MoE run, as every runner records them (one definition: same names, units and labels),
+ * with `details.routing`'s summary. `pass` says which forward the indices came from (e.g. "one timed iteration").
+ */
+export function moeRoutingMeasures(
+  model: ModelConfig,
+  indices: Map<number, ArrayLike<number | bigint>>,
+  pass: string,
+): { scalars: ScalarMeasure[]; details: RoutingSummary } {
+  const summary = summarizeRouting(model, indices);
+  const over = `over the ${summary.tokens} tokens of ${pass} (top-${summary.topK})`;
+  return {
+    scalars: [
+      {
+        metric: "routing_max_mean_load",
+        unit: "ratio",
+        value: summary.maxMeanLoad,
+        label: `max/mean expert load, mean over MoE layers, ${over}`,
+      },
+      {
+        metric: "routing_cv",
+        unit: "ratio",
+        value: summary.cv,
+        label: `coefficient of variation of expert load, mean over MoE layers, ${over}`,
+      },
+      model.moe?.capacityFactor === undefined
+        ? {
+            metric: "routing_dropped_tokens",
+            unit: "count",
+            value: null,
+            reason: "no capacityFactor: every assignment is computed, nothing can be dropped",
+          }
+        : {
+            metric: "routing_dropped_tokens",
+            unit: "count",
+            value: summary.droppedAssignments,
+            label: `token-expert assignments over capacity, summed over layers, ${over}`,
+          },
+      {
+        metric: "params_active",
+        unit: "count",
+        value: summary.activeParamsPerToken,
+        label: `parameters per token as routed (dropped assignments excluded), ${over}`,
+      },
+    ],
+    details: summary,
   };
 }

@@ -1,4 +1,4 @@
-// Mixture-of-experts FFNs (issue 5): Mixtral-style top-k softmax routing over SwiGLU experts, DeepSeekMoE-style
+// Mixture-of-experts FFNs (docs/moe.md): Mixtral-style top-k softmax routing over SwiGLU experts, DeepSeekMoE-style
 // always-on shared experts and fine-grained experts, dense first layers, optional capacity factor.
 //
 // Tensor names and layouts are those of transformers 5 (installed in .venv, 5.18), which fuses a layer's routed

@@ -1,4 +1,4 @@
-// Mixtures of LoRA experts (MoLE, issue 5; docs/mole.md): the IR of the five designs and the builders that add
+// Mixtures of LoRA experts (MoLE, docs/mole.md): the IR of the five designs and the builders that add
 // their seeded tensors. The math and tensor names are shared with the torch runner (docs/mole.md):
 //   {module}.mole_experts.lora_A   [E, r, in]    stacked expert adapters on a linear
 //   {module}.mole_experts.lora_B   [E, out, r]

@@ -1,4 +1,4 @@
-// Scaling a real architecture down so that a full-size suite runs on a small CPU (issue 10, `--scale`).
+// Scaling a real architecture down so that a full-size suite runs on a small CPU (`--scale`).
 // The rule (datasets/architectures/README.md): keep the per-layer *shape* — head_dim, the query-per-KV-head
 // group size, the number of experts and top-k, the dense-first-layer pattern — and shrink the count of layers
 // and of KV heads; every other width (hidden, ffn, expert/shared ffn, vocabulary) follows the realised

@@ -13,9 +13,8 @@
 //   are chosen per input width (shared by every linear that reads the same stream, as outlier dimensions of
 //   the residual stream are in real models), seeded from the model seed.
 import type { ModelConfig } from "../suite/schema.js";
-import { EMBED_TOKENS, LM_HEAD, denseTensorShapes, dimensionsOf } from "./architecture.js";
+import { EMBED_TOKENS, LM_HEAD } from "./architecture.js";
 import { Sfc32, fillRandom, seededUniform } from "./sampling.js";
-import { moeModelTensorShapes, synthesizeMoeTensor } from "./moe.js";
 
 export type Dtype = "F32" | "F16" | "BF16" | "F64" | "I8" | "U8" | "I32" | "I64";
 
@@ -88,23 +87,6 @@ export function synthesizeTensor(name: string, shape: number[], options: Synthes
       for (let row = 0; row < rows; row++) data[row * inFeatures + channel] *= scale;
   }
   return { shape, data };
-}
-
-/** Every weight of the model, deterministic in `model.weights.seed` (HF names, [out, in] layout). */
-export function synthesizeWeights(model: ModelConfig): WeightMap {
-  if (model.checkpoint)
-    throw new Error(
-      `model ${model.name} comes from the checkpoint ${model.checkpoint}: load its weights (loadCheckpointWeights in src/model/checkpoint.ts), do not synthesise them`,
-    );
-  dimensionsOf(model); // validates the shape before allocating anything
-  const options: SynthesisOptions = { seed: model.weights.seed, distribution: model.weights.distribution };
-  const weights: WeightMap = new Map();
-  // MoE (issue 5): routers and 3-D expert stacks replace the mlp.* of MoE layers (src/model/moe.ts).
-  if (model.moe)
-    for (const [name, shape] of moeModelTensorShapes(model, denseTensorShapes(model)))
-      weights.set(name, synthesizeMoeTensor(name, shape, options));
-  else for (const [name, shape] of denseTensorShapes(model)) weights.set(name, synthesizeTensor(name, shape, options));
-  return weights;
 }
 
 /** The output projection of a model: lm_head, or the embedding when tied. */

@@ -1,4 +1,4 @@
-// The machine and software a run measured on (CONVENTIONS.md §7). Read once, before any case: systeminformation
+// The machine and software a run measured on, stored with every run's numbers. Read once, before any case: systeminformation
 // shells out (lspci, nvidia-smi) synchronously, so it must stay off every timed path.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";

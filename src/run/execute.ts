@@ -1,42 +1,27 @@
-// Runs planned cases (DESIGN.md §1): each repeat in its own process, then statistics, then one store
-// transaction per case. A case that fails, times out or is unsupported is recorded with its reason; the run goes on.
+// Runs planned cases: each repeat in its own process, then statistics, then one store transaction per case. A case that fails, times out or is unsupported is recorded with its reason; the run goes on.
 import type { Case } from "../suite/case.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
-import { RunnerPool } from "../../runners/registry.js";
+import type { RepeatOutcome } from "../runner/contract.js";
+import { RunnerPool } from "../runner/registry.js";
 import type { ResultRecord, Store, ValidityRecord } from "../store/store.js";
-import { getTechnique } from "../techniques/registry.js";
 import { resultMetrics, type Peaks } from "../measure/result-metrics.js";
 import { validityFlags } from "../measure/validity.js";
 import { hostBoundFlag } from "../measure/gpu-busy.js";
 import { RepeatProfiler } from "./repeat-profiler.js";
-import { inspectCase, minimumMemoryBytes } from "../inspect.js";
+import { inspectCase } from "../inspect.js";
 import { totalmem } from "node:os";
-import { EXTERNAL_DATA_THRESHOLD_BYTES } from "../../runners/ort/onnx/onnx-graph.js";
+import { getRunnerDefinition } from "../runner/registry.js";
+import { staticUnsupportedReason } from "../runner/support.js";
 
 /**
- * Host memory a CPU case needs at least: the runner holds the weights about three times while it builds (the
- * synthesised fp32 tensors, the serialised ONNX model, the session's own copy), plus the KV cache. An ort model
- * over the external-data threshold holds them about once: initialisers past the threshold stream to a side file
- * that ORT maps (docs/moe.md, measured: peak RSS ≈ the weights).
+ * Refuses up front, with the numbers, a case whose model must live in this machine's memory and cannot fit: the
+ * runner says how much host memory the case needs (`RunnerDefinition.hostMemory`).
  */
-const HOST_COPIES_OF_WEIGHTS = 3;
-
-/** Refuses up front, with the numbers, a CPU case that cannot fit in this machine's memory. */
 export function doesNotFit(c: Case, memoryBytes = totalmem()): string | undefined {
-  const onHost = c.runner === "ort" || c.torch.device === "cpu";
-  if (!onHost) return undefined;
   const inspection = inspectCase(c);
-  const external = c.runner === "ort" && inspection.weightBytes > EXTERNAL_DATA_THRESHOLD_BYTES;
-  const buildBytes = external
-    ? inspection.weightBytes + EXTERNAL_DATA_THRESHOLD_BYTES
-    : HOST_COPIES_OF_WEIGHTS * inspection.weightBytes;
-  const neededBytes = buildBytes + minimumMemoryBytes(inspection) - inspection.weightBytes;
-  if (neededBytes <= memoryBytes) return undefined;
+  const need = getRunnerDefinition(c.runner).hostMemory?.(c, inspection);
+  if (!need || need.hostBytes <= memoryBytes) return undefined;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
-  const building = external
-    ? `${gib(inspection.weightBytes)} of weights plus up to ${gib(EXTERNAL_DATA_THRESHOLD_BYTES)} in the graph while building (the rest goes to an external-data file)`
-    : `${HOST_COPIES_OF_WEIGHTS} × ${gib(inspection.weightBytes)} of weights while building`;
-  return `does not fit in memory: needs about ${gib(neededBytes)} (${building}, plus ${gib(inspection.kvCacheBytes)} of KV cache), this machine has ${gib(memoryBytes)} — use a smaller model or run on a bigger machine (see \`bench inspect\`)`;
+  return `does not fit in memory: needs about ${gib(need.hostBytes)} (${need.explanation}, plus ${gib(inspection.kvCacheBytes)} of KV cache), this machine has ${gib(memoryBytes)} — use a smaller model or run on a bigger machine (see \`bench inspect\`)`;
 }
 
 export type CaseStatus = "completed" | "failed" | "timed-out" | "unsupported" | "skipped";
@@ -117,10 +102,7 @@ export async function executeCases(cases: Case[], options: ExecuteOptions): Prom
 async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummary | "interrupted"> {
   const startedAt = new Date().toISOString();
   const { runner, probe } = await options.runners.get(c.runner);
-  const unsupported =
-    getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model) ??
-    runner.unsupportedReason(c, probe) ??
-    doesNotFit(c);
+  const unsupported = staticUnsupportedReason(c) ?? runner.unsupportedReason(c, probe) ?? doesNotFit(c);
   const record = (partial: Omit<ResultRecord, "case" | "startedAt" | "finishedAt">) =>
     options.store.recordResult(options.runId, { case: c, startedAt, finishedAt: new Date().toISOString(), ...partial });
 

@@ -1,7 +1,8 @@
-// Samples a repeat's worker while it runs (DESIGN.md §5): the native sampler thread watches the worker's process
+// Samples a repeat's worker while it runs (docs/metrics.md): the native sampler thread watches the worker's process
 // tree (and NVML devices on GPU cases) from the parent; the metrics cover the measure window the worker reports.
 import type { Case } from "../suite/case.js";
-import type { ScalarMeasure } from "../../runners/runner.js";
+import type { ScalarMeasure } from "../runner/contract.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import {
   monotonicNowMs,
   ProfilingSampler,
@@ -9,6 +10,7 @@ import {
   selectDeviceUuids,
   type SamplerTrace,
 } from "../measure/sampler.js";
+import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
 import { samplerMetrics, unavailableSamplerMetrics, type SamplerValidity } from "../measure/sampler-metrics.js";
 
 /** Sampler columns kept as time series in the store (for the report's per-case page). */
@@ -42,10 +44,10 @@ export class RepeatProfiler {
 
   constructor(private readonly c: Case) {}
 
-  /** Whether this repeat samples a GPU through NVML (a torch case not pinned to the CPU, NVML present). */
+  /** Whether this repeat samples a GPU through NVML (a case that does not compute on the host, NVML present). */
   private samplesNvml(): boolean {
     if (this.nvmlProbed === undefined)
-      this.nvmlProbed = this.c.runner === "torch" && this.c.torch.device !== "cpu" && probeNvml().ok;
+      this.nvmlProbed = !getRunnerDefinition(this.c.runner).onHost(this.c.settings) && probeNvml().ok;
     return this.nvmlProbed;
   }
 
@@ -56,12 +58,13 @@ export class RepeatProfiler {
    */
   measureProtocol(): { protocol: Case["protocol"]; energyWindow?: { minMs: number; reason: string } } {
     const p = this.c.protocol;
-    if (!this.samplesNvml() || p.minEnergyWindowMs <= p.minMeasureMs) return { protocol: p };
+    const minEnergyWindowMs = p.minEnergyWindowMs ?? PROTOCOL_DEFAULTS.minEnergyWindowMs;
+    if (!this.samplesNvml() || minEnergyWindowMs <= p.minMeasureMs) return { protocol: p };
     return {
-      protocol: { ...p, minMeasureMs: p.minEnergyWindowMs },
+      protocol: { ...p, minMeasureMs: minEnergyWindowMs },
       energyWindow: {
-        minMs: p.minEnergyWindowMs,
-        reason: `GPU energy is measured: the measure window was extended from minMeasureMs ${p.minMeasureMs} ms to minEnergyWindowMs ${p.minEnergyWindowMs} ms`,
+        minMs: minEnergyWindowMs,
+        reason: `GPU energy is measured: the measure window was extended from minMeasureMs ${p.minMeasureMs} ms to minEnergyWindowMs ${minEnergyWindowMs} ms`,
       },
     };
   }
@@ -75,7 +78,8 @@ export class RepeatProfiler {
       return;
     }
     this.sampler = created.sampler;
-    const gpu = this.c.runner === "torch" && this.c.torch.device !== "cpu";
+    // A case that does not compute on the host runs on a GPU: the sampler also reads NVML for it.
+    const gpu = !getRunnerDefinition(this.c.runner).onHost(this.c.settings);
     let deviceUuids: string[] | undefined;
     if (gpu) {
       const probe = probeNvml();

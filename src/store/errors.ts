@@ -1,4 +1,4 @@
-// Typed store errors and their texts (what, where, how to fix — CONVENTIONS.md §4). A StoreError is a database
+// Typed store errors and their texts (what, where, how to fix). A StoreError is a database
 // error: the CLI prints its message without a stack trace and exits 2.
 
 export type StoreErrorCode =

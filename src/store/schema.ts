@@ -1,4 +1,4 @@
-// The results schema as numbered migrations (DESIGN.md §6). `PRAGMA user_version` holds the number of the last
+// The results schema as numbered migrations (docs/store.md). `PRAGMA user_version` holds the number of the last
 // migration applied; a migration is only ever appended, never edited, once released. docs/store.md describes
 // the tables.
 

@@ -1,6 +1,7 @@
-// The results store (DESIGN.md §6): one SQLite file in WAL mode keeps every run, raw sample, metric and validity
+// The results store (docs/store.md): one SQLite file in WAL mode keeps every run, raw sample, metric and validity
 // flag. One `BEGIN IMMEDIATE` transaction per case, so a killed run loses at most the case in flight, and
 // writers in other processes (shards on one machine) wait for each other instead of losing rows.
+import { metricFromColumns, resultFromRow } from "./rows.js";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
@@ -386,7 +387,8 @@ export class Store {
           JSON.stringify({ model: c.model, technique: c.technique }),
         ],
       );
-      const config = { protocol: c.protocol, ...(c.runner === "torch" ? { torch: c.torch } : { ort: c.ort }) };
+      // Stored as the suite gave it: the runner's settings under its name.
+      const config = { protocol: c.protocol, [c.runner]: c.settings };
       const { lastId: resultId } = await this.connection.run(
         `INSERT INTO results (run_id, case_id, config_hash, status, reason, started_at, finished_at, repeats, config_json, settings_json, details_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -548,44 +550,27 @@ export class Store {
     }));
     const metricsByResult = groupBy(metrics, (m) => m.result_id as number);
     const validityByResult = groupBy(validity, (v) => v.result_id as number);
-    return results.map((r) => ({
-      resultId: r.id as number,
-      runId: r.run_id as number,
-      caseId: r.case_id as string,
-      caseKey: r.case_key as string,
-      caseName: r.case_name as string,
-      model: r.model as string,
-      technique: r.technique as string,
-      scenario: r.scenario as string,
-      runner: r.runner as string,
-      workload: JSON.parse(r.workload_json as string) as Record<string, unknown>,
-      caseDetails: JSON.parse(r.case_details_json as string) as Record<string, unknown>,
-      configHash: r.config_hash as string,
-      status: r.status as ResultStatus,
-      reason: r.reason as string | null,
-      startedAt: r.started_at as string,
-      finishedAt: r.finished_at as string,
-      repeats: r.repeats as number,
-      config: parse(r.config_json as string | null),
-      settings: parse(r.settings_json as string | null),
-      details: parse(r.details_json as string | null),
-      metrics: (metricsByResult.get(r.id as number) ?? []).map((m) => {
-        const metric: MetricRecord = {
-          name: m.name as string,
-          value: m.value as number | null,
-          unit: m.unit as string,
-        };
-        if (m.ci_low !== null) metric.ciLow = m.ci_low as number;
-        if (m.ci_high !== null) metric.ciHigh = m.ci_high as number;
-        if (m.reason !== null) metric.reason = m.reason as string;
-        if (m.label !== null) metric.label = m.label as string;
-        return metric;
-      }),
-      validity: (validityByResult.get(r.id as number) ?? []).map((v) => ({
-        flag: v.flag as string,
-        detail: v.detail as string,
-      })),
-    }));
+    return results.map((r) =>
+      resultFromRow(
+        r,
+        parse,
+        (metricsByResult.get(r.id as number) ?? []).map((m) =>
+          metricFromColumns(
+            m.name as string,
+            m.value as number | null,
+            m.unit as string,
+            m.ci_low as number | null,
+            m.ci_high as number | null,
+            m.reason as string | null,
+            m.label as string | null,
+          ),
+        ),
+        (validityByResult.get(r.id as number) ?? []).map((v) => ({
+          flag: v.flag as string,
+          detail: v.detail as string,
+        })),
+      ),
+    );
   }
 
   /** Raw per-iteration samples of a result, ordered by metric, repeat and iteration. */

@@ -1,10 +1,11 @@
 // `bench list --estimate`: how long a suite will take, from the protocol and analytic work per iteration — so a
 // nightly suite can be sized to its budget before it runs. An estimate, with its assumptions printed.
-import { workerSeeded } from "../../runners/torch/seeded.js";
 import type { Case } from "./case.js";
+import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
 import { inspectCase } from "../inspect.js";
 import { caseAccountingMetrics } from "../model/case-accounting.js";
-import { getTechnique } from "../techniques/registry.js";
+import { getRunnerDefinition } from "../runner/registry.js";
+import { staticUnsupportedReason } from "../runner/support.js";
 
 export interface Throughputs {
   /** Sustained FLOP/s for the runner's device class. */
@@ -21,7 +22,6 @@ export const DEFAULT_THROUGHPUTS: Record<"cpu" | "cuda", Throughputs> = {
 };
 
 /** Fixed cost of one repeat: process or worker start, model build, warm-up bound. */
-const START_S = { ort: 0.8, torch: 2.0 };
 /** Synthesising seeded weights costs about this per GB of fp32 weights, once per model × technique (measured: 35 s for
  * Llama-3.2-1B's 4.9 GB on a shared 2-core VM); loading them into a worker, per repeat. Calibrated on the H200 smoke run. */
 const SYNTHESIS_S_PER_GB = 7;
@@ -41,9 +41,10 @@ export interface CaseEstimate {
 
 /** `sharedBy`: how many planned cases use the same model and technique (they share one weight synthesis). */
 export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS): CaseEstimate {
-  const unsupported = getTechnique(c.technique.kind).unsupportedReason(c.technique, c.runner, c.scenario, c.model);
+  const unsupported = staticUnsupportedReason(c);
   if (unsupported) return { id: c.id, name: c.name, iterationS: 0, totalS: 0, unsupported };
-  const device = c.runner === "torch" && c.torch.device !== "cpu" ? "cuda" : "cpu";
+  const estimate = getRunnerDefinition(c.runner).estimate;
+  const device = estimate.device(c.settings);
   const rate = rates[device];
   const metrics = caseAccountingMetrics(c);
   const flops = metrics.find((m) => m.name === "flops_per_iteration")?.value ?? 0;
@@ -52,17 +53,18 @@ export function estimateCase(c: Case, sharedBy = 1, rates = DEFAULT_THROUGHPUTS)
   const iterationS = Math.max((flops * trainFactor) / rate.flopsPerS, bytes / rate.bytesPerS);
   // A GPU case's measure window lasts at least minEnergyWindowMs (its energy is measured).
   const minMeasureMs =
-    device === "cuda" ? Math.max(c.protocol.minMeasureMs, c.protocol.minEnergyWindowMs) : c.protocol.minMeasureMs;
+    device === "cuda"
+      ? Math.max(c.protocol.minMeasureMs, c.protocol.minEnergyWindowMs ?? PROTOCOL_DEFAULTS.minEnergyWindowMs)
+      : c.protocol.minMeasureMs;
   const measureS = Math.max(minMeasureMs / 1000, c.protocol.minIterations * iterationS);
   const warmupS = Math.min(c.protocol.warmupMaxMs / 1000, Math.max(c.protocol.warmupMinIterations, 5) * iterationS);
   const gb = inspectCase(c).weightBytes / 1e9;
-  // Worker-seeded weights (runners/torch/seeded.ts) are initialised on the device: no file is synthesised.
-  const seeded = c.runner === "torch" && workerSeeded(c);
+  // Weights a runner's worker seeds on the device (torch, large models) need no file synthesis.
+  const seeded = estimate.seededWeights?.(c) ?? false;
   const synthesisS = seeded ? 0 : gb * SYNTHESIS_S_PER_GB;
   const totalS =
     synthesisS / sharedBy +
-    c.protocol.repeats *
-      (START_S[c.runner] + gb * (seeded ? SEEDED_BUILD_S_PER_GB : LOAD_S_PER_GB) + warmupS + measureS);
+    c.protocol.repeats * (estimate.startS + gb * (seeded ? SEEDED_BUILD_S_PER_GB : LOAD_S_PER_GB) + warmupS + measureS);
   return { id: c.id, name: c.name, iterationS, totalS };
 }
 

@@ -37,13 +37,13 @@ export function validateSuite(
   displayPath: string,
   baseDir = process.cwd(),
 ): { suite: ResolvedSuite; suiteHash: string } {
-  // Checkpoint models (issue 4): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
+  // Checkpoint models (docs/checkpoints.md): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
   const expanded = expandCheckpointModels(raw, baseDir);
   if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
   raw = expanded.raw;
-  const parsed = suiteSchema.safeParse(raw);
+  const parsed = suiteSchema().safeParse(raw);
   if (!parsed.success) throw new UsageError(messages.suiteInvalid(displayPath, formatIssues(parsed.error.issues, raw)));
-  return { suite: parsed.data, suiteHash: sha256(canonicalJson(parsed.data)) };
+  return { suite: parsed.data as ResolvedSuite, suiteHash: sha256(canonicalJson(parsed.data)) };
 }
 
 async function importSuiteModule(absolute: string, displayPath: string): Promise<unknown> {
@@ -125,8 +125,8 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
     const path = formatPath(issue.path);
     const got = valueAt(raw, issue.path);
     if (issue.path.at(-1) === "kind" && issue.path[0] === "techniques") {
-      const hint = typeof got.value === "string" ? closest(got.value, techniqueKinds) : undefined;
-      return `${path}: unknown technique ${describe(got.value)} — known: ${techniqueKinds.join(", ")}${hint ? ` (did you mean "${hint}"?)` : ""}`;
+      const hint = typeof got.value === "string" ? closest(got.value, techniqueKinds()) : undefined;
+      return `${path}: unknown technique ${describe(got.value)} — known: ${techniqueKinds().join(", ")}${hint ? ` (did you mean "${hint}"?)` : ""}`;
     }
     const gotText = got.found
       ? `, got ${describe(got.value)}`
@@ -145,7 +145,7 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
 
 /** The keys a strict object at `path` accepts, for "did you mean" hints. */
 function knownKeysAt(path: PropertyKey[]): string[] {
-  let schema: unknown = suiteSchema;
+  let schema: unknown = suiteSchema();
   for (const key of path) {
     const def = (
       schema as {

@@ -1,13 +1,13 @@
-// Expands a resolved suite into its cases (DESIGN.md §1): model × technique × scenario × workload × runner.
+// Expands a resolved suite into its cases: model × technique × scenario × workload × runner. Each case's identity
+// (caseKey) and its runner's settings come from the runner's definition (src/runner/contract.ts).
 import type { Case } from "./case.js";
 import { canonicalJson, sha256 } from "./loader.js";
-import type { ExcludeEntry, ResolvedSuite, RunnerName, Workload } from "./schema.js";
+import type { ExcludeEntry, ResolvedSuite, Workload } from "./schema.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { scaleModelDetailed, type Scale } from "../model/scale.js";
 import { checkpointFilesVersion, checkpointIdentity, textIdentity } from "../model/checkpoint.js";
-import { runnerIdentity } from "../../runners/identity.js";
-import type { TorchCaseSettings } from "../../runners/torch/identity.js";
 
 export interface PlanOptions {
   /** `--scale`: every model scaled down by this rule (src/model/scale.ts), recorded with the case. */
@@ -48,11 +48,12 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               })
             )
               continue;
-            const identity = runnerIdentity(runner);
-            for (const settings of identity.settingsVariants(runner === "ort" ? suite.ort : suite.torch)) {
-              const deviceClass = deviceClassOf(suite, runner);
-              // Settings that change what is measured join the key; at defaults it is today's key, so ids stay.
-              const keySettings = identity.caseKeySettings(settings);
+            const definition = getRunnerDefinition(runner);
+            // A runner may expand its settings along an axis (torch's execution modes): one case per variant.
+            const suiteSettings = suite[runner] as Record<string, unknown>;
+            for (const settings of definition.settingsVariants?.(suiteSettings) ?? [suiteSettings]) {
+              const deviceClass = definition.deviceClass(settings);
+              const keySettings = definition.caseKeySettings?.(settings) ?? {};
               const caseKey = canonicalJson({
                 model: keyModel,
                 technique,
@@ -71,14 +72,13 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
                   ...weightsVersion,
                 }),
               );
-              const label = identity.caseLabel(settings);
               const name = [
                 model.name,
                 getTechnique(technique.kind).label(technique),
                 scenario,
                 workloadLabel(workload),
                 runner,
-                ...(label ? [label] : []),
+                ...(definition.caseLabel?.(settings) ? [definition.caseLabel(settings)!] : []),
               ].join(" · ");
               cases.push({
                 id: sha256(caseKey).slice(0, 12),
@@ -91,11 +91,7 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
                 workload,
                 runner,
                 protocol: suite.protocol,
-                ort: runner === "ort" ? (settings as typeof suite.ort) : suite.ort,
-                torch:
-                  runner === "torch"
-                    ? (settings as TorchCaseSettings)
-                    : (runnerIdentity("torch").settingsVariants(suite.torch)[0] as TorchCaseSettings),
+                settings,
                 ...("widthFactor" in scaling
                   ? {
                       scale: {
@@ -149,8 +145,4 @@ export function workloadLabel(w: Workload): string {
   if (w.newTokens > 1) parts.push(`n${w.newTokens}`);
   if (w.routingSkew > 0) parts.push(`zipf${w.routingSkew}`);
   return parts.filter(Boolean).join(" ");
-}
-
-function deviceClassOf(suite: ResolvedSuite, runner: RunnerName): string {
-  return runner === "ort" ? suite.ort.executionProvider : suite.torch.device;
 }

@@ -1,8 +1,12 @@
-// The suite schema: the one source of truth for what a suite may say (CONVENTIONS.md §3).
-// `SuiteInput` is what a user writes; `ResolvedSuite` has every default filled in.
+// The suite schema: the one source of truth for what a suite may say. It is built from the registries (techniques,
+// runners: each registered runner's settings sit under a top-level key named after it), so a runner or technique
+// registered in one line is validated like the built-in ones. `SuiteInput` is what a user writes; `ResolvedSuite`
+// has every default filled in.
 import { z } from "zod";
-import { techniqueSchema } from "../techniques/registry.js";
+import { techniqueSchema, type TechniqueConfig } from "../techniques/registry.js";
 import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
+import { runnerDefinitions } from "../runner/registry.js";
+import type { RunnerSettingsInputs } from "../runner/contract.js";
 
 const positiveInt = z.number().int("expected a whole number").positive("expected a positive integer");
 const nonNegativeInt = z.number().int("expected a whole number").nonnegative("expected an integer ≥ 0");
@@ -100,31 +104,6 @@ export const workloadSchema = z.object({
   routingSkew: z.number().nonnegative().default(0),
 });
 
-export const runnerNameSchema = z.enum(["ort", "torch"]);
-
-export const ortSettingsSchema = z.object({
-  /** One intra-op thread by default: with 2 cores, spinning threads hurt (DESIGN.md §4). */
-  intraOpThreads: positiveInt.default(1),
-  interOpThreads: positiveInt.default(1),
-  allowSpinning: z.boolean().default(false),
-  graphOptimizationLevel: z.enum(["disabled", "basic", "extended", "all"]).default("all"),
-  executionProvider: z.enum(["cpu", "cuda"]).default("cpu"),
-});
-
-/** How the torch runner executes the model (docs/torch-runner.md): eager PyTorch, CUDA graphs replayed, or torch.compile. */
-export const executionModeSchema = z.enum(["eager", "cuda-graph", "compile"]);
-
-export const torchSettingsSchema = z.object({
-  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
-  dtype: z.enum(["fp32", "fp16", "bf16"]).default("fp32"),
-  threads: positiveInt.optional(),
-  gradientCheckpointing: z.boolean().default(false),
-  /** One mode, or a list: each mode is its own case (an axis, so eager and cuda-graph run side by side). */
-  mode: z.union([executionModeSchema, z.array(executionModeSchema).min(1)]).default("eager"),
-  /** torch.compile's mode in the `compile` execution mode. */
-  compileMode: z.enum(["default", "reduce-overhead", "max-autotune"]).default("default"),
-});
-
 export const protocolSchema = z.object({
   warmupMinIterations: nonNegativeInt.default(PROTOCOL_DEFAULTS.warmupMinIterations),
   warmupMaxMs: positiveInt.default(PROTOCOL_DEFAULTS.warmupMaxMs),
@@ -133,7 +112,8 @@ export const protocolSchema = z.object({
   maxIterations: positiveInt.default(PROTOCOL_DEFAULTS.maxIterations),
   repeats: positiveInt.default(PROTOCOL_DEFAULTS.repeats),
   caseTimeoutMs: positiveInt.default(PROTOCOL_DEFAULTS.caseTimeoutMs),
-  minEnergyWindowMs: positiveInt.default(PROTOCOL_DEFAULTS.minEnergyWindowMs),
+  /** Unset: PROTOCOL_DEFAULTS.minEnergyWindowMs (left out of the resolved protocol, so config hashes stay). */
+  minEnergyWindowMs: positiveInt.optional(),
   samplerHz: positiveInt.default(PROTOCOL_DEFAULTS.samplerHz),
   seed: nonNegativeInt.default(PROTOCOL_DEFAULTS.seed),
   bootstrapResamples: positiveInt.default(PROTOCOL_DEFAULTS.bootstrapResamples),
@@ -160,66 +140,103 @@ export const excludeSchema = z
     "an exclude entry needs at least one of model, technique, scenario, workload, runner",
   );
 
-export const suiteSchema = z
-  .object({
-    name: z.string().min(1),
-    description: z.string().optional(),
-    models: z.array(modelSchema).min(1, "a suite needs at least one model"),
-    techniques: z
-      .array(techniqueSchema)
-      .min(1)
-      .default([{ kind: "base" }]),
-    scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
-    workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
-    runners: z.array(runnerNameSchema).min(1).default(["ort"]),
-    ort: ortSettingsSchema.default(ortSettingsSchema.parse({})),
-    torch: torchSettingsSchema.default(torchSettingsSchema.parse({})),
-    protocol: protocolSchema.default(protocolSchema.parse({})),
-    exclude: z.array(excludeSchema).default([]),
-  })
-  .strict()
-  .superRefine((suite, ctx) => {
-    // Every value an exclude names must exist in the suite: a typo would otherwise silently exclude nothing.
-    const known: Record<string, string[]> = {
-      model: suite.models.map((m) => m.name),
-      technique: [
-        ...new Set(
-          suite.techniques.flatMap((t) => [
-            t.kind,
-            ...((t as { name?: string }).name ? [(t as { name: string }).name] : []),
-          ]),
-        ),
-      ],
-      scenario: suite.scenarios,
-      workload: suite.workloads.flatMap((w) => (w.name ? [w.name] : [])),
-      runner: suite.runners,
-    };
-    suite.exclude.forEach((entry, index) => {
-      for (const [field, value] of Object.entries(entry) as [string, string | string[]][]) {
-        const values = Array.isArray(value) ? value : [value];
-        values.forEach((v, i) => {
-          if (known[field]!.includes(v)) return;
-          ctx.addIssue({
-            code: "custom",
-            path: ["exclude", index, field, ...(Array.isArray(value) ? [i] : [])],
-            message: `no ${field} ${JSON.stringify(v)} in this suite; its ${field}s: ${known[field]!.length ? known[field]!.join(", ") : "(none named)"}`,
-          });
+/** The suite's fields other than the runners' settings. */
+const suiteFields = {
+  name: z.string().min(1),
+  description: z.string().optional(),
+  models: z.array(modelSchema).min(1, "a suite needs at least one model"),
+  techniques: z
+    .array(z.unknown())
+    .min(1)
+    .default([{ kind: "base" }]),
+  scenarios: z.array(scenarioSchema).min(1, "a suite needs at least one scenario"),
+  workloads: z.array(workloadSchema).min(1, "a suite needs at least one workload"),
+  runners: z.array(z.string()).min(1),
+  protocol: protocolSchema.default(protocolSchema.parse({})),
+  exclude: z.array(excludeSchema).default([]),
+};
+
+/**
+ * The strict suite schema for the runners and techniques registered now: `runners` lists registered names, each
+ * runner's settings (defaults filled in) sit under its name, techniques are the registry's union.
+ */
+export function suiteSchema() {
+  const runners = runnerDefinitions();
+  if (runners.length === 0)
+    throw new Error("no runner is registered: import runners/index.ts (as the CLI does) before validating suites");
+  const names = runners.map((r) => r.name);
+  const settings = Object.fromEntries(
+    runners.map((r) => [r.name, r.settingsSchema.default(r.settingsSchema.parse({}))]),
+  );
+  return z
+    .object({
+      ...suiteFields,
+      techniques: z
+        .array(techniqueSchema())
+        .min(1)
+        .default([{ kind: "base" }] as never),
+      runners: z
+        .array(z.enum(names as [string, ...string[]]))
+        .min(1)
+        // The first registered runner (runners/index.ts registers ort first: embedded, no Python needed).
+        .default(names.slice(0, 1)),
+      ...settings,
+    })
+    .strict()
+    .superRefine((suite, ctx) => checkExcludes(suite as unknown as ResolvedSuite, ctx));
+}
+
+function checkExcludes(suite: ResolvedSuite, ctx: z.RefinementCtx): void {
+  // Every value an exclude names must exist in the suite: a typo would otherwise silently exclude nothing.
+  const known: Record<string, string[]> = {
+    model: suite.models.map((m) => m.name),
+    technique: [
+      ...new Set(
+        suite.techniques.flatMap((t) => [
+          t.kind,
+          ...((t as { name?: string }).name ? [(t as { name: string }).name] : []),
+        ]),
+      ),
+    ],
+    scenario: suite.scenarios,
+    workload: suite.workloads.flatMap((w) => (w.name ? [w.name] : [])),
+    runner: suite.runners,
+  };
+  suite.exclude.forEach((entry, index) => {
+    for (const [field, value] of Object.entries(entry) as [string, string | string[]][]) {
+      const values = Array.isArray(value) ? value : [value];
+      values.forEach((v, i) => {
+        if (known[field]!.includes(v)) return;
+        ctx.addIssue({
+          code: "custom",
+          path: ["exclude", index, field, ...(Array.isArray(value) ? [i] : [])],
+          message: `no ${field} ${JSON.stringify(v)} in this suite; its ${field}s: ${known[field]!.length ? known[field]!.join(", ") : "(none named)"}`,
         });
-      }
-    });
+      });
+    }
   });
+}
 
 /** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts). */
 export type ModelInput = z.input<typeof modelSchema> | (Partial<z.input<typeof modelSchema>> & { checkpoint: string });
-export type SuiteInput = Omit<z.input<typeof suiteSchema>, "models"> & { models: ModelInput[] };
-export type ResolvedSuite = z.output<typeof suiteSchema>;
+type SuiteFields = z.ZodObject<typeof suiteFields>;
+/** What a suite file says: the suite's fields, plus each registered runner's settings under its name. */
+export type SuiteInput = Omit<z.input<SuiteFields>, "models" | "techniques" | "runners"> & {
+  models: ModelInput[];
+  techniques?: Array<z.input<TechniqueSchema>>;
+  runners?: Array<keyof RunnerSettingsInputs | (string & {})>;
+} & { [K in keyof RunnerSettingsInputs]?: RunnerSettingsInputs[K] };
+type TechniqueSchema = ReturnType<typeof techniqueSchema>;
+/** A validated suite: every default filled in; `suite[runnerName]` holds that runner's settings. */
+export type ResolvedSuite = Omit<z.output<SuiteFields>, "techniques"> & {
+  techniques: TechniqueConfig[];
+  [runnerSettings: string]: unknown;
+};
 export type ModelConfig = z.output<typeof modelSchema>;
 export type MoeConfig = z.output<typeof moeSchema>;
 export type Scenario = z.output<typeof scenarioSchema>;
 export type Workload = z.output<typeof workloadSchema>;
-export type RunnerName = z.output<typeof runnerNameSchema>;
+/** A registered runner's name (runners/index.ts registers the built-in ones). */
+export type RunnerName = string;
 export type ExcludeEntry = z.output<typeof excludeSchema>;
-export type OrtSettings = z.output<typeof ortSettingsSchema>;
-export type TorchSettings = z.output<typeof torchSettingsSchema>;
-export type ExecutionMode = z.output<typeof executionModeSchema>;
 export type Protocol = z.output<typeof protocolSchema>;

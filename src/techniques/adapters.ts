@@ -7,7 +7,7 @@
 // of W + s·B·A times (1 + N(0, 0.05²)). Tensor names follow peft's module paths
 // (`…q_proj.lora_A.weight`, `…q_proj.lora_magnitude_vector`), prefixed `base_model.model.` in a peft file.
 import { z } from "zod";
-import type { ModelConfig, RunnerName } from "../suite/schema.js";
+import type { ModelConfig } from "../suite/schema.js";
 import {
   PROJECTIONS,
   dimensionsOf,
@@ -73,11 +73,7 @@ export function adapterLabel(variant: AdapterVariant, params: AdapterParams): st
   return `${variant} r${params.rank} α${params.alpha} ${targets}${params.base === "int4" ? " int4-base" : ""} ${params.merged ? "merged" : "unmerged"}`;
 }
 
-export function adapterUnsupportedReason(
-  variant: AdapterVariant,
-  params: AdapterParams,
-  _runner: RunnerName,
-): string | undefined {
+export function adapterUnsupportedReason(variant: AdapterVariant, params: AdapterParams): string | undefined {
   if (params.merged && params.base !== "fp32")
     return `a merged ${variant} needs an fp32 base: merging into int4 weights would need requantisation`;
   // Every runner runs unmerged adapters over either base (ort: DoRA over int4 in runners/ort/onnx/dora-int4-onnx.ts).
@@ -121,7 +117,7 @@ export function dequantizeInt4Linear(ir: ModelIr, linear: Int4Linear): Tensor {
 
 /** The IR with adapters on the target linears (merged into W, or as adapter ops on activations). */
 export function applyAdapter(ir: ModelIr, variant: AdapterVariant, params: AdapterParams): ModelIr {
-  const reason = adapterUnsupportedReason(variant, params, "torch");
+  const reason = adapterUnsupportedReason(variant, params);
   if (reason) throw new Error(reason);
   const { rank } = params;
   const scale = adapterScale(variant, params);

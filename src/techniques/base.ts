@@ -6,6 +6,7 @@ const params = z.object({ kind: z.literal("base"), name: z.string().optional() }
 /** The unmodified model. */
 export const baseTechnique: Technique<typeof params> = {
   kind: "base",
+  family: "base",
   params,
   label: () => "base",
   unsupportedReason: () => undefined,

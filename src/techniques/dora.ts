@@ -6,9 +6,10 @@ const params = adapterParams("dora");
 
 export const doraTechnique: Technique<typeof params> = {
   kind: "dora",
+  family: "adapter",
   params,
   label: (p) => adapterLabel("dora", p),
-  unsupportedReason: (p, runner) => adapterUnsupportedReason("dora", p, runner),
+  unsupportedReason: (p) => adapterUnsupportedReason("dora", p),
   rewriteIr: (ir, p) => applyAdapter(ir, "dora", p),
   account: (model, p) => adapterAccounting(model, "dora", p),
 };

@@ -2,7 +2,7 @@
 // half-precision weights to fp32 and ORT constant-folds that Cast at load, so the file is half the size,
 // but memory and compute at run time are fp32. The result says so (runtimeNotes) instead of pretending.
 import { z } from "zod";
-import type { ModelConfig, RunnerName } from "../suite/schema.js";
+import type { ModelConfig } from "../suite/schema.js";
 import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape } from "../model/architecture.js";
 import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { toHalf } from "../model/quantize.js";
@@ -59,31 +59,25 @@ export function halfAccounting(model: ModelConfig): TechniqueAccounting {
   };
 }
 
-export function halfRuntimeNotes(dtype: "fp16" | "bf16", runner: RunnerName): string[] {
-  return runner === "ort"
-    ? [`${dtype} weights are cast to fp32 at load on the ort CPU EP: stored ${dtype}, run in fp32`]
-    : [];
-}
-
 const fp16 = halfParams("fp16");
 const bf16 = halfParams("bf16");
 
 export const fp16Technique: Technique<typeof fp16> = {
   kind: "fp16",
+  family: "half",
   params: fp16,
   label: () => "fp16",
   unsupportedReason: () => undefined,
   rewriteIr: (ir) => castIrToHalf(ir, "F16"),
   account: (model) => halfAccounting(model),
-  runtimeNotes: (_p, runner) => halfRuntimeNotes("fp16", runner),
 };
 
 export const bf16Technique: Technique<typeof bf16> = {
   kind: "bf16",
+  family: "half",
   params: bf16,
   label: () => "bf16",
   unsupportedReason: () => undefined,
   rewriteIr: (ir) => castIrToHalf(ir, "BF16"),
   account: (model) => halfAccounting(model),
-  runtimeNotes: (_p, runner) => halfRuntimeNotes("bf16", runner),
 };

@@ -23,7 +23,7 @@ const params = z
     name: z.string().optional(),
     blockSize: z.number().int().min(16).default(32),
     symmetric: z.boolean().default(true),
-    /** MatMulNBits accuracy_level: 4 quantises activations to int8, the fast CPU path (DESIGN.md §4). */
+    /** MatMulNBits accuracy_level: 4 quantises activations to int8, the fast CPU path. */
     accuracyLevel: z.number().int().min(0).max(4).default(4),
     targets: z.union([z.literal("all-linear"), z.array(projectionEnum).min(1)]).default("all-linear"),
     ...quantizedOutputsParams,
@@ -117,15 +117,10 @@ export function int4Accounting(model: ModelConfig, p: Int4Params): TechniqueAcco
 
 export const int4Technique: Technique<typeof params> = {
   kind: "int4",
+  family: "quantized",
   params,
   label: (p) => `int4 b${p.blockSize} ${p.symmetric ? "sym" : "asym"}${quantizedOutputsLabel(p)}`,
-  unsupportedReason: (p, runner, scenario) => {
-    if (runner === "torch" && (p.lmHead || p.embeddings))
-      return "int4 lmHead/embeddings run on the ort runner only: the torch worker quantises the decoder linears";
-    return runner === "torch" && scenario === "train-step"
-      ? "int4 alone is not fine-tuned on torch: the packed int4 weights have no gradient (train LoRA over it with base: int4, QLoRA-style)"
-      : undefined;
-  },
+  unsupportedReason: () => undefined,
   rewriteIr: quantizeIrInt4,
   account: int4Accounting,
 };

@@ -108,18 +108,13 @@ export function int8Accounting(model: ModelConfig, p: Int8Params): TechniqueAcco
 
 export const int8Technique: Technique<typeof params> = {
   kind: "int8",
+  family: "quantized",
   params,
   label: (p) => `int8${p.reduceRange === true ? " 7-bit" : ""}${quantizedOutputsLabel(p)}`,
-  unsupportedReason: (p, runner, scenario) => {
-    if (runner === "torch" && (p.lmHead || p.embeddings))
-      return "int8 lmHead/embeddings run on the ort runner only: the torch worker quantises the decoder linears";
-    return runner === "torch" && scenario === "train-step"
-      ? "int8 alone is not fine-tuned on torch: int8 weights have no gradient (train an adapter over an fp32 or int4 base instead)"
-      : undefined;
-  },
+  unsupportedReason: () => undefined,
   rewriteIr: quantizeIrInt8,
   account: int8Accounting,
-  runtimeNotes: (p) => [
+  irFormNotes: (p) => [
     `int8 weights ${resolveReduceRange(p) ? "7-bit (reduce_range: no VNNI on this CPU)" : "8-bit"}, u8 activations quantised per run`,
   ],
 };

@@ -6,9 +6,10 @@ const params = adapterParams("lora");
 
 export const loraTechnique: Technique<typeof params> = {
   kind: "lora",
+  family: "adapter",
   params,
   label: (p) => adapterLabel("lora", p),
-  unsupportedReason: (p, runner) => adapterUnsupportedReason("lora", p, runner),
+  unsupportedReason: (p) => adapterUnsupportedReason("lora", p),
   rewriteIr: (ir, p) => applyAdapter(ir, "lora", p),
   account: (model, p) => adapterAccounting(model, "lora", p),
 };

@@ -29,9 +29,10 @@ export type LoramoeParams = z.output<typeof params>;
 
 export const loramoeTechnique: Technique<typeof params> = {
   kind: "loramoe",
+  family: "mole",
   params,
   label: (p) => `loramoe E${p.experts} soft r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("loramoe", runner, model),
+  unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("loramoe", model),
   rewriteIr: (ir, p, context) => {
     const result = applyLinearMixture(
       ir,
@@ -66,5 +67,5 @@ export const loramoeTechnique: Technique<typeof params> = {
       },
     );
   },
-  runtimeNotes: (_p, runner) => (runner === "ort" ? [ORT_DENSE_RANKS_NOTE] : []),
+  irFormNotes: () => [ORT_DENSE_RANKS_NOTE],
 };

@@ -55,10 +55,11 @@ const MIXLORA_ORT_NOTE =
 
 export const mixloraTechnique: Technique<typeof params> = {
   kind: "mixlora",
+  family: "mole",
   params,
   label: (p) =>
     `mixlora E${p.experts} top${p.topK} r${p.rank} α${p.alpha} ffn:${p.ffnTargets.map((t) => t.replace("_proj", "")).join(",")}${p.attentionLora ? " +attn-lora" : ""}`,
-  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("mixlora", runner, model),
+  unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("mixlora", model),
   rewriteIr: (ir, p, context) => {
     refuseMoeBase("mixlora", ir.config);
     const scale = p.alpha / p.rank;
@@ -146,5 +147,5 @@ export const mixloraTechnique: Technique<typeof params> = {
       },
     );
   },
-  runtimeNotes: (_p, runner) => (runner === "ort" ? [MIXLORA_ORT_NOTE] : []),
+  irFormNotes: () => [MIXLORA_ORT_NOTE],
 };

@@ -36,10 +36,11 @@ export type MolaParams = z.output<typeof params>;
 
 export const molaTechnique: Technique<typeof params> = {
   kind: "mola",
+  family: "mole",
   params,
   label: (p) =>
     `mola E${p.expertsPerLayerGroup.join("/")} top${p.topK} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("mola", runner, model),
+  unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("mola", model),
   rewriteIr: (ir, p, context) => {
     const layers = ir.dims.layers;
     const result = applyLinearMixture(
@@ -71,5 +72,5 @@ export const molaTechnique: Technique<typeof params> = {
       return { experts, activeExperts: Math.min(p.topK, experts), rank: p.rank, router: true };
     });
   },
-  runtimeNotes: (_p, runner) => (runner === "ort" ? [ORT_DENSE_RANKS_NOTE] : []),
+  irFormNotes: () => [ORT_DENSE_RANKS_NOTE],
 };

@@ -7,7 +7,7 @@
 //   extra FLOPs per token (multiply-add = 2): 2·(router + k·r·(in + out)), what a sparse implementation needs.
 //   The routing-skew bias is a fixed workload prior, not a parameter, and is not counted.
 import { z } from "zod";
-import type { ModelConfig, RunnerName } from "../suite/schema.js";
+import type { ModelConfig } from "../suite/schema.js";
 import {
   PROJECTIONS,
   dimensionsOf,
@@ -59,7 +59,7 @@ export function topKAtMost(
 }
 
 /** Every MoLE kind runs on both runners (ort: prefill and decode; torch: runners/torch/mole.py) over a dense model. */
-export function moleUnsupportedReason(kind: MoleKind, _runner: RunnerName, model?: ModelConfig): string | undefined {
+export function moleUnsupportedReason(kind: MoleKind, model?: ModelConfig): string | undefined {
   return model?.moe ? moeBaseReason(kind, model) : undefined;
 }
 

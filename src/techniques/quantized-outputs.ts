@@ -1,4 +1,4 @@
-// Quantising the vocabulary matrices too (int4 / int8 `lmHead` and `embeddings`, issue 4): by default the
+// Quantising the vocabulary matrices too (int4 / int8 `lmHead` and `embeddings`, docs/quantized-stacks.md): by default the
 // token embedding and lm_head stay fp32 (they are often the most sensitive weights, and for small models with
 // large vocabularies the largest). With `lmHead: true` the logits come from a quantised linear (MatMulNBits /
 // MatMulInteger over hidden → vocab); with `embeddings: true` the token rows are gathered from a quantised

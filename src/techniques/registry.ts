@@ -1,4 +1,6 @@
-// The technique registry: one file per technique, one line here each (CONVENTIONS.md §1, §9).
+// The technique registry, the one list of techniques: one file per technique, one line here each. Everything else
+// (the suite schema, the runners, the torch worker through each case's `family`) reads it; a test may register its
+// own technique with `registerTechnique`.
 import { z } from "zod";
 import { baseTechnique } from "./base.js";
 import { loraTechnique } from "./lora.js";
@@ -31,10 +33,13 @@ export const TECHNIQUES = [
 ] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();
-for (const technique of TECHNIQUES) {
+
+/** Registers a technique; a second one of the same kind is refused. */
+export function registerTechnique(technique: Technique<any>): void {
   if (byKind.has(technique.kind)) throw new Error(`technique "${technique.kind}" is registered twice`);
   byKind.set(technique.kind, technique);
 }
+for (const technique of TECHNIQUES) registerTechnique(technique);
 
 export function getTechnique(kind: string): Technique<any> {
   const technique = byKind.get(kind);
@@ -42,11 +47,19 @@ export function getTechnique(kind: string): Technique<any> {
   return technique;
 }
 
-export const techniqueKinds = [...byKind.keys()];
+/** The registered techniques' kinds. */
+export function techniqueKinds(): string[] {
+  return [...byKind.keys()];
+}
 
 type ParamsSchema = (typeof TECHNIQUES)[number] extends infer T ? (T extends Technique<infer P> ? P : never) : never;
-export const techniqueSchema = z.discriminatedUnion(
-  "kind",
-  TECHNIQUES.map((t) => t.params) as unknown as [ParamsSchema, ...ParamsSchema[]],
-);
-export type TechniqueConfig = z.output<typeof techniqueSchema>;
+/** The discriminated union of every registered technique's parameters. */
+export function techniqueSchema(): z.ZodType<TechniqueConfig, z.input<BuiltInSchema>> {
+  return z.discriminatedUnion(
+    "kind",
+    [...byKind.values()].map((t) => t.params) as unknown as [ParamsSchema, ...ParamsSchema[]],
+  ) as never;
+}
+type BuiltInSchema = z.ZodDiscriminatedUnion<ParamsSchema[]>;
+/** A technique's parameters as validated (the built-in techniques' union, for types). */
+export type TechniqueConfig = z.output<BuiltInSchema>;

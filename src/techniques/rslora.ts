@@ -6,9 +6,10 @@ const params = adapterParams("rslora");
 
 export const rsloraTechnique: Technique<typeof params> = {
   kind: "rslora",
+  family: "adapter",
   params,
   label: (p) => adapterLabel("rslora", p),
-  unsupportedReason: (p, runner) => adapterUnsupportedReason("rslora", p, runner),
+  unsupportedReason: (p) => adapterUnsupportedReason("rslora", p),
   rewriteIr: (ir, p) => applyAdapter(ir, "rslora", p),
   account: (model, p) => adapterAccounting(model, "rslora", p),
 };

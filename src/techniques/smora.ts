@@ -36,9 +36,10 @@ export type SmoraParams = z.output<typeof params>;
 
 export const smoraTechnique: Technique<typeof params> = {
   kind: "smora",
+  family: "mole",
   params,
   label: (p) => `smora r${p.rank} top${p.topK} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("smora", runner, model),
+  unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("smora", model),
   rewriteIr: (ir, p, context) => {
     const scale = p.alpha / p.rank;
     const result = applyLinearMixture(
@@ -63,5 +64,5 @@ export const smoraTechnique: Technique<typeof params> = {
       targets.has(projection) ? { experts: p.rank, activeExperts: p.topK, rank: 1, router: true } : undefined,
     );
   },
-  runtimeNotes: (_p, runner) => (runner === "ort" ? [ORT_DENSE_RANKS_NOTE] : []),
+  irFormNotes: () => [ORT_DENSE_RANKS_NOTE],
 };

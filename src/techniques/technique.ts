@@ -1,6 +1,6 @@
-// The Technique interface (DESIGN.md §3): how a base model is changed.
+// The Technique interface: how a base model is changed (parameters, label, IR rewrite, accounting, family).
 import type { z } from "zod";
-import type { ModelConfig, RunnerName, Scenario } from "../suite/schema.js";
+import type { ModelConfig, Scenario } from "../suite/schema.js";
 import type { ModelIr } from "../model/ir.js";
 import type { TechniqueAccounting } from "./accounting.js";
 
@@ -10,19 +10,25 @@ export interface RewriteContext {
   routingSkew: number;
 }
 
+/** How a technique changes the model, as the runners implement it. */
+export type TechniqueFamily = "base" | "adapter" | "quantized" | "half" | "mole" | (string & {});
+
 export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>> {
   kind: z.output<P>["kind"];
   /** Zod schema of the technique's parameters, `kind` included. */
   params: P;
   /** A short human label, e.g. "lora r8 unmerged". */
   label(params: z.output<P>): string;
-  /** Which runners, scenarios (and models, when given) can run it; `undefined` means supported, a string is the reason it is not. */
-  unsupportedReason(
-    params: z.output<P>,
-    runner: RunnerName,
-    scenario: Scenario,
-    model?: ModelConfig,
-  ): string | undefined;
+  /**
+   * The family the runners implement it by: adding a technique of a known family needs no runner edit (the torch
+   * worker receives it with each case). `peft` and other families may be added by new techniques.
+   */
+  family: TechniqueFamily;
+  /**
+   * Which scenarios (and models, when given) it can run in, on any runner; `undefined` means supported, a string is
+   * the reason it is not. What one runner cannot do is that runner's to say (`RunnerDefinition.unsupportedReason`).
+   */
+  unsupportedReason(params: z.output<P>, scenario: Scenario, model?: ModelConfig): string | undefined;
   /**
    * Rewrites the model IR (ort runner, `bench export`, fidelity): wraps linears in adapters, swaps them
    * for quantised ones, replaces FFNs by mixtures. Absent ⇒ the technique has no ONNX form (torch only).
@@ -31,6 +37,6 @@ export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>
   rewriteIr?(ir: ModelIr, params: z.output<P>, context?: RewriteContext): ModelIr;
   /** Parameter, byte and FLOP accounting by arithmetic only. Absent ⇒ the base model's. */
   account?(model: ModelConfig, params: z.output<P>): TechniqueAccounting;
-  /** What the ort runner should record about how the technique really ran (e.g. "fp16 cast to fp32 at load"). */
-  runtimeNotes?(params: z.output<P>, runner: RunnerName): string[];
+  /** How its IR form (what `rewriteIr` builds) differs from the paper's model, recorded by the runners that run it. */
+  irFormNotes?(params: z.output<P>): string[];
 }

@@ -41,10 +41,11 @@ const XLORA_ORT_NOTE =
 
 export const xloraTechnique: Technique<typeof params> = {
   kind: "xlora",
+  family: "mole",
   params,
   label: (p) =>
     `xlora E${p.experts}${p.topK !== undefined ? ` top${p.topK}` : ""} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
-  unsupportedReason: (_p, runner, _scenario, model) => moleUnsupportedReason("xlora", runner, model),
+  unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("xlora", model),
   rewriteIr: (ir, p, context) => {
     const scale = p.alpha / p.rank;
     const result = applyLinearMixture(
@@ -111,5 +112,5 @@ export const xloraTechnique: Technique<typeof params> = {
       notes: [...result.notes, `${result.adapterParams - classifierParams} frozen expert parameters`],
     };
   },
-  runtimeNotes: (_p, runner) => (runner === "ort" ? [XLORA_ORT_NOTE, ORT_DENSE_RANKS_NOTE] : []),
+  irFormNotes: () => [XLORA_ORT_NOTE, ORT_DENSE_RANKS_NOTE],
 };

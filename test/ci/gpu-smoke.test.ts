@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/store.js";
 import { venvPython } from "../torch/helpers.js";
-import { MICRO_MODEL } from "../helpers/tiny-suite.js";
+import { MICRO_MODEL } from "../support/tiny-suite.js";
 
 describe("scripts/gpu-smoke.sh (the carried bundle, on CPU)", () => {
   it("parses as bash", async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import sqlite3 from "@vscode/sqlite3";
 import { describe, expect, it } from "vitest";
-import { writeTinySuite } from "../helpers/tiny-suite.js";
+import { writeTinySuite } from "../support/tiny-suite.js";
 
 const SCRIPT = resolve("scripts/slurm-array.sh");
 

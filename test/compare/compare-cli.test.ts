@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { writeTinySuite } from "../helpers/tiny-suite.js";
+import { writeTinySuite } from "../support/tiny-suite.js";
 import { openStore } from "../../src/store/store.js";
 
 const bench = resolve("bin/bench.js");

@@ -1,4 +1,4 @@
-// Issue 9, acceptance 2–3, through the real CLI: a suite run as 4 shards and merged equals the unsharded run in
+// Shards and merge (docs/ci.md), through the real CLI: a suite run as 4 shards and merged equals the unsharded run in
 // case set and row counts; merging again changes nothing; a shard killed after its first case and rerun with
 // --resume completes without duplicate rows.
 import sqlite3 from "@vscode/sqlite3";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareStores } from "../../src/compare/compare.js";
-import { writeTinySuite } from "../helpers/tiny-suite.js";
+import { writeTinySuite } from "../support/tiny-suite.js";
 
 const bench = resolve("bin/bench.js");
 const REPEATS = 1; // one process per case keeps the test short; row counts scale with it

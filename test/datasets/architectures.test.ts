@@ -1,5 +1,5 @@
 // Every stored architecture must count exactly what transformers counts for the same config on the meta device
-// (issue 10, acceptance 1). The published, rounded figures are printed beside, never used as the oracle.
+// (datasets/architectures/README.md). The published, rounded figures are printed beside, never used as the oracle.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -120,7 +120,7 @@ describe.skipIf(!hasPython)("parameter counts against transformers on the meta d
         expect(hf.moeLayers).toBe(a.model.layers - (a.model.moe.firstDenseLayers ?? 0));
       }
       // src/model/accounting.ts (another engineer's) must agree too; while a feature is still unimplemented there
-      // (MoE, issue 5) it says so by throwing, and only the hand arithmetic above holds the line.
+      // (MoE) it says so by throwing, and only the hand arithmetic above holds the line.
       let ours: ReturnType<typeof accountModel> & { activeParams?: number };
       try {
         ours = accountModel(model);

@@ -1,5 +1,5 @@
-// The reference suites load, validate and plan (issue 10, acceptance 3). A technique whose file has not landed yet
-// (issues 4/5) is reported as pending, not as a failure; any other problem — a parameter the technique does not
+// The reference suites load, validate and plan. A technique whose file has not landed yet
+// is reported as pending, not as a failure; any other problem — a parameter the technique does not
 // accept, a model the schema rejects — fails.
 import { describe, expect, it } from "vitest";
 import { loadSuite } from "../../src/suite/loader.js";
@@ -39,7 +39,8 @@ describe.each(SUITES)("suites/%s.ts", (name) => {
     }
     const { suite } = loaded;
     const cases = planSuite(suite, { codeVersion: "test" });
-    const modes = suite.runners.includes("torch") && Array.isArray(suite.torch.mode) ? suite.torch.mode.length : 1;
+    const torch = suite.torch as { mode?: unknown } | undefined;
+    const modes = suite.runners.includes("torch") && Array.isArray(torch?.mode) ? torch.mode.length : 1;
     const product =
       suite.models.length *
       suite.techniques.length *

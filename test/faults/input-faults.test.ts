@@ -1,4 +1,4 @@
-// Malformed suites (issue 11): each refused with a clear message before anything runs, the DB untouched.
+// Malformed suites (docs/reliability.md): each refused with a clear message before anything runs, the DB untouched.
 import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";
 

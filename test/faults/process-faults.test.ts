@@ -1,4 +1,4 @@
-// Faults of processes (issue 11): bench killed -9, ort children that crash, hang or outgrow their cap, Ctrl-C.
+// Faults of processes (docs/reliability.md): bench killed -9, ort children that crash, hang or outgrow their cap, Ctrl-C.
 import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";
 

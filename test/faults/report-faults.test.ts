@@ -1,4 +1,4 @@
-// Hostile input reaching the HTML report (issue 11): user strings are escaped; the report never executes input.
+// Hostile input reaching the HTML report (docs/reliability.md): user strings are escaped; the report never executes input.
 import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";
 

@@ -1,4 +1,4 @@
-// The fault scenarios (issue 11), shared by the vitest files in test/faults/ and `npm run test:faults`, which
+// The fault scenarios (docs/reliability.md), shared by the vitest files in test/faults/ and `npm run test:faults`, which
 // prints their table. Each scenario injects a fault into the real `bench` CLI, then checks what a user relies on:
 // what was recorded is still there, the message is clear (no stack trace), the exit code is right, the run goes
 // on, and no process is left behind. `rows lost` counts rows that existed (or that bench reported as recorded)

@@ -1,4 +1,4 @@
-// Faults of the results file (issue 11): concurrent writers, a newer schema, corrupt files, a read-only
+// Faults of the results file (docs/reliability.md): concurrent writers, a newer schema, corrupt files, a read-only
 // directory, a full disk.
 import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";

@@ -1,4 +1,4 @@
-// Faults of the torch runner's Python worker (issue 11): it dies mid-request, writes garbage, or is orphaned.
+// Faults of the torch runner's Python worker (docs/reliability.md): it dies mid-request, writes garbage, or is orphaned.
 import { describe } from "vitest";
 import { faultTests } from "./fault-tests.js";
 

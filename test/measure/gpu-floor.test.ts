@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { resultMetrics, type Peaks } from "../../src/measure/result-metrics.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";

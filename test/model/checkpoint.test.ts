@@ -17,7 +17,7 @@ import { inspectCase } from "../../src/inspect.js";
 import { loadCheckpointWeights, modelFieldsFromHfConfig, CheckpointError } from "../../src/model/checkpoint.js";
 import { weightsIr } from "../../runners/torch/weights-file.js";
 import { irFloatTensor, irTensorNames } from "../../src/model/ir.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { UsageError } from "../../src/messages.js";
 import { writeCheckpoints, type CheckpointFixture } from "./checkpoint-fixtures.js";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { modelSchema } from "../../src/suite/schema.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { accountMoeModel } from "../../src/model/moe-accounting.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 
 const python = join(process.cwd(), ".venv/bin/python");
 const counter = readFileSync(join(process.cwd(), "test/datasets/hf-param-count.py"), "utf8");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { modelSchema } from "../../src/suite/schema.js";
 import { buildModelIr, type ModelIr } from "../../src/model/ir.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { emitOnnx, XLORA_BASE_CACHE_PREFIX } from "../../runners/ort/onnx/onnx.js";
 import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";

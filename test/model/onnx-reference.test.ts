@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { buildOnnxModel } from "../../runners/ort/onnx/onnx.js";
 import { referenceForward } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";

@@ -13,7 +13,7 @@ import {
   writeSafetensors,
 } from "../../src/model/safetensors.js";
 import { modelSchema } from "../../src/suite/schema.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 
 const python = join(process.cwd(), ".venv/bin/python");
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { modelSchema } from "../../src/suite/schema.js";
-import { OUTLIER_SCALE_RANGE, outlierChannels, synthesizeTensor, synthesizeWeights } from "../../src/model/weights.js";
+import { OUTLIER_SCALE_RANGE, outlierChannels, synthesizeTensor } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { normalQuantile, studentT4Cdf, studentT4Quantile } from "../../src/model/sampling.js";
 import { accountModel } from "../../src/model/accounting.js";
 

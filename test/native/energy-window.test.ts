@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { measureLoop } from "../../runners/measure-loop.js";
+import { measureLoop } from "../../runners/shared/measure-loop.js";
 import { RepeatProfiler } from "../../src/run/repeat-profiler.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
@@ -101,7 +101,7 @@ describe("energy windows (fake NVML)", () => {
 
   it("leaves CPU cases' windows alone", () => {
     const c = gpuCase(600);
-    const cpu = new RepeatProfiler({ ...c, torch: { ...c.torch, device: "cpu" } }).measureProtocol();
+    const cpu = new RepeatProfiler({ ...c, settings: { ...c.settings, device: "cpu" } }).measureProtocol();
     expect(cpu.protocol.minMeasureMs).toBe(600);
   });
 });

@@ -203,7 +203,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
   });
 });
 
-// Real-hardware databases returned by scripts/gpu-smoke.sh (DESIGN.md §7), when this checkout has them.
+// Real-hardware databases returned by scripts/gpu-smoke.sh (README.md § GPUs, CI and clusters), when this checkout has them.
 const gpuFixtures = existsSync(join(import.meta.dirname, "../fixtures/gpu"))
   ? readdirSync(join(import.meta.dirname, "../fixtures/gpu"))
       .filter((f) => f.endsWith(".db"))

@@ -123,28 +123,18 @@ describe("loadReportData and the index model", () => {
   });
 
   it("names the device from the run's environment", () => {
-    expect(
-      deviceOf("ort", { ort: { executionProvider: "cpu" } }, { cpu: { manufacturer: "Intel", brand: "Xeon" } }),
-    ).toBe("cpu · Intel Xeon");
-    expect(
-      deviceOf(
-        "torch",
-        { torch: { device: "cuda" } },
-        { gpus: [{ model: "Matrox" }, { model: "NVIDIA H100 80GB HBM3" }] },
-      ),
-    ).toBe("cuda · NVIDIA H100 80GB HBM3");
+    const key = (deviceClass: string) => JSON.stringify({ runner: "x", deviceClass });
+    expect(deviceOf(key("cpu"), { cpu: { manufacturer: "Intel", brand: "Xeon" } })).toBe("cpu · Intel Xeon");
+    expect(deviceOf(key("cuda"), { gpus: [{ model: "Matrox" }, { model: "NVIDIA H100 80GB HBM3" }] })).toBe(
+      "cuda · NVIDIA H100 80GB HBM3",
+    );
     // torch.device "auto": the device the worker resolved and recorded in the result's settings names it.
-    expect(
-      deviceOf(
-        "torch",
-        { torch: { device: "auto" } },
-        { cpu: { manufacturer: "AMD", brand: "EPYC" } },
-        { device: "cpu" },
-      ),
-    ).toBe("cpu · AMD EPYC");
-    expect(
-      deviceOf("torch", { torch: { device: "auto" } }, { gpus: [{ model: "NVIDIA H200" }] }, { device: "cuda:0" }),
-    ).toBe("cuda · NVIDIA H200");
+    expect(deviceOf(key("auto"), { cpu: { manufacturer: "AMD", brand: "EPYC" } }, { device: "cpu" })).toBe(
+      "cpu · AMD EPYC",
+    );
+    expect(deviceOf(key("auto"), { gpus: [{ model: "NVIDIA H200" }] }, { device: "cuda:0" })).toBe(
+      "cuda · NVIDIA H200",
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 // Shared by the store tests and the concurrent-writer child: real planned cases and a result record for them.
+import "../../runners/index.js"; // registers the built-in runners (child processes get no vitest setup)
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";

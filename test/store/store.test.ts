@@ -178,7 +178,7 @@ describe("Store", () => {
       details: completed.details,
     });
     expect(a.caseDetails).toEqual(JSON.parse(JSON.stringify({ model: prefill!.model, technique: prefill!.technique })));
-    expect(a.config).toEqual(JSON.parse(JSON.stringify({ protocol: prefill!.protocol, ort: prefill!.ort })));
+    expect(a.config).toEqual(JSON.parse(JSON.stringify({ protocol: prefill!.protocol, ort: prefill!.settings })));
     expect(a.metrics).toEqual(completed.metrics);
     expect(a.validity).toEqual(completed.validity);
     expect(b).toMatchObject({

@@ -1,14 +1,15 @@
 // Case identity: settings that change what is measured (torch dtype and execution mode, ort threads…) join the case
 // key, defaults left out so that the ids of every case planned at default settings stay as they were; `bench compare`
-// lists apart cases that differ only in such settings instead of pairing them.
+// lists apart cases that differ only in such settings instead of pairing them. (The shipped suites' ids and config
+// hashes are pinned by pinned-ids.test.ts.)
 import { execa } from "execa";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadSuite, validateSuite } from "../../src/suite/loader.js";
+import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
-import { writeTinySuite, MICRO_MODEL } from "../helpers/tiny-suite.js";
+import { writeTinySuite, MICRO_MODEL } from "../support/tiny-suite.js";
 
 const bench = resolve("bin/bench.js");
 const plan = (suite: Record<string, unknown>) =>
@@ -24,62 +25,6 @@ const plan = (suite: Record<string, unknown>) =>
   );
 
 describe("case identity", () => {
-  it("keeps the ids the shipped suites had before settings joined the key", async () => {
-    // Planned at commit e49f1d1, before runner settings were part of the case key.
-    const quick = planSuite((await loadSuite("suites/quick.ts")).suite, { codeVersion: "test" });
-    expect(quick.map((c) => c.id)).toEqual([
-      "a57c092075d4",
-      "a45340fc2ef9",
-      "f8c6a8278bc0",
-      "02738de1d81e",
-      "70e2a68b6593",
-      "c231eafc0e05",
-      "27d371b8d7a7",
-      "ab9a87817657",
-    ]);
-    const coverage = planSuite((await loadSuite("suites/coverage.ts")).suite, { codeVersion: "test" });
-    expect(coverage.map((c) => c.id)).toEqual([
-      "7214f6109478",
-      "b2acb557983a",
-      "4139722e8822",
-      "90c24599015d",
-      "62fea370bb64",
-      "f84877d84743",
-      "02b3f16bf992",
-      "a35ef8f316ca",
-      "eba012813b76",
-      "35a4a86565a3",
-      "cd093245fa5f",
-      "f5389c10ad64",
-      "cd019f8efa33",
-      "117605b901cb",
-      "6a49bcbbd4a4",
-      "c9a7d41a5c7f",
-      "0f8b6628fa65",
-      "31b8d1d11646",
-      "eccec68d127f",
-      "c1772ec1b034",
-      "7ff2fd9cbbf6",
-      "eb1240aeba59",
-      "a7d8be811dc3",
-      "5c5d45ea7c0b",
-      "9c1f3b93a3d3",
-      "dd588e9f6535",
-      "2b4b14e4ff2a",
-      "4a4e59411280",
-      "3e33f8e56117",
-      "6e560447e712",
-      "92505830ca2c",
-      "cadd4e950926",
-      "b9f1eb30c88b",
-      "bb6a14f016e0",
-      "6ec5d396048b",
-      "989bc48c1df3",
-      "2e6a7e0d54b0",
-      "b90036dac0e5",
-    ]);
-  });
-
   it("gives two suites that differ only in torch dtype different case ids; default values leave the key as it was", () => {
     const fp32 = plan({ runners: ["torch"] })[0]!;
     const explicitFp32 = plan({ runners: ["torch"], torch: { dtype: "fp32", mode: "eager" } })[0]!;
@@ -100,7 +45,7 @@ describe("case identity", () => {
 
   it("plans one case per torch execution mode; only non-default modes are in the key and the name", () => {
     const cases = plan({ runners: ["torch"], torch: { mode: ["eager", "cuda-graph", "compile"] } });
-    expect(cases.map((c) => c.torch.mode)).toEqual(["eager", "cuda-graph", "compile"]);
+    expect(cases.map((c) => c.settings.mode)).toEqual(["eager", "cuda-graph", "compile"]);
     expect(cases[0]!.id).toBe(plan({ runners: ["torch"] })[0]!.id);
     expect(JSON.parse(cases[1]!.caseKey).settings).toEqual({ mode: "cuda-graph" });
     expect(cases.map((c) => c.name.split(" · ").at(-1))).toEqual(["torch", "cuda-graph", "compile"]);

@@ -108,7 +108,7 @@ export function referenceLinear(
       if (linear.bias) addRowVector(y, irFloatTensor(ir, linear.bias).data, rows);
       return y;
     }
-    case "mole": // issue 5: test/support/mole-reference.ts
+    case "mole": // test/support/mole-reference.ts
       return referenceMoleLinear(ir, linear, x, rows, call, (base, input, inputRows) =>
         referenceLinear(ir, base, input, inputRows, call),
       );
@@ -238,7 +238,7 @@ function referenceFinalHidden(
       xloraScalings: scalings?.subarray(b * seq * perTokenScalings, (b + 1) * seq * perTokenScalings),
     };
     const linear = (op: LinearOp, x: Float64Array, rows: number) => referenceLinear(ir, op, x, rows, call);
-    let hidden: Float64Array = new Float64Array(seq * H);
+    const hidden: Float64Array = new Float64Array(seq * H);
     for (let s = 0; s < seq; s++) {
       const token = inputIds[b]![s]!;
       if (!(token >= 0 && token < dims.vocab))
@@ -278,7 +278,7 @@ function referenceFinalHidden(
       for (let i = 0; i < hidden.length; i++) hidden[i] += attended[i]!;
       const normed2 = rmsNorm(hidden, seq, H, irFloatTensor(ir, layer.postAttentionNorm).data, config.rmsNormEps);
       const ffnOut =
-        layer.ffn.kind === "moe" // issue 5: test/support/moe-reference.ts
+        layer.ffn.kind === "moe" // test/support/moe-reference.ts
           ? referenceMoeFfn(
               ir,
               layer.ffn,
@@ -312,7 +312,7 @@ function referenceFfn(
       for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
       return linear(ffn.down, gate, rows);
     }
-    case "mixlora": // issue 5: test/support/mole-reference.ts
+    case "mixlora": // test/support/mole-reference.ts
       return referenceMixloraFfn(ir, ffn, x, rows, call, linear);
     default:
       throw new Error(`the float64 reference does not know the FFN kind "${(ffn as { kind: string }).kind}"`);

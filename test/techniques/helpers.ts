@@ -6,7 +6,7 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 import { buildModelIr, type ModelIr } from "../../src/model/ir.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { emitOnnx } from "../../runners/ort/onnx/onnx.js";
 
 export function tinyModel(extra: object = {}): ModelConfig {

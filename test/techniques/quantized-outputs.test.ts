@@ -1,5 +1,7 @@
 // int4 / int8 with `lmHead` and `embeddings`: the vocabulary matrices quantised too, run exactly as their stored
 // integers mean, with the bytes the accounting says (tied models store the matrix once when both are quantised).
+import { planTestCase as planCase } from "../support/plan.js";
+import { staticUnsupportedReason } from "../../src/runner/support.js";
 import { describe, expect, it } from "vitest";
 import { int4Technique } from "../../src/techniques/int4.js";
 import { int8Technique } from "../../src/techniques/int8.js";
@@ -98,7 +100,9 @@ describe("quantised embeddings and lm_head", () => {
   it("labels say what is quantised, and the torch runner refuses the option with the reason", () => {
     expect(int4Technique.label(int4({ lmHead: true, embeddings: true }))).toBe("int4 b32 sym +embed +lm_head");
     expect(int8Technique.label(int8({ lmHead: true }))).toBe("int8 +lm_head");
-    expect(int4Technique.unsupportedReason(int4({ lmHead: true }), "torch", "prefill")).toMatch(/ort runner only/);
-    expect(int4Technique.unsupportedReason(int4({ lmHead: true }), "ort", "prefill")).toBeUndefined();
+    const planned = (runner: string) =>
+      planCase({ techniques: [{ kind: "int4", lmHead: true }], runners: [runner], scenarios: ["prefill"] });
+    expect(staticUnsupportedReason(planned("torch"))).toMatch(/ort runner only/);
+    expect(staticUnsupportedReason(planned("ort"))).toBeUndefined();
   });
 });

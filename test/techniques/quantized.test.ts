@@ -1,3 +1,5 @@
+import { planTestCase as planCase } from "../support/plan.js";
+import { ortTechniqueNotes } from "../../runners/ort/technique-notes.js";
 import { describe, expect, it } from "vitest";
 import { int4Technique } from "../../src/techniques/int4.js";
 import { int8Technique } from "../../src/techniques/int8.js";
@@ -105,7 +107,7 @@ describe("quantised graphs on ORT", () => {
       const { logits, optimized } = await runPrefill(ir);
       expect(opTypes(optimized).get("Cast") ?? 0).toBe(0);
       expect(relativeL2(logits, referenceForwardIr(ir, TOKENS))).toBeLessThan(1e-4);
-      expect(technique.runtimeNotes!(technique.params.parse({ kind }), "ort")[0]).toMatch(/cast to fp32 at load/);
+      expect(ortTechniqueNotes(planCase({ techniques: [{ kind } as never] }))[0]).toMatch(/cast to fp32 at load/);
     },
   );
 

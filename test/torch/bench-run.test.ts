@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { openStore } from "../../src/store/store.js";
-import { writeTinySuite } from "../helpers/tiny-suite.js";
+import { writeTinySuite } from "../support/tiny-suite.js";
 
 const bench = resolve("bin/bench.js");
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildModelIr } from "../../src/model/ir.js";
 import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { caseIr } from "../../src/model/case-model.js";

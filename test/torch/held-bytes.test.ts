@@ -1,7 +1,7 @@
 // Bytes as held: the torch worker reports the bytes of the weights it actually holds (bf16 = 2 bytes per parameter,
 // int4 packed with its scales), bytes per iteration follows them, and an int4 case holds no full-precision copy.
 import { describe, expect, it } from "vitest";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { resultMetrics } from "../../src/measure/result-metrics.js";
 import type { Case } from "../../src/suite/case.js";
 import { completed, planCase, repeatContext, torchRunnerForFile } from "./helpers.js";

@@ -1,11 +1,12 @@
 // Cases for the torch runner's tests: tiny models through the real suite validation and planner; one runner per test
 // file with its own weights cache.
+import "../../runners/index.js"; // registers the built-in runners (child processes get no vitest setup)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { TorchRunner } from "../../runners/torch/runner.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { validateSuite } from "../../src/suite/loader.js";
 import { planSuite } from "../../src/suite/planner.js";
 import type { Case } from "../../src/suite/case.js";

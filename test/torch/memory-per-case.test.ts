@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RunnerPool } from "../../runners/registry.js";
+import { RunnerPool } from "../../src/runner/registry.js";
 import { executeCases } from "../../src/run/execute.js";
 import { openStore } from "../../src/store/store.js";
 import type { Case } from "../../src/suite/case.js";

@@ -1,4 +1,4 @@
-// The runner contract (CONVENTIONS.md §12): the same case gives the same logits on ort and torch. The ort graph is
+// The runner contract test: the same case gives the same logits on ort and torch. The ort graph is
 // the one the ort runner times (src/model/case-model.ts: the case's IR after its technique), here with logits at
 // every position; torch runs transformers + peft on the same seeded weights.
 import { describe, expect, it } from "vitest";

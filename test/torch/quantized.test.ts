@@ -1,9 +1,10 @@
-// int8 and int4 on the torch runner (issue 7): torch's own kernels run exactly the integers src/model/quantize.ts
+// int8 and int4 on the torch runner (docs/torch-runner.md): torch's own kernels run exactly the integers src/model/quantize.ts
 // produces (so the float64 reference of the quantised IR is the oracle), the fidelity the worker reports against
 // the fp32 base is fidelity.ts's math on the same prompt the ort runner uses, and it sits in the range of ort's.
+import { staticUnsupportedReason } from "../../src/runner/support.js";
 import { describe, expect, it } from "vitest";
 import { fidelityInputIds } from "../../runners/torch/runner.js";
-import type { RepeatOutcome } from "../../runners/runner.js";
+import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { caseIr } from "../../src/model/case-model.js";
 import { caseFidelity } from "../../runners/ort/case-fidelity.js";
 import { referenceForwardIr } from "../support/reference.js";
@@ -32,7 +33,7 @@ describe("int8 and int4 on torch", () => {
   for (const [label, technique] of quantized)
     it(`run the very integers of src/model/quantize.ts, float activations (logits within 1e-4 of the reference): ${label}`, async () => {
       const c = planCase({ models: [model], techniques: [technique] });
-      expect(getTechnique(c.technique.kind).unsupportedReason(c.technique, "torch", "prefill")).toBeUndefined();
+      expect(staticUnsupportedReason(c)).toBeUndefined();
       const ids = tokens(2, 9, c.model.vocab, 3);
       const { data, counts } = await torchRunner().forwardLogits(c, ids);
       expect(relativeL2(data, referenceForwardIr(caseIr(c), ids))).toBeLessThan(1e-4);
@@ -100,9 +101,7 @@ describe("int8 and int4 on torch", () => {
   it("refuse a train step of int4 or int8 alone, with the reason", () => {
     for (const kind of ["int4", "int8"] as const) {
       const c = planCase({ models: [model], techniques: [{ kind }], scenarios: ["train-step"] });
-      expect(getTechnique(kind).unsupportedReason(c.technique, "torch", "train-step")).toMatch(
-        new RegExp(`^${kind} alone is not fine-tuned on torch`),
-      );
+      expect(staticUnsupportedReason(c)).toMatch(new RegExp(`^${kind} alone is not fine-tuned on torch`));
     }
   });
 

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TorchWorker, TORCH_PROTOCOL_VERSION } from "../../runners/torch/client.js";
-import { TorchRunner, interpreterCandidates } from "../../runners/torch/runner.js";
-import type { RepeatContext, RepeatOutcome } from "../../runners/runner.js";
+import { TorchRunner } from "../../runners/torch/runner.js";
+import { interpreterCandidates } from "../../runners/shared/python.js";
+import type { RepeatContext, RepeatOutcome } from "../../src/runner/contract.js";
 import { planCase, venvPython } from "./helpers.js";
 
 const cacheDir = mkdtempSync(join(tmpdir(), "effbench-torch-weights-"));

@@ -5,6 +5,7 @@ import { moleRouterExperts } from "../../../src/techniques/mole.js";
 import { getTechnique } from "../../../src/techniques/registry.js";
 import { checkpointNotes, checkpointProvenance } from "../../../src/model/checkpoint.js";
 import { buildOnnxModel, type InputSpec } from "./onnx.js";
+import { ortTechniqueNotes } from "../technique-notes.js";
 
 export type { InputSpec } from "./onnx.js";
 
@@ -22,7 +23,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
     throw new Error(`the ONNX model covers prefill and decode, not ${c.scenario}`);
   const ir = caseIr(c);
   // The decode graph does not output the concatenated cache: the runner feeds the same past every
-  // iteration, and fetching presents would time a copy of the whole cache into JS (DESIGN.md §4).
+  // iteration, and fetching presents would time a copy of the whole cache into JS (large outputs cost copies).
   const built = buildOnnxModel(c.model, {
     scenario: c.scenario,
     ir,
@@ -42,7 +43,7 @@ export function buildCaseOnnx(c: Case): CaseOnnx {
           : "prefill: causal, last-position logits",
       weightsDtype: "float32",
       technique: getTechnique(c.technique.kind).label(c.technique),
-      techniqueNotes: getTechnique(c.technique.kind).runtimeNotes?.(c.technique, c.runner) ?? [],
+      techniqueNotes: ortTechniqueNotes(c),
       weightsSource: c.model.checkpoint
         ? { checkpoint: checkpointProvenance(c.model), convertedTo: "float32", notes: checkpointNotes(c.model) }
         : { synthesized: c.model.weights },

@@ -1,4 +1,4 @@
-// Unmerged DoRA over a block-wise int4 base, for ORT (issue 4). As peft runs DoRA over a quantised layer:
+// Unmerged DoRA over a block-wise int4 base, for ORT (docs/quantized-stacks.md). As peft runs DoRA over a quantised layer:
 //   y = (m / ‖Ŵ + s·B·A‖_row) ⊙ (int4_matmul(x) + s·(x·Aᵀ)·Bᵀ) + b,   Ŵ = (q − zero point) · scale
 // The matmul on activations stays MatMulNBits (the fast int4 path); the column norm needs the dequantised
 // weight Ŵ, which is rebuilt from the very bytes MatMulNBits reads (the packed nibbles, scales and zero points

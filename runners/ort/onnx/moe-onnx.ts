@@ -1,4 +1,4 @@
-// ONNX emission of a MoE FFN from standard ops (DESIGN.md §4). The com.microsoft MoE op is not used: its 1.30 CPU
+// ONNX emission of a MoE FFN from standard ops (docs/moe.md). The com.microsoft MoE op is not used: its 1.30 CPU
 // kernel computes Mixtral's SwiGLU only when told to (swiglu_fusion=1 with gate/up interleaved, activation_alpha 1,
 // activation_beta 0, a huge swiglu_limit; then rel L2 5e-7 against float64), it routes by itself (no capacity
 // factor; router_indices would need a second TopK), and it was slower: 11.1 ms vs 8.9 ms per layer for the same two

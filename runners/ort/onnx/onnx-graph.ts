@@ -9,7 +9,7 @@ export const { onnx } = onnxProto;
 
 /** ONNX opset of the default domain; com.microsoft ops (MatMulNBits…) are imported at version 1. */
 export const OPSET = 17;
-/** IR version 8 (ONNX 1.10): onnxruntime 1.30 loads ≤ 13 (DESIGN.md §8). */
+/** IR version 8 (ONNX 1.10): onnxruntime 1.30 loads ≤ 13 (Python onnx writes 14 by default). */
 export const IR_VERSION = 8;
 export const MS_DOMAIN = "com.microsoft";
 

@@ -10,13 +10,21 @@
 //   are kv-major), so one MatMul per kv head serves its whole group.
 // - RoPE: cos/sin tables [maxPositions, D/2] are initialisers, gathered once per run by position and
 //   shared by all layers; rotate_half as Split/Mul/Sub/Add/Concat (HF Llama, non-interleaved).
-// - prefill outputs only the last position's logits [B, vocab] (large outputs cost copies, DESIGN.md §4)
+// - prefill outputs only the last position's logits [B, vocab] (large outputs cost copies)
 //   unless `allLogits`; decode takes the KV cache as inputs and derives the position from its length.
 import type { ModelConfig, Scenario } from "../../../src/suite/schema.js";
 import { rotaryTables } from "../../../src/model/architecture.js";
-import { buildModelIr, irFloatTensor, irTensor, isFloatTensor, type LinearOp, type ModelIr } from "../../../src/model/ir.js";
+import {
+  buildModelIr,
+  irFloatTensor,
+  irTensor,
+  isFloatTensor,
+  type LinearOp,
+  type ModelIr,
+} from "../../../src/model/ir.js";
 import { ELEMENT_TYPE, GraphBuilder, MS_DOMAIN, transpose2d, type Dim, type ElementType } from "./onnx-graph.js";
-import { synthesizeWeights, type WeightMap } from "../../../src/model/weights.js";
+import { type WeightMap } from "../../../src/model/weights.js";
+import { synthesizeWeights } from "../../../src/model/model-weights.js";
 import { emitMoeFfn, type MoeCompute, type MoeEmitContext } from "./moe-onnx.js";
 import { emitDoraInt4 } from "./dora-int4-onnx.js";
 import { loadCheckpointWeights } from "../../../src/model/checkpoint.js";
@@ -40,7 +48,7 @@ export interface EmitOptions {
   allLogits?: boolean;
   /** decode: also output present_key.{i}/present_value.{i} (the concatenated cache); default true. */
   presentOutputs?: boolean;
-  /** MoE (issue 5): also output each MoE layer's chosen experts `router_indices.{layer}` [tokens, k]. */
+  /** MoE (docs/moe.md): also output each MoE layer's chosen experts `router_indices.{layer}` [tokens, k]. */
   routingOutputs?: boolean;
   /** MoE: how routed experts run; default sparse (per-expert branches) for decode and prefill (runners/ort/onnx/moe-onnx.ts). */
   moeCompute?: MoeCompute;

@@ -1,5 +1,5 @@
 // The warm-up and measure loop shared by in-process runners (the torch worker has its Python twin).
-import type { Protocol } from "../src/suite/schema.js";
+import type { Protocol } from "../../src/suite/schema.js";
 
 /** Warm-up is stable once the last WARMUP_WINDOW iterations vary by less than WARMUP_STABLE_CV. */
 const WARMUP_WINDOW = 5;

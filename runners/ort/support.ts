@@ -1,0 +1,12 @@
+// What the ort runner cannot run, known without loading onnxruntime: scenarios without a graph, techniques without
+// an ONNX form (no IR rewrite).
+import type { Case } from "../../src/suite/case.js";
+import { getTechnique } from "../../src/techniques/registry.js";
+
+export function ortStaticReason(c: Case): string | undefined {
+  if (c.scenario !== "prefill" && c.scenario !== "decode")
+    return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
+  if (c.technique.kind !== "base" && !getTechnique(c.technique.kind).rewriteIr)
+    return `technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`;
+  return undefined;
+}
