@@ -77,12 +77,15 @@ describe("bench inspect", () => {
 });
 
 describe("bench list --estimate", () => {
-  it("sizes suites/gpu-nightly.ts to fit its 10-minute budget on one GPU", async () => {
+  it("sizes the GPU suites: gpu-smoke within 5 minutes, gpu-nightly within 15 minutes per shard of the nightly's 4", async () => {
     const { loadSuite } = await import("../../src/suite/loader.js");
     const { estimateCases } = await import("../../src/suite/estimate.js");
-    const loaded = await loadSuite("suites/gpu-nightly.ts");
-    const total = estimateCases(planSuite(loaded.suite, { codeVersion: "t" })).reduce((s, e) => s + e.totalS, 0);
-    expect(total / 60).toBeLessThan(10);
-    expect(total).toBeGreaterThan(60);
+    const minutes = async (path: string) =>
+      estimateCases(planSuite((await loadSuite(path)).suite, { codeVersion: "t" })).reduce((s, e) => s + e.totalS, 0) /
+      60;
+    const smoke = await minutes("suites/gpu-smoke.ts");
+    expect(smoke).toBeLessThan(5);
+    expect(smoke).toBeGreaterThan(0.5);
+    expect((await minutes("suites/gpu-nightly.ts")) / 4).toBeLessThan(15);
   });
 });
