@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { modelSchema, type ModelInput } from "../../src/suite/schema.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { buildModelIr } from "../../src/model/ir.js";
 import { applyAdapter } from "../../src/techniques/adapters.js";
 import { fromRoot } from "../../src/paths.js";

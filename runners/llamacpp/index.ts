@@ -1,0 +1,34 @@
+// The llamacpp runner's definition: llama.cpp through node-llama-cpp's prebuilt binaries, on GGUF files the project
+// writes from its models (docs/llamacpp.md). The CPU by default; CUDA or Vulkan only when asked for.
+import type { RunnerDefinition } from "../../src/runner/contract.js";
+import { getTechnique } from "../../src/techniques/registry.js";
+import { weightCopiesMemory } from "../shared/memory.js";
+import { llamacppSettingsSchema, type LlamacppSettings } from "./settings.js";
+import { llamacppUnsupportedReason } from "./support.js";
+
+export const llamacppRunnerDefinition: RunnerDefinition<LlamacppSettings> = {
+  name: "llamacpp",
+  description:
+    "llama.cpp through node-llama-cpp (prebuilt binaries, no Python): GGUF types, K-quants and LoRA adapters",
+  settingsSchema: llamacppSettingsSchema,
+  deviceClass: (s) => s.gpu,
+  onHost: (s) => s.gpu === "cpu",
+  hostThreads: (s) => s.threads,
+  unsupportedReason: llamacppUnsupportedReason,
+  // The synthesised fp32 weights, the GGUF being written from them, and llama.cpp's mapped copy.
+  hostMemory: (c, inspection) =>
+    (c.settings as LlamacppSettings).gpu === "cpu" ? weightCopiesMemory(inspection, 3) : undefined,
+  techniqueNotes: (c) =>
+    getTechnique(c.technique.kind).family === "adapter"
+      ? [
+          (c.technique as { merged?: boolean }).merged
+            ? "merged into the GGUF's weights"
+            : "a GGUF LoRA adapter attached at context creation (llama.cpp computes s·B·A·x beside the base matmul)",
+        ]
+      : [],
+  estimate: { startS: 3.0, device: (s) => (s.gpu === "cuda" ? "cuda" : "cpu") },
+  async load() {
+    const { LlamacppRunner } = await import("./runner.js");
+    return new LlamacppRunner();
+  },
+};
