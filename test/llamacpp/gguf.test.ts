@@ -159,5 +159,6 @@ describe("GGUF writer vs the gguf Python package", () => {
     const capacity = modelSchema.parse({ ...TINY_MOE, moe: { experts: 4, topK: 2, capacityFactor: 1.25 } });
     expect(ggufModelRefusal(capacity, "f16")).toMatch(/capacity factor/);
     expect(ggufModelRefusal(modelSchema.parse(TINY_MOE), "f16", 1.2)).toMatch(/router has no bias/);
+    expect(ggufModelRefusal(modelSchema.parse({ ...TINY, vocab: 256 }), "f32")).toMatch(/at least 259/);
   });
 });

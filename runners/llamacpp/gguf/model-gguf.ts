@@ -9,7 +9,7 @@ import { dimensionsOf, type ProjectionName } from "../../../src/model/architectu
 import type { MoeFfn } from "../../../src/model/moe.js";
 import { GGUF_FILE_TYPES, LLAMA_FTYPE, weightType, type GgufFileType, type WeightRole } from "./file-types.js";
 import { quantize } from "./quants.js";
-import { syntheticTokenizerMetadata } from "./tokenizer.js";
+import { syntheticTokenizerMetadata, syntheticTokenizerRefusal } from "./tokenizer.js";
 import { writeGguf, type GgufTensor, type GgufValue } from "./writer.js";
 import type { GgmlType } from "./ggml-types.js";
 
@@ -32,6 +32,8 @@ const ROLE: Partial<Record<ProjectionName, WeightRole>> = { v_proj: "attn_v", do
 export function ggufModelRefusal(model: ModelConfig, fileType: GgufFileType, routingSkew = 0): string | undefined {
   if (model.family === "qwen2" || model.attentionBias)
     return "the GGUF writer emits llama-architecture files: q/k/v biases (Qwen2) are not written (llama.cpp's qwen2 architecture would be needed)";
+  const tokenizer = syntheticTokenizerRefusal(model.vocab);
+  if (tokenizer) return tokenizer;
   const moe = model.moe;
   if (moe) {
     if (moe.sharedExperts > 0)
