@@ -2,6 +2,7 @@
 // four ways side by side in one process, interleaved in blocks so that machine load hits all alike: fp32 and int4
 // (MatMulNBits, block 32) on onnxruntime, Q4_0 and Q4_K_M GGUF (the project's quantiser) on llama.cpp. One thread
 // each. Prints each arm's median and the ratios of medians with 95% bootstrap CIs. BLOCKS, ITERATIONS override.
+import "../runners/index.js"; // registers the built-in runners, as the CLI does
 import * as ort from "onnxruntime-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import { modelSchema } from "../src/suite/schema.js";
 import { buildModelIr } from "../src/model/ir.js";
-import { synthesizeWeights } from "../src/model/weights.js";
+import { synthesizeWeights } from "../src/model/model-weights.js";
 import { buildOnnxModel } from "../runners/ort/onnx/onnx.js";
 import { int4Technique } from "../src/techniques/int4.js";
 import { median } from "../src/measure/stats.js";
