@@ -2,7 +2,7 @@
 // writes from its models (docs/llamacpp.md). The CPU by default; CUDA or Vulkan only when asked for.
 import type { RunnerDefinition } from "../../src/runner/contract.js";
 import { getTechnique } from "../../src/techniques/registry.js";
-import { weightCopiesMemory } from "../shared/memory.js";
+import { accountModel } from "../../src/model/accounting.js";
 import { llamacppSettingsSchema, type LlamacppSettings } from "./settings.js";
 import { llamacppUnsupportedReason } from "./support.js";
 
@@ -15,9 +15,16 @@ export const llamacppRunnerDefinition: RunnerDefinition<LlamacppSettings> = {
   onHost: (s) => s.gpu === "cpu",
   hostThreads: (s) => s.threads,
   unsupportedReason: llamacppUnsupportedReason,
-  // The synthesised fp32 weights, the GGUF being written from them, and llama.cpp's mapped copy.
-  hostMemory: (c, inspection) =>
-    (c.settings as LlamacppSettings).gpu === "cpu" ? weightCopiesMemory(inspection, 3) : undefined,
+  // The synthesised fp32 weights (twice while a merged or quantised copy is derived), then the GGUF llama.cpp maps.
+  hostMemory: (c, inspection) => {
+    if ((c.settings as LlamacppSettings).gpu !== "cpu") return undefined;
+    const fp32 = accountModel(c.model).weightBytes;
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    return {
+      hostBytes: 2 * fp32 + inspection.weightBytes + inspection.kvCacheBytes,
+      explanation: `2 × ${gib(fp32)} of fp32 weights while writing the GGUF, then its ${gib(inspection.weightBytes)}`,
+    };
+  },
   techniqueNotes: (c) =>
     getTechnique(c.technique.kind).family === "adapter"
       ? [
