@@ -13,6 +13,7 @@ import { baseModelFile, prepareCaseFiles, type CaseFiles } from "./prepare.js";
 import { createContext, loadLlama, loadModel, runSettings } from "./session.js";
 import { contextSizeOf, scenarioRun } from "./scenarios.js";
 import { nodeLlamaCppVersion } from "./version.js";
+import { registerQuantTechnique } from "./quant-technique.js";
 import { fidelityMeasures, fidelityPromptOf, nextTokenLogProbs } from "./fidelity.js";
 
 /** The runner's GGUF cache folder, shared by the children of one run. */
@@ -25,6 +26,7 @@ function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => process.send!(message, () => resolve()));
 }
 
+registerQuantTechnique(); // a case's technique may be it
 process.on("disconnect", () => process.exit(70));
 if (process.send) dieWithParent();
 

@@ -5,6 +5,9 @@ import { getTechnique } from "../../src/techniques/registry.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { llamacppSettingsSchema, type LlamacppSettings } from "./settings.js";
 import { llamacppUnsupportedReason } from "./support.js";
+import { registerQuantTechnique } from "./quant-technique.js";
+
+registerQuantTechnique(); // suites may use it as soon as the runner is registered
 
 export const llamacppRunnerDefinition: RunnerDefinition<LlamacppSettings> = {
   name: "llamacpp",

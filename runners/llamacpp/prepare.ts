@@ -33,7 +33,8 @@ export interface CaseFiles {
 
 /** The file type of the case's model: the quant technique's, else the runner's `weights` setting. */
 export function caseFileType(c: Case): GgufFileType {
-  return c.technique.kind === "quant" ? (c.technique as { type: GgufFileType }).type : llamacppSettingsOf(c).weights;
+  const technique = c.technique as { kind: string; type?: GgufFileType };
+  return technique.kind === "quant" && technique.type ? technique.type : llamacppSettingsOf(c).weights;
 }
 
 function key(value: unknown): string {

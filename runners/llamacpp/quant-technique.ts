@@ -1,7 +1,9 @@
 // The `quant` technique: the model as a GGUF file of one of llama.cpp's types (q8_0, q4_0, q4_k_m…), quantised by
-// the project's own code (runners/llamacpp/gguf/) and run by llama.cpp's kernels — only on the llamacpp runner.
+// the project's own code (runners/llamacpp/gguf/) and run by llama.cpp's kernels — only on the llamacpp runner, which
+// registers it (registerQuantTechnique) beside the built-in techniques.
 import { z } from "zod";
 import type { Technique } from "../../src/techniques/technique.js";
+import { registerTechnique, techniqueKinds } from "../../src/techniques/registry.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { GGUF_FILE_TYPES } from "./gguf/file-types.js";
 import { ggufModelRefusal } from "./gguf/model-gguf.js";
@@ -43,3 +45,15 @@ export const quantTechnique: Technique<typeof params> = {
     };
   },
 };
+
+/** Registers the quant technique (idempotent): the runner's definition and its child processes call it. */
+export function registerQuantTechnique(): void {
+  if (!techniqueKinds().includes(quantTechnique.kind)) registerTechnique(quantTechnique);
+}
+
+declare module "../../src/techniques/technique.js" {
+  interface TechniqueInputs {
+    /** GGUF types on the llamacpp runner. */
+    quant: z.input<typeof params>;
+  }
+}

@@ -14,7 +14,6 @@ import { loramoeTechnique } from "./loramoe.js";
 import { molaTechnique } from "./mola.js";
 import { xloraTechnique } from "./xlora.js";
 import { smoraTechnique } from "./smora.js";
-import { quantTechnique } from "../../runners/llamacpp/quant-technique.js";
 import type { Technique } from "./technique.js";
 
 export const TECHNIQUES = [
@@ -31,7 +30,6 @@ export const TECHNIQUES = [
   molaTechnique,
   xloraTechnique,
   smoraTechnique,
-  quantTechnique,
 ] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();

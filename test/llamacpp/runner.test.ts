@@ -149,7 +149,7 @@ describe("the llamacpp runner (child process per repeat)", () => {
     for (const c of cases) {
       const outcome = await run(c);
       expect(outcome.status, JSON.stringify(outcome)).toBe("completed");
-      const type = (c.technique as { type: keyof typeof bounds }).type;
+      const type = (c.technique as unknown as { type: keyof typeof bounds }).type;
       const kl = scalar(outcome, "kl_base_technique")!;
       const top1 = scalar(outcome, "top1_agreement")!;
       console.log(`${type}: KL ${kl.toExponential(2)} nats, top-1 ${top1}`);
