@@ -5,10 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-${BENCH_SETUP_PYTHON:-python3}}"
 VENV="${BENCH_VENV:-.venv}"
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import torch, transformers, peft, safetensors' 2>/dev/null; then
-  echo "python env ready: $VENV"; exit 0
+# Each package the project needs, as pip installs it and as Python imports it (gguf: llama.cpp's reader, used by the
+# llamacpp tests as the independent GGUF reader and dequantiser).
+PACKAGES=(torch transformers peft safetensors numpy onnx onnxruntime gguf==0.19.0)
+MODULES=(torch transformers peft safetensors numpy onnx onnxruntime gguf)
+missing=()
+if [ -x "$VENV/bin/python" ]; then
+  for i in "${!MODULES[@]}"; do
+    "$VENV/bin/python" -c "import ${MODULES[$i]}" 2>/dev/null || missing+=("${PACKAGES[$i]}")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then echo "python env ready: $VENV"; exit 0; fi
+  echo "python env $VENV lacks: ${missing[*]}"
+else
+  "$PY" -m venv "$VENV"
+  missing=("${PACKAGES[@]}")
 fi
-"$PY" -m venv "$VENV"
 # Pass the local indexes explicitly: left as extra indexes, pip first retries the unreachable default one.
 args=()
 idx=$(pip config get global.extra-index-url 2>/dev/null || true)
@@ -20,5 +31,5 @@ links=$(pip config get global.find-links 2>/dev/null || true)
 [ -n "$links" ] && args+=(--find-links "$links")
 [ ${#args[@]} -eq 0 ] && echo "no local package index configured; using pip's default index"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check ${args[@]+"${args[@]}"} \
-  torch transformers peft safetensors numpy onnx onnxruntime
+  "${missing[@]}"
 "$VENV/bin/python" -c 'import torch, transformers, peft; print("python env ready:", torch.__version__, transformers.__version__, peft.__version__)'

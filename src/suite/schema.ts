@@ -7,6 +7,7 @@ import { techniqueSchema, type TechniqueConfig } from "../techniques/registry.js
 import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
 import { runnerDefinitions } from "../runner/registry.js";
 import type { RunnerSettingsInputs } from "../runner/contract.js";
+import type { TechniqueInputs } from "../techniques/technique.js";
 
 const positiveInt = z.number().int("expected a whole number").positive("expected a positive integer");
 const nonNegativeInt = z.number().int("expected a whole number").nonnegative("expected an integer ≥ 0");
@@ -223,7 +224,7 @@ type SuiteFields = z.ZodObject<typeof suiteFields>;
 /** What a suite file says: the suite's fields, plus each registered runner's settings under its name. */
 export type SuiteInput = Omit<z.input<SuiteFields>, "models" | "techniques" | "runners"> & {
   models: ModelInput[];
-  techniques?: Array<z.input<TechniqueSchema>>;
+  techniques?: Array<z.input<TechniqueSchema> | TechniqueInputs[keyof TechniqueInputs]>;
   runners?: Array<keyof RunnerSettingsInputs | (string & {})>;
 } & { [K in keyof RunnerSettingsInputs]?: RunnerSettingsInputs[K] };
 type TechniqueSchema = ReturnType<typeof techniqueSchema>;

@@ -40,3 +40,11 @@ export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>
   /** How its IR form (what `rewriteIr` builds) differs from the paper's model, recorded by the runners that run it. */
   irFormNotes?(params: z.output<P>): string[];
 }
+
+/**
+ * The parameters suite files may write for techniques registered outside the built-in list (by a runner that alone
+ * implements them), by kind, for editor completion: each such technique's module adds its own entry
+ * (`declare module … { interface TechniqueInputs { kind: … } }`). The loader validates them like any other.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface TechniqueInputs {}
