@@ -7,6 +7,6 @@ export function ortStaticReason(c: Case): string | undefined {
   if (c.scenario !== "prefill" && c.scenario !== "decode")
     return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
   if (c.technique.kind !== "base" && !getTechnique(c.technique.kind).rewriteIr)
-    return `technique ${c.technique.kind} has no ONNX form (run it on the torch runner)`;
+    return `technique ${c.technique.kind} has no ONNX form: the ort runner runs techniques that rewrite the model IR — run it on a runner that implements it`;
   return undefined;
 }
