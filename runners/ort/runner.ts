@@ -152,7 +152,7 @@ export class OrtRunner implements Runner {
  * tsx's loader as an absolute URL: a bare `--import tsx` resolves from the child's working directory, which is the
  * user's (a suite run from a folder without node_modules would fail every case).
  */
-function tsxLoader(): string {
+export function tsxLoader(): string {
   try {
     return import.meta.resolve("tsx");
   } catch {

@@ -17,6 +17,7 @@ import {
 } from "../compare/command.js";
 import { RunnerPool, getRunnerDefinition, runnerDefinitions, runnerNames } from "../runner/registry.js";
 import "../../runners/index.js";
+import { parseControlInterval, runHooks } from "../run/run-hooks.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
@@ -72,9 +73,15 @@ export const commands: Record<string, Command> = {
         type: "string",
         description: "RSS cap of a case's worker process tree, e.g. 4GiB (an RSS watchdog)",
       },
+      "control-interval": {
+        type: "string",
+        description:
+          "machine-drift control: least time between two of its processes, e.g. 30s (default 0: after every case process), or off",
+      },
     },
     async run(values, positionals) {
       const suitePath = requireSuite("run", positionals);
+      const controlIntervalMs = parseControlInterval(values["control-interval"] as string | undefined);
       const caseTimeoutMs = values["case-timeout"]
         ? parseDurationMs("--case-timeout", values["case-timeout"] as string)
         : undefined;
@@ -125,7 +132,15 @@ export const commands: Record<string, Command> = {
         });
         const environment = await readEnvironment();
         log(`effbench ${loaded.suite.name}: ${cases.length} case(s) → ${dbPath} (run ${runId})`);
+        const hooks = runHooks({
+          store,
+          runId,
+          controlIntervalMs,
+          controlFor: (c) => controlFor(c, { python: values.python as string | undefined }),
+          signal: controller.signal,
+        });
         summaries = await executeCases(cases, {
+          ...hooks,
           store,
           runId,
           runners,
@@ -136,7 +151,7 @@ export const commands: Record<string, Command> = {
           memoryCapBytes,
           peaks,
           onCaseEnd: (summary, index, total) => log(formatProgress(summary, index, total)),
-        });
+        }).finally(hooks.finish);
         await store.recordEnv(runId, { ...environment, runners: runners.probes() });
         const interrupted = stopRequested || controller.signal.aborted;
         await store.finishRun(runId, interrupted ? "interrupted" : "completed");

@@ -6,6 +6,7 @@ import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
 import { openStore, type ResultRow, type Store } from "../store/store.js";
 import { normalQuantile, studentTQuantile } from "./distributions.js";
 import { compareMessages } from "./messages.js";
+import { applyDriftControl, loadSideMachine, type CaseDrift, type DriftSummary } from "./drift.js";
 
 export type Verdict = "regressed" | "improved" | "unchanged" | "inconclusive";
 /** A verdict for a matched pair, or why there is none. */
@@ -172,6 +173,8 @@ export interface StoreSide {
 }
 
 export interface CompareStoresOptions extends Partial<CompareOptions> {
+  /** The two sides were measured interleaved in one sitting: no drift control is needed or applied. */
+  interleaved?: boolean;
   /** Which per-iteration sample series to compare (default latency_ms). */
   metric?: string;
 }
@@ -207,6 +210,8 @@ export interface CaseComparison {
   head: SideResult | null;
   /** Why there is no verdict, or why it is inconclusive regardless of the numbers. */
   reason?: string;
+  /** The drift control this case's ratio was normalised by (src/compare/drift.ts); absent when not controlled. */
+  drift?: CaseDrift;
 }
 
 export interface CompareSummary {
@@ -241,6 +246,8 @@ export interface CompareReport {
   seed: number;
   cases: CaseComparison[];
   summary: CompareSummary;
+  /** How machine drift between the two sides was handled (absent in reports built by hand). */
+  drift?: DriftSummary;
 }
 
 /** The latest result per caseKey (by finish time, then id): a completed one when there is one, else the latest of any status. */
@@ -397,6 +404,14 @@ export async function compareStores(
     markSettingsApart(cases);
     const runIds = (rows: Map<string, ResultRow>) =>
       [...new Set([...rows.values()].map((r) => r.runId))].sort((a, b) => a - b);
+    const drift: DriftSummary = options.interleaved
+      ? { controlled: 0, uncontrolled: 0, machineChanged: 0, notes: [compareMessages.interleavedNote] }
+      : applyDriftControl(
+          cases,
+          await loadSideMachine(baseStore, runIds(baseRows)),
+          await loadSideMachine(headStore, runIds(headRows)),
+          resolved,
+        );
     return {
       base: { path: base.path, runId: base.runId ?? null, runIds: runIds(baseRows) },
       head: { path: head.path, runId: head.runId ?? null, runIds: runIds(headRows) },
@@ -404,6 +419,7 @@ export async function compareStores(
       ...resolved,
       cases,
       summary: summarize(cases),
+      drift,
     };
   } finally {
     await baseStore.close();

@@ -41,8 +41,18 @@ function formatChange(c: CaseComparison): string {
   return `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%`;
 }
 
+/** The verdict as shown: a machine change is said beside it (the ratio is then the normalised one, widened). */
+function verdictText(c: CaseComparison): string {
+  return c.drift?.machineChanged ? `${c.verdict}, machine changed` : c.verdict;
+}
+
 function notes(c: CaseComparison): string {
   const parts: string[] = [];
+  if (c.drift?.machineChangedBecause) parts.push(c.drift.machineChangedBecause);
+  if (c.drift && c.drift.controlRatio !== null && c.drift.raw.ratio !== null)
+    parts.push(
+      `normalised by the control ×${(1 / c.drift.controlRatio).toFixed(3)} (raw ${formatChange({ ratio: c.drift.raw.ratio } as CaseComparison)} ${c.drift.raw.verdict})`,
+    );
   if (c.reason) parts.push(c.reason);
   const flags = [
     ...new Set([...(c.base?.flags ?? []).map((f) => `base ${f}`), ...(c.head?.flags ?? []).map((f) => `head ${f}`)]),
@@ -96,6 +106,7 @@ export function toMarkdown(report: CompareReport): string {
     `- ${sideLine("base", report.base)}`,
     `- ${sideLine("head", report.head)}`,
     `- ${settingsLine(report)}`,
+    ...(report.drift?.notes ?? []).map((n) => `- ${n}`),
     "",
   ];
   const header = [
@@ -103,7 +114,7 @@ export function toMarkdown(report: CompareReport): string {
     "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
   ];
   const row = (c: CaseComparison) => {
-    const verdict = c.verdict === "regressed" ? "**regressed**" : c.verdict;
+    const verdict = c.verdict === "regressed" ? `**${verdictText(c)}**` : verdictText(c);
     const processes = `${c.base?.processes ?? "—"}/${c.head?.processes ?? "—"}`;
     return `| ${escapeCell(c.caseName)} | ${verdict} | ${formatValue(c.base?.median ?? null)} | ${formatValue(c.head?.median ?? null)} | ${formatChange(c)} | ${formatRatio(c)} | ${formatCi(c)} | ${processes} | ${escapeCell(notes(c))} |`;
   };
@@ -135,18 +146,19 @@ export function toText(report: CompareReport): string {
   header[5] = `${Math.round(report.confidence * 100)}% CI`;
   const rows = ordered(report.cases).map((c) => [
     c.caseName,
-    c.verdict,
+    verdictText(c),
     formatValue(c.base?.median ?? null),
     formatValue(c.head?.median ?? null),
     formatChange(c),
     formatCi(c),
-    notes(c).slice(0, 120),
+    notes(c).slice(0, 160),
   ]);
   return (
     [
       sideLine("base", report.base),
       sideLine("head", report.head),
       settingsLine(report),
+      ...(report.drift?.notes ?? []),
       "",
       table(header, rows),
       "",

@@ -22,5 +22,25 @@ export const compareMessages = {
   oneDatabaseNeedsRuns: (path: string, runs: number[]) =>
     `${path}: one database needs two runs to compare, and it has ${runs.length} with results${runs.length > 0 ? ` (${runs.join(", ")})` : ""} — pass a second database, or --base-run and --head-run`,
   sameRun: (runId: number) => `--base-run and --head-run are both run ${runId}: compare two different runs`,
+  interleavedNote:
+    "interleaved: base and head processes alternated one by one in one sitting (ABBA), so a drifting machine reaches both alike; no drift control is applied",
+  driftNotControlled: "drift not controlled",
+  noControl: (side: "base" | "head", why: string) =>
+    why === "none"
+      ? `drift is not controlled: the ${side} run has no drift-control measurements (a database written before effbench measured one, or a run with --control-interval off) — a machine that changed between the runs reads as a code change`
+      : `drift is not controlled: the ${side} run's control was not measured (${why})`,
+  controlsDiffer: (base: string, head: string) =>
+    `drift is not controlled: base and head ran different controls ("${base}" vs "${head}": other thread counts or devices)`,
+  controlNotComparable: "the drift control could not be compared (too few control processes)",
+  controlMoved: (ratio: number) =>
+    `the drift control moved ${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}% between the runs`,
+  hostChanged: (base: string[], head: string[]) => `the host changed (${base.join(", ")} → ${head.join(", ")})`,
+  cpuChanged: (base: string[], head: string[]) => `the CPU changed (${base.join(", ")} → ${head.join(", ")})`,
+  deviceChanged: (base: string[], head: string[]) =>
+    `the control's device changed (${base.join(", ")} → ${head.join(", ")})`,
+  normalised: (count: number) =>
+    `drift control: ${count} case(s) normalised — each case's head/base ratio is divided by that of the fixed control workload measured between the same runs' processes, the two CIs combined on the log scale (docs/protocol.md)`,
+  machineChangedNote: (count: number) =>
+    `machine changed for ${count} case(s): the control moved beyond the threshold or the host/device differs; their verdicts use the normalised ratio with a widened interval`,
   formatsExclusive: "--json and --markdown are exclusive: pick one output format",
 } as const;

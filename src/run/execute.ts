@@ -54,6 +54,10 @@ export interface ExecuteOptions {
   peaks?: Peaks;
   /** `--case-memory`: RSS cap of the worker's process tree. */
   memoryCapBytes?: number;
+  /** Called before each repeat's process starts (interleaved A/B waits for its turn here: src/run/turns.ts). */
+  beforeRepeat?: (c: Case, repeat: number) => Promise<void>;
+  /** Called after each completed repeat (the drift control measures here: src/run/drift-control.ts). */
+  afterRepeat?: (c: Case, repeat: number) => Promise<void>;
   onCaseStart?: (c: Case, index: number, total: number) => void;
   onCaseEnd?: (summary: CaseSummary, index: number, total: number) => void;
 }
@@ -116,6 +120,7 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   const samplerSeries: NonNullable<ResultRecord["samplerSeries"]> = [];
   const profiles: Record<string, unknown>[] = [];
   for (let repeat = 0; repeat < c.protocol.repeats; repeat++) {
+    await options.beforeRepeat?.(c, repeat);
     const profiler = new RepeatProfiler(c);
     // A repeat whose GPU energy is measured runs a longer measure window (protocol.minEnergyWindowMs).
     const measured = profiler.measureProtocol();
@@ -153,6 +158,7 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     samplerSeries.push(...profile.series.map((s) => ({ repeat, ...s })));
     profiles.push({ ...profile.info, ...(measured.energyWindow ? { energyWindow: measured.energyWindow } : {}) });
     outcomes.push(outcome);
+    await options.afterRepeat?.(c, repeat);
   }
 
   const metrics = resultMetrics(c, outcomes, options.peaks);

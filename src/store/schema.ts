@@ -116,6 +116,34 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN pid INTEGER;
   `,
+  // 3: the machine-drift control (docs/protocol.md): a small fixed workload measured in its own process between
+  // the cases' processes, so that \`bench compare\` can tell a machine that changed between two runs from code
+  // that did. One row per control process; its per-iteration times in control_samples.
+  `
+  CREATE TABLE control_processes (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    -- What the control measures, e.g. "ort cpu: MatMul 64×512 · 512×512 fp32, 1 intra-op thread": compare pairs
+    -- controls by it.
+    control TEXT NOT NULL,
+    -- The case whose process it followed.
+    case_key TEXT,
+    measured_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('completed', 'failed', 'unsupported')),
+    reason TEXT,
+    settings_json TEXT,
+    CHECK (status = 'completed' OR reason IS NOT NULL)
+  );
+  CREATE INDEX control_processes_run ON control_processes(run_id);
+
+  CREATE TABLE control_samples (
+    process_id INTEGER NOT NULL REFERENCES control_processes(id) ON DELETE CASCADE,
+    iteration INTEGER NOT NULL,
+    -- Host wall time of one iteration of the control, ms.
+    value REAL NOT NULL,
+    PRIMARY KEY (process_id, iteration)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes and reads. */
@@ -123,6 +151,6 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * The oldest version read-only opens (report, compare, export, merge shards) accept: later migrations only add
- * what writers use (runs.pid), so older files — committed fixtures, old shards — still read.
+ * what writers use (runs.pid, the control tables), so older files — committed fixtures, old shards — still read.
  */
 export const OLDEST_READABLE_VERSION = 1;

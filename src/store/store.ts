@@ -10,10 +10,12 @@ import type { ValidityRecord } from "../measure/validity.js";
 import { StoreError, storeMessages } from "./errors.js";
 import { MIGRATIONS, OLDEST_READABLE_VERSION, SCHEMA_VERSION } from "./schema.js";
 import { BUSY_TIMEOUT_MS, Connection, isBusy, MAX_SQL_VARIABLES, type SqlValue } from "./sqlite.js";
+import { copyShardControls, insertControl, selectControls, type ControlRecord, type ControlRow } from "./controls.js";
 
 export { StoreError, type StoreErrorCode } from "./errors.js";
 export { SCHEMA_VERSION } from "./schema.js";
 export type { ValidityRecord } from "../measure/validity.js";
+export type { ControlRecord, ControlRow } from "./controls.js";
 
 /** Rows per multi-row INSERT: hundreds per statement, far below SQLite's 32,766-parameter limit. */
 export const INSERT_BATCH_ROWS = 500;
@@ -697,10 +699,24 @@ export class Store {
         `INSERT INTO main.validity (result_id, flag, detail) SELECT result_id + ?, flag, detail FROM shard.validity WHERE result_id ${ofRun} ORDER BY rowid`,
         [offset, run.id],
       );
+      await copyShardControls(db, run.id, runId);
       summary.runsAdded++;
       summary.resultsAdded += changes;
     }
     return summary;
+  }
+
+  /** Stores one process of the run's drift control (src/run/drift-control.ts); returns its id. */
+  async recordControl(runId: number, record: ControlRecord): Promise<number> {
+    return this.transaction(async () => {
+      await this.requireRun(runId);
+      return insertControl(this.connection, runId, record);
+    });
+  }
+
+  /** The drift-control processes of these runs (every run when absent); none in a file older than schema 3. */
+  async loadControls(runIds?: number[]): Promise<ControlRow[]> {
+    return this.exclusive(() => selectControls(this.connection, runIds));
   }
 
   /** Waits for pending operations, then closes the connection; a second call does nothing. */

@@ -1,0 +1,46 @@
+// The ort runner's drift control: runs control-child.ts in its own process (as a case's repeat runs) with the
+// case's intra-op thread count, so it shares the cases' CPU contention. CPU EP only.
+import { execaNode } from "execa";
+import { fromRoot } from "../../src/paths.js";
+import type { Case } from "../../src/suite/case.js";
+import type { ControlOutcome, DriftControlSpec } from "../controls.js";
+import { CONTROL_SHAPE } from "./control-child.js";
+import { tsxLoader } from "./runner.js";
+
+const childPath = fromRoot("runners/ort/control-child.ts");
+
+export function ortControl(c: Case): DriftControlSpec {
+  const threads = c.ort.intraOpThreads;
+  const { rows, hidden, ffn } = CONTROL_SHAPE;
+  const key = `ort cpu: FFN MatMul ${rows}×${hidden}·${hidden}×${ffn}, Relu, ·${ffn}×${hidden} fp32, ${threads} intra-op thread(s)`;
+  return {
+    key,
+    async measure(signal) {
+      if (c.ort.executionProvider !== "cpu")
+        return {
+          status: "unsupported",
+          reason: `the ort drift control runs on the CPU EP only; a ${c.ort.executionProvider} case's drift is not controlled`,
+        };
+      const result = await execaNode(childPath, [String(threads)], {
+        nodeOptions: ["--import", tsxLoader()],
+        reject: false,
+        timeout: 60_000,
+        cancelSignal: signal,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const line = String(result.stdout).trim().split("\n").at(-1) ?? "";
+      if (result.exitCode !== 0 || !line.startsWith("{"))
+        return {
+          status: "failed",
+          reason: `the ort control process ${result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`}: ${String(result.stderr).trim().slice(-500)}`,
+        } satisfies ControlOutcome;
+      const parsed = JSON.parse(line) as { latencyMs: number[]; onnxruntime: string };
+      return {
+        status: "completed",
+        valuesMs: parsed.latencyMs,
+        settings: { runner: "ort", executionProvider: "cpu", intraOpThreads: threads, onnxruntime: parsed.onnxruntime },
+      };
+    },
+  };
+}
