@@ -10,6 +10,7 @@ import {
   type CompareReport,
 } from "./compare.js";
 import { toJson, toMarkdown, toText } from "./format.js";
+import { interleave } from "./interleave.js";
 import { compareMessages } from "./messages.js";
 
 /** The options of `bench compare`, in the shape of the CLI's option specs (node:util parseArgs). */
@@ -29,12 +30,17 @@ export const compareCommandOptions = {
   strict: { type: "boolean", description: "also exit 1 when a case completed in base has no completed result in head" },
   resamples: { type: "string", description: `bootstrap resamples (default ${PROTOCOL_DEFAULTS.bootstrapResamples})` },
   seed: { type: "string", description: `bootstrap seed (default ${PROTOCOL_DEFAULTS.seed})` },
+  interleave: {
+    type: "boolean",
+    description:
+      "run two code versions (git refs or checkout directories) alternately, process by process, on a suite, and compare them",
+  },
 } as const;
 
 export const compareCommandSummary =
   "compare two result databases (or two runs of one) case by case; exit 1 on a regression";
 export const compareCommandUsage =
-  "<base.db> <head.db> [--threshold 5%] [--metric latency_ms] [--json | --markdown] [--strict]\n       bench compare <results.db> [--base-run <id>] [--head-run <id>]";
+  "<base.db> <head.db> [--threshold 5%] [--metric latency_ms] [--json | --markdown] [--strict]\n       bench compare <results.db> [--base-run <id>] [--head-run <id>]\n       bench compare --interleave <base-ref> <head-ref> <suite.ts>";
 
 export interface CompareCommandArgs {
   basePath: string;
@@ -47,6 +53,8 @@ export interface CompareCommandArgs {
   strict: boolean;
   resamples: number;
   seed: number;
+  /** --interleave: basePath and headPath are refs or checkouts, measured on this suite in one sitting. */
+  interleaveSuite?: string;
 }
 
 /** "5%" → 0.05, "0.05" → 0.05; a bare "5" is refused (5 or 5%? the user says which). */
@@ -67,8 +75,11 @@ function parsePositiveInteger(option: string, value: unknown): number | undefine
 
 /** Turns the parsed CLI values and positionals into arguments; throws CompareError (exit 2) for a usage error. */
 export function parseCompareArgs(values: Record<string, unknown>, positionals: string[]): CompareCommandArgs {
+  if (values.interleave && positionals.length !== 3)
+    throw new CompareError(compareMessages.interleaveArguments(positionals.length));
   if (positionals.length === 0) throw new CompareError(compareMessages.missingDatabases);
-  if (positionals.length > 2) throw new CompareError(compareMessages.tooManyDatabases(positionals.length));
+  if (positionals.length > 2 && !values.interleave)
+    throw new CompareError(compareMessages.tooManyDatabases(positionals.length));
   if (values.json && values.markdown) throw new CompareError(compareMessages.formatsExclusive);
   const args: CompareCommandArgs = {
     basePath: positionals[0]!,
@@ -82,6 +93,7 @@ export function parseCompareArgs(values: Record<string, unknown>, positionals: s
   };
   const baseRun = parsePositiveInteger("--base-run", values["base-run"]);
   const headRun = parsePositiveInteger("--head-run", values["head-run"]);
+  if (values.interleave) args.interleaveSuite = positionals[2]!;
   if (baseRun !== undefined) args.baseRun = baseRun;
   if (headRun !== undefined) args.headRun = headRun;
   return args;
@@ -119,6 +131,7 @@ export async function compareCommand(
   args: CompareCommandArgs,
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
+  if (args.interleaveSuite !== undefined) return interleaveCommand(args, write);
   const resolved = await defaultRuns(args);
   if (resolved.basePath === resolved.headPath && resolved.baseRun === resolved.headRun)
     throw new CompareError(compareMessages.sameRun(resolved.baseRun!));
@@ -131,4 +144,22 @@ export async function compareCommand(
     resolved.format === "json" ? toJson(report) : resolved.format === "markdown" ? toMarkdown(report) : toText(report),
   );
   return exitCodeOf(report, resolved.strict);
+}
+
+/** `--interleave`: one sitting of both code versions, then the comparison of its two databases. */
+async function interleaveCommand(args: CompareCommandArgs, write: (text: string) => void): Promise<number> {
+  process.stderr.write(
+    `interleaving ${args.basePath} (base) and ${args.headPath} (head) on ${args.interleaveSuite}…\n`,
+  );
+  const sitting = await interleave(args.basePath, args.headPath, args.interleaveSuite!);
+  process.stderr.write(
+    `${sitting.processes.join(" + ")} processes alternated in ${sitting.wallS.toFixed(0)} s; databases: ${sitting.databases.join(", ")}\n`,
+  );
+  const report = await compareStores(
+    { path: sitting.databases[0]! },
+    { path: sitting.databases[1]! },
+    { threshold: args.threshold, metric: args.metric, resamples: args.resamples, seed: args.seed, interleaved: true },
+  );
+  write(args.format === "json" ? toJson(report) : args.format === "markdown" ? toMarkdown(report) : toText(report));
+  return exitCodeOf(report, args.strict);
 }

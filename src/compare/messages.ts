@@ -22,6 +22,19 @@ export const compareMessages = {
   oneDatabaseNeedsRuns: (path: string, runs: number[]) =>
     `${path}: one database needs two runs to compare, and it has ${runs.length} with results${runs.length > 0 ? ` (${runs.join(", ")})` : ""} — pass a second database, or --base-run and --head-run`,
   sameRun: (runId: number) => `--base-run and --head-run are both run ${runId}: compare two different runs`,
+  predatesInterleave: (side: string, checkout: string) =>
+    `--interleave: the ${side} checkout (${checkout}) predates interleaved runs (it has no src/run/turns.ts), so its processes cannot take turns — pick a later ref, or compare two databases of separate runs instead (bench compare base.db head.db)`,
+  sideFailed: (side: string, checkout: string, code: number, stderr: string) =>
+    `--interleave: the ${side} side's bench run (${checkout}) exited with code ${code}${stderr ? `: ${stderr}` : ""}`,
+  notACheckout: (dir: string) =>
+    `--interleave: ${dir} is a directory but not an effbench checkout (no bin/bench.js) — pass a checkout directory or a git ref`,
+  unknownRef: (ref: string, repo: string) =>
+    `--interleave: "${ref}" is neither a directory nor a git ref of ${repo} — pass a branch, tag or commit (git log --oneline), or a checkout directory`,
+  worktreeFailed: (ref: string, why: string) =>
+    `--interleave: could not check out ${ref} into a temporary worktree: ${why}`,
+  suiteMissing: (path: string) => `--interleave: suite file not found: ${path}`,
+  interleaveArguments: (count: number) =>
+    `--interleave takes three arguments, got ${count} — bench compare --interleave <base-ref> <head-ref> <suite.ts>`,
   interleavedNote:
     "interleaved: base and head processes alternated one by one in one sitting (ABBA), so a drifting machine reaches both alike; no drift control is applied",
   driftNotControlled: "drift not controlled",
