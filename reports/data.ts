@@ -1,7 +1,7 @@
 // What a report shows, read from the store once: runs with their environment, every result with its case fields,
 // metrics, validity flags, raw samples and sampler series. The generator (reports/site.ts) and the exports
 // (reports/export.ts) are pure functions of this, so tests can build a ReportData by hand or through the store.
-import type { ResultStatus, RunRow, SamplerSeriesRecord, Store } from "../src/store/store.js";
+import type { ControlRow, ResultStatus, RunRow, SamplerSeriesRecord, Store } from "../src/store/store.js";
 import { workloadLabel } from "../src/suite/planner.js";
 import type { Workload } from "../src/suite/schema.js";
 import type { allReferences } from "../datasets/references/index.js";
@@ -72,6 +72,8 @@ export interface ReportData {
   results: ReportResult[];
   /** Papers' reference ratios; the "versus paper" section is left out when absent or empty. */
   references?: ReportReference[];
+  /** The runs' drift-control measurements (none in a file older than schema 3). */
+  controls?: ControlRow[];
 }
 
 /** Sample series shown first on a case page (any other series follows). */
@@ -151,6 +153,7 @@ export async function loadReportData(store: Store, options: LoadOptions = {}): P
     runs,
     results,
     references: options.references,
+    controls: await store.loadControls(options.runId === undefined ? undefined : [options.runId]),
   };
 }
 

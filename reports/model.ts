@@ -6,6 +6,7 @@ import type { ReportData, ReportReference, ReportResult, ReportRun } from "./dat
 import { AUXILIARY_METRICS, LEADERBOARD_METRICS } from "./metrics.js";
 import { roundSignificant } from "./format.js";
 import { compactRoutingDetails } from "./routing.js";
+import { controlTrends, type ControlTrends } from "./controls.js";
 
 /** `[value, ciLow, ciHigh]` for a measured metric, `[null, reason]` for one that was not measured. */
 export type CompactMetric = [number, number | null, number | null] | [null, string];
@@ -85,6 +86,8 @@ export interface IndexModel {
   rows: IndexRow[];
   trendMetric: string;
   trends: TrendPoint[];
+  /** The drift control per run, shown beside the trends (absent when no run measured one). */
+  controlTrends?: ControlTrends;
   /** Absent when no references were given. */
   versus?: VersusRow[];
   caseChunks: number;
@@ -178,6 +181,9 @@ export function buildIndexModel(data: ReportData): IndexModel {
     rows,
     trendMetric: TREND_METRIC,
     trends: trendPoints(data, TREND_METRIC),
+    ...((data.controls?.length ?? 0) > 0
+      ? { controlTrends: controlTrends(data.controls!, new Map(data.results.map((r) => [r.caseKey, r.caseId]))) }
+      : {}),
     versus:
       data.references === undefined || data.references.length === 0 ? undefined : versusPaper(data.references, latest),
     caseChunks: chunkCount(rows.length),

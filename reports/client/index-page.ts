@@ -327,6 +327,52 @@ function renderPareto(def: ParetoChart, rows: IndexRow[], host: HTMLElement): vo
 
 // ── trends ───────────────────────────────────────────────────────────────────────────────────────
 
+/** The drift control of the shown cases across the same runs: what the machine did, beside what the cases did. */
+function renderControlTrend(
+  caseIds: string[],
+  runOrder: Map<number, number>,
+  runLabel: Map<number, string>,
+  host: HTMLElement,
+): void {
+  const trends = model.controlTrends;
+  if (!trends) {
+    host.append(
+      el(
+        "p",
+        { class: "note" },
+        "No drift control was measured in these runs (a database written before effbench measured one): a change common to every case may be the machine.",
+      ),
+    );
+    return;
+  }
+  const keys = new Set(caseIds.map((id) => trends.caseControl[id]).filter((k): k is string => k !== undefined));
+  const points = trends.points.filter((p) => keys.has(p[0]));
+  if (points.length === 0) return;
+  const values = points.map((p) => ({
+    series: `control: ${p[0]}`,
+    run: runLabel.get(p[1]) ?? String(p[1]),
+    order: runOrder.get(p[1]) ?? 0,
+    value: p[2],
+    low: p[3],
+    high: p[4],
+  }));
+  const controlHost = el("div", { class: "chart" });
+  host.append(
+    el(
+      "p",
+      { class: "note" },
+      "The drift control over the same runs: a fixed workload measured between the cases' processes (band: the range of its processes' medians). When the cases moved with it, the machine changed, not the code; bench compare divides it out.",
+    ),
+    controlHost,
+  );
+  chart(
+    controlHost,
+    trendSpec(values, "control time per iteration (ms)"),
+    `Drift control across runs.`,
+    values.length * 3,
+  );
+}
+
 function renderTrends(rows: IndexRow[], host: HTMLElement): void {
   const metric = model.trendMetric;
   host.replaceChildren(
@@ -388,6 +434,12 @@ function renderTrends(rows: IndexRow[], host: HTMLElement): void {
     trendSpec(values, `${titleOf(metric)}${scale.unit ? ` (${scale.unit})` : ""}`),
     `Trend of ${metric} across runs for ${shown.length} cases; the table below lists first and last values.`,
     values.length * 3,
+  );
+  renderControlTrend(
+    shown.map(([id]) => id),
+    runOrder,
+    runLabel,
+    host,
   );
   host.append(
     el(

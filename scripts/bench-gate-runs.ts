@@ -1,0 +1,229 @@
+// npm run bench:gate-runs — the regression gate's figures across separate runs (docs/protocol.md, "Machine-drift
+// control"). Unlike bench:gate (pools measured in one sitting), every comparison here is between separate
+// `bench run` invocations at different times, with the machine left to drift between them.
+//
+// Cross-run: blocks of four runs A B A′ B′ of a one-case ort suite (B: EFFBENCH_TEST_EXTRA_WORK, the test-only
+// slowdown of the ort child, 10% unless --extra-work), each its own `bench run` process and database. Per block
+// two A/A pairs (A vs A′, B vs B′: the same code twice) and two A/B pairs (A vs B, A′ vs B′); pairs never share a
+// run within one experiment. Each pair is compared twice from the same numbers: raw (the case's own ratio) and
+// normalised by the drift control measured in those runs.
+// Interleaved: sittings of three sides A, A″, B (src/compare/interleave.ts, ABC CBA … order, one case process per
+// turn): A vs A″ is an A/A pair, A vs B an A/B pair.
+// Rates are counted with exact 95% Clopper–Pearson intervals. Acceptance: A/A false alarms ≤ 5% with the interval's
+// upper bound ≤ 10%, and A/B detections ≥ 90%.
+//
+// Options: --pairs 36 (of each kind, per mode), --repeats 4 (processes per cross-run run), --interleave-repeats 4
+// (processes per side of a sitting), --extra-work 0.10, --threshold 5%, --budget 25 (minutes, all modes; a mode
+// stops starting blocks when its share is spent, and says so), --modes cross,interleaved, --json <file>, --dir <dir>.
+import { execaNode } from "execa";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseThreshold } from "../src/compare/command.js";
+import { compareStores, type CaseComparison, type Verdict } from "../src/compare/compare.js";
+import { clopperPearson, formatProportion } from "../src/compare/distributions.js";
+import { runInterleavedSitting } from "../src/compare/interleave.js";
+import { median } from "../src/measure/stats.js";
+import { fromRoot } from "../src/paths.js";
+
+const { values } = parseArgs({
+  options: {
+    pairs: { type: "string", default: "36" },
+    repeats: { type: "string", default: "4" },
+    "interleave-repeats": { type: "string", default: "4" },
+    "extra-work": { type: "string", default: "0.10" },
+    threshold: { type: "string", default: "5%" },
+    budget: { type: "string", default: "25" },
+    modes: { type: "string", default: "cross,interleaved" },
+    json: { type: "string" },
+    dir: { type: "string" },
+  },
+});
+const pairs = Number(values.pairs);
+const threshold = parseThreshold(values.threshold!);
+const extraWork = Number(values["extra-work"]);
+const modes = values.modes!.split(",");
+const budgetS = Number(values.budget) * 60;
+const dir = values.dir ?? mkdtempSync(join(tmpdir(), "effbench-gate-runs-"));
+mkdirSync(dir, { recursive: true });
+const slow = { EFFBENCH_TEST_EXTRA_WORK: String(extraWork) };
+
+/** One small ort case, about 1 ms per iteration on one core: process start-up costs more than the measuring. */
+function writeSuite(name: string, repeats: number): string {
+  const path = join(dir, `${name}.ts`);
+  writeFileSync(
+    path,
+    `import { defineSuite } from "effbench";
+export default defineSuite({
+  name: "${name}",
+  models: [{ name: "gate-model", layers: 2, hidden: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 2048 }],
+  scenarios: ["prefill"],
+  workloads: [{ batch: 1, promptTokens: 32 }],
+  runners: ["ort"],
+  protocol: { repeats: ${repeats}, minMeasureMs: 250, minIterations: 50, warmupMaxMs: 200 },
+});
+`,
+  );
+  return path;
+}
+
+type Kind = "A/A" | "A/B";
+interface Comparison {
+  mode: "cross" | "interleaved";
+  kind: Kind;
+  base: string;
+  head: string;
+  at: string;
+  verdict: Verdict;
+  ratio: number | null;
+  rawVerdict: Verdict | null;
+  rawRatio: number | null;
+  controlRatio: number | null;
+  machineChanged: boolean | null;
+}
+const comparisons: Comparison[] = [];
+const started = performance.now();
+const elapsedS = () => (performance.now() - started) / 1000;
+const loadStart = loadavg()[0]!;
+
+async function benchRun(suite: string, db: string, env: Record<string, string> = {}): Promise<void> {
+  const result = await execaNode(fromRoot("bin/bench.js"), ["run", suite, "--db", db], {
+    env: { ...process.env, ...env },
+    reject: false,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (result.exitCode !== 0)
+    throw new Error(`bench run ${db} exited with ${result.exitCode}: ${String(result.stderr)}`);
+}
+
+async function compare(mode: Comparison["mode"], kind: Kind, base: string, head: string): Promise<void> {
+  const report = await compareStores(
+    { path: base },
+    { path: head },
+    { threshold, interleaved: mode === "interleaved" },
+  );
+  const c: CaseComparison = report.cases[0]!;
+  comparisons.push({
+    mode,
+    kind,
+    base,
+    head,
+    at: new Date().toISOString(),
+    verdict: c.verdict as Verdict,
+    ratio: c.ratio,
+    rawVerdict: mode === "cross" ? (c.drift?.raw.verdict ?? null) : null,
+    rawRatio: mode === "cross" ? (c.drift?.raw.ratio ?? null) : null,
+    controlRatio: c.drift?.controlRatio ?? null,
+    machineChanged: c.drift?.machineChanged ?? null,
+  });
+  const x = comparisons.at(-1)!;
+  const pct = (r: number | null) => (r === null ? "—" : `${((r - 1) * 100).toFixed(1)}%`);
+  process.stderr.write(
+    `  ${mode} ${kind}: ${x.verdict} ${pct(x.ratio)}${mode === "cross" ? ` (raw ${x.rawVerdict} ${pct(x.rawRatio)}, control ${pct(x.controlRatio)}${x.machineChanged ? ", machine changed" : ""})` : ""}\n`,
+  );
+}
+
+const shareS = budgetS / modes.length;
+const blocks = Math.ceil(pairs / 2);
+
+if (modes.includes("cross")) {
+  const suite = writeSuite("gate-runs", Number(values.repeats));
+  const modeStart = elapsedS();
+  for (let b = 0; b < blocks; b++) {
+    const perBlock = b > 0 ? (elapsedS() - modeStart) / b : 0;
+    if (b > 0 && elapsedS() - modeStart + perBlock > shareS) {
+      console.log(
+        `cross-run: stopped after ${b} block(s): the next would pass this mode's ${(shareS / 60).toFixed(1)} min`,
+      );
+      break;
+    }
+    const [a1, b1, a2, b2] = ["a1", "b1", "a2", "b2"].map((n) => join(dir, `cross-${b}-${n}.db`));
+    await benchRun(suite, a1!);
+    await benchRun(suite, b1!, slow);
+    await benchRun(suite, a2!);
+    await benchRun(suite, b2!, slow);
+    process.stderr.write(`cross-run block ${b + 1}/${blocks} (${elapsedS().toFixed(0)} s)\n`);
+    await compare("cross", "A/A", a1!, a2!);
+    await compare("cross", "A/A", b1!, b2!);
+    await compare("cross", "A/B", a1!, b1!);
+    await compare("cross", "A/B", a2!, b2!);
+  }
+}
+
+if (modes.includes("interleaved")) {
+  const suite = writeSuite("gate-interleaved", Number(values["interleave-repeats"]));
+  const modeStart = elapsedS();
+  const modeBudget = budgetS - modeStart; // what the other mode left
+  for (let s = 0; s < pairs; s++) {
+    const perSitting = s > 0 ? (elapsedS() - modeStart) / s : 0;
+    if (s > 0 && elapsedS() - modeStart + perSitting > modeBudget) {
+      console.log(`interleaved: stopped after ${s} sitting(s): the next would pass the budget`);
+      break;
+    }
+    const sittingDir = join(dir, `sitting-${s}`);
+    mkdirSync(sittingDir, { recursive: true });
+    const checkout = fromRoot();
+    const sitting = await runInterleavedSitting(
+      [
+        { name: "a1", checkout },
+        { name: "a2", checkout },
+        { name: "b", checkout, env: slow },
+      ],
+      suite,
+      sittingDir,
+    );
+    process.stderr.write(
+      `sitting ${s + 1}/${pairs}: ${sitting.processes.join("+")} processes in ${sitting.wallS.toFixed(0)} s\n`,
+    );
+    await compare("interleaved", "A/A", sitting.databases[0]!, sitting.databases[1]!);
+    await compare("interleaved", "A/B", sitting.databases[0]!, sitting.databases[2]!);
+  }
+}
+
+// The figures.
+const count = (list: Comparison[], verdict: Verdict, raw = false) =>
+  list.filter((c) => (raw ? c.rawVerdict : c.verdict) === verdict).length;
+const rows: Array<Record<string, unknown>> = [];
+console.log(
+  `\nregression gate across runs: threshold ${(threshold * 100).toFixed(1)}%, injected slowdown ${(extraWork * 100).toFixed(0)}% (EFFBENCH_TEST_EXTRA_WORK), ${cpus().length} × ${cpus()[0]?.model ?? "?"}, load average ${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${(elapsedS() / 60).toFixed(1)} min`,
+);
+console.log(
+  `cross-run: ${values.repeats} processes per run; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals\n`,
+);
+const line = (label: string, list: Comparison[], raw: boolean) => {
+  const aa = list.filter((c) => c.kind === "A/A");
+  const ab = list.filter((c) => c.kind === "A/B");
+  if (aa.length === 0 || ab.length === 0) return;
+  const falseAlarm = clopperPearson(count(aa, "regressed", raw), aa.length);
+  const detection = clopperPearson(count(ab, "regressed", raw), ab.length);
+  const aaInconclusive = clopperPearson(count(aa, "inconclusive", raw), aa.length);
+  const abInconclusive = clopperPearson(count(ab, "inconclusive", raw), ab.length);
+  const aaImproved = count(aa, "improved", raw);
+  const pass = falseAlarm.rate <= 0.05 && falseAlarm.high <= 0.1 && detection.rate >= 0.9;
+  console.log(`${label}`);
+  console.log(`  A/A false alarms (regressed)   ${formatProportion(falseAlarm)}   (improved: ${aaImproved})`);
+  console.log(`  A/B detections (regressed)     ${formatProportion(detection)}`);
+  console.log(`  A/A inconclusive               ${formatProportion(aaInconclusive)}`);
+  console.log(`  A/B inconclusive               ${formatProportion(abInconclusive)}`);
+  console.log(`  acceptance (false alarms ≤ 5%, upper ≤ 10%; detections ≥ 90%): ${pass ? "PASS" : "FAIL"}`);
+  rows.push({ label, falseAlarm, detection, aaInconclusive, abInconclusive, aaImproved, pass });
+};
+const cross = comparisons.filter((c) => c.mode === "cross");
+line("raw cross-run (no drift control)", cross, true);
+line("control-normalised cross-run", cross, false);
+line(
+  "interleaved (bench compare --interleave)",
+  comparisons.filter((c) => c.mode === "interleaved"),
+  false,
+);
+const controls = cross.map((c) => c.controlRatio).filter((r): r is number => r !== null);
+if (controls.length > 0) {
+  const moves = controls.map((r) => Math.abs(r - 1));
+  console.log(
+    `\ndrift control between paired runs: median |move| ${(median(moves) * 100).toFixed(1)}%, largest ${(Math.max(...moves) * 100).toFixed(1)}%; machine changed in ${cross.filter((c) => c.machineChanged).length}/${cross.length} comparisons`,
+  );
+}
+console.log(`runs and sittings: ${dir}`);
+if (values.json) writeFileSync(values.json, JSON.stringify({ threshold, extraWork, rows, comparisons }, null, 2));
