@@ -156,10 +156,10 @@ export function applyDriftControl(
           : b.key !== h.key
             ? compareMessages.controlsDiffer(b.key, h.key)
             : undefined;
-    if (why || "reason" in b || "reason" in h) {
+    // Said once for the whole report (summary.notes); the case keeps its raw verdict and has no `drift`.
+    if (why !== undefined || "reason" in b || "reason" in h) {
       summary.uncontrolled++;
       uncontrolledWhy.add(why!);
-      c.reason = [c.reason, compareMessages.driftNotControlled].filter(Boolean).join("; ");
       continue;
     }
     const control = compareSamples(b.processes, h.processes, options);

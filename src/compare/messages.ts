@@ -37,7 +37,6 @@ export const compareMessages = {
     `--interleave takes three arguments, got ${count} — bench compare --interleave <base-ref> <head-ref> <suite.ts>`,
   interleavedNote:
     "interleaved: base and head processes alternated one by one in one sitting (ABBA), so a drifting machine reaches both alike; no drift control is applied",
-  driftNotControlled: "drift not controlled",
   noControl: (side: "base" | "head", why: string) =>
     why === "none"
       ? `drift is not controlled: the ${side} run has no drift-control measurements (a database written before effbench measured one, or a run with --control-interval off) — a machine that changed between the runs reads as a code change`

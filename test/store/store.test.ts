@@ -39,7 +39,18 @@ describe("openStore", () => {
     const tables = (await rawSql(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).map(
       (r) => r.name,
     );
-    expect(tables).toEqual(["cases", "env", "metrics", "results", "runs", "sampler_samples", "samples", "validity"]);
+    expect(tables).toEqual([
+      "cases",
+      "control_processes",
+      "control_samples",
+      "env",
+      "metrics",
+      "results",
+      "runs",
+      "sampler_samples",
+      "samples",
+      "validity",
+    ]);
     expect((await rawSql(path, "PRAGMA user_version"))[0].user_version).toBe(SCHEMA_VERSION);
     expect((await rawSql(path, "PRAGMA journal_mode"))[0].journal_mode).toBe("wal");
   });
@@ -367,6 +378,8 @@ describe("runs left running by a bench process killed hard", () => {
     await store.beginRun(runInfo);
     await store.close();
     await rawSql(path, "ALTER TABLE runs DROP COLUMN pid");
+    await rawSql(path, "DROP TABLE control_samples");
+    await rawSql(path, "DROP TABLE control_processes");
     await rawSql(path, "PRAGMA user_version = 1");
     const reader = await openStore(path, { readonly: true });
     expect((await reader.listRuns())[0]).toMatchObject({ pid: null, status: "running" });
