@@ -7,12 +7,14 @@
 // two A/A pairs (A vs A′, B vs B′: the same code twice) and two A/B pairs (A vs B, A′ vs B′); pairs never share a
 // run within one experiment. Each pair is compared twice from the same numbers: raw (the case's own ratio) and
 // normalised by the drift control measured in those runs.
-// Interleaved: sittings of three sides A, A″, B (src/compare/interleave.ts, ABC CBA … order, one case process per
-// turn): A vs A″ is an A/A pair, A vs B an A/B pair.
+// Interleaved: sittings of four sides A, A′, B, B′ (src/compare/interleave.ts, ABCD DCBA … order, one case process
+// per turn): A vs A′ and B vs B′ are A/A pairs, A vs B and A′ vs B′ A/B pairs — one start-up for four comparisons.
+// Every pair is compared with the default statistic (the median) and with p10 (`--statistic p10`), from the same
+// databases: on a machine shared with other work the median moves with the load, a low percentile much less.
 // Rates are counted with exact 95% Clopper–Pearson intervals. Acceptance: A/A false alarms ≤ 5% with the interval's
 // upper bound ≤ 10%, and A/B detections ≥ 90%.
 //
-// Options: --pairs 36 (of each kind, per mode), --repeats 4 (processes per cross-run run), --interleave-repeats 4
+// Options: --pairs 36 (of each kind, per mode), --repeats 3 (processes per cross-run run), --interleave-repeats 3
 // (processes per side of a sitting), --extra-work 0.10, --threshold 5%, --budget 25 (minutes, all modes; a mode
 // stops starting blocks when its share is spent, and says so), --modes cross,interleaved, --json <file>, --dir <dir>.
 import { execaNode } from "execa";
@@ -30,8 +32,8 @@ import { fromRoot } from "../src/paths.js";
 const { values } = parseArgs({
   options: {
     pairs: { type: "string", default: "36" },
-    repeats: { type: "string", default: "4" },
-    "interleave-repeats": { type: "string", default: "4" },
+    repeats: { type: "string", default: "3" },
+    "interleave-repeats": { type: "string", default: "3" },
     "extra-work": { type: "string", default: "0.10" },
     threshold: { type: "string", default: "5%" },
     budget: { type: "string", default: "25" },
@@ -69,18 +71,24 @@ export default defineSuite({
 }
 
 type Kind = "A/A" | "A/B";
+const STATISTICS = { median: 50, p10: 10 } as const;
+type StatisticName = keyof typeof STATISTICS;
+interface Outcome {
+  verdict: Verdict;
+  ratio: number | null;
+  /** Cross-run only: the case's own verdict and ratio before the drift control. */
+  rawVerdict: Verdict | null;
+  rawRatio: number | null;
+  controlRatio: number | null;
+  machineChanged: boolean | null;
+}
 interface Comparison {
   mode: "cross" | "interleaved";
   kind: Kind;
   base: string;
   head: string;
   at: string;
-  verdict: Verdict;
-  ratio: number | null;
-  rawVerdict: Verdict | null;
-  rawRatio: number | null;
-  controlRatio: number | null;
-  machineChanged: boolean | null;
+  outcomes: Record<StatisticName, Outcome>;
 }
 const comparisons: Comparison[] = [];
 const started = performance.now();
@@ -99,30 +107,28 @@ async function benchRun(suite: string, db: string, env: Record<string, string> =
 }
 
 async function compare(mode: Comparison["mode"], kind: Kind, base: string, head: string): Promise<void> {
-  const report = await compareStores(
-    { path: base },
-    { path: head },
-    { threshold, interleaved: mode === "interleaved" },
-  );
-  const c: CaseComparison = report.cases[0]!;
-  comparisons.push({
-    mode,
-    kind,
-    base,
-    head,
-    at: new Date().toISOString(),
-    verdict: c.verdict as Verdict,
-    ratio: c.ratio,
-    rawVerdict: mode === "cross" ? (c.drift?.raw.verdict ?? null) : null,
-    rawRatio: mode === "cross" ? (c.drift?.raw.ratio ?? null) : null,
-    controlRatio: c.drift?.controlRatio ?? null,
-    machineChanged: c.drift?.machineChanged ?? null,
-  });
-  const x = comparisons.at(-1)!;
+  const outcomes = {} as Record<StatisticName, Outcome>;
+  for (const [name, percentile] of Object.entries(STATISTICS) as Array<[StatisticName, number]>) {
+    const report = await compareStores(
+      { path: base },
+      { path: head },
+      { threshold, percentile, interleaved: mode === "interleaved" },
+    );
+    const c: CaseComparison = report.cases[0]!;
+    outcomes[name] = {
+      verdict: c.verdict as Verdict,
+      ratio: c.ratio,
+      rawVerdict: mode === "cross" ? (c.drift?.raw.verdict ?? null) : null,
+      rawRatio: mode === "cross" ? (c.drift?.raw.ratio ?? null) : null,
+      controlRatio: c.drift?.controlRatio ?? null,
+      machineChanged: c.drift?.machineChanged ?? null,
+    };
+  }
+  comparisons.push({ mode, kind, base, head, at: new Date().toISOString(), outcomes });
   const pct = (r: number | null) => (r === null ? "—" : `${((r - 1) * 100).toFixed(1)}%`);
-  process.stderr.write(
-    `  ${mode} ${kind}: ${x.verdict} ${pct(x.ratio)}${mode === "cross" ? ` (raw ${x.rawVerdict} ${pct(x.rawRatio)}, control ${pct(x.controlRatio)}${x.machineChanged ? ", machine changed" : ""})` : ""}\n`,
-  );
+  const describe = (x: Outcome) =>
+    `${x.verdict} ${pct(x.ratio)}${mode === "cross" ? ` (raw ${x.rawVerdict} ${pct(x.rawRatio)}, control ${pct(x.controlRatio)}${x.machineChanged ? ", machine changed" : ""})` : ""}`;
+  process.stderr.write(`  ${mode} ${kind}: median ${describe(outcomes.median)}; p10 ${describe(outcomes.p10)}\n`);
 }
 
 const shareS = budgetS / modes.length;
@@ -156,7 +162,8 @@ if (modes.includes("interleaved")) {
   const suite = writeSuite("gate-interleaved", Number(values["interleave-repeats"]));
   const modeStart = elapsedS();
   const modeBudget = budgetS - modeStart; // what the other mode left
-  for (let s = 0; s < pairs; s++) {
+  const sittings = Math.ceil(pairs / 2);
+  for (let s = 0; s < sittings; s++) {
     const perSitting = s > 0 ? (elapsedS() - modeStart) / s : 0;
     if (s > 0 && elapsedS() - modeStart + perSitting > modeBudget) {
       console.log(`interleaved: stopped after ${s} sitting(s): the next would pass the budget`);
@@ -168,61 +175,67 @@ if (modes.includes("interleaved")) {
     const sitting = await runInterleavedSitting(
       [
         { name: "a1", checkout },
+        { name: "b1", checkout, env: slow },
         { name: "a2", checkout },
-        { name: "b", checkout, env: slow },
+        { name: "b2", checkout, env: slow },
       ],
       suite,
       sittingDir,
     );
     process.stderr.write(
-      `sitting ${s + 1}/${pairs}: ${sitting.processes.join("+")} processes in ${sitting.wallS.toFixed(0)} s\n`,
+      `sitting ${s + 1}/${sittings}: ${sitting.processes.join("+")} processes in ${sitting.wallS.toFixed(0)} s\n`,
     );
-    await compare("interleaved", "A/A", sitting.databases[0]!, sitting.databases[1]!);
-    await compare("interleaved", "A/B", sitting.databases[0]!, sitting.databases[2]!);
+    const [a1, b1, a2, b2] = sitting.databases as [string, string, string, string];
+    await compare("interleaved", "A/A", a1, a2);
+    await compare("interleaved", "A/A", b1, b2);
+    await compare("interleaved", "A/B", a1, b1);
+    await compare("interleaved", "A/B", a2, b2);
   }
 }
 
 // The figures.
-const count = (list: Comparison[], verdict: Verdict, raw = false) =>
-  list.filter((c) => (raw ? c.rawVerdict : c.verdict) === verdict).length;
 const rows: Array<Record<string, unknown>> = [];
 console.log(
   `\nregression gate across runs: threshold ${(threshold * 100).toFixed(1)}%, injected slowdown ${(extraWork * 100).toFixed(0)}% (EFFBENCH_TEST_EXTRA_WORK), ${cpus().length} × ${cpus()[0]?.model ?? "?"}, load average ${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${(elapsedS() / 60).toFixed(1)} min`,
 );
 console.log(
-  `cross-run: ${values.repeats} processes per run; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals\n`,
+  `cross-run: ${values.repeats} processes per run; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals`,
 );
-const line = (label: string, list: Comparison[], raw: boolean) => {
+const line = (label: string, list: Comparison[], statistic: StatisticName, raw: boolean) => {
+  const verdictOf = (c: Comparison) => (raw ? c.outcomes[statistic].rawVerdict : c.outcomes[statistic].verdict);
+  const count = (xs: Comparison[], verdict: Verdict) => xs.filter((c) => verdictOf(c) === verdict).length;
   const aa = list.filter((c) => c.kind === "A/A");
   const ab = list.filter((c) => c.kind === "A/B");
   if (aa.length === 0 || ab.length === 0) return;
-  const falseAlarm = clopperPearson(count(aa, "regressed", raw), aa.length);
-  const detection = clopperPearson(count(ab, "regressed", raw), ab.length);
-  const aaInconclusive = clopperPearson(count(aa, "inconclusive", raw), aa.length);
-  const abInconclusive = clopperPearson(count(ab, "inconclusive", raw), ab.length);
-  const aaImproved = count(aa, "improved", raw);
+  const falseAlarm = clopperPearson(count(aa, "regressed"), aa.length);
+  const detection = clopperPearson(count(ab, "regressed"), ab.length);
+  const aaInconclusive = clopperPearson(count(aa, "inconclusive"), aa.length);
+  const abInconclusive = clopperPearson(count(ab, "inconclusive"), ab.length);
   const pass = falseAlarm.rate <= 0.05 && falseAlarm.high <= 0.1 && detection.rate >= 0.9;
-  console.log(`${label}`);
-  console.log(`  A/A false alarms (regressed)   ${formatProportion(falseAlarm)}   (improved: ${aaImproved})`);
-  console.log(`  A/B detections (regressed)     ${formatProportion(detection)}`);
-  console.log(`  A/A inconclusive               ${formatProportion(aaInconclusive)}`);
-  console.log(`  A/B inconclusive               ${formatProportion(abInconclusive)}`);
-  console.log(`  acceptance (false alarms ≤ 5%, upper ≤ 10%; detections ≥ 90%): ${pass ? "PASS" : "FAIL"}`);
-  rows.push({ label, falseAlarm, detection, aaInconclusive, abInconclusive, aaImproved, pass });
+  console.log(`${label}, ${statistic}`);
+  console.log(
+    `  A/A false alarms ${formatProportion(falseAlarm).padEnd(28)} A/A inconclusive ${formatProportion(aaInconclusive).padEnd(28)} (unchanged ${count(aa, "unchanged")}, improved ${count(aa, "improved")})`,
+  );
+  console.log(
+    `  A/B detections   ${formatProportion(detection).padEnd(28)} A/B inconclusive ${formatProportion(abInconclusive).padEnd(28)} (unchanged ${count(ab, "unchanged")}, improved ${count(ab, "improved")})`,
+  );
+  console.log(`  acceptance (false alarms ≤ 5% with upper ≤ 10%, detections ≥ 90%): ${pass ? "PASS" : "FAIL"}`);
+  rows.push({ label, statistic, falseAlarm, detection, aaInconclusive, abInconclusive, pass });
 };
 const cross = comparisons.filter((c) => c.mode === "cross");
-line("raw cross-run (no drift control)", cross, true);
-line("control-normalised cross-run", cross, false);
-line(
-  "interleaved (bench compare --interleave)",
-  comparisons.filter((c) => c.mode === "interleaved"),
-  false,
-);
-const controls = cross.map((c) => c.controlRatio).filter((r): r is number => r !== null);
-if (controls.length > 0) {
+const interleaved = comparisons.filter((c) => c.mode === "interleaved");
+for (const statistic of Object.keys(STATISTICS) as StatisticName[]) {
+  console.log("");
+  line("raw cross-run (no drift control)", cross, statistic, true);
+  line("control-normalised cross-run", cross, statistic, false);
+  line("interleaved (bench compare --interleave)", interleaved, statistic, false);
+}
+for (const statistic of Object.keys(STATISTICS) as StatisticName[]) {
+  const controls = cross.map((c) => c.outcomes[statistic].controlRatio).filter((r): r is number => r !== null);
+  if (controls.length === 0) continue;
   const moves = controls.map((r) => Math.abs(r - 1));
   console.log(
-    `\ndrift control between paired runs: median |move| ${(median(moves) * 100).toFixed(1)}%, largest ${(Math.max(...moves) * 100).toFixed(1)}%; machine changed in ${cross.filter((c) => c.machineChanged).length}/${cross.length} comparisons`,
+    `\ndrift control between paired runs (${statistic}): median |move| ${(median(moves) * 100).toFixed(1)}%, largest ${(Math.max(...moves) * 100).toFixed(1)}%; machine changed in ${cross.filter((c) => c.outcomes[statistic].machineChanged).length}/${cross.length} comparisons`,
   );
 }
 console.log(`runs and sittings: ${dir}`);

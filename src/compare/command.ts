@@ -30,6 +30,11 @@ export const compareCommandOptions = {
   strict: { type: "boolean", description: "also exit 1 when a case completed in base has no completed result in head" },
   resamples: { type: "string", description: `bootstrap resamples (default ${PROTOCOL_DEFAULTS.bootstrapResamples})` },
   seed: { type: "string", description: `bootstrap seed (default ${PROTOCOL_DEFAULTS.seed})` },
+  statistic: {
+    type: "string",
+    description:
+      "the per-side statistic compared: median (default) or a low percentile such as p10, which moves less with other work on a shared machine",
+  },
   interleave: {
     type: "boolean",
     description:
@@ -53,6 +58,8 @@ export interface CompareCommandArgs {
   strict: boolean;
   resamples: number;
   seed: number;
+  /** The compared statistic as a percentile (50: the median). */
+  percentile: number;
   /** --interleave: basePath and headPath are refs or checkouts, measured on this suite in one sitting. */
   interleaveSuite?: string;
 }
@@ -64,6 +71,14 @@ export function parseThreshold(text: string): number {
   const value = percent ? Number(percent[1]) / 100 : /^\d*\.\d+$|^0$/.test(trimmed) ? Number(trimmed) : NaN;
   if (!(value > 0 && value < 10)) throw new CompareError(compareMessages.badThreshold(text));
   return value;
+}
+
+/** "median" → 50, "p10" → 10. */
+export function parseStatistic(text: string | undefined): number {
+  if (text === undefined || text === "median") return 50;
+  const match = /^p(\d{1,2})$/.exec(text.trim());
+  if (!match || Number(match[1]) < 1) throw new CompareError(compareMessages.badStatistic(text));
+  return Number(match[1]);
 }
 
 function parsePositiveInteger(option: string, value: unknown): number | undefined {
@@ -90,6 +105,7 @@ export function parseCompareArgs(values: Record<string, unknown>, positionals: s
     strict: Boolean(values.strict),
     resamples: parsePositiveInteger("--resamples", values.resamples) ?? PROTOCOL_DEFAULTS.bootstrapResamples,
     seed: parsePositiveInteger("--seed", values.seed) ?? PROTOCOL_DEFAULTS.seed,
+    percentile: parseStatistic(values.statistic as string | undefined),
   };
   const baseRun = parsePositiveInteger("--base-run", values["base-run"]);
   const headRun = parsePositiveInteger("--head-run", values["head-run"]);
@@ -138,7 +154,13 @@ export async function compareCommand(
   const report = await compareStores(
     { path: resolved.basePath, ...(resolved.baseRun !== undefined ? { runId: resolved.baseRun } : {}) },
     { path: resolved.headPath, ...(resolved.headRun !== undefined ? { runId: resolved.headRun } : {}) },
-    { threshold: resolved.threshold, metric: resolved.metric, resamples: resolved.resamples, seed: resolved.seed },
+    {
+      threshold: resolved.threshold,
+      metric: resolved.metric,
+      resamples: resolved.resamples,
+      seed: resolved.seed,
+      percentile: resolved.percentile,
+    },
   );
   write(
     resolved.format === "json" ? toJson(report) : resolved.format === "markdown" ? toMarkdown(report) : toText(report),
@@ -158,7 +180,14 @@ async function interleaveCommand(args: CompareCommandArgs, write: (text: string)
   const report = await compareStores(
     { path: sitting.databases[0]! },
     { path: sitting.databases[1]! },
-    { threshold: args.threshold, metric: args.metric, resamples: args.resamples, seed: args.seed, interleaved: true },
+    {
+      threshold: args.threshold,
+      metric: args.metric,
+      resamples: args.resamples,
+      seed: args.seed,
+      percentile: args.percentile,
+      interleaved: true,
+    },
   );
   write(args.format === "json" ? toJson(report) : args.format === "markdown" ? toMarkdown(report) : toText(report));
   return exitCodeOf(report, args.strict);

@@ -1,7 +1,7 @@
 // `bench compare`: a noise-aware regression gate (docs/ci.md). Cases are matched by caseKey; each side's raw samples
 // are grouped by process (repeat), and the ratio of medians head/base gets a hierarchical-bootstrap CI — the
 // process is the unit, since iterations inside one process are not independent.
-import { median, ratioOfMediansCI } from "../measure/stats.js";
+import { median, ratioOfPercentilesCI } from "../measure/stats.js";
 import { PROTOCOL_DEFAULTS } from "../measure/protocol.js";
 import { openStore, type ResultRow, type Store } from "../store/store.js";
 import { normalQuantile, studentTQuantile } from "./distributions.js";
@@ -34,6 +34,8 @@ export interface CompareOptions {
   lowerIsBetter?: boolean;
   /** Widen the CI for few processes (smallSampleExpansion); true unless false. */
   smallSampleCorrection?: boolean;
+  /** The per-side statistic whose ratio is compared, as a percentile: 50 (the median) unless given. */
+  percentile?: number;
 }
 
 /**
@@ -118,7 +120,7 @@ export function compareSamples(base: number[][], head: number[][], options: Comp
   const eqConfidence = equivalenceConfidence(confidence);
   // Same seed ⇒ the same bootstrap draws: the two intervals are two pairs of percentiles of one distribution.
   const bootstrap = (level: number) =>
-    ratioOfMediansCI(head, base, {
+    ratioOfPercentilesCI(head, base, options.percentile ?? 50, {
       resamples: options.resamples ?? PROTOCOL_DEFAULTS.bootstrapResamples,
       seed: options.seed ?? PROTOCOL_DEFAULTS.seed,
       confidence: level,
@@ -241,6 +243,8 @@ export interface CompareReport {
   lowerIsBetter: boolean;
   /** Whether CIs were widened for few processes (smallSampleExpansion). */
   smallSampleCorrection: boolean;
+  /** The compared statistic as a percentile: 50 is the median (absent in reports built by hand). */
+  percentile?: number;
   confidence: number;
   resamples: number;
   seed: number;
@@ -384,6 +388,7 @@ export async function compareStores(
     confidence: options.confidence ?? 0.95,
     lowerIsBetter: options.lowerIsBetter ?? lowerIsBetterFor(metric),
     smallSampleCorrection: options.smallSampleCorrection ?? true,
+    percentile: options.percentile ?? 50,
   };
   if (!(resolved.threshold > 0)) throw new CompareError(compareMessages.badThreshold(String(resolved.threshold)));
   const baseStore = await openStore(base.path, { readonly: true });

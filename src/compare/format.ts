@@ -77,7 +77,7 @@ export function summaryLine(report: CompareReport): string {
 
 function settingsLine(report: CompareReport): string {
   const direction = report.lowerIsBetter ? "lower is better" : "higher is better";
-  return `metric ${report.metric} (${direction}), threshold ${(report.threshold * 100).toFixed(1).replace(/\.0$/, "")}%, ${Math.round(report.confidence * 100)}% CI of the ratio of medians head/base by a hierarchical bootstrap (${report.resamples} resamples, processes as the unit, seed ${report.seed}${report.smallSampleCorrection ? ", widened for few processes" : ""})`;
+  return `metric ${report.metric} (${direction}), threshold ${(report.threshold * 100).toFixed(1).replace(/\.0$/, "")}%, ${Math.round(report.confidence * 100)}% CI of the ratio of ${report.percentile === undefined || report.percentile === 50 ? "medians" : `p${report.percentile}s`} head/base by a hierarchical bootstrap (${report.resamples} resamples, processes as the unit, seed ${report.seed}${report.smallSampleCorrection ? ", widened for few processes" : ""})`;
 }
 
 function sideLine(label: string, side: CompareReport["base"]): string {

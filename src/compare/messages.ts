@@ -14,6 +14,7 @@ export const compareMessages = {
   unknownRun: (path: string, runId: number) =>
     `${path}: no run with id ${runId} — list the runs with: sqlite3 ${path} "select id, started_at, suite_name from runs"`,
   badThreshold: (text: string) => `--threshold: expected a relative change such as 5% or 0.05, got "${text}"`,
+  badStatistic: (text: string) => `--statistic: expected median or a percentile such as p10, got "${text}"`,
   badInteger: (option: string, text: string) => `${option}: expected a positive integer, got "${text}"`,
   missingDatabases:
     "bench compare: missing the databases — bench compare <base.db> <head.db>, or bench compare <results.db> --base-run <id> --head-run <id>",

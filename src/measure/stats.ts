@@ -339,15 +339,28 @@ export interface RatioInterval {
  * is the unit: iterations inside one process are not independent).
  */
 export function ratioOfMediansCI(a: number[][], b: number[][], options: BootstrapOptions): RatioInterval {
+  return ratioOfPercentilesCI(a, b, 50, options);
+}
+
+/**
+ * The same for the p-th percentile: a low one (p10) reads the iterations that ran undisturbed, and so moves less
+ * than the median with other work on a shared machine (`bench compare --statistic p10`).
+ */
+export function ratioOfPercentilesCI(
+  a: number[][],
+  b: number[][],
+  p: number,
+  options: BootstrapOptions,
+): RatioInterval {
   const confidence = checkOptions(options);
+  const statistic = p === 50 ? medianStatistic : percentileStatistic(p);
   const rng = createRng(options.seed);
   const samplerA = new HierarchicalSampler(a, rng);
   const samplerB = new HierarchicalSampler(b, rng);
   if (samplerA.empty || samplerB.empty) return { ratio: NaN, low: NaN, high: NaN };
-  const ratio = median(a.flat()) / median(b.flat());
+  const ratio = percentile(a.flat(), p) / percentile(b.flat(), p);
   const draws = new Float64Array(options.resamples);
-  for (let r = 0; r < options.resamples; r++)
-    draws[r] = samplerA.sample(medianStatistic) / samplerB.sample(medianStatistic);
+  for (let r = 0; r < options.resamples; r++) draws[r] = samplerA.sample(statistic) / samplerB.sample(statistic);
   const ci = interval(ratio, draws, confidence);
   return { ratio, low: ci.low, high: ci.high };
 }

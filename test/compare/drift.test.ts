@@ -112,6 +112,7 @@ const options = {
   confidence: 0.95,
   lowerIsBetter: true,
   smallSampleCorrection: true,
+  percentile: 50,
 };
 const machine = (runId: number, level: number, hostname = "vm"): SideMachine => ({
   controls: controlRows(runId, level),
