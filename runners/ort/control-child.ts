@@ -3,7 +3,7 @@
 // only the machine can change its time (docs/protocol.md, "Machine-drift control").
 import * as ort from "onnxruntime-node";
 import { GraphBuilder } from "./onnx/onnx-graph.js";
-import { measureLoop } from "../measure-loop.js";
+import { measureLoop } from "../shared/measure-loop.js";
 
 export const CONTROL_SHAPE = { rows: 64, hidden: 512, ffn: 1024 } as const;
 /** Short on purpose: the control runs after every case process; about 40–100 iterations on one core. */

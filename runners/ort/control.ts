@@ -3,23 +3,26 @@
 import { execaNode } from "execa";
 import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
-import type { ControlOutcome, DriftControlSpec } from "../controls.js";
+import type { ControlOutcome, ControlSource } from "../../src/run/drift-control.js";
+import { caseSettings } from "../../src/runner/registry.js";
+import type { OrtSettings } from "./settings.js";
 import { CONTROL_SHAPE } from "./control-child.js";
 import { tsxLoader } from "./runner.js";
 
 const childPath = fromRoot("runners/ort/control-child.ts");
 
-export function ortControl(c: Case): DriftControlSpec {
-  const threads = c.ort.intraOpThreads;
+export function ortControl(c: Case): ControlSource {
+  const settings = caseSettings<OrtSettings>(c);
+  const threads = settings.intraOpThreads;
   const { rows, hidden, ffn } = CONTROL_SHAPE;
   const key = `ort cpu: FFN MatMul ${rows}×${hidden}·${hidden}×${ffn}, Relu, ·${ffn}×${hidden} fp32, ${threads} intra-op thread(s)`;
   return {
     key,
     async measure(signal) {
-      if (c.ort.executionProvider !== "cpu")
+      if (settings.executionProvider !== "cpu")
         return {
           status: "unsupported",
-          reason: `the ort drift control runs on the CPU EP only; a ${c.ort.executionProvider} case's drift is not controlled`,
+          reason: `the ort drift control runs on the CPU EP only; a ${settings.executionProvider} case's drift is not controlled`,
         };
       const result = await execaNode(childPath, [String(threads)], {
         nodeOptions: ["--import", tsxLoader()],

@@ -4,6 +4,7 @@ import { ortSettingsSchema, type OrtSettings } from "./settings.js";
 import { ortHostMemory } from "./memory.js";
 import { ortTechniqueNotes } from "./technique-notes.js";
 import { exportOrtCase } from "./export.js";
+import { ortControl } from "./control.js";
 import { ortStaticReason } from "./support.js";
 import { caseKeySettings } from "./identity.js";
 
@@ -19,6 +20,7 @@ export const ortRunnerDefinition: RunnerDefinition<OrtSettings> = {
   hostMemory: ortHostMemory,
   techniqueNotes: ortTechniqueNotes,
   exportCase: exportOrtCase,
+  driftControl: (c) => ortControl(c),
   estimate: { startS: 0.8, device: () => "cpu" },
   async load() {
     const { OrtRunner } = await import("./runner.js");

@@ -3,13 +3,14 @@
 import { execa } from "execa";
 import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
-import type { DriftControlSpec } from "../controls.js";
-import type { RunnerOptions } from "../registry.js";
-import { interpreterCandidates } from "./runner.js";
+import type { ControlSource } from "../../src/run/drift-control.js";
+import type { RunnerOptions } from "../../src/runner/contract.js";
+import { caseSettings } from "../../src/runner/registry.js";
+import { interpreterCandidates } from "../shared/python.js";
+import type { TorchSettings } from "./settings.js";
 
-export function torchControl(c: Case, options: RunnerOptions): DriftControlSpec {
-  const device = c.torch.device;
-  const threads = c.torch.threads;
+export function torchControl(c: Case, options: RunnerOptions): ControlSource {
+  const { device, threads } = caseSettings<TorchSettings>(c);
   const key = `torch ${device}: GEMM 256×1024·1024×1024 fp32 + 16 MiB copy${threads ? `, ${threads} thread(s)` : ""}`;
   return {
     key,

@@ -3,6 +3,7 @@
 import type { RunnerDefinition } from "../../src/runner/contract.js";
 import { weightCopiesMemory } from "../shared/memory.js";
 import { torchSettingsSchema, type TorchSettings } from "./settings.js";
+import { torchControl } from "./control.js";
 import { torchStaticReason } from "./support.js";
 import { caseKeySettings, caseLabel, settingsVariants } from "./identity.js";
 import { workerSeeded } from "./seeded.js";
@@ -19,6 +20,7 @@ export const torchRunnerDefinition: RunnerDefinition<TorchSettings> = {
   unsupportedReason: torchStaticReason,
   hostMemory: (c, inspection) =>
     (c.settings as TorchSettings).device === "cpu" ? weightCopiesMemory(inspection, 3) : undefined,
+  driftControl: torchControl,
   estimate: { startS: 2.0, device: (s) => (s.device === "cpu" ? "cpu" : "cuda"), seededWeights: workerSeeded },
   async calibrateGpus(options) {
     const { TorchRunner } = await import("./runner.js");

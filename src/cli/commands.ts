@@ -17,7 +17,7 @@ import {
 } from "../compare/command.js";
 import { RunnerPool, getRunnerDefinition, runnerDefinitions, runnerNames } from "../runner/registry.js";
 import "../../runners/index.js";
-import { parseControlInterval, runHooks } from "../run/run-hooks.js";
+import { driftControlOf, parseControlInterval, runHooks } from "../run/run-hooks.js";
 import { mergeStores, openStore } from "../store/store.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 import { parseShard, shardCases } from "../suite/shard.js";
@@ -132,15 +132,15 @@ export const commands: Record<string, Command> = {
         });
         const environment = await readEnvironment();
         log(`effbench ${loaded.suite.name}: ${cases.length} case(s) → ${dbPath} (run ${runId})`);
-        const hooks = runHooks({
+        const { finish, ...repeatHooks } = runHooks({
           store,
           runId,
           controlIntervalMs,
-          controlFor: (c) => controlFor(c, { python: values.python as string | undefined }),
+          controlFor: (c) => driftControlOf(c, { python: values.python as string | undefined }),
           signal: controller.signal,
         });
         summaries = await executeCases(cases, {
-          ...hooks,
+          ...repeatHooks,
           store,
           runId,
           runners,
@@ -151,7 +151,7 @@ export const commands: Record<string, Command> = {
           memoryCapBytes,
           peaks,
           onCaseEnd: (summary, index, total) => log(formatProgress(summary, index, total)),
-        }).finally(hooks.finish);
+        }).finally(finish);
         await store.recordEnv(runId, { ...environment, runners: runners.probes() });
         const interrupted = stopRequested || controller.signal.aborted;
         await store.finishRun(runId, interrupted ? "interrupted" : "completed");

@@ -416,6 +416,7 @@ export async function compareStores(
           await loadSideMachine(baseStore, runIds(baseRows)),
           await loadSideMachine(headStore, runIds(headRows)),
           resolved,
+          { compareSamples, decide },
         );
     return {
       base: { path: base.path, runId: base.runId ?? null, runIds: runIds(baseRows) },

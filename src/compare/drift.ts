@@ -3,7 +3,7 @@
 // intervals combined on the log scale; when the control moved by more than the threshold, or the host or device
 // differs, the machine changed: the verdict says so and its interval is widened further.
 import type { Store, ControlRow } from "../store/store.js";
-import { compareSamples, decide, type CaseComparison, type CompareOptions, type Verdict } from "./compare.js";
+import type { CaseComparison, CompareOptions, compareSamples, decide, Verdict } from "./compare.js";
 import { compareMessages } from "./messages.js";
 
 /**
@@ -126,6 +126,12 @@ export function controlProcessesFor(
   return { key, processes: chosen.map((r) => r.valuesMs).filter((v) => v.length > 0), devices };
 }
 
+/** The comparison's own statistics, handed in by compare.ts (so that this module does not import it at run time). */
+export interface CompareStatistics {
+  compareSamples: typeof compareSamples;
+  decide: typeof decide;
+}
+
 /**
  * Normalises each compared case by its control (in place) and returns the summary. Cases without a control on
  * both sides keep their raw verdict, with a note that drift is not controlled.
@@ -135,6 +141,7 @@ export function applyDriftControl(
   base: SideMachine,
   head: SideMachine,
   options: Required<CompareOptions>,
+  { compareSamples, decide }: CompareStatistics,
 ): DriftSummary {
   const summary: DriftSummary = { controlled: 0, uncontrolled: 0, machineChanged: 0, notes: [] };
   const hostChange =

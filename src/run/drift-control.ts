@@ -4,15 +4,16 @@
 import type { Case } from "../suite/case.js";
 import type { Store } from "../store/store.js";
 
-/** What a runner's control offers (runners/controls.ts): its key and one measurement in a fresh process. */
+/** One measurement of a control, in a fresh process: its per-iteration times, or why there are none. */
+export type ControlOutcome =
+  | { status: "completed"; valuesMs: number[]; settings: Record<string, unknown> }
+  | { status: "failed" | "unsupported"; reason: string };
+
+/** What a runner's control offers (`RunnerDefinition.driftControl`): its key and one measurement. */
 export interface ControlSource {
+  /** What it measures, device class included: base and head controls are paired by it. */
   key: string;
-  measure(
-    signal?: AbortSignal,
-  ): Promise<
-    | { status: "completed"; valuesMs: number[]; settings: Record<string, unknown> }
-    | { status: "failed" | "unsupported"; reason: string }
-  >;
+  measure(signal?: AbortSignal): Promise<ControlOutcome>;
 }
 
 /** Turns the control off for one run (interleaved A/B needs none: both sides share the sitting). */

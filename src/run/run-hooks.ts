@@ -4,6 +4,8 @@ import type { Case } from "../suite/case.js";
 import type { Store } from "../store/store.js";
 import { parseDurationMs } from "../cli/units.js";
 import { DRIFT_CONTROL_VARIABLE, DriftControlRecorder, type ControlSource } from "./drift-control.js";
+import type { RunnerOptions } from "../runner/contract.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import { TurnTaker } from "./turns.js";
 
 /** `--control-interval`: "off", or the least time between two measurements of one control (default 0: every process). */
@@ -12,6 +14,16 @@ export function parseControlInterval(text: string | undefined, env: NodeJS.Proce
   if (text === undefined) return 0;
   if (text.trim() === "off") return null;
   return parseDurationMs("--control-interval", text);
+}
+
+/** The case's runner's control, or a stand-in that records why there is none. */
+export function driftControlOf(c: Case, options: RunnerOptions): ControlSource {
+  const definition = getRunnerDefinition(c.runner);
+  if (definition.driftControl) return definition.driftControl(c, options);
+  return {
+    key: `${c.runner}: no drift control`,
+    measure: async () => ({ status: "unsupported", reason: `the ${c.runner} runner defines no drift control` }),
+  };
 }
 
 export interface RunHooks {

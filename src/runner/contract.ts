@@ -4,6 +4,7 @@
 import type { z } from "zod";
 import type { Case } from "../suite/case.js";
 import type { CaseInspection } from "../inspect.js";
+import type { ControlSource } from "../run/drift-control.js";
 
 /** One repeat of one case, run in its own process (ort) or in the worker of that repeat index (torch). */
 export interface RepeatContext {
@@ -147,6 +148,12 @@ export interface RunnerDefinition<S extends Record<string, unknown> = Record<str
    * when the case has none. Absent ⇒ the runner has nothing to export.
    */
   exportCase?(c: Case): Promise<{ bytes: Uint8Array; summary: string }>;
+  /**
+   * The machine-drift control of the case's device class (docs/protocol.md, "Machine-drift control"): a small fixed
+   * workload `bench run` measures in its own process after each of the case's processes. Absent ⇒ drift is not
+   * controlled for this runner's cases (stored `unsupported` with that reason).
+   */
+  driftControl?(c: Case, options: RunnerOptions): ControlSource;
   /** For `bench list --estimate`: seconds to start one repeat's process, and which device's throughput applies. */
   estimate: {
     startS: number;

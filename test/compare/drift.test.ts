@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareSamples, compareStores, type CaseComparison } from "../../src/compare/compare.js";
+import { compareSamples, compareStores, decide, type CaseComparison } from "../../src/compare/compare.js";
 import {
   applyDriftControl,
   controlMoved,
@@ -114,6 +114,7 @@ const options = {
   smallSampleCorrection: true,
   percentile: 50,
 };
+const stats = { compareSamples, decide };
 const machine = (runId: number, level: number, hostname = "vm"): SideMachine => ({
   controls: controlRows(runId, level),
   hostnames: [hostname],
@@ -123,7 +124,7 @@ const machine = (runId: number, level: number, hostname = "vm"): SideMachine => 
 describe("applyDriftControl", () => {
   it("a machine 4% slower everywhere: the normalised ratio is 1 and unchanged; the machine did not change", () => {
     const cases = [caseComparison(1, 1.04)];
-    applyDriftControl(cases, machine(1, 2), machine(2, 2.08), options);
+    applyDriftControl(cases, machine(1, 2), machine(2, 2.08), options, stats);
     expect(cases[0]!.ratio).toBeCloseTo(1, 2);
     expect(cases[0]!.verdict).toBe("unchanged");
     expect(cases[0]!.drift!.machineChanged).toBe(false);
@@ -131,7 +132,7 @@ describe("applyDriftControl", () => {
 
   it("a machine 12% slower everywhere: raw regressed; normalised no regression, and the verdict says the machine changed", () => {
     const cases = [caseComparison(1, 1.12)];
-    const summary = applyDriftControl(cases, machine(1, 2), machine(2, 2.24), options);
+    const summary = applyDriftControl(cases, machine(1, 2), machine(2, 2.24), options, stats);
     const c = cases[0]!;
     expect(c.drift!.raw.verdict).toBe("regressed");
     expect(c.drift!.controlRatio).toBeCloseTo(1.12, 2);
@@ -148,16 +149,16 @@ describe("applyDriftControl", () => {
 
   it("a real 10% slowdown on a machine that also slowed 12% is still caught, on the normalised ratio", () => {
     const cases = [caseComparison(1, 1.12 * 1.1)];
-    applyDriftControl(cases, machine(1, 2), machine(2, 2.24), options);
+    applyDriftControl(cases, machine(1, 2), machine(2, 2.24), options, stats);
     expect(cases[0]!.ratio).toBeCloseTo(1.1, 2);
     expect(cases[0]!.verdict).toBe("regressed");
   });
 
   it("a still control on another host: the machine changed, and the interval is wider than without the change", () => {
     const same = [caseComparison(1, 1)];
-    applyDriftControl(same, machine(1, 2), machine(2, 2), options);
+    applyDriftControl(same, machine(1, 2), machine(2, 2), options, stats);
     const moved = [caseComparison(1, 1)];
-    applyDriftControl(moved, machine(1, 2), machine(2, 2, "other-vm"), options);
+    applyDriftControl(moved, machine(1, 2), machine(2, 2, "other-vm"), options, stats);
     expect(same[0]!.drift!.machineChanged).toBe(false);
     expect(moved[0]!.drift!.machineChangedBecause).toMatch(/host changed \(vm → other-vm\)/);
     expect(moved[0]!.high! / moved[0]!.low!).toBeGreaterThan(same[0]!.high! / same[0]!.low!);
@@ -165,7 +166,7 @@ describe("applyDriftControl", () => {
 
   it("without a control on one side the raw verdict stands, with a note that drift is not controlled", () => {
     const cases = [caseComparison(1, 1.12)];
-    const summary = applyDriftControl(cases, { ...machine(1, 2), controls: [] }, machine(2, 2), options);
+    const summary = applyDriftControl(cases, { ...machine(1, 2), controls: [] }, machine(2, 2), options, stats);
     expect(cases[0]!.verdict).toBe("regressed");
     expect(cases[0]!.drift).toBeUndefined();
     expect(summary.uncontrolled).toBe(1);

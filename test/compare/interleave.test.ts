@@ -11,7 +11,7 @@ import { parseCompareArgs } from "../../src/compare/command.js";
 import { resolveCheckout, roundOrder, runInterleavedSitting } from "../../src/compare/interleave.js";
 import { parseControlInterval } from "../../src/run/run-hooks.js";
 import { openStore } from "../../src/store/store.js";
-import { writeTinySuite } from "../helpers/tiny-suite.js";
+import { writeTinySuite } from "../support/tiny-suite.js";
 
 const root = resolve(".");
 const protocol = {
