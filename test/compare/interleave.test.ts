@@ -97,7 +97,10 @@ describe("bench run's drift control", () => {
     const dir = mkdtempSync(join(tmpdir(), "effbench-control-run-"));
     const suite = writeTinySuite(dir, { name: "control", scenarios: ["prefill"], protocol });
     const db = join(dir, "r.db");
-    const run = await execa("node", [join(root, "bin/bench.js"), "run", suite, "--db", db], { reject: false });
+    const run = await execa("node", [join(root, "bin/bench.js"), "run", suite, "--db", db], {
+      reject: false,
+      env: { EFFBENCH_DRIFT_CONTROL: "on" }, // off by default in the tests (vitest.config.ts)
+    });
     expect(run.exitCode, run.stderr).toBe(0);
     const store = await openStore(db, { readonly: true });
     const controls = await store.loadControls();
