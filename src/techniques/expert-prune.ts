@@ -1,7 +1,8 @@
 // expert-prune: keep the n most routed experts of every MoE layer (routed frequency on a seeded calibration pass),
-// dropping the others' weights and their router rows, so the router picks top-k among the n kept. The task-agnostic
-// frequency criterion of expert pruning studies (e.g. STUN, Lee et al. 2024, arXiv 2409.06211, whose structured
-// first stage prunes whole experts); datasets/references/moe-compression.json has the papers' settings.
+// dropping the others' weights and their router rows, so the router picks top-k among the n kept. This is the
+// structured (expert-level) stage of STUN (Lee et al. 2024, arXiv 2409.06211) with the frequency criterion MC-SMoE
+// uses for dominant experts; STUN's own criterion (behaviour similarity) and its unstructured second stage are not
+// modelled. datasets/references/moe-compression.json has the papers' settings.
 import { z } from "zod";
 import { irFloatTensor, type ModelIr } from "../model/ir.js";
 import { routedFrequency } from "../model/moe-calibration.js";
