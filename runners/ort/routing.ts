@@ -5,7 +5,8 @@ import type * as ort from "onnxruntime-node";
 import type { Case } from "../../src/suite/case.js";
 import type { ScalarMeasure } from "../../src/runner/contract.js";
 import { moeRoutingMeasures } from "../../src/model/moe-routing.js";
-import { moleRoutingMeasures } from "../../src/model/mole-routing.js";
+import { dynmoleRoutingMeasures, moleRoutingMeasures } from "../../src/model/mole-routing.js";
+import { dimensionsOf, projectionShape, type ProjectionName } from "../../src/model/architecture.js";
 import { moleRouterExperts } from "../../src/techniques/mole.js";
 
 export function routingMeasures(
@@ -16,13 +17,26 @@ export function routingMeasures(
   if (!c.model.moe && expertsOf) {
     // Mixtures of LoRA experts (docs/mole.md): one histogram per router.
     const moleIndices = new Map<string, BigInt64Array>();
+    const masks = new Map<string, Float32Array>();
     for (const [name, value] of Object.entries(outputs))
       if (name.startsWith("router_indices.")) moleIndices.set(name, value.data as BigInt64Array);
-    return moleRoutingMeasures(
+      else if (name.startsWith("router_mask.")) masks.set(name, value.data as Float32Array);
+    const load = moleRoutingMeasures(
       moleIndices,
       c.scenario === "decode" ? c.workload.batch : c.workload.batch * c.workload.promptTokens,
       expertsOf,
     );
+    if (masks.size === 0) return load;
+    // DynMoLE: variable experts per token (src/model/dynmole.ts).
+    const dims = dimensionsOf(c.model);
+    const dynmole = dynmoleRoutingMeasures(masks, expertsOf, (router) => {
+      const [outFeatures, inFeatures] = projectionShape(dims, router.split(".")[2] as ProjectionName);
+      return { inFeatures, outFeatures, rank: (c.technique as { rank: number }).rank };
+    });
+    return {
+      scalars: [...(load?.scalars ?? []), ...dynmole.scalars],
+      details: { ...(load?.details ?? {}), ...dynmole.details },
+    };
   }
   const indices = new Map<number, BigInt64Array>();
   for (const [name, value] of Object.entries(outputs))

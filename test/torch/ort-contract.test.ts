@@ -84,6 +84,38 @@ const cases: [string, Partial<SuiteInput>][] = [
       workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
     },
   ],
+  [
+    "LoRAMoE with DynMoLE routing (both regimes), skewed",
+    {
+      techniques: [
+        {
+          kind: "loramoe",
+          experts: 6,
+          rank: 4,
+          alpha: 8,
+          router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
+        },
+      ],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1.5 }],
+    },
+  ],
+  [
+    "MoLA with DynMoLE routing",
+    {
+      techniques: [
+        {
+          kind: "mola",
+          expertsPerLayerGroup: [4, 6],
+          topK: 2,
+          rank: 4,
+          alpha: 8,
+          targets: ["q_proj", "down_proj"],
+          router: { kind: "dynmole", tsallisQ: 1.1, entropyThreshold: 0.9, topP: 0.75, topK: 2 },
+        },
+      ],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
   // MoE compression: torch loads the compressed experts from the weights file (factors multiplied out).
   ...(
     [
