@@ -154,7 +154,8 @@ export function layerLocality(
   options: LocalityOptions,
 ): LayerLocality {
   const lengths = options.segmentLengths.filter((m) => m <= choices.length);
-  const sizes = options.cacheSizes.filter((c) => c <= experts);
+  const k = Math.max(0, ...choices.map((c) => c.length));
+  const sizes = options.cacheSizes.filter((c) => c <= experts && c >= k);
   const result: LayerLocality = { layer, srp: {}, sch: {}, lru: {} };
   for (const m of lengths) result.srp[String(m)] = segmentRoutingBestPerformance(choices, experts, m);
   for (const m of lengths)
@@ -169,4 +170,67 @@ export function sequenceFromFlat(indices: ArrayLike<number | bigint>, topK: numb
   for (let t = 0; t + topK <= indices.length; t += topK)
     out.push(Array.from({ length: topK }, (_, s) => Number(indices[t + s])));
   return out;
+}
+
+export interface RoutingLocalitySummary {
+  /** What the sequences were. */
+  source: string;
+  sequences: number;
+  tokensPerSequence: number;
+  segmentLengths: number[];
+  cacheSizes: number[];
+  /** Per MoE layer, means over the sequences. */
+  layers: LayerLocality[];
+  /** Means over layers. */
+  srp: Record<string, number>;
+  sch: Record<string, number>;
+  lru: Record<string, number>;
+}
+
+/**
+ * Locality of a run's routing: each layer's token-major [sequences · tokens · k] chosen experts split into its
+ * sequences, every metric computed per sequence and averaged (a segment never spans two sequences).
+ */
+export function routingLocalitySummary(
+  indicesByLayer: Map<number, ArrayLike<number | bigint>>,
+  topK: number,
+  experts: number,
+  sequences: number,
+  options: LocalityOptions,
+  source: string,
+): RoutingLocalitySummary {
+  const layers: LayerLocality[] = [];
+  let tokensPerSequence = 0;
+  for (const [layer, indices] of [...indicesByLayer].sort(([a], [b]) => a - b)) {
+    const all = sequenceFromFlat(indices, topK);
+    tokensPerSequence = all.length / sequences;
+    const parts = Array.from({ length: sequences }, (_, b) =>
+      layerLocality(layer, all.slice(b * tokensPerSequence, (b + 1) * tokensPerSequence), experts, options),
+    );
+    const mean = (pick: (l: LayerLocality) => Record<string, number>) => {
+      const out: Record<string, number> = {};
+      for (const key of Object.keys(pick(parts[0]!)))
+        out[key] = parts.reduce((s, p) => s + pick(p)[key]!, 0) / parts.length;
+      return out;
+    };
+    layers.push({ layer, srp: mean((l) => l.srp), sch: mean((l) => l.sch), lru: mean((l) => l.lru) });
+  }
+  const overLayers = (pick: (l: LayerLocality) => Record<string, number>) => {
+    const out: Record<string, number> = {};
+    if (layers.length === 0) return out;
+    for (const key of Object.keys(pick(layers[0]!)))
+      out[key] = layers.reduce((s, l) => s + pick(l)[key]!, 0) / layers.length;
+    return out;
+  };
+  return {
+    source,
+    sequences,
+    tokensPerSequence,
+    segmentLengths: options.segmentLengths.filter((m) => m <= tokensPerSequence),
+    cacheSizes: options.cacheSizes.filter((c) => c <= experts && c >= topK),
+    layers,
+    srp: overLayers((l) => l.srp),
+    sch: overLayers((l) => l.sch),
+    lru: overLayers((l) => l.lru),
+  };
 }

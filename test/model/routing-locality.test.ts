@@ -1,6 +1,7 @@
 // Routing-locality metrics (src/model/routing-locality.ts) against brute-force recomputations from their definitions.
 import { describe, expect, it } from "vitest";
 import {
+  routingLocalitySummary,
   layerLocality,
   lruHitRate,
   segmentCacheBestHitRate,
@@ -8,6 +9,7 @@ import {
   sequenceFromFlat,
 } from "../../src/model/routing-locality.js";
 import { seededUniform } from "../../src/model/sampling.js";
+import { localityView } from "../../reports/routing.js";
 
 /** A sticky top-k routing sequence: each token keeps the previous token's experts with probability `stay`. */
 function recordedSequence(tokens: number, experts: number, k: number, stay: number, seed: number): number[][] {
@@ -129,5 +131,37 @@ describe("routing locality", () => {
     expect(Object.keys(summary.sch)).toEqual(["m2.c2", "m2.c3"]);
     expect(() => lruHitRate(seq, 4, 1)).toThrow(/cache size: expected a whole number ≥ top-k \(2\)/);
     expect(() => segmentRoutingBestPerformance([[0, 9]], 4, 1)).toThrow(/token 0: expert 9 is outside 0..3/);
+  });
+
+  it("summarises a run's routing per sequence (no segment spans two sequences) and the case page reads it", () => {
+    const a = recordedSequence(40, E, k, 0.9, 1);
+    const b = recordedSequence(40, E, k, 0.1, 2);
+    const flat = [...a, ...b].flat();
+    const summary = routingLocalitySummary(
+      new Map([
+        [1, flat],
+        [0, flat],
+      ]),
+      k,
+      E,
+      2,
+      { segmentLengths: [4, 64], cacheSizes: [1, 2, 4] },
+      "test",
+    );
+    expect(summary.segmentLengths).toEqual([4]); // 64 > 40 tokens per sequence
+    expect(summary.cacheSizes).toEqual([2, 4]); // 1 < k
+    expect(summary.layers.map((l) => l.layer)).toEqual([0, 1]);
+    expect(summary.srp["4"]).toBeCloseTo((bruteSrp(a, E, 4) + bruteSrp(b, E, 4)) / 2, 12);
+    expect(summary.lru["4"]).toBeCloseTo((bruteLru(a, 4) + bruteLru(b, 4)) / 2, 12);
+    const view = localityView({ routing: { locality: summary } })!;
+    expect(view.rows.map((r) => r.metric)).toEqual([
+      "SRP, segments of 4",
+      "SCH, 2 cached experts, 4-token lookahead",
+      "SCH, 4 cached experts, 4-token lookahead",
+      "LRU hit rate, 2 cached experts",
+      "LRU hit rate, 4 cached experts",
+    ]);
+    expect(view.rows[0]!.mean).toBeCloseTo(summary.srp["4"]!, 12);
+    expect(localityView({ routing: { tokens: 3 } })).toBeNull();
   });
 });
