@@ -11,6 +11,7 @@ import { moeShapeOf } from "../model/moe.js";
 import { calibrateMoe, type LayerCalibration } from "../model/moe-calibration.js";
 import type { FactorizedStack } from "../model/moe-compressed.js";
 import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
+import { seededUniform } from "../model/sampling.js";
 
 export type MoeCompressionKind = "expert-prune" | "mc-smoe" | "sub-moe";
 
@@ -104,8 +105,83 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
 }
 
-/** Left singular vectors of M [rows, cols] (float64, row-major): the first `rank` columns, zero-padded, [rows, rank]. */
+/** Oversampling and power iterations of the randomized range finder (Halko, Martinsson & Tropp 2011, §4.4). */
+const OVERSAMPLE = 10;
+const POWER_ITERATIONS = 3;
+
+/**
+ * The first `rank` left singular vectors of M [rows, cols] (float64, row-major), zero-padded, [rows, rank]. Exact
+ * (ml-matrix's SVD) when rank + 10 reaches the smaller side; otherwise a seeded randomized range finder with 3 power
+ * iterations narrows M to rank + 10 directions first, then the small matrix's exact SVD (Halko et al. 2011, Alg. 4.4
+ * and 5.1): the joint matrices of Sub-MoE ([2I, n·H]) are too large for a full SVD per case in plain JavaScript.
+ */
 export function leftSingularVectors(m: Float64Array, rows: number, cols: number, rank: number): Float64Array {
+  const l = rank + OVERSAMPLE;
+  if (l >= Math.min(rows, cols)) return exactLeftSingularVectors(m, rows, cols, rank);
+  const rng = seededUniform(rows * 7919 + cols * 104729 + rank, "randomized-range-finder");
+  const gaussian = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+  // Column-major blocks: q[j] is column j.
+  let q: Float64Array[] = Array.from({ length: l }, () => Float64Array.from({ length: cols }, gaussian));
+  const times = (x: Float64Array[]): Float64Array[] =>
+    x.map((v) => {
+      const y = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) s += m[o + c]! * v[c]!;
+        y[r] = s;
+      }
+      return y;
+    });
+  const timesT = (x: Float64Array[]): Float64Array[] =>
+    x.map((v) => {
+      const y = new Float64Array(cols);
+      for (let r = 0; r < rows; r++) {
+        const a = v[r]!;
+        if (a === 0) continue;
+        const o = r * cols;
+        for (let c = 0; c < cols; c++) y[c] += a * m[o + c]!;
+      }
+      return y;
+    });
+  let y = orthonormalize(times(q));
+  for (let i = 0; i < POWER_ITERATIONS; i++) y = orthonormalize(times(orthonormalize(timesT(y))));
+  q = y; // [rows] × l, orthonormal columns spanning M's dominant range
+  const b = timesT(q); // row j of B = Qᵀ·M is q_jᵀ·M: [l, cols]
+  const small = new Float64Array(l * cols);
+  b.forEach((row, j) => small.set(row, j * cols));
+  const ub = exactLeftSingularVectors(small, l, cols, rank); // [l, rank]
+  const out = new Float64Array(rows * rank);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < l; j++) {
+      const qr = q[j]![r]!;
+      for (let k = 0; k < rank; k++) out[r * rank + k] += qr * ub[j * rank + k]!;
+    }
+  return out;
+}
+
+/** Modified Gram–Schmidt (twice, for stability) on column vectors; a dependent column becomes zero. */
+function orthonormalize(columns: Float64Array[]): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (const column of columns) {
+    const v = Float64Array.from(column);
+    for (let pass = 0; pass < 2; pass++)
+      for (const u of out) {
+        let dot = 0;
+        for (let i = 0; i < v.length; i++) dot += u[i]! * v[i]!;
+        for (let i = 0; i < v.length; i++) v[i]! -= dot * u[i]!;
+      }
+    let norm = 0;
+    for (let i = 0; i < v.length; i++) norm += v[i]! ** 2;
+    norm = Math.sqrt(norm);
+    if (norm > 1e-12) for (let i = 0; i < v.length; i++) v[i]! /= norm;
+    else v.fill(0);
+    out.push(v);
+  }
+  return out;
+}
+
+function exactLeftSingularVectors(m: Float64Array, rows: number, cols: number, rank: number): Float64Array {
   const matrix = new Matrix(rows, cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) matrix.set(r, c, m[r * cols + c]!);
   const svd = new SVD(matrix, {

@@ -12,6 +12,8 @@ import { referenceForwardIr } from "../support/reference.js";
 import { maxAbsError, relativeL2 } from "../../src/model/fidelity.js";
 import { calibrateMoe, calibrationTokens, routedFrequency } from "../../src/model/moe-calibration.js";
 import { getTechnique, techniqueSchema } from "../../src/techniques/registry.js";
+import { leftSingularVectors } from "../../src/techniques/moe-compression.js";
+import { Matrix, SVD } from "ml-matrix";
 
 function tinyMoe(extra: object = {}): ModelConfig {
   return modelSchema.parse({
@@ -274,5 +276,38 @@ describe("MoE compression", () => {
     expect(() => techniqueSchema.parse({ kind: "mc-smoe", groups: 2, sparseColumns: 0.5 })).toThrow(
       /expected rank too/,
     );
+  });
+
+  it("the randomized range finder captures the dominant subspace as the exact SVD does (large joint matrices)", () => {
+    const rows = 120;
+    const cols = 90;
+    const rank = 12;
+    const m = new Float64Array(rows * cols);
+    const rng = (() => {
+      let state = 7;
+      return () => (state = (state * 16807) % 2147483647) / 2147483647 - 0.5;
+    })();
+    for (let k = 0; k < 40; k++) {
+      const a = Array.from({ length: rows }, rng);
+      const b = Array.from({ length: cols }, rng);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) m[r * cols + c] += 0.85 ** k * a[r]! * b[c]!;
+    }
+    const captured = (u: Float64Array) => {
+      let e = 0;
+      for (let c = 0; c < cols; c++)
+        for (let k = 0; k < rank; k++) {
+          let d = 0;
+          for (let r = 0; r < rows; r++) d += u[r * rank + k]! * m[r * cols + c]!;
+          e += d * d;
+        }
+      return e;
+    };
+    const svd = new SVD(
+      new Matrix(Array.from({ length: rows }, (_, r) => Array.from(m.subarray(r * cols, (r + 1) * cols)))),
+    );
+    const exact = new Float64Array(rows * rank);
+    for (let r = 0; r < rows; r++)
+      for (let k = 0; k < rank; k++) exact[r * rank + k] = svd.leftSingularVectors.get(r, k);
+    expect(captured(leftSingularVectors(m, rows, cols, rank)) / captured(exact)).toBeGreaterThan(0.9999);
   });
 });
