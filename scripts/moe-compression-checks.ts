@@ -4,7 +4,7 @@
 import * as ort from "onnxruntime-node";
 import { modelSchema } from "../src/suite/schema.js";
 import { buildModelIr, type ModelIr } from "../src/model/ir.js";
-import { synthesizeWeights } from "../src/model/weights.js";
+import { synthesizeWeights } from "../src/model/model-weights.js";
 import { withRoutingSkew } from "../src/model/moe.js";
 import { emitOnnx } from "../runners/ort/onnx/onnx.js";
 import { maxAbsError, relativeL2 } from "../src/model/fidelity.js";
@@ -48,7 +48,7 @@ for (const technique of [
   { kind: "mc-smoe", groups: 2 },
   { kind: "sub-moe", clusters: 2, rank: 3 },
 ]) {
-  const p = techniqueSchema.parse({ calibration, ...technique });
+  const p = techniqueSchema().parse({ calibration, ...technique });
   const out = await logits(getTechnique(p.kind).rewriteIr!(base, p));
   console.log(
     `${getTechnique(p.kind).label(p).padEnd(28)} max |Δlogit| ${maxAbsError(out, reference).toExponential(2)}  rel L2 ${relativeL2(out, reference).toExponential(2)}`,

@@ -12,8 +12,8 @@ import type { Tensor } from "../../src/model/weights.js";
 import { caseBaseWeights } from "../../src/model/case-model.js";
 import { checkpointFingerprint } from "../../src/model/checkpoint.js";
 import { getTechnique } from "../../src/techniques/registry.js";
-import { compressedTensorNames, denseStoredStacks } from "../../src/model/moe-compressed.js";
-import { moePrefix } from "../../src/model/moe.js";
+import { denseStoredStacks } from "../../src/model/moe-compressed.js";
+import { compressedTensorNames, moePrefix } from "../../src/model/moe.js";
 
 /** Bumped when what the file holds changes, so that stale cache entries are not reused. */
 const WEIGHTS_FORMAT = 2;

@@ -38,13 +38,6 @@ export function storedExperts(ffn: MoeFfn): number {
   return ffn.compressed?.stored ?? ffn.experts;
 }
 
-/** Tensors a MoE FFN's experts read (dense stacks, or the factors). */
-export function compressedTensorNames(ffn: MoeFfn): string[] {
-  const f = ffn.compressed?.factors;
-  if (!f) return [ffn.gateUp, ffn.down];
-  return [f.gateUp, f.down].flatMap((s) => [s.u, s.v, ...(s.residual ? [s.residual.weight, s.residual.columns] : [])]);
-}
-
 /** W [out, in] (float64) of stored expert s from its factors. */
 export function reconstructFactor(ir: ModelIr, f: FactorizedStack, s: number, out: number, inF: number): Float64Array {
   const r = f.rank;

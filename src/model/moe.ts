@@ -14,7 +14,7 @@ import type { ModelConfig, MoeConfig } from "../suite/schema.js";
 import { dimensionsOf, layerPrefix, type Dimensions, type ProjectionName } from "./architecture.js";
 import type { DenseLinear, LinearOp } from "./ir.js";
 import { synthesizeTensor, type SynthesisOptions, type Tensor, type WeightMap } from "./weights.js";
-import { compressedTensorNames, type CompressedExperts } from "./moe-compressed.js";
+import type { CompressedExperts } from "./moe-compressed.js";
 
 /** A dense SwiGLU FFN: down(silu(gate(x)) · up(x)). */
 export interface SwigluFfn {
@@ -250,4 +250,11 @@ export function ffnOwnTensorNames(ffn: SwigluFfn | MoeFfn): string[] {
   if (ffn.kind !== "moe") return [];
   const experts = compressedTensorNames(ffn);
   return [ffn.router, ...(ffn.routerBias ? [ffn.routerBias] : []), ...experts];
+}
+
+/** Tensors a MoE FFN's experts read (dense stacks, or the factors). */
+export function compressedTensorNames(ffn: MoeFfn): string[] {
+  const f = ffn.compressed?.factors;
+  if (!f) return [ffn.gateUp, ffn.down];
+  return [f.gateUp, f.down].flatMap((s) => [s.u, s.v, ...(s.residual ? [s.residual.weight, s.residual.columns] : [])]);
 }

@@ -12,6 +12,7 @@ import {
   calibrationSchema,
   compressedAccounting,
   compressionUnsupportedReason,
+  MOE_COMPRESSION_FAMILY,
   requireMoe,
   rewriteMoeLayers,
 } from "./moe-compression.js";
@@ -70,8 +71,9 @@ export const expertPruneTechnique: Technique<typeof params> = {
   kind: "expert-prune",
   params,
   label: (p) => `expert-prune keep ${p.keep}`,
-  unsupportedReason: (p, runner, scenario, model) =>
-    compressionUnsupportedReason("expert-prune", runner, scenario, model, (e, k) => check(p, e, k)),
+  family: MOE_COMPRESSION_FAMILY,
+  unsupportedReason: (p, scenario, model) =>
+    compressionUnsupportedReason("expert-prune", scenario, model, (e, k) => check(p, e, k)),
   rewriteIr: pruneExperts,
   account: (model, p) => {
     const s = moeShapeOf(model);

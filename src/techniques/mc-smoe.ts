@@ -17,6 +17,7 @@ import {
   calibrationSchema,
   compressedAccounting,
   compressionUnsupportedReason,
+  MOE_COMPRESSION_FAMILY,
   cosine,
   expertMatrix,
   leftSingularVectors,
@@ -286,12 +287,13 @@ export const mcSmoeTechnique: Technique<typeof params> = {
   params,
   label: (p) =>
     `mc-smoe G${p.groups}${p.align ? "" : " unaligned"}${p.rank ? ` r${p.rank}` : ""}${p.sparseColumns ? ` +${Math.round(p.sparseColumns * 100)}%cols` : ""}`,
-  unsupportedReason: (p, runner, scenario, model) =>
-    compressionUnsupportedReason("mc-smoe", runner, scenario, model, (e) => check(p, e)),
+  family: MOE_COMPRESSION_FAMILY,
+  unsupportedReason: (p, scenario, model) =>
+    compressionUnsupportedReason("mc-smoe", scenario, model, (e) => check(p, e)),
   rewriteIr: mcSmoeIr,
   account: accounting,
-  runtimeNotes: (p, runner) =>
-    runner === "torch" && p.rank !== undefined
-      ? ["torch: the factorised experts run as their dense product (U·V + residual multiplied out at write time)"]
+  irFormNotes: (p) =>
+    p.rank !== undefined
+      ? ["factorised experts: runners that run dense experts get U·V + residual multiplied out (the same function)"]
       : [],
 };

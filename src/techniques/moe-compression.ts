@@ -3,7 +3,7 @@
 // ml-matrix, neuron alignment by linear-sum-assignment) and the accounting by arithmetic.
 import { z } from "zod";
 import { Matrix, SVD } from "ml-matrix";
-import type { ModelConfig, RunnerName, Scenario } from "../suite/schema.js";
+import type { ModelConfig, Scenario } from "../suite/schema.js";
 import { irFloatTensor, type ModelIr } from "../model/ir.js";
 import type { MoeFfn } from "../model/moe.js";
 import { accountMoeModel } from "../model/moe-accounting.js";
@@ -30,10 +30,12 @@ export const calibrationSchema = z
 
 export const rankSchema = count("the rank of the factors");
 
-/** Runs where the model is a MoE; not fine-tuned on torch (a compressed MoE is measured for inference). */
+/** The family the runners implement these by (the torch worker loads the compressed experts from its weights file). */
+export const MOE_COMPRESSION_FAMILY = "moe-compression";
+
+/** Runs where the model is a MoE; not fine-tuned (a compressed MoE is measured for inference). */
 export function compressionUnsupportedReason(
   kind: MoeCompressionKind,
-  runner: RunnerName,
   scenario: Scenario,
   model: ModelConfig | undefined,
   check: (experts: number, topK: number) => string | undefined,
@@ -45,7 +47,6 @@ export function compressionUnsupportedReason(
     const reason = check(model.moe.experts, model.moe.topK);
     if (reason) return reason;
   }
-  void runner;
   return undefined;
 }
 

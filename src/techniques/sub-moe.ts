@@ -16,6 +16,7 @@ import {
   calibrationSchema,
   compressedAccounting,
   compressionUnsupportedReason,
+  MOE_COMPRESSION_FAMILY,
   cosine,
   expertMatrix,
   leftSingularVectors,
@@ -198,12 +199,10 @@ export const subMoeTechnique: Technique<typeof params> = {
   kind: "sub-moe",
   params,
   label: (p) => `sub-moe C${p.clusters} ${p.rank ? `r${p.rank}` : "full-rank"}${p.mergeV ? "" : " per-expert-V"}`,
-  unsupportedReason: (p, runner, scenario, model) =>
-    compressionUnsupportedReason("sub-moe", runner, scenario, model, (e) => check(p, e)),
+  family: MOE_COMPRESSION_FAMILY,
+  unsupportedReason: (p, scenario, model) =>
+    compressionUnsupportedReason("sub-moe", scenario, model, (e) => check(p, e)),
   rewriteIr: subMoeIr,
   account: accounting,
-  runtimeNotes: (_p, runner) =>
-    runner === "torch"
-      ? ["torch: the factorised experts run as their dense product (U·V multiplied out at write time)"]
-      : [],
+  irFormNotes: () => ["factorised experts: runners that run dense experts get U·V multiplied out (the same function)"],
 };

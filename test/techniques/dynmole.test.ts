@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { modelSchema } from "../../src/suite/schema.js";
 import { buildModelIr, type ModelIr } from "../../src/model/ir.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { emitOnnx } from "../../runners/ort/onnx/onnx.js";
 import { referenceForwardIr } from "../support/reference.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
@@ -66,7 +66,7 @@ describe("DynMoLE routing", () => {
   ] as const)
     it(`produces both regimes, and ORT equals the float64 reference: ${label}`, async () => {
       const router = { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 };
-      const params = techniqueSchema.parse({ ...technique, router });
+      const params = techniqueSchema().parse({ ...technique, router });
       // A Zipf(1.5) routing skew makes some routers' tokens confident; the threshold leaves the rest uncertain.
       const ir = getTechnique(params.kind).rewriteIr!(buildModelIr(model, synthesizeWeights(model)), params, {
         routingSkew: 1.5,

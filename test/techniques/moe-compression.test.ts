@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { modelSchema, type ModelConfig } from "../../src/suite/schema.js";
 import { buildModelIr, irFloatTensor, irTensorNames, type ModelIr } from "../../src/model/ir.js";
-import { synthesizeWeights } from "../../src/model/weights.js";
+import { synthesizeWeights } from "../../src/model/model-weights.js";
 import { withRoutingSkew, type MoeFfn } from "../../src/model/moe.js";
 import { emitOnnx } from "../../runners/ort/onnx/onnx.js";
 import { referenceForwardIr } from "../support/reference.js";
@@ -54,7 +54,7 @@ async function ortRun(ir: ModelIr, ids: number[][]) {
 }
 
 function rewrite(ir: ModelIr, technique: object): ModelIr {
-  const params = techniqueSchema.parse({ calibration: CALIBRATION, ...technique });
+  const params = techniqueSchema().parse({ calibration: CALIBRATION, ...technique });
   return getTechnique(params.kind).rewriteIr!(ir, params);
 }
 
@@ -234,7 +234,7 @@ describe("MoE compression", () => {
       { kind: "sub-moe", clusters: 2, rank: 3 },
       { kind: "sub-moe", clusters: 3, rank: 4, mergeV: false },
     ]) {
-      const params = techniqueSchema.parse({ calibration: CALIBRATION, ...technique });
+      const params = techniqueSchema().parse({ calibration: CALIBRATION, ...technique });
       const ir = rewrite(base, technique);
       let stored = 0;
       let indices = 0;
@@ -252,8 +252,8 @@ describe("MoE compression", () => {
   });
 
   it("refuses settings the model cannot take, with the reason", () => {
-    const p = techniqueSchema.parse({ kind: "expert-prune", keep: 1 });
-    expect(getTechnique("expert-prune").unsupportedReason(p, "ort", "decode", model)).toMatch(
+    const p = techniqueSchema().parse({ kind: "expert-prune", keep: 1 });
+    expect(getTechnique("expert-prune").unsupportedReason(p, "decode", model)).toMatch(
       /fewer than top-2 — keep at least 2/,
     );
     const dense = modelSchema.parse({
@@ -267,13 +267,12 @@ describe("MoE compression", () => {
     });
     expect(
       getTechnique("sub-moe").unsupportedReason(
-        techniqueSchema.parse({ kind: "sub-moe", clusters: 2 }),
-        "ort",
+        techniqueSchema().parse({ kind: "sub-moe", clusters: 2 }),
         "decode",
         dense,
       ),
     ).toMatch(/is dense/);
-    expect(() => techniqueSchema.parse({ kind: "mc-smoe", groups: 2, sparseColumns: 0.5 })).toThrow(
+    expect(() => techniqueSchema().parse({ kind: "mc-smoe", groups: 2, sparseColumns: 0.5 })).toThrow(
       /expected rank too/,
     );
   });

@@ -254,7 +254,6 @@ export function emitMoeFfn(
 
 /** y [n, out] = rows [n, in] · (U·V + residual)ᵀ of stored expert s, as (rows·Vᵀ)·Uᵀ: the factors are never multiplied out. */
 function emitFactorized(g: GraphBuilder, emitter: LinearEmitter, f: FactorizedStack, s: number, rows: string): string {
-  const r = f.rank;
   const factorT = (name: string, index: number): string => {
     const initName = `${name}.T.${index}`;
     if (g.hasInitializer(initName)) return initName;
