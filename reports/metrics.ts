@@ -106,6 +106,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
       lower("max_abs_error", "max abs error"),
       higher("top1_agreement", "top-1 agreement"),
       lower("kl_divergence", "KL divergence"),
+      lower("kl_base_technique", "KL(base ‖ technique)"),
       lower("perplexity", "perplexity"),
     ],
   },
@@ -131,6 +132,10 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
       lower("routing_max_mean_load", "routing max/mean load"),
       lower("routing_cv", "routing load CV"),
       lower("routing_dropped_tokens", "dropped token-expert assignments"),
+      higher("routing_lru_hit_c4", "LRU expert-cache hit rate (4 experts)"),
+      higher("routing_srp_m16", "segment routing best performance (16 tokens)"),
+      lower("routing_active_experts_mean", "DynMoLE active experts per token"),
+      lower("adapter_flops_per_token_routed", "adapter FLOPs per token as routed"),
     ],
   },
 ];

@@ -51,6 +51,20 @@ export const PARETO_CHARTS: readonly ParetoChart[] = [
     ],
   },
   {
+    id: "compression-fidelity",
+    title: "Compression: weight bytes vs fidelity",
+    blurb:
+      "Bytes of the weights as stored against what they lose from the unmodified base (KL of the logits): quantisation, expert pruning and merging (expert-prune, mc-smoe, sub-moe) side by side.",
+    xTitle: "weight bytes",
+    yTitle: "KL(base ‖ technique)",
+    x: [lower("weight_bytes", "weight bytes")],
+    y: [
+      lower("kl_base_technique", "KL(base ‖ technique)"),
+      lower("kl_divergence", "KL divergence"),
+      lower("rel_l2_error", "relative L2 error"),
+    ],
+  },
+  {
     id: "trainable-trainstep",
     title: "Trainable parameters vs train-step time",
     blurb: "What a PEFT method trains against what a train step costs.",

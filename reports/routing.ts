@@ -177,3 +177,43 @@ export function compactRoutingDetails(details: Record<string, unknown> | null): 
   if (Array.isArray(routing.routers)) compact.routers = routing.routers.map(entry);
   return { ...details, routing: compact };
 }
+
+export interface LocalityView {
+  source: string;
+  sequences: number;
+  tokensPerSequence: number;
+  /** Rows: metric label and its value per MoE layer (mean over sequences) and the mean over layers. */
+  layers: number[];
+  rows: { metric: string; perLayer: number[]; mean: number }[];
+}
+
+/**
+ * The routing locality a MoE prefill stored (`details.routing.locality`, src/model/routing-locality.ts): SRP per
+ * segment length, SCH per segment length × cache size, LRU hit rate per cache size; null when there is none.
+ */
+export function localityView(details: Record<string, unknown> | null): LocalityView | null {
+  const routing = details?.routing;
+  if (!isRecord(routing) || !isRecord(routing.locality)) return null;
+  const l = routing.locality;
+  if (!Array.isArray(l.layers) || l.layers.length === 0 || !l.layers.every(isRecord)) return null;
+  const layers = l.layers as Record<string, unknown>[];
+  const keys = (field: string) => (isRecord(layers[0]![field]) ? Object.keys(layers[0]![field] as object) : []);
+  const rows: LocalityView["rows"] = [];
+  const add = (field: string, key: string, metric: string) => {
+    const perLayer = layers.map((layer) => finite((layer[field] as Record<string, unknown> | undefined)?.[key]) ?? NaN);
+    rows.push({ metric, perLayer, mean: perLayer.reduce((a, b) => a + b, 0) / perLayer.length });
+  };
+  for (const m of keys("srp")) add("srp", m, `SRP, segments of ${m}`);
+  for (const key of keys("sch")) {
+    const [, m, c] = /^m(\d+)\.c(\d+)$/.exec(key) ?? [];
+    add("sch", key, `SCH, ${c} cached experts, ${m}-token lookahead`);
+  }
+  for (const c of keys("lru")) add("lru", c, `LRU hit rate, ${c} cached experts`);
+  return {
+    source: typeof l.source === "string" ? l.source : "",
+    sequences: finite(l.sequences) ?? 0,
+    tokensPerSequence: finite(l.tokensPerSequence) ?? 0,
+    layers: layers.map((layer) => finite(layer.layer) ?? NaN),
+    rows,
+  };
+}

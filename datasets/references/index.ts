@@ -4,11 +4,12 @@ import type { z } from "zod";
 import type { referenceFileSchema } from "../schema.js";
 import efficientllm from "./efficientllm.json" with { type: "json" };
 import moeLora from "./moe-lora.json" with { type: "json" };
+import moeCompression from "./moe-compression.json" with { type: "json" };
 
 type ReferenceFileInput = z.input<typeof referenceFileSchema>;
 
 /** Every reference file, as stored (validated by test/datasets/references.test.ts). */
-export const REFERENCE_FILES = [efficientllm, moeLora] as unknown as readonly ReferenceFileInput[];
+export const REFERENCE_FILES = [efficientllm, moeLora, moeCompression] as unknown as readonly ReferenceFileInput[];
 
 /** All references of all files, flattened, each with the paper it comes from. */
 export function allReferences(): Array<ReferenceFileInput["references"][number] & { paper: string }> {

@@ -12,7 +12,7 @@ import {
 import { displayScale, formatCi, formatPlain, formatValue } from "../format.js";
 import { betterOf, titleOf } from "../metrics.js";
 import { distributionSpec, routingHeatmapSpec, samplerSpec, trendSpec } from "../specs.js";
-import { heatmapCells, routingView, skewText } from "../routing.js";
+import { heatmapCells, localityView, routingView, skewText } from "../routing.js";
 import { percentile } from "../../src/measure/stats.js";
 import { chart, el, nullValue, readData, table } from "./dom.js";
 
@@ -184,6 +184,26 @@ function renderRouting(result: CaseResult): void {
     rows.length > ROUTERS_SHOWN_OPEN
       ? el("details", {}, el("summary", {}, `Load per router (${rows.length} routers)`), routerTable)
       : routerTable,
+  );
+  renderLocality(result);
+}
+
+/** MoE prefill results: routing locality, whether the model suits expert offloading (docs/moe.md). */
+function renderLocality(result: CaseResult): void {
+  const view = localityView(result.details);
+  if (!view) return;
+  main.append(
+    el("h4", {}, "Routing locality (expert offloading)"),
+    el(
+      "p",
+      {},
+      `From ${view.source}: ${view.sequences} × ${view.tokensPerSequence} tokens. SRP: how well one fixed set of experts per segment serves it (best F1, 1 = the same experts throughout); SCH: hit rate of an expert cache that knows the segment ahead; LRU: a plain least-recently-used expert cache. Per MoE layer, means over the sequences.`,
+    ),
+    table(
+      ["metric", ...view.layers.map((l) => `layer ${l}`), "mean"],
+      view.rows.map((r) => [r.metric, ...r.perLayer.map((v) => formatPlain(v)), formatPlain(r.mean)]),
+      [false, ...view.layers.map(() => true), true],
+    ),
   );
 }
 

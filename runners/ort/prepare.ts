@@ -47,9 +47,9 @@ export async function prepareOrtCase(c: Case, repeat: number, options: PrepareOp
   const feeds: Record<string, ort.Tensor> = {};
   for (const spec of built.inputs) feeds[spec.name] = makeTensor(spec, rng, c.model.vocab);
   const tokensPerIteration = c.scenario === "decode" ? c.workload.batch : c.workload.batch * c.workload.promptTokens;
-  const fetches = built.outputs.some((name) => name.startsWith("router_indices."))
-    ? built.outputs.filter((name) => !name.startsWith("router_indices."))
-    : undefined;
+  // Routing outputs (chosen experts; DynMoLE's kept-expert masks) stay off the timed fetches.
+  const routing = (name: string) => name.startsWith("router_indices.") || name.startsWith("router_mask.");
+  const fetches = built.outputs.some(routing) ? built.outputs.filter((name) => !routing(name)) : undefined;
   const settings = cached?.modelPath
     ? { ...built.settings, externalData: "initialisers in an external data file, loaded by ORT from its path" }
     : built.settings;

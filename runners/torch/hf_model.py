@@ -76,7 +76,22 @@ def hf_config(model):
     return LlamaConfig(**common, attention_bias=False, mlp_bias=False), "LlamaForCausalLM"
 
 
-def meta_model(model_config, attn_implementation="sdpa", router_bias=False, technique=None):
+def compressed_experts(tensors):
+    """Per MoE layer, the router outputs, stored experts and whether a slot → expert map exists, from a compressed
+    MoE's weights file (expert-prune, mc-smoe, sub-moe: runners/torch/weights-file.ts)."""
+    import re
+
+    out = {}
+    for name, tensor in tensors.items():
+        match = re.match(r"model\.layers\.(\d+)\.mlp\.gate\.weight$", name)
+        if match:
+            layer = int(match.group(1))
+            prefix = f"model.layers.{layer}.mlp"
+            out[layer] = {"router": tensor.shape[0], "stored": tensors[f"{prefix}.experts.gate_up_proj"].shape[0], "map": f"{prefix}.expert_map" in tensors}
+    return out
+
+
+def meta_model(model_config, attn_implementation="sdpa", router_bias=False, technique=None, compressed=None):
     """The architecture on the meta device (no memory); MoE blocks replaced where ModelConfig.moe asks for more than
     Mixtral; a mixture of LoRA experts installed (runners/torch/mole.py) when the technique is one."""
     from transformers import AutoModelForCausalLM
@@ -88,8 +103,8 @@ def meta_model(model_config, attn_implementation="sdpa", router_bias=False, tech
         if model_config.get("moe"):
             import moe_block
 
-            if moe_block.needs_project_block(model_config, router_bias):
-                arch += " + " + moe_block.install(model, config, model_config, router_bias)
+            if moe_block.needs_project_block(model_config, router_bias, compressed):
+                arch += " + " + moe_block.install(model, config, model_config, router_bias, compressed)
         if technique is not None and family(technique) == "mole":
             import mole
 
@@ -194,7 +209,12 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
     mole_kind = family(technique) == "mole"
     if family(technique) == "quantized" and training:
         raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
-    model, config, arch = meta_model(case["model"], attn_implementation, router_bias, technique if mole_kind else None)
+    compressed = compressed_experts(tensors) if family(technique) == "moe-compression" else None
+    if compressed is not None and training:
+        raise Unsupported(f"{kind} is measured for inference: fine-tuning a compressed MoE is not modelled")
+    if compressed is not None:
+        notes["compressedExperts"] = "stored experts as dense stacks from the weights file (factorised experts multiplied out when it was written: the same function, the dense experts' memory and FLOPs), router slot → stored expert map"
+    model, config, arch = meta_model(case["model"], attn_implementation, router_bias, technique if mole_kind else None, compressed)
     notes["architecture"] = arch
     if mole_kind:
         notes.update(model._effbench_mole_notes)
@@ -271,7 +291,7 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
             raise Unsupported(f"{quant['kind']} on torch: {error}")
         if family(technique) == "adapter":
             notes["adapterBase"] = "int4 (QLoRA-style: packed base, dequantised in backward)"
-    elif family(technique) not in ("adapter", "mole", "base", "half"):
+    elif family(technique) not in ("adapter", "mole", "base", "half", "moe-compression"):
         raise Unsupported(f"the torch worker does not implement technique {kind!r}")
     counts = parameter_counts(model)
     return model, notes, counts

@@ -56,12 +56,27 @@ def capacity_keep(index, experts, capacity_factor):
 
 
 class MoeBlock(nn.Module):
-    def __init__(self, config, moe, router_bias, shared_width):
+    def __init__(self, config, moe, router_bias, shared_width, compressed=None):
         super().__init__()
+        import copy
+
         from transformers.models.mixtral.modeling_mixtral import MixtralExperts
 
-        self.gate = Router(config.hidden_size, moe["experts"], moe.get("topK", 2), moe.get("normTopK", True), router_bias)
-        self.experts = MixtralExperts(config)
+        # Compressed experts (expert-prune, mc-smoe, sub-moe; src/model/moe-compressed.ts): the router has
+        # `router` outputs, `stored` experts are stored, and with `map` router slot e runs stored expert
+        # expert_map[e] (a merged group's expert). Factorised experts arrive multiplied out (weights-file.ts).
+        router_experts = compressed["router"] if compressed else moe["experts"]
+        experts_config = config
+        if compressed and compressed["stored"] != config.num_local_experts:
+            experts_config = copy.copy(config)
+            experts_config.num_local_experts = compressed["stored"]
+        self.gate = Router(config.hidden_size, router_experts, moe.get("topK", 2), moe.get("normTopK", True), router_bias)
+        self.experts = MixtralExperts(experts_config)
+        self.router_experts = router_experts
+        if compressed and compressed["map"]:
+            self.register_buffer("expert_map", torch.zeros(router_experts, dtype=torch.long))
+        else:
+            self.expert_map = None
         self.shared_experts = SwiGLU(config.hidden_size, shared_width) if shared_width else None
         self.capacity_factor = moe.get("capacityFactor")
 
@@ -69,10 +84,12 @@ class MoeBlock(nn.Module):
         batch, seq, hidden = hidden_states.shape
         x = hidden_states.reshape(-1, hidden)
         _, weights, index = self.gate(x)
-        if self.capacity_factor is not None:
+        keep = capacity_keep(index, self.router_experts, self.capacity_factor) if self.capacity_factor is not None else None
+        if self.expert_map is not None:
+            index = self.expert_map[index]
+        if keep is not None:
             # A dropped assignment gets transformers' expert sentinel E (skipped by every experts implementation)
             # and weight 0: it costs nothing and contributes nothing; the residual carries the token.
-            keep = capacity_keep(index, self.experts.num_experts, self.capacity_factor)
             index = torch.where(keep, index, torch.full_like(index, self.experts.num_experts))
             weights = weights * keep.to(weights.dtype)
         y = self.experts(x, index, weights)
@@ -86,13 +103,14 @@ def moe_config_kwargs(model):
     return {"num_local_experts": moe["experts"], "num_experts_per_tok": moe.get("topK", 2), "intermediate_size": moe.get("expertFfn") or model["ffn"], "router_jitter_noise": 0.0}
 
 
-def needs_project_block(model, router_bias):
+def needs_project_block(model, router_bias, compressed=None):
     moe = model["moe"]
-    return router_bias or moe.get("capacityFactor") is not None or not moe.get("normTopK", True) or moe.get("sharedExperts", 0) > 0 or moe.get("firstDenseLayers", 0) > 0
+    return bool(compressed) or router_bias or moe.get("capacityFactor") is not None or not moe.get("normTopK", True) or moe.get("sharedExperts", 0) > 0 or moe.get("firstDenseLayers", 0) > 0
 
 
-def install(model_module, config, model, router_bias):
-    """Replaces the MoE blocks of a (meta-device) Mixtral model where ModelConfig.moe asks for more than Mixtral."""
+def install(model_module, config, model, router_bias, compressed=None):
+    """Replaces the MoE blocks of a (meta-device) Mixtral model where ModelConfig.moe asks for more than Mixtral
+    (`compressed`: {layer: {router, stored, map}} for compressed experts, read from the weights file)."""
     moe = model["moe"]
     expert_ffn = moe.get("expertFfn") or model["ffn"]
     shared_width = moe.get("sharedExperts", 0) * (moe.get("sharedFfn") or expert_ffn)
@@ -100,7 +118,9 @@ def install(model_module, config, model, router_bias):
         if index < moe.get("firstDenseLayers", 0):
             layer.mlp = SwiGLU(config.hidden_size, model["ffn"])
         else:
-            layer.mlp = MoeBlock(config, moe, router_bias, shared_width)
+            layer.mlp = MoeBlock(config, moe, router_bias, shared_width, (compressed or {}).get(index))
+    if compressed:
+        return "effbench MoeBlock with compressed experts (fewer stored experts, router slot → stored expert map) over transformers' MixtralExperts"
     return "effbench MoeBlock (router bias, top-k renormalisation, shared experts, dense first layers, capacity) over transformers' MixtralExperts"
 
 

@@ -21,6 +21,8 @@ on weights), as the ort graphs do. Routers' softmax runs in float32; top-k ties 
 
 import re
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -42,6 +44,25 @@ def top_k(probs, k):
     """Top-k of the last axis, sorted, ties to the lower index (ORT's TopK): a stable sort of -p."""
     order = torch.sort(-probs, dim=-1, stable=True).indices[..., :k]
     return probs.gather(-1, order), order
+
+
+def dynmole_mask(probs, router):
+    """DynMoLE's kept-expert mask (src/model/dynmole.ts): sorted cumulative p ≤ topP, at least the topK first (ties to
+    the lower index), every expert where the normalised Tsallis entropy of p (+ 1e-5) exceeds entropyThreshold."""
+    experts = probs.shape[-1]
+    k = min(int(router["topK"]), experts)
+    q = float(router["tsallisQ"])
+    values, order = torch.sort(probs, dim=-1, descending=True, stable=True)
+    keep = values.cumsum(-1) <= float(router["topP"])
+    keep[..., :k] = True
+    mask = torch.zeros_like(probs).scatter(-1, order, keep.to(probs.dtype))
+    shifted = probs + 1e-5
+    if q == 1.0:
+        entropy = -(shifted * shifted.log()).sum(-1) / math.log(experts)
+    else:
+        entropy = (1 - (shifted**q).sum(-1)) / (1 - experts ** (1 - q))
+    mask[entropy > float(router["entropyThreshold"])] = 1.0
+    return mask
 
 
 class ExpertStack(nn.Module):
@@ -86,7 +107,8 @@ class MoleLinear(nn.Module):
         self.gain = gain
         self.xlora = xlora
         self.mole_experts = ExpertStack(experts, rank, linear.in_features, linear.out_features)
-        self.mole_router = nn.Linear(linear.in_features, experts, bias=router_bias) if gating in ("soft", "top-k") else None
+        self.mole_router = nn.Linear(linear.in_features, experts, bias=router_bias) if gating in ("soft", "top-k", "dynmole") else None
+        self.dynmole = None  # DynMoLE's settings when gating == "dynmole"
         self.capture = None  # set by MoleRoutingCapture: a list that receives the chosen experts [T, k] of each forward
 
     def gates(self, x):
@@ -100,6 +122,8 @@ class MoleLinear(nn.Module):
             probs = F.softmax(self.mole_router(x).float(), dim=-1)
             if self.gating == "soft":
                 return probs
+            if self.gating == "dynmole":
+                return probs * dynmole_mask(probs, self.dynmole)
         k = min(self.top_k, experts)
         values, index = top_k(probs, k)
         if self.capture is not None and k < experts:  # a router taking every expert chooses nothing (as the ort graph)
@@ -224,13 +248,19 @@ def install(model, technique, config, router_bias):
         else:
             experts = int(technique["experts"])
         gating = {"loramoe": "soft", "mola": "top-k", "smora": "top-k", "xlora": "xlora"}[kind]
+        dynmole = technique.get("router") if kind in ("loramoe", "mola") else None
+        if dynmole:
+            gating = "dynmole"
+            notes["router"] = "dynmole (src/model/dynmole.ts): p on the top-p ∪ top-k experts, all experts when the normalised Tsallis entropy exceeds the threshold"
         k = technique.get("topK")
         if kind == "mola":
             k = min(int(k), experts)
         gain = float(technique["topK"]) if kind == "smora" else 1.0
         for name in targets:
             owner = layer.self_attn if name in ATTENTION else layer.mlp
-            setattr(owner, name, MoleLinear(getattr(owner, name), index, name, experts, rank, scale, gating, k, gain, router_bias, xlora))
+            module = MoleLinear(getattr(owner, name), index, name, experts, rank, scale, gating, k, gain, router_bias, xlora)
+            module.dynmole = dynmole
+            setattr(owner, name, module)
     if xlora is not None:
         experts = int(technique["experts"])
         model.xlora_classifier = nn.Linear(config.hidden_size, count * experts, bias=True)

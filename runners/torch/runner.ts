@@ -170,6 +170,11 @@ export class TorchRunner implements Runner {
           repeat: ctx.repeat,
           weightsPath,
           fidelityInputIds: ctx.repeat === 0 && c.technique.kind !== "base" ? fidelityInputIds(c) : undefined,
+          // A compressed MoE's weights file holds the compressed experts; fidelity's base needs the base's own file.
+          baseWeightsPath:
+            ctx.repeat === 0 && weightsPath && getTechnique(c.technique.kind).family === "moe-compression"
+              ? this.weightsPathOf({ ...c, technique: { kind: "base" } } as Case)
+              : undefined,
         },
         {
           final: ["result"],

@@ -298,10 +298,10 @@ def _free(device):
         torch.cuda.empty_cache()
 
 
-def run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
+def run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None, base_weights_path=None):
     try:
         with modes.ColdInductorCache() if modes.mode_of(case) == "compile" else contextlib.nullcontext():
-            return _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids)
+            return _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids, base_weights_path)
     except Unsupported as reason:
         return {"status": "unsupported", "reason": str(reason)}
 
@@ -327,7 +327,7 @@ def _routing_pass(model, scenario, ids, iteration, mole_kind=False):
     return {"indices": capture.indices(), "tokens": capture.tokens()} if mole_kind else capture.indices()
 
 
-def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
+def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None, base_weights_path=None):
     scenario = case["scenario"]
     technique = case.get("technique") or {"kind": "base"}
     device = resolve_device(case)
@@ -454,7 +454,8 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None):
             model = None
             _free(device)
             try:
-                base_logits = fidelity.base_logits(case, weights_path, device, fidelity_input_ids)
+                # A compressed MoE's file holds the compressed experts: its base comes from the base's own file.
+                base_logits = fidelity.base_logits(case, base_weights_path or weights_path, device, fidelity_input_ids)
                 fidelity_scalars = fidelity.scalars(fidelity.measures(base_logits, technique_logits), len(fidelity_input_ids[0]))
             except Exception as error:
                 fidelity_scalars = fidelity.not_computed(error)

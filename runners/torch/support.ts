@@ -4,7 +4,7 @@ import type { Case } from "../../src/suite/case.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 
 /** Technique families the worker builds (runners/torch/hf_model.py); others are `unsupported` with the reason. */
-const TORCH_FAMILIES = new Set(["base", "adapter", "quantized", "half", "mole"]);
+const TORCH_FAMILIES = new Set(["base", "adapter", "quantized", "half", "mole", "moe-compression"]);
 const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
 
 /** What the torch runner cannot run, known without starting Python. */

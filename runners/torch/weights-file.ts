@@ -12,6 +12,8 @@ import type { Tensor } from "../../src/model/weights.js";
 import { caseBaseWeights } from "../../src/model/case-model.js";
 import { checkpointFingerprint } from "../../src/model/checkpoint.js";
 import { getTechnique } from "../../src/techniques/registry.js";
+import { denseStoredStacks } from "../../src/model/moe-compressed.js";
+import { compressedTensorNames, moePrefix } from "../../src/model/moe.js";
 
 /** Bumped when what the file holds changes, so that stale cache entries are not reused. */
 const WEIGHTS_FORMAT = 2;
@@ -19,6 +21,11 @@ const WEIGHTS_FORMAT = 2;
  * file holds the technique's IR rewrite as is (experts, routers, X-LoRA's classifier), under the names
  * runners/torch/mole.py gives its modules. */
 const familyOf = (c: Case) => getTechnique(c.technique.kind).family;
+/** MoE compression (family `moe-compression`, docs/moe.md): the file holds the compressed experts as dense stacks
+ * [S, 2I, H] / [S, H, I] under the HF names (factorised experts multiplied out), the kept router rows, and
+ * `mlp.expert_map` [E] (router slot → stored expert) where groups were merged; runners/torch/moe_block.py reads the
+ * shapes from the file. */
+const COMPRESSION_FAMILY = "moe-compression";
 
 export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS_CACHE ?? fromRoot(".cache/weights");
 
@@ -27,7 +34,7 @@ export const defaultWeightsCacheDir = (): string => process.env.EFFBENCH_WEIGHTS
  * gets the unmerged fp32 tensors: the worker merges (merge_and_unload) or quantises itself, as a user would.
  */
 function adapterOf(c: Case): Record<string, unknown> | undefined {
-  if (familyOf(c) === "mole") return { ...c.technique, name: undefined };
+  if (familyOf(c) === "mole" || familyOf(c) === COMPRESSION_FAMILY) return { ...c.technique, name: undefined };
   if (familyOf(c) !== "adapter") return undefined;
   const t = c.technique as Record<string, unknown>;
   // DoRA over int4: its magnitude is the row norm of the dequantised weight (as the ort graph has it), not the fp32 one.
@@ -64,6 +71,7 @@ export function weightsIr(c: Case): ModelIr {
   if (!adapter) return ir;
   const technique = getTechnique(c.technique.kind);
   if (!technique.rewriteIr) throw new Error(`technique ${c.technique.kind} has no weights to write`);
+  if (familyOf(c) === COMPRESSION_FAMILY) return denseCompressedExperts(technique.rewriteIr(ir, c.technique));
   // Routers of mixtures of LoRA experts carry the workload's routing skew as a logit bias (docs/mole.md).
   if (familyOf(c) === "mole") return technique.rewriteIr(ir, c.technique, { routingSkew: c.workload.routingSkew });
   const adapted = technique.rewriteIr(ir, { ...c.technique, merged: false, base: "fp32" });
@@ -73,6 +81,25 @@ export function weightsIr(c: Case): ModelIr {
       if (name.endsWith("lora_magnitude_vector")) adapted.tensors.set(name, tensor);
   }
   return adapted;
+}
+
+/** A compressed MoE's IR with its experts as dense stacks under the HF names, plus the slot → stored expert map. */
+function denseCompressedExperts(ir: ModelIr): ModelIr {
+  const tensors = new Map(ir.tensors);
+  ir.layers.forEach((layer, index) => {
+    const ffn = layer.ffn;
+    if (ffn.kind !== "moe" || !ffn.compressed) return;
+    const dense = denseStoredStacks(ir, ffn);
+    for (const name of compressedTensorNames(ffn)) tensors.delete(name);
+    tensors.set(ffn.gateUp, dense.gateUp);
+    tensors.set(ffn.down, dense.down);
+    if (ffn.compressed.expertMap)
+      tensors.set(`${moePrefix(index)}.expert_map`, {
+        shape: [ffn.experts],
+        data: Float32Array.from(ffn.compressed.expertMap),
+      });
+  });
+  return { ...ir, tensors };
 }
 
 /** Path of the case's weights file, written (atomically) on first use. */

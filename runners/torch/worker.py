@@ -135,7 +135,7 @@ def handle(request):
 
         inject_test_fault(request["case"])
         on_window = lambda phase: send({"id": rid, "type": "window", "phase": phase})
-        outcome = scenarios.run_repeat(request["case"], request.get("repeat", 0), request.get("weightsPath"), on_window, request.get("fidelityInputIds"))
+        outcome = scenarios.run_repeat(request["case"], request.get("repeat", 0), request.get("weightsPath"), on_window, request.get("fidelityInputIds"), request.get("baseWeightsPath"))
         send({"id": rid, "type": "result", "outcome": outcome})
     elif kind == "forward":
         import scenarios

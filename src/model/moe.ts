@@ -14,6 +14,7 @@ import type { ModelConfig, MoeConfig } from "../suite/schema.js";
 import { dimensionsOf, layerPrefix, type Dimensions, type ProjectionName } from "./architecture.js";
 import type { DenseLinear, LinearOp } from "./ir.js";
 import { synthesizeTensor, type SynthesisOptions, type Tensor, type WeightMap } from "./weights.js";
+import type { CompressedExperts } from "./moe-compressed.js";
 
 /** A dense SwiGLU FFN: down(silu(gate(x)) · up(x)). */
 export interface SwigluFfn {
@@ -42,6 +43,11 @@ export interface MoeFfn {
   down: string;
   /** The shared experts fused into one SwiGLU (DeepSeek), always on. */
   shared?: SwigluFfn;
+  /**
+   * Compressed experts (src/model/moe-compressed.ts: expert merging, factorisation). Absent: `experts` dense
+   * experts in `gateUp` / `down`, router slot e runs expert e.
+   */
+  compressed?: CompressedExperts;
 }
 
 /** A layer's MoE block prefix, e.g. `model.layers.3.mlp`. */
@@ -241,5 +247,14 @@ export function mapFfnLinears<F extends SwigluFfn | MoeFfn>(
 
 /** Tensors an FFN reads beyond its plain linears (router, expert stacks). */
 export function ffnOwnTensorNames(ffn: SwigluFfn | MoeFfn): string[] {
-  return ffn.kind === "moe" ? [ffn.router, ...(ffn.routerBias ? [ffn.routerBias] : []), ffn.gateUp, ffn.down] : [];
+  if (ffn.kind !== "moe") return [];
+  const experts = compressedTensorNames(ffn);
+  return [ffn.router, ...(ffn.routerBias ? [ffn.routerBias] : []), ...experts];
+}
+
+/** Tensors a MoE FFN's experts read (dense stacks, or the factors). */
+export function compressedTensorNames(ffn: MoeFfn): string[] {
+  const f = ffn.compressed?.factors;
+  if (!f) return [ffn.gateUp, ffn.down];
+  return [f.gateUp, f.down].flatMap((s) => [s.u, s.v, ...(s.residual ? [s.residual.weight, s.residual.columns] : [])]);
 }

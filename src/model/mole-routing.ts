@@ -91,3 +91,85 @@ export function moleRoutingMeasures(
     details: { ...summary },
   };
 }
+
+/**
+ * DynMoLE's routing (src/model/dynmole.ts) from its kept-expert masks (`router_mask.{layer}.{projection}`, [T, E]):
+ * experts active per token (mean, min, max over tokens and routers), the share of tokens in the all-experts regime,
+ * and the adapter FLOPs per token as routed: 2·(E·in + active·r·(in + out)) per router, summed (what a sparse
+ * implementation runs; the ort graph itself is dense over the ranks).
+ */
+export function dynmoleRoutingMeasures(
+  masks: Map<string, ArrayLike<number>>,
+  expertsOf: (router: string) => number,
+  shapeOf: (router: string) => { inFeatures: number; outFeatures: number; rank: number },
+  pass = "one timed iteration",
+): {
+  scalars: { metric: string; unit: string; value: number | null; label?: string }[];
+  details: Record<string, unknown>;
+} {
+  const routers: { router: string; meanActive: number; minActive: number; maxActive: number; allExperts: number }[] =
+    [];
+  let tokens = 0;
+  let active = 0;
+  let count = 0;
+  let all = 0;
+  let min = Infinity;
+  let max = 0;
+  let flops = 0;
+  for (const [router, mask] of [...masks].sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }))) {
+    const E = expertsOf(router);
+    tokens = mask.length / E;
+    let sum = 0;
+    let lo = Infinity;
+    let hi = 0;
+    let everyExpert = 0;
+    for (let t = 0; t < tokens; t++) {
+      let n = 0;
+      for (let e = 0; e < E; e++) n += mask[t * E + e]! > 0.5 ? 1 : 0;
+      sum += n;
+      lo = Math.min(lo, n);
+      hi = Math.max(hi, n);
+      if (n === E) everyExpert++;
+    }
+    const mean = sum / tokens;
+    routers.push({ router, meanActive: mean, minActive: lo, maxActive: hi, allExperts: everyExpert / tokens });
+    active += sum;
+    count += tokens;
+    all += everyExpert;
+    min = Math.min(min, lo);
+    max = Math.max(max, hi);
+    const s = shapeOf(router);
+    flops += 2 * (E * s.inFeatures + mean * s.rank * (s.inFeatures + s.outFeatures));
+  }
+  const over = `over the ${tokens} tokens of ${pass} and ${routers.length} DynMoLE routers`;
+  return {
+    scalars: [
+      {
+        metric: "routing_active_experts_mean",
+        unit: "count",
+        value: active / count,
+        label: `experts active per token, mean ${over}`,
+      },
+      {
+        metric: "routing_active_experts_min",
+        unit: "count",
+        value: min,
+        label: `fewest experts a token used, ${over}`,
+      },
+      { metric: "routing_active_experts_max", unit: "count", value: max, label: `most experts a token used, ${over}` },
+      {
+        metric: "routing_all_experts_share",
+        unit: "ratio",
+        value: all / count,
+        label: `share of token-router pairs whose Tsallis entropy exceeded the threshold (all experts active), ${over}`,
+      },
+      {
+        metric: "adapter_flops_per_token_routed",
+        unit: "FLOP",
+        value: flops,
+        label: `adapter FLOPs per token as routed, 2·(E·in + active·r·(in+out)) summed over routers (a sparse implementation's; the ort graph is dense over ranks), ${over}`,
+      },
+    ],
+    details: { dynmole: { tokens, routers } },
+  };
+}

@@ -13,6 +13,7 @@ import type { LinearOp, LinearShape, ModelIr } from "./ir.js";
 import type { SwigluFfn } from "./moe.js";
 import { routerSkewBias } from "./moe.js";
 import { randomTensor, synthesizeTensor, type Tensor } from "./weights.js";
+import type { DynmoleRouter } from "./dynmole.js";
 
 /** The adapter's update is this fraction of the base output's scale (same as src/techniques/adapters.ts). */
 export const MOLE_RELATIVE_UPDATE = 0.1;
@@ -27,7 +28,9 @@ export type MoleGating =
    */
   | { kind: "top-k"; router: string; routerBias?: string; topK: number; gain: number }
   /** X-LoRA: the layer's scalings from the classifier pass (optionally top-k, renormalised). */
-  | { kind: "xlora"; topK?: number };
+  | { kind: "xlora"; topK?: number }
+  /** DynMoLE's hybrid routing (src/model/dynmole.ts): p on the top-p ∪ top-k experts, or on all when uncertain. */
+  | ({ kind: "dynmole"; router: string; routerBias?: string } & Omit<DynmoleRouter, "kind">);
 
 /** y = base(x) + s · Σ_e gate_e(x) · B_e·(A_e·x): a linear-level mixture of LoRA experts. */
 export interface MoleLinear extends LinearShape {

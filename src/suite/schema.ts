@@ -103,6 +103,17 @@ export const workloadSchema = z.object({
   newTokens: positiveInt.default(1),
   /** Router skew for MoE: 0 = uniform, s > 0 = Zipf(s) over experts. */
   routingSkew: z.number().nonnegative().default(0),
+  /**
+   * MoE routing locality (src/model/routing-locality.ts): segment lengths for SRP/SCH and expert-cache sizes for
+   * SCH/LRU; absent = segments 4, 16, 64, 256 (those ≤ the prompt) and caches of k and 2k experts.
+   */
+  locality: z
+    .object({
+      segmentLengths: z.array(positiveInt).min(1),
+      cacheSizes: z.array(positiveInt).min(1),
+    })
+    .strict()
+    .optional(),
 });
 
 export const protocolSchema = z.object({

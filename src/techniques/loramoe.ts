@@ -13,6 +13,8 @@ import {
   targetsSchema,
 } from "./mole.js";
 import type { Technique } from "./technique.js";
+import { dynmoleRouterSchema } from "../model/dynmole.js";
+import { dynmoleGating, dynmoleLabel, DYNMOLE_ACCOUNTING_NOTE } from "./mole.js";
 
 const params = z
   .object({
@@ -21,6 +23,8 @@ const params = z
     experts: expertCount.default(8),
     rank: positiveInt("the rank of each expert").default(4),
     alpha: z.number().positive().default(8),
+    /** DynMoLE's hybrid routing instead of the design's own (src/model/dynmole.ts). */
+    router: dynmoleRouterSchema.optional(),
     targets: targetsSchema.default(["gate_proj", "up_proj", "down_proj"]),
   })
   .strict();
@@ -31,7 +35,8 @@ export const loramoeTechnique: Technique<typeof params> = {
   kind: "loramoe",
   family: "mole",
   params,
-  label: (p) => `loramoe E${p.experts} soft r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
+  label: (p) =>
+    `loramoe E${p.experts} ${p.router ? "dynmole" : "soft"} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}${dynmoleLabel(p.router).replace(" dynmole", "")}`,
   unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("loramoe", model),
   rewriteIr: (ir, p, context) => {
     const result = applyLinearMixture(
@@ -43,7 +48,8 @@ export const loramoeTechnique: Technique<typeof params> = {
         scale: p.alpha / p.rank,
         bStdRank: p.rank,
         expertsAt: () => p.experts,
-        gating: (_l, _e, router) => ({ kind: "soft", ...router() }),
+        gating: (_l, experts, router) =>
+          p.router ? dynmoleGating(p.router, experts, router()) : { kind: "soft", ...router() },
       },
       context,
     );
@@ -63,7 +69,9 @@ export const loramoeTechnique: Technique<typeof params> = {
           ? { experts: p.experts, activeExperts: p.experts, rank: p.rank, router: true }
           : undefined,
       {
-        notes: ["dense soft routing: every expert runs on every token (active = total)"],
+        notes: [
+          p.router ? DYNMOLE_ACCOUNTING_NOTE : "dense soft routing: every expert runs on every token (active = total)",
+        ],
       },
     );
   },

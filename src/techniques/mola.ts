@@ -15,6 +15,8 @@ import {
   targetsSchema,
 } from "./mole.js";
 import type { Technique } from "./technique.js";
+import { dynmoleRouterSchema } from "../model/dynmole.js";
+import { dynmoleGating, dynmoleLabel, DYNMOLE_ACCOUNTING_NOTE } from "./mole.js";
 
 const params = z
   .object({
@@ -28,6 +30,8 @@ const params = z
     topK: positiveInt("experts each token uses").default(2),
     rank: positiveInt("the rank of each expert").default(8),
     alpha: z.number().positive().default(16),
+    /** DynMoLE's hybrid routing instead of the design's own (src/model/dynmole.ts). */
+    router: dynmoleRouterSchema.optional(),
     targets: targetsSchema.default("all-linear"),
   })
   .strict();
@@ -39,7 +43,7 @@ export const molaTechnique: Technique<typeof params> = {
   family: "mole",
   params,
   label: (p) =>
-    `mola E${p.expertsPerLayerGroup.join("/")} top${p.topK} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}`,
+    `mola E${p.expertsPerLayerGroup.join("/")} top${p.topK} r${p.rank} α${p.alpha} ${targetsLabel(p.targets)}${dynmoleLabel(p.router)}`,
   unsupportedReason: (_p, _scenario, model) => moleUnsupportedReason("mola", model),
   rewriteIr: (ir, p, context) => {
     const layers = ir.dims.layers;
@@ -52,7 +56,10 @@ export const molaTechnique: Technique<typeof params> = {
         scale: p.alpha / p.rank,
         bStdRank: p.rank,
         expertsAt: (layer) => molaExpertsAt(p.expertsPerLayerGroup, layer, layers),
-        gating: (_l, experts, router) => ({ kind: "top-k", ...router(), topK: Math.min(p.topK, experts), gain: 1 }),
+        gating: (_l, experts, router) =>
+          p.router
+            ? dynmoleGating(p.router, experts, router())
+            : { kind: "top-k", ...router(), topK: Math.min(p.topK, experts), gain: 1 },
       },
       context,
     );
@@ -66,11 +73,16 @@ export const molaTechnique: Technique<typeof params> = {
   account: (model, p) => {
     const targets = new Set(targetProjections(p.targets));
     const layers = dimensionsOf(model).layers;
-    return mixtureAccounting(model, "mola", (layer, projection) => {
-      if (!targets.has(projection)) return undefined;
-      const experts = molaExpertsAt(p.expertsPerLayerGroup, layer, layers);
-      return { experts, activeExperts: Math.min(p.topK, experts), rank: p.rank, router: true };
-    });
+    return mixtureAccounting(
+      model,
+      "mola",
+      (layer, projection) => {
+        if (!targets.has(projection)) return undefined;
+        const experts = molaExpertsAt(p.expertsPerLayerGroup, layer, layers);
+        return { experts, activeExperts: p.router ? experts : Math.min(p.topK, experts), rank: p.rank, router: true };
+      },
+      p.router ? { notes: [DYNMOLE_ACCOUNTING_NOTE] } : undefined,
+    );
   },
   irFormNotes: () => [ORT_DENSE_RANKS_NOTE],
 };

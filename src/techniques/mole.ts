@@ -21,6 +21,7 @@ import { accountModel } from "../model/accounting.js";
 import type { Tensor } from "../model/weights.js";
 import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
 import type { RewriteContext } from "./technique.js";
+import type { DynmoleRouter } from "../model/dynmole.js";
 
 export type MoleKind = "mixlora" | "loramoe" | "mola" | "xlora" | "smora";
 export const MOLE_KINDS: readonly MoleKind[] = ["mixlora", "loramoe", "mola", "xlora", "smora"];
@@ -220,3 +221,21 @@ export function mixtureAccounting(
     notes: extra.notes ?? [],
   };
 }
+
+/** DynMoLE's gating for a linear-level mixture: its router and bias, topK capped at the layer's experts. */
+export function dynmoleGating(
+  router: DynmoleRouter,
+  experts: number,
+  names: { router: string; routerBias?: string },
+): MoleGating {
+  const { kind: _kind, ...settings } = router;
+  return { kind: "dynmole", ...names, ...settings, topK: Math.min(router.topK, experts) };
+}
+
+export function dynmoleLabel(router: DynmoleRouter | undefined): string {
+  return router ? ` dynmole(q${router.tsallisQ} H>${router.entropyThreshold} p${router.topP} k${router.topK})` : "";
+}
+
+/** Accounting of a DynMoLE router: experts active per token vary; the measured mean is a routing metric. */
+export const DYNMOLE_ACCOUNTING_NOTE =
+  "dynmole routing: active experts vary per token (top-k … all); active parameters and FLOPs here count every expert (the upper bound), the measured mean is routing_active_experts_mean, and its FLOPs adapter_flops_per_token_routed";

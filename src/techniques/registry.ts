@@ -14,6 +14,9 @@ import { loramoeTechnique } from "./loramoe.js";
 import { molaTechnique } from "./mola.js";
 import { xloraTechnique } from "./xlora.js";
 import { smoraTechnique } from "./smora.js";
+import { expertPruneTechnique } from "./expert-prune.js";
+import { mcSmoeTechnique } from "./mc-smoe.js";
+import { subMoeTechnique } from "./sub-moe.js";
 import type { Technique } from "./technique.js";
 
 export const TECHNIQUES = [
@@ -30,6 +33,9 @@ export const TECHNIQUES = [
   molaTechnique,
   xloraTechnique,
   smoraTechnique,
+  expertPruneTechnique,
+  mcSmoeTechnique,
+  subMoeTechnique,
 ] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();

@@ -167,6 +167,10 @@ describe("routing in the site's data", () => {
       "routing_max_mean_load",
       "routing_cv",
       "routing_dropped_tokens",
+      "routing_lru_hit_c4",
+      "routing_srp_m16",
+      "routing_active_experts_mean",
+      "adapter_flops_per_token_routed",
     ]);
     const model = buildIndexModel(data);
     const routed = model.rows.filter((row) => row.m.routing_max_mean_load !== undefined);

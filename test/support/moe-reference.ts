@@ -4,6 +4,7 @@
 // probabilities at those experts.
 import { irFloatTensor, type ModelIr } from "../../src/model/ir.js";
 import type { MoeFfn, SwigluFfn } from "../../src/model/moe.js";
+import { storedExpertOf, storedExpertWeights } from "../../src/model/moe-compressed.js";
 
 export interface MoeReferenceOptions {
   /** Per layer: chosen experts [batch·seq, k] (token-major), as ORT output them. */
@@ -41,8 +42,9 @@ export function referenceMoeFfn(
   const { experts: E, topK: k, expertFfn: I } = ffn;
   const router = irFloatTensor(ir, ffn.router).data;
   const routerBias = ffn.routerBias ? irFloatTensor(ir, ffn.routerBias).data : undefined;
-  const gateUp = irFloatTensor(ir, ffn.gateUp).data; // [E, 2I, H]
-  const down = irFloatTensor(ir, ffn.down).data; // [E, H, I]
+  // Each router slot's expert as dense float64 [2I, H] / [H, I] (compressed experts: the stored expert its slot
+  // runs, factors multiplied out; src/model/moe-compressed.ts).
+  const slotWeights = Array.from({ length: E }, (_, e) => storedExpertWeights(ir, ffn, storedExpertOf(ffn, e)));
   const y = new Float64Array(rows * H);
   const hidden = new Float64Array(I);
   const probs = new Float64Array(E);
@@ -86,7 +88,9 @@ export function referenceMoeFfn(
     const mask = new Float64Array(E);
     chosen.forEach((e, j) => (mask[e] += weights[j]!));
     for (let e = 0; e < E; e++) {
-      const gu = e * 2 * I * H;
+      const gateUp = slotWeights[e]!.gateUp;
+      const down = slotWeights[e]!.down;
+      const gu = 0;
       for (let o = 0; o < I; o++) {
         let g = 0;
         let u = 0;
@@ -98,7 +102,7 @@ export function referenceMoeFfn(
       }
       for (let h = 0; h < H; h++) {
         let sum = 0;
-        for (let o = 0; o < I; o++) sum += hidden[o]! * down[e * H * I + h * I + o]!;
+        for (let o = 0; o < I; o++) sum += hidden[o]! * down[h * I + o]!;
         expertOut[e * H + h] = sum;
       }
     }

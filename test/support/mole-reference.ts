@@ -3,6 +3,7 @@
 // near-ties cannot flip a test — the experts ORT chose (its `router_indices.*` outputs), weighted with the
 // reference's own probabilities at those experts.
 import { irFloatTensor, type LinearOp, type ModelIr } from "../../src/model/ir.js";
+import { dynmoleMask, dynmoleMaskOutput } from "../../src/model/dynmole.js";
 import { moleRoutingOutput, type MixloraFfn, type MoleLinear, type XloraClassifier } from "../../src/model/mole.js";
 
 export interface MoleReferenceOptions {
@@ -10,6 +11,10 @@ export interface MoleReferenceOptions {
   forcedRouting?: Map<string, ArrayLike<number | bigint>>;
   /** Filled by routing output name with the reference's own top-k and the margin p_k − p_{k+1} per token. */
   trace?: Map<string, { k: number; indices: number[]; margins: number[] }>;
+  /** DynMoLE: kept-expert masks [batch·seq, E] by output name (`router_mask.{layer}.{projection}`), as ORT output them. */
+  forcedMasks?: Map<string, ArrayLike<number>>;
+  /** DynMoLE: filled with the reference's own masks by output name. */
+  maskTrace?: Map<string, number[]>;
 }
 
 /** Where one reference call sits in the run (the reference runs one sequence at a time). */
@@ -136,6 +141,24 @@ function linearGates(
         moleRoutingOutput(linear.layer, linear.projection),
         call,
       );
+    case "dynmole": {
+      // src/model/dynmole.ts; the mask ORT output (options.forcedMasks) where given, so near-ties at topP or at the
+      // entropy threshold cannot flip a test, with the reference's own probabilities.
+      const probs = routerProbs(ir, gating.router, gating.routerBias, x, rows, linear.inFeatures);
+      const forced = call.options.forcedMasks?.get(dynmoleMaskOutput(linear.layer, linear.projection));
+      const trace = call.options.maskTrace;
+      for (let r = 0; r < rows; r++) {
+        const p = probs.subarray(r * E, (r + 1) * E);
+        const own = dynmoleMask(p, { ...gating, kind: "dynmole" });
+        if (trace) {
+          const name = dynmoleMaskOutput(linear.layer, linear.projection);
+          trace.set(name, [...(trace.get(name) ?? []), ...own.mask]);
+        }
+        const t = call.tokenOffset + r;
+        for (let e = 0; e < E; e++) p[e]! *= forced ? forced[t * E + e]! : own.mask[e]!;
+      }
+      return probs;
+    }
     case "xlora": {
       const scalings = call.xloraScalings;
       if (!scalings) throw new Error("an X-LoRA linear needs the scaling pass: the IR has no xloraClassifier");

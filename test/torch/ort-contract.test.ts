@@ -84,6 +84,57 @@ const cases: [string, Partial<SuiteInput>][] = [
       workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
     },
   ],
+  [
+    "LoRAMoE with DynMoLE routing (both regimes), skewed",
+    {
+      techniques: [
+        {
+          kind: "loramoe",
+          experts: 6,
+          rank: 4,
+          alpha: 8,
+          router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
+        },
+      ],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1.5 }],
+    },
+  ],
+  [
+    "MoLA with DynMoLE routing",
+    {
+      techniques: [
+        {
+          kind: "mola",
+          expertsPerLayerGroup: [4, 6],
+          topK: 2,
+          rank: 4,
+          alpha: 8,
+          targets: ["q_proj", "down_proj"],
+          router: { kind: "dynmole", tsallisQ: 1.1, entropyThreshold: 0.9, topP: 0.75, topK: 2 },
+        },
+      ],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ],
+  // MoE compression: torch loads the compressed experts from the weights file (factors multiplied out).
+  ...(
+    [
+      ["expert-prune (3 of 4 experts kept)", { kind: "expert-prune", keep: 3 }],
+      ["mc-smoe (2 merged experts, aligned)", { kind: "mc-smoe", groups: 2 }],
+      [
+        "mc-smoe (2 merged experts, rank 8 + 25% residual channels)",
+        { kind: "mc-smoe", groups: 2, rank: 8, sparseColumns: 0.25 },
+      ],
+      ["sub-moe (2 clusters, rank 16, merged V)", { kind: "sub-moe", clusters: 2, rank: 16 }],
+    ] as [string, NonNullable<SuiteInput["techniques"]>[number]][]
+  ).map(([label, technique]): [string, Partial<SuiteInput>] => [
+    `MoE compressed by ${label}, skewed`,
+    {
+      models: [{ ...dense, ffn: 64, moe: { experts: 4, topK: 2 } }],
+      techniques: [technique],
+      workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1 }],
+    },
+  ]),
 ];
 
 describe("ort and torch on the same case", () => {

@@ -25,6 +25,7 @@ import { ELEMENT_TYPE, transpose2d } from "./onnx-graph.js";
 import { irFloatTensor } from "../../../src/model/ir.js";
 import type { LinearEmitter } from "./onnx.js";
 import type { MoeFfn, SwigluFfn } from "../../../src/model/moe.js";
+import { storedExpertOf, type FactorizedStack } from "../../../src/model/moe-compressed.js";
 
 /** How routed experts run (see the file header): "sparse" (default), or the older "gathered" and "dense-masked". */
 export type MoeCompute = "sparse" | "gathered" | "dense-masked";
@@ -213,10 +214,19 @@ export function emitMoeFfn(
   };
   let routed: string;
   if (ctx.compute === "sparse") {
+    // Compressed experts (src/model/moe-compressed.ts): slot e runs its stored expert (merged slots share the
+    // initialisers), as U·(V·x) (+ a residual on some input channels) when factorised.
+    const factors = ffn.compressed?.factors;
+    const apply = (kind: "gateUp" | "down", s: number, rows: string): string =>
+      factors
+        ? emitFactorized(g, emitter, factors[kind], s, rows)
+        : g.op("MatMul", [rows, expertTransposed(g, emitter, kind === "gateUp" ? ffn.gateUp : ffn.down, s)]);
     routed = emitRoutedExperts(g, flat, topIndices, weights, E, (e, rows) => {
-      const hidden = g.op("MatMul", [rows, expertTransposed(g, emitter, ffn.gateUp, e)]); // [n, 2I]
-      return g.op("MatMul", [swiglu(hidden), expertTransposed(g, emitter, ffn.down, e)]); // [n, H]
+      const s = storedExpertOf(ffn, e);
+      return apply("down", s, swiglu(apply("gateUp", s, rows))); // [n, 2I] → [n, H]
     });
+  } else if (ffn.compressed) {
+    throw new Error(`compressed experts run with moeCompute "sparse" only, not "${ctx.compute}"`);
   } else if (ctx.compute === "gathered") {
     const gateUpT = stackedTransposed(g, emitter, ffn.gateUp); // [E, H, 2I]
     const downT = stackedTransposed(g, emitter, ffn.down); // [E, I, H]
@@ -240,6 +250,25 @@ export function emitMoeFfn(
   }
   if (ffn.shared) routed = g.op("Add", [routed, emitSwiglu(g, emitter, ffn.shared, flat)]);
   return g.op("Reshape", [routed, g.op("Shape", [x])]);
+}
+
+/** y [n, out] = rows [n, in] · (U·V + residual)ᵀ of stored expert s, as (rows·Vᵀ)·Uᵀ: the factors are never multiplied out. */
+function emitFactorized(g: GraphBuilder, emitter: LinearEmitter, f: FactorizedStack, s: number, rows: string): string {
+  const factorT = (name: string, index: number): string => {
+    const initName = `${name}.T.${index}`;
+    if (g.hasInitializer(initName)) return initName;
+    const tensor = irFloatTensor(emitter.ir, name);
+    const [, a, b] = tensor.shape as [number, number, number];
+    return g.float(initName, [b, a], transpose2d(tensor.data.subarray(index * a * b, (index + 1) * a * b), a, b));
+  };
+  let y = g.op("MatMul", [g.op("MatMul", [rows, factorT(f.v, s)]), factorT(f.u, f.uOf[s]!)]); // [n, r] → [n, out]
+  if (f.residual) {
+    const m = f.residual.width;
+    const columns = irFloatTensor(emitter.ir, f.residual.columns).data.subarray(s * m, (s + 1) * m);
+    const picked = g.op("Gather", [rows, g.int64(Array.from(columns))], { axis: 1 }); // [n, m]
+    y = g.op("Add", [y, g.op("MatMul", [picked, factorT(f.residual.weight, s)])]);
+  }
+  return y;
 }
 
 /** [T, k] float 1/0: whether each assignment fits its expert's capacity (token-major order). */

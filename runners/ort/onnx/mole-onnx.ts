@@ -12,7 +12,8 @@
 // runs once per slot (k times, MixLoRA's real cost), then the slots are weighted by the renormalised top-k and
 // summed. No per-token gathers of weights: the only wide products are the base's.
 import type { GraphBuilder } from "./onnx-graph.js";
-import { transpose2d } from "./onnx-graph.js";
+import { ELEMENT_TYPE, transpose2d } from "./onnx-graph.js";
+import { TSALLIS_EPS, dynmoleMaskOutput } from "../../../src/model/dynmole.js";
 import { irFloatTensor } from "../../../src/model/ir.js";
 import type { LinearEmitter } from "./onnx.js";
 import { moleRoutingOutput, type MixloraFfn, type MoleLinear, type XloraClassifier } from "../../../src/model/mole.js";
@@ -150,6 +151,13 @@ function emitLinearGates(emitter: LinearEmitter, linear: MoleLinear, flat: strin
         ),
       );
     }
+    case "dynmole":
+      return emitDynmoleGates(
+        emitter,
+        linear,
+        emitRouterProbs(emitter, flat, gating.router, gating.routerBias),
+        gating,
+      );
     case "xlora": {
       const cached = ctx.xloraGates.get(linear.layer);
       if (cached) return cached;
@@ -165,6 +173,67 @@ function emitLinearGates(emitter: LinearEmitter, linear: MoleLinear, flat: strin
       return gates;
     }
   }
+}
+
+/**
+ * DynMoLE's gate [T, E] (src/model/dynmole.ts): p ⊙ mask, the mask keeping the sorted experts whose cumulative
+ * probability is ≤ topP and the topK first, or every expert where the normalised Tsallis entropy exceeds the threshold.
+ * With routing outputs, the mask is output as `router_mask.{layer}.{projection}` [T, E].
+ */
+function emitDynmoleGates(
+  emitter: LinearEmitter,
+  linear: MoleLinear,
+  probs: string,
+  router: Extract<MoleLinear["gating"], { kind: "dynmole" }>,
+): string {
+  const g = emitter.g;
+  const E = linear.experts;
+  const [sorted, order] = g.node("TopK", [probs, g.int64([E])], 2, { axis: -1, largest: 1, sorted: 1 }) as [
+    string,
+    string,
+  ];
+  const withinP = g.op(
+    "Cast",
+    [g.op("LessOrEqual", [g.op("CumSum", [sorted, g.int64([1], [])]), g.scalar(router.topP)])],
+    {
+      to: ELEMENT_TYPE.float32,
+    },
+  );
+  const firstK = g.float(
+    g.fresh("dynmole_first_k"),
+    [E],
+    Float32Array.from({ length: E }, (_, i) => (i < router.topK ? 1 : 0)),
+  );
+  const keptSorted = g.op("Max", [withinP, firstK]); // [T, E] in sorted order
+  const kept = g.op("ScatterElements", [g.op("ConstantOfShape", [g.op("Shape", [probs])]), order, keptSorted], {
+    axis: 1,
+  });
+  // Normalised Tsallis entropy of p (+ ε, as the reference code): (1 − Σ (p+ε)^q) / (q − 1), over its uniform maximum.
+  const q = router.tsallisQ;
+  const shifted = g.op("Add", [probs, g.scalar(TSALLIS_EPS)]);
+  const entropy =
+    q === 1
+      ? g.op("Div", [
+          g.op("Neg", [
+            g.op("ReduceSum", [g.op("Mul", [shifted, g.op("Log", [shifted])]), g.int64([-1])], { keepdims: 1 }),
+          ]),
+          g.scalar(Math.log(E)),
+        ])
+      : g.op("Div", [
+          g.op("Sub", [
+            g.scalar(1),
+            g.op("ReduceSum", [g.op("Pow", [shifted, g.scalar(q)]), g.int64([-1])], { keepdims: 1 }),
+          ]),
+          g.scalar(1 - E ** (1 - q)),
+        ]); // [T, 1]; the (q − 1) factors cancel
+  const mask = g.op("Where", [g.op("Greater", [entropy, g.scalar(router.entropyThreshold)]), g.scalar(1), kept]);
+  const ctx = emitter.mole;
+  if (ctx.routingOutputs) {
+    const name = dynmoleMaskOutput(linear.layer, linear.projection);
+    g.op("Identity", [mask], {}, { name });
+    ctx.addOutput(name, "float32", ["tokens", E]);
+  }
+  return g.op("Mul", [probs, mask]);
 }
 
 /** y = base(x) + s · ((x·A_allᵀ ⊙ gate) · B_allᵀ): a linear-level mixture, dense over the E·r ranks. */
