@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 PY="${1:-${BENCH_SETUP_PYTHON:-python3}}"
 VENV="${BENCH_VENV:-.venv}"
 # Each package the project needs, as pip installs it and as Python imports it (gguf: llama.cpp's reader, used by the
-# llamacpp tests as the independent GGUF reader and dequantiser).
-PACKAGES=(torch transformers peft safetensors numpy onnx onnxruntime gguf==0.19.0)
-MODULES=(torch transformers peft safetensors numpy onnx onnxruntime gguf)
+# llamacpp tests as the independent GGUF reader and dequantiser; fastapi … accelerate: what `transformers serve`, the
+# serve runner's managed server, imports).
+PACKAGES=(torch transformers peft safetensors numpy onnx onnxruntime gguf==0.19.0 fastapi uvicorn pydantic openai starlette rich accelerate)
+MODULES=(torch transformers peft safetensors numpy onnx onnxruntime gguf fastapi uvicorn pydantic openai starlette rich accelerate)
 missing=()
 if [ -x "$VENV/bin/python" ]; then
   for i in "${!MODULES[@]}"; do
@@ -32,4 +33,4 @@ links=$(pip config get global.find-links 2>/dev/null || true)
 [ ${#args[@]} -eq 0 ] && echo "no local package index configured; using pip's default index"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check ${args[@]+"${args[@]}"} \
   "${missing[@]}"
-"$VENV/bin/python" -c 'import torch, transformers, peft; print("python env ready:", torch.__version__, transformers.__version__, peft.__version__)'
+"$VENV/bin/python" -c 'import torch, transformers, peft, fastapi, uvicorn; print("python env ready:", torch.__version__, transformers.__version__, peft.__version__)'
