@@ -3,6 +3,7 @@ import { registerRunner, runnerNames } from "../src/runner/registry.js";
 import { ortRunnerDefinition } from "./ort/index.js";
 import { torchRunnerDefinition } from "./torch/index.js";
 import { llamacppRunnerDefinition } from "./llamacpp/index.js";
+import { serveRunnerDefinition } from "./serve/index.js";
 
 /** Registers the built-in runners (idempotent: a second call does nothing). */
 export function registerBuiltinRunners(): void {
@@ -10,6 +11,7 @@ export function registerBuiltinRunners(): void {
   registerRunner(ortRunnerDefinition);
   registerRunner(torchRunnerDefinition);
   registerRunner(llamacppRunnerDefinition);
+  registerRunner(serveRunnerDefinition);
 }
 
 registerBuiltinRunners();

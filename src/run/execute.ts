@@ -119,6 +119,7 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   const samplerValidity: ValidityRecord[] = [];
   const samplerSeries: NonNullable<ResultRecord["samplerSeries"]> = [];
   const profiles: Record<string, unknown>[] = [];
+  const requests: NonNullable<ResultRecord["requests"]> = [];
   for (let repeat = 0; repeat < c.protocol.repeats; repeat++) {
     await options.beforeRepeat?.(c, repeat);
     const profiler = new RepeatProfiler(c);
@@ -138,8 +139,11 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     const iterations =
       outcome.status === "completed" ? outcome.series.find((s) => s.metric === "latency_ms")?.values.length : undefined;
     const profile = profiler.finish(
-      outcome.status === "completed" && iterations ? outcome.tokensPerIteration * iterations : undefined,
+      outcome.status === "completed"
+        ? (outcome.windowTokens ?? (iterations ? outcome.tokensPerIteration * iterations : undefined))
+        : undefined,
     );
+    if (outcome.requests) requests.push(...outcome.requests.map((r) => ({ ...r, repeat })));
     // Ctrl-C: the case in flight is not recorded as a failure; the run stops after it.
     if (options.signal?.aborted) return "interrupted";
     // A Ctrl-C that reached a child in the instant it was being spawned (before it has its own process group)
@@ -148,12 +152,23 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     if (outcome.status !== "completed") {
       const reason =
         c.protocol.repeats > 1 ? `repeat ${repeat + 1}/${c.protocol.repeats}: ${outcome.reason}` : outcome.reason;
-      await record({ status: outcome.status, reason, repeats: repeat, samples: [], metrics: [], validity: [] });
+      await record({
+        status: outcome.status,
+        reason,
+        repeats: repeat,
+        samples: [],
+        metrics: [],
+        validity: [],
+        requests,
+      });
       return { case: c, status: outcome.status, reason };
     }
     outcome.scalars.push(...profile.scalars);
     samplerValidity.push(
-      ...profile.validity.map((v) => ({ flag: v.flag, detail: `repeat ${repeat + 1}: ${v.detail}` })),
+      ...[...profile.validity, ...(outcome.validity ?? [])].map((v) => ({
+        flag: v.flag,
+        detail: `repeat ${repeat + 1}: ${v.detail}`,
+      })),
     );
     samplerSeries.push(...profile.series.map((s) => ({ repeat, ...s })));
     profiles.push({ ...profile.info, ...(measured.energyWindow ? { energyWindow: measured.energyWindow } : {}) });
@@ -162,7 +177,9 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
   }
 
   const metrics = resultMetrics(c, outcomes, options.peaks);
-  const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === "latency_ms")?.values ?? []);
+  // The series whose dispersion says whether the case is valid: per-iteration latency, or what the runner names.
+  const primary = outcomes[0]!.primarySeries ?? "latency_ms";
+  const latencyProcesses = outcomes.map((o) => o.series.find((s) => s.metric === primary)?.values ?? []);
   const hostBound = hostBoundFlag(metrics);
   // Device memory read while the worker was shared by cases is not this case's own (docs/torch-runner.md).
   const gpuMemory = metrics.find((m) => m.name === "gpu_amu_bytes")?.value ?? null;
@@ -187,9 +204,10 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     samples: outcomes.flatMap((o, repeat) => o.series.map((s) => ({ repeat, metric: s.metric, values: s.values }))),
     metrics,
     validity,
+    requests,
   });
   const byName = new Map(metrics.map((m) => [m.name, m]));
-  const p50 = byName.get("latency_p50_ms");
+  const p50 = byName.get(`${primary.replace(/_ms$/, "")}_p50_ms`);
   return {
     case: c,
     status: "completed",

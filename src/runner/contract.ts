@@ -39,6 +39,24 @@ export interface ScalarMeasure {
   label?: string;
 }
 
+/** One request of a serving point, stored row by row (table serve_requests); times in ms from the point's start. */
+export interface RequestRow {
+  request: number;
+  adapter: string | null;
+  intendedMs: number;
+  sentMs: number;
+  sendLagMs: number;
+  status: "ok" | "error" | "timeout";
+  httpStatus: number | null;
+  error: string | null;
+  ttftMs: number | null;
+  tpotMs: number | null;
+  e2eMs: number;
+  itl: { count: number; meanMs: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
+  promptTokens: number | null;
+  outputTokens: number | null;
+}
+
 export type RepeatOutcome =
   | {
       status: "completed";
@@ -52,8 +70,16 @@ export type RepeatOutcome =
       settings: Record<string, unknown>;
       /** Extra per-repeat facts (routing histograms, library versions…). */
       details?: Record<string, unknown>;
+      /** The series validity checks and the run summary read (default `latency_ms`). */
+      primarySeries?: string;
+      /** Tokens produced in the measure window, when not tokensPerIteration × iterations (serving: output tokens). */
+      windowTokens?: number;
+      /** Per-request rows of a serving point. */
+      requests?: RequestRow[];
+      /** Validity flags the runner raises itself (e.g. a load client's send lag). */
+      validity?: Array<{ flag: string; detail: string }>;
     }
-  | { status: "failed" | "timed-out" | "unsupported"; reason: string };
+  | { status: "failed" | "timed-out" | "unsupported"; reason: string; requests?: RequestRow[] };
 
 export interface ProbeResult {
   available: boolean;

@@ -144,7 +144,39 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (process_id, iteration)
   ) WITHOUT ROWID;
   `,
+  // 4: one row per request of a serving point (runners/serve): its intended and actual send time (ms from the
+  // point's start), time to first token, decode time per output token, end-to-end latency, the gaps between
+  // streamed events (a summary), the token counts the server reported, and its status or error.
+  `
+  CREATE TABLE serve_requests (
+    result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+    repeat INTEGER NOT NULL,
+    request INTEGER NOT NULL,
+    adapter TEXT,
+    intended_ms REAL NOT NULL,
+    sent_ms REAL NOT NULL,
+    send_lag_ms REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'timeout')),
+    http_status INTEGER,
+    error TEXT,
+    ttft_ms REAL,
+    tpot_ms REAL,
+    e2e_ms REAL NOT NULL,
+    itl_count INTEGER,
+    itl_mean_ms REAL,
+    itl_p50_ms REAL,
+    itl_p99_ms REAL,
+    itl_max_ms REAL,
+    prompt_tokens INTEGER,
+    output_tokens INTEGER,
+    PRIMARY KEY (result_id, repeat, request),
+    CHECK (status = 'ok' OR error IS NOT NULL)
+  ) WITHOUT ROWID;
+  `,
 ];
+
+/** The first version with the serve_requests table (older files have none: readers treat it as empty). */
+export const SERVE_REQUESTS_VERSION = 4;
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

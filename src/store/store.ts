@@ -8,7 +8,31 @@ import { hostname } from "node:os";
 import type { Case } from "../suite/case.js";
 import type { ValidityRecord } from "../measure/validity.js";
 import { StoreError, storeMessages } from "./errors.js";
-import { MIGRATIONS, OLDEST_READABLE_VERSION, SCHEMA_VERSION } from "./schema.js";
+import { MIGRATIONS, OLDEST_READABLE_VERSION, SCHEMA_VERSION, SERVE_REQUESTS_VERSION } from "./schema.js";
+import type { RequestRow } from "../runner/contract.js";
+
+const SERVE_REQUEST_COLUMNS = [
+  "result_id",
+  "repeat",
+  "request",
+  "adapter",
+  "intended_ms",
+  "sent_ms",
+  "send_lag_ms",
+  "status",
+  "http_status",
+  "error",
+  "ttft_ms",
+  "tpot_ms",
+  "e2e_ms",
+  "itl_count",
+  "itl_mean_ms",
+  "itl_p50_ms",
+  "itl_p99_ms",
+  "itl_max_ms",
+  "prompt_tokens",
+  "output_tokens",
+] as const;
 import { BUSY_TIMEOUT_MS, Connection, isBusy, MAX_SQL_VARIABLES, type SqlValue } from "./sqlite.js";
 import { copyShardControls, insertControl, selectControls, type ControlRecord, type ControlRow } from "./controls.js";
 
@@ -76,6 +100,8 @@ export interface ResultRecord {
   samplerSeries?: SamplerSeriesRecord[];
   metrics: MetricRecord[];
   validity: ValidityRecord[];
+  /** Per-request rows of a serving case (table serve_requests), kept for failed cases too. */
+  requests?: Array<RequestRow & { repeat: number }>;
 }
 
 export interface RunRow {
@@ -415,6 +441,34 @@ export class Store {
         );
       await insertBatched(this.connection, "samples", ["result_id", "repeat", "metric", "iteration", "value"], samples);
 
+      await insertBatched(
+        this.connection,
+        "serve_requests",
+        [...SERVE_REQUEST_COLUMNS],
+        (record.requests ?? []).map((r) => [
+          resultId,
+          r.repeat,
+          r.request,
+          r.adapter,
+          r.intendedMs,
+          r.sentMs,
+          r.sendLagMs,
+          r.status,
+          r.httpStatus,
+          r.error,
+          finiteOrNull(r.ttftMs),
+          finiteOrNull(r.tpotMs),
+          r.e2eMs,
+          r.itl?.count ?? null,
+          r.itl?.meanMs ?? null,
+          r.itl?.p50Ms ?? null,
+          r.itl?.p99Ms ?? null,
+          r.itl?.maxMs ?? null,
+          r.promptTokens,
+          r.outputTokens,
+        ]),
+      );
+
       const samplerRows: SqlValue[][] = [];
       for (const series of record.samplerSeries ?? [])
         series.values.forEach((value, seq) =>
@@ -699,6 +753,11 @@ export class Store {
         `INSERT INTO main.validity (result_id, flag, detail) SELECT result_id + ?, flag, detail FROM shard.validity WHERE result_id ${ofRun} ORDER BY rowid`,
         [offset, run.id],
       );
+      if (version >= SERVE_REQUESTS_VERSION)
+        await db.run(
+          `INSERT INTO main.serve_requests (${SERVE_REQUEST_COLUMNS.join(", ")}) SELECT result_id + ?, ${SERVE_REQUEST_COLUMNS.slice(1).join(", ")} FROM shard.serve_requests WHERE result_id ${ofRun}`,
+          [offset, run.id],
+        );
       await copyShardControls(db, run.id, runId);
       summary.runsAdded++;
       summary.resultsAdded += changes;

@@ -92,7 +92,16 @@ export const modelSchema = z
       });
   });
 
-export const scenarioSchema = z.enum(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
+/** `serving`: requests to a server under load (a serving runner sweeps its load points). */
+export const scenarioSchema = z.enum([
+  "prefill",
+  "decode",
+  "generate",
+  "train-step",
+  "adapter-swap",
+  "merge",
+  "serving",
+]);
 
 export const workloadSchema = z.object({
   name: z.string().min(1).optional(),

@@ -49,6 +49,7 @@ describe("openStore", () => {
       "runs",
       "sampler_samples",
       "samples",
+      "serve_requests",
       "validity",
     ]);
     expect((await rawSql(path, "PRAGMA user_version"))[0].user_version).toBe(SCHEMA_VERSION);
@@ -380,6 +381,7 @@ describe("runs left running by a bench process killed hard", () => {
     await rawSql(path, "ALTER TABLE runs DROP COLUMN pid");
     await rawSql(path, "DROP TABLE control_samples");
     await rawSql(path, "DROP TABLE control_processes");
+    await rawSql(path, "DROP TABLE serve_requests");
     await rawSql(path, "PRAGMA user_version = 1");
     const reader = await openStore(path, { readonly: true });
     expect((await reader.listRuns())[0]).toMatchObject({ pid: null, status: "running" });
@@ -387,5 +389,6 @@ describe("runs left running by a bench process killed hard", () => {
     await (await openStore(path)).close();
     expect((await rawSql(path, "PRAGMA user_version"))[0].user_version).toBe(SCHEMA_VERSION);
     expect((await rawSql(path, "SELECT pid FROM runs"))[0]).toEqual({ pid: null });
+    expect(await rawSql(path, "SELECT count(*) AS n FROM serve_requests")).toEqual([{ n: 0 }]);
   });
 });

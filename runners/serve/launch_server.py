@@ -1,0 +1,31 @@
+"""Starts `transformers serve` (its own CLI, arguments passed through) in a process that dies with its parent,
+however the parent dies (PR_SET_PDEATHSIG on Linux): a managed server never outlives the harness.
+
+Usage: python launch_server.py serve <model dir> --host 127.0.0.1 --port N ...
+"""
+
+import os
+import signal
+import sys
+
+
+def _die_with_parent():
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl
+            os._exit(70)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    _die_with_parent()
+    from transformers.cli.transformers import app
+
+    sys.argv = ["transformers", *sys.argv[1:]]
+    app()

@@ -1,0 +1,91 @@
+// The suite's `serve` settings: where the server comes from (managed `transformers serve`, or an external
+// OpenAI-compatible endpoint), the load points to sweep (each a case), requests per point, and the SLO for goodput.
+import { z } from "zod";
+
+const positiveInt = z.number().int("expected a whole number").positive("expected a positive integer");
+
+export const endpointSchema = z
+  .object({
+    /** Base URL of an OpenAI-compatible server the user runs (vLLM, SGLang, TGI, llama.cpp…), e.g. http://127.0.0.1:8000. */
+    url: z.string().url("expected a URL such as http://127.0.0.1:8000"),
+    /** The model name the server serves (the case identity includes it). */
+    model: z.string().min(1),
+    /** Name of the environment variable holding the API key; the key itself is never written anywhere. */
+    apiKeyEnv: z.string().min(1).optional(),
+    api: z.enum(["completions", "chat"]).default("completions"),
+    /** Extra request fields the server accepts, e.g. vLLM's { ignore_eos: true } to force output lengths. */
+    extras: z.record(z.string(), z.unknown()).default({}),
+    /** Send stream_options.include_usage (token counts in the last chunk); turn off for servers that refuse it. */
+    streamOptions: z.boolean().default(true),
+    /** Adapter names the server serves (vLLM --lora-modules name=path …): requests spread over them. */
+    adapters: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+
+export const serveSettingsSchema = z
+  .object({
+    /** Omitted: a managed `transformers serve` on 127.0.0.1 runs the case's model. */
+    endpoint: endpointSchema.optional(),
+    device: z.enum(["cpu", "cuda"]).default("cpu"),
+    dtype: z.enum(["fp32", "fp16", "bf16"]).default("fp32"),
+    continuousBatching: z.boolean().default(false),
+    /** Paged KV-cache blocks under continuous batching. */
+    cbNumBlocks: positiveInt.optional(),
+    compile: z.boolean().default(false),
+    /** Open-loop points: arrival rates in requests/s. */
+    rates: z.array(z.number().positive("a rate is requests per second, > 0")).min(1).optional(),
+    arrival: z.enum(["poisson", "constant"]).default("poisson"),
+    /** Closed-loop points: requests kept in flight. */
+    concurrency: z.array(positiveInt).min(1).optional(),
+    /** Requests per point (all drain: there is no duration bound). */
+    requests: positiveInt.default(16),
+    requestTimeoutMs: positiveInt.default(60_000),
+    serverStartTimeoutMs: positiveInt.default(300_000),
+    /** Goodput counts the requests per second meeting both. */
+    slo: z.object({ ttftMs: z.number().positive(), tpotMs: z.number().positive() }).strict().optional(),
+    /** Requests spread over the endpoint's adapters: how many of them, and how. */
+    adapterSpread: z
+      .object({
+        count: positiveInt,
+        distribution: z.enum(["uniform", "zipf"]).default("uniform"),
+        zipf: z.number().positive().default(1),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** The suite's serve settings; a planned case's settings also carry its load point (`points` below). */
+export type ServeSettings = z.output<typeof serveSettingsSchema> & { point?: ServePoint };
+
+declare module "../../src/runner/contract.js" {
+  interface RunnerSettingsInputs {
+    /** Settings of the serve runner (an OpenAI-compatible server under load). */
+    serve: z.input<typeof serveSettingsSchema>;
+  }
+}
+
+export type ServePoint =
+  { kind: "open"; rate: number; arrival: "poisson" | "constant" } | { kind: "closed"; concurrency: number };
+
+/** The load points a sweep asks for: each rate, then each concurrency (one closed-loop request if none given). */
+export function servePoints(settings: ServeSettings): ServePoint[] {
+  const points: ServePoint[] = [
+    ...(settings.rates ?? []).map((rate) => ({ kind: "open" as const, rate, arrival: settings.arrival })),
+    ...(settings.concurrency ?? []).map((concurrency) => ({ kind: "closed" as const, concurrency })),
+  ];
+  return points.length ? points : [{ kind: "closed", concurrency: 1 }];
+}
+
+/** One settings object per load point (the planner makes each a case), the point in it. */
+export const pointVariants = (settings: ServeSettings): ServeSettings[] =>
+  servePoints(settings).map((point) => ({ ...settings, point }));
+
+/** What joins the case key: the point, and an external endpoint's served model name (its URL is recorded, not keyed). */
+export const pointKey = (settings: ServeSettings): Record<string, unknown> => ({
+  ...(settings.point ? { point: settings.point } : {}),
+  ...(settings.endpoint ? { endpointModel: settings.endpoint.model } : {}),
+});
+
+export const pointLabel = (p: ServePoint): string =>
+  p.kind === "open" ? `${p.rate} req/s ${p.arrival}` : `concurrency ${p.concurrency}`;

@@ -1,0 +1,280 @@
+// The serve runner end to end against a real `transformers serve` (no fake server): the CLI runs a micro model
+// under open- and closed-loop load, base and an unmerged LoRA adapter; every request is a stored row with the exact
+// token counts the synthetic tokenizer and the generation config promise; the adapter changes what is served; no
+// server outlives the run; an external endpoint's API key is found nowhere in the DB, the site or the logs.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Connection } from "../../src/store/sqlite.js";
+import { fromRoot } from "../../src/paths.js";
+import { planSuite } from "../../src/suite/planner.js";
+import { suiteSchema } from "../../src/suite/schema.js";
+import "../../runners/index.js";
+import { ensureServedModel } from "../../runners/serve/hf-dir.js";
+import { ManagedServer } from "../../runners/serve/server.js";
+import { streamRequest } from "../../runners/serve/stream.js";
+import { arrivalOffsetsMs } from "../../runners/serve/schedule.js";
+import { syntheticPrompt } from "../../src/model/synthetic-tokenizer.js";
+
+const python = fromRoot(".venv/bin/python");
+const bench = fromRoot("bin/bench.js");
+const MICRO = { name: "micro", layers: 1, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 97, weights: { seed: 3 } };
+const SERVE_TIMEOUT = 600_000;
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "effbench-serve-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const suiteFile = (name: string, serve: Record<string, unknown>, techniques = `[{ kind: "base" }]`) => {
+  const path = join(dir, `${name}.ts`);
+  writeFileSync(
+    path,
+    `import { defineSuite } from "effbench";
+export default defineSuite({
+  name: ${JSON.stringify(name)},
+  models: [${JSON.stringify(MICRO)}],
+  techniques: ${techniques},
+  scenarios: ["serving"],
+  workloads: [{ batch: 1, promptTokens: 12, newTokens: 4 }],
+  runners: ["serve"],
+  serve: ${JSON.stringify(serve)},
+  protocol: { repeats: 1, seed: 5 },
+});
+`,
+  );
+  return path;
+};
+
+async function rows<T>(db: string, sql: string): Promise<T[]> {
+  const c = await Connection.open(db, { readonly: true });
+  try {
+    return await c.all<T>(sql);
+  } finally {
+    await c.close();
+  }
+}
+
+function serverProcesses(part: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmd.includes("launch_server.py") && cmd.includes(part)) out.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describe("serve runner on a real transformers serve", () => {
+  it(
+    "stores every request of every point with exact token counts, keeps the open-loop schedule, and leaves no server behind",
+    async () => {
+      const suite = suiteFile(
+        "managed",
+        { rates: [4], concurrency: [2], requests: 4, slo: { ttftMs: 5000, tpotMs: 1000 } },
+        `[{ kind: "base" }, { kind: "lora", rank: 4 }]`,
+      );
+      const db = join(dir, "managed.db");
+      const result = await execa("node", [bench, "run", suite, "--db", db], {
+        reject: false,
+        env: { EFFBENCH_SERVE_CACHE: join(dir, "cache") },
+      });
+      expect(result.exitCode, result.stderr.toString()).toBe(0);
+      const results = await rows<{
+        id: number;
+        status: string;
+        reason: string | null;
+        settings_json: string;
+        name: string;
+      }>(
+        db,
+        "SELECT r.id, r.status, r.reason, r.settings_json, c.name FROM results r JOIN cases c ON c.id = r.case_id ORDER BY r.id",
+      );
+      expect(results.map((r) => [r.name, r.status, r.reason])).toEqual(results.map((r) => [r.name, "completed", null]));
+      expect(results).toHaveLength(4);
+      const requests = await rows<{
+        result_id: number;
+        request: number;
+        intended_ms: number;
+        status: string;
+        prompt_tokens: number;
+        output_tokens: number;
+        ttft_ms: number;
+        tpot_ms: number;
+        e2e_ms: number;
+      }>(db, "SELECT * FROM serve_requests ORDER BY result_id, request");
+      expect(requests).toHaveLength(16);
+      for (const r of requests) {
+        expect(r).toMatchObject({ status: "ok", prompt_tokens: 12, output_tokens: 4 });
+        expect(r.ttft_ms).toBeGreaterThan(0);
+        expect(r.e2e_ms).toBeGreaterThan(r.ttft_ms);
+        expect(r.tpot_ms).toBeCloseTo((r.e2e_ms - r.ttft_ms) / 3, 6);
+      }
+      // The open-loop point keeps its seeded schedule (rate 4/s, seed 5, first repeat).
+      const open = results.find((r) => r.name.includes("4 req/s") && r.name.includes("base"))!;
+      const offsets = arrivalOffsetsMs({ kind: "open", rate: 4, arrival: "poisson" }, 4, 5);
+      expect(requests.filter((r) => r.result_id === open.id).map((r) => r.intended_ms)).toEqual(
+        offsets.map((o) => expect.closeTo(o, 6)),
+      );
+      const lora = JSON.parse(results.find((r) => r.name.includes("lora"))!.settings_json) as Record<string, any>;
+      expect(lora).toMatchObject({
+        mode: "managed",
+        model: {
+          adapter: expect.stringMatching(/^unmerged: a peft adapter directory/),
+          adapterTargets: ["q_proj", "v_proj"],
+        },
+      });
+      expect(lora.server).toMatch(/^transformers serve 5\./);
+      const metrics = await rows<{ name: string; value: number | null; reason: string | null }>(
+        db,
+        `SELECT name, value, reason FROM metrics WHERE result_id = ${open.id}`,
+      );
+      const get = (n: string) => metrics.find((m) => m.name === n);
+      for (const n of [
+        "ttft_p50_ms",
+        "ttft_p99_ms",
+        "tpot_p50_ms",
+        "itl_p50_ms",
+        "e2e_p99_ms",
+        "request_rate",
+        "output_tokens_per_s",
+        "goodput",
+        "send_lag_p99_ms",
+      ])
+        expect(get(n)?.value, n).toBeGreaterThan(0);
+      expect(get("error_rate")?.value).toBe(0);
+      expect(get("gpu_energy_j_per_token")).toMatchObject({ value: null, reason: expect.stringMatching(/NVML/) });
+      expect(serverProcesses(join(dir, "cache"))).toEqual([]);
+    },
+    SERVE_TIMEOUT,
+  );
+
+  it(
+    "serves the LoRA adapter's computation: the same greedy prompts get other answers than from the base",
+    async () => {
+      // Gaussian weights: the micro model's llm-like outlier channels make its greedy answer one repeated word.
+      const micro = { ...MICRO, weights: { seed: 3, distribution: "gaussian" } };
+      const suite = suiteSchema().parse({
+        name: "x",
+        models: [micro],
+        techniques: [{ kind: "base" }, { kind: "lora", rank: 4 }],
+        scenarios: ["serving"],
+        workloads: [{ promptTokens: 12, newTokens: 8 }],
+        runners: ["serve"],
+      });
+      process.env.EFFBENCH_SERVE_CACHE = join(dir, "cache");
+      const answers: string[][] = [];
+      for (const c of planSuite(suite, { codeVersion: "test" })) {
+        const model = await ensureServedModel(c);
+        const server = await ManagedServer.start(python, model.dir, {
+          device: "cpu",
+          dtype: "float32",
+          continuousBatching: false,
+          compile: false,
+          startTimeoutMs: 300_000,
+        });
+        try {
+          const texts: string[] = [];
+          for (const seed of [1, 2, 3, 4]) {
+            const r = await streamRequest(
+              { url: server.url, api: "completions", streamOptions: true },
+              { model: model.dir, prompt: syntheticPrompt(12, 97, seed), maxTokens: 8, timeoutMs: 60_000 },
+            );
+            expect(r.status, r.error).toBe("ok");
+            expect(r.text.trim().split(" ")).toHaveLength(8);
+            texts.push(r.text);
+          }
+          answers.push(texts);
+        } finally {
+          await server.stop();
+        }
+      }
+      expect(answers[1]).not.toEqual(answers[0]);
+    },
+    SERVE_TIMEOUT,
+  );
+
+  it(
+    "never writes an external endpoint's API key to the DB, the site or the logs",
+    async () => {
+      const secret = "sk-effbench-9f1c2e7d5a3b";
+      process.env.EFFBENCH_SERVE_CACHE = join(dir, "cache");
+      const suite = suiteSchema().parse({
+        name: "x",
+        models: [MICRO],
+        scenarios: ["serving"],
+        workloads: [{ promptTokens: 12, newTokens: 4 }],
+        runners: ["serve"],
+      });
+      const model = await ensureServedModel(planSuite(suite, { codeVersion: "test" })[0]!);
+      const server = await ManagedServer.start(python, model.dir, {
+        device: "cpu",
+        dtype: "float32",
+        continuousBatching: false,
+        compile: false,
+        startTimeoutMs: 300_000,
+      });
+      try {
+        // One endpoint that answers, one that refuses the connection (its error path must not leak the key either).
+        const dead = server.url.replace(/:\d+$/, ":1");
+        const logs: string[] = [];
+        for (const [name, url] of [
+          ["ext-ok", server.url],
+          ["ext-dead", dead],
+        ] as const) {
+          const path = suiteFile(name, {
+            endpoint: { url, model: model.dir, apiKeyEnv: "EFFBENCH_TEST_API_KEY" },
+            concurrency: [1],
+            requests: 2,
+          });
+          const result = await execa("node", [bench, "run", path, "--db", join(dir, "external.db")], {
+            reject: false,
+            all: true,
+            env: { EFFBENCH_TEST_API_KEY: secret },
+          });
+          logs.push(result.all?.toString() ?? "");
+        }
+        const report = await execa("node", [bench, "report", join(dir, "external.db"), "--output", join(dir, "site")], {
+          reject: false,
+          all: true,
+        });
+        logs.push(report.all?.toString() ?? "");
+        expect(report.exitCode, report.all?.toString()).toBe(0);
+        const statuses = await rows<{ status: string; reason: string | null }>(
+          join(dir, "external.db"),
+          "SELECT status, reason FROM results ORDER BY id",
+        );
+        expect(statuses.map((s) => s.status)).toEqual(["completed", "failed"]);
+        expect(statuses[1]!.reason).toMatch(/ECONNREFUSED/);
+        const files = (d: string): string[] =>
+          readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? files(join(d, f)) : [join(d, f)]));
+        const haystack = [
+          ...files(dir)
+            .filter((f) => /\.(db|db-wal|html|json|md|csv|js)$/.test(f))
+            .map((f) => readFileSync(f).toString("latin1")),
+          ...logs,
+        ];
+        expect(haystack.length).toBeGreaterThan(4);
+        for (const text of haystack) expect(text.includes(secret)).toBe(false);
+        // The key was really sent: the header reached the server (transformers serve ignores it).
+        const settings = await rows<{ settings_json: string }>(
+          join(dir, "external.db"),
+          "SELECT settings_json FROM results WHERE status = 'completed'",
+        );
+        expect(JSON.parse(settings[0]!.settings_json)).toMatchObject({
+          mode: "external",
+          apiKeyFrom: "EFFBENCH_TEST_API_KEY",
+        });
+      } finally {
+        await server.stop();
+      }
+    },
+    SERVE_TIMEOUT,
+  );
+});
