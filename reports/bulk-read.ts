@@ -14,7 +14,12 @@ export interface BulkRead {
   /** metric → result id → values per repeat (process). */
   samples: Map<string, Map<number, number[][]>>;
   samplerSeries: Map<number, SamplerSeriesRecord[]>;
+  /** Per-request rows of serve results (empty for files older than the serve_requests table). */
+  requests: Map<number, ServeRequestPoint[]>;
 }
+
+/** One request of a serving point as the case page plots it: [repeat, sent ms, TTFT ms, E2E ms, status]. */
+export type ServeRequestPoint = [repeat: number, sentMs: number, ttftMs: number | null, e2eMs: number, status: string];
 
 /**
  * JSON.parse with a cache by text: most results of a run share their config and settings, so they share one object
@@ -49,7 +54,8 @@ export async function bulkRead(
         ? Promise.resolve(new Map<number, SamplerSeriesRecord[]>())
         : readSamplerSeries(connections[2], ofResults),
     ]);
-    return { results, samples, samplerSeries };
+    const requests = await readServeRequests(connections[0], ofResults);
+    return { results, samples, samplerSeries, requests };
   } finally {
     await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
   }
@@ -124,6 +130,30 @@ async function readSamplerSeries(connection: Connection, ofResults: string): Pro
       values: row.v.split(",").map((x) => (x === "" ? null : Number(x))),
     });
     out.set(row.result_id, list);
+  }
+  return out;
+}
+
+async function readServeRequests(connection: Connection, ofResults: string): Promise<BulkRead["requests"]> {
+  const out: BulkRead["requests"] = new Map();
+  const table = await connection.get<{ n: number }>(
+    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'serve_requests'",
+  );
+  if (!table?.n) return out;
+  const rows = await connection.all<{
+    result_id: number;
+    repeat: number;
+    sent_ms: number;
+    ttft_ms: number | null;
+    e2e_ms: number;
+    status: string;
+  }>(
+    `SELECT result_id, repeat, sent_ms, ttft_ms, e2e_ms, status FROM serve_requests ${ofResults} ORDER BY result_id, repeat, request`,
+  );
+  for (const r of rows) {
+    const list = out.get(r.result_id) ?? [];
+    list.push([r.repeat, r.sent_ms, r.ttft_ms, r.e2e_ms, r.status]);
+    out.set(r.result_id, list);
   }
   return out;
 }

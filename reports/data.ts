@@ -6,7 +6,7 @@ import { workloadLabel } from "../src/suite/planner.js";
 import type { Workload } from "../src/suite/schema.js";
 import type { allReferences } from "../datasets/references/index.js";
 import { percentile } from "../src/measure/stats.js";
-import { bulkRead } from "./bulk-read.js";
+import { bulkRead, type ServeRequestPoint } from "./bulk-read.js";
 
 export interface ReportRun extends RunRow {
   /** Machine facts recorded with the run (`store.recordEnv`). */
@@ -60,6 +60,8 @@ export interface ReportResult {
   validity: Array<{ flag: string; detail: string }>;
   samples: ReportSampleSeries[];
   samplerSeries: SamplerSeriesRecord[];
+  /** Every request of a serving point (serve runner), for the case page's per-request chart. */
+  requests?: ServeRequestPoint[];
 }
 
 /** A paper's ratio (datasets/references), in our metric names. */
@@ -144,6 +146,19 @@ export async function loadReportData(store: Store, options: LoadOptions = {}): P
       validity: r.validity.map((v) => ({ flag: v.flag, detail: v.detail })),
       samples,
       samplerSeries,
+      ...(bulk.requests.has(r.resultId)
+        ? {
+            requests: bulk.requests
+              .get(r.resultId)!
+              .map(([repeat, sent, ttft, e2e, status]) => [
+                repeat,
+                Math.round(sent * 10) / 10,
+                ttft === null ? null : Math.round(ttft * 10) / 10,
+                Math.round(e2e * 10) / 10,
+                status,
+              ]),
+          }
+        : {}),
     });
   }
   const suiteNames = [...new Set(runs.filter((r) => r.resultCount > 0).map((r) => r.suiteName))];

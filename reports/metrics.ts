@@ -123,6 +123,27 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
     ],
   },
   {
+    id: "serving",
+    title: "Serving under load",
+    blurb:
+      "Requests to a server at a load point (open loop: a seeded arrival rate; closed loop: N in flight). TTFT, TPOT (outputs of ≥ 2 tokens) and E2E per request, 95% CI over repeats; rates over the point's window; goodput counts requests within the suite's SLO.",
+    optional: true,
+    metrics: [
+      lower("ttft_p50_ms", "TTFT p50", ["serving"]),
+      lower("ttft_p99_ms", "TTFT p99", ["serving"]),
+      lower("tpot_p50_ms", "TPOT p50", ["serving"]),
+      lower("tpot_p99_ms", "TPOT p99", ["serving"]),
+      lower("itl_p50_ms", "inter-token gap p50", ["serving"]),
+      lower("e2e_p50_ms", "end-to-end p50", ["serving"]),
+      lower("e2e_p99_ms", "end-to-end p99", ["serving"]),
+      higher("request_rate", "achieved requests/s", ["serving"]),
+      higher("output_tokens_per_s", "output tokens/s", ["serving"]),
+      higher("goodput", "goodput (req/s within SLO)", ["serving"]),
+      lower("error_rate", "error rate", ["serving"]),
+      lower("send_lag_p99_ms", "client send lag p99", ["serving"]),
+    ],
+  },
+  {
     id: "routing",
     title: "Routing (MoE & mixtures of LoRA experts)",
     blurb:
@@ -154,7 +175,7 @@ const infoByName = new Map(METRIC_FAMILIES.flatMap((f) => f.metrics.map((m) => [
 export function betterOf(name: string): Better {
   const known = infoByName.get(name);
   if (known) return known.better;
-  return /per_s$|agreement|mfu|mbu|pct$|mcr/.test(name) ? "higher" : "lower";
+  return /per_s$|agreement|mfu|mbu|pct$|mcr|goodput|request_rate/.test(name) ? "higher" : "lower";
 }
 
 export function titleOf(name: string): string {

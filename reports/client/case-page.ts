@@ -15,6 +15,7 @@ import { distributionSpec, routingHeatmapSpec, samplerSpec, trendSpec } from "..
 import { heatmapCells, localityView, routingView, skewText } from "../routing.js";
 import { percentile } from "../../src/measure/stats.js";
 import { chart, el, nullValue, readData, table } from "./dom.js";
+import { requestsSpec, type RequestDatum } from "../serving-specs.js";
 
 interface CasePageData {
   title: string;
@@ -207,6 +208,34 @@ function renderLocality(result: CaseResult): void {
   );
 }
 
+/** A serving point's requests, one mark per request and measure (TTFT, E2E) against its send time. */
+function renderRequests(result: CaseResult): void {
+  if (!result.requests || result.requests.length === 0) return;
+  const values: RequestDatum[] = result.requests.flatMap(([repeat, sentMs, ttftMs, e2eMs, status]) => [
+    ...(ttftMs === null
+      ? []
+      : [{ repeat: `repeat ${repeat + 1}`, sentS: sentMs / 1000, metric: "TTFT", ms: ttftMs, status }]),
+    { repeat: `repeat ${repeat + 1}`, sentS: sentMs / 1000, metric: "end-to-end", ms: e2eMs, status },
+  ]);
+  const failed = result.requests.filter((r) => r[4] !== "ok").length;
+  const host = el("div", { id: "requests-chart" });
+  main.append(
+    el("h3", {}, "Requests"),
+    el(
+      "p",
+      { class: "note" },
+      `${result.requests.length} requests (every one is a row of serve_requests)${failed ? `, ${failed} failed or timed out (outlined red)` : ""}.`,
+    ),
+    host,
+  );
+  chart(
+    host,
+    requestsSpec(values),
+    `TTFT and end-to-end latency of ${result.requests.length} requests against their send time`,
+    values.length,
+  );
+}
+
 function render(id: string, entry: CaseEntry): void {
   const results = entry.results;
   const selected = Number(new URLSearchParams(location.search).get("result")) || results[results.length - 1].resultId;
@@ -268,6 +297,7 @@ function render(id: string, entry: CaseEntry): void {
   main.append(el("h3", {}, "Metrics"), metricsTable(result));
 
   renderRouting(result);
+  renderRequests(result);
 
   main.append(el("h3", {}, "Raw samples"));
   if (result.samples.length === 0)

@@ -9,6 +9,7 @@ import { displayScale, formatCi, formatValue } from "../format.js";
 import { leaderboardSpec, paretoSpec, trendSpec } from "../specs.js";
 import { PARETO_CHARTS, type ParetoChart } from "../pareto-charts.js";
 import { chart, el, nullValue, readData, select, table } from "./dom.js";
+import { renderServing } from "./serving.js";
 
 const packed = readData<PackedIndexModel>();
 const model: IndexModel = { ...packed, rows: unpackRows(packed.packed) };
@@ -488,6 +489,9 @@ function render(): void {
     for (const def of PARETO_CHARTS) pareto.append(el("div", { id: `pareto-${def.id}` }));
   }
   for (const def of PARETO_CHARTS) renderPareto(def, rows, document.getElementById(`pareto-${def.id}`)!);
+  let serving = document.getElementById("serving");
+  if (!serving) document.getElementById("pareto")!.before((serving = el("section", { id: "serving" })));
+  renderServing(rows, serving, model.labels.goodput);
   renderTrends(rows, document.getElementById("trends")!);
 }
 

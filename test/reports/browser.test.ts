@@ -6,7 +6,7 @@ import { ChromiumSession, CHROMIUM_PATH } from "../../reports/browser-check.js";
 import { generateReport } from "../../reports/site.js";
 import { reportCommand } from "../../reports/command.js";
 import { allReferences } from "../../datasets/references/index.js";
-import { routingReportData, syntheticReportData, tempDir } from "./helpers.js";
+import { routingReportData, servingReportData, syntheticReportData, tempDir } from "./helpers.js";
 
 const SUITE_NAME = "<script>alert(1)</script>";
 
@@ -200,6 +200,60 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("routing in the site of a real MoE a
     expect(page.text).toContain("routing max/mean load (routing_max_mean_load)");
     expect(page.renderedCharts).toBe(page.charts);
     expect(page.consoleErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!existsSync(CHROMIUM_PATH) || !existsSync(".venv/bin/python"))("the site of a real serving run", () => {
+  let browser: ChromiumSession;
+  let site: string;
+  let caseId: string;
+
+  beforeAll(async () => {
+    const { data } = await servingReportData();
+    site = tempDir("report-serve-site");
+    await generateReport(data, site);
+    caseId = data.results.find((r) => r.status === "completed" && r.requests?.length)!.caseId;
+    browser = await ChromiumSession.launch();
+  }, 400_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("draws latency against achieved rate per technique and goodput bars on the index", async () => {
+    let marks = { sweep: 0, goodput: 0 };
+    const page = await browser.check(join(site, "index.html"), {
+      interact: async (p) => {
+        marks = await p.evaluate(() => ({
+          sweep: document.querySelectorAll("#serving-sweep [aria-roledescription='line mark container'] path").length,
+          goodput: document.querySelectorAll("#serving-goodput [aria-roledescription='rect mark container'] path")
+            .length,
+        }));
+      },
+    });
+    expect(page.text).toContain("Serving under load");
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.pageErrors).toEqual([]);
+    // 4 panels (TTFT/TPOT × p50/p99) × 2 techniques × 2 load kinds; a bar per case.
+    expect(marks.sweep).toBe(16);
+    expect(marks.goodput).toBe(4);
+  });
+
+  it("draws every request of a point on its case page", async () => {
+    let points = 0;
+    const page = await browser.check(`${join(site, "case.html")}#${caseId}`, {
+      interact: async (p) => {
+        points = await p.evaluate(
+          () => document.querySelectorAll("#requests-chart [aria-roledescription='symbol mark container'] path").length,
+        );
+      },
+    });
+    expect(page.text).toContain("4 requests (every one is a row of serve_requests)");
+    expect(page.renderedCharts).toBe(page.charts);
+    expect(page.consoleErrors).toEqual([]);
+    // TTFT and end-to-end for each of the 4 requests.
+    expect(points).toBe(8);
   });
 });
 

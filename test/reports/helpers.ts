@@ -62,6 +62,32 @@ export async function routingReportData(): Promise<{ data: ReportData; dbPath: s
   }
 }
 
+/** A real run of test/reports/serve-suite.ts against transformers serve, loaded as ReportData (made once per test run). */
+export async function servingReportData(): Promise<{ data: ReportData; dbPath: string }> {
+  const cached = join(tmpdir(), `effbench-serve-fixture-${process.ppid}.db`);
+  if (!existsSync(cached)) {
+    const db = join(tempDir("serve-fixture"), "serve.db");
+    const result = await execa(
+      "node",
+      [resolve("bin/bench.js"), "run", resolve("test/reports/serve-suite.ts"), "--db", db],
+      {
+        reject: false,
+      },
+    );
+    if (result.exitCode !== 0)
+      throw new Error(`the serving fixture run failed (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`);
+    renameSync(db, cached);
+  }
+  const dbPath = join(tempDir("report-serve"), "serve.db");
+  copyFileSync(cached, dbPath);
+  const store = await openStore(dbPath, { readonly: true });
+  try {
+    return { data: await loadReportData(store), dbPath };
+  } finally {
+    await store.close();
+  }
+}
+
 /** A Vega-Lite spec compiled and rendered to SVG in Node (no browser). */
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
   const { spec: vega } = compile(spec as unknown as Parameters<typeof compile>[0]);
