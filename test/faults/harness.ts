@@ -152,6 +152,7 @@ export const RESULT_TABLES = [
   "sampler_samples",
   "metrics",
   "validity",
+  "serve_requests",
 ] as const;
 
 /** Opens a results file read-only through the project's own driver (nothing is written to it). */
@@ -180,6 +181,7 @@ export async function integrityCheck(db: string): Promise<string> {
 }
 
 export interface ResultSummaryRow {
+  id: number;
   caseName: string;
   configHash: string;
   status: string;
@@ -191,7 +193,7 @@ export interface ResultSummaryRow {
 export async function resultRows(db: string): Promise<ResultSummaryRow[]> {
   return withReadonly(db, (c) =>
     c.all<ResultSummaryRow>(
-      `SELECT cases.name AS caseName, results.config_hash AS configHash, results.status, results.reason, results.run_id AS runId,
+      `SELECT results.id, cases.name AS caseName, results.config_hash AS configHash, results.status, results.reason, results.run_id AS runId,
               (SELECT count(*) FROM samples WHERE samples.result_id = results.id) AS samples
        FROM results JOIN cases ON cases.id = results.case_id ORDER BY results.id`,
     ),
