@@ -39,6 +39,16 @@ export interface PointResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Resolves at `time` (performance.now() ms): sleeps on a timer until close to it, then yields to the event loop (so
+ * responses keep being read) until it is reached — a timer alone fires up to a few ms late.
+ */
+export async function waitUntil(time: number): Promise<void> {
+  const ahead = time - performance.now();
+  if (ahead > 3) await sleep(ahead - 2);
+  while (performance.now() < time) await yieldToLoop();
+}
+
 const gapsOf = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
 function gapSummary(times: number[]): RequestRecord["itl"] {
@@ -119,11 +129,7 @@ export async function runPoint(options: PointOptions): Promise<PointResult> {
       for (let i = 0; i < requests.length; i++) {
         if (options.signal?.aborted) break;
         const intended = start + offsets[i]!;
-        // Sleep on a timer until close to the intended time, then yield to the event loop (so responses keep
-        // being read) until it is reached: a timer alone fires up to a few ms late.
-        const ahead = intended - performance.now();
-        if (ahead > 3) await sleep(ahead - 2);
-        while (performance.now() < intended) await yieldToLoop();
+        await waitUntil(intended);
         inFlight.push(send(i, intended, start));
       }
     } else {
