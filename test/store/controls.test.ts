@@ -21,13 +21,14 @@ const tempDb = (name = "x.db") => join(mkdtempSync(join(tmpdir(), "effbench-cont
 const control = "ort cpu: test control, 1 intra-op thread(s)";
 
 describe("drift-control tables", () => {
-  it("a schema-2 file reads with no control, and a writer migrates it to schema 3", async () => {
+  it("a schema-2 file reads with no control, and a writer migrates it to the current schema", async () => {
     const path = tempDb();
     const store = await openStore(path);
     await store.beginRun(runInfo);
     await store.close();
     await rawSql(path, "DROP TABLE control_samples");
     await rawSql(path, "DROP TABLE control_processes");
+    await rawSql(path, "DROP TABLE serve_requests");
     await rawSql(path, "PRAGMA user_version = 2");
 
     const reader = await openStore(path, { readonly: true });
