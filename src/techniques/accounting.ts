@@ -2,7 +2,8 @@
 // configs). `bench inspect` and the stored per-case metrics read this.
 import type { ModelConfig } from "../suite/schema.js";
 import { accountModel, FP32_BYTES } from "../model/accounting.js";
-import { dimensionsOf, projectionShape, type ProjectionName } from "../model/architecture.js";
+import { PROJECTIONS, dimensionsOf, projectionShape, type ProjectionName } from "../model/architecture.js";
+import { isMoeLayer, moeShapeOf } from "../model/moe.js";
 import { quantizedOutputsBytes, quantizedOutputsNote, type QuantizedOutputsOptions } from "./quantized-outputs.js";
 
 export interface TechniqueAccounting {
@@ -22,6 +23,50 @@ export interface TechniqueAccounting {
   /** FLOPs per forward pass that do not scale with tokens (unmerged DoRA's weight norm). */
   extraFlopsPerForward: number;
   notes: string[];
+}
+
+/** One kind of linear the techniques rewrite, with its shape and how many of it the model has. */
+export interface LinearSite {
+  projection: ProjectionName;
+  out: number;
+  inFeatures: number;
+  /** Layers that hold this linear. */
+  count: number;
+}
+
+/**
+ * The linears a technique's targets reach, as the IR (mapLinears) and peft's target_modules do: the attention
+ * projections of every layer and the MLP projections of dense layers and of a MoE layer's shared experts. A MoE
+ * layer's routed experts are fused 3-D tensors (transformers 5), not linears: adapters and weight quantisation
+ * leave them as they are. Every site is on every token's path, so a technique's own parameters there are active.
+ */
+export function linearSites(model: ModelConfig, targets: Iterable<ProjectionName> = PROJECTIONS): LinearSite[] {
+  const dims = dimensionsOf(model);
+  const chosen = new Set(targets);
+  const moeLayers = model.moe
+    ? Array.from({ length: dims.layers }, (_, l) => l).filter((l) => isMoeLayer(model, l)).length
+    : 0;
+  const sharedWidth = model.moe ? moeShapeOf(model).sharedWidth : 0;
+  const sites: LinearSite[] = [];
+  for (const projection of PROJECTIONS) {
+    if (!chosen.has(projection)) continue;
+    const [out, inFeatures] = projectionShape(dims, projection);
+    if (projection === "gate_proj" || projection === "up_proj" || projection === "down_proj") {
+      if (dims.layers - moeLayers > 0) sites.push({ projection, out, inFeatures, count: dims.layers - moeLayers });
+      if (moeLayers > 0 && sharedWidth > 0) {
+        const shared: [number, number] =
+          projection === "down_proj" ? [dims.hidden, sharedWidth] : [sharedWidth, dims.hidden];
+        sites.push({ projection, out: shared[0], inFeatures: shared[1], count: moeLayers });
+      }
+    } else sites.push({ projection, out, inFeatures, count: dims.layers });
+  }
+  return sites;
+}
+
+/** Parameters one token uses in the model without a technique (a MoE's active count; all of a dense model). */
+export function baseActiveParams(model: ModelConfig): number {
+  const a = accountModel(model);
+  return a.activeParams ?? a.totalParams;
 }
 
 /** The unmodified fp32 model: full fine-tuning would train everything. */
@@ -54,13 +99,11 @@ export function quantizedAccounting(
   outputs: QuantizedOutputsOptions = { lmHead: false, embeddings: false },
 ): TechniqueAccounting {
   const a = accountModel(model);
-  const dims = dimensionsOf(model);
   let quantizedParams = 0;
   let quantizedBytes = 0;
-  for (const projection of targets) {
-    const [out, inFeatures] = projectionShape(dims, projection);
-    quantizedParams += dims.layers * out * inFeatures;
-    quantizedBytes += dims.layers * bytesOf(out, inFeatures);
+  for (const { out, inFeatures, count } of linearSites(model, targets)) {
+    quantizedParams += count * out * inFeatures;
+    quantizedBytes += count * bytesOf(out, inFeatures);
   }
   const vocabularyMatrices = quantizedOutputsBytes(model, outputs, bytesOf); // embeddings / lm_head, when quantised
   quantizedParams += vocabularyMatrices.quantizedParams;
@@ -69,7 +112,8 @@ export function quantizedAccounting(
     totalParams: a.totalParams,
     trainableParams: null,
     trainableReason,
-    activeParamsPerToken: a.totalParams,
+    // Quantisation changes bytes, not which parameters a token uses.
+    activeParamsPerToken: baseActiveParams(model),
     weightBytes: (a.totalParams - quantizedParams) * FP32_BYTES + quantizedBytes,
     adapterParams: 0,
     adapterBytes: 0,

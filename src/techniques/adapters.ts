@@ -8,13 +8,7 @@
 // (`…q_proj.lora_A.weight`, `…q_proj.lora_magnitude_vector`), prefixed `base_model.model.` in a peft file.
 import { z } from "zod";
 import type { ModelConfig } from "../suite/schema.js";
-import {
-  PROJECTIONS,
-  dimensionsOf,
-  projectionModule,
-  projectionShape,
-  type ProjectionName,
-} from "../model/architecture.js";
+import { PROJECTIONS, projectionModule, type ProjectionName } from "../model/architecture.js";
 import {
   irFloatTensor,
   irRawTensor,
@@ -27,7 +21,7 @@ import {
 import { dequantizeInt4 } from "../model/quantize.js";
 import { randomTensor, type Tensor } from "../model/weights.js";
 import { accountModel } from "../model/accounting.js";
-import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
+import { FP32_BYTES, linearSites, type TechniqueAccounting } from "./accounting.js";
 import { INT4_DEFAULTS, int4Accounting, quantizeIrInt4 } from "./int4.js";
 
 /** The adapter's update is this fraction of the base output's scale (a trained adapter, not B = 0). */
@@ -193,22 +187,20 @@ export function adapterAccounting(
   variant: AdapterVariant,
   params: AdapterParams,
 ): TechniqueAccounting {
-  const dims = dimensionsOf(model);
   const base = params.base === "int4" ? int4Accounting(model, { ...INT4_DEFAULTS, kind: "int4" }) : undefined;
   const a = accountModel(model);
   let adapterParams = 0;
   let extraFlopsPerToken = 0;
   let extraFlopsPerForward = 0;
-  for (const projection of targetProjections(params)) {
-    const [out, inFeatures] = projectionShape(dims, projection);
-    adapterParams += dims.layers * (params.rank * (inFeatures + out) + (variant === "dora" ? out : 0));
+  for (const { out, inFeatures, count } of linearSites(model, targetProjections(params))) {
+    adapterParams += count * (params.rank * (inFeatures + out) + (variant === "dora" ? out : 0));
     if (!params.merged) {
-      extraFlopsPerToken += dims.layers * 2 * params.rank * (inFeatures + out);
+      extraFlopsPerToken += count * 2 * params.rank * (inFeatures + out);
       // DoRA recomputes ‖W + s·B·A‖ each forward: B·A (2·r·in·out) plus the add and the squared sum (2·in·out).
       if (variant === "dora")
-        extraFlopsPerForward += dims.layers * (2 * params.rank * inFeatures * out + 2 * inFeatures * out);
+        extraFlopsPerForward += count * (2 * params.rank * inFeatures * out + 2 * inFeatures * out);
       // …over int4, Ŵ = (q − zero point)·scale is rebuilt first: a subtract and a multiply per weight.
-      if (variant === "dora" && params.base === "int4") extraFlopsPerForward += dims.layers * 2 * inFeatures * out;
+      if (variant === "dora" && params.base === "int4") extraFlopsPerForward += count * 2 * inFeatures * out;
     }
   }
   const totalParams = a.totalParams + (params.merged ? 0 : adapterParams);
@@ -216,7 +208,8 @@ export function adapterAccounting(
   return {
     totalParams,
     trainableParams: adapterParams,
-    activeParamsPerToken: totalParams,
+    // Every adapted linear is on every token's path (linearSites): the base's active count plus the adapters.
+    activeParamsPerToken: (a.activeParams ?? a.totalParams) + (params.merged ? 0 : adapterParams),
     weightBytes: (base?.weightBytes ?? a.weightBytes) + adapterBytes,
     adapterParams,
     adapterBytes,

@@ -3,13 +3,13 @@
 // but memory and compute at run time are fp32. The result says so (runtimeNotes) instead of pretending.
 import { z } from "zod";
 import type { ModelConfig } from "../suite/schema.js";
-import { PROJECTIONS, dimensionsOf, projectionModule, projectionShape } from "../model/architecture.js";
+import { PROJECTIONS, projectionModule } from "../model/architecture.js";
 import { irFloatTensor, mapLinears, type ModelIr } from "../model/ir.js";
 import { toHalf } from "../model/quantize.js";
 import { transpose2d } from "../model/transpose.js";
 import { accountModel, FP32_BYTES } from "../model/accounting.js";
 import type { Technique } from "./technique.js";
-import type { TechniqueAccounting } from "./accounting.js";
+import { baseActiveParams, linearSites, type TechniqueAccounting } from "./accounting.js";
 
 export function halfParams<K extends "fp16" | "bf16">(kind: K) {
   return z.object({ kind: z.literal(kind), name: z.string().optional() }).strict();
@@ -40,22 +40,22 @@ export function castIrToHalf(ir: ModelIr, dtype: "F16" | "BF16"): ModelIr {
 
 export function halfAccounting(model: ModelConfig): TechniqueAccounting {
   const a = accountModel(model);
-  const dims = dimensionsOf(model);
   let linearParams = 0;
-  for (const projection of PROJECTIONS) {
-    const [out, inFeatures] = projectionShape(dims, projection);
-    linearParams += dims.layers * out * inFeatures;
-  }
+  for (const { out, inFeatures, count } of linearSites(model)) linearParams += count * out * inFeatures;
   return {
     totalParams: a.totalParams,
     trainableParams: a.totalParams,
-    activeParamsPerToken: a.totalParams,
+    activeParamsPerToken: baseActiveParams(model),
     weightBytes: (a.totalParams - linearParams) * FP32_BYTES + linearParams * 2,
     adapterParams: 0,
     adapterBytes: 0,
     extraFlopsPerToken: 0,
     extraFlopsPerForward: 0,
-    notes: ["decoder linears in half precision (stored); embeddings, lm_head and norms fp32"],
+    notes: [
+      model.moe
+        ? "decoder linears in half precision (stored); embeddings, lm_head, norms, routers and routed expert stacks fp32"
+        : "decoder linears in half precision (stored); embeddings, lm_head and norms fp32",
+    ],
   };
 }
 

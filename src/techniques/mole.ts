@@ -212,7 +212,7 @@ export function mixtureAccounting(
   return {
     totalParams,
     trainableParams: adapterParams - (extra.trainableExcluded ?? 0),
-    activeParamsPerToken: a.totalParams + activeAdapterParams,
+    activeParamsPerToken: (a.activeParams ?? a.totalParams) + activeAdapterParams,
     weightBytes: a.weightBytes + adapterBytes,
     adapterParams,
     adapterBytes,
