@@ -54,6 +54,18 @@ def hf_config(model):
         bos_token_id=None,
         eos_token_id=None,
     )
+    scaling = model.get("ropeScaling")
+    if scaling:  # transformers' rope types linear / llama3 (src/model/architecture.ts scaledInvFreq is their twin)
+        rope = {"rope_type": scaling["type"], "rope_theta": common["rope_theta"], "factor": float(scaling["factor"])}
+        if scaling["type"] == "llama3":
+            rope.update(low_freq_factor=float(scaling["lowFreqFactor"]), high_freq_factor=float(scaling["highFreqFactor"]), original_max_position_embeddings=int(scaling["originalMaxPositions"]))
+        common["rope_parameters"] = rope
+    if model.get("qkNorm"):
+        if model.get("moe") or model.get("attentionBias"):
+            raise Unsupported("q/k norms with a moe block or q/k/v biases: the torch runner builds q/k-norm models as dense Qwen3 without biases")
+        from transformers import Qwen3Config
+
+        return Qwen3Config(**common, attention_bias=False, use_sliding_window=False), "Qwen3ForCausalLM"
     if model.get("moe"):
         import moe_block
         from transformers import MixtralConfig

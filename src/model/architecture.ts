@@ -96,12 +96,38 @@ export function denseTensorShapes(model: ModelConfig): Map<string, number[]> {
         shapes.set(`${layerPrefix(layer)}.post_attention_layernorm.weight`, [dims.hidden]);
       const shape = projectionShape(dims, projection);
       shapes.set(`${projectionModule(layer, projection)}.weight`, shape);
+      if (model.qkNorm && (projection === "q_proj" || projection === "k_proj"))
+        shapes.set(`${layerPrefix(layer)}.self_attn.${projection[0]}_norm.weight`, [dims.headDim]);
       if (projectionHasBias(model, projection)) shapes.set(`${projectionModule(layer, projection)}.bias`, [shape[0]]);
     }
   }
   shapes.set(FINAL_NORM, [dims.hidden]);
   if (!model.tieEmbeddings) shapes.set(LM_HEAD, [dims.vocab, dims.hidden]);
   return shapes;
+}
+
+/**
+ * One inverse frequency after the model's rope scaling, in float32 as transformers' modeling_rope_utils computes it
+ * (`linear`: inv / factor; `llama3`: wavelengths 2π/inv above originalMaxPositions/lowFreqFactor divided by factor,
+ * below originalMaxPositions/highFreqFactor kept, the band between interpolated by the smooth factor). torch's
+ * `scalar / tensor` is `reciprocal(tensor) · scalar`, hence the two roundings there.
+ */
+export function scaledInvFreq(model: ModelConfig, inv: number): number {
+  const scaling = model.ropeScaling;
+  if (!scaling) return inv;
+  const f = Math.fround;
+  const factor = f(scaling.factor);
+  if (scaling.type === "linear") return f(inv / factor);
+  const old = scaling.originalMaxPositions;
+  const lowWavelen = f(old / scaling.lowFreqFactor);
+  const highWavelen = f(old / scaling.highFreqFactor);
+  const wavelen = f(f(1 / inv) * f(2 * Math.PI));
+  const llama = wavelen > lowWavelen ? f(inv / factor) : inv;
+  if (wavelen < highWavelen || wavelen > lowWavelen) return llama;
+  const smooth = f(
+    f(f(f(1 / wavelen) * f(old)) - f(scaling.lowFreqFactor)) / f(scaling.highFreqFactor - scaling.lowFreqFactor),
+  );
+  return f(f(f(f(1 - smooth) * llama) / factor) + f(smooth * llama));
 }
 
 /**
@@ -117,7 +143,8 @@ export function rotaryTables(
   const half = headDim / 2;
   const f = Math.fround;
   const invFreq = new Float64Array(half);
-  for (let i = 0; i < half; i++) invFreq[i] = f(1 / f(Math.pow(model.ropeTheta, f((2 * i) / headDim))));
+  for (let i = 0; i < half; i++)
+    invFreq[i] = scaledInvFreq(model, f(1 / f(Math.pow(model.ropeTheta, f((2 * i) / headDim)))));
   const cos = new Float64Array(positions * half);
   const sin = new Float64Array(positions * half);
   for (let p = 0; p < positions; p++)

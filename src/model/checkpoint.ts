@@ -25,6 +25,7 @@ export const SUPPORTED_MODEL_TYPES = {
   llama: "llama",
   mistral: "mistral",
   qwen2: "qwen2",
+  qwen3: "qwen3",
   mixtral: "mistral",
 } as const;
 
@@ -50,6 +51,8 @@ export type CheckpointModelFields = Pick<
   | "vocab"
   | "maxPositions"
   | "ropeTheta"
+  | "ropeScaling"
+  | "qkNorm"
   | "rmsNormEps"
   | "tieEmbeddings"
   | "attentionBias"
@@ -105,18 +108,37 @@ const CONFIG_DEFAULTS: Record<string, { ropeTheta: number; rmsNormEps: number }>
   llama: { ropeTheta: 10000, rmsNormEps: 1e-6 },
   mistral: { ropeTheta: 10000, rmsNormEps: 1e-6 },
   qwen2: { ropeTheta: 10000, rmsNormEps: 1e-6 },
+  qwen3: { ropeTheta: 10000, rmsNormEps: 1e-6 },
   mixtral: { ropeTheta: 1e6, rmsNormEps: 1e-5 },
 };
 
-function ropeOf(config: Record<string, unknown>): number {
+function ropeOf(config: Record<string, unknown>): { theta: number; scaling?: ModelConfig["ropeScaling"] } {
   const parameters = (config.rope_parameters ?? null) as Record<string, unknown> | null;
-  const scaling = (config.rope_scaling ?? null) as Record<string, unknown> | null;
-  for (const block of [parameters, scaling]) {
+  const scalingBlock = (config.rope_scaling ?? null) as Record<string, unknown> | null;
+  let scaling: ModelConfig["ropeScaling"];
+  for (const block of [parameters, scalingBlock]) {
     if (!block) continue;
     const type = (block.rope_type ?? block.type ?? "default") as string;
-    if (type !== "default")
+    if (type === "default") continue;
+    const number = (key: string, fallback?: number): number => {
+      const value = block[key] ?? fallback;
+      if (typeof value !== "number" || !(value > 0))
+        throw new CheckpointError(`rope ${type}: "${key}" should be a positive number, got ${JSON.stringify(value)}`);
+      return value;
+    };
+    if (type === "linear")
+      scaling = { type, factor: number("factor"), lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 };
+    else if (type === "llama3")
+      scaling = {
+        type,
+        factor: number("factor"),
+        lowFreqFactor: number("low_freq_factor"),
+        highFreqFactor: number("high_freq_factor"),
+        originalMaxPositions: number("original_max_position_embeddings"),
+      };
+    else
       throw new CheckpointError(
-        `rope type "${type}" is not implemented: the IR computes the default rotary embedding only (inv_freq = θ^(−2i/d)), so this model's positions would be wrong`,
+        `rope type "${type}" is not implemented: the IR computes the default, linear and llama3 rotary embeddings only, so this model's positions would be wrong`,
       );
   }
   const partial = parameters?.partial_rotary_factor ?? config.partial_rotary_factor;
@@ -126,10 +148,10 @@ function ropeOf(config: Record<string, unknown>): number {
     );
   const theta = parameters?.rope_theta ?? config.rope_theta;
   if (theta === undefined || theta === null)
-    return (CONFIG_DEFAULTS[String(config.model_type)] ?? CONFIG_DEFAULTS.llama!).ropeTheta;
+    return { theta: (CONFIG_DEFAULTS[String(config.model_type)] ?? CONFIG_DEFAULTS.llama!).ropeTheta, scaling };
   if (typeof theta !== "number" || !(theta > 0))
     throw new CheckpointError(`rope_theta should be a positive number, got ${JSON.stringify(theta)}`);
-  return theta;
+  return { theta, scaling };
 }
 
 /**
@@ -169,7 +191,7 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): {
     );
   else attentionBias = false;
 
-  const ropeTheta = ropeOf(config);
+  const { theta: ropeTheta, scaling: ropeScaling } = ropeOf(config);
   const hidden = num(config, "hidden_size");
   const heads = num(config, "num_attention_heads");
   const kvHeads = num(config, "num_key_value_heads", heads);
@@ -178,13 +200,13 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): {
   // A sliding window only changes attention past `window` tokens: within it, attention is plain causal.
   // The IR has no window, so the usable context is capped at it (buildOnnxModel refuses longer inputs).
   const window =
-    family === "qwen2"
+    family === "qwen2" || family === "qwen3"
       ? config.use_sliding_window === true
         ? (config.sliding_window as number | null | undefined)
         : null
       : (config.sliding_window as number | null | undefined);
   if (
-    family === "qwen2" &&
+    (family === "qwen2" || family === "qwen3") &&
     config.use_sliding_window === true &&
     num(config, "max_window_layers", 0) >= num(config, "num_hidden_layers")
   ) {
@@ -206,6 +228,8 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): {
     vocab: num(config, "vocab_size"),
     maxPositions,
     ropeTheta,
+    ...(ropeScaling ? { ropeScaling } : {}),
+    qkNorm: family === "qwen3",
     rmsNormEps: num(config, "rms_norm_eps", (CONFIG_DEFAULTS[modelType] ?? CONFIG_DEFAULTS.llama!).rmsNormEps),
     tieEmbeddings: config.tie_word_embeddings === true,
     attentionBias,
@@ -248,6 +272,8 @@ const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = [
   "vocab",
   "maxPositions",
   "ropeTheta",
+  "ropeScaling",
+  "qkNorm",
   "rmsNormEps",
   "tieEmbeddings",
   "attentionBias",

@@ -36,7 +36,8 @@ export function accountDenseModel(model: ModelConfig): ModelAccounting {
   }
   layerLinearParams *= dims.layers;
   biasParams *= dims.layers;
-  const normParams = dims.layers * 2 * dims.hidden + dims.hidden;
+  // Two RMSNorms per layer and the final one; Qwen3's q_norm and k_norm add two of the head dimension per layer.
+  const normParams = dims.layers * 2 * dims.hidden + dims.hidden + (model.qkNorm ? dims.layers * 2 * dims.headDim : 0);
   const embedTokens = dims.vocab * dims.hidden;
   const lmHead = model.tieEmbeddings ? 0 : dims.vocab * dims.hidden;
   const embeddingParams = embedTokens + lmHead;

@@ -134,6 +134,9 @@ export type FfnBlock = SwigluFfn | MoeFfn | MixloraFfn;
 export interface LayerIr {
   inputNorm: string;
   attention: AttentionBlock;
+  /** RMSNorm weights [headDim] applied to each query / key head before the rope (Qwen3); absent = none. */
+  qNorm?: string;
+  kNorm?: string;
   postAttentionNorm: string;
   ffn: FfnBlock;
 }
@@ -182,6 +185,12 @@ export function buildModelIr(model: ModelConfig, weights: WeightMap): ModelIr {
         v: denseLinear(model, dims, layer, "v_proj"),
         o: denseLinear(model, dims, layer, "o_proj"),
       },
+      ...(model.qkNorm
+        ? {
+            qNorm: `${layerPrefix(layer)}.self_attn.q_norm.weight`,
+            kNorm: `${layerPrefix(layer)}.self_attn.k_norm.weight`,
+          }
+        : {}),
       postAttentionNorm: `${layerPrefix(layer)}.post_attention_layernorm.weight`,
       ffn: isMoeLayer(model, layer)
         ? moeFfnIr(model, dims, layer, weights)
@@ -276,6 +285,8 @@ export function irTensorNames(ir: ModelIr): string[] {
   for (const layer of ir.layers) {
     names.add(layer.inputNorm);
     names.add(layer.postAttentionNorm);
+    if (layer.qNorm) names.add(layer.qNorm);
+    if (layer.kNorm) names.add(layer.kNorm);
     for (const name of layer.ffn.kind === "mixlora" ? mixloraOwnTensorNames(layer.ffn) : ffnOwnTensorNames(layer.ffn))
       names.add(name);
   }

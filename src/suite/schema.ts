@@ -45,7 +45,7 @@ export const weightsSchema = z.object({
 export const modelSchema = z
   .object({
     name: z.string().min(1),
-    family: z.enum(["llama", "qwen2", "mistral"]).default("llama"),
+    family: z.enum(["llama", "qwen2", "mistral", "qwen3"]).default("llama"),
     layers: positiveInt,
     hidden: positiveInt,
     heads: positiveInt,
@@ -55,6 +55,20 @@ export const modelSchema = z
     vocab: positiveInt,
     maxPositions: positiveInt.default(4096),
     ropeTheta: z.number().positive().default(10000),
+    /** Rope frequency scaling as transformers' rope types `linear` and `llama3` (Llama 3.1/3.2); absent = default rope. */
+    ropeScaling: z
+      .object({
+        type: z.enum(["linear", "llama3"]),
+        factor: z.number().positive(),
+        /** llama3 only: wavelengths above originalMaxPositions / lowFreqFactor are divided by factor… */
+        lowFreqFactor: z.number().positive().default(1),
+        /** …those below originalMaxPositions / highFreqFactor kept, the band between interpolated. */
+        highFreqFactor: z.number().positive().default(4),
+        originalMaxPositions: z.number().int().positive().default(8192),
+      })
+      .optional(),
+    /** RMSNorm of each query and key head before the rope (Qwen3's q_norm / k_norm). */
+    qkNorm: z.boolean().default(false),
     rmsNormEps: z.number().positive().default(1e-5),
     tieEmbeddings: z.boolean().default(false),
     /** q/k/v projection bias (Qwen2). */

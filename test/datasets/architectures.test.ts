@@ -53,9 +53,9 @@ describe("architecture files", () => {
 
   it("rejects a model field that ModelConfig does not have", () => {
     const llama = ARCHITECTURES.find((a) => a.id === "llama-2-7b")!;
-    const parsed = architectureSchema.safeParse({ ...llama, model: { ...llama.model, qkNorm: true } });
+    const parsed = architectureSchema.safeParse({ ...llama, model: { ...llama.model, attnLogitSoftcap: 30 } });
     expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues[0]?.path).toEqual(["model", "qkNorm"]);
+    expect(parsed.error?.issues[0]?.path).toEqual(["model", "attnLogitSoftcap"]);
   });
 
   it("keeps the ModelConfig and the Hugging Face config of each architecture in agreement", () => {

@@ -12,7 +12,7 @@ export const venvPython = fromRoot(".venv/bin/python");
 
 export interface CheckpointSpec {
   name: string;
-  arch: "llama" | "qwen2" | "mistral" | "mixtral";
+  arch: "llama" | "llama3" | "qwen2" | "qwen3" | "mistral" | "mixtral";
   dtype: "float32" | "bfloat16" | "float16";
   tie: boolean;
   /** save_pretrained(max_shard_size=…) in bytes; small forces shards. */
@@ -66,6 +66,15 @@ def write(spec, out_dir):
     if spec["arch"] == "llama":
         config = transformers.LlamaConfig(**common, rope_theta=500000.0)
         model = transformers.LlamaForCausalLM(config)
+    elif spec["arch"] == "llama3":
+        # Llama 3.1-style rope: head dim 16 at θ 500000 gives wavelengths 6.3, 32 and ≥ 167 — one frequency in each of the
+        # high (< 64/4 = 16, kept), interpolated (16 … 64) and low (> 64, divided by 8) bands of original context 64.
+        config = transformers.LlamaConfig(**common, rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+            "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64})
+        model = transformers.LlamaForCausalLM(config)
+    elif spec["arch"] == "qwen3":
+        config = transformers.Qwen3Config(**common, head_dim=16, rope_theta=1000000.0, attention_bias=False, use_sliding_window=False)
+        model = transformers.Qwen3ForCausalLM(config)
     elif spec["arch"] == "qwen2":
         config = transformers.Qwen2Config(**common, rope_theta=1000000.0, use_sliding_window=False)
         model = transformers.Qwen2ForCausalLM(config)

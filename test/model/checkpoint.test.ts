@@ -14,6 +14,7 @@ import { buildOnnxModel } from "../../runners/ort/onnx/onnx.js";
 import { relativeL2 } from "../../src/model/fidelity.js";
 import { accountModel } from "../../src/model/accounting.js";
 import { inspectCase } from "../../src/inspect.js";
+import { scaledInvFreq } from "../../src/model/architecture.js";
 import { loadCheckpointWeights, modelFieldsFromHfConfig, CheckpointError } from "../../src/model/checkpoint.js";
 import { weightsIr } from "../../runners/torch/weights-file.js";
 import { irFloatTensor, irTensorNames } from "../../src/model/ir.js";
@@ -44,6 +45,15 @@ beforeAll(() => {
       tokenizer: false,
     },
     { name: "qwen2-bf16-tied", arch: "qwen2", dtype: "bfloat16", tie: true, maxShardBytes: 100_000, tokenizer: false },
+    {
+      name: "llama3-rope-fp32",
+      arch: "llama3",
+      dtype: "float32",
+      tie: false,
+      maxShardBytes: 10_000_000,
+      tokenizer: false,
+    },
+    { name: "qwen3-fp32", arch: "qwen3", dtype: "float32", tie: true, maxShardBytes: 10_000_000, tokenizer: false },
     {
       name: "mistral-fp16-single",
       arch: "mistral",
@@ -155,6 +165,8 @@ describe("a checkpoint model", () => {
     "qwen2-bf16-tied",
     "mistral-fp16-single",
     "mixtral-fp32-sharded",
+    "llama3-rope-fp32",
+    "qwen3-fp32",
   ]) {
     it(`${name}: ORT logits equal transformers' within 1e-4 and the parameter counts are transformers'`, async () => {
       const f = fixture(name);
@@ -294,17 +306,54 @@ describe("a checkpoint the IR cannot represent is refused with the reason", () =
     return dir;
   };
 
-  it("rope scaling it does not implement (llama3, yarn, linear…)", () => {
+  it("rope types it does not implement (yarn…) are refused with the reason", () => {
     const dir = variant(
-      "llama3-rope",
-      (c) => (c.rope_parameters = { rope_type: "llama3", rope_theta: 500000, factor: 8 }),
+      "yarn-rope",
+      (c) =>
+        (c.rope_parameters = {
+          rope_type: "yarn",
+          rope_theta: 500000,
+          factor: 4,
+          original_max_position_embeddings: 32,
+        }),
     );
     expect(invalidSuiteMessage(() => planCheckpoint({ checkpoint: dir }))).toMatch(
-      /ckpt\.ts › models\[0\]\.checkpoint: .*config\.json: rope type "llama3" is not implemented/,
+      /ckpt\.ts › models\[0\]\.checkpoint: .*config\.json: rope type "yarn" is not implemented/,
     );
-    expect(() => modelFieldsFromHfConfig({ model_type: "llama", rope_scaling: { type: "linear", factor: 2 } })).toThrow(
-      /rope type "linear"/,
-    );
+    const small = {
+      model_type: "llama",
+      hidden_size: 64,
+      num_attention_heads: 4,
+      num_hidden_layers: 2,
+      intermediate_size: 96,
+      vocab_size: 10,
+      max_position_embeddings: 32,
+    };
+    expect(
+      modelFieldsFromHfConfig({ ...small, rope_scaling: { type: "linear", factor: 2 } }).fields.ropeScaling,
+    ).toMatchObject({ type: "linear", factor: 2 });
+    expect(() =>
+      modelFieldsFromHfConfig({
+        model_type: "llama",
+        rope_parameters: { rope_type: "llama3", rope_theta: 500000, factor: 8 },
+      }),
+    ).toThrow(/rope llama3: "low_freq_factor" should be a positive number/);
+  });
+
+  it("the llama3 fixture has a frequency in each band: kept, interpolated, divided by the factor", () => {
+    const [c] = planCheckpoint({ checkpoint: fixture("llama3-rope-fp32").dir });
+    const model = c!.model;
+    expect(model.ropeScaling).toMatchObject({ type: "llama3", factor: 8, originalMaxPositions: 64 });
+    const half = 8; // head dim 16
+    const bands = { kept: 0, interpolated: 0, divided: 0 };
+    for (let i = 0; i < half; i++) {
+      const inv = Math.fround(1 / Math.fround(Math.pow(500000, Math.fround((2 * i) / 16))));
+      const scaled = scaledInvFreq(model, inv);
+      if (scaled === inv) bands.kept++;
+      else if (Math.abs(scaled - Math.fround(inv / 8)) <= 1e-7 * inv) bands.divided++;
+      else bands.interpolated++;
+    }
+    expect(bands).toEqual({ kept: 1, interpolated: 1, divided: 6 });
   });
 
   it("architectures, biases and quantised checkpoints it does not model", () => {

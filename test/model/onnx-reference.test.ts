@@ -47,6 +47,19 @@ const variants: [string, Partial<ModelConfig>][] = [
   ["untied, no bias", {}],
   ["tied embeddings with q/k/v bias (qwen2-like)", { tieEmbeddings: true, attentionBias: true, family: "qwen2" }],
   ["gaussian weights, multi-query attention", { kvHeads: 1, weights: { seed: 3, distribution: "gaussian" } }],
+  [
+    "q/k norms and llama3 rope (qwen3-like heads, Llama 3.1 frequencies)",
+    {
+      family: "qwen3",
+      qkNorm: true,
+      ropeTheta: 500000,
+      ropeScaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 },
+    },
+  ],
+  [
+    "linear rope",
+    { ropeScaling: { type: "linear", factor: 4, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } },
+  ],
 ];
 
 describe.each(variants)("the ONNX graph of a tiny model (%s)", (_, overrides) => {

@@ -250,6 +250,8 @@ function referenceFinalHidden(
       const q = linear(layer.attention.q, normed, seq); // [seq, heads, D]
       const k = linear(layer.attention.k, normed, seq); // [seq, kvHeads, D]
       const v = linear(layer.attention.v, normed, seq);
+      if (layer.qNorm) q.set(rmsNorm(q, seq * dims.heads, D, irFloatTensor(ir, layer.qNorm).data, config.rmsNormEps));
+      if (layer.kNorm) k.set(rmsNorm(k, seq * dims.kvHeads, D, irFloatTensor(ir, layer.kNorm).data, config.rmsNormEps));
       applyRope(q, seq, dims.heads, D, cos, sin, 0);
       applyRope(k, seq, dims.kvHeads, D, cos, sin, 0);
       const context = new Float64Array(seq * dims.qDim);

@@ -17,6 +17,8 @@ beforeAll(() => {
   ({ root, fixtures } = writeCheckpoints([
     { name: "llama-bf16", arch: "llama", dtype: "bfloat16", tie: false, maxShardBytes: 60_000, tokenizer: false },
     { name: "mixtral-fp32", arch: "mixtral", dtype: "float32", tie: false, maxShardBytes: 200_000, tokenizer: false },
+    { name: "llama3-rope", arch: "llama3", dtype: "float32", tie: false, maxShardBytes: 10_000_000, tokenizer: false },
+    { name: "qwen3", arch: "qwen3", dtype: "float32", tie: true, maxShardBytes: 10_000_000, tokenizer: false },
   ]));
 }, 120_000);
 afterAll(() => {
@@ -24,7 +26,7 @@ afterAll(() => {
 });
 
 describe("a Hugging Face checkpoint on the torch runner", () => {
-  for (const name of ["llama-bf16", "mixtral-fp32"])
+  for (const name of ["llama-bf16", "mixtral-fp32", "llama3-rope", "qwen3"])
     it(`gives transformers' own logits (fp32, relative L2 ≤ 1e-4): ${name}`, { timeout: 120_000 }, async () => {
       const fixture = fixtures.find((f) => f.spec.name === name)!;
       const { suite } = validateSuite(

@@ -167,8 +167,11 @@ export function emitOnnx(ir: ModelIr, options: EmitOptions): EmittedGraph {
       const q = g.op("Reshape", [emitter.emit(layer.attention.q, normed), qShape]);
       const k = g.op("Reshape", [emitter.emit(layer.attention.k, normed), kvShape]);
       const v = g.op("Reshape", [emitter.emit(layer.attention.v, normed), kvShape]);
-      const qHeads = g.op("Mul", [g.op("Transpose", [rope(q)], { perm: [0, 2, 1, 3] }), queryScale]); // [B, h, S, D]
-      let keys = g.op("Transpose", [rope(k)], { perm: [0, 2, 1, 3] }); // [B, kv, S, D]
+      // Qwen3: each head's query and key RMS-normalised over the head dimension before the rope.
+      const qNormed = layer.qNorm ? rmsNorm(q, layer.qNorm) : q;
+      const kNormed = layer.kNorm ? rmsNorm(k, layer.kNorm) : k;
+      const qHeads = g.op("Mul", [g.op("Transpose", [rope(qNormed)], { perm: [0, 2, 1, 3] }), queryScale]); // [B, h, S, D]
+      let keys = g.op("Transpose", [rope(kNormed)], { perm: [0, 2, 1, 3] }); // [B, kv, S, D]
       let values = g.op("Transpose", [v], { perm: [0, 2, 1, 3] });
       if (decode) {
         const [presentKey, presentValue] = [
