@@ -8,10 +8,12 @@ import { checkpointNotes } from "./model/checkpoint.js";
 export interface CaseInspection {
   id: string;
   name: string;
-  totalParams: number;
+  /** null when only the runner can count them (a peft tuner without a formula here): `countsFrom` says so. */
+  totalParams: number | null;
   trainableParams: number | null;
   trainableReason?: string;
-  activeParamsPerToken: number;
+  activeParamsPerToken: number | null;
+  countsFrom?: string;
   weightBytes: number;
   adapterBytes: number;
   /** Prefill FLOPs per token at the workload's prompt length; decode FLOPs per token at that context. */
@@ -37,10 +39,11 @@ export function inspectCase(c: Case): CaseInspection {
   return {
     id: c.id,
     name: c.name,
-    totalParams: a.totalParams,
-    trainableParams: a.trainableParams,
+    totalParams: a.countedByRunner ? null : a.totalParams,
+    trainableParams: a.countedByRunner ? null : a.trainableParams,
     ...(a.trainableReason ? { trainableReason: a.trainableReason } : {}),
-    activeParamsPerToken: a.activeParamsPerToken,
+    activeParamsPerToken: a.countedByRunner ? null : a.activeParamsPerToken,
+    ...(a.countedByRunner ? { countsFrom: a.countedByRunner } : {}),
     weightBytes: a.weightBytes,
     adapterBytes: a.adapterBytes,
     prefillFlopsPerToken: prefillFlopsPerToken(m, c.workload.promptTokens) + a.extraFlopsPerToken,

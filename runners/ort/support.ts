@@ -6,7 +6,10 @@ import { getTechnique } from "../../src/techniques/registry.js";
 export function ortStaticReason(c: Case): string | undefined {
   if (c.scenario !== "prefill" && c.scenario !== "decode")
     return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
-  if (c.technique.kind !== "base" && !getTechnique(c.technique.kind).rewriteIr)
+  const technique = getTechnique(c.technique.kind);
+  if (technique.family === "peft")
+    return `peft ${String((c.technique as { config?: { peft_type?: unknown } }).config?.peft_type)} runs on the torch runner only: the ort runner's graphs come from the project's IR, which has no form for peft tuners (lora, rslora and dora have kinds of their own that it runs)`;
+  if (c.technique.kind !== "base" && !technique.rewriteIr)
     return `technique ${c.technique.kind} has no ONNX form: the ort runner runs techniques that rewrite the model IR — run it on a runner that implements it`;
   return undefined;
 }

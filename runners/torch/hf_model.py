@@ -278,6 +278,18 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
             notes["adapter"] = "merged (merge_and_unload)"
         else:
             notes["adapter"] = "unmerged (peft LoraLayer forward)"
+    elif family(technique) == "peft":
+        import peft_tuner
+
+        seed = int(technique.get("seed", (case["model"].get("weights") or {}).get("seed", 0)))
+        model, peft_notes = peft_tuner.apply(model, technique, seed, calibrate=(config.vocab_size, device))
+        notes.update(peft_notes)
+        notes.update(peft_tuner.ensure_not_identity(model, config.vocab_size, device, seed))
+        if technique.get("merged"):
+            if training:
+                raise Unsupported("a merged adapter has no separate trainable parameters: train-step needs merged: false")
+            model = peft_tuner.merge(model)
+            notes["adapter"] = "merged (merge_and_unload)"
     elif mole_kind:
         import mole
 
@@ -303,7 +315,7 @@ def build_model(case, weights_path, device, dtype, training=False, attn_implemen
             raise Unsupported(f"{quant['kind']} on torch: {error}")
         if family(technique) == "adapter":
             notes["adapterBase"] = "int4 (QLoRA-style: packed base, dequantised in backward)"
-    elif family(technique) not in ("adapter", "mole", "base", "half", "moe-compression"):
+    elif family(technique) not in ("adapter", "mole", "base", "half", "moe-compression", "peft"):
         raise Unsupported(f"the torch worker does not implement technique {kind!r}")
     counts = parameter_counts(model)
     return model, notes, counts
@@ -394,6 +406,12 @@ def inspect_counts(case):
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(technique))
+    elif family(technique) == "peft":
+        import peft_tuner
+
+        model, _ = peft_tuner.apply(model, technique, 0)
     counts = parameter_counts(model)
+    if family(technique) == "peft" and technique.get("merged"):
+        counts["total"] -= counts["trainable"]  # merge_and_unload folds the tuner into the base weights
     counts["architecture"] = arch
     return counts

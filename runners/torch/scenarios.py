@@ -237,7 +237,10 @@ def _adapter_swap(model, ids, timer, extra):
     context promptTokens. `swap_ms` is the copy + set_adapter part alone."""
     if not hasattr(model, "set_adapter") or "default" not in getattr(model, "peft_config", {}):
         raise Unsupported("adapter-swap needs an unmerged adapter (lora, rslora or dora with merged: false)")
-    model.add_adapter("swap", model.peft_config["default"])
+    try:
+        model.add_adapter("swap", model.peft_config["default"])
+    except (ValueError, TypeError, NotImplementedError, RuntimeError) as error:  # e.g. a tuner that allows one adapter only
+        raise Unsupported(f"peft refused a second adapter of this tuner: {type(error).__name__}: {error}")
     defaults = {n: p for n, p in model.named_parameters() if ".default." in n}
     slots = {n: p for n, p in model.named_parameters() if ".swap." in n}
     cuda = ids.device.type == "cuda"
@@ -282,6 +285,11 @@ def _merge(model):
         with torch.no_grad():
             model.unmerge_adapter()
 
+    try:  # an untimed probe: a tuner without merge support is unsupported with peft's reason
+        iteration()
+        reset()
+    except (AttributeError, NotImplementedError, ValueError, TypeError) as error:
+        raise Unsupported(f"peft cannot merge this tuner: {type(error).__name__}: {error}")
     return iteration, reset
 
 
@@ -336,8 +344,8 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None, 
     mode_reason = modes.unsupported_reason(case, device)
     if mode_reason:
         raise Unsupported(mode_reason)
-    if scenario in ("adapter-swap", "merge") and hf_model.family(technique) != "adapter":
-        raise Unsupported(f"the {scenario} scenario needs an adapter technique (lora, rslora, dora)")
+    if scenario in ("adapter-swap", "merge") and hf_model.family(technique) not in ("adapter", "peft"):
+        raise Unsupported(f"the {scenario} scenario needs an adapter technique (lora, rslora, dora, peft)")
     if technique.get("kind") == "int4":
         import weight_quant
 
@@ -435,6 +443,10 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None, 
             {"metric": "tensor_bytes_at_measure_start", "unit": "B", "value": tensor_bytes, "label": tensor_bytes_label},
             {"metric": "weight_bytes", "unit": "B", "value": held_bytes, "label": f"parameters and buffers as the worker holds them ({dtype_name}; int4/int8 packed with their scales)"},
         ]
+        if hf_model.family(technique) == "peft" and not case["model"].get("moe"):
+            # A peft tuner's counts are peft's (the TypeScript accounting has formulas for a few tuners only).
+            scalars.append({"metric": "params_total", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all)"})
+            scalars.append({"metric": "params_active_per_token", "unit": "count", "value": counts["total"], "label": "dense model: every parameter, adapters included"})
         if device.type == "cuda":
             scalars.append({"metric": "torch_max_memory_allocated_bytes", "unit": "B", "value": int(torch.cuda.max_memory_allocated(device)), "label": "torch allocator peak since the end of model load"})
             host_peak = peak_rss_bytes()

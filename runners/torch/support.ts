@@ -4,7 +4,7 @@ import type { Case } from "../../src/suite/case.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 
 /** Technique families the worker builds (runners/torch/hf_model.py); others are `unsupported` with the reason. */
-const TORCH_FAMILIES = new Set(["base", "adapter", "quantized", "half", "mole", "moe-compression"]);
+const TORCH_FAMILIES = new Set(["base", "adapter", "quantized", "half", "mole", "moe-compression", "peft"]);
 const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", "adapter-swap", "merge"]);
 
 /** What the torch runner cannot run, known without starting Python. */
@@ -20,8 +20,11 @@ export function torchStaticReason(c: Case): string | undefined {
     return c.technique.kind === "int4"
       ? "int4 alone is not fine-tuned on torch: the packed int4 weights have no gradient (train LoRA over it with base: int4, QLoRA-style)"
       : `${c.technique.kind} alone is not fine-tuned on torch: ${c.technique.kind} weights have no gradient (train an adapter over an fp32 or int4 base instead)`;
-  if ((c.scenario === "adapter-swap" || c.scenario === "merge") && (technique.family !== "adapter" || params.merged))
-    return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora or dora with merged: false)`;
+  if (
+    (c.scenario === "adapter-swap" || c.scenario === "merge") &&
+    ((technique.family !== "adapter" && technique.family !== "peft") || params.merged)
+  )
+    return `the ${c.scenario} scenario needs an unmerged adapter technique (lora, rslora, dora or peft with merged: false)`;
   if (c.model.moe && c.model.attentionBias)
     return "a MoE model with q/k/v biases: the torch runner builds MoE models as Mixtral, which has none — set the model's attentionBias to false, or run it on the ort runner";
   if (params.merged && c.scenario === "train-step")

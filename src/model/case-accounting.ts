@@ -26,6 +26,12 @@ export function caseAccountingMetrics(c: Case, held: HeldBytes = {}): MetricReco
   const a = caseTechniqueAccounting(c);
   const heldWeightBytes = held.weightBytes ?? a.weightBytes;
   const { batch, promptTokens } = c.workload;
+  if (a.countedByRunner) {
+    const reason = a.countedByRunner;
+    return ["params_total", "params_trainable", "params_active_per_token", "adapter_bytes", "weight_bytes"].map(
+      (name) => ({ name, value: null, unit: name.endsWith("bytes") ? "B" : "count", reason }),
+    );
+  }
   const metrics: MetricRecord[] = [
     { name: "params_total", value: a.totalParams, unit: "count" },
     a.trainableParams === null

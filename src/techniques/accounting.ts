@@ -23,6 +23,8 @@ export interface TechniqueAccounting {
   /** FLOPs per forward pass that do not scale with tokens (unmerged DoRA's weight norm). */
   extraFlopsPerForward: number;
   notes: string[];
+  /** Set when the counts above are the base model's only: the runner counts the technique (the reason says where). */
+  countedByRunner?: string;
 }
 
 /** One kind of linear the techniques rewrite, with its shape and how many of it the model has. */

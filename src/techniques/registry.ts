@@ -17,6 +17,7 @@ import { smoraTechnique } from "./smora.js";
 import { expertPruneTechnique } from "./expert-prune.js";
 import { mcSmoeTechnique } from "./mc-smoe.js";
 import { subMoeTechnique } from "./sub-moe.js";
+import { peftTechnique } from "./peft.js";
 import type { Technique } from "./technique.js";
 
 export const TECHNIQUES = [
@@ -36,6 +37,7 @@ export const TECHNIQUES = [
   expertPruneTechnique,
   mcSmoeTechnique,
   subMoeTechnique,
+  peftTechnique,
 ] as const satisfies readonly Technique<any>[];
 
 const byKind = new Map<string, Technique<any>>();
