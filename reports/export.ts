@@ -1,7 +1,8 @@
 // The report's text exports: markdown (a PR comment or $GITHUB_STEP_SUMMARY), CSV (one row per result, a column
 // triple per metric) and JSON (everything but the raw samples, which stay in the database).
 import type { ReportData, ReportResult } from "./data.js";
-import { buildIndexModel, isSynthetic, type IndexModel, type IndexRow } from "./model.js";
+import { buildIndexModel, isSynthetic, type IndexModel, type IndexRow, latestResults } from "./model.js";
+import { familiesMarkdown, familyOf } from "./families.js";
 import { METRIC_FAMILIES } from "./metrics.js";
 import { groupsOf, leaderboard, onBoard, rankText } from "./leaderboard.js";
 import { formatCi, formatValue } from "./format.js";
@@ -82,6 +83,7 @@ export function toMarkdown(data: ReportData, options: MarkdownOptions = {}): str
     lines.push("");
   }
 
+  lines.push(...familiesMarkdown(latestResults(data)));
   const notCompleted = model.rows.filter((r) => r.status !== "completed");
   if (notCompleted.length > 0) {
     lines.push(`### Not completed (${notCompleted.length})`, "", "| case | status | reason |", "| --- | --- | --- |");
@@ -119,6 +121,7 @@ const CASE_COLUMNS = [
   "case_name",
   "model",
   "technique",
+  "technique_family",
   "scenario",
   "workload",
   "runner",
@@ -150,6 +153,7 @@ export function toCsv(data: ReportData): string {
       r.name,
       r.model,
       r.technique,
+      familyOf(r),
       r.scenario,
       r.workloadLabel,
       r.runner,
@@ -180,6 +184,7 @@ export function toCsv(data: ReportData): string {
 export function toJson(data: ReportData): string {
   const results = data.results.map(({ samples: _samples, samplerSeries: _series, metrics, ...rest }: ReportResult) => ({
     ...rest,
+    techniqueFamily: familyOf(rest),
     metrics: metrics.map(({ name, value, unit, ciLow, ciHigh, reason, label }) => {
       const metric: Record<string, unknown> = { name, value, unit };
       if (ciLow !== null) metric.ciLow = ciLow;
