@@ -380,6 +380,18 @@ def _build_seeded(case, device, dtype, training, attn_implementation, notes):
 
         mole.freeze_base(model, technique)
     model = model.to(dtype)
+    if family(technique) == "peft":  # any peft tuner, seeded and calibrated as over a weights file (peft_tuner.py)
+        import peft_tuner
+
+        vocab = model.config.vocab_size
+        model, peft_notes = peft_tuner.apply(model, technique, int(technique.get("seed", seed)), calibrate=(vocab, device))
+        notes.update(peft_notes)
+        notes.update(peft_tuner.ensure_not_identity(model, vocab, device, seed))
+        if technique.get("merged"):
+            if training:
+                raise Unsupported("a merged adapter has no separate trainable parameters: train-step needs merged: false")
+            model = peft_tuner.merge(model)
+            notes["adapter"] = "merged (merge_and_unload)"
     quant = dict(technique) if family(technique) == "quantized" else {"kind": "int4", "targets": "all-linear"} if technique.get("base") == "int4" else None
     if quant is not None:
         import weight_quant

@@ -91,6 +91,17 @@ describe("peft tuners on the torch runner", () => {
     expect(prompt.status === "unsupported" && prompt.reason).toMatch(/prompt-learning/);
   });
 
+  it("runs over worker-seeded weights too (no weights file)", { timeout: 120_000 }, async () => {
+    const seededModel = { ...TINY_MODEL, weights: { seed: 3, source: "worker" } };
+    const base = await torchRunner().forwardLogits(planCase({ models: [seededModel as never] }), ids);
+    const adapted = await torchRunner().forwardLogits(
+      planCase({ models: [seededModel as never], techniques: [peft({ peft_type: "LOHA", r: 4 }) as never] }),
+      ids,
+    );
+    expect(adapted.counts.weightsSource).toBe("worker-seeded");
+    expect(relativeL2(adapted.data, base.data)).toBeGreaterThan(0.02);
+  });
+
   it("the ort runner refuses peft tuners with the reason", () => {
     const c = planCase({ techniques: [peft({ peft_type: "LOHA" }) as never] });
     expect(ortStaticReason({ ...c, runner: "ort" } as typeof c)).toMatch(/peft LOHA runs on the torch runner only/);
