@@ -108,6 +108,16 @@ def meta_model(model_config, attn_implementation="sdpa", router_bias=False, tech
     Mixtral; a mixture of LoRA experts installed (runners/torch/mole.py) when the technique is one."""
     from transformers import AutoModelForCausalLM
 
+    if model_config.get("hf"):  # any transformers causal LM by its config (runners/torch/hf_seeded.py)
+        import hf_seeded
+
+        if technique is not None and family(technique) == "mole":
+            raise Unsupported("mixtures of LoRA experts are built on the IR's llama-family modules (runners/torch/mole.py): a model given as a transformers config is not one — use peft tuners (kind: peft) or lora/rslora/dora")
+        try:
+            model, config = hf_seeded.meta_model(model_config["hf"]["config"], attn_implementation)
+        except hf_seeded.ConfigRefused as error:
+            raise ValueError(f"model › hf › config: {error}")
+        return model, config, type(model).__name__
     config, arch = hf_config(model_config)
     config._attn_implementation = attn_implementation
     with torch.device("meta"):
@@ -352,6 +362,7 @@ def _build_seeded(case, device, dtype, training, attn_implementation, notes):
         raise Unsupported(f"{kind} alone is not fine-tuned on torch: its quantised weights have no gradient (train an adapter over it: base: int4, QLoRA-style)")
     mole_kind = family(technique) == "mole"
     model, config, arch = meta_model(case["model"], attn_implementation, False, technique if mole_kind else None)
+    notes["attnImplementation"] = getattr(config, "_attn_implementation", None) or attn_implementation  # eager where no SDPA path
     notes.update(architecture=arch, weightsSource="worker-seeded", weightsInit=f"N(0, {SEEDED_STD}²) per tensor from seed {seed} and its name; norms 1, biases 0")
     if case["model"].get("moe"):
         notes["expertsImplementation"] = getattr(config, "_experts_implementation", None) or "eager"
@@ -426,4 +437,10 @@ def inspect_counts(case):
     if family(technique) == "peft" and technique.get("merged"):
         counts["total"] -= counts["trainable"]  # merge_and_unload folds the tuner into the base weights
     counts["architecture"] = arch
+    if case["model"].get("hf"):
+        import hf_seeded
+
+        counts["activePerToken"] = hf_seeded.active_params(model, model.config if hasattr(model, "config") else None)
+    elif not case["model"].get("moe"):
+        counts["activePerToken"] = counts["total"]
     return counts

@@ -138,12 +138,17 @@ class RoutingCapture:
         self.by_layer = {}
         self.handles = []
         for name, module in model.named_modules():
-            match = re.search(r"layers\.(\d+)\.mlp\.gate$", name)
-            if match:
+            # The IR models' `mlp.gate`; transformers 5's MoE families name their top-k router `mlp.gate` (Mixtral,
+            # Qwen2/3-MoE, OLMoE, DeepSeek-V2/V3) or `mlp.router` (GPT-OSS), all returning (logits, weights, indices).
+            match = re.search(r"layers\.(\d+)\.mlp\.(gate|router)$", name)
+            if match and (match.group(2) == "gate" or "Router" in type(module).__name__):
                 layer = int(match.group(1))
-                self.handles.append(module.register_forward_hook(lambda _m, _i, out, layer=layer: self._record(layer, out[2])))
+                self.handles.append(module.register_forward_hook(lambda _m, _i, out, layer=layer: self._record(layer, out)))
 
-    def _record(self, layer, indices):
+    def _record(self, layer, out):
+        indices = out[2] if isinstance(out, tuple) and len(out) > 2 else None
+        if indices is None or indices.dtype not in (torch.int64, torch.int32):
+            return  # a gate that is not a top-k router (e.g. a plain Linear named gate)
         if self.first_forward_only and layer in self.by_layer:
             return
         self.by_layer.setdefault(layer, []).append(indices.detach().reshape(-1).cpu())

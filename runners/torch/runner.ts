@@ -20,13 +20,18 @@ import type { TorchSettings } from "./settings.js";
 import { torchStaticReason } from "./support.js";
 import { TorchWorker, WorkerError, type WorkerHello, type WorkerMessage } from "./client.js";
 import { ensureWeightsFile } from "./weights-file.js";
+import { hfConfigDict } from "./hf-config.js";
 import { workerSeeded } from "./seeded.js";
 import { routingOutcome, type WorkerRouting } from "./routing.js";
 import { createRng } from "../../src/measure/stats.js";
 
 /** The case as the worker reads it: its runner settings, and its technique with the registry's family. */
 export function workerCase(c: Case): Record<string, unknown> {
-  return { ...c, technique: { ...c.technique, family: getTechnique(c.technique.kind).family } };
+  // A transformers-config model carries the config dict to build (scaled when `--scale` shrank it).
+  const model = c.model.hf
+    ? { ...c.model, hf: { ...c.model.hf, config: hfConfigDict(c.model, c.scale !== undefined) } }
+    : c.model;
+  return { ...c, model, technique: { ...c.technique, family: getTechnique(c.technique.kind).family } };
 }
 
 export class TorchRunner implements Runner {
@@ -264,11 +269,13 @@ export class TorchRunner implements Runner {
   }
 
   /** Parameter counts (total, trainable) as transformers and peft report them on the meta device: no weights allocated. */
-  async inspect(c: Case): Promise<{ trainable: number; total: number; architecture: string }> {
+  async inspect(
+    c: Case,
+  ): Promise<{ trainable: number; total: number; architecture: string; activePerToken?: number | null }> {
     const worker = await this.workerFor(0);
     const reply = await worker.request({ type: "inspect", case: workerCase(c) }, { final: ["counts"] });
     if (reply.type === "error") throw new Error(errorReason(reply));
-    return reply.counts as { trainable: number; total: number; architecture: string };
+    return reply.counts as { trainable: number; total: number; architecture: string; activePerToken?: number | null };
   }
 
   /** Round trip of one tiny request through the worker of `repeat` (harness overhead, bench:runners). */

@@ -155,7 +155,11 @@ def _decode(model, ids):
     from transformers import DynamicCache
 
     batch, prompt = ids.shape
-    cache = DynamicCache()
+    # The model's own cache layers (sliding-window, linear-attention where its config has them), recording past states
+    # so that crop(-1) can roll back a layer that already dropped states beyond its window.
+    cache = DynamicCache(config=getattr(model, "config", None))
+    if hasattr(cache, "activate_past_recording"):
+        cache.activate_past_recording()
     with torch.inference_mode():
         model(input_ids=ids, past_key_values=cache, use_cache=True)
     next_ids = ids[:, -1:].contiguous()
@@ -169,6 +173,13 @@ def _decode(model, ids):
             cache.crop(-1)
 
     iteration.last_logits = last  # the step's logits, for mode-equality checks (step_logits)
+    try:  # a cache that cannot roll back (no past states kept): refuse, never time a growing cache
+        iteration()
+    except (ValueError, NotImplementedError, AttributeError, TypeError, RuntimeError) as error:
+        raise Unsupported(
+            "decode at a fixed context crops the cache back after each step (DynamicCache.crop(-1)), which this model's "
+            f"cache refuses ({type(error).__name__}: {error}); use the generate scenario, which decodes forward without cropping"
+        )
     return iteration, batch
 
 
@@ -443,10 +454,19 @@ def _run_repeat(case, repeat, weights_path, on_window, fidelity_input_ids=None, 
             {"metric": "tensor_bytes_at_measure_start", "unit": "B", "value": tensor_bytes, "label": tensor_bytes_label},
             {"metric": "weight_bytes", "unit": "B", "value": held_bytes, "label": f"parameters and buffers as the worker holds them ({dtype_name}; int4/int8 packed with their scales)"},
         ]
-        if hf_model.family(technique) == "peft" and not case["model"].get("moe"):
+        if case["model"].get("hf") or (hf_model.family(technique) == "peft" and not case["model"].get("moe")):
             # A peft tuner's counts are peft's (the TypeScript accounting has formulas for a few tuners only).
             scalars.append({"metric": "params_total", "unit": "count", "value": counts["total"], "label": "peft get_nb_trainable_parameters (all)"})
-            scalars.append({"metric": "params_active_per_token", "unit": "count", "value": counts["total"], "label": "dense model: every parameter, adapters included"})
+            active = counts["total"]
+            if case["model"].get("hf"):
+                import hf_seeded
+
+                active = hf_seeded.active_params(model, model.config if hasattr(model, "config") else None)
+            scalars.append(
+                {"metric": "params_active_per_token", "unit": "count", "value": active, "label": "all but the routed experts a token skips (1 − k/E of each *Experts module)"}
+                if active is not None
+                else {"metric": "params_active_per_token", "unit": "count", "value": None, "reason": "a MoE config without num_experts_per_tok"}
+            )
         if device.type == "cuda":
             scalars.append({"metric": "torch_max_memory_allocated_bytes", "unit": "B", "value": int(torch.cuda.max_memory_allocated(device)), "label": "torch allocator peak since the end of model load"})
             host_peak = peak_rss_bytes()

@@ -10,6 +10,7 @@ export const WORKER_SEEDED_THRESHOLD_BYTES = 8 * 2 ** 30;
 /** Whether the worker seeds this case's weights (no weights file is written). Checkpoints always load their own. */
 export function workerSeeded(c: Case): boolean {
   if (c.model.checkpoint) return false;
+  if (c.model.hf) return true; // a transformers config: no IR weights to write, the worker seeds them
   const source = c.model.weights.source;
   if (source !== undefined) return source === "worker";
   return accountModel(c.model).weightBytes > WORKER_SEEDED_THRESHOLD_BYTES;

@@ -302,12 +302,20 @@ Object.assign(commands, {
       filter: filterOption,
       json: { type: "boolean", description: "print JSON" },
       scale: scaleOptionSpec,
+      python: { type: "string", description: "Python interpreter for the torch runner (counts only it can give)" },
     },
     async run(values, positionals) {
       const loaded = await loadSuite(requireSuite("inspect", positionals));
       const cases = planFor(loaded.suite, values);
-      const { inspectCase } = await import("../inspect.js");
-      const rows = cases.map(inspectCase);
+      const { inspectCase, withRunnerCounts } = await import("../inspect.js");
+      // Counts only a runner can give (peft tuners without a formula, transformers-config models) come from it.
+      const runners = new RunnerPool({ python: values.python as string | undefined });
+      let rows;
+      try {
+        rows = await withRunnerCounts(cases, cases.map(inspectCase), (name) => runners.get(name));
+      } finally {
+        await runners.close();
+      }
       if (values.json) {
         console.log(JSON.stringify(rows, null, 2));
         return 0;

@@ -9,7 +9,14 @@ import { baseAccounting, FP32_BYTES, type TechniqueAccounting } from "../techniq
 /** The accounting of a case's model after its technique. */
 export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): TechniqueAccounting {
   const technique = getTechnique(c.technique.kind);
-  return technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
+  const a = technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
+  // A transformers-config model may have layers the IR's arithmetic does not know (q/k norms, gates, MLA…).
+  if (c.model.hf && !a.countedByRunner)
+    return {
+      ...a,
+      countedByRunner: `counted by transformers and peft in the worker (meta device): the model is a ${String(c.model.hf.config.model_type)} config, which the IR's arithmetic does not count exactly`,
+    };
+  return a;
 }
 
 /**

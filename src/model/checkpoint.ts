@@ -229,7 +229,7 @@ export function modelFieldsFromHfConfig(config: Record<string, unknown>): {
     maxPositions,
     ropeTheta,
     ...(ropeScaling ? { ropeScaling } : {}),
-    qkNorm: family === "qwen3",
+    ...(family === "qwen3" ? { qkNorm: true } : {}),
     rmsNormEps: num(config, "rms_norm_eps", (CONFIG_DEFAULTS[modelType] ?? CONFIG_DEFAULTS.llama!).rmsNormEps),
     tieEmbeddings: config.tie_word_embeddings === true,
     attentionBias,

@@ -102,6 +102,9 @@ export interface Runner {
   runRepeat(c: Case, ctx: RepeatContext): Promise<RepeatOutcome>;
   /** Releases workers. */
   close(): Promise<void>;
+  /** Parameter counts of a case's model as the runner's own libraries report them, without running it (`bench inspect`
+   * for models and techniques the TypeScript accounting cannot count). */
+  inspect?(c: Case): Promise<RunnerCounts>;
 }
 
 /** `bench calibrate` of one accelerator a runner can see (e.g. a CUDA GPU), keyed by its UUID. */
@@ -199,3 +202,12 @@ export interface RunnerDefinition<S extends Record<string, unknown> = Record<str
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface RunnerSettingsInputs {}
+
+/** Parameter counts a runner reports for a case (`Runner.inspect`). */
+export interface RunnerCounts {
+  total: number;
+  trainable: number;
+  /** Parameters one token uses (MoE: the routed experts a token skips left out); absent or null when not known. */
+  activePerToken?: number | null;
+  architecture?: string;
+}

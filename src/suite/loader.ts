@@ -11,6 +11,7 @@ import { UsageError, messages } from "../messages.js";
 import { suiteSchema, type ResolvedSuite } from "./schema.js";
 import { techniqueKinds } from "../techniques/registry.js";
 import { expandCheckpointModels } from "../model/checkpoint.js";
+import { expandHfModels } from "../model/hf-config.js";
 
 const packageEntry = fromRoot("src/index.ts");
 
@@ -38,7 +39,10 @@ export function validateSuite(
   baseDir = process.cwd(),
 ): { suite: ResolvedSuite; suiteHash: string } {
   // Checkpoint models (docs/checkpoints.md): their architecture fields come from config.json, read here (src/model/checkpoint.ts).
-  const expanded = expandCheckpointModels(raw, baseDir);
+  // Models given as a transformers config: the IR fields derived from it (src/model/hf-config.ts).
+  const hf = expandHfModels(raw, baseDir);
+  if (hf.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, hf.issues));
+  const expanded = expandCheckpointModels(hf.raw, baseDir);
   if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
   raw = expanded.raw;
   const parsed = suiteSchema().safeParse(raw);

@@ -68,7 +68,7 @@ export const modelSchema = z
       })
       .optional(),
     /** RMSNorm of each query and key head before the rope (Qwen3's q_norm / k_norm). */
-    qkNorm: z.boolean().default(false),
+    qkNorm: z.boolean().optional(),
     rmsNormEps: z.number().positive().default(1e-5),
     tieEmbeddings: z.boolean().default(false),
     /** q/k/v projection bias (Qwen2). */
@@ -80,6 +80,17 @@ export const modelSchema = z
      * the architecture fields are filled from its config.json (docs/checkpoints.md). Relative to the suite file.
      */
     checkpoint: z.string().optional(),
+    /**
+     * Any transformers causal LM by its config (a config.json's contents, or `configFile` resolved by the loader): run
+     * on the torch runner with worker-seeded weights; the IR fields are derived from it (src/model/hf-config.ts).
+     */
+    hf: z
+      .object({
+        config: z.record(z.string(), z.unknown()),
+        /** Why the IR (and so the ort runner) cannot express this architecture; absent when it can. */
+        irUnsupported: z.string().optional(),
+      })
+      .optional(),
     /** A UTF-8 text file: fidelity adds perplexity on it (needs a checkpoint with tokenizer.json). Relative to the suite file. */
     perplexityText: z.string().optional(),
   })
@@ -253,7 +264,13 @@ function checkExcludes(suite: ResolvedSuite, ctx: z.RefinementCtx): void {
 }
 
 /** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts). */
-export type ModelInput = z.input<typeof modelSchema> | (Partial<z.input<typeof modelSchema>> & { checkpoint: string });
+export type ModelInput =
+  | z.input<typeof modelSchema>
+  | (Partial<z.input<typeof modelSchema>> & { checkpoint: string })
+  | (Partial<z.input<typeof modelSchema>> & {
+      name: string;
+      hf: { config: Record<string, unknown> } | { configFile: string };
+    });
 type SuiteFields = z.ZodObject<typeof suiteFields>;
 /** What a suite file says: the suite's fields, plus each registered runner's settings under its name. */
 export type SuiteInput = Omit<z.input<SuiteFields>, "models" | "techniques" | "runners"> & {
