@@ -26,6 +26,26 @@ export default defineSuite({
       vocab: 2048,
       weights: { seed: 7 },
     },
+    // Qwen3-MoE-shaped (q/k norms, 16 experts of width 128, top-4), weights seeded by transformers in the worker.
+    {
+      name: "small-qwen3-moe",
+      hf: {
+        config: {
+          model_type: "qwen3_moe",
+          vocab_size: 2048,
+          hidden_size: 256,
+          intermediate_size: 704,
+          moe_intermediate_size: 128,
+          num_experts: 16,
+          num_experts_per_tok: 4,
+          num_hidden_layers: 2,
+          num_attention_heads: 8,
+          num_key_value_heads: 2,
+          head_dim: 32,
+        },
+      },
+      weights: { seed: 7 },
+    },
   ],
   techniques: [
     { kind: "base" },
@@ -58,6 +78,48 @@ export default defineSuite({
     peft("vera r64", { peft_type: "VERA", r: 64 }),
     peft("fourierft", { peft_type: "FOURIERFT", n_frequency: 1000 }),
     peft("c3a", { peft_type: "C3A", block_size: 64 }),
+    // LoRA on the routed experts' fused 3-D parameters (peft's target_parameters): each forward adds the experts'
+    // low-rank products to the fused weights, a per-forward cost that does not shrink with top-k.
+    {
+      kind: "peft",
+      name: "lora r8 experts",
+      config: {
+        peft_type: "LORA",
+        r: 8,
+        lora_alpha: 16,
+        target_modules: [],
+        target_parameters: ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+      },
+    },
+  ],
+  // The dense tuners on the small llama; the base, LoRA q/v and LoRA on the experts on the MoE.
+  exclude: [
+    { model: "small-llama", technique: "lora r8 experts" },
+    {
+      model: "small-qwen3-moe",
+      technique: [
+        "lora r8 merged",
+        "lora pissa",
+        "adalora",
+        "loha r8",
+        "loha r8 merged",
+        "randlora",
+        "vblora",
+        "miss",
+        "shira",
+        "delora",
+        "oft",
+        "boft",
+        "boft merged",
+        "hra",
+        "road",
+        "lokr r8",
+        "ia3",
+        "vera r64",
+        "fourierft",
+        "c3a",
+      ],
+    },
   ],
   scenarios: ["prefill", "decode", "train-step"],
   workloads: [{ name: "short", batch: 1, promptTokens: 64 }],
