@@ -84,6 +84,9 @@ def apply(model, technique, seed, calibrate=None):
 
     random_config, chosen = build_config(technique)
     notes = {}
+    # The unadapted model's logits on the probe tokens, taken before peft touches it: inits that rewrite the base
+    # weights (PiSSA, OLoRA move principal components into the adapter) make "adapter disabled" a different model.
+    probe = _plain_probe(model, *calibrate) if calibrate is not None else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
@@ -93,25 +96,38 @@ def apply(model, technique, seed, calibrate=None):
                 random = {n: p.detach().clone() for n, p in peft_model.named_parameters() if p.requires_grad}
                 identity_config, _ = build_config(technique, identity=True)
                 peft_model = get_peft_model(peft_model.unload(), identity_config)
-                notes.update(_calibrate(peft_model, random, *calibrate))
+                notes.update(_calibrate(peft_model, random, *calibrate, probe))
             else:
                 notes["adapterInit"] = f"{chosen}=False (seeded, non-identity)" if chosen else "as the config sets it (seeded)"
         except (ValueError, TypeError, NotImplementedError, KeyError, RuntimeError) as error:
             raise Unsupported(f"peft {_type_name(random_config)} on this model: {type(error).__name__}: {error}")
     notes["peftType"] = _type_name(random_config)
     notes["adapter"] = "unmerged (peft tuner forward)"
+    peft_model._effbench_probe = probe
     return peft_model, notes
+
+
+def _plain_probe(model, vocab, device):
+    ids = torch.randint(0, vocab, (1, 8), generator=torch.Generator().manual_seed(0)).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            plain = model(input_ids=ids, use_cache=False).logits.double()
+    finally:
+        model.train(was_training)
+    return ids, plain
 
 
 TARGET_RELATIVE_UPDATE = 0.1
 
 
-def _calibrate(peft_model, random, vocab, device):
+def _calibrate(peft_model, random, vocab, device, probe=None):
     params = {n: p for n, p in peft_model.named_parameters() if p.requires_grad}
     if set(params) != set(random):
         raise Unsupported("the tuner's tensors differ between its identity and non-identity init: its init cannot be calibrated")
     identity = {n: p.detach().clone() for n, p in params.items()}
-    ids, plain = _probe(peft_model, vocab, device)
+    ids, plain = probe or _probe(peft_model, vocab, device)
 
     def update(t):
         with torch.no_grad():
@@ -152,8 +168,9 @@ def _probe(peft_model, vocab, device):
 
 
 def relative_update(peft_model, vocab, device, probe=None):
-    """Relative L2 between the adapted model's logits and the same model's with the adapter disabled, 8 seeded tokens."""
-    ids, plain = probe or _probe(peft_model, vocab, device)
+    """Relative L2 between the adapted model's logits and the unadapted model's (taken before peft wrapped it, else with
+    the adapter disabled), on 8 seeded tokens."""
+    ids, plain = probe or getattr(peft_model, "_effbench_probe", None) or _probe(peft_model, vocab, device)
     was_training = peft_model.training
     peft_model.eval()
     try:
@@ -188,7 +205,7 @@ def ensure_not_identity(peft_model, vocab, device, seed):
         notes["adapterPerturbed"] = f"identity at init: trainable tensors perturbed by {PERTURBATION}·mean|p|·N(0,1) (seeded)"
     if gap <= IDENTITY_TOLERANCE:
         raise Unsupported("the tuner stays identity after seeding (adapted logits equal the base's): fidelity would be trivially perfect")
-    notes["relativeLogitUpdate"] = f"{gap:.3g} (relative L2, adapter on vs disabled, 8 seeded tokens)"
+    notes["relativeLogitUpdate"] = f"{gap:.3g} (relative L2 of the logits vs the unadapted model, 8 seeded tokens)"
     return notes
 
 
