@@ -43,8 +43,9 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("the generated site in Chromium", ()
   it("renders every chart of the index from file:// with no console error, and saves a screenshot", async () => {
     const screenshotPath = join(tempDir("report-screenshot"), "index.png");
     const page = await browser.check(join(site, "index.html"), { screenshotPath });
-    // Six leaderboards (the fixture writes a value in every family), three Pareto charts, one trend.
-    expect(page.charts).toBe(10);
+    // Six leaderboards (the fixture writes a value in every family), four Pareto charts (compression: weight bytes vs
+    // KL among them), one trend.
+    expect(page.charts).toBe(11);
     expect(page.renderedCharts).toBe(page.charts);
     expect(page.consoleErrors).toEqual([]);
     expect(page.pageErrors).toEqual([]);
