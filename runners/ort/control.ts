@@ -7,7 +7,7 @@ import type { ControlOutcome, ControlSource } from "../../src/run/drift-control.
 import { caseSettings } from "../../src/runner/registry.js";
 import type { OrtSettings } from "./settings.js";
 import { CONTROL_SHAPE } from "./control-child.js";
-import { tsxLoader } from "./runner.js";
+import { tsxLoader } from "../shared/child-repeat.js";
 
 const childPath = fromRoot("runners/ort/control-child.ts");
 

@@ -1,7 +1,7 @@
 // The ort runner: onnxruntime-node in a child process per case-repeat (a fresh process per repeat, so that each
 // repeat starts from a cold allocator and the repeats are independent samples).
-import { execaNode } from "execa";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { runChildRepeat } from "../shared/child-repeat.js";
+import { readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -12,12 +12,8 @@ import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../../sr
 import type { OrtSettings } from "./settings.js";
 import { ORT_CACHE_DIR_VARIABLE } from "./cache-dir.js";
 import { ortStaticReason } from "./support.js";
-import type { ChildMessage } from "./child.js";
-import { watchRss } from "../shared/proc.js";
-import { PARENT_PID_VARIABLE } from "../shared/parent-watch.js";
 
 const childPath = fromRoot("runners/ort/child.ts");
-const STDERR_TAIL_CHARS = 2000;
 
 /** Caches of runs whose process is gone (killed with -9: no exit handler ran), which may hold gigabytes. */
 function removeOrphanedCaches(): void {
@@ -80,82 +76,15 @@ export class OrtRunner implements Runner {
   }
 
   async runRepeat(c: Case, ctx: RepeatContext): Promise<RepeatOutcome> {
-    const dir = mkdtempSync(join(tmpdir(), "effbench-ort-"));
-    const caseFile = join(dir, "case.json");
-    writeFileSync(caseFile, JSON.stringify(c));
-    let outcome: RepeatOutcome | undefined;
-    let stderr = "";
-    const child = execaNode(childPath, [caseFile, String(ctx.repeat)], {
-      nodeOptions: ["--import", tsxLoader(), "--expose-gc"], // gc: a child that built a large model frees it before loading
-      ipc: true,
-      serialization: "json",
-      reject: false,
-      timeout: ctx.timeoutMs,
-      cancelSignal: ctx.signal,
-      forceKillAfterDelay: 2000,
-      stdout: "inherit",
-      stderr: "pipe",
-      buffer: { stderr: true },
-      env: {
-        ...process.env,
-        [PARENT_PID_VARIABLE]: String(process.pid),
-        [ORT_CACHE_DIR_VARIABLE]: this.modelCacheDir(),
-      },
-      // Its own process group: a terminal Ctrl-C reaches only bench, which then stops after this case.
-      detached: true,
-    });
-    let overCap: number | undefined;
-    const stopWatchdog =
-      child.pid !== undefined && ctx.memoryCapBytes
-        ? watchRss(child.pid, ctx.memoryCapBytes, (rss) => {
-            overCap = rss;
-            child.kill("SIGKILL");
-          })
-        : () => {};
-    if (child.pid !== undefined) ctx.onProcess?.(child.pid);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL_CHARS);
-    });
-    try {
-      for await (const message of child.getEachMessage() as AsyncIterable<ChildMessage>) {
-        if (message.type === "window") ctx.onWindow?.(message.phase);
-        else if (message.type === "result") outcome = message.outcome;
-      }
-      const result = await child;
-      if (overCap !== undefined)
-        return {
-          status: "failed",
-          reason: `exceeded the memory cap: RSS ${(overCap / 2 ** 20).toFixed(0)} MiB > ${(ctx.memoryCapBytes! / 2 ** 20).toFixed(0)} MiB (--case-memory)`,
-        };
-      if (outcome) return outcome;
-      if (result.timedOut)
-        return { status: "timed-out", reason: `no result within the case timeout of ${ctx.timeoutMs} ms` };
-      if (result.isCanceled) return { status: "failed", reason: "interrupted" };
-      const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      return {
-        status: "failed",
-        reason: `the ort child process ${how} before reporting${stderr ? `: ${stderr.trim()}` : ""}`,
-      };
-    } finally {
-      stopWatchdog();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    return runChildRepeat(
+      { childPath, runner: this.name, env: { [ORT_CACHE_DIR_VARIABLE]: this.modelCacheDir() } },
+      c,
+      ctx,
+    );
   }
 
   async close(): Promise<void> {
     this.removeCache();
     process.removeListener("exit", this.removeCache);
-  }
-}
-
-/**
- * tsx's loader as an absolute URL: a bare `--import tsx` resolves from the child's working directory, which is the
- * user's (a suite run from a folder without node_modules would fail every case).
- */
-export function tsxLoader(): string {
-  try {
-    return import.meta.resolve("tsx");
-  } catch {
-    return "tsx"; // not resolvable from here (a bundle without tsx): the bare name, as before
   }
 }
