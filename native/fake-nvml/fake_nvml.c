@@ -66,6 +66,7 @@ static int initError = 0;
 static char driverVersion[64] = "999.99.99-fake";
 static Device devices[MAX_DEVICES];
 static struct timespec initTime;
+static int initTimeSet = 0;
 
 static void setDefaults(void) {
   memset(devices, 0, sizeof devices);
@@ -210,7 +211,12 @@ int nvmlInit_v2(void) {
   loadScript();
   int rc = initError;
   initialised = rc == 0;
-  clock_gettime(CLOCK_MONOTONIC, &initTime);
+  /* A real energy counter counts since the driver loaded: a second nvmlInit (another probe in the same process)
+   * must not restart it, or the counter's update period would look as short as the time between inits. */
+  if (!initTimeSet) {
+    clock_gettime(CLOCK_MONOTONIC, &initTime);
+    initTimeSet = 1;
+  }
   pthread_mutex_unlock(&lock);
   return rc;
 }
