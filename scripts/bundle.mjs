@@ -11,7 +11,8 @@ await build({
   target: "node20",
   outfile: out,
   // The report is built back on the developer machine from the returned DB (a GPU machine has no Node).
-  external: ["@vscode/sqlite3", "esbuild", "tsx", "tsx/*", "../../reports/*"],
+  // node-llama-cpp loads platform binaries at run time: the llamacpp runner reports itself unavailable there.
+  external: ["@vscode/sqlite3", "esbuild", "tsx", "tsx/*", "../../reports/*", "node-llama-cpp", "@node-llama-cpp/*"],
   alias: { "onnxruntime-node": "./scripts/ort-stub.mjs" },
   // The bundle's own location is not the project's: source paths resolve from the working directory.
   banner: {
