@@ -1,5 +1,5 @@
-// The torch runner (DESIGN.md §4): real transformers + peft in a Python worker. Importing torch costs seconds, so on the
-// CPU one worker per repeat index serves that repeat of every case (DESIGN.md §1); on a GPU each case gets a fresh
+// The torch runner: real transformers + peft in a Python worker. Importing torch costs seconds, so on the
+// CPU one worker per repeat index serves that repeat of every case (repeats stay separate processes); on a GPU each case gets a fresh
 // worker, so that device memory (allocator cache, cuBLAS workspaces, graph pools) is the case's own. A crash fails
 // only the current case and the worker is restarted for the next one.
 import { execa } from "execa";

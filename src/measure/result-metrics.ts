@@ -108,7 +108,7 @@ export function resultMetrics(c: Case, outcomes: Completed[], peaks?: Peaks): Me
   return metrics;
 }
 
-/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (DESIGN.md §5). On a GPU, against
+/** MFU = analytic FLOP/s ÷ peak FLOP/s; MBU = analytic bytes/s ÷ peak bandwidth (docs/metrics.md). On a GPU, against
  * that device's `bench calibrate` (by UUID): bf16 GEMM peak and copy bandwidth; decode results also get the
  * weight-read floor (bytes per iteration as held ÷ copy bandwidth) and their ratio to it. */
 function utilisation(c: Case, metrics: MetricRecord[], peaks: Peaks | undefined, deviceUuid?: string): MetricRecord[] {
