@@ -246,7 +246,10 @@ export class ServeRunner implements Runner {
         flag: "request-errors",
         detail: `${errors} of ${rows.length} requests failed or timed out; the first: ${rows.find((r) => r.error)?.error}`,
       });
-    const energyTokens = ok.reduce((sum, r) => sum + (r.outputTokens ?? 0), 0);
+    // Energy per output token needs every completed request's count: a request without usage leaves it unknown (null).
+    const energyTokens = ok.some((r) => r.outputTokens === null)
+      ? undefined
+      : ok.reduce((sum, r) => sum + r.outputTokens!, 0);
     return {
       status: "completed",
       series: pointSeries(rows, result.gapsMs),
