@@ -123,7 +123,10 @@ class MoleLinear(nn.Module):
             if self.gating == "soft":
                 return probs
             if self.gating == "dynmole":
-                return probs * dynmole_mask(probs, self.dynmole)
+                mask = dynmole_mask(probs, self.dynmole)
+                if self.capture is not None:  # the kept-expert mask [T, E] (as the ort graph's router_mask output)
+                    self.capture.append(mask.detach().cpu())
+                return probs * mask
         k = min(self.top_k, experts)
         values, index = top_k(probs, k)
         if self.capture is not None and k < experts:  # a router taking every expert chooses nothing (as the ort graph)
@@ -303,8 +306,9 @@ def _xlora_scaling_pass(model, state, layers, experts):
 class MoleRoutingCapture:
     """Records the experts each routed mixture chose, under the names of the ort graphs' routing outputs:
     `router_indices.{layer}` (MixLoRA's FFN router; X-LoRA's top-k, once per layer) and
-    `router_indices.{layer}.{projection}` (MoLA's and SMoRA's per-linear routers). Dense soft routing (LoRAMoE, X-LoRA
-    without topK) chooses nothing and has no histogram, as on ort."""
+    `router_indices.{layer}.{projection}` (MoLA's and SMoRA's per-linear routers), and DynMoLE's kept-expert masks
+    [T, E] under `router_mask.{layer}.{projection}`. Dense soft routing (LoRAMoE, X-LoRA without topK) chooses nothing
+    and has no histogram, as on ort."""
 
     def __init__(self, model, first_forward_only=False):
         self.first_forward_only = first_forward_only
@@ -315,6 +319,8 @@ class MoleRoutingCapture:
                 name = f"router_indices.{module.layer}"
             elif isinstance(module, MoleLinear) and module.gating == "top-k":
                 name = f"router_indices.{module.layer}.{module.projection}"
+            elif isinstance(module, MoleLinear) and module.gating == "dynmole":
+                name = f"router_mask.{module.layer}.{module.projection}"
             elif isinstance(module, MoleLinear) and module.gating == "xlora" and module.top_k is not None and module.top_k < module.mole_experts.lora_A.shape[0] and module.layer not in xlora_layers:
                 xlora_layers.add(module.layer)  # every linear of a layer shares the layer's scalings
                 name = f"router_indices.{module.layer}"
@@ -334,7 +340,7 @@ class MoleRoutingCapture:
             module.capture = None
 
     def indices(self):
-        """{output name: token-major [T·k] list} over the captured forwards (after the `with` block)."""
+        """{output name: token-major [T·k] list (masks: [T·E])} over the captured forwards (after the `with` block)."""
         return {name: torch.cat(parts).reshape(-1).tolist() for name, parts in self.captured}
 
     def tokens(self):

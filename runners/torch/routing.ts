@@ -1,16 +1,17 @@
-// Routing metrics of a torch MoE or MoLE case: the worker records the experts each router chose in one
-// untimed pass after the measure window (moe_block.py RoutingCapture, mole.py MoleRoutingCapture); they are summarised
-// here by the same functions as the ort runner's (src/model/moe-routing.ts, mole-routing.ts), with the same metric
-// names, into scalars and `details.routing` (histograms). The raw indices do not reach the store.
+// Routing metrics of a torch MoE or MoLE case: the worker records the experts each router chose (and DynMoLE's
+// kept-expert masks) in one untimed pass after the measure window (moe_block.py RoutingCapture, mole.py
+// MoleRoutingCapture); they are summarised here by the same functions as the ort runner's (src/model/moe-routing.ts,
+// mole-routing.ts, runners/shared/routing.ts), with the same metric names, into scalars and `details.routing`
+// (histograms, routing locality). The raw indices do not reach the store.
 import type { Case } from "../../src/suite/case.js";
 import type { RepeatOutcome } from "../../src/runner/contract.js";
 import { moeRoutingMeasures } from "../../src/model/moe-routing.js";
-import { moleRoutingMeasures } from "../../src/model/mole-routing.js";
-import { moleRouterExperts } from "../../src/techniques/mole.js";
+import { moleMeasures, moeLocality } from "../shared/routing.js";
 
 /** What the worker adds to a completed outcome: MoE {layer: [T·k]}, or a mixture's {routing output name: [T·k]}. */
 export interface WorkerRouting {
   routingIndices?: Record<string, number[]>;
+  /** `indices`: `router_indices.*` → [T·k] chosen experts; `router_mask.*` → DynMoLE's [T·E] kept-expert masks. */
   moleRouting?: { indices: Record<string, number[]>; tokens: number };
 }
 
@@ -23,11 +24,15 @@ export function routingOutcome(c: Case, outcome: RepeatOutcome & WorkerRouting):
         ? "the prompt's forward of one generation"
         : "one timed iteration";
   if (rest.status === "completed" && moleRouting) {
-    // Mixtures of LoRA experts: one histogram per routed mixture, summarised as the ort child does.
-    const expertsOf = moleRouterExperts(c.technique as { kind: string } & Record<string, unknown>, c.model);
-    const measures = expertsOf
-      ? moleRoutingMeasures(new Map(Object.entries(moleRouting.indices)), moleRouting.tokens, expertsOf, pass)
-      : undefined;
+    // Mixtures of LoRA experts: one histogram per routed mixture, DynMoLE's active experts, as the ort child does.
+    const entries = Object.entries(moleRouting.indices);
+    const measures = moleMeasures(
+      c,
+      new Map(entries.filter(([name]) => !name.startsWith("router_mask."))),
+      new Map(entries.filter(([name]) => name.startsWith("router_mask."))),
+      moleRouting.tokens,
+      pass,
+    );
     return measures
       ? {
           ...rest,
@@ -37,14 +42,13 @@ export function routingOutcome(c: Case, outcome: RepeatOutcome & WorkerRouting):
       : (rest as RepeatOutcome);
   }
   if (rest.status !== "completed" || !routingIndices || !c.model.moe) return rest as RepeatOutcome;
-  const measures = moeRoutingMeasures(
-    c.model,
-    new Map(Object.entries(routingIndices).map(([layer, indices]) => [Number(layer), indices])),
-    pass,
-  );
+  const indices = new Map(Object.entries(routingIndices).map(([layer, chosen]) => [Number(layer), chosen]));
+  const measures = moeRoutingMeasures(c.model, indices, pass);
+  // Routing locality (docs/moe.md): a prefill's per-token routing; the torch capture is token-major over the batch.
+  const locality = moeLocality(c, indices);
   return {
     ...rest,
-    scalars: [...rest.scalars, ...measures.scalars],
-    details: { ...rest.details, routing: { ...measures.details } },
+    scalars: [...rest.scalars, ...measures.scalars, ...locality.scalars],
+    details: { ...rest.details, routing: { ...measures.details, locality: locality.details } },
   };
 }

@@ -227,6 +227,16 @@ describe("ort and torch MoE routing on the same tokens", () => {
     ],
     ["SMoRA's rank routers", { kind: "smora", rank: 8, topK: 2, alpha: 16, targets: ["v_proj"] }],
     ["X-LoRA's top-k scalings", { kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }],
+    [
+      "DynMoLE's kept-expert masks (LoRAMoE, both regimes)",
+      {
+        kind: "loramoe",
+        experts: 6,
+        rank: 4,
+        alpha: 8,
+        router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
+      },
+    ],
   ];
   for (const [label, technique] of moleCases)
     it(`choose the same experts per token for mixtures of LoRA experts, under the same output names: ${label}`, async () => {
@@ -255,8 +265,8 @@ describe("ort and torch MoE routing on the same tokens", () => {
       await session.release();
       const ortIndices = Object.fromEntries(
         Object.entries(out)
-          .filter(([name]) => name.startsWith("router_indices."))
-          .map(([name, v]) => [name, Array.from(v.data as BigInt64Array, Number)]),
+          .filter(([name]) => name.startsWith("router_indices.") || name.startsWith("router_mask."))
+          .map(([name, v]) => [name, Array.from(v.data as BigInt64Array | Float32Array, Number)]),
       );
       expect(Object.keys(ortIndices).length).toBeGreaterThan(0);
       const torch = await torchRunner().forwardLogits(c, ids);
@@ -284,6 +294,64 @@ describe("ort and torch MoE routing on the same tokens", () => {
     expect(metric("routing_dropped_tokens")).toBe(routing.droppedAssignments);
     expect(metric("params_active")).toBe(routing.activeParamsPerToken);
     expect(outcome).not.toHaveProperty("routingIndices");
+  });
+
+  it("of a timed torch prefill carry the routing locality the ort runner computes (docs/moe.md); a decode has none", async () => {
+    const model = { ...dense, ffn: 64, moe: { experts: 4, topK: 2 } };
+    const run = async (scenario: "prefill" | "decode") => {
+      const c = planCase({
+        models: [model],
+        scenarios: [scenario],
+        workloads: [{ batch: 2, promptTokens: 12, routingSkew: 1, locality: { segmentLengths: [4], cacheSizes: [2] } }],
+      });
+      const outcome = await torchRunner().runRepeat(c, {
+        repeat: 1,
+        signal: new AbortController().signal,
+        timeoutMs: 60_000,
+      });
+      if (outcome.status !== "completed") throw new Error(outcome.reason);
+      return outcome;
+    };
+    const prefill = await run("prefill");
+    const locality = (prefill.details!.routing as { locality: { sequences: number; tokensPerSequence: number } })
+      .locality;
+    expect(locality).toMatchObject({ sequences: 2, tokensPerSequence: 12 });
+    for (const metric of ["routing_srp_m4", "routing_sch_m4_c2", "routing_lru_hit_c2"]) {
+      const value = prefill.scalars.find((s) => s.metric === metric)?.value;
+      expect(value, metric).toBeGreaterThan(0);
+      expect(value, metric).toBeLessThanOrEqual(1);
+    }
+    const decode = await run("decode");
+    const lru = decode.scalars.find((s) => s.metric === "routing_lru_hit_c2")!;
+    expect(lru.value).toBeNull();
+    expect(lru.reason).toMatch(/one token per sequence/);
+  });
+
+  it("of a timed torch DynMoLE case count the experts each token used, varying per token", async () => {
+    const c = planCase({
+      models: [dense],
+      scenarios: ["prefill"],
+      techniques: [
+        {
+          kind: "loramoe",
+          experts: 6,
+          rank: 4,
+          alpha: 8,
+          router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
+        },
+      ],
+      workloads: [{ batch: 1, promptTokens: 16, routingSkew: 1.5 }],
+    });
+    const outcome = await torchRunner().runRepeat(c, {
+      repeat: 1,
+      signal: new AbortController().signal,
+      timeoutMs: 60_000,
+    });
+    if (outcome.status !== "completed") throw new Error(outcome.reason);
+    const metric = (name: string) => outcome.scalars.find((s) => s.metric === name)?.value;
+    expect(metric("routing_active_experts_min")).toBeGreaterThanOrEqual(1);
+    expect(metric("routing_active_experts_max")).toBeGreaterThan(metric("routing_active_experts_min")!);
+    expect(metric("adapter_flops_per_token_routed")).toBeGreaterThan(0);
   });
 
   it("of a generate case are the prompt's forward alone (capacity counts per forward), not the prompt and every step pooled", async () => {
