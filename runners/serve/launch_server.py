@@ -23,8 +23,19 @@ def _die_with_parent():
         pass
 
 
+def _pin_cpus():
+    """EFFBENCH_SERVE_LEAVE_CPUS=n: the server leaves the first n CPUs of its affinity set to the load generator and
+    runs on the rest (Linux; elsewhere the thread count alone applies)."""
+    leave = int(os.environ.get("EFFBENCH_SERVE_LEAVE_CPUS", "0"))
+    if leave and hasattr(os, "sched_getaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        if len(allowed) > leave:
+            os.sched_setaffinity(0, set(allowed[leave:]))
+
+
 if __name__ == "__main__":
     _die_with_parent()
+    _pin_cpus()
     from transformers.cli.transformers import app
 
     sys.argv = ["transformers", *sys.argv[1:]]

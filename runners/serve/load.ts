@@ -39,13 +39,16 @@ export interface PointResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How early the timer wakes before a send time: timers fire late by up to a few ms on a busy machine. */
+const TIMER_MARGIN_MS = 5;
+
 /**
- * Resolves at `time` (performance.now() ms): sleeps on a timer until close to it, then yields to the event loop (so
- * responses keep being read) until it is reached — a timer alone fires up to a few ms late.
+ * Resolves at `time` (performance.now() ms): sleeps on a timer until TIMER_MARGIN_MS before it, then yields to the
+ * event loop (so responses keep being read) until it is reached.
  */
 export async function waitUntil(time: number): Promise<void> {
   const ahead = time - performance.now();
-  if (ahead > 3) await sleep(ahead - 2);
+  if (ahead > TIMER_MARGIN_MS + 1) await sleep(ahead - TIMER_MARGIN_MS);
   while (performance.now() < time) await yieldToLoop();
 }
 

@@ -3,6 +3,7 @@
 // repeats of the same model and settings, restarted if it dies); external mode drives the user's endpoint. A repeat
 // re-runs the point's seeded schedule against the same server (documented in docs/serving.md).
 import { execa } from "execa";
+import { availableParallelism } from "node:os";
 import type { Case } from "../../src/suite/case.js";
 import type { ProbeResult, RepeatContext, RepeatOutcome, Runner, RunnerOptions } from "../../src/runner/contract.js";
 import { interpreterCandidates } from "../shared/python.js";
@@ -75,6 +76,7 @@ export class ServeRunner implements Runner {
       compile: s.compile,
       cbNumBlocks: s.cbNumBlocks,
       startTimeoutMs: s.serverStartTimeoutMs,
+      ...(s.device === "cpu" ? cpuPlacement(s.threads) : {}),
     };
   }
 
@@ -274,4 +276,15 @@ export class ServeRunner implements Runner {
     await this.current?.server.stop();
     this.current = undefined;
   }
+}
+
+/**
+ * Where a managed CPU server runs: by default on all CPUs but one (the first of its affinity set, Linux), with as
+ * many torch threads, so that the load generator in this process keeps a CPU of its own and its send lag is the
+ * timer's, not the scheduler's. An explicit `threads` is used as given, unpinned.
+ */
+export function cpuPlacement(threads: number | undefined): { threads: number; leaveCpus: number } {
+  if (threads !== undefined) return { threads, leaveCpus: 0 };
+  const cpus = availableParallelism();
+  return cpus < 2 ? { threads: 1, leaveCpus: 0 } : { threads: cpus - 1, leaveCpus: 1 };
 }

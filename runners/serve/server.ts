@@ -4,7 +4,7 @@
 import { createServer, type AddressInfo } from "node:net";
 import { execa, type ResultPromise } from "execa";
 import { fromRoot } from "../../src/paths.js";
-import { streamRequest } from "./stream.js";
+import { runPoint } from "./load.js";
 
 export interface ServerSettings {
   device: string;
@@ -14,9 +14,14 @@ export interface ServerSettings {
   /** Paged-cache blocks under continuous batching (else transformers sizes the cache itself). */
   cbNumBlocks?: number;
   startTimeoutMs: number;
+  /** CPU device: the server's torch threads, and how many CPUs of its affinity set it leaves to the load generator. */
+  threads?: number;
+  leaveCpus?: number;
 }
 
 const LOG_TAIL_LINES = 30;
+/** Requests of the warm-up burst before a server is ready (not recorded). */
+const WARMUP_REQUESTS = 6;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -101,6 +106,10 @@ export class ManagedServer {
         HF_HUB_DISABLE_UPDATE_CHECK: "1",
         HF_HUB_DISABLE_TELEMETRY: "1",
         TOKENIZERS_PARALLELISM: "false",
+        ...(settings.threads
+          ? { OMP_NUM_THREADS: String(settings.threads), MKL_NUM_THREADS: String(settings.threads) }
+          : {}),
+        ...(settings.leaveCpus ? { EFFBENCH_SERVE_LEAVE_CPUS: String(settings.leaveCpus) } : {}),
       },
     });
     const server = new ManagedServer(child, `http://127.0.0.1:${port}`, modelDir, args);
@@ -125,17 +134,22 @@ export class ManagedServer {
       if (await this.healthy()) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    // One streamed request loads what the first call loads (kernels, caches) before any point is timed.
-    const warm = await streamRequest(
-      { url: this.url, api: "completions", streamOptions: true },
-      {
+    // A short open-loop burst through the client's own path (runPoint: schedule, send, SSE parse, records) loads what
+    // the first calls load — the server's kernels and caches, and the client's compiled code — before any point is
+    // timed: a cold client sends the first requests of a run ms late.
+    const warm = await runPoint({
+      target: { url: this.url, api: "completions", streamOptions: true },
+      shape: { kind: "open", rate: 20, arrival: "constant" },
+      requests: Array.from({ length: WARMUP_REQUESTS }, () => ({
         model: this.modelDir,
         prompt: "t1 t2 t3 t4",
         maxTokens: 2,
-        timeoutMs: Math.max(10_000, deadline - performance.now()),
-      },
-    );
-    if (warm.status !== "ok") throw new Error(`the warm-up request failed: ${warm.error ?? warm.status}`);
+      })),
+      seed: 0,
+      timeoutMs: Math.max(10_000, deadline - performance.now()),
+    });
+    const failed = warm.records.find((r) => r.status !== "ok");
+    if (failed) throw new Error(`a warm-up request failed: ${failed.error ?? failed.status}`);
   }
 
   async healthy(): Promise<boolean> {

@@ -32,6 +32,11 @@ export const serveSettingsSchema = z
     /** Paged KV-cache blocks under continuous batching. */
     cbNumBlocks: positiveInt.optional(),
     compile: z.boolean().default(false),
+    /**
+     * A managed CPU server's threads (torch intra-op). Default: all cores but one, the server pinned to them (Linux),
+     * so that the load generator keeps a core and its send times stay on schedule; set it to use every core.
+     */
+    threads: positiveInt.optional(),
     /** Open-loop points: arrival rates in requests/s. */
     rates: z.array(z.number().positive("a rate is requests per second, > 0")).min(1).optional(),
     arrival: z.enum(["poisson", "constant"]).default("poisson"),

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Connection } from "../../src/store/sqlite.js";
 import { fromRoot } from "../../src/paths.js";
@@ -14,6 +14,7 @@ import { suiteSchema } from "../../src/suite/schema.js";
 import "../../runners/index.js";
 import { ensureServedModel } from "../../runners/serve/hf-dir.js";
 import { ManagedServer } from "../../runners/serve/server.js";
+import { cpuPlacement } from "../../runners/serve/runner.js";
 import { streamRequest } from "../../runners/serve/stream.js";
 import { arrivalOffsetsMs } from "../../runners/serve/schedule.js";
 import { syntheticPrompt } from "../../src/model/synthetic-tokenizer.js";
@@ -131,6 +132,9 @@ describe("serve runner on a real transformers serve", () => {
         },
       });
       expect(lora.server).toMatch(/^transformers serve 5\./);
+      // The managed CPU server leaves one CPU to the load generator (all of them on a 1-CPU machine).
+      expect(lora).toMatchObject(cpuPlacement(undefined));
+      expect(lora.threads).toBe(Math.max(1, availableParallelism() - 1));
       const metrics = await rows<{ name: string; value: number | null; reason: string | null }>(
         db,
         `SELECT name, value, reason FROM metrics WHERE result_id = ${open.id}`,
