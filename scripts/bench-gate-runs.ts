@@ -16,8 +16,11 @@
 //
 // Options: --pairs 36 (of each kind, per mode), --repeats 3 (processes per cross-run run), --interleave-repeats 3
 // (processes per side of a sitting), --extra-work 0.10, --threshold 5%, --budget 25 (minutes, all modes; a mode
-// stops starting blocks when its share is spent, and says so), --modes cross,interleaved, --json <file>, --dir <dir>.
-import { execaNode } from "execa";
+// stops starting blocks when its share is spent, and says so), --modes cross,interleaved, --json <file>, --dir <dir>,
+// --drift-load 0 (cross-run only: the share of runs, chosen by a seeded coin, during which a busy-looping process
+// shares the machine — a drift made on purpose, as a noisy neighbour or a slower host makes it between two nights;
+// 0 leaves the machine to drift by itself).
+import { execa, execaNode } from "execa";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +31,7 @@ import { clopperPearson, formatProportion } from "../src/compare/distributions.j
 import { runInterleavedSitting } from "../src/compare/interleave.js";
 import { median } from "../src/measure/stats.js";
 import { fromRoot } from "../src/paths.js";
+import { seededUniform } from "../src/model/sampling.js";
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +44,7 @@ const { values } = parseArgs({
     modes: { type: "string", default: "cross,interleaved" },
     json: { type: "string" },
     dir: { type: "string" },
+    "drift-load": { type: "string", default: "0" },
   },
 });
 const pairs = Number(values.pairs);
@@ -89,21 +94,37 @@ interface Comparison {
   head: string;
   at: string;
   outcomes: Record<StatisticName, Outcome>;
+  /** Cross-run with --drift-load: whether each side ran beside the busy loop. */
+  load: string | null;
 }
 const comparisons: Comparison[] = [];
 const started = performance.now();
 const elapsedS = () => (performance.now() - started) / 1000;
 const loadStart = loadavg()[0]!;
 
+const driftLoad = Number(values["drift-load"]);
+const coin = seededUniform(20261204, "gate-runs drift load");
+/** Runs made under the drift load (by database path). */
+const loaded = new Set<string>();
+
 async function benchRun(suite: string, db: string, env: Record<string, string> = {}): Promise<void> {
-  const result = await execaNode(fromRoot("bin/bench.js"), ["run", suite, "--db", db], {
-    env: { ...process.env, ...env },
-    reject: false,
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  if (result.exitCode !== 0)
-    throw new Error(`bench run ${db} exited with ${result.exitCode}: ${String(result.stderr)}`);
+  // The drift load: a busy loop in its own process for the whole run (case processes and drift control alike).
+  const hog =
+    driftLoad > 0 && coin() < driftLoad ? execa(process.execPath, ["--eval", "for (;;) {}"], { reject: false }) : null;
+  if (hog) loaded.add(db);
+  try {
+    const result = await execaNode(fromRoot("bin/bench.js"), ["run", suite, "--db", db], {
+      env: { ...process.env, ...env },
+      reject: false,
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    if (result.exitCode !== 0)
+      throw new Error(`bench run ${db} exited with ${result.exitCode}: ${String(result.stderr)}`);
+  } finally {
+    hog?.kill();
+    await hog;
+  }
 }
 
 async function compare(mode: Comparison["mode"], kind: Kind, base: string, head: string): Promise<void> {
@@ -124,11 +145,15 @@ async function compare(mode: Comparison["mode"], kind: Kind, base: string, head:
       machineChanged: c.drift?.machineChanged ?? null,
     };
   }
-  comparisons.push({ mode, kind, base, head, at: new Date().toISOString(), outcomes });
+  const load =
+    mode === "cross" ? `${loaded.has(base) ? "loaded" : "quiet"}→${loaded.has(head) ? "loaded" : "quiet"}` : null;
+  comparisons.push({ mode, kind, base, head, at: new Date().toISOString(), load, outcomes });
   const pct = (r: number | null) => (r === null ? "—" : `${((r - 1) * 100).toFixed(1)}%`);
   const describe = (x: Outcome) =>
     `${x.verdict} ${pct(x.ratio)}${mode === "cross" ? ` (raw ${x.rawVerdict} ${pct(x.rawRatio)}, control ${pct(x.controlRatio)}${x.machineChanged ? ", machine changed" : ""})` : ""}`;
-  process.stderr.write(`  ${mode} ${kind}: median ${describe(outcomes.median)}; p10 ${describe(outcomes.p10)}\n`);
+  process.stderr.write(
+    `  ${mode} ${kind}${load && driftLoad > 0 ? ` (${load})` : ""}: median ${describe(outcomes.median)}; p10 ${describe(outcomes.p10)}\n`,
+  );
 }
 
 const shareS = budgetS / modes.length;
@@ -199,7 +224,7 @@ console.log(
   `\nregression gate across runs: threshold ${(threshold * 100).toFixed(1)}%, injected slowdown ${(extraWork * 100).toFixed(0)}% (EFFBENCH_TEST_EXTRA_WORK), ${cpus().length} × ${cpus()[0]?.model ?? "?"}, load average ${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${(elapsedS() / 60).toFixed(1)} min`,
 );
 console.log(
-  `cross-run: ${values.repeats} processes per run; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals`,
+  `cross-run: ${values.repeats} processes per run${driftLoad > 0 ? `, ${loaded.size} of the runs beside a busy loop (--drift-load ${driftLoad})` : ""}; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals`,
 );
 const line = (label: string, list: Comparison[], statistic: StatisticName, raw: boolean) => {
   const verdictOf = (c: Comparison) => (raw ? c.outcomes[statistic].rawVerdict : c.outcomes[statistic].verdict);
