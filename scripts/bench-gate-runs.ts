@@ -17,9 +17,11 @@
 // Options: --pairs 36 (of each kind, per mode), --repeats 3 (processes per cross-run run), --interleave-repeats 3
 // (processes per side of a sitting), --extra-work 0.10, --threshold 5%, --budget 25 (minutes, all modes; a mode
 // stops starting blocks when its share is spent, and says so), --modes cross,interleaved, --json <file>, --dir <dir>,
-// --drift-load 0 (cross-run only: the share of runs, chosen by a seeded coin, during which a busy-looping process
-// shares the machine — a drift made on purpose, as a noisy neighbour or a slower host makes it between two nights;
-// 0 leaves the machine to drift by itself).
+// --drift-load 0 (cross-run only: the share of runs, chosen by a seeded coin, during which a noisy neighbour shares
+// the machine — a drift made on purpose, as another tenant or a slower host makes it between two nights; 0 leaves
+// the machine to drift by itself), --drift-hogs 1 (how many neighbour processes; each copies 128 MiB over and over,
+// so it takes a CPU and thrashes the shared cache and memory bandwidth: on an idle CPU beside the case a busy loop
+// alone would not slow it).
 import { execa, execaNode } from "execa";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     json: { type: "string" },
     dir: { type: "string" },
     "drift-load": { type: "string", default: "0" },
+    "drift-hogs": { type: "string", default: "1" },
   },
 });
 const pairs = Number(values.pairs);
@@ -94,7 +97,7 @@ interface Comparison {
   head: string;
   at: string;
   outcomes: Record<StatisticName, Outcome>;
-  /** Cross-run with --drift-load: whether each side ran beside the busy loop. */
+  /** Cross-run with --drift-load: whether each side ran beside the noisy neighbour. */
   load: string | null;
 }
 const comparisons: Comparison[] = [];
@@ -103,15 +106,22 @@ const elapsedS = () => (performance.now() - started) / 1000;
 const loadStart = loadavg()[0]!;
 
 const driftLoad = Number(values["drift-load"]);
+/** A memory-streaming loop: 128 MiB copied back and forth, far beyond any cache. */
+const NOISY_NEIGHBOUR =
+  "const a = new Float64Array(1 << 24), b = new Float64Array(1 << 24); for (;;) { b.set(a); a.set(b); }";
 const coin = seededUniform(20261204, "gate-runs drift load");
 /** Runs made under the drift load (by database path). */
 const loaded = new Set<string>();
 
 async function benchRun(suite: string, db: string, env: Record<string, string> = {}): Promise<void> {
-  // The drift load: a busy loop in its own process for the whole run (case processes and drift control alike).
-  const hog =
-    driftLoad > 0 && coin() < driftLoad ? execa(process.execPath, ["--eval", "for (;;) {}"], { reject: false }) : null;
-  if (hog) loaded.add(db);
+  // The drift load: neighbour processes for the whole run (case processes and drift control alike).
+  const hogs =
+    driftLoad > 0 && coin() < driftLoad
+      ? Array.from({ length: Number(values["drift-hogs"]) }, () =>
+          execa(process.execPath, ["--eval", NOISY_NEIGHBOUR], { reject: false }),
+        )
+      : [];
+  if (hogs.length) loaded.add(db);
   try {
     const result = await execaNode(fromRoot("bin/bench.js"), ["run", suite, "--db", db], {
       env: { ...process.env, ...env },
@@ -122,8 +132,8 @@ async function benchRun(suite: string, db: string, env: Record<string, string> =
     if (result.exitCode !== 0)
       throw new Error(`bench run ${db} exited with ${result.exitCode}: ${String(result.stderr)}`);
   } finally {
-    hog?.kill();
-    await hog;
+    for (const hog of hogs) hog.kill();
+    await Promise.all(hogs);
   }
 }
 
@@ -224,7 +234,7 @@ console.log(
   `\nregression gate across runs: threshold ${(threshold * 100).toFixed(1)}%, injected slowdown ${(extraWork * 100).toFixed(0)}% (EFFBENCH_TEST_EXTRA_WORK), ${cpus().length} × ${cpus()[0]?.model ?? "?"}, load average ${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${(elapsedS() / 60).toFixed(1)} min`,
 );
 console.log(
-  `cross-run: ${values.repeats} processes per run${driftLoad > 0 ? `, ${loaded.size} of the runs beside a busy loop (--drift-load ${driftLoad})` : ""}; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals`,
+  `cross-run: ${values.repeats} processes per run${driftLoad > 0 ? `, ${loaded.size} of the runs beside ${values["drift-hogs"]} memory-streaming neighbour(s) (--drift-load ${driftLoad})` : ""}; interleaved: ${values["interleave-repeats"]} processes per side; rates with exact 95% Clopper–Pearson intervals`,
 );
 const line = (label: string, list: Comparison[], statistic: StatisticName, raw: boolean) => {
   const verdictOf = (c: Comparison) => (raw ? c.outcomes[statistic].rawVerdict : c.outcomes[statistic].verdict);
