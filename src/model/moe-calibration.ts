@@ -1,17 +1,22 @@
 // Calibration routing of a MoE model: a seeded forward pass (float64, plain loops; tiny and scaled models) over
-// synthetic tokens that records, per MoE layer, each token's router logits, probabilities, chosen experts and the
+// synthetic tokens (or a text, with a checkpoint's tokenizer) that records, per MoE layer, each token's router logits, probabilities, chosen experts and the
 // FFN input — what expert pruning and merging decide from (src/techniques/moe-compression.ts), and a routing sequence
 // for the locality metrics (src/model/routing-locality.ts). Runs on the base IR (dense linears) only.
 import { rotaryTables } from "./architecture.js";
 import { irFloatTensor, type LinearOp, type ModelIr } from "./ir.js";
 import type { MoeFfn, SwigluFfn } from "./moe.js";
 import { seededUniform } from "./sampling.js";
+import { tokenizeTextFile } from "./tokenizer.js";
+import type { ModelConfig } from "../suite/schema.js";
+import { basename } from "node:path";
 
 export interface CalibrationOptions {
-  /** Sequences of `sequenceLength` seeded uniform token ids. */
+  /** Sequences of `sequenceLength` seeded uniform token ids (or consecutive chunks of `text`'s tokens). */
   sequences: number;
   sequenceLength: number;
   seed: number;
+  /** A UTF-8 text (absolute path) tokenised by the model checkpoint's tokenizer.json instead of seeded ids. */
+  text?: string;
 }
 
 export interface LayerCalibration {
@@ -73,12 +78,36 @@ export function calibrationTokens(vocab: number, options: CalibrationOptions): n
   );
 }
 
+/**
+ * The calibration token ids of a model: the seeded ids, or with `text` the first `sequences` consecutive chunks of
+ * `sequenceLength` tokens of the text, tokenised by the model's checkpoint tokenizer (a text too short is an error).
+ */
+export function calibrationInput(model: ModelConfig, options: CalibrationOptions): number[][] {
+  if (!options.text) return calibrationTokens(model.vocab, options);
+  const ids = tokenizeTextFile(model, options.text);
+  const needed = options.sequences * options.sequenceLength;
+  if (ids.length < needed)
+    throw new Error(
+      `calibration text ${options.text} has ${ids.length} tokens; ${options.sequences} sequences × ${options.sequenceLength} tokens need ${needed} — give a longer text or fewer/shorter sequences`,
+    );
+  return Array.from({ length: options.sequences }, (_, s) =>
+    ids.slice(s * options.sequenceLength, (s + 1) * options.sequenceLength),
+  );
+}
+
+/** What the calibration tokens were, for the notes a compressed case records. */
+export function calibrationSource(options: CalibrationOptions): string {
+  return options.text
+    ? `the first ${options.sequences} × ${options.sequenceLength} tokens of ${basename(options.text)} (checkpoint tokenizer)`
+    : `${options.sequences} × ${options.sequenceLength} seeded tokens (seed ${options.seed})`;
+}
+
 function runCalibration(ir: ModelIr, options: CalibrationOptions): MoeCalibration {
   const { dims, config } = ir;
   const H = dims.hidden;
   const D = dims.headDim;
   const seq = options.sequenceLength;
-  const tokens = calibrationTokens(dims.vocab, options);
+  const tokens = calibrationInput(config, options);
   const T = options.sequences * seq;
   const { cos, sin } = rotaryTables(config, seq);
   const embed = irFloatTensor(ir, ir.embedTokens).data;

@@ -9,7 +9,7 @@ import { fromRoot } from "../paths.js";
 import type { z } from "zod";
 import { UsageError, messages } from "../messages.js";
 import { suiteSchema, type ResolvedSuite } from "./schema.js";
-import { techniqueKinds } from "../techniques/registry.js";
+import { getTechnique, techniqueKinds } from "../techniques/registry.js";
 import { expandCheckpointModels } from "../model/checkpoint.js";
 import { expandHfModels } from "../model/hf-config.js";
 
@@ -45,9 +45,30 @@ export function validateSuite(
   const expanded = expandCheckpointModels(hf.raw, baseDir);
   if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
   raw = expanded.raw;
+  const techniques = expandTechniqueInputs(raw, baseDir);
+  if (techniques.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, techniques.issues));
+  raw = techniques.raw;
   const parsed = suiteSchema().safeParse(raw);
   if (!parsed.success) throw new UsageError(messages.suiteInvalid(displayPath, formatIssues(parsed.error.issues, raw)));
   return { suite: parsed.data as ResolvedSuite, suiteHash: sha256(canonicalJson(parsed.data)) };
+}
+
+/** Each technique entry through its technique's `expandInput` (file paths resolved against the suite's folder). */
+function expandTechniqueInputs(raw: unknown, baseDir: string): { raw: unknown; issues: string[] } {
+  if (!raw || typeof raw !== "object" || !Array.isArray((raw as { techniques?: unknown }).techniques))
+    return { raw, issues: [] };
+  const issues: string[] = [];
+  const techniques = (raw as { techniques: unknown[] }).techniques.map((entry, index) => {
+    if (!entry || typeof entry !== "object") return entry;
+    const kind = (entry as { kind?: unknown }).kind;
+    if (typeof kind !== "string" || !techniqueKinds().includes(kind)) return entry;
+    const expand = getTechnique(kind).expandInput;
+    if (!expand) return entry;
+    const out = expand(entry as Record<string, unknown>, baseDir);
+    issues.push(...out.issues.map((issue) => `techniques[${index}].${issue}`));
+    return out.raw;
+  });
+  return { raw: { ...(raw as object), techniques }, issues };
 }
 
 async function importSuiteModule(absolute: string, displayPath: string): Promise<unknown> {

@@ -56,7 +56,7 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
               const keySettings = definition.caseKeySettings?.(settings) ?? {};
               const caseKey = canonicalJson({
                 model: keyModel,
-                technique,
+                technique: getTechnique(technique.kind).caseKeyParams?.(technique) ?? technique,
                 scenario,
                 workload,
                 runner,

@@ -12,6 +12,8 @@ import {
   calibrationSchema,
   compressedAccounting,
   compressionUnsupportedReason,
+  resolveCalibrationText,
+  calibrationKeyParams,
   MOE_COMPRESSION_FAMILY,
   requireMoe,
   rewriteMoeLayers,
@@ -73,7 +75,9 @@ export const expertPruneTechnique: Technique<typeof params> = {
   label: (p) => `expert-prune keep ${p.keep}`,
   family: MOE_COMPRESSION_FAMILY,
   unsupportedReason: (p, scenario, model) =>
-    compressionUnsupportedReason("expert-prune", scenario, model, (e, k) => check(p, e, k)),
+    compressionUnsupportedReason("expert-prune", scenario, model, (e, k) => check(p, e, k), p.calibration),
+  expandInput: resolveCalibrationText,
+  caseKeyParams: calibrationKeyParams,
   rewriteIr: pruneExperts,
   account: (model, p) => {
     const s = moeShapeOf(model);

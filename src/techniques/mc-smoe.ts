@@ -17,6 +17,8 @@ import {
   calibrationSchema,
   compressedAccounting,
   compressionUnsupportedReason,
+  resolveCalibrationText,
+  calibrationKeyParams,
   MOE_COMPRESSION_FAMILY,
   cosine,
   expertMatrix,
@@ -289,7 +291,9 @@ export const mcSmoeTechnique: Technique<typeof params> = {
     `mc-smoe G${p.groups}${p.align ? "" : " unaligned"}${p.rank ? ` r${p.rank}` : ""}${p.sparseColumns ? ` +${Math.round(p.sparseColumns * 100)}%cols` : ""}`,
   family: MOE_COMPRESSION_FAMILY,
   unsupportedReason: (p, scenario, model) =>
-    compressionUnsupportedReason("mc-smoe", scenario, model, (e) => check(p, e)),
+    compressionUnsupportedReason("mc-smoe", scenario, model, (e) => check(p, e), p.calibration),
+  expandInput: resolveCalibrationText,
+  caseKeyParams: calibrationKeyParams,
   rewriteIr: mcSmoeIr,
   account: accounting,
   irFormNotes: (p) =>

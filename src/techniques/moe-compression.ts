@@ -1,14 +1,17 @@
 // What the MoE compression techniques share (expert-prune, mc-smoe, sub-moe; docs/moe.md "Compressing the experts"):
 // the calibration parameters, the support rule, the rewrite of one MoE layer's experts, the linear algebra (SVD by
 // ml-matrix, neuron alignment by linear-sum-assignment) and the accounting by arithmetic.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { Matrix, SVD } from "ml-matrix";
 import type { ModelConfig, Scenario } from "../suite/schema.js";
 import { irFloatTensor, type ModelIr } from "../model/ir.js";
 import type { MoeFfn } from "../model/moe.js";
 import { accountMoeModel } from "../model/moe-accounting.js";
+import { textIdentity } from "../model/checkpoint.js";
 import { moeShapeOf } from "../model/moe.js";
-import { calibrateMoe, type LayerCalibration } from "../model/moe-calibration.js";
+import { calibrateMoe, calibrationSource, type LayerCalibration } from "../model/moe-calibration.js";
 import type { FactorizedStack } from "../model/moe-compressed.js";
 import { FP32_BYTES, type TechniqueAccounting } from "./accounting.js";
 import { seededUniform } from "../model/sampling.js";
@@ -24,6 +27,11 @@ export const calibrationSchema = z
     sequences: count("calibration sequences").default(4),
     sequenceLength: count("tokens per calibration sequence").default(64),
     seed: z.number().int().default(0),
+    /**
+     * A UTF-8 text file (relative to the suite file) to calibrate on instead of seeded token ids: its first
+     * sequences × sequenceLength tokens, tokenised by the model checkpoint's tokenizer.json (checkpoint models only).
+     */
+    text: z.string().min(1).optional(),
   })
   .strict()
   .default({ sequences: 4, sequenceLength: 64, seed: 0 });
@@ -33,14 +41,20 @@ export const rankSchema = count("the rank of the factors");
 /** The family the runners implement these by (the torch worker loads the compressed experts from its weights file). */
 export const MOE_COMPRESSION_FAMILY = "moe-compression";
 
-/** Runs where the model is a MoE; not fine-tuned (a compressed MoE is measured for inference). */
+/**
+ * Runs where the model is a MoE; not fine-tuned (a compressed MoE is measured for inference); a text calibration
+ * needs the model's own tokenizer (a checkpoint).
+ */
 export function compressionUnsupportedReason(
   kind: MoeCompressionKind,
   scenario: Scenario,
   model: ModelConfig | undefined,
   check: (experts: number, topK: number) => string | undefined,
+  calibration?: z.output<typeof calibrationSchema>,
 ): string | undefined {
   if (model && !model.moe) return `${kind} compresses the routed experts of a MoE model; model ${model.name} is dense`;
+  if (model && calibration?.text && !model.checkpoint)
+    return `${kind} calibration.text needs the model's tokenizer: model ${model.name} is synthesised (no checkpoint with tokenizer.json) — omit text to calibrate on seeded tokens`;
   if (scenario === "train-step")
     return `${kind} is measured for inference: fine-tuning a compressed MoE is not modelled (compress after training)`;
   if (model?.moe) {
@@ -75,10 +89,7 @@ export function rewriteMoeLayers(
     ...ir,
     tensors,
     layers,
-    notes: [
-      ...ir.notes,
-      `${note}; calibration: ${calibration.sequences} × ${calibration.sequenceLength} seeded tokens (seed ${calibration.seed}), float64 forward of the base`,
-    ],
+    notes: [...ir.notes, `${note}; calibration: ${calibrationSource(calibration)}, float64 forward of the base`],
   };
 }
 
@@ -292,4 +303,24 @@ export function compressedAccounting(model: ModelConfig, shape: StoredExpertsSha
 /** Rank actually stored for a matrix [out, in] at a requested rank (never wider than the matrix). */
 export function storedRank(rank: number | undefined, out: number, inF: number): number {
   return Math.min(rank ?? Math.min(out, inF), out, inF);
+}
+
+/** Resolves a `calibration.text` path of a raw technique against the suite's folder (Technique.expandInput). */
+export function resolveCalibrationText(
+  raw: Record<string, unknown>,
+  baseDir: string,
+): { raw: Record<string, unknown>; issues: string[] } {
+  const calibration = raw.calibration;
+  if (!calibration || typeof calibration !== "object") return { raw, issues: [] };
+  const text = (calibration as { text?: unknown }).text;
+  if (typeof text !== "string") return { raw, issues: [] };
+  const path = resolve(baseDir, text);
+  const issues = existsSync(path) ? [] : [`calibration.text: ${path} does not exist — give a UTF-8 text file`];
+  return { raw: { ...raw, calibration: { ...calibration, text: path } }, issues };
+}
+
+/** A technique's parameters for the case key: a calibration text by its name and content (Technique.caseKeyParams). */
+export function calibrationKeyParams<P extends { calibration: z.output<typeof calibrationSchema> }>(params: P): P {
+  const text = params.calibration.text;
+  return text ? { ...params, calibration: { ...params.calibration, text: textIdentity(text) } } : params;
 }

@@ -39,6 +39,13 @@ export interface Technique<P extends z.ZodObject<{ kind: z.ZodLiteral<string> }>
   account?(model: ModelConfig, params: z.output<P>): TechniqueAccounting;
   /** How its IR form (what `rewriteIr` builds) differs from the paper's model, recorded by the runners that run it. */
   irFormNotes?(params: z.output<P>): string[];
+  /**
+   * Before validation, on the suite's raw entry: resolves file paths it names against the suite's folder and says
+   * what is wrong with them (`issues`, each `field.path: message`).
+   */
+  expandInput?(raw: Record<string, unknown>, baseDir: string): { raw: Record<string, unknown>; issues: string[] };
+  /** The parameters as the case key holds them, when they name files: by content, not by absolute path. */
+  caseKeyParams?(params: z.output<P>): unknown;
 }
 
 /**
