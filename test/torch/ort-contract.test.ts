@@ -13,6 +13,14 @@ import { planCase, tokens, torchRunnerForFile } from "./helpers.js";
 
 const torchRunner = torchRunnerForFile("contract");
 
+/** LoRAMoE under DynMoLE routing that produces both regimes (top-p and all experts) at Zipf 1.5 skew. */
+const DYNMOLE_LORAMOE = {
+  kind: "loramoe",
+  experts: 6,
+  rank: 4,
+  alpha: 8,
+  router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
+} as const;
 const dense = { name: "contract", layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 128, vocab: 101, maxPositions: 64 };
 const cases: [string, Partial<SuiteInput>][] = [
   ["base", {}],
@@ -87,15 +95,7 @@ const cases: [string, Partial<SuiteInput>][] = [
   [
     "LoRAMoE with DynMoLE routing (both regimes), skewed",
     {
-      techniques: [
-        {
-          kind: "loramoe",
-          experts: 6,
-          rank: 4,
-          alpha: 8,
-          router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
-        },
-      ],
+      techniques: [DYNMOLE_LORAMOE],
       workloads: [{ batch: 1, promptTokens: 9, routingSkew: 1.5 }],
     },
   ],
@@ -227,16 +227,7 @@ describe("ort and torch MoE routing on the same tokens", () => {
     ],
     ["SMoRA's rank routers", { kind: "smora", rank: 8, topK: 2, alpha: 16, targets: ["v_proj"] }],
     ["X-LoRA's top-k scalings", { kind: "xlora", experts: 4, rank: 4, alpha: 8, topK: 2 }],
-    [
-      "DynMoLE's kept-expert masks (LoRAMoE, both regimes)",
-      {
-        kind: "loramoe",
-        experts: 6,
-        rank: 4,
-        alpha: 8,
-        router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
-      },
-    ],
+    ["DynMoLE's kept-expert masks (LoRAMoE, both regimes)", DYNMOLE_LORAMOE],
   ];
   for (const [label, technique] of moleCases)
     it(`choose the same experts per token for mixtures of LoRA experts, under the same output names: ${label}`, async () => {
@@ -331,15 +322,7 @@ describe("ort and torch MoE routing on the same tokens", () => {
     const c = planCase({
       models: [dense],
       scenarios: ["prefill"],
-      techniques: [
-        {
-          kind: "loramoe",
-          experts: 6,
-          rank: 4,
-          alpha: 8,
-          router: { kind: "dynmole", tsallisQ: 1.5, entropyThreshold: 0.8, topP: 0.5, topK: 1 },
-        },
-      ],
+      techniques: [DYNMOLE_LORAMOE],
       workloads: [{ batch: 1, promptTokens: 16, routingSkew: 1.5 }],
     });
     const outcome = await torchRunner().runRepeat(c, {
