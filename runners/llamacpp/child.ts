@@ -14,6 +14,7 @@ import { createContext, loadLlama, loadModel, runSettings } from "./session.js";
 import { contextSizeOf, scenarioRun } from "./scenarios.js";
 import { nodeLlamaCppVersion } from "./version.js";
 import { registerQuantTechnique } from "./quant-technique.js";
+import { ggufTypeSummary } from "../../src/model/gguf-model.js";
 import { fidelityMeasures, fidelityPromptOf, nextTokenLogProbs } from "./fidelity.js";
 
 /** The runner's GGUF cache folder, shared by the children of one run. */
@@ -38,9 +39,18 @@ function cacheDir(): string {
   return own;
 }
 
-function fileFacts(files: CaseFiles): Record<string, unknown> {
+function fileFacts(c: Case, files: CaseFiles): Record<string, unknown> {
+  const local = c.model.gguf;
   return {
-    ggufFileType: files.fileType,
+    ggufFileType: local ? (local.fileType ?? "unknown (no general.file_type)") : files.fileType,
+    ...(local
+      ? {
+          ggufFile: local.path,
+          ggufIdentity: local.identity,
+          ggufTensorMix: ggufTypeSummary(local),
+          ggufArchitecture: local.architecture,
+        }
+      : {}),
     ggufBytes: files.model.bytes,
     ggufTensorTypes: files.model.tensorTypes,
     ...(files.model.notes.length ? { ggufNotes: files.model.notes } : {}),
@@ -49,7 +59,9 @@ function fileFacts(files: CaseFiles): Record<string, unknown> {
           adapter: `GGUF LoRA adapter attached at context creation (unmerged): alpha ${files.adapter.alpha}, rank ${files.adapter.rank}, ${files.adapter.bytes} bytes`,
         }
       : {}),
-    tokenizer: "synthetic SentencePiece-style vocabulary in the GGUF (token ids are fed directly)",
+    tokenizer: local
+      ? "the local file's own tokenizer (seeded token ids below its vocabulary are fed directly)"
+      : "synthetic SentencePiece-style vocabulary in the GGUF (token ids are fed directly)",
   };
 }
 
@@ -111,7 +123,15 @@ export async function runLlamacppRepeat(c: Case, repeat: number, onWindow = send
       value: null,
       reason: "not measured on llamacpp: the GGUF holds a synthetic vocabulary, not the checkpoint's tokenizer",
     });
-  if (repeat === 0 && c.technique.kind !== "base") {
+  if (c.model.gguf) {
+    // No fp32 reference exists for a file the harness did not write (and does not read): never a made-up 0.
+    const reason = `no reference for a local GGUF file: its fp32 weights are not available to the harness (the file is ${c.model.gguf.fileType ?? "as stored"}); give the model's checkpoint directory to measure fidelity against fp32`;
+    for (const [metric, unit] of [
+      ["kl_base_technique", "nats"],
+      ["top1_agreement", "ratio"],
+    ] as const)
+      scalars.push({ metric, unit, value: null, reason });
+  } else if (repeat === 0 && c.technique.kind !== "base") {
     try {
       const ids = fidelityPromptOf(c);
       const technique = await nextTokenLogProbs(model, settings, ids, c.model.vocab, adapters);
@@ -136,7 +156,7 @@ export async function runLlamacppRepeat(c: Case, repeat: number, onWindow = send
     scalars,
     tokensPerIteration: run.tokensPerIteration,
     measureWindowMs: windowMs,
-    settings: { ...recorded, ...fileFacts(files), ...run.settings, nodeLlamaCpp: NODE_LLAMA_CPP_VERSION },
+    settings: { ...recorded, ...fileFacts(c, files), ...run.settings, nodeLlamaCpp: NODE_LLAMA_CPP_VERSION },
     details: { repeat },
   };
 }

@@ -21,8 +21,13 @@ export const llamacppRunnerDefinition: RunnerDefinition<LlamacppSettings> = {
   // The synthesised fp32 weights (twice while a merged or quantised copy is derived), then the GGUF llama.cpp maps.
   hostMemory: (c, inspection) => {
     if ((c.settings as LlamacppSettings).gpu !== "cpu") return undefined;
-    const fp32 = accountModel(c.model).weightBytes;
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    if (c.model.gguf)
+      return {
+        hostBytes: inspection.weightBytes + inspection.kvCacheBytes,
+        explanation: `the local GGUF's ${gib(c.model.gguf.tensorBytes)} of tensors (run as they are) and the KV cache`,
+      };
+    const fp32 = accountModel(c.model).weightBytes;
     return {
       hostBytes: 2 * fp32 + inspection.weightBytes + inspection.kvCacheBytes,
       explanation: `2 × ${gib(fp32)} of fp32 weights while writing the GGUF, then its ${gib(inspection.weightBytes)}`,
@@ -33,10 +38,14 @@ export const llamacppRunnerDefinition: RunnerDefinition<LlamacppSettings> = {
       ? [
           (c.technique as { merged?: boolean }).merged
             ? "merged into the GGUF's weights"
-            : "a GGUF LoRA adapter attached at context creation (llama.cpp computes s·B·A·x beside the base matmul)",
+            : `a GGUF LoRA adapter${c.model.gguf ? " (seeded from the local file's shapes)" : ""} attached at context creation (llama.cpp computes s·B·A·x beside the base matmul)`,
         ]
       : [],
-  estimate: { startS: 3.0, device: (s) => (s.gpu === "cuda" ? "cuda" : "cpu") },
+  estimate: {
+    startS: 3.0,
+    device: (s) => (s.gpu === "cuda" ? "cuda" : "cpu"),
+    seededWeights: (c) => c.model.gguf !== undefined, // a local GGUF is mapped as it is: nothing is synthesised
+  },
   async load() {
     const { LlamacppRunner } = await import("./runner.js");
     return new LlamacppRunner();

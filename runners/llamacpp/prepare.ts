@@ -1,7 +1,7 @@
 // The GGUF files one llamacpp case runs: the model file (the base, a merged adapter's weights, or a quant type) and,
 // for unmerged LoRA / RSLoRA, the adapter file (plus its negation, the second adapter of adapter-swap). Built once
 // into the runner's cache folder (shared by the repeats of a run, removed when it closes), in a private folder
-// renamed into place so that a concurrent reader never sees half a file.
+// renamed into place so that a concurrent reader never sees half a file. A local GGUF model is used where it is.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +12,9 @@ import type { GgufFileType } from "./gguf/file-types.js";
 import { loraGguf, modelGguf, writePlannedGguf } from "./gguf/model-gguf.js";
 import { llamacppSettingsOf } from "./settings.js";
 import { getTechnique } from "../../src/techniques/registry.js";
+import { ggufTypeSummary } from "../../src/model/gguf-model.js";
+import type { AdapterParams, AdapterVariant } from "../../src/techniques/adapters.js";
+import { seededLoraGguf } from "./gguf/seeded-adapter.js";
 
 export interface GgufFile {
   path: string;
@@ -24,7 +27,8 @@ export interface GgufFile {
 }
 
 export interface CaseFiles {
-  fileType: GgufFileType;
+  /** The written file's type, or "local" for a local GGUF run as it is. */
+  fileType: GgufFileType | "local";
   model: GgufFile;
   adapter?: GgufFile & { alpha: number; rank: number };
   /** The adapter with its alpha negated: a second adapter of the same shape for adapter-swap. */
@@ -86,7 +90,47 @@ export function baseModelFile(c: Case, cacheDir: string, fileType: GgufFileType)
   );
 }
 
+/** A local GGUF model: the file itself, and for an unmerged adapter a seeded adapter file written from its shapes. */
+function localCaseFiles(c: Case, cacheDir: string): CaseFiles {
+  const file = c.model.gguf!;
+  const model: GgufFile = {
+    path: file.path,
+    bytes: file.fileBytes,
+    tensorTypes: file.tensorTypes,
+    notes: [`local file ${file.identity}, run as it is: ${ggufTypeSummary(file)}`],
+    built: false,
+  };
+  if (getTechnique(c.technique.kind).family !== "adapter") return { fileType: "local", model };
+  const variant = c.technique.kind as AdapterVariant;
+  const params = c.technique as unknown as AdapterParams;
+  const adapterId = key({ gguf: file.identity, model: c.model.name, technique: c.technique, what: "seeded-adapter" });
+  const writeAdapter = (negate: boolean) => (path: string) => {
+    const plan = seededLoraGguf(c.model, variant, params, file.architecture);
+    if (negate)
+      plan.metadata = plan.metadata.map(([k, v]) =>
+        k === "adapter.lora.alpha" && v.type === "f32" ? [k, { type: "f32", value: -v.value }] : [k, v],
+      );
+    const written = writePlannedGguf(path, plan);
+    const alpha = (plan.metadata.find(([k]) => k === "adapter.lora.alpha")![1] as { value: number }).value;
+    return {
+      bytes: written.bytes,
+      tensorTypes: countTypes(written.tensorTypes),
+      notes: [`seeded from the local file's shapes: alpha ${alpha}, rank ${params.rank}`],
+      alpha,
+      rank: params.rank,
+    };
+  };
+  const adapter = cached(cacheDir, `adapter-${adapterId}`, writeAdapter(false)) as GgufFile & {
+    alpha: number;
+    rank: number;
+  };
+  const negatedAdapter =
+    c.scenario === "adapter-swap" ? cached(cacheDir, `adapter-neg-${adapterId}`, writeAdapter(true)) : undefined;
+  return { fileType: "local", model, adapter, negatedAdapter };
+}
+
 export function prepareCaseFiles(c: Case, cacheDir: string): CaseFiles {
+  if (c.model.gguf) return localCaseFiles(c, cacheDir);
   const fileType = caseFileType(c);
   const technique = c.technique as { kind: string; merged?: boolean };
   const adapted = getTechnique(technique.kind).family === "adapter"; // lora, rslora (DoRA is refused before)

@@ -27,7 +27,8 @@ export const quantTechnique: Technique<typeof params> = {
   unsupportedReason: (p, scenario, model) => {
     if (scenario === "train-step" || scenario === "merge" || scenario === "adapter-swap")
       return `a quantised GGUF model has nothing to ${scenario === "train-step" ? "train" : scenario === "merge" ? "merge" : "swap"} on the llamacpp runner`;
-    return model ? ggufModelRefusal(model, p.type) : undefined;
+    // A local GGUF model: the runner's own check says why it is not re-quantised (runners/llamacpp/support.ts).
+    return model && !model.gguf ? ggufModelRefusal(model, p.type) : undefined;
   },
   account: (model, p) => {
     const a = accountModel(model);
@@ -36,7 +37,7 @@ export const quantTechnique: Technique<typeof params> = {
       trainableParams: null,
       trainableReason: "post-training quantisation: nothing is trained",
       activeParamsPerToken: a.activeParams ?? a.totalParams,
-      weightBytes: ggufWeightBytes(model, p.type),
+      weightBytes: model.gguf ? a.weightBytes : ggufWeightBytes(model, p.type), // a local GGUF is not re-quantised
       adapterParams: 0,
       adapterBytes: 0,
       extraFlopsPerToken: 0,

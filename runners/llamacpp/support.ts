@@ -4,6 +4,8 @@ import type { Case } from "../../src/suite/case.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 import { ggufModelRefusal } from "./gguf/model-gguf.js";
 import { caseFileType } from "./prepare.js";
+import { seededAdapterRefusal } from "./gguf/seeded-adapter.js";
+import type { AdapterParams } from "../../src/techniques/adapters.js";
 
 const SCENARIOS = new Set(["prefill", "decode", "generate", "adapter-swap"]);
 
@@ -21,6 +23,19 @@ const FAMILY_REASON: Record<string, (kind: string) => string> = {
     `on the llamacpp runner, ${kind} weights are the quant technique's type ${kind} (or the runner's weights: ${kind})`,
 };
 
+/** A local GGUF file runs as it is: base, and unmerged adapters (seeded from its shapes); nothing that needs its weights. */
+function localGgufReason(c: Case, family: string): string | undefined {
+  const file = c.model.gguf!;
+  const what = `${file.identity.split("#")[0]} is already ${file.fileType ? `a ${file.fileType} file` : "a GGUF file"}`;
+  if (family === "gguf")
+    return `${what}: the quant technique quantises the harness's own fp32 weights, and a local GGUF's tensors are not read into the harness — run the file as it is (base), or give the model's checkpoint directory (checkpoint: …) to quantise it yourself`;
+  if (family === "adapter" && (c.technique as { merged?: boolean }).merged)
+    return `${what}: merging an adapter rewrites the weights, which the harness does not read from a local GGUF — run the adapter unmerged (merged: false), or give a checkpoint directory to merge into`;
+  if (family === "adapter")
+    return seededAdapterRefusal(c.model, c.technique as unknown as Pick<AdapterParams, "targets">);
+  return undefined;
+}
+
 export function llamacppUnsupportedReason(c: Case): string | undefined {
   if (!SCENARIOS.has(c.scenario))
     return `llama.cpp runs inference only: the llamacpp runner has no ${c.scenario} scenario (use the torch runner)`;
@@ -35,5 +50,6 @@ export function llamacppUnsupportedReason(c: Case): string | undefined {
     return "QLoRA's int4 base is MatMulNBits / bitsandbytes: on the llamacpp runner the base is the runner's weights type (f32, f16, bf16)";
   if (c.scenario === "adapter-swap" && !(family === "adapter" && !adapter.merged))
     return "adapter-swap needs an unmerged adapter (lora or rslora with merged: false)";
+  if (c.model.gguf) return localGgufReason(c, family);
   return ggufModelRefusal(c.model, caseFileType(c), c.workload.routingSkew);
 }

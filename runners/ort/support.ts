@@ -4,6 +4,8 @@ import type { Case } from "../../src/suite/case.js";
 import { getTechnique } from "../../src/techniques/registry.js";
 
 export function ortStaticReason(c: Case): string | undefined {
+  if (c.model.gguf)
+    return "a local GGUF runs on the llamacpp runner; the ort runner builds its graphs from weights it reads, which needs a checkpoint directory (checkpoint: …) or synthesised weights";
   if (c.scenario !== "prefill" && c.scenario !== "decode")
     return `the ort runner does not implement the ${c.scenario} scenario (use the torch runner)`;
   if (c.model.hf?.irUnsupported)

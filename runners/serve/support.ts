@@ -24,6 +24,8 @@ export function serveStaticReason(c: Case): string | undefined {
     return undefined;
   }
   if (s.adapterSpread) return MULTI_ADAPTER_UNSUPPORTED;
+  if (c.model.gguf)
+    return "a local GGUF runs on the llamacpp runner; a managed transformers serve loads a Hugging Face directory, which needs a checkpoint directory (checkpoint: …) — or point serve.endpoint at a llama.cpp server that serves the file";
   const family = getTechnique(c.technique.kind).family;
   const t = c.technique as { merged?: boolean; base?: string };
   if (family === "adapter") {

@@ -11,6 +11,8 @@ const TORCH_SCENARIOS = new Set(["prefill", "decode", "generate", "train-step", 
 export function torchStaticReason(c: Case): string | undefined {
   const technique = getTechnique(c.technique.kind);
   const params = c.technique as { merged?: boolean; lmHead?: boolean; embeddings?: boolean };
+  if (c.model.gguf)
+    return "a local GGUF runs on the llamacpp runner; the torch runner loads Hugging Face weights, which needs a checkpoint directory (checkpoint: …) or synthesised weights";
   if (!TORCH_SCENARIOS.has(c.scenario)) return `the torch runner does not implement the ${c.scenario} scenario yet`;
   if (!TORCH_FAMILIES.has(technique.family))
     return `the torch runner does not implement technique ${c.technique.kind} (family ${technique.family})`;

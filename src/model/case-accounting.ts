@@ -5,11 +5,13 @@ import type { MetricRecord } from "../store/store.js";
 import { bytesPerDecodeStep, decodeFlopsPerToken, prefillFlopsPerSequence } from "./accounting.js";
 import { getTechnique } from "../techniques/registry.js";
 import { baseAccounting, FP32_BYTES, type TechniqueAccounting } from "../techniques/accounting.js";
+import { ggufTypeSummary, type GgufModelFile } from "./gguf-model.js";
 
 /** The accounting of a case's model after its technique. */
 export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): TechniqueAccounting {
   const technique = getTechnique(c.technique.kind);
   const a = technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
+  if (c.model.gguf) return ggufAccounting(c.model.gguf, a, baseAccounting(c.model));
   // A transformers-config model may have layers the IR's arithmetic does not know (q/k norms, gates, MLA…).
   if (c.model.hf && !a.countedByRunner)
     return {
@@ -77,4 +79,24 @@ export function caseAccountingMetrics(c: Case, held: HeldBytes = {}): MetricReco
     });
   }
   return metrics;
+}
+
+/**
+ * A local GGUF model: parameters and bytes from the file's tensor infos as stored (its own quant mix), plus what the
+ * technique adds to the base (an adapter's parameters and bytes); nothing of the file is trained.
+ */
+function ggufAccounting(file: GgufModelFile, a: TechniqueAccounting, base: TechniqueAccounting): TechniqueAccounting {
+  const adds = a.adapterParams > 0;
+  return {
+    ...a,
+    totalParams: file.params + (a.totalParams - base.totalParams),
+    activeParamsPerToken: file.activeParams + (a.activeParamsPerToken - base.activeParamsPerToken),
+    weightBytes: file.tensorBytes + (a.weightBytes - base.weightBytes),
+    trainableParams: adds ? a.trainableParams : null,
+    ...(adds ? {} : { trainableReason: "a local GGUF file is run as it is: nothing of it is trained" }),
+    notes: [
+      `from the GGUF header of ${file.identity} (tensor data not read): ${ggufTypeSummary(file)}; ${file.fileBytes} bytes on disk`,
+      ...a.notes,
+    ],
+  };
 }

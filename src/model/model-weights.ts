@@ -11,6 +11,10 @@ export function synthesizeWeights(model: ModelConfig): WeightMap {
     throw new Error(
       `model ${model.name} comes from the checkpoint ${model.checkpoint}: load its weights (loadCheckpointWeights in src/model/checkpoint.ts), do not synthesise them`,
     );
+  if (model.gguf)
+    throw new Error(
+      `model ${model.name} is the local GGUF ${model.gguf.path}: it runs as the file is, on a runner that loads GGUF files — its weights are neither read nor synthesised by the harness`,
+    );
   dimensionsOf(model); // validates the shape before allocating anything
   const options: SynthesisOptions = { seed: model.weights.seed, distribution: model.weights.distribution };
   const weights: WeightMap = new Map();

@@ -55,6 +55,7 @@ export function scaleModelDetailed(model: ModelConfig, scale: Scale): ScaledMode
   // A scaled checkpoint keeps its architecture's shape but not its weights (they do not fit the smaller shape):
   // it runs seeded weights like any synthesised model, and has no perplexity text.
   delete scaled.checkpoint;
+  delete scaled.gguf; // a local GGUF likewise: its tensors do not fit the smaller shape
   delete scaled.perplexityText;
   if (model.moe) {
     scaled.moe = {

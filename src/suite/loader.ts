@@ -12,6 +12,7 @@ import { suiteSchema, type ResolvedSuite } from "./schema.js";
 import { getTechnique, techniqueKinds } from "../techniques/registry.js";
 import { expandCheckpointModels } from "../model/checkpoint.js";
 import { expandHfModels } from "../model/hf-config.js";
+import { expandGgufModels } from "../model/gguf-model.js";
 
 const packageEntry = fromRoot("src/index.ts");
 
@@ -42,7 +43,10 @@ export function validateSuite(
   // Models given as a transformers config: the IR fields derived from it (src/model/hf-config.ts).
   const hf = expandHfModels(raw, baseDir);
   if (hf.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, hf.issues));
-  const expanded = expandCheckpointModels(hf.raw, baseDir);
+  // Local GGUF files: their architecture fields come from the file's header (src/model/gguf-model.ts).
+  const gguf = expandGgufModels(hf.raw, baseDir);
+  if (gguf.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, gguf.issues));
+  const expanded = expandCheckpointModels(gguf.raw, baseDir);
   if (expanded.issues.length > 0) throw new UsageError(messages.suiteInvalid(displayPath, expanded.issues));
   raw = expanded.raw;
   const techniques = expandTechniqueInputs(raw, baseDir);

@@ -8,6 +8,7 @@ import { getTechnique } from "../techniques/registry.js";
 import { UsageError, messages } from "../messages.js";
 import { scaleModelDetailed, type Scale } from "../model/scale.js";
 import { checkpointFilesVersion, checkpointIdentity, textIdentity } from "../model/checkpoint.js";
+import { ggufFileVersion } from "../model/gguf-model.js";
 
 export interface PlanOptions {
   /** `--scale`: every model scaled down by this rule (src/model/scale.ts), recorded with the case. */
@@ -25,14 +26,22 @@ export function planSuite(suite: ResolvedSuite, options: PlanOptions): Case[] {
   for (const [modelIndex, { model, ...scaling }] of scaled.entries()) {
     // A checkpoint's case key names it by content, not by its absolute path (the same checkpoint in another folder
     // is the same case); the config hash also carries the files' modification times, so --resume reruns new weights.
+    // A local GGUF likewise: by its identity (header hash and size, src/model/gguf-model.ts), its modification time in
+    // the config hash.
     const keyModel = model.checkpoint
       ? {
           ...model,
           checkpoint: checkpointIdentity(model.checkpoint),
           ...(model.perplexityText ? { perplexityText: textIdentity(model.perplexityText) } : {}),
         }
-      : model;
-    const weightsVersion = model.checkpoint ? { checkpointFiles: checkpointFilesVersion(model.checkpoint) } : {};
+      : model.gguf
+        ? { ...model, gguf: model.gguf.identity }
+        : model;
+    const weightsVersion = model.checkpoint
+      ? { checkpointFiles: checkpointFilesVersion(model.checkpoint) }
+      : model.gguf
+        ? { ggufFile: ggufFileVersion(model.gguf.path) }
+        : {};
     for (const technique of suite.techniques)
       for (const scenario of suite.scenarios)
         for (const workload of suite.workloads)

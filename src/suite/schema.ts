@@ -91,6 +91,24 @@ export const modelSchema = z
         irUnsupported: z.string().optional(),
       })
       .optional(),
+    /**
+     * A local GGUF file (llama.cpp's format), run as it is by a runner that loads GGUF files: the suite gives its path
+     * (relative to the suite file); validation reads the header (src/model/gguf-model.ts) and fills the architecture
+     * fields and this object — the file's identity, tensor types, parameters and bytes as stored (docs/llamacpp.md).
+     */
+    gguf: z
+      .object({
+        path: z.string(),
+        identity: z.string(),
+        fileBytes: z.number(),
+        architecture: z.string(),
+        fileType: z.string().nullable(),
+        tensorTypes: z.record(z.string(), z.number()),
+        params: z.number(),
+        activeParams: z.number(),
+        tensorBytes: z.number(),
+      })
+      .optional(),
     /** A UTF-8 text file: fidelity adds perplexity on it (needs a checkpoint with tokenizer.json). Relative to the suite file. */
     perplexityText: z.string().optional(),
   })
@@ -263,10 +281,12 @@ function checkExcludes(suite: ResolvedSuite, ctx: z.RefinementCtx): void {
   });
 }
 
-/** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts). */
+/** A model as written: every architecture field, or a `checkpoint` whose config.json fills them in (src/model/checkpoint.ts),
+ * or a `gguf` file whose header does (src/model/gguf-model.ts). */
 export type ModelInput =
   | z.input<typeof modelSchema>
   | (Partial<z.input<typeof modelSchema>> & { checkpoint: string })
+  | (Omit<Partial<z.input<typeof modelSchema>>, "gguf"> & { gguf: string })
   | (Partial<z.input<typeof modelSchema>> & {
       name: string;
       hf: { config: Record<string, unknown> } | { configFile: string };
