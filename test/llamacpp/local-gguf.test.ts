@@ -104,6 +104,61 @@ describe("the loader reads a local GGUF's header", () => {
     expect(ours).toEqual(theirs);
   });
 
+  it("a Mixtral-style MoE: experts and top-k from the header, active parameters leave out the experts a token skips", () => {
+    const moe = modelSchema.parse({ ...TINY, name: "tiny-moe", ffn: 256, moe: { experts: 4, topK: 2 } });
+    const plan = modelGguf(buildModelIr(moe, synthesizeWeights(moe)), "q8_0");
+    writePlannedGguf(join(dir, "moe.gguf"), plan);
+    const model = validateSuite(suiteOf([{ gguf: "./moe.gguf" }]), "suite.ts", dir).suite.models[0]!;
+    expect(model.moe).toMatchObject({ experts: 4, topK: 2, expertFfn: 256, sharedExperts: 0, normTopK: true });
+    const count = (t: { ne: number[] }) => t.ne.reduce((a, b) => a * b, 1);
+    const experts = plan.tensors.filter((t) => t.name.endsWith("_exps.weight")).reduce((sum, t) => sum + count(t), 0);
+    expect(experts).toBeGreaterThan(0);
+    expect(model.gguf!.params).toBe(plan.tensors.reduce((sum, t) => sum + count(t), 0));
+    expect(model.gguf!.activeParams).toBe(model.gguf!.params - experts / 2); // top-2 of 4: half the experts idle
+  });
+
+  it("a qwen2 file: q/k/v biases, tied embeddings (no output.weight), the tokenizer's size as the vocabulary", () => {
+    const f32 = (name: string, ne: number[]) => ({
+      name,
+      ne,
+      type: "F32" as const,
+      data: () => new Uint8Array(4 * ne.reduce((a, b) => a * b, 1)),
+    });
+    const u32 = (value: number) => ({ type: "u32" as const, value });
+    writeGguf(
+      join(dir, "qwen2.gguf"),
+      [
+        ["general.architecture", { type: "string", value: "qwen2" }],
+        ["qwen2.block_count", u32(1)],
+        ["qwen2.embedding_length", u32(64)],
+        ["qwen2.attention.head_count", u32(4)],
+        ["qwen2.attention.head_count_kv", u32(2)],
+        ["qwen2.feed_forward_length", u32(128)],
+        ["qwen2.context_length", u32(512)],
+        ["qwen2.rope.freq_base", { type: "f32", value: 1000000 }],
+        ["tokenizer.ggml.tokens", { type: "string[]", value: Array.from({ length: 90 }, (_, i) => `t${i}`) }],
+      ],
+      [f32("token_embd.weight", [64, 96]), f32("blk.0.attn_q.bias", [64])],
+    );
+    const model = validateSuite(suiteOf([{ gguf: "./qwen2.gguf" }]), "suite.ts", dir).suite.models[0]!;
+    expect(model).toMatchObject({
+      name: "qwen2",
+      family: "qwen2",
+      layers: 1,
+      hidden: 64,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 16,
+      ffn: 128,
+      vocab: 90, // 96 embedding rows, 90 tokens: ids stay below both
+      maxPositions: 512,
+      ropeTheta: 1000000,
+      tieEmbeddings: true,
+      attentionBias: true,
+    });
+    expect(model.gguf).toMatchObject({ architecture: "qwen2", fileType: null, tensorTypes: { F32: 2 } });
+  });
+
   it("a rewritten file is a new case", () => {
     const other = join(dir, "changing.gguf");
     const model = modelSchema.parse(TINY);
