@@ -6,6 +6,7 @@ import { accountModel } from "../../src/model/accounting.js";
 import { llamacppSettingsSchema, type LlamacppSettings } from "./settings.js";
 import { llamacppUnsupportedReason } from "./support.js";
 import { registerQuantTechnique } from "./quant-technique.js";
+import { ggufWeightBytes } from "./gguf/accounting.js";
 
 registerQuantTechnique(); // suites may use it as soon as the runner is registered
 
@@ -31,6 +32,17 @@ export const llamacppRunnerDefinition: RunnerDefinition<LlamacppSettings> = {
     return {
       hostBytes: 2 * fp32 + inspection.weightBytes + inspection.kvCacheBytes,
       explanation: `2 × ${gib(fp32)} of fp32 weights while writing the GGUF, then its ${gib(inspection.weightBytes)}`,
+    };
+  },
+  // The model file's bytes as written: a technique that is not a GGUF type is written in the `weights` type.
+  heldAccounting: (c, a) => {
+    const weights = (c.settings as LlamacppSettings).weights;
+    if (c.model.gguf || getTechnique(c.technique.kind).family === "gguf" || weights === "f32") return undefined;
+    return {
+      ...a,
+      // The model file, plus what the technique adds to the base's bytes (an adapter, in its own GGUF).
+      weightBytes: ggufWeightBytes(c.model, weights) + (a.weightBytes - accountModel(c.model).weightBytes),
+      notes: [...a.notes, `weights as the GGUF file holds them: ${weights.toUpperCase()} (norms and router F32)`],
     };
   },
   techniqueNotes: (c) =>

@@ -4,13 +4,20 @@ import type { Case } from "../suite/case.js";
 import type { MetricRecord } from "../store/store.js";
 import { bytesPerDecodeStep, decodeFlopsPerToken, prefillFlopsPerSequence } from "./accounting.js";
 import { getTechnique } from "../techniques/registry.js";
+import { getRunnerDefinition } from "../runner/registry.js";
 import { baseAccounting, FP32_BYTES, type TechniqueAccounting } from "../techniques/accounting.js";
 import { ggufTypeSummary, type GgufModelFile } from "./gguf-model.js";
 
-/** The accounting of a case's model after its technique. */
-export function caseTechniqueAccounting(c: Pick<Case, "model" | "technique">): TechniqueAccounting {
+/**
+ * The accounting of a case's model after its technique — as the case's runner stores it when the runner says
+ * (`RunnerDefinition.heldAccounting`: its settings may change the bytes, e.g. a GGUF written in f16).
+ */
+export function caseTechniqueAccounting(
+  c: Pick<Case, "model" | "technique"> & Partial<Pick<Case, "runner" | "settings">>,
+): TechniqueAccounting {
   const technique = getTechnique(c.technique.kind);
-  const a = technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
+  const own = technique.account ? technique.account(c.model, c.technique) : baseAccounting(c.model);
+  const a = (c.runner && getRunnerDefinition(c.runner).heldAccounting?.(c as Case, own)) || own;
   if (c.model.gguf) return ggufAccounting(c.model.gguf, a, baseAccounting(c.model));
   // A transformers-config model may have layers the IR's arithmetic does not know (q/k norms, gates, MLA…).
   if (c.model.hf && !a.countedByRunner)

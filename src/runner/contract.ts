@@ -4,6 +4,7 @@
 import type { z } from "zod";
 import type { Case } from "../suite/case.js";
 import type { CaseInspection } from "../inspect.js";
+import type { TechniqueAccounting } from "../techniques/accounting.js";
 import type { ControlSource } from "../run/drift-control.js";
 
 /** One repeat of one case, run in its own process (ort) or in the worker of that repeat index (torch). */
@@ -172,6 +173,12 @@ export interface RunnerDefinition<S extends Record<string, unknown> = Record<str
   hostMemory?(c: Case, inspection: CaseInspection): MemoryNeed | undefined;
   /** What to record about how the case's technique really runs on this runner (e.g. "fp16 cast to fp32 at load"). */
   techniqueNotes?(c: Case): string[];
+  /**
+   * The case's accounting as this runner stores the model, where its settings change it (llamacpp's `weights: f16`
+   * writes 2-byte weights whatever the technique's own bytes): `bench inspect` and the stored `weight_bytes` use it.
+   * Absent or `undefined` ⇒ the technique's accounting stands.
+   */
+  heldAccounting?(c: Case, accounting: TechniqueAccounting): TechniqueAccounting | undefined;
   /**
    * `bench export`: the exact artifact the case runs (ort: its ONNX graph), for other tools; throws with the reason
    * when the case has none. Absent ⇒ the runner has nothing to export.
