@@ -57,7 +57,7 @@ describe("llamacpp weight bytes as the GGUF holds them", () => {
         weightBytes: accountModel(base.model).weightBytes,
       });
       // A quant type is its own file type whatever `weights` says.
-      const q8 = cases.find((c) => c.runner === "llamacpp" && c.technique.kind === "quant")!;
+      const q8 = cases.find((c) => c.runner === "llamacpp" && (c.technique.kind as string) === "quant")!;
       const q8File = baseModelFile(q8, join(dir, weights), "q8_0");
       expect(caseTechniqueAccounting(q8).weightBytes).toBe(
         readGgufHeader(q8File.path).tensors.reduce((sum, t) => sum + ggmlTensorBytes(t), 0),
