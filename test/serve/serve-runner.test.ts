@@ -1,8 +1,9 @@
 // The serve runner end to end against a real `transformers serve` (no fake server): the CLI runs a micro model
 // under open- and closed-loop load, base and an unmerged LoRA adapter; every request is a stored row with the exact
 // token counts the synthetic tokenizer and the generation config promise; seeded per-request lengths drawn from a
-// workload dataset are stored and met by the server's usage; the adapter changes what is served; no server outlives
-// the run; an external endpoint's API key is found nowhere in the DB, the site or the logs.
+// workload dataset are stored and met by the server's usage; a duration-bound point cancels what is in flight at its
+// end; the adapter changes what is served; no server outlives the run; an external endpoint's API key is found nowhere
+// in the DB, the site or the logs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -230,6 +231,68 @@ describe("serve runner on a real transformers serve", () => {
       const get = (n: string) => metrics.find((m) => m.name === n)?.value;
       expect([get("completed_in_window"), get("drained"), get("cancelled")]).toEqual([6, 0, 0]);
       expect(get("output_tokens_per_s")).toBeCloseTo(requests.reduce((sum, r) => sum + r.output_tokens, 0) / 120, 6);
+    },
+    SERVE_TIMEOUT,
+  );
+
+  it(
+    "ends a duration-bound point at its duration: in-flight requests cancelled, counted apart, out of the latencies",
+    async () => {
+      const path = join(dir, "duration.ts");
+      writeFileSync(
+        path,
+        readFileSync(suiteFile("duration", { concurrency: [2], durationS: 4, inFlight: "cancel" }), "utf8").replace(
+          "newTokens: 4",
+          "newTokens: 100",
+        ),
+      );
+      const db = join(dir, "duration.db");
+      const result = await execa("node", [bench, "run", path, "--db", db], {
+        reject: false,
+        env: { EFFBENCH_SERVE_CACHE: join(dir, "cache") },
+      });
+      expect(result.exitCode, result.stderr.toString()).toBe(0);
+      const [res] = await rows<{ id: number; status: string }>(db, "SELECT id, status FROM results");
+      expect(res!.status).toBe("completed");
+      const requests = await rows<{
+        status: string;
+        phase: string;
+        error: string | null;
+        sent_ms: number;
+        e2e_ms: number;
+        output_tokens: number | null;
+      }>(db, "SELECT * FROM serve_requests ORDER BY request");
+      const cancelled = requests.filter((r) => r.phase === "cancelled");
+      const ok = requests.filter((r) => r.status === "ok");
+      // Two requests are in flight whenever the duration ends, in a closed loop of 2.
+      expect(cancelled.length).toBeGreaterThanOrEqual(1);
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      expect(ok.length + cancelled.length).toBe(requests.length);
+      for (const r of ok) expect(r).toMatchObject({ phase: "window", output_tokens: 100 });
+      for (const r of cancelled) {
+        expect(r.error).toMatch(/^cancelled: in flight when the point's duration ended/);
+        expect(r.output_tokens).toBeNull();
+        expect(r.sent_ms + r.e2e_ms).toBeGreaterThanOrEqual(4000 - 1);
+        expect(r.sent_ms + r.e2e_ms).toBeLessThan(4000 + 500);
+      }
+      const samples = await rows<{ n: number }>(
+        db,
+        `SELECT count(*) AS n FROM samples WHERE result_id = ${res!.id} AND metric = 'e2e_ms'`,
+      );
+      expect(samples[0]!.n).toBe(ok.length);
+      const metrics = await rows<{ name: string; value: number | null }>(
+        db,
+        `SELECT name, value FROM metrics WHERE result_id = ${res!.id}`,
+      );
+      const get = (n: string) => metrics.find((m) => m.name === n)?.value;
+      expect([get("completed_in_window"), get("drained"), get("cancelled"), get("error_rate")]).toEqual([
+        ok.length,
+        0,
+        cancelled.length,
+        0,
+      ]);
+      expect(get("request_rate")).toBeCloseTo(ok.length / 4, 9);
+      expect(get("output_tokens_per_s")).toBeCloseTo((100 * ok.length) / 4, 9);
     },
     SERVE_TIMEOUT,
   );
