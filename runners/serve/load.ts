@@ -2,6 +2,7 @@
 // loop (N requests in flight, the next sent when one ends), bounded by a request count and/or a duration (then the
 // requests in flight at its end drain or are cancelled). Each request's intended and actual send time are kept:
 // their difference, the send lag, says whether the client kept to the schedule.
+import { setMaxListeners } from "node:events";
 import http from "node:http";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { arrivalOffsetsMs, type LoadShape } from "./schedule.js";
@@ -142,13 +143,15 @@ export async function runPoint(options: PointOptions): Promise<PointResult> {
   // Open loop: the arrivals within the point's bounds are known up front.
   const offsets = shape.kind === "open" ? arrivalOffsetsMs(shape, plan.count, options.seed, durationMs) : [];
   const count = shape.kind === "open" ? offsets.length : plan.count;
-  const cancel = new AbortController();
+  // One signal cancels every request in flight at the end of the duration (each request listens to it meanwhile).
+  const cancel = durationMs !== undefined && options.inFlight === "cancel" ? new AbortController() : undefined;
+  if (cancel) setMaxListeners(Infinity, cancel.signal);
   const streamOf = (r: PlannedRequest): StreamRequest => ({
     model: r.adapter ?? r.model,
     prompt: r.prompt,
     maxTokens: r.maxTokens,
     timeoutMs: options.timeoutMs,
-    signal: cancel.signal,
+    ...(cancel ? { signal: cancel.signal } : {}),
   });
   // Bodies are serialised before the clock starts, so that the send path is only the write (a closed loop bound only
   // by its duration has no count: its bodies are built at send time).
@@ -169,7 +172,7 @@ export async function runPoint(options: PointOptions): Promise<PointResult> {
     gaps[i] = result.status === "ok" ? gapsOf(result.contentTimes) : [];
   };
   const cancelTimer =
-    windowEnd !== undefined && options.inFlight === "cancel"
+    cancel && windowEnd !== undefined
       ? setTimeout(() => cancel.abort(), Math.max(0, windowEnd - performance.now()))
       : undefined;
   const inFlight: Promise<void>[] = [];
