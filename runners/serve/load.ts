@@ -173,7 +173,11 @@ export async function runPoint(options: PointOptions): Promise<PointResult> {
   };
   const cancelTimer =
     cancel && windowEnd !== undefined
-      ? setTimeout(() => cancel.abort(), Math.max(0, windowEnd - performance.now()))
+      ? // A timer may fire a little early: the cancel waits for the end of the window itself.
+        setTimeout(
+          () => void waitUntil(windowEnd).then(() => cancel.abort()),
+          Math.max(0, windowEnd - performance.now()),
+        )
       : undefined;
   const inFlight: Promise<void>[] = [];
   try {

@@ -182,7 +182,7 @@ describe("duration-bound points", () => {
       expect(r.error).toMatch(/^cancelled: in flight when the point's duration ended/);
       expect(r.tpotMs).toBeNull();
       // Cut at the end of the duration, not run to the end of its stream (~270 ms after it was sent).
-      expect(r.sentMs + r.e2eMs).toBeGreaterThanOrEqual(durationMs - 1);
+      expect(r.sentMs + r.e2eMs).toBeGreaterThanOrEqual(durationMs);
       expect(r.sentMs + r.e2eMs).toBeLessThan(durationMs + 200);
       expect(r.outputTokens).toBeNull();
     }
@@ -215,7 +215,9 @@ describe("duration-bound points", () => {
       timeoutMs: 5000,
       durationMs: 200,
     });
-    expect(records.map((r) => r.intendedMs)).toEqual([0, 20, 40, 60, 80, 100, 120, 140, 160, 180]);
+    expect(records.map((r) => r.intendedMs)).toEqual(
+      [0, 20, 40, 60, 80, 100, 120, 140, 160, 180].map((t) => expect.closeTo(t, 6)),
+    );
   });
 });
 
