@@ -140,6 +140,11 @@ async function readServeRequests(connection: Connection, ofResults: string): Pro
     "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'serve_requests'",
   );
   if (!table?.n) return out;
+  // A request cancelled at the end of a duration-bound point (schema 5's phase) reads as `cancelled`, not failed.
+  const phase = await connection.get<{ n: number }>(
+    "SELECT count(*) AS n FROM pragma_table_info('serve_requests') WHERE name = 'phase'",
+  );
+  const status = phase?.n ? "CASE WHEN phase = 'cancelled' THEN 'cancelled' ELSE status END AS status" : "status";
   const rows = await connection.all<{
     result_id: number;
     repeat: number;
@@ -148,7 +153,7 @@ async function readServeRequests(connection: Connection, ofResults: string): Pro
     e2e_ms: number;
     status: string;
   }>(
-    `SELECT result_id, repeat, sent_ms, ttft_ms, e2e_ms, status FROM serve_requests ${ofResults} ORDER BY result_id, repeat, request`,
+    `SELECT result_id, repeat, sent_ms, ttft_ms, e2e_ms, ${status} FROM serve_requests ${ofResults} ORDER BY result_id, repeat, request`,
   );
   for (const r of rows) {
     const list = out.get(r.result_id) ?? [];

@@ -88,7 +88,10 @@ export interface RequestDatum {
   status: string;
 }
 
-/** Every request of a point: TTFT and E2E against its send time, a mark per request (failed ones in red). */
+/**
+ * Every request of a point: TTFT and E2E against its send time, a mark per request (failed ones outlined red,
+ * cancelled ones grey).
+ */
 export function requestsSpec(values: RequestDatum[]): VegaLiteSpec {
   return {
     $schema: SCHEMA,
@@ -102,7 +105,13 @@ export function requestsSpec(values: RequestDatum[]): VegaLiteSpec {
       y: { field: "ms", type: "quantitative", title: "ms" },
       color: { field: "metric", type: "nominal", title: null, legend: { orient: "bottom" } },
       shape: { field: "repeat", type: "nominal", title: "repeat", legend: { orient: "bottom" } },
-      stroke: { condition: { test: "datum.status !== 'ok'", value: "#d62728" }, value: null },
+      stroke: {
+        condition: [
+          { test: "datum.status === 'cancelled'", value: "#7f7f7f" },
+          { test: "datum.status !== 'ok'", value: "#d62728" },
+        ],
+        value: null,
+      },
     },
   };
 }

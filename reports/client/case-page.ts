@@ -217,14 +217,15 @@ function renderRequests(result: CaseResult): void {
       : [{ repeat: `repeat ${repeat + 1}`, sentS: sentMs / 1000, metric: "TTFT", ms: ttftMs, status }]),
     { repeat: `repeat ${repeat + 1}`, sentS: sentMs / 1000, metric: "end-to-end", ms: e2eMs, status },
   ]);
-  const failed = result.requests.filter((r) => r[4] !== "ok").length;
+  const failed = result.requests.filter((r) => r[4] !== "ok" && r[4] !== "cancelled").length;
+  const cancelled = result.requests.filter((r) => r[4] === "cancelled").length;
   const host = el("div", { id: "requests-chart" });
   main.append(
     el("h3", {}, "Requests"),
     el(
       "p",
       { class: "note" },
-      `${result.requests.length} requests (every one is a row of serve_requests)${failed ? `, ${failed} failed or timed out (outlined red)` : ""}.`,
+      `${result.requests.length} requests (every one is a row of serve_requests)${failed ? `, ${failed} failed or timed out (outlined red)` : ""}${cancelled ? `, ${cancelled} cancelled at the end of the point's duration (outlined grey; not in the latency statistics)` : ""}.`,
     ),
     host,
   );

@@ -2,7 +2,7 @@
 // case's model (CPU or CUDA) or the user's endpoint — one case per load point (docs/serving.md).
 import type { RunnerDefinition } from "../../src/runner/contract.js";
 import { weightCopiesMemory } from "../shared/memory.js";
-import { pointKey, pointLabel, pointVariants, serveSettingsSchema, type ServeSettings } from "./settings.js";
+import { caseLabel, pointKey, pointVariants, serveSettingsSchema, type ServeSettings } from "./settings.js";
 import { serveStaticReason } from "./support.js";
 
 const managedOnHost = (s: ServeSettings) => !s.endpoint && s.device === "cpu";
@@ -15,7 +15,7 @@ export const serveRunnerDefinition: RunnerDefinition<ServeSettings> = {
   deviceClass: (s) => (s.endpoint ? "external" : s.device),
   settingsVariants: pointVariants,
   caseKeySettings: pointKey,
-  caseLabel: (s) => (s.point ? pointLabel(s.point) : undefined),
+  caseLabel,
   onHost: managedOnHost,
   unsupportedReason: serveStaticReason,
   // The server holds the weights once it loaded them; the directory is written from a second copy.

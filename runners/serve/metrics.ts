@@ -1,6 +1,7 @@
-// A serving point's measures from its request rows: the series (TTFT, TPOT, ITL, E2E per request) whose percentiles
-// and CIs over repeats the core computes, and the point's scalars — achieved request rate, output tokens/s,
-// goodput under the SLO, error rate and the client's send lag.
+// A serving point's measures from its request rows: the series (TTFT, TPOT, ITL, E2E per completed request; cancelled
+// ones never count) whose percentiles and CIs over repeats the core computes, and the point's scalars — achieved
+// request rate, output tokens/s and goodput over the point's window, error rate, the client's send lag, and for a
+// duration-bound point the requests completed in the window, drained after it and cancelled.
 import type { RequestRow, SampleSeries, ScalarMeasure } from "../../src/runner/contract.js";
 import { percentile } from "../../src/measure/stats.js";
 import type { ServeSettings } from "./settings.js";
@@ -19,9 +20,22 @@ export function pointSeries(rows: RequestRow[], gapsMs: number[]): SampleSeries[
   ].filter((s) => s.values.length > 0);
 }
 
-export function pointScalars(rows: RequestRow[], windowMs: number, settings: ServeSettings): ScalarMeasure[] {
-  const ok = rows.filter((r) => r.status === "ok");
-  const seconds = windowMs / 1000;
+export interface RateWindow {
+  kind: "duration" | "span";
+  ms: number;
+}
+
+export function pointScalars(rows: RequestRow[], window: RateWindow, settings: ServeSettings): ScalarMeasure[] {
+  const duration = window.kind === "duration";
+  const cancelled = rows.filter((r) => r.phase === "cancelled").length;
+  const attempted = rows.length - cancelled;
+  const completed = rows.filter((r) => r.status === "ok");
+  // Rates over a duration count the requests that completed within it (drained ones ended after it).
+  const ok = duration ? completed.filter((r) => r.phase === "window") : completed;
+  const seconds = window.ms / 1000;
+  const windowLabel = duration
+    ? `the ${seconds} s duration from the point's start (requests completed within it; drained and cancelled ones not counted)`
+    : "from the first intended send to the last end of stream";
   const outputTokens = ok.reduce((sum, r) => sum + (r.outputTokens ?? 0), 0);
   const missingUsage = ok.filter((r) => r.outputTokens === null).length;
   const lagP99 = percentile(
@@ -35,7 +49,7 @@ export function pointScalars(rows: RequestRow[], windowMs: number, settings: Ser
       unit: "req/s",
       value: seconds > 0 ? ok.length / seconds : null,
       reason: "empty window",
-      label: "completed requests ÷ first intended send to last end of stream",
+      label: `completed requests ÷ window, ${windowLabel}`,
     },
     missingUsage > 0
       ? {
@@ -49,13 +63,15 @@ export function pointScalars(rows: RequestRow[], windowMs: number, settings: Ser
           unit: "tok/s",
           value: seconds > 0 ? outputTokens / seconds : null,
           reason: "empty window",
-          label: "usage.completion_tokens summed ÷ window",
+          label: `usage.completion_tokens summed ÷ window, ${windowLabel}`,
         },
     {
       metric: "error_rate",
       unit: "ratio",
-      value: rows.length ? (rows.length - ok.length) / rows.length : null,
+      // Cancelled requests were stopped by the client: neither errors nor part of the denominator.
+      value: attempted ? (attempted - completed.length) / attempted : null,
       reason: "no requests",
+      ...(cancelled ? { label: "failed or timed-out requests ÷ requests not cancelled" } : {}),
     },
     { metric: "timeouts", unit: "count", value: rows.filter((r) => r.status === "timeout").length },
     {
@@ -66,6 +82,27 @@ export function pointScalars(rows: RequestRow[], windowMs: number, settings: Ser
       label: "actual − intended send time, client side",
     },
   ];
+  if (duration)
+    scalars.push(
+      {
+        metric: "completed_in_window",
+        unit: "count",
+        value: ok.length,
+        label: `requests that completed within the ${seconds} s duration`,
+      },
+      {
+        metric: "drained",
+        unit: "count",
+        value: rows.filter((r) => r.phase === "drained").length,
+        label: "requests in flight when the duration ended that were waited for (ended after it, any status)",
+      },
+      {
+        metric: "cancelled",
+        unit: "count",
+        value: cancelled,
+        label: "requests in flight when the duration ended that were cancelled (excluded from latency statistics)",
+      },
+    );
   if (!settings.slo)
     scalars.push({
       metric: "goodput",
@@ -82,7 +119,7 @@ export function pointScalars(rows: RequestRow[], windowMs: number, settings: Ser
       unit: "req/s",
       value: seconds > 0 ? good.length / seconds : null,
       reason: "empty window",
-      label: `requests per second with TTFT ≤ ${ttftMs} ms and TPOT ≤ ${tpotMs} ms`,
+      label: `requests per second with TTFT ≤ ${ttftMs} ms and TPOT ≤ ${tpotMs} ms, window ${windowLabel}`,
     });
   }
   return scalars.map((s) => (s.value !== null ? { ...s, reason: undefined } : s));

@@ -10,10 +10,11 @@ import { interpreterCandidates } from "../shared/python.js";
 import { syntheticPrompt } from "../../src/model/synthetic-tokenizer.js";
 import { ensureServedModel, type ServedModel } from "./hf-dir.js";
 import { serveStaticReason } from "./support.js";
-import type { ServeSettings } from "./settings.js";
+import { pointBound, type ServeSettings } from "./settings.js";
 import { ManagedServer, type ServerSettings } from "./server.js";
 import { runPoint, type PlannedRequest } from "./load.js";
 import { adapterAssignments } from "./schedule.js";
+import { LengthSampler } from "./lengths.js";
 import { pointScalars, pointSeries, SEND_LAG_LIMIT_MS } from "./metrics.js";
 import { percentile } from "../../src/measure/stats.js";
 import type { StreamTarget } from "./stream.js";
@@ -146,7 +147,8 @@ export class ServeRunner implements Runner {
             ? "continuous batching (paged attention)"
             : "no continuous batching: transformers serve runs one request at a time, so concurrency and rate measure queueing",
           model: managed.model.notes,
-          outputLength: "forced: generation_config has no eos token, every request generates max_tokens",
+          outputLength:
+            "forced: generation_config has no eos token (and no min_new_tokens), transformers serve sets each request's max_new_tokens from its max_tokens, so every request generates its own max_tokens",
         };
       } catch (error) {
         if (ctx.signal.aborted) return { status: "failed", reason: "interrupted" };
@@ -160,24 +162,45 @@ export class ServeRunner implements Runner {
 
     const point = s.point ?? { kind: "closed" as const, concurrency: 1 };
     const seed = c.protocol.seed + 1009 * ctx.repeat;
-    const adapters =
-      s.endpoint?.adapters && s.adapterSpread
-        ? adapterAssignments(
-            {
-              names: s.endpoint.adapters.slice(0, s.adapterSpread.count),
-              distribution: s.adapterSpread.distribution,
-              zipf: s.adapterSpread.zipf,
-            },
-            s.requests,
-            seed,
-          )
-        : undefined;
-    const requests: PlannedRequest[] = Array.from({ length: s.requests }, (_, i) => ({
-      model: modelName,
-      prompt: syntheticPrompt(c.workload.promptTokens, c.model.vocab, seed * 7919 + i),
-      maxTokens: c.workload.newTokens,
-      ...(adapters ? { adapter: adapters[i] } : {}),
-    }));
+    const bound = pointBound(s);
+    const lengths = new LengthSampler(
+      s.lengths,
+      { prompt: c.workload.promptTokens, output: c.workload.newTokens },
+      c.model.maxPositions,
+      seed,
+    );
+    // Adapters are drawn in request order from their own seeded stream, extended on demand like the lengths.
+    const adapterNames: string[] = [];
+    const adapterAt = (i: number): string | undefined => {
+      if (!s.endpoint?.adapters || !s.adapterSpread) return undefined;
+      const spread = {
+        names: s.endpoint.adapters.slice(0, s.adapterSpread.count),
+        distribution: s.adapterSpread.distribution,
+        zipf: s.adapterSpread.zipf,
+      };
+      if (adapterNames.length <= i) adapterNames.splice(0, Infinity, ...adapterAssignments(spread, 2 * i + 16, seed));
+      return adapterNames[i];
+    };
+    const planned = new Map<number, PlannedRequest>();
+    const plan = {
+      count: bound.requests,
+      at: (i: number): PlannedRequest => {
+        let r = planned.get(i);
+        if (!r) {
+          const { prompt, output } = lengths.at(i);
+          const adapter = adapterAt(i);
+          r = {
+            model: modelName,
+            prompt: syntheticPrompt(prompt, c.model.vocab, seed * 7919 + i),
+            maxTokens: output,
+            intendedPromptTokens: prompt,
+            ...(adapter ? { adapter } : {}),
+          };
+          planned.set(i, r);
+        }
+        return r;
+      },
+    };
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     ctx.signal.addEventListener("abort", onAbort);
@@ -199,10 +222,12 @@ export class ServeRunner implements Runner {
       result = await runPoint({
         target,
         shape: point,
-        requests,
+        requests: plan,
         seed,
         timeoutMs: s.requestTimeoutMs,
         signal: abort.signal,
+        durationMs: bound.durationMs,
+        inFlight: bound.inFlight,
         onRequestEnd,
       });
     } finally {
@@ -212,19 +237,27 @@ export class ServeRunner implements Runner {
       ctx.signal.removeEventListener("abort", onAbort);
     }
     const rows = result.records;
+    const planTotal = Number.isFinite(bound.requests) ? `${bound.requests}` : "the duration's";
     if (server?.exitReason)
       return {
         status: "failed",
-        reason: `the server died mid-point (${server.exitReason}) after ${rows.length} of ${s.requests} requests: ${server.logTail(3)}`,
+        reason: `the server died mid-point (${server.exitReason}) after ${rows.length} of ${planTotal} requests: ${server.logTail(3)}`,
         requests: rows,
       };
     if (abort.signal.aborted && !ctx.signal.aborted)
       return {
         status: "timed-out",
-        reason: `the point did not finish within the case timeout (${ctx.timeoutMs} ms): ${rows.length} of ${s.requests} requests sent`,
+        reason: `the point did not finish within the case timeout (${ctx.timeoutMs} ms): ${rows.length} of ${planTotal} requests sent`,
         requests: rows,
       };
     const ok = rows.filter((r) => r.status === "ok");
+    const cancelled = rows.filter((r) => r.phase === "cancelled").length;
+    if (ok.length === 0 && cancelled > 0 && cancelled === rows.length)
+      return {
+        status: "failed",
+        reason: `no request completed: all ${cancelled} were still in flight when the ${s.durationS} s duration ended and were cancelled — make serve.durationS longer than a request takes, or set serve.inFlight to "drain"`,
+        requests: rows,
+      };
     if (ok.length === 0) {
       const first = rows.find((r) => r.error)?.error ?? "no request completed";
       return { status: "failed", reason: `every request failed; the first: ${first}`, requests: rows };
@@ -242,26 +275,41 @@ export class ServeRunner implements Runner {
             },
           ]
         : [];
-    const errors = rows.length - ok.length;
+    const errors = rows.length - cancelled - ok.length;
     if (errors > 0)
       validity.push({
         flag: "request-errors",
-        detail: `${errors} of ${rows.length} requests failed or timed out; the first: ${rows.find((r) => r.error)?.error}`,
+        detail: `${errors} of ${rows.length - cancelled} requests failed or timed out; the first: ${rows.find((r) => r.error && r.phase !== "cancelled")?.error}`,
       });
     // Energy per output token needs every completed request's count: a request without usage leaves it unknown (null).
+    // A cancelled request's partial output has no usage: its tokens are not counted though its energy is.
     const energyTokens = ok.some((r) => r.outputTokens === null)
       ? undefined
       : ok.reduce((sum, r) => sum + r.outputTokens!, 0);
     return {
       status: "completed",
       series: pointSeries(rows, result.gapsMs),
-      scalars: pointScalars(rows, result.windowMs, s),
+      scalars: pointScalars(rows, result.rateWindow, s),
       tokensPerIteration: c.workload.newTokens,
       measureWindowMs: result.windowMs,
       primarySeries: "e2e_ms",
       windowTokens: energyTokens,
-      settings: { ...settings, point, requests: s.requests, requestTimeoutMs: s.requestTimeoutMs, slo: s.slo ?? null },
+      settings: {
+        ...settings,
+        point,
+        requests: Number.isFinite(bound.requests) ? bound.requests : null,
+        durationS: s.durationS ?? null,
+        inFlight: bound.durationMs === undefined ? null : bound.inFlight,
+        rateWindow:
+          result.rateWindow.kind === "duration"
+            ? `the ${s.durationS} s duration from the point's start: request/s, tok/s and goodput count the requests that completed within it`
+            : "from the first intended send to the last end of stream",
+        lengths: lengths.description,
+        requestTimeoutMs: s.requestTimeoutMs,
+        slo: s.slo ?? null,
+      },
       details: {
+        lengths: lengths.summary(rows.length),
         prompts: s.endpoint
           ? "synthetic words; the endpoint's own tokenizer decides the achieved prompt length (usage.prompt_tokens)"
           : "exact token lengths under the synthetic tokenizer",

@@ -13,14 +13,19 @@ export interface AdapterSpread {
   zipf?: number;
 }
 
-/** Intended send offsets (ms from the point's start) for an open loop; empty for a closed loop. */
-export function arrivalOffsetsMs(shape: LoadShape, requests: number, seed: number): number[] {
+/**
+ * Intended send offsets (ms from the point's start) for an open loop — at most `requests` of them, and only those
+ * before `durationMs` when given (the same seed gives the same prefix) —; empty for a closed loop.
+ */
+export function arrivalOffsetsMs(shape: LoadShape, requests: number, seed: number, durationMs?: number): number[] {
   if (shape.kind === "closed") return [];
+  if (!Number.isFinite(requests) && durationMs === undefined)
+    throw new Error("an open loop needs a count or a duration");
   const meanGapMs = 1000 / shape.rate;
   const rng = createRng(seed ^ 0x5e7ea11);
   const offsets: number[] = [];
   let t = 0;
-  for (let i = 0; i < requests; i++) {
+  for (let i = 0; i < requests && (durationMs === undefined || t < durationMs); i++) {
     offsets.push(t);
     // Exponential inter-arrival gaps make a Poisson process; 1 − u keeps log's argument in (0, 1].
     t += shape.arrival === "poisson" ? -Math.log(1 - rng()) * meanGapMs : meanGapMs;

@@ -1,6 +1,8 @@
 // The suite's `serve` settings: where the server comes from (managed `transformers serve`, or an external
-// OpenAI-compatible endpoint), the load points to sweep (each a case), requests per point, and the SLO for goodput.
+// OpenAI-compatible endpoint), the load points to sweep (each a case), what bounds a point (a request count and/or a
+// duration), the requests' lengths, and the SLO for goodput.
 import { z } from "zod";
+import { lengthsSchema, type Lengths } from "./lengths.js";
 
 const positiveInt = z.number().int("expected a whole number").positive("expected a positive integer");
 
@@ -42,8 +44,17 @@ export const serveSettingsSchema = z
     arrival: z.enum(["poisson", "constant"]).default("poisson"),
     /** Closed-loop points: requests kept in flight. */
     concurrency: z.array(positiveInt).min(1).optional(),
-    /** Requests per point (all drain: there is no duration bound). */
-    requests: positiveInt.default(16),
+    /**
+     * Requests per point. Without `durationS` the default is 16 and every request drains; with it, a cap on the
+     * requests sent in the window (none when omitted).
+     */
+    requests: positiveInt.optional(),
+    /** A duration bound: stop sending `durationS` seconds after the point's start (rates are over this window). */
+    durationS: z.number().positive("a duration is seconds, > 0").optional(),
+    /** Requests still in flight when `durationS` ends: `drain` (wait for each, up to requestTimeoutMs) or `cancel`. */
+    inFlight: z.enum(["drain", "cancel"]).default("drain"),
+    /** Each request's prompt and output lengths: the workload's (`fixed`), `uniform`, or a workload dataset's. */
+    lengths: lengthsSchema.default({ kind: "fixed" }),
     requestTimeoutMs: positiveInt.default(60_000),
     serverStartTimeoutMs: positiveInt.default(300_000),
     /** Goodput counts the requests per second meeting both. */
@@ -58,7 +69,25 @@ export const serveSettingsSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.inFlight === "cancel" && s.durationS === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["inFlight"],
+        message:
+          'cancel needs serve.durationS: a point bound only by its request count sends every request and waits for each — set durationS, or leave inFlight at "drain"',
+      });
+  });
+
+/** Requests per point when neither a count nor a duration is given. */
+export const DEFAULT_REQUESTS = 16;
+
+/** What bounds a point: a request count (Infinity when only the duration does) and the duration, if any. */
+export function pointBound(s: ServeSettings): { requests: number; durationMs?: number; inFlight: "drain" | "cancel" } {
+  if (s.durationS === undefined) return { requests: s.requests ?? DEFAULT_REQUESTS, inFlight: "drain" };
+  return { requests: s.requests ?? Infinity, durationMs: s.durationS * 1000, inFlight: s.inFlight };
+}
 
 /** The suite's serve settings; a planned case's settings also carry its load point (`points` below). */
 export type ServeSettings = z.output<typeof serveSettingsSchema> & { point?: ServePoint };
@@ -86,11 +115,33 @@ export function servePoints(settings: ServeSettings): ServePoint[] {
 export const pointVariants = (settings: ServeSettings): ServeSettings[] =>
   servePoints(settings).map((point) => ({ ...settings, point }));
 
-/** What joins the case key: the point, and an external endpoint's served model name (its URL is recorded, not keyed). */
+/**
+ * What joins the case key: the point, an external endpoint's served model name (its URL is recorded, not keyed), and
+ * lengths or a duration bound other than the defaults (they change what is measured).
+ */
 export const pointKey = (settings: ServeSettings): Record<string, unknown> => ({
   ...(settings.point ? { point: settings.point } : {}),
   ...(settings.endpoint ? { endpointModel: settings.endpoint.model } : {}),
+  ...(settings.lengths.kind !== "fixed" ? { lengths: settings.lengths } : {}),
+  ...(settings.durationS !== undefined ? { durationS: settings.durationS, inFlight: settings.inFlight } : {}),
 });
 
 export const pointLabel = (p: ServePoint): string =>
   p.kind === "open" ? `${p.rate} req/s ${p.arrival}` : `concurrency ${p.concurrency}`;
+
+const lengthsLabel = (l: Lengths): string | undefined =>
+  l.kind === "uniform"
+    ? `uniform lengths ${l.prompt.min}–${l.prompt.max}/${l.output.min}–${l.output.max}`
+    : l.kind === "dataset"
+      ? `${l.dataset} lengths`
+      : undefined;
+
+/** What the case name adds: the point, then non-default lengths and a duration bound. */
+export function caseLabel(s: ServeSettings): string | undefined {
+  const parts = [
+    s.point ? pointLabel(s.point) : undefined,
+    lengthsLabel(s.lengths),
+    s.durationS !== undefined ? `${s.durationS} s ${s.inFlight}` : undefined,
+  ].filter(Boolean);
+  return parts.length ? parts.join(", ") : undefined;
+}

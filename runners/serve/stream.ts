@@ -23,11 +23,13 @@ export interface StreamRequest {
   prompt: string;
   maxTokens: number;
   timeoutMs: number;
+  /** Aborting it cancels the request (the connection is closed): a duration-bound point's `inFlight: "cancel"`. */
+  signal?: AbortSignal;
 }
 
 /** What one request measured; times are performance.now() values (ms). */
 export interface StreamResult {
-  status: "ok" | "error" | "timeout";
+  status: "ok" | "error" | "timeout" | "cancelled";
   httpStatus: number | null;
   error?: string;
   sentAt: number;
@@ -87,6 +89,7 @@ export function streamRequest(
     let httpStatus: number | null = null;
     let streamError: string | undefined;
     let readAt = 0;
+    let sentAt = 0;
     const headers: Record<string, string | number> = {
       "content-type": "application/json",
       accept: "text/event-stream",
@@ -97,6 +100,7 @@ export function streamRequest(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onCancel);
       // A server may echo request headers in an error body: the key never leaves this function.
       const scrubbed = error && target.apiKey ? error.split(target.apiKey).join("[API key]") : error;
       resolve({
@@ -186,7 +190,19 @@ export function streamRequest(
       );
       req.destroy();
     }, request.timeoutMs);
-    const sentAt = performance.now();
+    const onCancel = () => {
+      finish(
+        "cancelled",
+        `cancelled: in flight when the point's duration ended (${contentTimes.length} content events received)`,
+      );
+      req.destroy();
+    };
+    if (request.signal?.aborted) {
+      sentAt = performance.now();
+      return onCancel();
+    }
+    request.signal?.addEventListener("abort", onCancel, { once: true });
+    sentAt = performance.now();
     req.end(body);
   });
 }

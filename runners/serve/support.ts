@@ -16,6 +16,8 @@ export function serveStaticReason(c: Case): string | undefined {
     return `the serve runner runs the serving scenario only (requests to a server under load), not ${c.scenario}`;
   if (c.workload.batch !== 1)
     return "a serving request carries one prompt: set the workload's batch to 1 (load comes from serve.rates / serve.concurrency)";
+  if (s.durationS !== undefined && s.durationS * 1000 >= c.protocol.caseTimeoutMs)
+    return `serve.durationS (${s.durationS} s) does not end before the case timeout (protocol.caseTimeoutMs, ${c.protocol.caseTimeoutMs} ms): the point would always time out — shorten durationS or raise caseTimeoutMs`;
   if (s.endpoint) {
     if (s.adapterSpread && !s.endpoint.adapters)
       return "serve.adapterSpread needs the adapter names the endpoint serves: set serve.endpoint.adapters";

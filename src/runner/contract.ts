@@ -54,8 +54,17 @@ export interface RequestRow {
   tpotMs: number | null;
   e2eMs: number;
   itl: { count: number; meanMs: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
+  /** Achieved lengths, from the server's `usage`. */
   promptTokens: number | null;
   outputTokens: number | null;
+  /** The lengths the request was planned with (its prompt's token count and its max_tokens), when known. */
+  intendedPromptTokens?: number | null;
+  intendedOutputTokens?: number | null;
+  /**
+   * Of a duration-bound point: ended within the window, drained after it, or cancelled at its end (then `status` is
+   * `error` with the reason); null when the point is bound by its request count.
+   */
+  phase?: "window" | "drained" | "cancelled" | null;
 }
 
 export type RepeatOutcome =

@@ -173,10 +173,21 @@ export const MIGRATIONS: readonly string[] = [
     CHECK (status = 'ok' OR error IS NOT NULL)
   ) WITHOUT ROWID;
   `,
+  // 5: a serving request's intended lengths (the prompt's token count it was built with, the max_tokens it sent; the
+  // achieved ones stay in prompt_tokens / output_tokens from usage), and, in a duration-bound point, whether it ended
+  // within the window, drained after it, or was cancelled at its end (NULL: the point was bound by a request count).
+  `
+  ALTER TABLE serve_requests ADD COLUMN intended_prompt_tokens INTEGER;
+  ALTER TABLE serve_requests ADD COLUMN intended_output_tokens INTEGER;
+  ALTER TABLE serve_requests ADD COLUMN phase TEXT CHECK (phase IN ('window', 'drained', 'cancelled'));
+  `,
 ];
 
 /** The first version with the serve_requests table (older files have none: readers treat it as empty). */
 export const SERVE_REQUESTS_VERSION = 4;
+
+/** The first version with serve_requests' intended lengths and phase (older rows read them as NULL). */
+export const SERVE_REQUEST_PHASE_VERSION = 5;
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,7 +8,13 @@ import { hostname } from "node:os";
 import type { Case } from "../suite/case.js";
 import type { ValidityRecord } from "../measure/validity.js";
 import { StoreError, storeMessages } from "./errors.js";
-import { MIGRATIONS, OLDEST_READABLE_VERSION, SCHEMA_VERSION, SERVE_REQUESTS_VERSION } from "./schema.js";
+import {
+  MIGRATIONS,
+  OLDEST_READABLE_VERSION,
+  SCHEMA_VERSION,
+  SERVE_REQUEST_PHASE_VERSION,
+  SERVE_REQUESTS_VERSION,
+} from "./schema.js";
 import type { RequestRow } from "../runner/contract.js";
 
 const SERVE_REQUEST_COLUMNS = [
@@ -32,7 +38,12 @@ const SERVE_REQUEST_COLUMNS = [
   "itl_max_ms",
   "prompt_tokens",
   "output_tokens",
+  "intended_prompt_tokens",
+  "intended_output_tokens",
+  "phase",
 ] as const;
+/** The columns a schema-4 shard has (the last three came with schema 5). */
+const SERVE_REQUEST_COLUMNS_V4 = SERVE_REQUEST_COLUMNS.slice(0, -3);
 import { BUSY_TIMEOUT_MS, Connection, isBusy, MAX_SQL_VARIABLES, type SqlValue } from "./sqlite.js";
 import { copyShardControls, insertControl, selectControls, type ControlRecord, type ControlRow } from "./controls.js";
 
@@ -466,6 +477,9 @@ export class Store {
           r.itl?.maxMs ?? null,
           r.promptTokens,
           r.outputTokens,
+          r.intendedPromptTokens ?? null,
+          r.intendedOutputTokens ?? null,
+          r.phase ?? null,
         ]),
       );
 
@@ -753,11 +767,13 @@ export class Store {
         `INSERT INTO main.validity (result_id, flag, detail) SELECT result_id + ?, flag, detail FROM shard.validity WHERE result_id ${ofRun} ORDER BY rowid`,
         [offset, run.id],
       );
-      if (version >= SERVE_REQUESTS_VERSION)
+      if (version >= SERVE_REQUESTS_VERSION) {
+        const columns = version >= SERVE_REQUEST_PHASE_VERSION ? SERVE_REQUEST_COLUMNS : SERVE_REQUEST_COLUMNS_V4;
         await db.run(
-          `INSERT INTO main.serve_requests (${SERVE_REQUEST_COLUMNS.join(", ")}) SELECT result_id + ?, ${SERVE_REQUEST_COLUMNS.slice(1).join(", ")} FROM shard.serve_requests WHERE result_id ${ofRun}`,
+          `INSERT INTO main.serve_requests (${columns.join(", ")}) SELECT result_id + ?, ${columns.slice(1).join(", ")} FROM shard.serve_requests WHERE result_id ${ofRun}`,
           [offset, run.id],
         );
+      }
       await copyShardControls(db, run.id, runId);
       summary.runsAdded++;
       summary.resultsAdded += changes;

@@ -1,20 +1,26 @@
 // The serving load client against the minimal streaming endpoint: SSE parsing (several events per read, a role-only
-// first chat chunk, no [DONE]), usage-based token counts, the seeded open-loop schedule, closed-loop concurrency.
+// first chat chunk, no [DONE]), usage-based token counts, the seeded open-loop schedule, closed-loop concurrency, and
+// duration-bound points (in-flight requests drained or cancelled, counted apart; cancelled ones out of the latencies).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPoint, type PlannedRequest } from "../../runners/serve/load.js";
 import { adapterAssignments, arrivalOffsetsMs } from "../../runners/serve/schedule.js";
 import { streamRequest } from "../../runners/serve/stream.js";
+import { pointScalars, pointSeries } from "../../runners/serve/metrics.js";
+import { serveSettingsSchema } from "../../runners/serve/settings.js";
 import { startMiniEndpoint } from "./mini-endpoint.js";
 
 let endpoint: Awaited<ReturnType<typeof startMiniEndpoint>>;
 let slow: Awaited<ReturnType<typeof startMiniEndpoint>>;
+let paced: Awaited<ReturnType<typeof startMiniEndpoint>>;
 beforeAll(async () => {
   endpoint = await startMiniEndpoint({ eventsPerWrite: 4 });
   slow = await startMiniEndpoint({ eventsPerWrite: 1, gapMs: 5 });
+  paced = await startMiniEndpoint({ eventsPerWrite: 1, gapMs: 30 });
 });
 afterAll(async () => {
   await endpoint.close();
   await slow.close();
+  await paced.close();
 });
 
 const plan = (n: number, maxTokens = 5): PlannedRequest[] =>
@@ -122,6 +128,96 @@ describe("load", () => {
     for (const c of uniform) expect(c).toBeGreaterThan(850);
     const zipf = count(adapterAssignments({ names, distribution: "zipf", zipf: 1.2 }, 4000, 1));
     expect(zipf[0]!).toBeGreaterThan(2 * zipf[3]!);
+  });
+});
+
+describe("duration-bound points", () => {
+  // Each request streams 8 tokens and a usage chunk in 9 writes 30 ms apart (~270 ms): with 2 in flight and a 450 ms duration, the
+  // first two end within it and the next two are in flight when it ends.
+  const durationMs = 450;
+  const run = (inFlight: "drain" | "cancel") =>
+    runPoint({
+      target: { url: paced.url, api: "completions", streamOptions: true },
+      shape: { kind: "closed", concurrency: 2 },
+      requests: { count: Infinity, at: () => ({ model: "m", prompt: "t1 t2", maxTokens: 8 }) },
+      seed: 1,
+      timeoutMs: 5000,
+      durationMs,
+      inFlight,
+    });
+  const settings = serveSettingsSchema.parse({ durationS: durationMs / 1000, inFlight: "cancel" });
+
+  it("drain: waits for the requests in flight at the end, counted as drained; rates over the duration", async () => {
+    const { records, rateWindow } = await run("drain");
+    expect(rateWindow).toEqual({ kind: "duration", ms: durationMs });
+    for (const r of records) {
+      expect(r.status).toBe("ok");
+      expect(r.outputTokens).toBe(8);
+      expect(r.intendedMs).toBeLessThan(durationMs);
+      expect(r.phase).toBe(r.sentMs + r.e2eMs <= durationMs ? "window" : "drained");
+    }
+    const inWindow = records.filter((r) => r.phase === "window").length;
+    const drained = records.filter((r) => r.phase === "drained").length;
+    expect(inWindow).toBeGreaterThanOrEqual(1);
+    expect(drained).toBeGreaterThanOrEqual(1);
+    const scalars = new Map(pointScalars(records, rateWindow, settings).map((m) => [m.metric, m]));
+    expect(scalars.get("completed_in_window")?.value).toBe(inWindow);
+    expect(scalars.get("drained")?.value).toBe(drained);
+    expect(scalars.get("cancelled")?.value).toBe(0);
+    expect(scalars.get("request_rate")?.value).toBeCloseTo(inWindow / (durationMs / 1000), 9);
+    expect(scalars.get("output_tokens_per_s")?.value).toBeCloseTo((8 * inWindow) / (durationMs / 1000), 9);
+    expect(scalars.get("request_rate")?.label).toMatch(/0\.45 s duration/);
+    // Drained requests completed: their latencies count.
+    expect(pointSeries(records, []).find((x) => x.metric === "e2e_ms")?.values).toHaveLength(records.length);
+  });
+
+  it("cancel: aborts the requests in flight at the end, counted apart and left out of latencies and errors", async () => {
+    const { records, rateWindow } = await run("cancel");
+    const cancelled = records.filter((r) => r.phase === "cancelled");
+    const ok = records.filter((r) => r.status === "ok");
+    expect(cancelled.length).toBeGreaterThanOrEqual(1);
+    expect(records.some((r) => r.phase === "drained")).toBe(false);
+    for (const r of cancelled) {
+      expect(r.status).toBe("error");
+      expect(r.error).toMatch(/^cancelled: in flight when the point's duration ended/);
+      expect(r.tpotMs).toBeNull();
+      // Cut at the end of the duration, not run to the end of its stream (~270 ms after it was sent).
+      expect(r.sentMs + r.e2eMs).toBeGreaterThanOrEqual(durationMs);
+      expect(r.sentMs + r.e2eMs).toBeLessThan(durationMs + 200);
+      expect(r.outputTokens).toBeNull();
+    }
+    expect(ok.every((r) => r.phase === "window")).toBe(true);
+    expect(ok.length + cancelled.length).toBe(records.length);
+    const series = pointSeries(records, []);
+    expect(series.find((x) => x.metric === "e2e_ms")?.values).toEqual(ok.map((r) => r.e2eMs));
+    expect(series.find((x) => x.metric === "ttft_ms")?.values).toHaveLength(ok.length);
+    const scalars = new Map(pointScalars(records, rateWindow, settings).map((m) => [m.metric, m]));
+    expect(scalars.get("cancelled")?.value).toBe(cancelled.length);
+    expect(scalars.get("completed_in_window")?.value).toBe(ok.length);
+    expect(scalars.get("drained")?.value).toBe(0);
+    expect(scalars.get("error_rate")?.value).toBe(0);
+    expect(scalars.get("request_rate")?.value).toBeCloseTo(ok.length / (durationMs / 1000), 9);
+  });
+
+  it("an open loop sends only the arrivals before the end of the duration, capped by a count when given", async () => {
+    const shape = { kind: "open", rate: 50, arrival: "constant" } as const;
+    expect(arrivalOffsetsMs(shape, Infinity, 1, 200)).toEqual([0, 20, 40, 60, 80, 100, 120, 140, 160, 180]);
+    expect(arrivalOffsetsMs(shape, 4, 1, 200)).toHaveLength(4);
+    const poisson = { ...shape, arrival: "poisson" } as const;
+    expect(arrivalOffsetsMs(poisson, Infinity, 7, 500)).toEqual(
+      arrivalOffsetsMs(poisson, 1000, 7).filter((t) => t < 500),
+    );
+    const { records } = await runPoint({
+      target: { url: endpoint.url, api: "completions", streamOptions: true },
+      shape,
+      requests: { count: Infinity, at: () => ({ model: "m", prompt: "x", maxTokens: 2 }) },
+      seed: 1,
+      timeoutMs: 5000,
+      durationMs: 200,
+    });
+    expect(records.map((r) => r.intendedMs)).toEqual(
+      [0, 20, 40, 60, 80, 100, 120, 140, 160, 180].map((t) => expect.closeTo(t, 6)),
+    );
   });
 });
 

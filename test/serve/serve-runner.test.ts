@@ -1,7 +1,9 @@
 // The serve runner end to end against a real `transformers serve` (no fake server): the CLI runs a micro model
 // under open- and closed-loop load, base and an unmerged LoRA adapter; every request is a stored row with the exact
-// token counts the synthetic tokenizer and the generation config promise; the adapter changes what is served; no
-// server outlives the run; an external endpoint's API key is found nowhere in the DB, the site or the logs.
+// token counts the synthetic tokenizer and the generation config promise; seeded per-request lengths drawn from a
+// workload dataset are stored and met by the server's usage; a duration-bound point cancels what is in flight at its
+// end; the adapter changes what is served; no server outlives the run; an external endpoint's API key is found nowhere
+// in the DB, the site or the logs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -18,6 +20,7 @@ import { cpuPlacement } from "../../runners/serve/runner.js";
 import { streamRequest } from "../../runners/serve/stream.js";
 import { arrivalOffsetsMs } from "../../runners/serve/schedule.js";
 import { syntheticPrompt } from "../../src/model/synthetic-tokenizer.js";
+import { LengthSampler, lengthsSchema } from "../../runners/serve/lengths.js";
 
 const python = fromRoot(".venv/bin/python");
 const bench = fromRoot("bin/bench.js");
@@ -112,7 +115,14 @@ describe("serve runner on a real transformers serve", () => {
       }>(db, "SELECT * FROM serve_requests ORDER BY result_id, request");
       expect(requests).toHaveLength(16);
       for (const r of requests) {
-        expect(r).toMatchObject({ status: "ok", prompt_tokens: 12, output_tokens: 4 });
+        expect(r).toMatchObject({
+          status: "ok",
+          prompt_tokens: 12,
+          output_tokens: 4,
+          intended_prompt_tokens: 12,
+          intended_output_tokens: 4,
+          phase: null,
+        });
         expect(r.ttft_ms).toBeGreaterThan(0);
         expect(r.e2e_ms).toBeGreaterThan(r.ttft_ms);
         expect(r.tpot_ms).toBeCloseTo((r.e2e_ms - r.ttft_ms) / 3, 6);
@@ -155,6 +165,134 @@ describe("serve runner on a real transformers serve", () => {
       expect(get("error_rate")?.value).toBe(0);
       expect(get("gpu_energy_j_per_token")).toMatchObject({ value: null, reason: expect.stringMatching(/NVML/) });
       expect(serverProcesses(join(dir, "cache"))).toEqual([]);
+    },
+    SERVE_TIMEOUT,
+  );
+
+  it(
+    "draws seeded per-request lengths from a workload dataset: intended lengths stored, the server's usage meets them",
+    async () => {
+      const lengths = { kind: "dataset", dataset: "chat-alpaca", maxPromptTokens: 40, maxNewTokens: 24 };
+      // Bounded by 6 requests and a 120 s duration: the count ends it, every request within the window.
+      const suite = suiteFile("lengths", {
+        concurrency: [2],
+        requests: 6,
+        durationS: 120,
+        inFlight: "cancel",
+        lengths,
+      });
+      const db = join(dir, "lengths.db");
+      const result = await execa("node", [bench, "run", suite, "--db", db], {
+        reject: false,
+        env: { EFFBENCH_SERVE_CACHE: join(dir, "cache") },
+      });
+      expect(result.exitCode, result.stderr.toString()).toBe(0);
+      const [res] = await rows<{ id: number; status: string; settings_json: string; details_json: string }>(
+        db,
+        "SELECT id, status, settings_json, details_json FROM results",
+      );
+      expect(res!.status).toBe("completed");
+      const requests = await rows<{
+        status: string;
+        prompt_tokens: number;
+        output_tokens: number;
+        intended_prompt_tokens: number;
+        intended_output_tokens: number;
+        phase: string | null;
+      }>(db, "SELECT * FROM serve_requests ORDER BY request");
+      // The same seeded draw as the runner's (protocol seed 5, first repeat), clipped to the caps.
+      const sampler = new LengthSampler(lengthsSchema.parse(lengths), { prompt: 12, output: 4 }, 4096, 5);
+      expect(requests.map((r) => [r.intended_prompt_tokens, r.intended_output_tokens])).toEqual(
+        Array.from({ length: 6 }, (_, i) => [sampler.at(i).prompt, sampler.at(i).output]),
+      );
+      expect(new Set(requests.map((r) => r.intended_output_tokens)).size).toBeGreaterThan(1);
+      expect(new Set(requests.map((r) => r.intended_prompt_tokens)).size).toBeGreaterThan(1);
+      for (const r of requests) {
+        expect(r.status).toBe("ok");
+        expect(r.phase).toBe("window");
+        // Achieved = intended: the synthetic tokenizer makes N words N tokens; no eos, max_tokens per request.
+        expect(r.prompt_tokens).toBe(r.intended_prompt_tokens);
+        expect(r.output_tokens).toBe(r.intended_output_tokens);
+      }
+      const settings = JSON.parse(res!.settings_json) as Record<string, any>;
+      expect(settings.lengths).toMatchObject({
+        kind: "dataset",
+        dataset: "chat-alpaca",
+        assumption: expect.stringMatching(/log-normal .* not the dataset's own distribution/),
+        output: { distribution: "log-normal", fittedTo: "mean 58.45", sigma: 1 },
+      });
+      expect(settings).toMatchObject({ requests: 6, durationS: 120, inFlight: "cancel" });
+      const details = JSON.parse(res!.details_json) as Record<string, any>;
+      expect(details.lengths).toMatchObject({ requests: 6, output: { max: expect.any(Number) } });
+      const metrics = await rows<{ name: string; value: number | null }>(
+        db,
+        `SELECT name, value FROM metrics WHERE result_id = ${res!.id}`,
+      );
+      const get = (n: string) => metrics.find((m) => m.name === n)?.value;
+      expect([get("completed_in_window"), get("drained"), get("cancelled")]).toEqual([6, 0, 0]);
+      expect(get("output_tokens_per_s")).toBeCloseTo(requests.reduce((sum, r) => sum + r.output_tokens, 0) / 120, 6);
+    },
+    SERVE_TIMEOUT,
+  );
+
+  it(
+    "ends a duration-bound point at its duration: in-flight requests cancelled, counted apart, out of the latencies",
+    async () => {
+      const path = join(dir, "duration.ts");
+      writeFileSync(
+        path,
+        readFileSync(suiteFile("duration", { concurrency: [2], durationS: 4, inFlight: "cancel" }), "utf8").replace(
+          "newTokens: 4",
+          "newTokens: 100",
+        ),
+      );
+      const db = join(dir, "duration.db");
+      const result = await execa("node", [bench, "run", path, "--db", db], {
+        reject: false,
+        env: { EFFBENCH_SERVE_CACHE: join(dir, "cache") },
+      });
+      expect(result.exitCode, result.stderr.toString()).toBe(0);
+      const [res] = await rows<{ id: number; status: string }>(db, "SELECT id, status FROM results");
+      expect(res!.status).toBe("completed");
+      const requests = await rows<{
+        status: string;
+        phase: string;
+        error: string | null;
+        sent_ms: number;
+        e2e_ms: number;
+        output_tokens: number | null;
+      }>(db, "SELECT * FROM serve_requests ORDER BY request");
+      const cancelled = requests.filter((r) => r.phase === "cancelled");
+      const ok = requests.filter((r) => r.status === "ok");
+      // Two requests are in flight whenever the duration ends, in a closed loop of 2.
+      expect(cancelled.length).toBeGreaterThanOrEqual(1);
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      expect(ok.length + cancelled.length).toBe(requests.length);
+      for (const r of ok) expect(r).toMatchObject({ phase: "window", output_tokens: 100 });
+      for (const r of cancelled) {
+        expect(r.error).toMatch(/^cancelled: in flight when the point's duration ended/);
+        expect(r.output_tokens).toBeNull();
+        expect(r.sent_ms + r.e2e_ms).toBeGreaterThanOrEqual(4000 - 1);
+        expect(r.sent_ms + r.e2e_ms).toBeLessThan(4000 + 500);
+      }
+      const samples = await rows<{ n: number }>(
+        db,
+        `SELECT count(*) AS n FROM samples WHERE result_id = ${res!.id} AND metric = 'e2e_ms'`,
+      );
+      expect(samples[0]!.n).toBe(ok.length);
+      const metrics = await rows<{ name: string; value: number | null }>(
+        db,
+        `SELECT name, value FROM metrics WHERE result_id = ${res!.id}`,
+      );
+      const get = (n: string) => metrics.find((m) => m.name === n)?.value;
+      expect([get("completed_in_window"), get("drained"), get("cancelled"), get("error_rate")]).toEqual([
+        ok.length,
+        0,
+        cancelled.length,
+        0,
+      ]);
+      expect(get("request_rate")).toBeCloseTo(ok.length / 4, 9);
+      expect(get("output_tokens_per_s")).toBeCloseTo((100 * ok.length) / 4, 9);
     },
     SERVE_TIMEOUT,
   );

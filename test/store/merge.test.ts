@@ -134,4 +134,52 @@ describe("mergeStores", () => {
     const missing = await mergeStores(join(dir, "out.db"), [join(dir, "missing.db")]).catch((e: unknown) => e);
     expect((missing as StoreError).code).toBe("cannot-open");
   });
+
+  it("merges serve request rows from schema-5 and schema-4 shards (the latter's intended lengths and phase NULL)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effbench-merge-serve-"));
+    const row = {
+      request: 0,
+      adapter: null,
+      intendedMs: 0,
+      sentMs: 0.1,
+      sendLagMs: 0.1,
+      status: "error" as const,
+      httpStatus: 200,
+      error: "cancelled: in flight when the point's duration ended",
+      ttftMs: 3,
+      tpotMs: null,
+      e2eMs: 9,
+      itl: null,
+      promptTokens: null,
+      outputTokens: null,
+      intendedPromptTokens: 17,
+      intendedOutputTokens: 5,
+      phase: "cancelled" as const,
+      repeat: 0,
+    };
+    const shard = async (name: string) => {
+      const path = join(dir, name);
+      const store = await openStore(path);
+      const runId = await store.beginRun({ ...runInfo, argv: ["run", "--shard", name] });
+      await store.recordResult(runId, { ...completedRecord(plannedCases()[0]!, 1, 3, 0), requests: [row] });
+      await store.finishRun(runId, "completed");
+      await store.close();
+      return path;
+    };
+    const v5 = await shard("v5.db");
+    const v4 = await shard("v4.db");
+    for (const column of ["intended_prompt_tokens", "intended_output_tokens", "phase"])
+      await rawSql(v4, `ALTER TABLE serve_requests DROP COLUMN ${column}`);
+    await rawSql(v4, "PRAGMA user_version = 4");
+    await mergeStores(join(dir, "out.db"), [v5, v4]);
+    expect(
+      await rawSql(
+        join(dir, "out.db"),
+        "SELECT intended_prompt_tokens AS p, intended_output_tokens AS o, phase, error FROM serve_requests ORDER BY result_id",
+      ),
+    ).toEqual([
+      { p: 17, o: 5, phase: "cancelled", error: row.error },
+      { p: null, o: null, phase: null, error: row.error },
+    ]);
+  });
 });
