@@ -21,7 +21,7 @@ export interface ServerSettings {
 
 const LOG_TAIL_LINES = 30;
 /** Requests of the warm-up burst before a server is ready (not recorded). */
-const WARMUP_REQUESTS = 6;
+const WARMUP_REQUESTS = 16;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -139,7 +139,7 @@ export class ManagedServer {
     // timed: a cold client sends the first requests of a run ms late.
     const warm = await runPoint({
       target: { url: this.url, api: "completions", streamOptions: true },
-      shape: { kind: "open", rate: 20, arrival: "constant" },
+      shape: { kind: "open", rate: 40, arrival: "constant" },
       requests: Array.from({ length: WARMUP_REQUESTS }, () => ({
         model: this.modelDir,
         prompt: "t1 t2 t3 t4",

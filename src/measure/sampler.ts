@@ -9,8 +9,12 @@ import { fromRoot } from "../paths.js";
 export const ADDON_FILE = "effbench_native.node";
 /** Default sampling rate (the protocol's `samplerHz` overrides it). */
 export const DEFAULT_SAMPLER_HZ = 100;
-/** The JS side drains the native ring buffer this often, so a long window never overflows it. */
-const DRAIN_INTERVAL_MS = 5_000;
+/**
+ * The JS side drains the native ring buffer this often, so a long window never overflows it. Often and small: a
+ * drain runs on the event loop, and one every 5 s (500 rows) held it for over a millisecond — late sends in the
+ * serve runner's open loop, which shares this loop; every 0.5 s the pause stays well under that.
+ */
+const DRAIN_INTERVAL_MS = 500;
 
 export interface NvmlDeviceInfo {
   index: number;
