@@ -8,6 +8,7 @@ import { basename, resolve } from "node:path";
 import type { ModelConfig } from "../suite/schema.js";
 import { GGML_TYPE_TABLE, GgufError, LLAMA_FILE_TYPE_NAMES, ggmlTensorBytes, readGgufHeader } from "./gguf-file.js";
 import type { GgufHeader, GgufMetaValue } from "./gguf-file.js";
+import type { CheckpointModelFields } from "./checkpoint.js";
 
 /** What the suite's `gguf` path becomes after validation (`model.gguf`). */
 export interface GgufModelFile {
@@ -33,24 +34,8 @@ export interface GgufModelFile {
 /** GGUF architectures (`general.architecture`) whose layout the IR describes, and the model family each maps to. */
 const ARCHITECTURES: Record<string, "llama" | "qwen2" | "qwen3"> = { llama: "llama", qwen2: "qwen2", qwen3: "qwen3" };
 
-/** The ModelConfig fields a GGUF's header decides (the rest keep their defaults). */
-type GgufFields = Pick<
-  ModelConfig,
-  | "family"
-  | "layers"
-  | "hidden"
-  | "heads"
-  | "kvHeads"
-  | "headDim"
-  | "ffn"
-  | "vocab"
-  | "maxPositions"
-  | "ropeTheta"
-  | "rmsNormEps"
-  | "tieEmbeddings"
-  | "attentionBias"
-  | "qkNorm"
->;
+/** The ModelConfig fields a GGUF's header decides (the rest keep their defaults): a checkpoint's but rope scaling. */
+type GgufFields = Omit<CheckpointModelFields, "ropeScaling" | "moe">;
 
 const FIELDS: (keyof GgufFields)[] = [
   "family",

@@ -13,7 +13,8 @@ import { syntheticTokenizerMetadata, syntheticTokenizerRefusal } from "./tokeniz
 import { writeGguf, type GgufTensor, type GgufValue } from "./writer.js";
 import type { GgmlType } from "./ggml-types.js";
 
-const GGUF_NAME: Record<ProjectionName, string> = {
+/** llama.cpp's tensor name of each projection. */
+export const GGUF_NAME: Record<ProjectionName, string> = {
   q_proj: "attn_q",
   k_proj: "attn_k",
   v_proj: "attn_v",

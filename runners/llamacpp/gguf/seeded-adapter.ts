@@ -11,19 +11,9 @@ import {
   type AdapterParams,
   type AdapterVariant,
 } from "../../../src/techniques/adapters.js";
-import { permuteHeads, type ModelGguf } from "./model-gguf.js";
+import { GGUF_NAME, permuteHeads, type ModelGguf } from "./model-gguf.js";
 import { quantize } from "./quants.js";
 import type { GgufTensor } from "./writer.js";
-
-const GGUF_NAME = {
-  q_proj: "attn_q",
-  k_proj: "attn_k",
-  v_proj: "attn_v",
-  o_proj: "attn_output",
-  gate_proj: "ffn_gate",
-  up_proj: "ffn_up",
-  down_proj: "ffn_down",
-} as const;
 
 /** Why a seeded adapter cannot be written for this model (undefined: it can). */
 export function seededAdapterRefusal(model: ModelConfig, params: Pick<AdapterParams, "targets">): string | undefined {
