@@ -105,15 +105,19 @@ export async function executeCases(cases: Case[], options: ExecuteOptions): Prom
 
 async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummary | "interrupted"> {
   const startedAt = new Date().toISOString();
-  const { runner, probe } = await options.runners.get(c.runner);
-  const unsupported = staticUnsupportedReason(c) ?? runner.unsupportedReason(c, probe) ?? doesNotFit(c);
   const record = (partial: Omit<ResultRecord, "case" | "startedAt" | "finishedAt">) =>
     options.store.recordResult(options.runId, { case: c, startedAt, finishedAt: new Date().toISOString(), ...partial });
-
-  if (unsupported) {
-    await record({ status: "unsupported", reason: unsupported, repeats: 0, samples: [], metrics: [], validity: [] });
-    return { case: c, status: "unsupported", reason: unsupported };
-  }
+  const refuse = async (reason: string) => {
+    await record({ status: "unsupported", reason, repeats: 0, samples: [], metrics: [], validity: [] });
+    return { case: c, status: "unsupported" as const, reason };
+  };
+  // What is known without the runner is refused before it is loaded (a runner none of whose cases can run — e.g. a
+  // local GGUF on torch — never starts its worker).
+  const known = staticUnsupportedReason(c);
+  if (known) return refuse(known);
+  const { runner, probe } = await options.runners.get(c.runner);
+  const unsupported = runner.unsupportedReason(c, probe) ?? doesNotFit(c);
+  if (unsupported) return refuse(unsupported);
 
   const outcomes: Array<Extract<RepeatOutcome, { status: "completed" }>> = [];
   const samplerValidity: ValidityRecord[] = [];

@@ -106,3 +106,34 @@ export default defineSuite({ name: "bad", models: [{ name: "m", layers: 1, hidde
     }
   });
 });
+
+describe("bench run with cases refused before any runner loads", () => {
+  it("records a runner's statically refused cases without starting it (torch's Python is never looked for)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effbench-static-"));
+    const suite = join(dir, "static.ts");
+    writeFileSync(
+      suite,
+      `import { defineSuite } from "effbench";
+export default defineSuite({
+  name: "static",
+  models: [{ name: "m", layers: 1, hidden: 64, heads: 4, ffn: 128, vocab: 300 }],
+  techniques: [{ kind: "quant", type: "q8_0" }],
+  scenarios: ["decode"],
+  workloads: [{ promptTokens: 8 }],
+  runners: ["torch"],
+});
+`,
+    );
+    const db = join(dir, "r.db");
+    // A Python that does not exist: loading the torch runner would record its probe failure instead of the reason.
+    const result = await execa("node", [bench, "run", suite, "--db", db, "--python", join(dir, "no-python")], {
+      reject: false,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const store = await openStore(db, { readonly: true });
+    const [row] = await store.loadResults();
+    expect(row).toMatchObject({ status: "unsupported", reason: expect.stringMatching(/family gguf/) });
+    expect((await store.loadEnv(1)).runners).toEqual({});
+    await store.close();
+  });
+});
