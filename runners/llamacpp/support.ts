@@ -27,6 +27,9 @@ const FAMILY_REASON: Record<string, (kind: string) => string> = {
 function localGgufReason(c: Case, family: string): string | undefined {
   const file = c.model.gguf!;
   const what = `${file.identity.split("#")[0]} is already ${file.fileType ? `a ${file.fileType} file` : "a GGUF file"}`;
+  // The workload's routing skew is a router logit bias, which llama.cpp's MoE router has no place for.
+  if (c.model.moe && c.workload.routingSkew > 0)
+    return `${file.identity.split("#")[0]} is a MoE and llama.cpp's router has no bias: a workload routingSkew > 0 (a router logit bias) cannot be applied to it — set routingSkew: 0 for this model`;
   if (family === "gguf")
     return `${what}: the quant technique quantises the harness's own fp32 weights, and a local GGUF's tensors are not read into the harness — run the file as it is (base), or give the model's checkpoint directory (checkpoint: …) to quantise it yourself`;
   if (family === "adapter" && (c.technique as { merged?: boolean }).merged)

@@ -142,7 +142,11 @@ export class LengthSampler {
     const first = this.drawn.slice(0, n);
     const stats = (xs: number[]) =>
       xs.length
-        ? { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) }
+        ? {
+            mean: xs.reduce((a, b) => a + b, 0) / xs.length,
+            min: xs.reduce((a, b) => Math.min(a, b)),
+            max: xs.reduce((a, b) => Math.max(a, b)),
+          }
         : null;
     return {
       requests: first.length,

@@ -207,12 +207,16 @@ export async function runPoint(options: PointOptions): Promise<PointResult> {
     if (!target.agent) agent.destroy();
   }
   const done = records.filter(Boolean);
-  const end = Math.max(...done.map((r) => r.sentMs + r.e2eMs));
+  const end = done.reduce((latest, r) => Math.max(latest, r.sentMs + r.e2eMs), -Infinity);
   const windowMs = done.length ? end - done[0]!.intendedMs : 0;
+  // A duration-bound point whose request cap ran out, every request ended within the duration: its rates are over
+  // the span it took (dividing by the whole duration would understate them).
+  const capDone = Number.isFinite(count) && done.length === count && durationMs !== undefined && end <= durationMs;
   return {
     records: done,
     windowMs,
-    rateWindow: durationMs === undefined ? { kind: "span", ms: windowMs } : { kind: "duration", ms: durationMs },
+    rateWindow:
+      durationMs === undefined || capDone ? { kind: "span", ms: windowMs } : { kind: "duration", ms: durationMs },
     gapsMs: gaps.filter(Boolean).flat(),
   };
 }

@@ -35,7 +35,9 @@ export function pointScalars(rows: RequestRow[], window: RateWindow, settings: S
   const seconds = window.ms / 1000;
   const windowLabel = duration
     ? `the ${seconds} s duration from the point's start (requests completed within it; drained and cancelled ones not counted)`
-    : "from the first intended send to the last end of stream";
+    : settings.durationS !== undefined
+      ? `from the first intended send to the last end of stream (the request cap ran out within the ${settings.durationS} s duration)`
+      : "from the first intended send to the last end of stream";
   const outputTokens = ok.reduce((sum, r) => sum + (r.outputTokens ?? 0), 0);
   const missingUsage = ok.filter((r) => r.outputTokens === null).length;
   const lagP99 = percentile(
@@ -82,13 +84,14 @@ export function pointScalars(rows: RequestRow[], window: RateWindow, settings: S
       label: "actual − intended send time, client side",
     },
   ];
-  if (duration)
+  // A duration-bound point counts its requests by phase, whichever window its rates are over.
+  if (settings.durationS !== undefined)
     scalars.push(
       {
         metric: "completed_in_window",
         unit: "count",
-        value: ok.length,
-        label: `requests that completed within the ${seconds} s duration`,
+        value: completed.filter((r) => r.phase === "window").length,
+        label: `requests that completed within the ${settings.durationS} s duration`,
       },
       {
         metric: "drained",

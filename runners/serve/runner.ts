@@ -102,6 +102,16 @@ export class ServeRunner implements Runner {
     const unsupported = this.unsupportedReason(c, probe);
     if (unsupported) return { status: "unsupported", reason: unsupported };
     const s = c.settings as ServeSettings;
+    // The case timeout in force (`--case-timeout` may shorten the suite's): a duration-bound point must end before it,
+    // with its drain (up to one request timeout) when in-flight requests are waited for.
+    if (s.durationS !== undefined) {
+      const needMs = s.durationS * 1000 + (s.inFlight === "drain" ? s.requestTimeoutMs : 0);
+      if (needMs >= ctx.timeoutMs)
+        return {
+          status: "unsupported",
+          reason: `serve.durationS (${s.durationS} s)${s.inFlight === "drain" ? ` plus a drain of up to serve.requestTimeoutMs (${s.requestTimeoutMs} ms)` : ""} does not end before the case timeout (${ctx.timeoutMs} ms): the point could time out — shorten durationS${s.inFlight === "drain" ? ' or requestTimeoutMs, or set inFlight: "cancel"' : ""}, or raise the case timeout`,
+        };
+    }
     let target: StreamTarget;
     let modelName: string;
     let server: ManagedServer | undefined;
@@ -178,7 +188,10 @@ export class ServeRunner implements Runner {
         distribution: s.adapterSpread.distribution,
         zipf: s.adapterSpread.zipf,
       };
-      if (adapterNames.length <= i) adapterNames.splice(0, Infinity, ...adapterAssignments(spread, 2 * i + 16, seed));
+      if (adapterNames.length <= i) {
+        adapterNames.length = 0;
+        for (const name of adapterAssignments(spread, 2 * i + 16, seed)) adapterNames.push(name);
+      }
       return adapterNames[i];
     };
     const planned = new Map<number, PlannedRequest>();
@@ -259,7 +272,7 @@ export class ServeRunner implements Runner {
         requests: rows,
       };
     if (ok.length === 0) {
-      const first = rows.find((r) => r.error)?.error ?? "no request completed";
+      const first = rows.find((r) => r.error && r.phase !== "cancelled")?.error ?? "no request completed";
       return { status: "failed", reason: `every request failed; the first: ${first}`, requests: rows };
     }
     const lagP99 = percentile(
@@ -303,7 +316,9 @@ export class ServeRunner implements Runner {
         rateWindow:
           result.rateWindow.kind === "duration"
             ? `the ${s.durationS} s duration from the point's start: request/s, tok/s and goodput count the requests that completed within it`
-            : "from the first intended send to the last end of stream",
+            : s.durationS !== undefined
+              ? `from the first intended send to the last end of stream: the ${s.requests} requests ended within the ${s.durationS} s duration`
+              : "from the first intended send to the last end of stream",
         lengths: lengths.description,
         requestTimeoutMs: s.requestTimeoutMs,
         slo: s.slo ?? null,

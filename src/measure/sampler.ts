@@ -11,8 +11,8 @@ export const ADDON_FILE = "effbench_native.node";
 export const DEFAULT_SAMPLER_HZ = 100;
 /**
  * The JS side drains the native ring buffer this often, so a long window never overflows it. Often and small: a
- * drain runs on the event loop, and one every 5 s (500 rows) held it for over a millisecond — late sends in the
- * serve runner's open loop, which shares this loop; every 0.5 s the pause stays well under that.
+ * drain runs on the event loop, and one every 5 s (500 rows) held it for over a millisecond — late sends of a load
+ * generator that shares this loop (an open-loop serving client); every 0.5 s the pause stays well under that.
  */
 const DRAIN_INTERVAL_MS = 500;
 

@@ -111,8 +111,8 @@ async function executeCase(c: Case, options: ExecuteOptions): Promise<CaseSummar
     await record({ status: "unsupported", reason, repeats: 0, samples: [], metrics: [], validity: [] });
     return { case: c, status: "unsupported" as const, reason };
   };
-  // What is known without the runner is refused before it is loaded (a runner none of whose cases can run — e.g. a
-  // local GGUF on torch — never starts its worker).
+  // What is known without the runner is refused before it is loaded (a runner none of whose cases can run never
+  // starts its worker).
   const known = staticUnsupportedReason(c);
   if (known) return refuse(known);
   const { runner, probe } = await options.runners.get(c.runner);

@@ -183,8 +183,9 @@ export interface RunnerDefinition<S extends Record<string, unknown> = Record<str
   /** What to record about how the case's technique really runs on this runner (e.g. "fp16 cast to fp32 at load"). */
   techniqueNotes?(c: Case): string[];
   /**
-   * The case's accounting as this runner stores the model, where its settings change it (llamacpp's `weights: f16`
-   * writes 2-byte weights whatever the technique's own bytes): `bench inspect` and the stored `weight_bytes` use it.
+   * The case's accounting as this runner stores the model, where its settings change it (a runner that writes its
+   * model file in f16 holds 2-byte weights whatever the technique's own bytes): `bench inspect` and the stored
+   * `weight_bytes` use it.
    * Absent or `undefined` ⇒ the technique's accounting stands.
    */
   heldAccounting?(c: Case, accounting: TechniqueAccounting): TechniqueAccounting | undefined;

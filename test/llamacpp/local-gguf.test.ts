@@ -115,6 +115,14 @@ describe("the loader reads a local GGUF's header", () => {
     expect(experts).toBeGreaterThan(0);
     expect(model.gguf!.params).toBe(plan.tensors.reduce((sum, t) => sum + count(t), 0));
     expect(model.gguf!.activeParams).toBe(model.gguf!.params - experts / 2); // top-2 of 4: half the experts idle
+    // A routing skew is a router logit bias, which llama.cpp's MoE router has no place for: refused, not ignored.
+    const skewed = validateSuite(
+      { ...suiteOf([{ gguf: "./moe.gguf" }]), workloads: [{ promptTokens: 16, routingSkew: 1 }] },
+      "suite.ts",
+      dir,
+    ).suite;
+    const [c] = planSuite(skewed, { codeVersion: "test" });
+    expect(staticUnsupportedReason(c!)).toMatch(/router has no bias: a workload routingSkew > 0/);
   });
 
   it("a qwen2 file: q/k/v biases, tied embeddings (no output.weight), the tokenizer's size as the vocabulary", () => {

@@ -219,6 +219,24 @@ describe("duration-bound points", () => {
       [0, 20, 40, 60, 80, 100, 120, 140, 160, 180].map((t) => expect.closeTo(t, 6)),
     );
   });
+
+  it("a request cap that runs out inside the duration: rates over the span the requests took, not the duration", async () => {
+    const capped = await runPoint({
+      target: { url: endpoint.url, api: "completions", streamOptions: true },
+      shape: { kind: "closed", concurrency: 1 },
+      requests: { count: 3, at: () => ({ model: "m", prompt: "x", maxTokens: 2 }) },
+      seed: 1,
+      timeoutMs: 5000,
+      durationMs: 10_000,
+    });
+    expect(capped.records).toHaveLength(3);
+    expect(capped.rateWindow).toEqual({ kind: "span", ms: capped.windowMs });
+    expect(capped.windowMs).toBeLessThan(10_000);
+    const rate = pointScalars(capped.records, capped.rateWindow, serveSettingsSchema.parse({ durationS: 10 })).find(
+      (m) => m.metric === "request_rate",
+    );
+    expect(rate?.value).toBeCloseTo(3 / (capped.windowMs / 1000), 9);
+  });
 });
 
 describe("API key", () => {
