@@ -261,7 +261,36 @@ export function checkpointModelFields(dir: string): { fields: CheckpointModelFie
   }
 }
 
-const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = [
+/**
+ * Fills a raw model's architecture fields from what a file says (config.json, a GGUF header); a field the suite also
+ * gives must agree, except that `maxPositions` may be lowered (a shorter context). Returns the disagreements.
+ */
+export function fillArchitectureFields(
+  model: Record<string, unknown>,
+  read: Partial<Record<string, unknown>>,
+  fields: readonly string[],
+  at: string,
+  source: { says: string; from: string },
+): string[] {
+  const issues: string[] = [];
+  for (const field of fields) {
+    const fromFile = read[field];
+    const given = model[field];
+    if (given === undefined) {
+      if (fromFile !== undefined) model[field] = fromFile;
+      continue;
+    }
+    if (field === "maxPositions" && typeof given === "number" && given <= (fromFile as number)) continue;
+    if (given !== fromFile)
+      issues.push(
+        `${at}.${field}: ${source.says} ${JSON.stringify(fromFile)}, the suite says ${JSON.stringify(given)} — remove the field (${source.from})`,
+      );
+  }
+  return issues;
+}
+
+/** The architecture fields a checkpoint's config.json decides (the MoE block apart). */
+export const CHECKPOINT_FIELDS: Exclude<keyof CheckpointModelFields, "moe">[] = [
   "family",
   "layers",
   "hidden",
@@ -325,19 +354,12 @@ export function expandCheckpointModels(raw: unknown, baseDir: string): { raw: un
     else if (mapped.fields.moe) model.moe = mapped.fields.moe;
     if (model.weights !== undefined)
       issues.push(`${at}.weights: a checkpoint model's weights come from its safetensors — remove weights`);
-    for (const field of CHECKPOINT_FIELDS) {
-      const fromConfig = mapped.fields[field];
-      const given = model[field];
-      if (given === undefined) {
-        model[field] = fromConfig;
-        continue;
-      }
-      if (field === "maxPositions" && typeof given === "number" && given <= (fromConfig as number)) continue; // a shorter context is fine
-      if (given !== fromConfig)
-        issues.push(
-          `${at}.${field}: the checkpoint's config.json says ${JSON.stringify(fromConfig)}, the suite says ${JSON.stringify(given)} — remove the field (a checkpoint's architecture comes from its config.json)`,
-        );
-    }
+    issues.push(
+      ...fillArchitectureFields(model, mapped.fields, CHECKPOINT_FIELDS, at, {
+        says: "the checkpoint's config.json says",
+        from: "a checkpoint's architecture comes from its config.json",
+      }),
+    );
     return model;
   });
   return { raw: { ...(raw as object), models }, issues };

@@ -8,7 +8,7 @@ import { basename, resolve } from "node:path";
 import type { ModelConfig } from "../suite/schema.js";
 import { GGML_TYPE_TABLE, GgufError, LLAMA_FILE_TYPE_NAMES, ggmlTensorBytes, readGgufHeader } from "./gguf-file.js";
 import type { GgufHeader, GgufMetaValue } from "./gguf-file.js";
-import type { CheckpointModelFields } from "./checkpoint.js";
+import { CHECKPOINT_FIELDS, fillArchitectureFields, type CheckpointModelFields } from "./checkpoint.js";
 
 /** What the suite's `gguf` path becomes after validation (`model.gguf`). */
 export interface GgufModelFile {
@@ -37,22 +37,8 @@ const ARCHITECTURES: Record<string, "llama" | "qwen2" | "qwen3"> = { llama: "lla
 /** The ModelConfig fields a GGUF's header decides (the rest keep their defaults): a checkpoint's but rope scaling. */
 type GgufFields = Omit<CheckpointModelFields, "ropeScaling" | "moe">;
 
-const FIELDS: (keyof GgufFields)[] = [
-  "family",
-  "layers",
-  "hidden",
-  "heads",
-  "kvHeads",
-  "headDim",
-  "ffn",
-  "vocab",
-  "maxPositions",
-  "ropeTheta",
-  "rmsNormEps",
-  "tieEmbeddings",
-  "attentionBias",
-  "qkNorm",
-];
+/** A GGUF header decides the checkpoint fields but rope scaling (not mapped from the file). */
+const FIELDS = CHECKPOINT_FIELDS.filter((f): f is keyof GgufFields => f !== "ropeScaling");
 
 function numberOf(metadata: Map<string, GgufMetaValue>, key: string, fallback?: number): number {
   const value = metadata.get(key);
@@ -252,19 +238,12 @@ export function expandGgufModels(raw: unknown, baseDir: string): { raw: unknown;
     else if (read.moe) model.moe = read.moe;
     if (model.weights !== undefined)
       issues.push(`${at}.weights: a GGUF model's weights are the file's — remove weights`);
-    for (const field of FIELDS) {
-      const fromFile = read.fields[field];
-      const value = model[field];
-      if (value === undefined) {
-        if (fromFile !== undefined) model[field] = fromFile;
-        continue;
-      }
-      if (field === "maxPositions" && typeof value === "number" && value <= (fromFile as number)) continue;
-      if (value !== fromFile)
-        issues.push(
-          `${at}.${field}: the GGUF header says ${JSON.stringify(fromFile)}, the suite says ${JSON.stringify(value)} — remove the field (a GGUF model's architecture comes from its header)`,
-        );
-    }
+    issues.push(
+      ...fillArchitectureFields(model, read.fields, FIELDS, at, {
+        says: "the GGUF header says",
+        from: "a GGUF model's architecture comes from its header",
+      }),
+    );
     return model;
   });
   return { raw: { ...(raw as object), models }, issues };
