@@ -1,10 +1,7 @@
 // The llamacpp runner: llama.cpp through node-llama-cpp (prebuilt binaries from npm, never built or downloaded), in
 // a child process per case-repeat like the ort runner, on GGUF files the project writes from its models.
 import { runChildRepeat } from "../shared/child-repeat.js";
-import { rmSync } from "node:fs";
-import { randomUUID } from "node:crypto";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { RunCacheDir } from "../shared/run-cache-dir.js";
 import { fromRoot } from "../../src/paths.js";
 import type { Case } from "../../src/suite/case.js";
 import type { ProbeResult, RepeatContext, RepeatOutcome, Runner } from "../../src/runner/contract.js";
@@ -17,19 +14,8 @@ const CACHE_DIR_VARIABLE = "EFFBENCH_LLAMACPP_CACHE_DIR"; // read by child.ts
 
 export class LlamacppRunner implements Runner {
   readonly name = "llamacpp" as const;
-  private cacheDir?: string;
-  private readonly removeCache = () => {
-    if (this.cacheDir) rmSync(this.cacheDir, { recursive: true, force: true });
-    this.cacheDir = undefined;
-  };
-
-  private modelCacheDir(): string {
-    if (!this.cacheDir) {
-      this.cacheDir = join(tmpdir(), `effbench-llamacpp-cache-${process.pid}-${randomUUID().slice(0, 8)}`);
-      process.once("exit", this.removeCache);
-    }
-    return this.cacheDir;
-  }
+  /** The GGUF files of a run, written once and shared by the repeats' children; removed by close(). */
+  private readonly cache = new RunCacheDir("effbench-llamacpp-cache");
 
   async probe(): Promise<ProbeResult> {
     try {
@@ -58,7 +44,7 @@ export class LlamacppRunner implements Runner {
         runner: this.name,
         env: {
           NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true", // node-llama-cpp never fetches or builds binaries from a run
-          [CACHE_DIR_VARIABLE]: this.modelCacheDir(),
+          [CACHE_DIR_VARIABLE]: this.cache.path(),
         },
       },
       c,
@@ -67,7 +53,6 @@ export class LlamacppRunner implements Runner {
   }
 
   async close(): Promise<void> {
-    this.removeCache();
-    process.removeListener("exit", this.removeCache);
+    this.cache.close();
   }
 }
